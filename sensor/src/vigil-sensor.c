@@ -1,0 +1,450 @@
+/* vigil-sensor: the privileged user-space half. Loads and attaches the BPF programs (skipping
+ * hooks this kernel lacks), consumes the ring buffer, turns kernel records into wire frames
+ * on stdout or on a Unix socket, and emits a hello frame and a stats frame every second. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "vigil.h"
+#include "vigil.skel.h"
+#include "wire.h"
+
+#define MAX_IGNORED 64
+#define LIST_LEN 2048
+#define POLL_MS 50
+
+struct options {
+	unsigned ignored[MAX_IGNORED];
+	int n_ignored;
+	bool ignore_self;
+	const char *listen_path;
+	unsigned ringbuf_mb;
+};
+
+struct sensor {
+	struct vigil_bpf *skel;
+	struct ring_buffer *rb;
+	struct wire out;
+	int listen_fd;
+	int64_t wall_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+	uint64_t received;
+	uint64_t counts[VG_KIND_MAX];
+	uint64_t bad_records;
+	char attached[LIST_LEN], disabled[LIST_LEN];
+};
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig) { stopping = sig; }
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: vigil-sensor [--ignore-pid PID]... [--no-ignore-self] [--listen PATH] [--ringbuf-mb N]\n"
+		   "Streams framed kernel events (format: sensor/README.md) to stdout, or to the client of\n"
+		   "a Unix socket with --listen. Needs root (CAP_BPF, CAP_PERFMON) and kernel BTF.\n");
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{"ignore-pid", required_argument, NULL, 'i'}, {"no-ignore-self", no_argument, NULL, 'n'},
+		{"listen", required_argument, NULL, 'l'},      {"ringbuf-mb", required_argument, NULL, 'r'},
+		{"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
+	int c;
+	*o = (struct options){.ignore_self = true, .ringbuf_mb = 8};
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		char *end = NULL;
+		unsigned long v = 0;
+		if (c == 'i' || c == 'r')
+			v = strtoul(optarg, &end, 10);
+		if ((c == 'i' || c == 'r') && (*end || v == 0 || v > 0x7fffffff)) {
+			fprintf(stderr, "vigil-sensor: bad number '%s'\n", optarg);
+			return -1;
+		}
+		switch (c) {
+		case 'i':
+			if (o->n_ignored == MAX_IGNORED) {
+				fprintf(stderr, "vigil-sensor: at most %d --ignore-pid\n", MAX_IGNORED);
+				return -1;
+			}
+			o->ignored[o->n_ignored++] = (unsigned)v;
+			break;
+		case 'n': o->ignore_self = false; break;
+		case 'l': o->listen_path = optarg; break;
+		case 'r':
+			if (v & (v - 1) || v > 1024) {
+				fprintf(stderr, "vigil-sensor: --ringbuf-mb must be a power of two up to 1024\n");
+				return -1;
+			}
+			o->ringbuf_mb = (unsigned)v;
+			break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	return 0;
+}
+
+static void list_add(char *list, const char *name)
+{
+	size_t n = strlen(list);
+	snprintf(list + n, LIST_LEN - n, "%s%s", n ? "," : "", name);
+}
+
+/* Disables programs whose attach point (tracepoint or kernel function) is not in the kernel BTF. */
+static void disable_missing_hooks(struct sensor *s)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	struct bpf_program *prog;
+	if (!vmlinux)
+		return;
+	bpf_object__for_each_program(prog, s->skel->obj) {
+		const char *sec = bpf_program__section_name(prog);
+		const char *target = strchr(sec, '/');
+		char name[128];
+		int found;
+		if (!target)
+			continue;
+		if (strncmp(sec, "tp_btf/", 7) == 0) {
+			snprintf(name, sizeof(name), "btf_trace_%s", target + 1);
+			found = btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF);
+		} else {
+			found = btf__find_by_name_kind(vmlinux, target + 1, BTF_KIND_FUNC);
+		}
+		if (found < 0) {
+			bpf_program__set_autoload(prog, false);
+			list_add(s->disabled, target + 1);
+		}
+	}
+	btf__free(vmlinux);
+}
+
+static void attach_all(struct sensor *s)
+{
+	struct bpf_program *prog;
+	bpf_object__for_each_program(prog, s->skel->obj) {
+		const char *target = strchr(bpf_program__section_name(prog), '/') + 1;
+		if (!bpf_program__autoload(prog))
+			continue;
+		if (libbpf_get_error(bpf_program__attach(prog))) {
+			fprintf(stderr, "vigil-sensor: cannot attach %s: %s\n", target, strerror(errno));
+			list_add(s->disabled, target);
+		} else {
+			list_add(s->attached, target);
+		}
+	}
+}
+
+static void write_common(struct sensor *s, const struct vg_hdr *h)
+{
+	struct wire *w = &s->out;
+	wire_u64(w, h->mono_ns);
+	wire_u64(w, h->mono_ns + (uint64_t)s->wall_offset_ns);
+	wire_u64(w, h->start_ns);
+	wire_u64(w, h->cgroup_id);
+	const uint32_t ids[] = {h->pid, h->tid, h->ppid, h->uid, h->gid, h->euid};
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		wire_u32(w, ids[i]);
+	wire_bytes(w, h->comm, VG_COMM_LEN);
+}
+
+/* Reads the next blob of a kernel record; false if it does not fit. */
+static bool next_blob(const uint8_t **cur, const uint8_t *end, const uint8_t **data, size_t *len)
+{
+	if (end - *cur < 2)
+		return false;
+	*len = (size_t)(*cur)[0] | (size_t)(*cur)[1] << 8;
+	if ((size_t)(end - *cur - 2) < *len)
+		return false;
+	*data = *cur + 2;
+	*cur += 2 + *len;
+	return true;
+}
+
+/* Writes a path blob (components leaf first, NUL-terminated) as a "/a/b/c" string. */
+static void write_path(struct wire *w, const uint8_t *comp, size_t len)
+{
+	char path[VG_PATH_SPAN + 2];
+	size_t n = 0, end = len;
+	while (end > 0 && n < VG_PATH_SPAN) {
+		size_t start = end - 1; /* end - 1 is the NUL ending the last component */
+		while (start > 0 && comp[start - 1] != 0)
+			start--;
+		size_t clen = end - 1 - start;
+		if (clen > 0 && !(clen == 1 && comp[start] == '/')) {
+			if (n + 1 + clen > VG_PATH_SPAN)
+				break;
+			path[n++] = '/';
+			memcpy(path + n, comp + start, clen);
+			n += clen;
+		}
+		end = start;
+	}
+	if (n == 0)
+		path[n++] = '/';
+	wire_str(w, path, n);
+}
+
+static bool write_blobs(struct sensor *s, const uint8_t *cur, const uint8_t *end, const char *shape)
+{
+	for (const char *k = shape; *k; k++) {
+		const uint8_t *data;
+		size_t len;
+		if (!next_blob(&cur, end, &data, &len))
+			return false;
+		if (*k == 'p')
+			write_path(&s->out, data, len);
+		else
+			wire_str(&s->out, data, len);
+	}
+	return true;
+}
+
+static void write_payload(struct wire *w, const struct vg_event *e)
+{
+	switch (e->h.kind) {
+	case VG_EXIT:
+		wire_u32(w, (e->exit.code >> 8) & 0xff);
+		wire_u32(w, e->exit.code & 0x7f);
+		break;
+	case VG_CONNECT: case VG_ACCEPT: case VG_UDP_SEND:
+		wire_u8(w, e->net.family);
+		wire_u8(w, e->net.proto);
+		wire_u16(w, e->net.sport);
+		wire_u16(w, e->net.dport);
+		wire_u16(w, 0);
+		wire_u32(w, (uint32_t)e->net.result);
+		wire_bytes(w, e->net.saddr, 16);
+		wire_bytes(w, e->net.daddr, 16);
+		break;
+	case VG_FILE_CREATE: case VG_FILE_WRITE: case VG_FILE_DELETE:
+	case VG_FILE_RENAME: case VG_FILE_CHMOD: case VG_FILE_CHOWN:
+		wire_u32(w, e->file.mode);
+		wire_u32(w, e->file.uid);
+		wire_u32(w, e->file.gid);
+		break;
+	case VG_SETUID: case VG_SETGID:
+		wire_u32(w, e->cred.uid);
+		wire_u32(w, e->cred.euid);
+		wire_u32(w, e->cred.gid);
+		wire_u32(w, e->cred.egid);
+		wire_u32(w, e->cred.op);
+		break;
+	case VG_PTRACE:
+		wire_u32(w, e->ptrace.target);
+		wire_u32(w, e->ptrace.mode);
+		break;
+	}
+}
+
+/* The variable part of each kind: 's' a string blob, 'p' a path blob. */
+static const char *const blob_shape[VG_KIND_MAX] = {
+	[VG_EXEC] = "psp",         [VG_FILE_CREATE] = "p", [VG_FILE_WRITE] = "p",
+	[VG_FILE_DELETE] = "p",    [VG_FILE_RENAME] = "pp", [VG_FILE_CHMOD] = "p",
+	[VG_FILE_CHOWN] = "p",     [VG_MODULE] = "s",
+};
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct sensor *s = ctx;
+	const struct vg_event *e = data;
+	s->received++;
+	if (size < VG_FIXED_SIZE || e->h.kind == 0 || e->h.kind >= VG_KIND_MAX) {
+		s->bad_records++;
+		return 0;
+	}
+	s->counts[e->h.kind]++;
+	const char *shape = blob_shape[e->h.kind] ? blob_shape[e->h.kind] : "";
+	wire_begin(&s->out, (uint16_t)e->h.kind, (uint16_t)e->h.flags);
+	size_t frame = s->out.frame;
+	write_common(s, &e->h);
+	write_payload(&s->out, e);
+	bool ok = write_blobs(s, e->var, (const uint8_t *)data + size, shape);
+	if (ok && e->h.kind >= VG_FILE_CREATE && e->h.kind <= VG_FILE_CHOWN && e->h.kind != VG_FILE_RENAME)
+		wire_str(&s->out, "", 0); /* file frames always carry a target path, empty unless renamed */
+	if (!ok) {
+		s->out.len = frame; /* drop the partial frame */
+		s->bad_records++;
+		return 0;
+	}
+	wire_end(&s->out);
+	return 0;
+}
+
+static uint64_t ring_drops(struct sensor *s)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t total = 0, *per_cpu;
+	uint32_t zero = 0;
+	if (ncpu <= 0 || !(per_cpu = calloc((size_t)ncpu, sizeof(*per_cpu))))
+		return 0;
+	if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.drops), &zero, per_cpu) == 0)
+		for (int i = 0; i < ncpu; i++)
+			total += per_cpu[i];
+	free(per_cpu);
+	return total;
+}
+
+static void write_hello(struct sensor *s)
+{
+	uint64_t mono = clock_ns(CLOCK_MONOTONIC);
+	wire_begin(&s->out, WIRE_HELLO, 0);
+	wire_u32(&s->out, WIRE_VERSION);
+	wire_u32(&s->out, (uint32_t)getpid());
+	wire_u64(&s->out, mono);
+	wire_u64(&s->out, mono + (uint64_t)s->wall_offset_ns);
+	wire_str(&s->out, s->attached, strlen(s->attached));
+	wire_str(&s->out, s->disabled, strlen(s->disabled));
+	wire_end(&s->out);
+}
+
+static void write_stats(struct sensor *s)
+{
+	uint64_t mono = clock_ns(CLOCK_MONOTONIC);
+	s->wall_offset_ns = (int64_t)(clock_ns(CLOCK_REALTIME) - mono);
+	wire_begin(&s->out, WIRE_STATS, 0);
+	wire_u64(&s->out, mono);
+	wire_u64(&s->out, mono + (uint64_t)s->wall_offset_ns);
+	wire_u64(&s->out, ring_drops(s));
+	wire_u64(&s->out, s->received);
+	wire_u64(&s->out, s->bad_records);
+	wire_u64(&s->out, s->out.frames);
+	wire_u64(&s->out, s->out.undelivered);
+	wire_u32(&s->out, VG_KIND_MAX);
+	for (int k = 0; k < VG_KIND_MAX; k++)
+		wire_u64(&s->out, s->counts[k]);
+	wire_end(&s->out);
+}
+
+static int listen_unix(const char *path)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		fprintf(stderr, "vigil-sensor: socket path too long\n");
+		return -1;
+	}
+	strcpy(addr.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(path, 0660) < 0 || listen(fd, 1) < 0) {
+		fprintf(stderr, "vigil-sensor: cannot listen on %s: %s\n", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Socket mode: takes a new reader when there is none; the new reader gets a hello first. */
+static void accept_reader(struct sensor *s)
+{
+	if (s->listen_fd < 0 || s->out.fd >= 0)
+		return;
+	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	wire_flush(&s->out); /* what was built before counts as undelivered */
+	s->out.fd = fd;
+	write_hello(s);
+}
+
+static int setup(struct sensor *s, const struct options *o)
+{
+	s->skel = vigil_bpf__open();
+	if (!s->skel) {
+		fprintf(stderr, "vigil-sensor: cannot open the BPF object: %s\n", strerror(errno));
+		return -1;
+	}
+	bpf_map__set_max_entries(s->skel->maps.events, o->ringbuf_mb << 20);
+	disable_missing_hooks(s);
+	int err = vigil_bpf__load(s->skel);
+	if (err) {
+		fprintf(stderr, "vigil-sensor: cannot load the BPF programs: %s\n", strerror(-err));
+		return -1;
+	}
+	uint8_t one = 1;
+	uint32_t self = (uint32_t)getpid();
+	int ignored = bpf_map__fd(s->skel->maps.ignored);
+	if (o->ignore_self && bpf_map_update_elem(ignored, &self, &one, BPF_ANY) < 0)
+		return -1;
+	for (int i = 0; i < o->n_ignored; i++)
+		if (bpf_map_update_elem(ignored, &o->ignored[i], &one, BPF_ANY) < 0)
+			return -1;
+	attach_all(s);
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_record, s, NULL);
+	if (!s->rb) {
+		fprintf(stderr, "vigil-sensor: cannot open the ring buffer: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int run(struct sensor *s)
+{
+	uint64_t next_stats = clock_ns(CLOCK_MONOTONIC) + 1000000000ull;
+	while (!stopping) {
+		int n = ring_buffer__poll(s->rb, POLL_MS);
+		if (n < 0 && n != -EINTR) {
+			fprintf(stderr, "vigil-sensor: ring buffer poll: %s\n", strerror(-n));
+			return 1;
+		}
+		ring_buffer__consume(s->rb);
+		if (clock_ns(CLOCK_MONOTONIC) >= next_stats) {
+			write_stats(s);
+			next_stats += 1000000000ull;
+		}
+		accept_reader(s);
+		if (!wire_flush(&s->out) && s->listen_fd < 0)
+			return 0; /* the agent closed the pipe */
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct sensor s = {.listen_fd = -1};
+	int rc = 1;
+	if (parse_options(argc, argv, &o) < 0)
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	s.wall_offset_ns = (int64_t)(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC));
+	if (o.listen_path && (s.listen_fd = listen_unix(o.listen_path)) < 0)
+		return 1;
+	if (wire_init(&s.out, o.listen_path ? -1 : STDOUT_FILENO, 1 << 20) < 0 || setup(&s, &o) < 0)
+		goto out;
+	if (!o.listen_path)
+		write_hello(&s);
+	rc = run(&s);
+	wire_flush(&s.out);
+out:
+	ring_buffer__free(s.rb);
+	vigil_bpf__destroy(s.skel);
+	wire_free(&s.out);
+	if (s.listen_fd >= 0) {
+		close(s.listen_fd);
+		unlink(o.listen_path);
+	}
+	return rc;
+}

@@ -1,0 +1,40 @@
+/* vigil-sensor: the wire format written to the agent (see ../README.md): framing, the frame
+ * types and a buffered writer that builds frames and flushes them to a file descriptor. */
+#ifndef VIGIL_WIRE_H
+#define VIGIL_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define WIRE_MAGIC 0x4C474956u /* "VIGL" little-endian */
+#define WIRE_VERSION 1
+#define WIRE_HDR_SIZE 12
+#define WIRE_MAX_FRAME 65535
+#define WIRE_STATS 100
+#define WIRE_HELLO 101
+
+struct wire {
+	int fd;                 /* -1: no reader, frames are discarded */
+	uint8_t *buf;
+	size_t len, cap;
+	size_t frame;           /* start of the frame being built */
+	uint64_t pending;       /* complete frames in buf */
+	uint64_t frames;        /* frames handed to the reader */
+	uint64_t undelivered;   /* frames discarded: no reader, or the reader went away */
+};
+
+int wire_init(struct wire *w, int fd, size_t cap);
+void wire_free(struct wire *w);
+void wire_begin(struct wire *w, uint16_t type, uint16_t flags);
+void wire_u8(struct wire *w, uint8_t v);
+void wire_u16(struct wire *w, uint16_t v);
+void wire_u32(struct wire *w, uint32_t v);
+void wire_u64(struct wire *w, uint64_t v);
+void wire_bytes(struct wire *w, const void *p, size_t n);
+void wire_str(struct wire *w, const void *p, size_t n); /* u16 length + bytes */
+void wire_end(struct wire *w);
+/* Writes out complete frames; false when the reader has gone away (its fd is then closed). */
+bool wire_flush(struct wire *w);
+
+#endif

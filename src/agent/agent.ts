@@ -1,0 +1,291 @@
+// The Vigil agent: enrols once, then turns sensor observations into events, batches them (100 events or
+// 1 s by default), spools every batch durably before sending, and streams batches to the server over
+// mutual TLS. A batch leaves the spool only when the server acknowledges it (at-least-once); on any
+// stream failure the agent reconnects with exponential backoff and jitter and re-sends what is unacked.
+
+import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { hostname as osHostname, release, platform } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { createCsr, generateKeyPair, privateKeyToPem } from '../pki/pki.ts';
+import { decodeServerMessage, encodeAgentMessage, encodeEventsPayload, frameBatch, toWireEvent, type ServerMessage, type WireCommand } from '../schema/wire.ts';
+import { createBuildContext, buildEvent, type BuildContext } from './events.ts';
+import { ProcessCache } from './process-cache.ts';
+import type { Observation, Sensor } from './sensor.ts';
+import { Spool, type SpooledBatch } from './spool.ts';
+import { createClient, enroll, openStream } from './transport.ts';
+
+export const AGENT_VERSION = '0.1.0';
+const RECENT_LIMIT = 1024;
+
+export interface AgentOptions {
+  dataDir: string; // identity, spool and state
+  server: string; // host:port of the ingest gRPC endpoint
+  caPem: string; // the server's CA (trust anchor for the first connection)
+  enrollmentToken?: string; // needed once, for the first start
+  sensor: Sensor;
+  log: Logger;
+  seedProcesses?: (cache: ProcessCache) => void; // fills the process cache at start (from /proc)
+  batchEvents?: number;
+  batchIntervalMs?: number;
+  heartbeatMs?: number;
+  maxInflightBatches?: number;
+  spoolBytes?: number;
+  onCommand?: (cmd: WireCommand) => void;
+}
+
+interface Identity { agentId: string; tenantId: string; certPem: string; keyPem: string; caPem: string }
+
+export class Agent {
+  private readonly o: AgentOptions;
+  private identity!: Identity;
+  private spool!: Spool;
+  private ctx!: BuildContext;
+  private pending: Record<string, unknown>[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private stream: ReturnType<typeof openStream> | undefined;
+  private client: ReturnType<typeof createClient> | undefined;
+  private readonly inflight = new Set<number>();
+  private readonly acked = new Set<number>(); // acked out of order, above the spool's floor
+  private nextToSend = 0; // highest seq written to the current stream
+  private readonly recent = new Map<number, Uint8Array>(); // spooled while connected, not yet acked
+  private backlog: Iterator<SpooledBatch> | undefined; // unacked batches read back from the spool
+  private backlogNeeded = false;
+  private stopped = false;
+  private backoffMs = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private appends: Promise<unknown> = Promise.resolve();
+  readonly counters = { eventsSent: 0, batchesAcked: 0, eventsRejected: 0, agentDrops: 0, reconnects: 0 };
+  private cpuLast = process.cpuUsage();
+  private cpuAt = Date.now();
+
+  constructor(o: AgentOptions) {
+    this.o = o;
+  }
+
+  get agentId(): string {
+    return this.identity.agentId;
+  }
+
+  get connected(): boolean {
+    return this.stream !== undefined;
+  }
+
+  async start(): Promise<void> {
+    mkdirSync(this.o.dataDir, { recursive: true, mode: 0o700 });
+    this.identity = await this.loadOrEnroll();
+    this.spool = await Spool.open(join(this.o.dataDir, 'spool'), { maxBytes: this.o.spoolBytes });
+    const cache = new ProcessCache(this.identity.agentId);
+    this.o.seedProcesses?.(cache);
+    this.ctx = createBuildContext({
+      hostId: this.identity.agentId,
+      agent: { id: this.identity.agentId, hostname: osHostname(), tenantId: this.identity.tenantId, version: AGENT_VERSION },
+      host: { os: { platform: platform(), kernel: release() } },
+      cache,
+    }, this.loadSequence());
+    await this.o.sensor.start((obs) => this.onObservation(obs));
+    this.flushTimer = setInterval(() => this.flush(), this.o.batchIntervalMs ?? 1000);
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.o.heartbeatMs ?? 30_000);
+    this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.flushTimer);
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.reconnectTimer);
+    await this.o.sensor.stop();
+    this.flush();
+    await this.appends;
+    await this.drainInflight(2000);
+    this.stream?.end();
+    this.client?.close();
+    this.saveSequence();
+    await this.spool.close();
+  }
+
+  private async drainInflight(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.stream && this.inflight.size && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  // ---- identity ----
+
+  private async loadOrEnroll(): Promise<Identity> {
+    const path = join(this.o.dataDir, 'identity.json');
+    if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as Identity;
+    if (!this.o.enrollmentToken) throw new Error('agent is not enrolled and no enrolment token was given');
+    const keys = await generateKeyPair();
+    const res = await enroll(this.o.server, this.o.caPem, {
+      token: this.o.enrollmentToken, csr_pem: await createCsr(keys, osHostname()), hostname: osHostname(),
+      os: platform(), kernel: release(), agent_version: AGENT_VERSION,
+    });
+    const id: Identity = { agentId: res.agent_id, tenantId: res.tenant_id, certPem: res.certificate_pem, keyPem: await privateKeyToPem(keys.privateKey), caPem: res.ca_pem };
+    writeFileSync(path, JSON.stringify(id), { mode: 0o600 });
+    chmodSync(path, 0o600);
+    this.o.log.info({ agentId: id.agentId }, 'enrolled');
+    return id;
+  }
+
+  private loadSequence(): number {
+    const path = join(this.o.dataDir, 'sequence');
+    // Sequence numbers jump ahead after a crash so they stay monotonic without a write per event.
+    return existsSync(path) ? Number(readFileSync(path, 'utf8')) + 1_000_000 : 0;
+  }
+
+  private saveSequence(): void {
+    writeFileSync(join(this.o.dataDir, 'sequence'), String(this.ctx.nextSequence()));
+  }
+
+  // ---- events → spool ----
+
+  private onObservation(obs: Observation): void {
+    try {
+      this.pending.push(toWireEvent(buildEvent(obs, this.ctx)));
+    } catch (err) {
+      this.counters.agentDrops++;
+      this.o.log.warn({ err, type: obs.type }, 'observation dropped');
+      return;
+    }
+    if (this.pending.length >= (this.o.batchEvents ?? 100)) this.flush();
+  }
+
+  /** Moves pending events into a spooled batch and sends it when connected. */
+  flush(): void {
+    if (!this.pending.length) return;
+    const events = this.pending;
+    this.pending = [];
+    const payload = encodeEventsPayload(events);
+    this.appends = this.appends.then(() => this.spool.append(payload)).then(
+      (seq) => {
+        if (!this.stream) return; // re-read from the spool at the next connection
+        if (this.recent.size >= RECENT_LIMIT) this.backlogNeeded = true;
+        else this.recent.set(seq, payload);
+        this.sendMore();
+      },
+      (err: unknown) => {
+        this.counters.agentDrops += events.length;
+        this.o.log.error({ err }, 'batch could not be spooled');
+      });
+  }
+
+  // ---- spool → server ----
+
+  private connect(): void {
+    if (this.stopped) return;
+    this.client ??= createClient(this.o.server, { caPem: this.identity.caPem, certPem: this.identity.certPem, keyPem: this.identity.keyPem });
+    const stream = openStream(this.client);
+    this.stream = stream;
+    this.inflight.clear();
+    this.recent.clear();
+    this.nextToSend = this.spool.stats().ackedSeq;
+    this.backlog = this.spool.unacked();
+    stream.on('data', (bytes: Buffer) => this.onServerMessage(bytes));
+    stream.on('error', (err: Error) => this.onDisconnect(stream, err));
+    stream.on('end', () => this.onDisconnect(stream, new Error('stream ended by server')));
+    this.heartbeat();
+    this.sendMore();
+  }
+
+  private onDisconnect(stream: ReturnType<typeof openStream>, err: Error): void {
+    if (this.stream !== stream) return;
+    this.stream = undefined;
+    this.inflight.clear();
+    this.recent.clear();
+    this.backlog = undefined;
+    if (this.stopped) return;
+    this.counters.reconnects++;
+    this.backoffMs = Math.min(30_000, Math.max(250, this.backoffMs * 2));
+    const delay = this.backoffMs / 2 + Math.random() * (this.backoffMs / 2);
+    this.o.log.warn({ err: err.message, retryInMs: Math.round(delay) }, 'disconnected from server');
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** Writes unacked spooled batches in order, up to the in-flight window. */
+  private sendMore(): void {
+    const stream = this.stream;
+    const window = this.o.maxInflightBatches ?? 64;
+    while (stream && this.inflight.size < window) {
+      const next = this.nextBatch();
+      if (!next) return;
+      this.inflight.add(next.seq);
+      this.nextToSend = next.seq;
+      stream.write(frameBatch(next.seq, next.batch));
+    }
+  }
+
+  /** The next batch after nextToSend: first from the spool's backlog, then from recent appends. */
+  private nextBatch(): SpooledBatch | undefined {
+    for (;;) {
+      if (!this.backlog && this.backlogNeeded) {
+        this.backlogNeeded = false;
+        this.backlog = this.spool.unacked();
+      }
+      while (this.backlog) {
+        const r = this.backlog.next();
+        if (r.done) this.backlog = undefined;
+        else if (r.value.seq > this.nextToSend && !this.acked.has(r.value.seq)) return r.value;
+      }
+      for (const [seq, batch] of this.recent) if (seq > this.nextToSend) return { seq, batch };
+      if (!this.backlogNeeded) return undefined;
+    }
+  }
+
+  private onServerMessage(bytes: Buffer): void {
+    let msg: ServerMessage;
+    try {
+      msg = decodeServerMessage(bytes);
+    } catch (err) {
+      this.o.log.error({ err }, 'malformed message from server');
+      return;
+    }
+    this.backoffMs = 0;
+    if (msg.body === 'ack') {
+      this.counters.eventsSent += msg.ack.accepted;
+      this.counters.eventsRejected += msg.ack.errors?.length ?? 0;
+      for (const e of msg.ack.errors ?? []) this.o.log.warn({ seq: msg.ack.seq, ...e }, 'event refused by server');
+      this.settle(msg.ack.seq);
+    } else if (msg.body === 'reject') {
+      this.o.log.error({ seq: msg.reject.seq, error: msg.reject.error }, 'batch refused by server');
+      if (msg.reject.seq) this.settle(msg.reject.seq); // refused for good: re-sending cannot help
+    } else if (msg.body === 'command') {
+      if (msg.command.action === 'reconnect') this.stream?.end();
+      else this.o.onCommand?.(msg.command);
+    }
+  }
+
+  /** Marks a batch done and advances the spool's floor over every contiguous settled batch. */
+  private settle(seq: number): void {
+    this.inflight.delete(seq);
+    this.recent.delete(seq);
+    this.acked.add(seq);
+    this.counters.batchesAcked++;
+    let floor = this.spool.stats().ackedSeq;
+    while (this.acked.has(floor + 1)) this.acked.delete(++floor);
+    this.spool.ack(floor);
+    this.sendMore();
+  }
+
+  // ---- health ----
+
+  health() {
+    const cpu = process.cpuUsage(this.cpuLast);
+    const now = Date.now();
+    const cpuPct = ((cpu.user + cpu.system) / 1000 / Math.max(1, now - this.cpuAt)) * 100;
+    this.cpuLast = process.cpuUsage();
+    this.cpuAt = now;
+    const s = this.o.sensor.health();
+    const spool = this.spool.stats();
+    return {
+      version: AGENT_VERSION, sensor_mode: s.mode, sensor_detail: s.detail ?? '', queue_depth: spool.unacked,
+      spool_bytes: spool.bytes, sensor_drops: s.drops, agent_drops: this.counters.agentDrops + spool.dropped,
+      sensor_restarts: s.restarts, rss_bytes: process.memoryUsage.rss(), cpu_pct: Math.round(cpuPct * 100) / 100,
+      hostname: osHostname(), os: platform(), kernel: release(), events_sent: this.counters.eventsSent,
+    };
+  }
+
+  private heartbeat(): void {
+    this.stream?.write(encodeAgentMessage({ heartbeat: this.health() }));
+  }
+}

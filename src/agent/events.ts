@@ -1,0 +1,265 @@
+// Event building on the agent: turns a sensor Observation into a schema VigilEvent (seed 002 §5),
+// enriching it from the process cache (entity ids, parent, executable and command line of processes
+// the sensor only names by pid) and keeping the cache current on process start, fork and end.
+// Pure apart from the random event ids; the cache is passed in.
+
+import { randomFillSync } from 'node:crypto';
+import { EVENT_CATEGORY } from '../schema/event.ts';
+import { processEntityId } from '../tree/entity.ts';
+import type { EventType, ParentProcess, ProcessFields, VigilEvent } from '../schema/event.ts';
+import type { Observation } from './sensor.ts';
+import type { CachedProcess, ProcessCache, ProcessRecord } from './process-cache.ts';
+
+export interface AgentIdentity {
+  id: string;
+  hostname: string;
+  tenantId: string;
+  version: string;
+  name?: string;
+}
+
+export interface BuildContext {
+  hostId: string;
+  agent: AgentIdentity;
+  host?: { os?: { platform?: string; kernel?: string } };
+  cache: ProcessCache;
+  /** Host-monotonic sequence number of the next event. */
+  nextSequence(): number;
+  /** User name for a uid (e.g. from /etc/passwd), when known. */
+  userName?(uid: number): string | undefined;
+}
+
+/** A context whose sequence counter starts after `lastSequence` (persist it to stay monotonic). */
+export function createBuildContext(
+  fields: Omit<BuildContext, 'nextSequence'>,
+  lastSequence = 0,
+): BuildContext {
+  let seq = lastSequence;
+  return { ...fields, nextSequence: () => ++seq };
+}
+
+export const EVENT_ACTION: Record<EventType, string> = {
+  process_start: 'exec',
+  process_end: 'exit',
+  process_fork: 'fork',
+  network_connection: 'connect',
+  network_accept: 'accept',
+  network_send: 'send',
+  file_create: 'create',
+  file_write: 'write',
+  file_delete: 'delete',
+  file_rename: 'rename',
+  file_chmod: 'chmod',
+  file_chown: 'chown',
+  privilege_change: 'setuid',
+  ptrace: 'ptrace',
+  module_load: 'load',
+  memfd_exec: 'memfd_exec',
+  windows: 'windows',
+};
+
+export function buildEvent(obs: Observation, ctx: BuildContext): VigilEvent {
+  const proc = updateCache(obs, ctx.cache);
+  const ev: VigilEvent = {
+    '@timestamp': new Date(obs.timeMs).toISOString(),
+    agent: agentFields(ctx.agent),
+    event: {
+      id: eventId(),
+      type: obs.type,
+      category: EVENT_CATEGORY[obs.type],
+      action: EVENT_ACTION[obs.type],
+      sequence: ctx.nextSequence(),
+    },
+    host: { id: ctx.hostId, hostname: ctx.agent.hostname, ...ctx.host },
+  };
+  if (obs.pid > 0) ev.process = processFields(obs, proc, ctx.cache);
+  const user = userFields(obs, proc, ctx);
+  if (user) ev.user = user;
+  addTypeSpecificFields(ev, obs);
+  return ev;
+}
+
+/** Keep the cache current and return what it knows about the observed process. */
+function updateCache(obs: Observation, cache: ProcessCache): CachedProcess | undefined {
+  if (obs.pid <= 0) return undefined;
+  switch (obs.type) {
+    case 'process_start':
+    case 'memfd_exec':
+      return obs.startTimeMs === undefined ? cache.get(obs.pid) : cache.upsert(recordOf(obs));
+    case 'process_fork': {
+      if (obs.startTimeMs === undefined) return cache.get(obs.pid);
+      const child = recordOf(obs);
+      const parent = cache.parentOf(child);
+      child.executable ??= parent?.executable; // a forked child runs its parent's image until it execs
+      child.args ??= parent?.args;
+      child.cwd ??= parent?.cwd;
+      return cache.upsert(child);
+    }
+    case 'process_end':
+      return cache.markExited(obs.pid, obs.startTimeMs);
+    default:
+      return cache.get(obs.pid, obs.startTimeMs);
+  }
+}
+
+function recordOf(obs: Observation): ProcessRecord {
+  return {
+    pid: obs.pid,
+    ppid: obs.ppid ?? 0,
+    startTimeMs: obs.startTimeMs ?? obs.timeMs,
+    executable: obs.executable,
+    args: obs.args,
+    argsTruncated: obs.argsTruncated,
+    cwd: obs.cwd,
+    uid: obs.uid,
+  };
+}
+
+function agentFields(a: AgentIdentity): VigilEvent['agent'] {
+  const out: VigilEvent['agent'] = { id: a.id, hostname: a.hostname, tenant_id: a.tenantId, version: a.version };
+  if (a.name !== undefined) out.name = a.name;
+  return out;
+}
+
+function processFields(obs: Observation, cached: CachedProcess | undefined, cache: ProcessCache): ProcessFields {
+  const args = obs.args ?? cached?.args;
+  const executable = obs.executable ?? cached?.executable;
+  const startTimeMs = obs.startTimeMs ?? cached?.startTimeMs;
+  const p: ProcessFields = { pid: obs.pid };
+  const ppid = obs.ppid ?? cached?.ppid;
+  setIf(p, 'ppid', ppid);
+  setIf(p, 'tid', obs.tid);
+  if (startTimeMs !== undefined) {
+    const same = cached !== undefined && cached.startTimeMs === Math.trunc(startTimeMs);
+    p.entity_id = same ? cached.entityId : processEntityId(cache.hostId, obs.pid, startTimeMs);
+  }
+  setIf(p, 'executable', executable);
+  setIf(p, 'name', processName(executable, args, obs.comm));
+  if (args) {
+    p.args = args;
+    p.command_line = obs.args ? joinCommandLine(args) : cached!.commandLine;
+  }
+  if (obs.argsTruncated ?? cached?.argsTruncated) p.args_truncated = true;
+  setIf(p, 'working_directory', obs.cwd ?? cached?.cwd);
+  if (startTimeMs !== undefined) p.start = new Date(startTimeMs).toISOString();
+  setIf(p, 'exit_code', obs.exitCode);
+  setIf(p, 'signal', obs.signal);
+  const parent = cache.parentOf({ ppid, startTimeMs });
+  if (parent) p.parent = parentFields(parent);
+  else if (ppid !== undefined) p.parent = { pid: ppid };
+  return p;
+}
+
+function parentFields(parent: CachedProcess): ParentProcess {
+  const out: ParentProcess = {
+    pid: parent.pid,
+    entity_id: parent.entityId,
+    command_line: parent.commandLine,
+    start: new Date(parent.startTimeMs).toISOString(),
+  };
+  setIf(out, 'executable', parent.executable);
+  setIf(out, 'name', processName(parent.executable, parent.args, undefined));
+  return out;
+}
+
+function userFields(obs: Observation, cached: CachedProcess | undefined, ctx: BuildContext): VigilEvent['user'] {
+  const uid = obs.uid ?? cached?.uid;
+  if (uid === undefined && obs.euid === undefined && obs.gid === undefined) return undefined;
+  const user: NonNullable<VigilEvent['user']> = {};
+  if (uid !== undefined) {
+    user.id = String(uid);
+    setIf(user, 'name', cached?.uid === uid && cached.user ? cached.user : ctx.userName?.(uid));
+  }
+  const effective = obs.type === 'privilege_change' ? (obs.newUid ?? obs.euid) : obs.euid;
+  if (effective !== undefined) user.effective = { id: String(effective) };
+  const gid = obs.type === 'privilege_change' ? (obs.newGid ?? obs.gid) : obs.gid;
+  if (gid !== undefined) user.group = { id: String(gid) };
+  return user;
+}
+
+function addTypeSpecificFields(ev: VigilEvent, obs: Observation): void {
+  if (obs.path !== undefined || obs.targetPath !== undefined || obs.moduleName !== undefined) {
+    const file: NonNullable<VigilEvent['file']> = {};
+    setIf(file, 'path', obs.path ?? obs.moduleName);
+    setIf(file, 'target_path', obs.targetPath);
+    if (obs.mode !== undefined) file.mode = obs.mode.toString(8);
+    if (obs.ownerUid !== undefined) file.owner = String(obs.ownerUid);
+    ev.file = file;
+  }
+  if (obs.srcIp !== undefined || obs.srcPort !== undefined) ev.source = endpoint(obs.srcIp, obs.srcPort);
+  if (obs.dstIp !== undefined || obs.dstPort !== undefined) ev.destination = endpoint(obs.dstIp, obs.dstPort);
+  if (obs.transport || obs.family || obs.direction) {
+    const network: NonNullable<VigilEvent['network']> = {};
+    setIf(network, 'transport', obs.transport);
+    setIf(network, 'type', obs.family);
+    setIf(network, 'direction', obs.direction);
+    ev.network = network;
+  }
+  if (obs.cgroupId !== undefined) ev.container = { cgroup_id: obs.cgroupId };
+  if (obs.result !== undefined) ev.event.outcome = obs.result < 0 ? 'failure' : 'success';
+  const labels = observationLabels(obs);
+  if (labels) ev.labels = labels;
+}
+
+/** Facts the schema has no field for, kept as labels rather than dropped. */
+function observationLabels(obs: Observation): Record<string, string> | undefined {
+  let labels: Record<string, string> | undefined;
+  const add = (k: string, v: string) => ((labels ??= {})[k] = v);
+  if (obs.targetPid !== undefined) add('target.pid', String(obs.targetPid));
+  if (obs.moduleName !== undefined) add('module.name', obs.moduleName);
+  if (obs.result !== undefined && obs.result < 0) add('event.errno', String(-obs.result));
+  if (obs.executableFromArgs) add('process.executable_source', 'argv0');
+  return labels;
+}
+
+function endpoint(ip: string | undefined, port: number | undefined): { ip?: string; port?: number } {
+  const out: { ip?: string; port?: number } = {};
+  setIf(out, 'ip', ip);
+  setIf(out, 'port', port);
+  return out;
+}
+
+function setIf<T extends object, K extends keyof T>(o: T, k: K, v: T[K] | undefined): void {
+  if (v !== undefined) o[k] = v;
+}
+
+function processName(executable?: string, args?: string[], comm?: string): string | undefined {
+  const path = executable ?? args?.[0];
+  if (path) return path.slice(path.lastIndexOf('/') + 1);
+  return comm;
+}
+
+const SAFE_ARG = /^[\w@%+=:,./-]+$/;
+
+/**
+ * Join argv into one command line that a POSIX shell would split back into the same args: args that
+ * are empty or contain spaces, quotes or other shell metacharacters are single-quoted.
+ */
+export function joinCommandLine(args: readonly string[]): string {
+  let out = '';
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (i > 0) out += ' ';
+    out += SAFE_ARG.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`;
+  }
+  return out;
+}
+
+// Event ids: UUIDv7 layout (48-bit millisecond time, then random bits), so ids sort by creation time
+// and are unique without coordination. Random bytes come from a pool refilled in bulk.
+const POOL_IDS = 512;
+const pool = Buffer.alloc(16 * POOL_IDS);
+let poolNext = POOL_IDS;
+
+export function eventId(nowMs = Date.now()): string {
+  if (poolNext === POOL_IDS) {
+    randomFillSync(pool);
+    poolNext = 0;
+  }
+  const b = pool.subarray(poolNext * 16, ++poolNext * 16);
+  b.writeUIntBE(nowMs, 0, 6);
+  b[6] = 0x70 | (b[6] & 0x0f);
+  b[8] = 0x80 | (b[8] & 0x3f);
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}

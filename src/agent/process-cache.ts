@@ -1,0 +1,139 @@
+// The agent's local process cache (seed 002 §9 "Local Agent Cache"): pid → what the agent knows about
+// the process currently (or last) holding that pid, for parent enrichment and for filling in events
+// whose sensor only reports a pid. Bounded; exited entries are evicted first, then the oldest.
+// PID reuse is recognised by start time: a pid with a different start time is another process.
+// Pure: no I/O (seeding from /proc lives in sensors/proc/reader.ts and hands records in).
+
+import { processEntityId } from '../tree/entity.ts';
+import { joinCommandLine } from './events.ts';
+
+/** What a sensor or the /proc snapshot knows about a process. */
+export interface ProcessRecord {
+  pid: number;
+  ppid: number;
+  startTimeMs: number;
+  executable?: string;
+  args?: string[];
+  argsTruncated?: boolean;
+  cwd?: string;
+  uid?: number;
+  user?: string;
+}
+
+export interface CachedProcess extends ProcessRecord {
+  args: string[];
+  commandLine: string;
+  entityId: string;
+  exited: boolean;
+}
+
+export const DEFAULT_PROCESS_CACHE_ENTRIES = 100_000;
+
+export class ProcessCache {
+  readonly hostId: string;
+  readonly maxEntries: number;
+  #byPid = new Map<number, CachedProcess>(); // insertion order = age (re-inserted on replacement)
+  #exited = new Map<number, CachedProcess>(); // exit order
+  #evictions = 0;
+
+  constructor(hostId: string, opts: { maxEntries?: number } = {}) {
+    this.hostId = hostId;
+    this.maxEntries = Math.max(1, opts.maxEntries ?? DEFAULT_PROCESS_CACHE_ENTRIES);
+  }
+
+  get size(): number {
+    return this.#byPid.size;
+  }
+
+  get evictions(): number {
+    return this.#evictions;
+  }
+
+  /**
+   * Insert or refresh a process. The same pid with the same start time updates the entry in place
+   * (a later exec in the same process); a different start time replaces it (PID reuse).
+   */
+  upsert(rec: ProcessRecord): CachedProcess {
+    const startTimeMs = Math.trunc(rec.startTimeMs);
+    const current = this.#byPid.get(rec.pid);
+    if (current && current.startTimeMs === startTimeMs) {
+      Object.assign(current, definedFields(rec), { startTimeMs });
+      if (rec.args) current.commandLine = joinCommandLine(current.args);
+      return current;
+    }
+    if (current) this.#remove(current);
+    else this.#makeRoom();
+    const args = rec.args ?? [];
+    const entry: CachedProcess = {
+      ...definedFields(rec),
+      startTimeMs,
+      args,
+      commandLine: joinCommandLine(args),
+      entityId: processEntityId(this.hostId, rec.pid, startTimeMs),
+      exited: false,
+    };
+    this.#byPid.set(rec.pid, entry);
+    return entry;
+  }
+
+  /** The process holding `pid`; when `startTimeMs` is given, only if it is that very process. */
+  get(pid: number, startTimeMs?: number): CachedProcess | undefined {
+    const p = this.#byPid.get(pid);
+    if (!p) return undefined;
+    if (startTimeMs !== undefined && p.startTimeMs !== Math.trunc(startTimeMs)) return undefined;
+    return p;
+  }
+
+  /**
+   * The parent of a process: the entry for its ppid, unless that pid now belongs to a process that
+   * started after the child (the real parent is gone and its pid was reused).
+   */
+  parentOf(child: { ppid?: number; startTimeMs?: number }): CachedProcess | undefined {
+    if (child.ppid === undefined) return undefined;
+    const parent = this.#byPid.get(child.ppid);
+    if (!parent) return undefined;
+    if (child.startTimeMs !== undefined && parent.startTimeMs > child.startTimeMs) return undefined;
+    return parent;
+  }
+
+  /** Mark a process exited; it stays for parent lookups until evicted. */
+  markExited(pid: number, startTimeMs?: number): CachedProcess | undefined {
+    const p = this.get(pid, startTimeMs);
+    if (!p || p.exited) return p;
+    p.exited = true;
+    this.#exited.set(pid, p);
+    return p;
+  }
+
+  /** Load a snapshot (e.g. all processes in /proc), oldest first so that age order is start order. */
+  seed(records: Iterable<ProcessRecord>): void {
+    const sorted = [...records].sort((a, b) => a.startTimeMs - b.startTimeMs || a.pid - b.pid);
+    for (const r of sorted) this.upsert(r);
+  }
+
+  #remove(p: CachedProcess): void {
+    this.#byPid.delete(p.pid);
+    if (p.exited) this.#exited.delete(p.pid);
+  }
+
+  #makeRoom(): void {
+    while (this.#byPid.size >= this.maxEntries) {
+      const victim = firstValue(this.#exited) ?? firstValue(this.#byPid);
+      if (!victim) return;
+      this.#remove(victim);
+      this.#evictions++;
+    }
+  }
+}
+
+function firstValue<V>(m: Map<number, V>): V | undefined {
+  for (const v of m.values()) return v;
+  return undefined;
+}
+
+/** The record without keys whose value is undefined, so that an update never erases known fields. */
+function definedFields(rec: ProcessRecord): ProcessRecord {
+  const out = {} as Record<string, unknown>;
+  for (const [k, v] of Object.entries(rec)) if (v !== undefined) out[k] = v;
+  return out as unknown as ProcessRecord;
+}

@@ -1,0 +1,65 @@
+// The sensor interface: what every telemetry source on an endpoint (the /proc poller, the eBPF
+// sensor client) provides to the agent. Sensors emit raw observations; the agent enriches them
+// (process cache, entity ids) and turns them into schema events.
+
+import type { EventType } from '../schema/event.ts';
+
+export type SensorMode = 'ebpf' | 'proc';
+
+/** One thing a sensor saw. Fields follow the event schema's names, flattened to what sensors know. */
+export interface Observation {
+  type: EventType;
+  timeMs: number; // wall-clock milliseconds since the epoch
+  monotonicNs?: bigint; // host-monotonic time, when the sensor has it
+  pid: number;
+  tid?: number;
+  ppid?: number;
+  uid?: number;
+  gid?: number;
+  euid?: number;
+  comm?: string;
+  cgroupId?: string;
+  startTimeMs?: number; // process start time (wall clock), the key of entity ids
+  executable?: string;
+  executableFromArgs?: boolean; // executable could not be read (no privilege) and is argv[0] instead
+  args?: string[];
+  argsTruncated?: boolean;
+  cwd?: string;
+  exitCode?: number;
+  signal?: number;
+  // network
+  transport?: 'tcp' | 'udp';
+  family?: 'ipv4' | 'ipv6';
+  direction?: 'outbound' | 'inbound';
+  srcIp?: string;
+  srcPort?: number;
+  dstIp?: string;
+  dstPort?: number;
+  result?: number; // syscall result, 0 or a negative errno
+  // files
+  path?: string;
+  targetPath?: string;
+  mode?: number;
+  ownerUid?: number;
+  ownerGid?: number;
+  // privilege and tampering
+  targetPid?: number; // ptrace target
+  newUid?: number;
+  newGid?: number;
+  moduleName?: string;
+}
+
+export interface SensorHealth {
+  mode: SensorMode;
+  drops: number; // observations lost inside the sensor (kernel ring buffer, poll gaps)
+  restarts: number;
+  detail?: string; // why this mode, e.g. "no BTF" or "not root"
+}
+
+export interface Sensor {
+  readonly mode: SensorMode;
+  /** Start observing; `emit` is called for every observation, in order. */
+  start(emit: (o: Observation) => void): Promise<void>;
+  stop(): Promise<void>;
+  health(): SensorHealth;
+}

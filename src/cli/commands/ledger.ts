@@ -1,0 +1,143 @@
+// `vigil ledger verify|checkpoint|entries`: operator access to the tamper-evident audit ledger in
+// <data-dir>/ledger.db (signing key <data-dir>/ledger-key.pem, verifier key <data-dir>/ledger-key.pub).
+
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { verifierOf, type LedgerKey } from '../../ledger/ledger.ts';
+import type { NoteVerifier } from '../../ledger/note.ts';
+import type { StoredRow } from '../../ledger/store.ts';
+import { verifyLedger, type VerifyReport } from '../../ledger/verify.ts';
+import { ledgerPaths, loadLedgerKey, readVerifier, type LedgerPaths } from '../../stores/ledger/key-file.ts';
+import { openLedger } from '../../stores/ledger/open.ts';
+import { SqliteLedgerStore } from '../../stores/ledger/sqlite.ts';
+
+export const summary = 'verify the audit ledger, issue a signed checkpoint, list entries';
+
+const USAGE = `usage: vigil ledger <verify|checkpoint|entries> [options]
+  verify      re-hash the whole stored log, check it against every signed checkpoint and against
+              exported ones (--checkpoint FILE, repeatable); prints the first bad position; exit 1 on failure
+  checkpoint  issue the current signed checkpoint (C2SP tlog-checkpoint note) and print it (--out FILE: also write it)
+  entries     print entries as JSON lines (--from N, --limit N, --tenant ID)
+options: --data-dir DIR (default ./data), --key FILE (signing key, default <data-dir>/ledger-key.pem)`;
+
+const OPTIONS = {
+  'data-dir': { type: 'string', default: './data' },
+  key: { type: 'string' },
+  checkpoint: { type: 'string', multiple: true },
+  out: { type: 'string' },
+  from: { type: 'string', default: '0' },
+  limit: { type: 'string', default: '100' },
+  tenant: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const MAX_PROBLEMS_SHOWN = 20;
+const PAGE = 10000;
+
+function openExistingStore(paths: LedgerPaths): SqliteLedgerStore {
+  if (!existsSync(paths.db)) throw new Error(`no ledger database at ${paths.db}`);
+  return new SqliteLedgerStore(paths.db, { readOnly: true });
+}
+
+async function* allRows(store: SqliteLedgerStore): AsyncIterable<StoredRow> {
+  for (let from = 0; ;) {
+    const rows = await store.rows({ from, limit: PAGE });
+    if (rows.length === 0) return;
+    yield* rows;
+    from = rows[rows.length - 1].index + 1;
+  }
+}
+
+/** The verifier key, and the signing key when present (it unlocks the row-seal check). */
+function keys(paths: LedgerPaths): { verifier: NoteVerifier; key?: LedgerKey } {
+  if (existsSync(paths.key)) {
+    const key = loadLedgerKey(paths);
+    return { verifier: verifierOf(key), key };
+  }
+  if (existsSync(paths.pub)) return { verifier: readVerifier(paths.pub) };
+  throw new Error(`neither a signing key (${paths.key}) nor a verifier key (${paths.pub}) exists`);
+}
+
+function printReport(report: VerifyReport): number {
+  const latest = report.latest
+    ? `latest signed checkpoint: size ${report.latest.size}, root ${Buffer.from(report.latest.root).toString('base64')}`
+    : 'no valid signed checkpoint';
+  for (const w of report.warnings) console.log(`warning: ${w}`);
+  if (report.ok) {
+    console.log(`ledger OK: ${report.size} entries re-hashed; ${latest}`);
+    return 0;
+  }
+  const where = report.firstBad === undefined ? '' : `: first bad position ${report.firstBad}`;
+  console.log(`ledger verification FAILED${where} (${report.size} entries stored; ${latest})`);
+  for (const p of report.problems.slice(0, MAX_PROBLEMS_SHOWN)) console.log(`  ${p.message}`);
+  if (report.problems.length > MAX_PROBLEMS_SHOWN) console.log(`  … and ${report.problems.length - MAX_PROBLEMS_SHOWN} more problems`);
+  return 1;
+}
+
+async function verify(paths: LedgerPaths, exported: string[]): Promise<number> {
+  const { verifier, key } = keys(paths);
+  const store = openExistingStore(paths);
+  try {
+    const report = await verifyLedger({
+      rows: allRows(store),
+      checkpoints: await store.checkpoints(),
+      verifier,
+      sealKey: key?.seal,
+      external: exported.map((f) => readFileSync(f, 'utf8')),
+    });
+    return printReport(report);
+  } finally {
+    await store.close();
+  }
+}
+
+async function checkpoint(dataDir: string, keyFile: string | undefined, out: string | undefined): Promise<number> {
+  const ledger = await openLedger({ dataDir, keyFile });
+  try {
+    const cp = await ledger.checkpoint();
+    process.stdout.write(cp.note);
+    if (out) writeFileSync(out, cp.note);
+    return 0;
+  } finally {
+    await ledger.close();
+  }
+}
+
+function nonNegative(name: string, text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) throw new Error(`--${name} must be a non-negative integer`);
+  return n;
+}
+
+async function entries(paths: LedgerPaths, from: number, limit: number, tenantId: string | undefined): Promise<number> {
+  const store = openExistingStore(paths);
+  try {
+    const rows = await store.rows({ from, limit: limit + 1, tenantId });
+    for (const r of rows.slice(0, limit)) console.log(r.entry);
+    if (rows.length > limit) console.error(`more entries: --from ${rows[limit].index}`);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true });
+  const [sub, ...extra] = positionals;
+  if (values.help || !sub || extra.length > 0) {
+    console.log(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const paths = ledgerPaths(values['data-dir'], values.key);
+  switch (sub) {
+    case 'verify':
+      return verify(paths, values.checkpoint ?? []);
+    case 'checkpoint':
+      return checkpoint(values['data-dir'], values.key, values.out);
+    case 'entries':
+      return entries(paths, nonNegative('from', values.from), nonNegative('limit', values.limit), values.tenant);
+    default:
+      console.error(`vigil ledger: unknown sub-command '${sub}'\n${USAGE}`);
+      return 2;
+  }
+}

@@ -1,0 +1,121 @@
+// RuleSet: compiled single-event rules with logsource routing and a literal index. An event is tested only
+// against the rules of its logsource whose required literals occur in it (found with one Aho-Corasick pass
+// per indexed field), plus the few rules that have no required literal. Predicates are compiled once; the
+// per-event path allocates only for matches. Enable/disable by id. Pure.
+
+import type { RuleIR } from '../sigma/ir.ts';
+import { compilePredicate, getterFor, lowerField, MatchContext, requiredLiterals } from '../sigma/predicate.ts';
+import type { Getter, Predicate } from '../sigma/predicate.ts';
+import { AhoCorasick } from './aho.ts';
+import type { EventLogsource } from './logsources.ts';
+import { logsourceMatches } from './logsources.ts';
+import type { EventRecord } from './records.ts';
+
+export interface CompiledRule { ir: RuleIR; predicate: Predicate; index: number }
+
+/** A single-event rule match: pure data. */
+export interface Detection { rule: RuleIR; event: EventRecord; logsource: EventLogsource }
+
+interface FieldIndex { field: string; get: Getter; ac: AhoCorasick; rulesByPattern: number[][] }
+
+interface Bucket { fields: FieldIndex[]; always: number[]; size: number }
+
+export class RuleSet {
+  readonly rules: CompiledRule[];
+  readonly rejected: { id: string; reason: string }[] = [];
+  private readonly byId = new Map<string, CompiledRule>();
+  private readonly disabled = new Set<string>();
+  private buckets = new Map<string, Bucket>();
+  private readonly ctx = new MatchContext();
+  private stamp: Int32Array;
+  private epoch = 0;
+  private readonly candidates: number[] = [];
+
+  constructor(rules: RuleIR[]) {
+    this.rules = [];
+    for (const ir of rules) {
+      try {
+        const cr = { ir, predicate: compilePredicate(ir.conditions), index: this.rules.length };
+        this.rules.push(cr);
+        this.byId.set(ir.id, cr);
+        if (!ir.enabled) this.disabled.add(ir.id);
+      } catch (e) {
+        this.rejected.push({ id: ir.id, reason: (e as Error).message });
+      }
+    }
+    this.stamp = new Int32Array(this.rules.length);
+  }
+
+  get(id: string): RuleIR | undefined { return this.byId.get(id)?.ir; }
+
+  isEnabled(id: string): boolean { return this.byId.has(id) && !this.disabled.has(id); }
+
+  setEnabled(id: string, enabled: boolean): boolean {
+    if (!this.byId.has(id)) return false;
+    if (enabled) this.disabled.delete(id); else this.disabled.add(id);
+    this.buckets.clear();
+    return true;
+  }
+
+  /** Number of enabled rules that apply to the logsource (after routing, before the literal index). */
+  routedCount(ls: EventLogsource): number { return this.bucket(ls).size; }
+
+  private bucket(ls: EventLogsource): Bucket {
+    let b = this.buckets.get(ls.key);
+    if (!b) { b = this.buildBucket(ls); this.buckets.set(ls.key, b); }
+    return b;
+  }
+
+  private buildBucket(ls: EventLogsource): Bucket {
+    const byField = new Map<string, Map<string, number[]>>();
+    const always: number[] = [];
+    let size = 0;
+    for (const r of this.rules) {
+      if (this.disabled.has(r.ir.id) || !logsourceMatches(r.ir.logsource, ls)) continue;
+      size++;
+      const lits = requiredLiterals(r.ir.conditions);
+      if (lits === null) { always.push(r.index); continue; }
+      for (const { field, lit } of lits) {
+        let m = byField.get(field);
+        if (!m) { m = new Map(); byField.set(field, m); }
+        const list = m.get(lit);
+        if (!list) m.set(lit, [r.index]); else if (list[list.length - 1] !== r.index) list.push(r.index);
+      }
+    }
+    const fields: FieldIndex[] = [];
+    for (const [field, m] of byField) {
+      const patterns = [...m.keys()];
+      fields.push({ field, get: getterFor(field), ac: new AhoCorasick(patterns), rulesByPattern: patterns.map((p) => m.get(p) as number[]) });
+    }
+    return { fields, always, size };
+  }
+
+  /** Rules of `ls` matching `record`, in rule order. */
+  match(record: EventRecord, ls: EventLogsource): Detection[] {
+    const b = this.bucket(ls);
+    if (b.size === 0) return [];
+    const ctx = this.ctx;
+    ctx.reset(record);
+    const epoch = ++this.epoch;
+    const stamp = this.stamp;
+    const cand = this.candidates;
+    cand.length = 0;
+    for (const f of b.fields) {
+      const v = lowerField(ctx, f.field, f.get);
+      if (v === undefined) continue;
+      const hit = (id: number): void => {
+        for (const ri of f.rulesByPattern[id]) if (stamp[ri] !== epoch) { stamp[ri] = epoch; cand.push(ri); }
+      };
+      if (typeof v === 'string') f.ac.scan(v, hit); else for (const x of v) f.ac.scan(x, hit);
+    }
+    for (const ri of b.always) if (stamp[ri] !== epoch) { stamp[ri] = epoch; cand.push(ri); }
+    if (cand.length === 0) return [];
+    if (cand.length > 1) cand.sort((x, y) => x - y);
+    let out: Detection[] | undefined;
+    for (const ri of cand) {
+      const r = this.rules[ri];
+      if (r.predicate(ctx)) (out ??= []).push({ rule: r.ir, event: record, logsource: ls });
+    }
+    return out ?? [];
+  }
+}

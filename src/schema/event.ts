@@ -1,0 +1,92 @@
+// Vigil's event schema: ECS-shaped telemetry events (seed 002 §5, ARCHITECTURE "Event schema").
+// Owns the TypeScript shape of an event and the list of event types; pure, no I/O.
+
+export const EVENT_TYPES = [
+  'process_start',
+  'process_end',
+  'process_fork',
+  'network_connection',
+  'network_accept',
+  'network_send',
+  'file_create',
+  'file_write',
+  'file_delete',
+  'file_rename',
+  'file_chmod',
+  'file_chown',
+  'privilege_change',
+  'ptrace',
+  'module_load',
+  'memfd_exec',
+  'windows', // imported Windows Sysmon/Security events, normalised as far as the schema allows
+] as const;
+
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export const EVENT_CATEGORY: Record<EventType, string> = {
+  process_start: 'process',
+  process_end: 'process',
+  process_fork: 'process',
+  network_connection: 'network',
+  network_accept: 'network',
+  network_send: 'network',
+  file_create: 'file',
+  file_write: 'file',
+  file_delete: 'file',
+  file_rename: 'file',
+  file_chmod: 'file',
+  file_chown: 'file',
+  privilege_change: 'iam',
+  ptrace: 'process',
+  module_load: 'driver',
+  memfd_exec: 'process',
+  windows: 'windows',
+};
+
+export interface ParentProcess {
+  pid?: number;
+  entity_id?: string;
+  executable?: string;
+  command_line?: string;
+  name?: string;
+  start?: string;
+}
+
+export interface ProcessFields extends ParentProcess {
+  ppid?: number;
+  tid?: number;
+  args?: string[];
+  args_truncated?: boolean;
+  working_directory?: string;
+  exit_code?: number;
+  signal?: number;
+  hash?: { sha256?: string };
+  parent?: ParentProcess;
+}
+
+export interface VigilEvent {
+  '@timestamp': string; // ISO 8601 with milliseconds, when the action happened on the host
+  agent: { id: string; name?: string; hostname?: string; tenant_id: string; version?: string };
+  event: {
+    id: string; // globally unique; duplicates of the same id are one event
+    type: EventType;
+    category?: string;
+    action?: string;
+    ingested?: string;
+    outcome?: 'success' | 'failure' | 'unknown';
+    truncated?: string[]; // dotted paths of fields cut to their bound
+    sequence?: number; // host-monotonic ordering hint
+  };
+  process?: ProcessFields;
+  user?: { id?: string; name?: string; effective?: { id?: string }; group?: { id?: string } };
+  host?: { id?: string; hostname?: string; os?: { platform?: string; kernel?: string } };
+  file?: { path?: string; target_path?: string; mode?: string; owner?: string };
+  source?: { ip?: string; port?: number };
+  destination?: { ip?: string; port?: number };
+  network?: { transport?: 'tcp' | 'udp'; type?: 'ipv4' | 'ipv6'; direction?: 'outbound' | 'inbound' };
+  container?: { cgroup_id?: string };
+  dlp?: { rule?: string; matches?: number };
+  threat?: { mitre?: string[]; gtfobins?: string[] };
+  winlog?: Record<string, unknown>; // original fields of an imported Windows event
+  labels?: Record<string, string>;
+}

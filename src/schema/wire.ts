@@ -1,0 +1,116 @@
+// The wire codec: encodes and decodes the protobuf messages of vigil.proto with protobufjs, and maps a
+// wire `Event` to and from the schema's VigilEvent (the only difference is `timestamp` ↔ `@timestamp`).
+
+import protobuf from 'protobufjs';
+import { fileURLToPath } from 'node:url';
+import type { VigilEvent } from './event.ts';
+
+export const PROTO_PATH = fileURLToPath(new URL('./vigil.proto', import.meta.url));
+
+const root = new protobuf.Root().loadSync(PROTO_PATH, { keepCase: true });
+const type = (name: string) => root.lookupType(`vigil.v1.${name}`);
+
+export const AgentMessageType = type('AgentMessage');
+export const ServerMessageType = type('ServerMessage');
+export const EnrollRequestType = type('EnrollRequest');
+export const EnrollResponseType = type('EnrollResponse');
+
+const TO_OBJECT: protobuf.IConversionOptions = { longs: Number, enums: String, defaults: false };
+
+export interface EventError { index: number; error: string }
+export interface Heartbeat {
+  version?: string; sensor_mode?: string; sensor_detail?: string; queue_depth?: number; spool_bytes?: number;
+  sensor_drops?: number; agent_drops?: number; rss_bytes?: number; cpu_pct?: number; hostname?: string;
+  os?: string; kernel?: string; sensor_restarts?: number; events_sent?: number;
+}
+export interface WireCommand {
+  id: string; action: string; params_json?: string; requested_by?: string; requested_at?: string; expires_at?: string;
+}
+export interface CommandResult { id: string; status: string; result_json?: string; error?: string }
+
+/** A decoded agent message; `events` are wire events (use fromWireEvent). */
+export type AgentMessage =
+  | { body: 'batch'; batch: { seq?: number; events?: Record<string, unknown>[] } }
+  | { body: 'heartbeat'; heartbeat: Heartbeat }
+  | { body: 'command_result'; command_result: CommandResult };
+
+export type ServerMessage =
+  | { body: 'ack'; ack: { seq: number; accepted: number; errors?: EventError[]; truncated?: number } }
+  | { body: 'reject'; reject: { seq: number; error: string } }
+  | { body: 'command'; command: WireCommand };
+
+export interface EnrollRequest {
+  token: string; csr_pem: string; hostname?: string; os?: string; kernel?: string; agent_version?: string; machine_id?: string;
+}
+export interface EnrollResponse { agent_id: string; tenant_id: string; certificate_pem: string; ca_pem: string }
+
+function encode(t: protobuf.Type, value: object): Buffer {
+  const err = t.verify(value);
+  if (err) throw new Error(`cannot encode ${t.name}: ${err}`);
+  return Buffer.from(t.encode(t.fromObject(value)).finish());
+}
+
+/** Decodes a message; throws an Error whose message says what is malformed. */
+function decode<T>(t: protobuf.Type, bytes: Uint8Array): T {
+  try {
+    const obj = t.toObject(t.decode(bytes), TO_OBJECT);
+    const body = t.oneofs?.body?.oneof.find((name) => obj[name] !== undefined);
+    return (body ? { body, ...obj } : obj) as T;
+  } catch (err) {
+    throw new Error(`malformed ${t.name}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+export const encodeAgentMessage = (m: object): Buffer => encode(AgentMessageType, m);
+export const decodeAgentMessage = (b: Uint8Array): AgentMessage => decode(AgentMessageType, b);
+export const encodeServerMessage = (m: ServerMessage | Omit<ServerMessage, 'body'>): Buffer => encode(ServerMessageType, m);
+export const decodeServerMessage = (b: Uint8Array): ServerMessage => decode(ServerMessageType, b);
+export const encodeEnrollRequest = (m: EnrollRequest): Buffer => encode(EnrollRequestType, m);
+export const decodeEnrollRequest = (b: Uint8Array): EnrollRequest => decode(EnrollRequestType, b);
+export const encodeEnrollResponse = (m: EnrollResponse): Buffer => encode(EnrollResponseType, m);
+export const decodeEnrollResponse = (b: Uint8Array): EnrollResponse => decode(EnrollResponseType, b);
+
+/** Schema event → wire event object (ready for an EventBatch). */
+export function toWireEvent(e: VigilEvent): Record<string, unknown> {
+  const { '@timestamp': timestamp, winlog: _winlog, dlp: _dlp, ...rest } = e;
+  return { timestamp, ...rest };
+}
+
+/** Wire event object → schema-shaped object (still unvalidated: run validateEvent on it). */
+export function fromWireEvent(w: Record<string, unknown>): Record<string, unknown> {
+  const { timestamp, ...rest } = w;
+  return { '@timestamp': timestamp, ...rest };
+}
+
+/** An encoded EventBatch message, built from events already in wire form. */
+export function encodeBatch(seq: number, events: Record<string, unknown>[]): Buffer {
+  return encodeAgentMessage({ batch: { seq, events } });
+}
+
+const EventBatchType = type('EventBatch');
+
+/**
+ * The events of a batch, encoded once (an EventBatch without its seq). The agent spools these bytes and
+ * frames them with the spool's sequence number when sending (frameBatch), so nothing is re-encoded.
+ */
+export function encodeEventsPayload(events: Record<string, unknown>[]): Buffer {
+  return encode(EventBatchType, { events });
+}
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+  return out;
+}
+
+/** AgentMessage{batch: EventBatch{seq, …events}} around an encodeEventsPayload result. */
+export function frameBatch(seq: number, eventsPayload: Uint8Array): Buffer {
+  const seqField = [0x08, ...varint(seq)]; // EventBatch.seq: field 1, varint
+  const inner = seqField.length + eventsPayload.length;
+  const head = Buffer.from([0x0a, ...varint(inner), ...seqField]); // AgentMessage.batch: field 1, length-delimited
+  return Buffer.concat([head, eventsPayload]);
+}

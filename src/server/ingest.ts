@@ -1,0 +1,219 @@
+// The ingest role: the agents' gRPC endpoint. `Enroll` turns an enrolment token and a CSR into a client
+// certificate; `Stream` (mTLS: the certificate is the agent's identity and tenant) takes event batches,
+// validates every event, publishes the good ones to the bus and acknowledges the batch once the bus says
+// they are durable. Malformed messages get a precise refusal and a counter; they never end the stream.
+
+import * as grpc from '@grpc/grpc-js';
+import { createHash, randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Bus } from '../bus/types.ts';
+import { verifyAgentCertificate, signAgentCsr, type AgentIdentity, type CertificateAuthority, type KeyPairPem } from '../pki/pki.ts';
+import type { VigilEvent } from '../schema/event.ts';
+import { validateEvent } from '../schema/validate.ts';
+import {
+  decodeAgentMessage, decodeEnrollRequest, encodeEnrollResponse, encodeServerMessage, fromWireEvent,
+  type EventError, type Heartbeat, type ServerMessage, type CommandResult,
+} from '../schema/wire.ts';
+import type { AgentHealth, MetadataStore } from '../stores/metadata/types.ts';
+import { AGENT_SERVICE, MAX_MESSAGE_BYTES } from '../schema/service.ts';
+import * as m from './metrics.ts';
+
+export interface IngestOptions {
+  ca: CertificateAuthority;
+  serverCert: KeyPairPem;
+  metadata: MetadataStore;
+  bus: Bus<VigilEvent[]>;
+  log: Logger;
+  certificateDays?: number;
+  /** Called with each command result an agent reports (response actions). */
+  onCommandResult?: (agent: AgentIdentity, r: CommandResult) => void;
+}
+
+/** An agent's open stream: used to send commands down. */
+export interface AgentChannel {
+  identity: AgentIdentity;
+  send(msg: ServerMessage): void;
+}
+
+class StaticCertificates implements grpc.experimental.CertificateProvider {
+  private readonly ca: Buffer;
+  private readonly identity: { certificate: Buffer; privateKey: Buffer };
+  constructor(caPem: string, cert: KeyPairPem) {
+    this.ca = Buffer.from(caPem);
+    this.identity = { certificate: Buffer.from(cert.certPem), privateKey: Buffer.from(cert.keyPem) };
+  }
+  // grpc-js registers its watcher after adding listeners: answer on the next tick.
+  addCaCertificateListener(l: grpc.experimental.CaCertificateUpdateListener): void { setImmediate(() => l({ caCertificate: this.ca })); }
+  removeCaCertificateListener(): void {}
+  addIdentityCertificateListener(l: grpc.experimental.IdentityCertificateUpdateListener): void { setImmediate(() => l(this.identity)); }
+  removeIdentityCertificateListener(): void {}
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+function healthFrom(h: Heartbeat): AgentHealth {
+  return {
+    version: h.version, sensorMode: h.sensor_mode, sensorDetail: h.sensor_detail, queueDepth: h.queue_depth,
+    spoolBytes: h.spool_bytes, sensorDrops: h.sensor_drops, agentDrops: h.agent_drops,
+    sensorRestarts: h.sensor_restarts, rssBytes: h.rss_bytes, cpuPct: h.cpu_pct, eventsSent: h.events_sent,
+  };
+}
+
+export class IngestServer {
+  private readonly o: IngestOptions;
+  private readonly server: grpc.Server;
+  readonly channels = new Map<string, AgentChannel>();
+
+  constructor(o: IngestOptions) {
+    this.o = o;
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+      'grpc.keepalive_time_ms': 60_000,
+    });
+    this.server.addService(AGENT_SERVICE, {
+      Enroll: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => { void this.enroll(call, cb); },
+      Stream: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => { void this.stream(call); },
+    });
+  }
+
+  /** Listens on host:port (port 0 picks one); returns the bound port. */
+  async listen(address: string): Promise<number> {
+    // Client certificates are requested but checked by us (Enroll has none yet; Stream requires one).
+    const creds = grpc.experimental.createCertificateProviderServerCredentials(
+      new StaticCertificates(this.o.ca.certPem, this.o.serverCert),
+      new StaticCertificates(this.o.ca.certPem, this.o.serverCert), false);
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(address, creds, (err, port) => (err ? reject(err) : resolve(port)));
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.channels.values()) c.send({ body: 'command', command: { id: '', action: 'reconnect' } });
+    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+  }
+
+  forceClose(): void {
+    this.server.forceShutdown();
+  }
+
+  private async enroll(call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>): Promise<void> {
+    const refuse = (code: grpc.status, reason: string, outcome: string) => {
+      m.enrolments.inc({ outcome });
+      this.o.log.warn({ peer: call.getPeer(), reason }, 'enrolment refused');
+      cb({ code, details: reason });
+    };
+    let req;
+    try {
+      req = decodeEnrollRequest(call.request);
+    } catch (err) {
+      return refuse(grpc.status.INVALID_ARGUMENT, (err as Error).message, 'malformed');
+    }
+    if (!req.token) return refuse(grpc.status.UNAUTHENTICATED, 'enrolment token missing', 'refused');
+    const token = await this.o.metadata.consumeEnrollmentToken(sha256(req.token), Date.now());
+    if ('refused' in token) return refuse(grpc.status.PERMISSION_DENIED, token.refused, 'refused');
+    const agentId = `agt-${randomBytes(8).toString('hex')}`;
+    let signed;
+    try {
+      signed = await signAgentCsr(this.o.ca, req.csr_pem, agentId, token.tenantId, this.o.certificateDays ?? 365);
+    } catch (err) {
+      return refuse(grpc.status.INVALID_ARGUMENT, (err as Error).message, 'malformed');
+    }
+    await this.o.metadata.upsertHost({
+      id: agentId, tenantId: token.tenantId, hostname: (req.hostname ?? '').slice(0, 253) || agentId,
+      os: (req.os ?? '').slice(0, 64), kernel: (req.kernel ?? '').slice(0, 128), agentVersion: (req.agent_version ?? '').slice(0, 64),
+      certSerial: signed.serial, certNotAfter: signed.notAfter.getTime(), enrolledAt: Date.now(),
+    });
+    m.enrolments.inc({ outcome: 'enrolled' });
+    this.o.log.info({ agentId, tenant: token.tenantId, hostname: req.hostname }, 'agent enrolled');
+    cb(null, encodeEnrollResponse({ agent_id: agentId, tenant_id: token.tenantId, certificate_pem: signed.certPem, ca_pem: this.o.ca.certPem }));
+  }
+
+  /** The agent's identity from its certificate, or the reason it is refused. */
+  private async authenticate(call: grpc.ServerDuplexStream<Buffer, Buffer>): Promise<AgentIdentity | string> {
+    const cert = call.getAuthContext()?.sslPeerCertificate;
+    if (!cert?.raw) return 'no client certificate';
+    let id: AgentIdentity;
+    try {
+      id = await verifyAgentCertificate(this.o.ca, cert.raw);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    const host = await this.o.metadata.getAgent(id.agentId);
+    if (!host || host.tenantId !== id.tenantId) return 'unknown agent';
+    if (host.revoked) return 'agent certificate revoked';
+    if (host.certSerial !== id.serial) return 'certificate superseded by a newer enrolment';
+    return id;
+  }
+
+  private async stream(call: grpc.ServerDuplexStream<Buffer, Buffer>): Promise<void> {
+    const id = await this.authenticate(call);
+    if (typeof id === 'string') {
+      m.streamsRefused.inc({ reason: id });
+      this.o.log.warn({ peer: call.getPeer(), reason: id }, 'agent stream refused');
+      call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: id });
+      return;
+    }
+    const send = (msg: ServerMessage) => { if (!call.destroyed && call.writable) call.write(encodeServerMessage(msg)); };
+    const channel: AgentChannel = { identity: id, send };
+    this.channels.get(id.agentId)?.send({ body: 'command', command: { id: '', action: 'reconnect' } });
+    this.channels.set(id.agentId, channel);
+    m.connectedAgents.set(this.channels.size);
+    this.o.log.info({ agentId: id.agentId }, 'agent connected');
+    call.on('data', (bytes: Buffer) => { void this.onMessage(id, bytes, send); });
+    const done = () => {
+      if (this.channels.get(id.agentId) === channel) this.channels.delete(id.agentId);
+      m.connectedAgents.set(this.channels.size);
+    };
+    call.on('end', () => { done(); call.end(); });
+    call.on('error', done);
+    call.on('close', done);
+  }
+
+  private async onMessage(id: AgentIdentity, bytes: Buffer, send: (m: ServerMessage) => void): Promise<void> {
+    let msg;
+    try {
+      msg = decodeAgentMessage(bytes);
+    } catch (err) {
+      m.ingestRejectedMessages.inc({ reason: 'malformed' });
+      return send({ body: 'reject', reject: { seq: 0, error: (err as Error).message } });
+    }
+    if (msg.body === 'batch') return this.onBatch(id, msg.batch.seq ?? 0, msg.batch.events ?? [], send);
+    if (msg.body === 'heartbeat') {
+      const health = healthFrom(msg.heartbeat);
+      m.agentDrops.set({ host: id.agentId, where: 'sensor' }, health.sensorDrops ?? 0);
+      m.agentDrops.set({ host: id.agentId, where: 'agent' }, health.agentDrops ?? 0);
+      return this.o.metadata.recordHeartbeat(id.agentId, Date.now(), health);
+    }
+    if (msg.body === 'command_result') return this.o.onCommandResult?.(id, msg.command_result);
+    m.ingestRejectedMessages.inc({ reason: 'empty' });
+    send({ body: 'reject', reject: { seq: 0, error: 'agent message has no body' } });
+  }
+
+  private async onBatch(id: AgentIdentity, seq: number, wire: Record<string, unknown>[], send: (m: ServerMessage) => void): Promise<void> {
+    const ingested = new Date().toISOString();
+    const good: VigilEvent[] = [];
+    const errors: EventError[] = [];
+    let truncated = 0;
+    wire.forEach((w, index) => {
+      const candidate = fromWireEvent(w) as { agent?: Record<string, unknown>; event?: Record<string, unknown> };
+      // Identity comes from the certificate, never from the event.
+      candidate.agent = { ...(candidate.agent ?? {}), id: id.agentId, tenant_id: id.tenantId };
+      const r = validateEvent(candidate);
+      if (!r.ok) return errors.push({ index, error: r.error });
+      r.event.event.ingested = ingested;
+      if (r.truncated.length) truncated++;
+      good.push(r.event);
+    });
+    try {
+      if (good.length) await this.o.bus.publish({ subject: `events.${id.tenantId}.${id.agentId}`, id: `${id.agentId}:${seq}`, payload: good });
+    } catch (err) {
+      // Not acknowledged: the agent keeps the batch and re-sends it after reconnecting.
+      this.o.log.error({ err, agentId: id.agentId, seq }, 'batch not stored');
+      return;
+    }
+    m.ingestEvents.inc({ outcome: 'accepted' }, good.length);
+    if (errors.length) m.ingestEvents.inc({ outcome: 'rejected' }, errors.length);
+    if (truncated) m.ingestEvents.inc({ outcome: 'truncated' }, truncated);
+    send({ body: 'ack', ack: { seq, accepted: good.length, errors, truncated } });
+  }
+}

@@ -1,0 +1,55 @@
+// The pipeline: consumes event batches from the bus, stores them durably in the event store, then runs the
+// after-storage stages (detection, …). A message is acknowledged on the bus (and so to the agent) only
+// after the store write succeeded; a failing after-storage stage is logged and counted, never loses events.
+
+import type { Logger } from 'pino';
+import type { Bus, BusMessage, Subscription } from '../bus/types.ts';
+import type { VigilEvent } from '../schema/event.ts';
+import type { EventStore } from '../stores/events/types.ts';
+import { pipelineBatchSeconds } from './metrics.ts';
+
+export interface PipelineStage {
+  readonly name: string;
+  process(events: VigilEvent[]): Promise<void>;
+}
+
+export interface PipelineOptions {
+  bus: Bus<VigilEvent[]>;
+  store: EventStore;
+  stages: PipelineStage[];
+  log: Logger;
+  maxBatchMessages?: number;
+}
+
+export class Pipeline {
+  private readonly o: PipelineOptions;
+  private sub: Subscription | undefined;
+
+  constructor(o: PipelineOptions) {
+    this.o = o;
+  }
+
+  start(filter = 'events.>'): void {
+    this.sub = this.o.bus.consume(filter, (batch) => this.handle(batch), {
+      maxBatch: this.o.maxBatchMessages ?? 256, maxWaitMs: 0,
+    });
+  }
+
+  private async handle(batch: BusMessage<VigilEvent[]>[]): Promise<void> {
+    const end = pipelineBatchSeconds.startTimer();
+    const events = batch.length === 1 ? batch[0].payload : batch.flatMap((m) => m.payload);
+    await this.o.store.insert(events);
+    end();
+    for (const stage of this.o.stages) {
+      try {
+        await stage.process(events);
+      } catch (err) {
+        this.o.log.error({ err, stage: stage.name }, 'pipeline stage failed');
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.sub?.stop();
+  }
+}

@@ -1,0 +1,370 @@
+// IR condition nodes → JavaScript predicates, compiled once per rule; plus the literal analysis the rule
+// index uses (which lowercase substrings an event must contain for a rule to possibly match). Owns the
+// matching semantics: case-insensitive by default, Sigma wildcards, lists match if any element matches,
+// CIDR (IPv4/IPv6), numeric comparison, time parts, field references, keywords. Pure.
+
+import type { ConditionNode, FieldNode, KeywordNode, TimePart } from './ir.ts';
+import { jsRegex, QMARK, STAR, tokenize } from './values.ts';
+import type { Token } from './values.ts';
+
+export type Getter = (ev: Record<string, unknown>) => unknown;
+type Str = string | string[] | undefined;
+
+/** Per-event evaluation state, reused across events: the event and a cache of lowercased field values. */
+export class MatchContext {
+  event: Record<string, unknown> = {};
+  readonly lower = new Map<string, Str>();
+  reset(event: Record<string, unknown>): void {
+    this.event = event;
+    this.lower.clear();
+  }
+}
+
+export type Predicate = (ctx: MatchContext) => boolean;
+
+const getters = new Map<string, Getter>();
+
+/** Getter for a dotted path; a flat key containing dots (flattened records) wins over nesting. */
+export function getterFor(path: string): Getter {
+  let g = getters.get(path);
+  if (g) return g;
+  const parts = path.split('.');
+  g = parts.length === 1
+    ? (ev) => ev[path]
+    : (ev) => {
+      const flat = ev[path];
+      if (flat !== undefined) return flat;
+      let o: unknown = ev;
+      for (const p of parts) {
+        if (o === null || typeof o !== 'object') return undefined;
+        o = (o as Record<string, unknown>)[p];
+      }
+      return o;
+    };
+  getters.set(path, g);
+  return g;
+}
+
+/** The string form(s) of a value as Sigma compares it; objects never match a string. */
+export function stringForm(v: unknown): Str {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (Array.isArray(v)) {
+    const out: string[] = [];
+    for (const x of v) if (x !== null && x !== undefined && typeof x !== 'object') out.push(String(x));
+    return out;
+  }
+  return undefined;
+}
+
+/** The lowercased string form of a field, cached per event. */
+export function lowerField(ctx: MatchContext, path: string, get: Getter): Str {
+  if (ctx.lower.has(path)) return ctx.lower.get(path);
+  const s = stringForm(get(ctx.event));
+  const l = s === undefined ? undefined : typeof s === 'string' ? s.toLowerCase() : s.map((x) => x.toLowerCase());
+  ctx.lower.set(path, l);
+  return l;
+}
+
+type StrTest = (s: string) => boolean;
+
+function anyOf(v: Str, test: StrTest): boolean {
+  if (v === undefined) return false;
+  if (typeof v === 'string') return test(v);
+  for (const x of v) if (test(x)) return true;
+  return false;
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+/** A matcher for Sigma wildcard tokens (already lowercased when case-insensitive). */
+export function globMatcher(tokens: Token[]): StrTest {
+  if (tokens.includes(QMARK)) {
+    const src = tokens.map((t) => (t === STAR ? '.*' : t === QMARK ? '.' : escapeRe(t))).join('');
+    const re = new RegExp(`^${src}$`, 's');
+    return (s) => re.test(s);
+  }
+  const segs: string[] = [''];
+  for (const t of tokens) {
+    if (t === STAR) segs.push('');
+    else segs[segs.length - 1] += t as string;
+  }
+  if (segs.length === 1) { const lit = segs[0]; return (s) => s === lit; }
+  const first = segs[0];
+  const last = segs[segs.length - 1];
+  const middle = segs.slice(1, -1).filter((x) => x !== '');
+  if (middle.length === 0) {
+    if (first === '' && last === '') return () => true;
+    if (first === '') return (s) => s.endsWith(last);
+    if (last === '') return (s) => s.startsWith(first);
+    return (s) => s.length >= first.length + last.length && s.startsWith(first) && s.endsWith(last);
+  }
+  if (first === '' && last === '' && middle.length === 1) { const lit = middle[0]; return (s) => s.includes(lit); }
+  return (s) => {
+    if (!s.startsWith(first)) return false;
+    let pos = first.length;
+    for (const m of middle) {
+      const at = s.indexOf(m, pos);
+      if (at < 0) return false;
+      pos = at + m.length;
+    }
+    return s.length - pos >= last.length && s.endsWith(last);
+  };
+}
+
+function patternTokens(op: string, value: string): Token[] {
+  const t = tokenize(value);
+  if (op === 'contains') return [STAR, ...t, STAR];
+  if (op === 'startswith') return [...t, STAR];
+  if (op === 'endswith') return [STAR, ...t];
+  return t;
+}
+
+function lowerTokens(t: Token[]): Token[] {
+  return t.map((x) => (typeof x === 'string' ? x.toLowerCase() : x));
+}
+
+// ---- IP / CIDR -------------------------------------------------------------------------------------
+
+export function parseIp(s: string): Uint8Array | undefined {
+  const ip = s.trim().replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) {
+    const parts = ip.split('.').map(Number);
+    return parts.every((n) => n <= 255) ? Uint8Array.from(parts) : undefined;
+  }
+  if (!ip.includes(':')) return undefined;
+  let head = ip;
+  let v4: Uint8Array | undefined;
+  const lastColon = ip.lastIndexOf(':');
+  if (ip.slice(lastColon + 1).includes('.')) {
+    v4 = parseIp(ip.slice(lastColon + 1));
+    if (!v4 || v4.length !== 4) return undefined;
+    head = `${ip.slice(0, lastColon + 1)}0:0`;
+  }
+  const halves = head.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (x: string): string[] => (x === '' ? [] : x.split(':'));
+  const left = groups(halves[0]);
+  const right = halves.length === 2 ? groups(halves[1]) : [];
+  const fill = 8 - left.length - right.length;
+  if (halves.length === 1 ? fill !== 0 : fill < 1) return undefined;
+  const all = [...left, ...Array<string>(halves.length === 2 ? fill : 0).fill('0'), ...right];
+  const out = new Uint8Array(16);
+  for (let i = 0; i < 8; i++) {
+    if (!/^[0-9a-fA-F]{1,4}$/.test(all[i])) return undefined;
+    const n = parseInt(all[i], 16);
+    out[i * 2] = n >> 8;
+    out[i * 2 + 1] = n & 0xff;
+  }
+  if (v4) out.set(v4, 12);
+  return out;
+}
+
+export function cidrMatcher(cidr: string): StrTest {
+  const [addr, bitsText] = cidr.split('/');
+  const net = parseIp(addr);
+  const bits = Number(bitsText);
+  if (!net || bits > net.length * 8) throw new Error(`invalid CIDR '${cidr}'`);
+  return (s) => {
+    const ip = parseIp(s);
+    if (!ip || ip.length !== net.length) return false;
+    let b = bits;
+    for (let i = 0; b > 0; i++, b -= 8) {
+      const mask = b >= 8 ? 0xff : (0xff << (8 - b)) & 0xff;
+      if ((ip[i] & mask) !== (net[i] & mask)) return false;
+    }
+    return true;
+  };
+}
+
+// ---- time parts ------------------------------------------------------------------------------------
+
+function parseTime(v: unknown): Date | undefined {
+  if (typeof v === 'number') return new Date(v > 1e12 ? v : v * 1000);
+  if (typeof v !== 'string') return undefined;
+  let s = v.trim().replace(' ', 'T');
+  if (/^\d{4}-\d{2}-\d{2}T[\d:.]+$/.test(s)) s += 'Z';
+  const d = new Date(s);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+function isoWeek(d: Date): number {
+  const t = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
+  const day = t.getUTCDay() || 7;
+  t.setUTCDate(t.getUTCDate() + 4 - day);
+  const yearStart = Date.UTC(t.getUTCFullYear(), 0, 1);
+  return Math.ceil(((t.getTime() - yearStart) / 86400000 + 1) / 7);
+}
+
+export function timePart(d: Date, part: TimePart): number {
+  switch (part) {
+    case 'minute': return d.getUTCMinutes();
+    case 'hour': return d.getUTCHours();
+    case 'day': return d.getUTCDate();
+    case 'week': return isoWeek(d);
+    case 'month': return d.getUTCMonth() + 1;
+    case 'year': return d.getUTCFullYear();
+  }
+}
+
+// ---- compilation -----------------------------------------------------------------------------------
+
+function numeric(v: unknown): number | undefined {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && v.trim() !== '') { const n = Number(v); return Number.isNaN(n) ? undefined : n; }
+  return undefined;
+}
+
+const COMPARE: Record<string, (a: number, b: number) => boolean> = {
+  equals: (a, b) => a === b, lt: (a, b) => a < b, lte: (a, b) => a <= b, gt: (a, b) => a > b, gte: (a, b) => a >= b,
+};
+
+function compileField(n: FieldNode): Predicate {
+  const path = n.field;
+  const get = getterFor(path);
+  if (n.timepart) {
+    const cmp = COMPARE[n.op] ?? COMPARE.equals;
+    const want = Number(n.value);
+    const part = n.timepart;
+    return (ctx) => { const d = parseTime(get(ctx.event)); return d !== undefined && cmp(timePart(d, part), want); };
+  }
+  switch (n.op) {
+    case 'exists': { const want = n.value === true; return (ctx) => (get(ctx.event) !== undefined) === want; }
+    case 'null': return (ctx) => { const v = get(ctx.event); return v === undefined || v === null; };
+    case 'lt': case 'lte': case 'gt': case 'gte': {
+      const cmp = COMPARE[n.op];
+      const want = Number(n.value);
+      return (ctx) => { const v = get(ctx.event); const x = numeric(v); return x !== undefined && cmp(x, want); };
+    }
+    case 'cidr': {
+      const test = cidrMatcher(String(n.value));
+      return (ctx) => anyOf(stringForm(get(ctx.event)), test);
+    }
+    case 're': {
+      const re = jsRegex(String(n.value), n.flags ?? '');
+      return (ctx) => anyOf(stringForm(get(ctx.event)), (s) => re.test(s));
+    }
+    case 'fieldref': return compileFieldref(n, get);
+    default: {
+      const tokens = patternTokens(n.op, String(n.value));
+      if (n.cased) { const test = globMatcher(tokens); return (ctx) => anyOf(stringForm(get(ctx.event)), test); }
+      const test = globMatcher(lowerTokens(tokens));
+      return (ctx) => anyOf(lowerField(ctx, path, get), test);
+    }
+  }
+}
+
+function compileFieldref(n: FieldNode, get: Getter): Predicate {
+  const other = getterFor(String(n.value));
+  const cased = n.cased === true;
+  const how = n.match ?? 'equals';
+  const norm = (s: string): string => (cased ? s : s.toLowerCase());
+  return (ctx) => {
+    const a = stringForm(get(ctx.event));
+    const b = stringForm(other(ctx.event));
+    if (a === undefined || b === undefined) return false;
+    const bs = typeof b === 'string' ? [b] : b;
+    return anyOf(a, (x) => bs.some((y) => {
+      const l = norm(x); const r = norm(y);
+      return how === 'equals' ? l === r : how === 'contains' ? l.includes(r) : how === 'startswith' ? l.startsWith(r) : l.endsWith(r);
+    }));
+  };
+}
+
+function forEachValue(v: unknown, fn: (s: string) => boolean, depth = 0): boolean {
+  if (v === null || v === undefined || depth > 8) return false;
+  if (typeof v === 'object') {
+    for (const x of Array.isArray(v) ? v : Object.values(v)) if (forEachValue(x, fn, depth + 1)) return true;
+    return false;
+  }
+  return fn(String(v));
+}
+
+function compileKeyword(n: KeywordNode): Predicate {
+  if (n.match === 're') {
+    const re = jsRegex(n.value, n.flags ?? '');
+    return (ctx) => forEachValue(ctx.event, (s) => re.test(s));
+  }
+  const tokens = patternTokens(n.match === 'equals' ? 'equals' : n.match, n.value);
+  if (n.cased) { const test = globMatcher(tokens); return (ctx) => forEachValue(ctx.event, test); }
+  const test = globMatcher(lowerTokens(tokens));
+  return (ctx) => forEachValue(ctx.event, (s) => test(s.toLowerCase()));
+}
+
+/** Compiles a condition tree to a predicate. Throws on an invalid regular expression or CIDR. */
+export function compilePredicate(node: ConditionNode): Predicate {
+  switch (node.op) {
+    case 'and': {
+      const ps = node.children.map(compilePredicate);
+      if (ps.length === 2) { const [a, b] = ps; return (c) => a(c) && b(c); }
+      return (c) => { for (const p of ps) if (!p(c)) return false; return true; };
+    }
+    case 'or': {
+      const ps = node.children.map(compilePredicate);
+      if (ps.length === 2) { const [a, b] = ps; return (c) => a(c) || b(c); }
+      return (c) => { for (const p of ps) if (p(c)) return true; return false; };
+    }
+    case 'not': { const p = compilePredicate(node.child); return (c) => !p(c); }
+    case 'true': return () => true;
+    case 'false': return () => false;
+    case 'keyword': return compileKeyword(node);
+    default: return compileField(node);
+  }
+}
+
+// ---- literal analysis for the rule index ------------------------------------------------------------
+
+/** A rule can only match if the lowercased value of `field` contains `lit`. */
+export interface Literal { field: string; lit: string }
+
+function longestLiteral(tokens: Token[]): string {
+  let best = '';
+  let cur = '';
+  for (const t of tokens) {
+    if (typeof t === 'string') { cur += t; if (cur.length > best.length) best = cur; } else cur = '';
+  }
+  return best;
+}
+
+function cost(lits: Literal[]): number {
+  let c = 0;
+  for (const l of lits) c += 1 / (l.lit.length * l.lit.length);
+  return c;
+}
+
+/**
+ * Literals of which at least one must occur for `node` to be true; null when no such set exists
+ * (negations, regular expressions, numeric tests…). Sound: a null or too-large set only costs speed.
+ */
+export function requiredLiterals(node: ConditionNode): Literal[] | null {
+  switch (node.op) {
+    case 'and': {
+      let best: Literal[] | null = null;
+      for (const c of node.children) {
+        const l = requiredLiterals(c);
+        if (l !== null && (best === null || cost(l) < cost(best))) best = l;
+      }
+      return best;
+    }
+    case 'or': {
+      const out: Literal[] = [];
+      for (const c of node.children) {
+        const l = requiredLiterals(c);
+        if (l === null) return null;
+        out.push(...l);
+      }
+      return out;
+    }
+    case 'false': return [];
+    case 'equals': case 'contains': case 'startswith': case 'endswith': {
+      const n = node as FieldNode;
+      if (n.timepart) return null;
+      const lit = longestLiteral(tokenize(String(n.value))).toLowerCase();
+      return lit === '' ? null : [{ field: n.field, lit }];
+    }
+    default: return null;
+  }
+}

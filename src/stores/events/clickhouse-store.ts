@@ -1,0 +1,129 @@
+// The event store on ClickHouse SQL, over any SqlEngine (in-process chdb or a ClickHouse server): row
+// encoding for inserts, tenant-scoped parameterised queries with keyset cursors, and the process-node
+// merge. Duplicated deliveries are collapsed by ReplacingMergeTree and by FINAL/GROUP BY at read time.
+
+import type { VigilEvent } from '../../schema/event.ts';
+import { processNodeFromEvent, type ProcessNode } from '../../tree/process-tree.ts';
+import { eventStoreDdl } from './ddl.ts';
+import type { SqlEngine, SqlParams } from './engine.ts';
+import type { EventPage, EventQuery, EventStore } from './types.ts';
+
+interface Cursor { ts: string; id: string }
+
+export function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify([c.ts, c.id])).toString('base64url');
+}
+
+export function decodeCursor(s: string): Cursor {
+  try {
+    const [ts, id] = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as unknown[];
+    if (typeof ts === 'string' && typeof id === 'string' && !Number.isNaN(Date.parse(ts))) return { ts, id };
+  } catch { /* reported below */ }
+  throw new Error('invalid cursor');
+}
+
+/** ClickHouse DateTime64 text for an ISO timestamp ('2026-02-15 12:34:56.789'). */
+const chTime = (iso: string): string => new Date(iso).toISOString().replace('T', ' ').replace('Z', '');
+
+function eventRow(e: VigilEvent): string {
+  return JSON.stringify({
+    tenant_id: e.agent.tenant_id,
+    host_id: e.agent.id,
+    timestamp: chTime(e['@timestamp']),
+    event_id: e.event.id,
+    event_type: e.event.type,
+    ingested: chTime(e.event.ingested ?? new Date().toISOString()),
+    raw: JSON.stringify(e),
+  });
+}
+
+function nodeRow(n: ProcessNode): string {
+  return JSON.stringify({ ...n, start_ts: chTime(n.start_ts), exit_ts: n.exit_ts === null ? null : chTime(n.exit_ts) });
+}
+
+export class ClickHouseEventStore implements EventStore {
+  private readonly engine: SqlEngine;
+  private readonly retentionDays: number;
+
+  constructor(engine: SqlEngine, opts: { retentionDays?: number } = {}) {
+    this.engine = engine;
+    this.retentionDays = opts.retentionDays ?? 90;
+  }
+
+  async init(): Promise<void> {
+    for (const sql of eventStoreDdl({ retentionDays: this.retentionDays })) await this.engine.query(sql);
+  }
+
+  async insert(events: VigilEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const nodes: string[] = [];
+    const rows: string[] = new Array(events.length);
+    for (let i = 0; i < events.length; i++) {
+      rows[i] = eventRow(events[i]);
+      const node = processNodeFromEvent(events[i]);
+      if (node) nodes.push(nodeRow(node));
+    }
+    await this.engine.insertJsonEachRow('telemetry_events', Buffer.from(rows.join('\n')));
+    if (nodes.length) await this.engine.insertJsonEachRow('process_nodes', Buffer.from(nodes.join('\n')));
+  }
+
+  async queryEvents(q: EventQuery): Promise<EventPage> {
+    const where = ['tenant_id = {tenant:String}'];
+    const params: SqlParams = { tenant: q.tenantId, limit: q.limit };
+    if (q.hostId) { where.push('host_id = {host:String}'); params.host = q.hostId; }
+    if (q.from) { where.push('timestamp >= {from:DateTime64(3)}'); params.from = chTime(q.from.toISOString()); }
+    if (q.to) { where.push('timestamp < {to:DateTime64(3)}'); params.to = chTime(q.to.toISOString()); }
+    if (q.types?.length) { where.push('event_type IN {types:Array(String)}'); params.types = q.types; }
+    if (q.q) {
+      where.push('(positionCaseInsensitive(process_command_line, {q:String}) > 0 OR positionCaseInsensitive(process_executable, {q:String}) > 0 OR positionCaseInsensitive(file_path, {q:String}) > 0)');
+      params.q = q.q;
+    }
+    if (q.cursor) {
+      const c = decodeCursor(q.cursor);
+      where.push('(timestamp, event_id) < ({cts:DateTime64(3)}, {cid:String})');
+      params.cts = chTime(c.ts);
+      params.cid = c.id;
+    }
+    const rows = await this.engine.query<{ raw: string }>(
+      `SELECT raw FROM telemetry_events FINAL WHERE ${where.join(' AND ')}
+       ORDER BY timestamp DESC, event_id DESC LIMIT {limit:UInt32}`, { ...params, limit: q.limit + 1 });
+    const events = rows.slice(0, q.limit).map((r) => JSON.parse(r.raw) as VigilEvent);
+    const last = events[events.length - 1];
+    const next = rows.length > q.limit && last ? encodeCursor({ ts: last['@timestamp'], id: last.event.id }) : null;
+    return { events, next };
+  }
+
+  async processNodes(tenantId: string, hostId: string, at: Date, limit: number): Promise<ProcessNode[]> {
+    const rows = await this.engine.query<ProcessNode>(
+      `SELECT tenant_id, host_id, entity_id, pid, ppid, parent_entity_id, exe, cmdline,
+              concat(replaceOne(toString(started), ' ', 'T'), 'Z') AS start_ts,
+              if(isNull(exited), NULL, concat(replaceOne(toString(assumeNotNull(exited)), ' ', 'T'), 'Z')) AS exit_ts,
+              exit_code, uid, gid, user_name, sha256, mitre, gtfobins, ver
+       FROM (
+         SELECT tenant_id, host_id, entity_id, any(pid) AS pid, any(ppid) AS ppid,
+                anyIf(parent_entity_id, parent_entity_id != '') AS parent_entity_id,
+                anyIf(exe, exe != '') AS exe, anyIf(cmdline, cmdline != '') AS cmdline,
+                min(start_ts) AS started, maxOrNull(exit_ts) AS exited, maxOrNull(exit_code) AS exit_code,
+                any(uid) AS uid, any(gid) AS gid, anyIf(user_name, user_name != '') AS user_name,
+                anyIf(sha256, sha256 != '') AS sha256, groupUniqArrayArray(mitre) AS mitre,
+                groupUniqArrayArray(gtfobins) AS gtfobins, max(ver) AS ver
+         FROM process_nodes
+         WHERE tenant_id = {tenant:String} AND host_id = {host:String} AND start_ts <= {at:DateTime64(3)}
+         GROUP BY tenant_id, host_id, entity_id
+       )
+       WHERE isNull(exited) OR assumeNotNull(exited) > {at:DateTime64(3)}
+       ORDER BY started LIMIT {limit:UInt32}`,
+      { tenant: tenantId, host: hostId, at: chTime(at.toISOString()), limit });
+    return rows.map((r) => ({ ...r, pid: Number(r.pid), ppid: Number(r.ppid), uid: Number(r.uid), gid: Number(r.gid) }));
+  }
+
+  async countDistinct(tenantId: string): Promise<number> {
+    const [row] = await this.engine.query<{ n: string }>(
+      'SELECT uniqExact(event_id) AS n FROM telemetry_events WHERE tenant_id = {tenant:String}', { tenant: tenantId });
+    return Number(row?.n ?? 0);
+  }
+
+  async close(): Promise<void> {
+    await this.engine.close();
+  }
+}

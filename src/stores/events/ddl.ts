@@ -1,0 +1,90 @@
+// The event store's ClickHouse DDL: the same text runs on the in-process engine (chdb) and on a ClickHouse
+// server. Telemetry events (seed 000: monthly partitions, tenant-first ordering, TTL, skip indexes, hourly
+// rollup) and process nodes (seed 002 §9, keyed by (tenant, host, pid, start) so PID reuse never merges).
+// The full event is kept as JSON in `raw`; the columns analysts filter on are materialised from it.
+
+export interface DdlOptions {
+  retentionDays: number;
+  engineSuffix?: string; // e.g. "Replicated" for clusters (see docs/scaling.md)
+}
+
+const extracted: [name: string, type: string, expr: string][] = [
+  ['event_category', 'LowCardinality(String)', "JSONExtractString(raw, 'event', 'category')"],
+  ['hostname', 'LowCardinality(String)', "JSONExtractString(raw, 'agent', 'hostname')"],
+  ['process_entity_id', 'String', "JSONExtractString(raw, 'process', 'entity_id')"],
+  ['process_pid', 'UInt32', "JSONExtractUInt(raw, 'process', 'pid')"],
+  ['process_ppid', 'UInt32', "JSONExtractUInt(raw, 'process', 'ppid')"],
+  ['process_name', 'LowCardinality(String)', "JSONExtractString(raw, 'process', 'name')"],
+  ['process_executable', 'String', "JSONExtractString(raw, 'process', 'executable')"],
+  ['process_command_line', 'String', "JSONExtractString(raw, 'process', 'command_line')"],
+  ['process_parent_entity_id', 'String', "JSONExtractString(raw, 'process', 'parent', 'entity_id')"],
+  ['process_parent_executable', 'String', "JSONExtractString(raw, 'process', 'parent', 'executable')"],
+  ['user_name', 'LowCardinality(String)', "JSONExtractString(raw, 'user', 'name')"],
+  ['user_id', 'LowCardinality(String)', "JSONExtractString(raw, 'user', 'id')"],
+  ['file_path', 'String', "JSONExtractString(raw, 'file', 'path')"],
+  ['source_ip', 'String', "JSONExtractString(raw, 'source', 'ip')"],
+  ['source_port', 'UInt16', "JSONExtractUInt(raw, 'source', 'port')"],
+  ['destination_ip', 'String', "JSONExtractString(raw, 'destination', 'ip')"],
+  ['destination_port', 'UInt16', "JSONExtractUInt(raw, 'destination', 'port')"],
+  ['mitre', 'Array(String)', "JSONExtract(raw, 'threat', 'mitre', 'Array(String)')"],
+];
+
+export function eventStoreDdl(o: DdlOptions): string[] {
+  const mt = (kind: string) => `${o.engineSuffix ?? ''}${kind}`;
+  return [
+    `CREATE TABLE IF NOT EXISTS telemetry_events (
+      tenant_id LowCardinality(String),
+      host_id String,
+      timestamp DateTime64(3, 'UTC'),
+      event_id String,
+      event_type LowCardinality(String),
+      ingested DateTime64(3, 'UTC'),
+      raw String CODEC(ZSTD(3)),
+      ${extracted.map(([n, t, e]) => `${n} ${t} MATERIALIZED ${e}`).join(',\n      ')},
+      INDEX idx_command_line process_command_line TYPE ngrambf_v1(3, 8192, 2, 0) GRANULARITY 4,
+      INDEX idx_file_path file_path TYPE ngrambf_v1(3, 8192, 2, 0) GRANULARITY 4,
+      INDEX idx_executable process_executable TYPE bloom_filter(0.01) GRANULARITY 4,
+      INDEX idx_hostname hostname TYPE bloom_filter(0.01) GRANULARITY 4,
+      INDEX idx_entity process_entity_id TYPE bloom_filter(0.01) GRANULARITY 4
+    ) ENGINE = ${mt('ReplacingMergeTree')}(ingested)
+    PARTITION BY toYYYYMM(timestamp)
+    ORDER BY (tenant_id, host_id, timestamp, event_id)
+    TTL toDateTime(timestamp) + INTERVAL ${Math.trunc(o.retentionDays)} DAY`,
+    `CREATE TABLE IF NOT EXISTS events_hourly (
+      tenant_id LowCardinality(String),
+      host_id String,
+      hour DateTime('UTC'),
+      event_type LowCardinality(String),
+      events UInt64
+    ) ENGINE = ${mt('SummingMergeTree')}
+    PARTITION BY toYYYYMM(hour)
+    ORDER BY (tenant_id, host_id, hour, event_type)
+    TTL hour + INTERVAL ${Math.trunc(o.retentionDays)} DAY`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS events_hourly_mv TO events_hourly AS
+      SELECT tenant_id, host_id, toStartOfHour(timestamp) AS hour, event_type, count() AS events
+      FROM telemetry_events GROUP BY tenant_id, host_id, hour, event_type`,
+    `CREATE TABLE IF NOT EXISTS process_nodes (
+      tenant_id LowCardinality(String),
+      host_id String,
+      entity_id String,
+      pid UInt32,
+      ppid UInt32,
+      parent_entity_id String,
+      exe String,
+      cmdline String,
+      start_ts DateTime64(3, 'UTC'),
+      exit_ts Nullable(DateTime64(3, 'UTC')),
+      exit_code Nullable(Int32),
+      uid UInt32,
+      gid UInt32,
+      user_name String,
+      sha256 String,
+      mitre Array(String),
+      gtfobins Array(String),
+      ver UInt8
+    ) ENGINE = ${mt('ReplacingMergeTree')}(ver)
+    PARTITION BY toYYYYMM(start_ts)
+    ORDER BY (tenant_id, host_id, pid, start_ts)
+    TTL toDateTime(start_ts) + INTERVAL ${Math.trunc(o.retentionDays)} DAY`,
+  ];
+}

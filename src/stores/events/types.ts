@@ -1,0 +1,32 @@
+// The event store interface: durable event writes, event search, and process nodes for the tree.
+
+import type { VigilEvent } from '../../schema/event.ts';
+import type { ProcessNode } from '../../tree/process-tree.ts';
+
+export interface EventQuery {
+  tenantId: string;
+  from?: Date;
+  to?: Date;
+  hostId?: string;
+  types?: string[];
+  q?: string; // case-insensitive substring of the command line, executable or file path
+  limit: number;
+  cursor?: string; // opaque, from a previous page's `next`
+}
+
+export interface EventPage {
+  events: VigilEvent[];
+  next: string | null;
+}
+
+export interface EventStore {
+  init(): Promise<void>;
+  /** Writes events and their process nodes; durable when it resolves. Re-inserting an event id is harmless. */
+  insert(events: VigilEvent[]): Promise<void>;
+  queryEvents(q: EventQuery): Promise<EventPage>;
+  /** The processes of a host alive at `at` (merged start and exit rows). */
+  processNodes(tenantId: string, hostId: string, at: Date, limit: number): Promise<ProcessNode[]>;
+  /** Events stored with this id, counted once each: for delivery checks. */
+  countDistinct(tenantId: string): Promise<number>;
+  close(): Promise<void>;
+}

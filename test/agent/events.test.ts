@@ -1,0 +1,119 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildEvent, createBuildContext, eventId, joinCommandLine } from '../../src/agent/events.ts';
+import { ProcessCache } from '../../src/agent/process-cache.ts';
+import { processEntityId } from '../../src/tree/entity.ts';
+import { validateEvent } from '../../src/schema/validate.ts';
+
+function context(cache = new ProcessCache('host-9')) {
+  return createBuildContext({
+    hostId: 'host-9',
+    agent: { id: 'agent-1', hostname: 'box', tenantId: 't1', version: '0.1.0' },
+    host: { os: { platform: 'linux' } },
+    cache,
+    userName: (uid) => (uid === 1000 ? 'jim' : undefined),
+  });
+}
+
+test('joinCommandLine quotes args a shell would split or interpret', () => {
+  assert.equal(joinCommandLine(['ls', '-l', '/tmp']), 'ls -l /tmp');
+  assert.equal(joinCommandLine(['echo', 'a b', '', "it's", '$HOME']), `echo 'a b' '' 'it'\\''s' '$HOME'`);
+});
+
+test('event ids are UUIDv7-shaped and unique', () => {
+  const ids = new Set<string>();
+  for (let i = 0; i < 5000; i++) ids.add(eventId());
+  assert.equal(ids.size, 5000);
+  for (const id of [...ids].slice(0, 10)) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+});
+
+test('process_start fills process, parent from the cache, user, host and a valid event', () => {
+  const ctx = context();
+  ctx.cache.upsert({ pid: 50, ppid: 1, startTimeMs: 1_000, executable: '/bin/bash', args: ['bash', '-i'] });
+  const ev = buildEvent(
+    {
+      type: 'process_start',
+      timeMs: Date.UTC(2026, 1, 15, 12, 0, 0, 5),
+      pid: 51,
+      ppid: 50,
+      uid: 1000,
+      startTimeMs: 2_000,
+      executable: '/usr/bin/ip',
+      args: ['ip', 'addr', 'show dev'],
+      cwd: '/home/jim',
+    },
+    ctx,
+  );
+  assert.equal(ev['@timestamp'], '2026-02-15T12:00:00.005Z');
+  assert.deepEqual(ev.agent, { id: 'agent-1', hostname: 'box', tenant_id: 't1', version: '0.1.0' });
+  assert.equal(ev.event.type, 'process_start');
+  assert.equal(ev.event.category, 'process');
+  assert.equal(ev.event.action, 'exec');
+  assert.equal(ev.event.sequence, 1);
+  assert.equal(ev.process!.entity_id, processEntityId('host-9', 51, 2_000));
+  assert.equal(ev.process!.name, 'ip');
+  assert.equal(ev.process!.command_line, "ip addr 'show dev'");
+  assert.equal(ev.process!.working_directory, '/home/jim');
+  assert.deepEqual(ev.process!.parent, {
+    pid: 50,
+    entity_id: processEntityId('host-9', 50, 1_000),
+    executable: '/bin/bash',
+    command_line: 'bash -i',
+    name: 'bash',
+    start: new Date(1_000).toISOString(),
+  });
+  assert.deepEqual(ev.user, { id: '1000', name: 'jim' });
+  assert.deepEqual(ev.host, { id: 'host-9', hostname: 'box', os: { platform: 'linux' } });
+  assert.equal(ctx.cache.get(51)?.executable, '/usr/bin/ip', 'the cache learned the new process');
+  const v = validateEvent(structuredClone(ev));
+  assert.ok(v.ok, v.ok ? '' : v.error);
+});
+
+test('events naming only a pid are enriched from the cache; process_end marks it exited', () => {
+  const ctx = context();
+  ctx.cache.upsert({ pid: 60, ppid: 1, startTimeMs: 500, executable: '/usr/bin/curl', args: ['curl', 'x'], uid: 1000 });
+  const net = buildEvent(
+    {
+      type: 'network_connection',
+      timeMs: 1_000,
+      pid: 60,
+      transport: 'tcp',
+      family: 'ipv6',
+      direction: 'outbound',
+      srcIp: '::1',
+      srcPort: 40000,
+      dstIp: '2001:db8::1',
+      dstPort: 443,
+    },
+    ctx,
+  );
+  assert.equal(net.process!.executable, '/usr/bin/curl');
+  assert.equal(net.process!.command_line, 'curl x');
+  assert.equal(net.process!.entity_id, processEntityId('host-9', 60, 500));
+  assert.deepEqual(net.destination, { ip: '2001:db8::1', port: 443 });
+  assert.deepEqual(net.source, { ip: '::1', port: 40000 });
+  assert.deepEqual(net.network, { transport: 'tcp', type: 'ipv6', direction: 'outbound' });
+  assert.equal(net.user!.name, 'jim');
+  const end = buildEvent({ type: 'process_end', timeMs: 2_000, pid: 60, exitCode: 3 }, ctx);
+  assert.equal(end.process!.exit_code, 3);
+  assert.equal(end.process!.name, 'curl');
+  assert.equal(end.event.sequence, 2);
+  assert.equal(ctx.cache.get(60)!.exited, true);
+});
+
+test('process_fork inherits the parent image; file events carry file fields', () => {
+  const ctx = context();
+  ctx.cache.upsert({ pid: 70, ppid: 1, startTimeMs: 100, executable: '/usr/sbin/sshd', args: ['sshd'] });
+  const fork = buildEvent({ type: 'process_fork', timeMs: 300, pid: 71, ppid: 70, startTimeMs: 300 }, ctx);
+  assert.equal(fork.process!.executable, '/usr/sbin/sshd');
+  assert.equal(fork.process!.parent!.pid, 70);
+  const chmod = buildEvent({ type: 'file_chmod', timeMs: 400, pid: 71, path: '/tmp/x', mode: 0o4755 }, ctx);
+  assert.deepEqual(chmod.file, { path: '/tmp/x', mode: '4755' });
+  assert.equal(chmod.process!.entity_id, fork.process!.entity_id);
+});
+
+test('an unattributed observation (pid 0) has no process section', () => {
+  const ev = buildEvent({ type: 'network_accept', timeMs: 1, pid: 0, uid: 0, dstPort: 22 }, context());
+  assert.equal(ev.process, undefined);
+  assert.deepEqual(ev.user, { id: '0' });
+});
