@@ -58,7 +58,7 @@ static uint64_t clock_ns(clockid_t id)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: vigil-sensor [--ignore-pid PID]... [--no-ignore-self] [--listen PATH] [--ringbuf-mb N]\n"
-		   "Streams framed kernel events (format: sensor/README.md) to stdout, or to the client of\n"
+		   "Streams framed kernel events (format: docs/sensor.md) to stdout, or to the client of\n"
 		   "a Unix socket with --listen. Needs root (CAP_BPF, CAP_PERFMON) and kernel BTF.\n");
 }
 
@@ -179,12 +179,12 @@ static bool next_blob(const uint8_t **cur, const uint8_t *end, const uint8_t **d
 	return true;
 }
 
-/* Writes a path blob (components leaf first, NUL-terminated) as a "/a/b/c" string. */
-static void write_path(struct wire *w, const uint8_t *comp, size_t len)
+/* Decodes a path blob (components leaf first, each NUL-terminated) into "/a/b/c" in `out`
+ * (capacity VG_PATH_SPAN); returns its length. The root of a mount ("/") adds nothing. */
+static size_t decode_path(char *out, const uint8_t *comp, size_t len)
 {
-	char path[VG_PATH_SPAN + 2];
 	size_t n = 0, end = len;
-	while (end > 0 && n < VG_PATH_SPAN) {
+	while (end > 0) {
 		size_t start = end - 1; /* end - 1 is the NUL ending the last component */
 		while (start > 0 && comp[start - 1] != 0)
 			start--;
@@ -192,28 +192,68 @@ static void write_path(struct wire *w, const uint8_t *comp, size_t len)
 		if (clen > 0 && !(clen == 1 && comp[start] == '/')) {
 			if (n + 1 + clen > VG_PATH_SPAN)
 				break;
-			path[n++] = '/';
-			memcpy(path + n, comp + start, clen);
+			out[n++] = '/';
+			memcpy(out + n, comp + start, clen);
 			n += clen;
 		}
 		end = start;
 	}
-	if (n == 0)
-		path[n++] = '/';
-	wire_str(w, path, n);
+	return n;
 }
 
+/* Appends the name (as a caller wrote it) to the directory path in `out` and normalises the
+ * result: no empty or "." components, ".." removes one. Returns the new length (>= 1). */
+static size_t join_path(char *out, size_t n, const uint8_t *name, size_t len)
+{
+	if (len > 0 && name[0] == '/')
+		n = 0;
+	for (size_t i = 0; i < len;) {
+		size_t j = i;
+		while (j < len && name[j] != '/' && name[j] != 0)
+			j++;
+		size_t clen = j - i;
+		if (clen == 2 && name[i] == '.' && name[i + 1] == '.') {
+			while (n > 0 && out[n - 1] != '/')
+				n--;
+			if (n > 0)
+				n--;
+		} else if (clen > 0 && !(clen == 1 && name[i] == '.') && n + 1 + clen <= VG_PATH_SPAN) {
+			out[n++] = '/';
+			memcpy(out + n, name + i, clen);
+			n += clen;
+		}
+		if (j < len && name[j] == 0)
+			break;
+		i = j + 1;
+	}
+	if (n == 0)
+		out[n++] = '/';
+	return n;
+}
+
+/* Writes the variable part of a record described by `shape`: 's' a string blob as it is, 'p' a
+ * path blob as "/a/b", 'j' a path blob and a name blob joined. False if a blob does not fit. */
 static bool write_blobs(struct sensor *s, const uint8_t *cur, const uint8_t *end, const char *shape)
 {
+	char path[VG_PATH_SPAN + 1];
 	for (const char *k = shape; *k; k++) {
-		const uint8_t *data;
-		size_t len;
+		const uint8_t *data, *name;
+		size_t len, name_len;
 		if (!next_blob(&cur, end, &data, &len))
 			return false;
-		if (*k == 'p')
-			write_path(&s->out, data, len);
-		else
+		if (*k == 's') {
 			wire_str(&s->out, data, len);
+			continue;
+		}
+		size_t n = decode_path(path, data, len);
+		if (*k == 'j') {
+			if (!next_blob(&cur, end, &name, &name_len))
+				return false;
+			n = join_path(path, n, name, name_len);
+		} else if (n == 0) {
+			path[n++] = '/';
+		}
+		wire_str(&s->out, path, n);
 	}
 	return true;
 }
@@ -247,19 +287,20 @@ static void write_payload(struct wire *w, const struct vg_event *e)
 		wire_u32(w, e->cred.gid);
 		wire_u32(w, e->cred.egid);
 		wire_u32(w, e->cred.op);
+		wire_u32(w, (uint32_t)e->cred.result);
 		break;
 	case VG_PTRACE:
 		wire_u32(w, e->ptrace.target);
-		wire_u32(w, e->ptrace.mode);
+		wire_u32(w, e->ptrace.request);
+		wire_u32(w, (uint32_t)e->ptrace.result);
 		break;
 	}
 }
 
-/* The variable part of each kind: 's' a string blob, 'p' a path blob. */
+/* The variable part of each kind (see write_blobs). */
 static const char *const blob_shape[VG_KIND_MAX] = {
-	[VG_EXEC] = "psp",         [VG_FILE_CREATE] = "p", [VG_FILE_WRITE] = "p",
-	[VG_FILE_DELETE] = "p",    [VG_FILE_RENAME] = "pp", [VG_FILE_CHMOD] = "p",
-	[VG_FILE_CHOWN] = "p",     [VG_MODULE] = "s",
+	[VG_EXEC] = "psp",      [VG_FILE_CREATE] = "j", [VG_FILE_WRITE] = "j",  [VG_FILE_DELETE] = "j",
+	[VG_FILE_RENAME] = "jj", [VG_FILE_CHMOD] = "j", [VG_FILE_CHOWN] = "j",  [VG_MODULE] = "s",
 };
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -273,13 +314,11 @@ static int on_record(void *ctx, void *data, size_t size)
 	}
 	s->counts[e->h.kind]++;
 	const char *shape = blob_shape[e->h.kind] ? blob_shape[e->h.kind] : "";
-	wire_begin(&s->out, (uint16_t)e->h.kind, (uint16_t)e->h.flags);
+	wire_begin(&s->out, (uint8_t)e->h.kind, (uint16_t)e->h.flags);
 	size_t frame = s->out.frame;
 	write_common(s, &e->h);
 	write_payload(&s->out, e);
 	bool ok = write_blobs(s, e->var, (const uint8_t *)data + size, shape);
-	if (ok && e->h.kind >= VG_FILE_CREATE && e->h.kind <= VG_FILE_CHOWN && e->h.kind != VG_FILE_RENAME)
-		wire_str(&s->out, "", 0); /* file frames always carry a target path, empty unless renamed */
 	if (!ok) {
 		s->out.len = frame; /* drop the partial frame */
 		s->bad_records++;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* vigil-sensor: the kernel side. BTF-enabled hooks (tp_btf, fentry/fexit on LSM and network
- * functions) that turn process, network, file and privilege activity into vg_event records
+/* vigil-sensor: the kernel side. BTF-enabled tracepoints (tp_btf: scheduler, module load and the
+ * raw sys_exit) that turn process, network, file and privilege activity into vg_event records
  * on one ring buffer. Drops are counted in a per-CPU map; pids in `ignored` are not reported. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -103,13 +103,12 @@ static __always_inline void put_len(struct vg_event *e, __u32 off, __u32 len)
 	e->var[(off + 1) & VG_VAR_MASK] = (len >> 8) & 0xff;
 }
 
-/* Appends a NUL-terminated kernel string blob at `off`; returns the new offset. */
+/* Appends a NUL-terminated kernel string as a blob (without the NUL). */
 static __always_inline __u32 put_kstr(struct vg_event *e, __u32 off, const char *s)
 {
 	off &= VG_VAR_MASK;
 	long n = bpf_probe_read_kernel_str(&e->var[off + 2], VG_NAME_MAX, s);
-	if (n < 0)
-		n = 0;
+	n = n > 0 ? n - 1 : 0;
 	put_len(e, off, n);
 	return off + 2 + (n & (VG_NAME_MAX * 2 - 1));
 }
@@ -277,7 +276,7 @@ enum {
 	NR_setuid = 105, NR_setgid = 106, NR_setreuid = 113, NR_setregid = 114,
 	NR_setresuid = 117, NR_setresgid = 119, NR_setfsuid = 122, NR_setfsgid = 123,
 	NR_ptrace = 101, NR_connect = 42, NR_accept = 43, NR_accept4 = 288,
-	NR_sendto = 44, NR_sendmsg = 46, NR_sendmmsg = 307, NR_init_module = 175, NR_finit_module = 313,
+	NR_sendto = 44, NR_sendmsg = 46, NR_sendmmsg = 307,
 };
 #elif defined(__TARGET_ARCH_arm64)
 #define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
@@ -289,7 +288,7 @@ enum { /* the generic table: no open, creat, unlink, rename, chmod, chown, lchow
 	NR_setuid = 146, NR_setgid = 144, NR_setreuid = 145, NR_setregid = 143,
 	NR_setresuid = 147, NR_setresgid = 149, NR_setfsuid = 151, NR_setfsgid = 152,
 	NR_ptrace = 117, NR_connect = 203, NR_accept = 202, NR_accept4 = 242,
-	NR_sendto = 206, NR_sendmsg = 211, NR_sendmmsg = 269, NR_init_module = 105, NR_finit_module = 273,
+	NR_sendto = 206, NR_sendmsg = 211, NR_sendmmsg = 269,
 };
 #else
 #error "vigil-sensor: system call numbers are defined for x86 and arm64"
@@ -326,7 +325,7 @@ static __always_inline __u32 put_file_path(struct vg_event *e, __u32 off, struct
 static __always_inline __u32 put_ustr(struct vg_event *e, __u32 off, const char *s)
 {
 	off &= VG_VAR_MASK;
-	long n = s ? bpf_probe_read_user_str(&e->var[off + 2], VG_PATH_SPAN, s) : 0;
+	long n = s ? bpf_probe_read_user_str(&e->var[off + 2], VG_USTR_MAX, s) : 0;
 	if (n > 0)
 		n -= 1; /* without the NUL */
 	else
@@ -376,8 +375,8 @@ static __noinline int on_open(long fd)
 	return 0;
 }
 
-/* unlink, rename, chmod, chown and their *at forms; fd forms name the file by its fd. */
-static __noinline int on_file_op(struct pt_regs *regs, long nr, long ret)
+/* Successful unlink, rename, chmod, chown and their *at forms; fd forms name the file by its fd. */
+static __noinline int on_file_op(struct pt_regs *regs, long nr)
 {
 	__u32 kind = VG_FILE_CHOWN;
 	if (nr == NR_unlink || nr == NR_unlinkat)
@@ -389,7 +388,7 @@ static __noinline int on_file_op(struct pt_regs *regs, long nr, long ret)
 	struct vg_event *e = begin_current(kind);
 	if (!e)
 		return 0;
-	e->file = (struct vg_file){.result = ret, .uid = -1, .gid = -1};
+	e->file = (struct vg_file){.uid = -1, .gid = -1};
 	bool at = nr == NR_unlinkat || nr == NR_renameat || nr == NR_renameat2 || nr == NR_fchmodat ||
 		  nr == NR_fchmodat2 || nr == NR_fchownat;
 	bool by_fd = nr == NR_fchmod || nr == NR_fchown;
@@ -521,9 +520,24 @@ static __noinline int on_udp_send(struct pt_regs *regs, long nr, long ret)
 	return 0;
 }
 
+static __always_inline __u32 cred_op(long nr)
+{
+	switch (nr) {
+	case NR_setuid: return VG_OP_SETUID;
+	case NR_setgid: return VG_OP_SETGID;
+	case NR_setreuid: return VG_OP_SETREUID;
+	case NR_setregid: return VG_OP_SETREGID;
+	case NR_setresuid: return VG_OP_SETRESUID;
+	case NR_setresgid: return VG_OP_SETRESGID;
+	case NR_setfsuid: return VG_OP_SETFSUID;
+	default: return VG_OP_SETFSGID;
+	}
+}
+
 static __noinline int on_cred_change(long nr, long ret)
 {
-	bool gid = nr == NR_setgid || nr == NR_setregid || nr == NR_setresgid || nr == NR_setfsgid;
+	__u32 op = cred_op(nr);
+	bool gid = op == VG_OP_SETGID || op == VG_OP_SETREGID || op == VG_OP_SETRESGID || op == VG_OP_SETFSGID;
 	struct vg_event *e = begin_current(gid ? VG_SETGID : VG_SETUID);
 	if (!e)
 		return 0;
@@ -532,7 +546,7 @@ static __noinline int on_cred_change(long nr, long ret)
 	e->cred.euid = BPF_CORE_READ(cred, euid.val);
 	e->cred.gid = BPF_CORE_READ(cred, gid.val);
 	e->cred.egid = BPF_CORE_READ(cred, egid.val);
-	e->cred.op = nr;
+	e->cred.op = op;
 	e->cred.result = ret;
 	submit(e, 0);
 	return 0;
@@ -558,15 +572,13 @@ static __noinline int on_ptrace(struct pt_regs *regs, long ret)
 	return 0;
 }
 
-/* init_module names nothing; finit_module names the module file by its fd. */
-static __noinline int on_module(struct pt_regs *regs, long nr, long ret)
+/* A kernel module that was loaded (init_module or finit_module), by name. */
+SEC("tp_btf/module_load")
+int BPF_PROG(on_module_load, struct module *mod)
 {
 	struct vg_event *e = begin_current(VG_MODULE);
-	if (!e)
-		return 0;
-	e->file = (struct vg_file){.result = ret};
-	__u32 off = nr == NR_finit_module ? put_at_path(e, 0, ARG(regs, 1), NULL) : put_ustr(e, 0, NULL);
-	submit(e, put_ustr(e, off, NULL));
+	if (e)
+		submit(e, put_kstr(e, 0, BPF_CORE_READ(mod, name)));
 	return 0;
 }
 
@@ -580,7 +592,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	case NR_unlink: case NR_unlinkat: case NR_rename: case NR_renameat: case NR_renameat2:
 	case NR_chmod: case NR_fchmod: case NR_fchmodat: case NR_fchmodat2:
 	case NR_chown: case NR_fchown: case NR_lchown: case NR_fchownat:
-		return on_file_op(regs, nr, ret);
+		return ret == 0 ? on_file_op(regs, nr) : 0;
 	case NR_connect:
 		return on_connect(regs, ret);
 	case NR_accept: case NR_accept4:
@@ -592,8 +604,6 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		return on_cred_change(nr, ret);
 	case NR_ptrace:
 		return on_ptrace(regs, ret);
-	case NR_init_module: case NR_finit_module:
-		return on_module(regs, nr, ret);
 	}
 	return 0;
 }

@@ -1,6 +1,6 @@
 /* vigil-sensor: the records the BPF programs hand to user space through the ring buffer.
  * Shared by vigil.bpf.c (producer) and vigil-sensor.c (consumer). The wire format that the
- * sensor writes to the agent is different and lives in wire.h / README.md. */
+ * sensor writes to the agent is different and lives in wire.h (described in docs/sensor.md). */
 #ifndef VIGIL_H
 #define VIGIL_H
 
@@ -9,6 +9,7 @@
 #define VG_NAME_MAX 256      /* one path component */
 #define VG_PATH_DEPTH 40     /* path components walked; deeper paths are flagged as truncated */
 #define VG_PATH_SPAN 4096    /* bytes of path components kept per path */
+#define VG_USTR_MAX 4032     /* bytes of a path as a caller wrote it (two joined paths fit in VG_VAR_SPAN) */
 #define VG_VAR_SPAN 16384    /* variable area of one kernel record (power of two) */
 #define VG_VAR_MASK (VG_VAR_SPAN - 1)
 
@@ -65,12 +66,18 @@ struct vg_net {
 
 struct vg_file {
 	__u32 mode, uid, gid; /* chmod's mode, chown's owner (-1: unchanged), else the file mode */
-	__s32 result;
+	__s32 result;         /* 0: only successful file operations are reported */
+};
+
+/* The set*id system call of a VG_SETUID / VG_SETGID record. */
+enum vg_cred_op {
+	VG_OP_SETUID = 1, VG_OP_SETGID, VG_OP_SETREUID, VG_OP_SETREGID,
+	VG_OP_SETRESUID, VG_OP_SETRESGID, VG_OP_SETFSUID, VG_OP_SETFSGID,
 };
 
 struct vg_cred {
 	__u32 uid, euid, gid, egid; /* after the call */
-	__u32 op;                    /* the system call number */
+	__u32 op;                    /* enum vg_cred_op */
 	__s32 result;
 };
 
@@ -83,7 +90,9 @@ struct vg_ptrace {
 
 /* A kernel record: header, one payload, then the variable area: a sequence of blobs, each a
  * little-endian u16 length followed by that many bytes. String blobs hold the bytes as read
- * (argv with its NULs); path blobs hold the components leaf first, each NUL-terminated. */
+ * (argv with its NULs); path blobs hold the components leaf first, each NUL-terminated.
+ * A path named by a system call is two blobs: the directory's path blob (empty when the name
+ * is absolute) and the name as the caller wrote it; user space joins and normalises them. */
 struct vg_event {
 	struct vg_hdr h;
 	union {

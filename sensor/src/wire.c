@@ -60,14 +60,15 @@ void wire_str(struct wire *w, const void *p, size_t n)
 	put(w, p, n);
 }
 
-void wire_begin(struct wire *w, uint16_t type, uint16_t flags)
+void wire_begin(struct wire *w, uint8_t type, uint16_t flags)
 {
 	if (w->cap - w->len < WIRE_MAX_FRAME + 1)
 		wire_flush(w);
 	w->frame = w->len;
 	wire_u32(w, WIRE_MAGIC);
 	wire_u32(w, 0); /* length, patched by wire_end */
-	wire_u16(w, type);
+	wire_u8(w, WIRE_VERSION);
+	wire_u8(w, type);
 	wire_u16(w, flags);
 }
 

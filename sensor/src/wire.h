@@ -1,4 +1,4 @@
-/* vigil-sensor: the wire format written to the agent (see ../README.md): framing, the frame
+/* vigil-sensor: the wire format written to the agent (see docs/sensor.md): framing, the frame
  * types and a buffered writer that builds frames and flushes them to a file descriptor. */
 #ifndef VIGIL_WIRE_H
 #define VIGIL_WIRE_H
@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+/* Frame header (12 bytes, little-endian): magic u32 "VIGL", length u32 (whole frame, header
+ * included), version u8, type u8, flags u16. */
 #define WIRE_MAGIC 0x4C474956u /* "VIGL" little-endian */
 #define WIRE_VERSION 1
 #define WIRE_HDR_SIZE 12
@@ -26,7 +28,7 @@ struct wire {
 
 int wire_init(struct wire *w, int fd, size_t cap);
 void wire_free(struct wire *w);
-void wire_begin(struct wire *w, uint16_t type, uint16_t flags);
+void wire_begin(struct wire *w, uint8_t type, uint16_t flags);
 void wire_u8(struct wire *w, uint8_t v);
 void wire_u16(struct wire *w, uint16_t v);
 void wire_u32(struct wire *w, uint32_t v);
