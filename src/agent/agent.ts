@@ -7,13 +7,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'n
 import { hostname as osHostname, release, platform } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { createCsr, generateKeyPair, privateKeyToPem } from '../pki/pki.ts';
 import { decodeServerMessage, encodeAgentMessage, encodeEventsPayload, frameBatch, toWireEvent, type ServerMessage, type WireCommand } from '../schema/wire.ts';
 import { createBuildContext, buildEvent, type BuildContext } from './events.ts';
 import { ProcessCache } from './process-cache.ts';
 import type { Observation, Sensor } from './sensor.ts';
 import { Spool, type SpooledBatch } from './spool.ts';
-import { createClient, enroll, openStream } from './transport.ts';
+import { createClient, openStream } from './transport.ts';
+import { enrollWithNewKey, localHostFacts, type EnrolledIdentity } from './enrolment.ts';
 
 export const AGENT_VERSION = '0.1.0';
 const RECENT_LIMIT = 1024;
@@ -34,11 +34,9 @@ export interface AgentOptions {
   onCommand?: (cmd: WireCommand) => void;
 }
 
-interface Identity { agentId: string; tenantId: string; certPem: string; keyPem: string; caPem: string }
-
 export class Agent {
   private readonly o: AgentOptions;
-  private identity!: Identity;
+  private identity!: EnrolledIdentity;
   private spool!: Spool;
   private ctx!: BuildContext;
   private pending: Record<string, unknown>[] = [];
@@ -112,16 +110,11 @@ export class Agent {
 
   // ---- identity ----
 
-  private async loadOrEnroll(): Promise<Identity> {
+  private async loadOrEnroll(): Promise<EnrolledIdentity> {
     const path = join(this.o.dataDir, 'identity.json');
-    if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as Identity;
+    if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8')) as EnrolledIdentity;
     if (!this.o.enrollmentToken) throw new Error('agent is not enrolled and no enrolment token was given');
-    const keys = await generateKeyPair();
-    const res = await enroll(this.o.server, this.o.caPem, {
-      token: this.o.enrollmentToken, csr_pem: await createCsr(keys, osHostname()), hostname: osHostname(),
-      os: platform(), kernel: release(), agent_version: AGENT_VERSION,
-    });
-    const id: Identity = { agentId: res.agent_id, tenantId: res.tenant_id, certPem: res.certificate_pem, keyPem: await privateKeyToPem(keys.privateKey), caPem: res.ca_pem };
+    const id = await enrollWithNewKey(this.o.server, this.o.caPem, this.o.enrollmentToken, localHostFacts(AGENT_VERSION));
     writeFileSync(path, JSON.stringify(id), { mode: 0o600 });
     chmodSync(path, 0o600);
     this.o.log.info({ agentId: id.agentId }, 'enrolled');

@@ -10,6 +10,7 @@ import type { EventStore } from '../stores/events/types.ts';
 import type { HostRecord, MetadataStore } from '../stores/metadata/types.ts';
 import { buildTree } from '../tree/process-tree.ts';
 import { registry } from '../server/metrics.ts';
+import { issueEnrollmentToken } from '../server/enrollment-tokens.ts';
 
 export interface ApiOptions {
   metadata: MetadataStore;
@@ -98,6 +99,17 @@ export function buildApi(o: ApiOptions): FastifyInstance {
       const at = parseTime(req.query.at, 'at') ?? new Date();
       const nodes = await o.events.processNodes(tenant, h.id, at, req.query.limit ?? MAX_TREE_NODES);
       return { host_id: h.id, at: at.toISOString(), live: req.query.at === undefined, count: nodes.length, roots: buildTree(nodes) };
+    });
+
+    api.post<{ Body: { ttl_seconds?: number; max_uses?: number | null } }>('/enrollment-tokens', {
+      schema: { body: { type: 'object', additionalProperties: false, properties: {
+        ttl_seconds: { type: 'integer', minimum: 60, maximum: 30 * 86_400 },
+        max_uses: { type: ['integer', 'null'], minimum: 1, maximum: 1_000_000 } } } },
+    }, async (req, reply) => {
+      if (req.principal!.role !== 'admin') return problem(reply, 403, 'Forbidden', 'creating enrolment tokens needs the admin role');
+      const body = req.body ?? {};
+      const t = await issueEnrollmentToken(o.metadata, req.principal!.tenantId, (body.ttl_seconds ?? 3600) * 1000, body.max_uses === undefined ? 1 : body.max_uses);
+      return reply.code(201).send({ id: t.id, token: t.token, expires_at: new Date(t.expiresAt).toISOString(), max_uses: t.maxUses });
     });
 
     api.get<{ Querystring: { from?: string; to?: string; host?: string; type?: string; q?: string; limit?: number; cursor?: string } }>('/events', {

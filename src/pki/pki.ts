@@ -49,7 +49,7 @@ function writeSecret(path: string, text: string): void {
 
 function serial(): string {
   const b = randomBytes(16);
-  b[0] &= 0x7f; // positive
+  b[0] = (b[0] & 0x3f) | 0x40; // positive, and no leading zero that DER would strip
   return b.toString('hex');
 }
 
@@ -138,7 +138,7 @@ export async function signAgentCsr(ca: CertificateAuthority, csrPem: string, age
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
     ],
   });
-  return { certPem: cert.toString('pem') + '\n', serial: sn, notAfter };
+  return { certPem: cert.toString('pem') + '\n', serial: cert.serialNumber, notAfter };
 }
 
 function nameField(cert: x509.X509Certificate, oid: string): string | undefined {

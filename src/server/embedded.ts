@@ -2,7 +2,7 @@
 // chdb, SQLite, the in-process bus). Owns the data directory layout:
 //   pki/ (CA and server certificate), metadata.db, events/ (ClickHouse parts), admin-api-key (mode 600).
 
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { ClickHouseEventStore } from '../stores/events/clickhouse-store.ts';
 import { SqliteMetadataStore } from '../stores/metadata/sqlite.ts';
 import type { MetadataStore } from '../stores/metadata/types.ts';
 import { IngestServer } from './ingest.ts';
+import { issueEnrollmentToken } from './enrollment-tokens.ts';
 import { Pipeline, type PipelineStage } from './pipeline.ts';
 
 export const DEFAULT_TENANT = 'default';
@@ -35,8 +36,8 @@ export interface RunningServer {
   caPem: string;
   metadata: MetadataStore;
   adminKeyPath: string;
-  /** A fresh single-use enrolment token for the default tenant. */
-  createEnrollmentToken(ttlMs?: number, tenantId?: string): Promise<string>;
+  /** A fresh enrolment token (single use unless told otherwise) for the default tenant. */
+  createEnrollmentToken(ttlMs?: number, maxUses?: number | null): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -45,8 +46,6 @@ export function splitHostPort(s: string): { host: string; port: number } {
   if (!m) throw new Error(`expected HOST:PORT, got '${s}'`);
   return { host: m[1] || '127.0.0.1', port: Number(m[2]) };
 }
-
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 function writeSecret(path: string, text: string): void {
   writeFileSync(path, text, { mode: 0o600 });
@@ -100,10 +99,8 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
     caPem: ca.certPem,
     metadata,
     adminKeyPath,
-    async createEnrollmentToken(ttlMs = 3_600_000, tenantId = DEFAULT_TENANT) {
-      const token = `vet_${randomBytes(24).toString('base64url')}`;
-      await metadata.createEnrollmentToken({ id: randomUUID(), tenantId, tokenHash: sha256(token), createdAt: Date.now(), expiresAt: Date.now() + ttlMs, maxUses: 1, uses: 0, revoked: false });
-      return token;
+    async createEnrollmentToken(ttlMs = 3_600_000, maxUses: number | null = 1) {
+      return (await issueEnrollmentToken(metadata, DEFAULT_TENANT, ttlMs, maxUses)).token;
     },
     async stop() {
       await api.close();

@@ -4,7 +4,7 @@
 // they are durable. Malformed messages get a precise refusal and a counter; they never end the stream.
 
 import * as grpc from '@grpc/grpc-js';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/types.ts';
 import { verifyAgentCertificate, signAgentCsr, type AgentIdentity, type CertificateAuthority, type KeyPairPem } from '../pki/pki.ts';
@@ -17,6 +17,7 @@ import {
 import type { AgentHealth, MetadataStore } from '../stores/metadata/types.ts';
 import { AGENT_SERVICE, MAX_MESSAGE_BYTES } from '../schema/service.ts';
 import * as m from './metrics.ts';
+import { hashEnrollmentToken } from './enrollment-tokens.ts';
 
 export interface IngestOptions {
   ca: CertificateAuthority;
@@ -35,6 +36,14 @@ export interface AgentChannel {
   send(msg: ServerMessage): void;
 }
 
+/** One agent's open stream, as the message handlers see it. */
+interface StreamContext {
+  id: AgentIdentity;
+  send(msg: ServerMessage): void;
+  /** Ends the stream with UNAVAILABLE: the agent reconnects and re-sends what is unacknowledged. */
+  fail(details: string): void;
+}
+
 class StaticCertificates implements grpc.experimental.CertificateProvider {
   private readonly ca: Buffer;
   private readonly identity: { certificate: Buffer; privateKey: Buffer };
@@ -48,8 +57,6 @@ class StaticCertificates implements grpc.experimental.CertificateProvider {
   addIdentityCertificateListener(l: grpc.experimental.IdentityCertificateUpdateListener): void { setImmediate(() => l(this.identity)); }
   removeIdentityCertificateListener(): void {}
 }
-
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 function healthFrom(h: Heartbeat): AgentHealth {
   return {
@@ -109,7 +116,7 @@ export class IngestServer {
       return refuse(grpc.status.INVALID_ARGUMENT, (err as Error).message, 'malformed');
     }
     if (!req.token) return refuse(grpc.status.UNAUTHENTICATED, 'enrolment token missing', 'refused');
-    const token = await this.o.metadata.consumeEnrollmentToken(sha256(req.token), Date.now());
+    const token = await this.o.metadata.consumeEnrollmentToken(hashEnrollmentToken(req.token), Date.now());
     if ('refused' in token) return refuse(grpc.status.PERMISSION_DENIED, token.refused, 'refused');
     const agentId = `agt-${randomBytes(8).toString('hex')}`;
     let signed;
@@ -154,12 +161,13 @@ export class IngestServer {
       return;
     }
     const send = (msg: ServerMessage) => { if (!call.destroyed && call.writable) call.write(encodeServerMessage(msg)); };
+    const fail = (details: string) => { if (!call.destroyed) call.emit('error', { code: grpc.status.UNAVAILABLE, details }); };
     const channel: AgentChannel = { identity: id, send };
     this.channels.get(id.agentId)?.send({ body: 'command', command: { id: '', action: 'reconnect' } });
     this.channels.set(id.agentId, channel);
     m.connectedAgents.set(this.channels.size);
     this.o.log.info({ agentId: id.agentId }, 'agent connected');
-    call.on('data', (bytes: Buffer) => { void this.onMessage(id, bytes, send); });
+    call.on('data', (bytes: Buffer) => { void this.onMessage({ id, send, fail }, bytes); });
     const done = () => {
       if (this.channels.get(id.agentId) === channel) this.channels.delete(id.agentId);
       m.connectedAgents.set(this.channels.size);
@@ -169,7 +177,8 @@ export class IngestServer {
     call.on('close', done);
   }
 
-  private async onMessage(id: AgentIdentity, bytes: Buffer, send: (m: ServerMessage) => void): Promise<void> {
+  private async onMessage(s: StreamContext, bytes: Buffer): Promise<void> {
+    const { id, send } = s;
     let msg;
     try {
       msg = decodeAgentMessage(bytes);
@@ -177,7 +186,7 @@ export class IngestServer {
       m.ingestRejectedMessages.inc({ reason: 'malformed' });
       return send({ body: 'reject', reject: { seq: 0, error: (err as Error).message } });
     }
-    if (msg.body === 'batch') return this.onBatch(id, msg.batch.seq ?? 0, msg.batch.events ?? [], send);
+    if (msg.body === 'batch') return this.onBatch(s, msg.batch.seq ?? 0, msg.batch.events ?? []);
     if (msg.body === 'heartbeat') {
       const health = healthFrom(msg.heartbeat);
       m.agentDrops.set({ host: id.agentId, where: 'sensor' }, health.sensorDrops ?? 0);
@@ -189,7 +198,7 @@ export class IngestServer {
     send({ body: 'reject', reject: { seq: 0, error: 'agent message has no body' } });
   }
 
-  private async onBatch(id: AgentIdentity, seq: number, wire: Record<string, unknown>[], send: (m: ServerMessage) => void): Promise<void> {
+  private async onBatch({ id, send, fail }: StreamContext, seq: number, wire: Record<string, unknown>[]): Promise<void> {
     const ingested = new Date().toISOString();
     const good: VigilEvent[] = [];
     const errors: EventError[] = [];
@@ -207,9 +216,10 @@ export class IngestServer {
     try {
       if (good.length) await this.o.bus.publish({ subject: `events.${id.tenantId}.${id.agentId}`, id: `${id.agentId}:${seq}`, payload: good });
     } catch (err) {
-      // Not acknowledged: the agent keeps the batch and re-sends it after reconnecting.
+      // Not acknowledged: the stream is closed so that the agent reconnects and re-sends from its spool.
+      m.ingestRejectedMessages.inc({ reason: 'store_unavailable' });
       this.o.log.error({ err, agentId: id.agentId, seq }, 'batch not stored');
-      return;
+      return fail('events could not be stored; reconnect and re-send');
     }
     m.ingestEvents.inc({ outcome: 'accepted' }, good.length);
     if (errors.length) m.ingestEvents.inc({ outcome: 'rejected' }, errors.length);
