@@ -1,0 +1,19 @@
+// Payload codecs for buses that carry bytes (JetStream): how a message's payload becomes bytes and back.
+// The bus stays generic over the payload type; the codec is a constructor parameter.
+
+export interface PayloadCodec<T> {
+  encode(payload: T): Uint8Array;
+  /** Throws an Error saying what is malformed. */
+  decode(bytes: Uint8Array): T;
+}
+
+/**
+ * JSON: the default for event batches, because it carries every field of VigilEvent (the protobuf wire
+ * form drops `winlog` and `dlp`, which the pipeline adds after ingest).
+ */
+export function jsonCodec<T>(): PayloadCodec<T> {
+  return {
+    encode: (payload) => Buffer.from(JSON.stringify(payload)),
+    decode: (bytes) => JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as T,
+  };
+}

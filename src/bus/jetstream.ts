@@ -1,0 +1,321 @@
+// The bus on NATS JetStream (scale-out). Owns the stream layout of seed 002 (`events.<tenant>.<host>`,
+// `alerts.<tenant>`, `ir.<tenant>.<host>`, `rules.<tenant>`: one stream each, file storage, limits and
+// max age per seed 000), publishing with message ids (server-side dedup within the duplicate window), and
+// durable pull consumers with explicit acks: a batch is acked after the handler succeeded, nak'ed (so
+// redelivered) when it failed. publish() resolves on JetStream's publish ack, i.e. once the message is
+// stored in the stream. Every process of one `consumerGroup` shares a durable consumer per filter, so the
+// messages are divided among them (work-queue semantics); different groups each see every message.
+
+import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import {
+  AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstream, jetstreamManager,
+  type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg,
+} from '@nats-io/jetstream';
+import type { PayloadCodec } from './codec.ts';
+import type { Bus, BusMessage, ConsumeOptions, Subscription } from './types.ts';
+
+const HOUR_MS = 3_600_000;
+
+export interface StreamSpec {
+  /** The subjects' first token, e.g. `events` for `events.<tenant>.<host>`. */
+  root: string;
+  /** Stream name without the namespace, e.g. `EVENTS`. */
+  name: string;
+  /** How many tokens follow the root (events: tenant and host). */
+  tokens: number;
+  maxAgeMs: number;
+  /** Per-subject history kept (rules: only the latest rule set of a tenant matters). */
+  maxMsgsPerSubject?: number;
+}
+
+/**
+ * The streams of seed 002 with seed 000's limits: file storage, 24 h max age as the safety buffer. Limits
+ * retention, not interest: a message published before its durable consumer exists is kept, not dropped.
+ */
+export const VIGIL_STREAMS: readonly StreamSpec[] = [
+  { root: 'events', name: 'EVENTS', tokens: 2, maxAgeMs: 24 * HOUR_MS },
+  { root: 'alerts', name: 'ALERTS', tokens: 1, maxAgeMs: 7 * 24 * HOUR_MS },
+  { root: 'ir', name: 'IR_COMMANDS', tokens: 2, maxAgeMs: 24 * HOUR_MS },
+  { root: 'rules', name: 'RULE_UPDATES', tokens: 1, maxAgeMs: 30 * 24 * HOUR_MS, maxMsgsPerSubject: 1 },
+];
+
+export interface JetStreamBusOptions<T> {
+  servers: string | string[];
+  codec: PayloadCodec<T>;
+  /**
+   * Separates deployments (or test runs) sharing one NATS: prefixes every wire subject (`<ns>.events.…`)
+   * and stream name (`<NS>_EVENTS`). Empty (the default): subjects exactly as in seed 002, streams `VIGIL_*`.
+   */
+  namespace?: string;
+  /** Durable consumers are named `<group>_<filter>`; processes of one group share the messages. */
+  consumerGroup?: string;
+  maxBytesPerStream?: number; // disk bound per stream (oldest discarded beyond it); default 10 GiB
+  duplicateWindowMs?: number; // server-side dedup window for message ids; default 2 min
+  ackWaitMs?: number; // redelivery when a consumer died holding a message; default 30 s
+  redeliveryDelayMs?: number; // after a handler failure; default 1 s
+  maxAckPending?: number; // un-acked messages in flight per durable consumer; default 20,000
+  publishTimeoutMs?: number; // default 5 s
+  /** Called for a message whose payload cannot be decoded: it is terminated (never redelivered). */
+  onUndecodable?: (subject: string, err: Error) => void;
+  /** Called when setting up a consumer failed; it is retried every second until it works or is stopped. */
+  onConsumerError?: (filter: string, err: Error) => void;
+}
+
+const SUBJECT_TOKEN = /^[^\s.*>]+$/;
+
+/** A durable consumer name for a filter: `.`, `*`, `>` are not allowed in names. */
+function durableName(group: string, filter: string): string {
+  return `${group}_${filter.replaceAll('.', '_').replaceAll('*', 'STAR').replaceAll('>', 'ALL')}`;
+}
+
+export class JetStreamBus<T> implements Bus<T> {
+  private readonly o: JetStreamBusOptions<T>;
+  private readonly nc: NatsConnection;
+  private readonly js: JetStreamClient;
+  private readonly jsm: JetStreamManager;
+  private readonly prefix: string;
+  private readonly loops = new Set<PullLoop<T>>();
+  private closed = false;
+
+  private constructor(o: JetStreamBusOptions<T>, nc: NatsConnection, jsm: JetStreamManager) {
+    this.o = o;
+    this.nc = nc;
+    this.jsm = jsm;
+    this.js = jetstream(nc, { timeout: o.publishTimeoutMs ?? 5000 });
+    this.prefix = o.namespace ? `${o.namespace}.` : '';
+  }
+
+  /** Connects (reconnecting forever after that) and creates or updates the streams. */
+  static async connect<T>(o: JetStreamBusOptions<T>): Promise<JetStreamBus<T>> {
+    if (o.namespace !== undefined && o.namespace !== '' && !SUBJECT_TOKEN.test(o.namespace)) {
+      throw new Error(`invalid bus namespace '${o.namespace}': one subject token, no '.', '*', '>' or spaces`);
+    }
+    const nc = await connect({ servers: o.servers, maxReconnectAttempts: -1, reconnectTimeWait: 500, name: 'vigil' });
+    try {
+      const bus = new JetStreamBus(o, nc, await jetstreamManager(nc));
+      await bus.ensureStreams();
+      return bus;
+    } catch (err) {
+      await nc.close();
+      throw err;
+    }
+  }
+
+  private async ensureStreams(): Promise<void> {
+    for (const spec of VIGIL_STREAMS) {
+      const config = {
+        name: streamName(this.o.namespace, spec),
+        subjects: [`${this.prefix}${spec.root}.>`],
+        storage: StorageType.File,
+        retention: RetentionPolicy.Limits,
+        discard: DiscardPolicy.Old,
+        max_age: nanos(spec.maxAgeMs),
+        max_bytes: this.o.maxBytesPerStream ?? 10 * 2 ** 30,
+        max_msgs_per_subject: spec.maxMsgsPerSubject ?? -1,
+        duplicate_window: nanos(this.o.duplicateWindowMs ?? 120_000),
+        num_replicas: 1,
+      };
+      try {
+        await this.jsm.streams.info(config.name);
+        await this.jsm.streams.update(config.name, config);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        await this.jsm.streams.add(config);
+      }
+    }
+  }
+
+  /** The spec of a subject or filter, checking its shape: root token, then the spec's token count. */
+  private specOf(subjectOrFilter: string, isFilter: boolean): StreamSpec {
+    const tokens = subjectOrFilter.split('.');
+    const spec = VIGIL_STREAMS.find((s) => s.root === tokens[0]);
+    if (!spec) throw new Error(`unknown bus subject '${subjectOrFilter}': must start with ${VIGIL_STREAMS.map((s) => s.root).join(', ')}`);
+    const rest = tokens.slice(1);
+    const ok = isFilter
+      ? rest.every((t, i) => t === '*' || (t === '>' && i === rest.length - 1) || SUBJECT_TOKEN.test(t))
+      : rest.length === spec.tokens && rest.every((t) => SUBJECT_TOKEN.test(t));
+    if (!ok) throw new Error(`invalid bus ${isFilter ? 'filter' : 'subject'} '${subjectOrFilter}'`);
+    return spec;
+  }
+
+  async publish(msg: BusMessage<T>): Promise<void> {
+    if (this.closed) throw new Error('bus closed');
+    this.specOf(msg.subject, false);
+    await this.js.publish(this.prefix + msg.subject, this.o.codec.encode(msg.payload), { msgID: msg.id });
+  }
+
+  consume(filter: string, handler: (batch: BusMessage<T>[]) => Promise<void>, opts: ConsumeOptions): Subscription {
+    if (this.closed) throw new Error('bus closed');
+    const spec = this.specOf(filter, true);
+    const loop = new PullLoop<T>({
+      stream: streamName(this.o.namespace, spec), durable: durableName(this.o.consumerGroup ?? 'vigil', filter),
+      wireFilter: this.prefix + filter, prefixLength: this.prefix.length, handler, opts, bus: this.o,
+      js: this.js, jsm: this.jsm,
+    });
+    this.loops.add(loop);
+    loop.start();
+    return {
+      stop: async () => {
+        this.loops.delete(loop);
+        await loop.stop();
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.loops].map((l) => l.stop()));
+    this.loops.clear();
+    await this.nc.drain();
+  }
+
+  /** Deletes a namespace's streams (and so their consumers): for tests and uninstall. */
+  static async deleteStreams(servers: string | string[], namespace: string): Promise<void> {
+    const nc = await connect({ servers });
+    try {
+      const jsm = await jetstreamManager(nc);
+      for (const spec of VIGIL_STREAMS) {
+        try {
+          await jsm.streams.delete(streamName(namespace, spec));
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+      }
+    } finally {
+      await nc.close();
+    }
+  }
+}
+
+/** A stream's name in a namespace: `<NS>_EVENTS`, or `VIGIL_EVENTS` without one. */
+export function streamName(namespace: string | undefined, spec: StreamSpec): string {
+  return `${namespace ? namespace.toUpperCase() : 'VIGIL'}_${spec.name}`;
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof Error && /not found/i.test(err.message);
+}
+
+interface PullLoopOptions<T> {
+  stream: string;
+  durable: string;
+  wireFilter: string;
+  prefixLength: number;
+  handler: (batch: BusMessage<T>[]) => Promise<void>;
+  opts: ConsumeOptions;
+  bus: JetStreamBusOptions<T>;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+}
+
+/**
+ * One durable pull consumer: the client pulls into a bounded buffer; batches of up to maxBatch (waiting up to
+ * maxWaitMs to fill one) go to the handler one at a time, then are acked, or nak'ed for redelivery.
+ */
+class PullLoop<T> {
+  private readonly o: PullLoopOptions<T>;
+  private readonly buffer: JsMsg[] = [];
+  private messages: ConsumerMessages | undefined;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private room: (() => void) | undefined;
+  private done: Promise<void> = Promise.resolve();
+
+  constructor(o: PullLoopOptions<T>) {
+    this.o = o;
+  }
+
+  start(): void {
+    this.done = Promise.all([this.pull(), this.deliver()]).then(() => undefined);
+  }
+
+  private async pull(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        await this.pullMessages();
+      } catch (err) {
+        this.o.bus.onConsumerError?.(this.o.wireFilter, err instanceof Error ? err : new Error(String(err)));
+        if (!this.stopped) await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  private async pullMessages(): Promise<void> {
+    const { opts, bus } = this.o;
+    await this.o.jsm.consumers.add(this.o.stream, {
+      durable_name: this.o.durable, filter_subject: this.o.wireFilter, ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All, ack_wait: nanos(bus.ackWaitMs ?? 30_000),
+      max_ack_pending: bus.maxAckPending ?? 20_000,
+    });
+    if (this.stopped) return;
+    const consumer = await this.o.js.consumers.get(this.o.stream, this.o.durable);
+    this.messages = await consumer.consume({ max_messages: Math.max(2 * opts.maxBatch, 16) });
+    if (this.stopped) this.messages.stop();
+    for await (const m of this.messages) {
+      this.buffer.push(m);
+      this.signal();
+      if (this.buffer.length >= 2 * opts.maxBatch) await new Promise<void>((r) => { this.room = r; });
+    }
+  }
+
+  private signal(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private waitForMessages(ms: number | undefined): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = ms === undefined ? undefined : setTimeout(resolve, ms);
+      this.wake = () => { clearTimeout(timer); resolve(); };
+    });
+  }
+
+  private async deliver(): Promise<void> {
+    const { maxBatch, maxWaitMs } = this.o.opts;
+    while (!this.stopped) {
+      if (this.buffer.length === 0) await this.waitForMessages(undefined);
+      const deadline = Date.now() + maxWaitMs;
+      while (!this.stopped && this.buffer.length < maxBatch && Date.now() < deadline) {
+        await this.waitForMessages(deadline - Date.now());
+      }
+      if (this.stopped) break;
+      const batch = this.buffer.splice(0, maxBatch);
+      const r = this.room;
+      this.room = undefined;
+      r?.();
+      await this.handle(batch);
+    }
+  }
+
+  private async handle(batch: JsMsg[]): Promise<void> {
+    const good: { m: JsMsg; msg: BusMessage<T> }[] = [];
+    for (const m of batch) {
+      try {
+        const payload = this.o.bus.codec.decode(m.data);
+        good.push({ m, msg: { subject: m.subject.slice(this.o.prefixLength), id: m.headers?.get('Nats-Msg-Id') ?? `${m.info.stream}:${m.seq}`, payload } });
+      } catch (err) {
+        m.term();
+        this.o.bus.onUndecodable?.(m.subject, err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+    if (good.length === 0) return;
+    try {
+      await this.o.handler(good.map((g) => g.msg));
+      for (const g of good) g.m.ack();
+    } catch {
+      for (const g of good) g.m.nak(this.o.bus.redeliveryDelayMs ?? 1000);
+    }
+  }
+
+  /** Stops pulling, lets the batch in the handler finish (and be acked), returns the rest for redelivery. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.signal();
+    this.room?.();
+    this.messages?.stop();
+    await this.done.catch(() => undefined);
+    for (const m of this.buffer.splice(0)) m.nak();
+  }
+}

@@ -1,0 +1,157 @@
+// Bus conformance: the same cases against every Bus implementation (in-process, NATS JetStream at
+// 127.0.0.1:4222, or VIGIL_TEST_NATS). Where the two differ by design the case states both behaviours:
+// a failed handler means redelivery on JetStream and a rejected publish (the agent re-sends) in-process;
+// JetStream drops re-published message ids within its duplicate window, the in-process bus does not (the
+// event store collapses duplicates by event id).
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { InProcessBus } from '../../src/bus/in-process.ts';
+import { JetStreamBus } from '../../src/bus/jetstream.ts';
+import { jsonCodec } from '../../src/bus/codec.ts';
+import type { Bus, BusMessage } from '../../src/bus/types.ts';
+
+interface Payload { n: number }
+
+interface BusUnderTest {
+  name: string;
+  open(): Promise<{ bus: Bus<Payload>; dispose(): Promise<void> }>;
+  onHandlerFailure: 'redelivers' | 'rejects-publish';
+  dropsDuplicateIds: boolean;
+}
+
+const NATS = process.env.VIGIL_TEST_NATS ?? '127.0.0.1:4222';
+
+const implementations: BusUnderTest[] = [
+  {
+    name: 'in-process',
+    onHandlerFailure: 'rejects-publish',
+    dropsDuplicateIds: false,
+    async open() {
+      const bus = new InProcessBus<Payload>(64);
+      return { bus, dispose: () => bus.close() };
+    },
+  },
+  {
+    name: 'jetstream',
+    onHandlerFailure: 'redelivers',
+    dropsDuplicateIds: true,
+    async open() {
+      const namespace = `vt${randomBytes(6).toString('hex')}`;
+      const bus = await JetStreamBus.connect<Payload>({
+        servers: NATS, codec: jsonCodec(), namespace, redeliveryDelayMs: 50, maxBytesPerStream: 64 * 2 ** 20,
+      });
+      return { bus, dispose: async () => { await bus.close(); await JetStreamBus.deleteStreams(NATS, namespace); } };
+    },
+  },
+];
+
+async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const msg = (subject: string, n: number, id = `${subject}:${n}`): BusMessage<Payload> => ({ subject, id, payload: { n } });
+
+for (const impl of implementations) {
+  describe(`bus conformance: ${impl.name}`, () => {
+    const withBus = (fn: (bus: Bus<Payload>) => Promise<void>) => async () => {
+      const { bus, dispose } = await impl.open();
+      try { await fn(bus); } finally { await dispose(); }
+    };
+
+    test('delivers the messages of one subject in publish order', withBus(async (bus) => {
+      const got = new Map<string, number[]>();
+      bus.consume('events.t1.>', async (batch) => {
+        for (const m of batch) got.set(m.subject, [...(got.get(m.subject) ?? []), m.payload.n]);
+      }, { maxBatch: 7, maxWaitMs: 0 });
+      const sent = Array.from({ length: 40 }, (_, i) => msg(`events.t1.h${i % 2}`, i));
+      await Promise.all(sent.map((m) => bus.publish(m)));
+      await until(() => (got.get('events.t1.h0')?.length ?? 0) + (got.get('events.t1.h1')?.length ?? 0) === 40, 'all messages');
+      assert.deepEqual(got.get('events.t1.h0'), sent.filter((m) => m.subject.endsWith('h0')).map((m) => m.payload.n));
+      assert.deepEqual(got.get('events.t1.h1'), sent.filter((m) => m.subject.endsWith('h1')).map((m) => m.payload.n));
+    }));
+
+    test('wildcard filters select by token', withBus(async (bus) => {
+      const seen: Record<string, string[]> = { exact: [], star: [], alerts: [] };
+      const record = (k: string) => async (batch: BusMessage<Payload>[]) => { seen[k].push(...batch.map((m) => m.subject)); };
+      const opts = { maxBatch: 10, maxWaitMs: 0 };
+      bus.consume('events.t1.h1', record('exact'), opts);
+      bus.consume('events.t1.*', record('star'), opts);
+      bus.consume('alerts.t1', record('alerts'), opts);
+      await bus.publish(msg('events.t1.h1', 1));
+      await bus.publish(msg('events.t1.h2', 2));
+      await bus.publish(msg('alerts.t1', 3));
+      await until(() => seen.exact.length + seen.star.length + seen.alerts.length === 4, 'four deliveries');
+      assert.deepEqual(seen, { exact: ['events.t1.h1'], star: ['events.t1.h1', 'events.t1.h2'], alerts: ['alerts.t1'] });
+    }));
+
+    test('hands the handler batches of at most maxBatch, filling them within maxWaitMs', withBus(async (bus) => {
+      const sizes: number[] = [];
+      bus.consume('events.>', async (batch) => { sizes.push(batch.length); }, { maxBatch: 5, maxWaitMs: 150 });
+      await Promise.all(Array.from({ length: 12 }, (_, i) => bus.publish(msg('events.t1.h1', i))));
+      await until(() => sizes.reduce((a, b) => a + b, 0) === 12, 'twelve messages');
+      assert.ok(sizes.every((s) => s >= 1 && s <= 5), `batch sizes ${sizes}`);
+      assert.ok(sizes.some((s) => s > 1), `messages were batched: ${sizes}`);
+    }));
+
+    test(`a failed handler loses nothing (${impl.onHandlerFailure})`, withBus(async (bus) => {
+      let attempts = 0;
+      const handled: number[] = [];
+      bus.consume('events.>', async (batch) => {
+        attempts++;
+        if (attempts === 1) throw new Error('store unavailable');
+        handled.push(...batch.map((m) => m.payload.n));
+      }, { maxBatch: 10, maxWaitMs: 0 });
+      const m = msg('events.t1.h1', 42);
+      const first = await bus.publish(m).then(() => 'resolved', () => 'rejected');
+      assert.equal(first, impl.onHandlerFailure === 'redelivers' ? 'resolved' : 'rejected');
+      if (first === 'rejected') await bus.publish(m); // what ingest does: the agent re-sends the batch
+      await until(() => handled.length > 0, 'successful handling');
+      assert.deepEqual(handled, [42]);
+      assert.equal(attempts, 2);
+    }));
+
+    test(`re-published message ids are ${impl.dropsDuplicateIds ? 'dropped' : 'delivered again'}`, withBus(async (bus) => {
+      const got: number[] = [];
+      bus.consume('events.>', async (batch) => { got.push(...batch.map((m) => m.payload.n)); }, { maxBatch: 10, maxWaitMs: 0 });
+      await bus.publish(msg('events.t1.h1', 1, 'batch-1'));
+      await bus.publish(msg('events.t1.h1', 1, 'batch-1'));
+      await bus.publish(msg('events.t1.h1', 2, 'batch-2'));
+      await until(() => got.includes(2), 'the sentinel');
+      assert.deepEqual(got, impl.dropsDuplicateIds ? [1, 2] : [1, 1, 2]);
+    }));
+
+    test('stopping a subscription finishes the batch in hand; the next consumer does not see it again', withBus(async (bus) => {
+      let started = false;
+      let finished = false;
+      const sub = bus.consume('events.>', async () => {
+        started = true;
+        await new Promise((r) => setTimeout(r, 200));
+        finished = true;
+      }, { maxBatch: 10, maxWaitMs: 0 });
+      const published = bus.publish(msg('events.t1.h1', 1)).catch(() => undefined);
+      await until(() => started, 'the handler to start');
+      await sub.stop();
+      assert.equal(finished, true);
+      await published;
+      const later: number[] = [];
+      bus.consume('events.>', async (batch) => { later.push(...batch.map((m) => m.payload.n)); }, { maxBatch: 10, maxWaitMs: 0 });
+      await bus.publish(msg('events.t1.h1', 2));
+      await until(() => later.length > 0, 'the second message');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(later, [2]);
+    }));
+
+    test('refuses subjects outside the layout, and publishing after close', withBus(async (bus) => {
+      bus.consume('events.>', async () => {}, { maxBatch: 1, maxWaitMs: 0 });
+      await assert.rejects(bus.publish(msg('nosuch.t1.h1', 1)));
+      await bus.close();
+      await assert.rejects(bus.publish(msg('events.t1.h1', 1)));
+    }));
+  });
+}
