@@ -8,6 +8,9 @@ export interface DdlOptions {
   engineSuffix?: string; // e.g. "Replicated" for clusters (see docs/scaling.md)
 }
 
+// An insert returns only when its part is on disk (fsynced): the agent's batch is acknowledged after that.
+const DURABLE_INSERTS = 'fsync_after_insert = 1, fsync_part_directory = 1';
+
 const extracted: [name: string, type: string, expr: string][] = [
   ['event_category', 'LowCardinality(String)', "JSONExtractString(raw, 'event', 'category')"],
   ['hostname', 'LowCardinality(String)', "JSONExtractString(raw, 'agent', 'hostname')"],
@@ -49,7 +52,8 @@ export function eventStoreDdl(o: DdlOptions): string[] {
     ) ENGINE = ${mt('ReplacingMergeTree')}(ingested)
     PARTITION BY toYYYYMM(timestamp)
     ORDER BY (tenant_id, host_id, timestamp, event_id)
-    TTL toDateTime(timestamp) + INTERVAL ${Math.trunc(o.retentionDays)} DAY`,
+    TTL toDateTime(timestamp) + INTERVAL ${Math.trunc(o.retentionDays)} DAY
+    SETTINGS ${DURABLE_INSERTS}`,
     `CREATE TABLE IF NOT EXISTS events_hourly (
       tenant_id LowCardinality(String),
       host_id String,
@@ -85,6 +89,7 @@ export function eventStoreDdl(o: DdlOptions): string[] {
     ) ENGINE = ${mt('ReplacingMergeTree')}(ver)
     PARTITION BY toYYYYMM(start_ts)
     ORDER BY (tenant_id, host_id, pid, start_ts)
-    TTL toDateTime(start_ts) + INTERVAL ${Math.trunc(o.retentionDays)} DAY`,
+    TTL toDateTime(start_ts) + INTERVAL ${Math.trunc(o.retentionDays)} DAY
+    SETTINGS ${DURABLE_INSERTS}`,
   ];
 }

@@ -1,0 +1,104 @@
+// Crash safety: real agents (with their on-disk spools) stream into a `vigil up --no-agent` server
+// process; the server is killed with SIGKILL in the middle of ingest and restarted on the same data
+// directory. Afterwards every event the agents produced is stored exactly once: nothing acknowledged
+// was lost, nothing unacknowledged was dropped by the agents, and re-deliveries did not duplicate.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Agent } from '../../src/agent/agent.ts';
+import type { Observation, Sensor, SensorHealth } from '../../src/agent/sensor.ts';
+import { ChdbEngine } from '../../src/stores/events/chdb-engine.ts';
+import { ClickHouseEventStore } from '../../src/stores/events/clickhouse-store.ts';
+import { eventually, startVigil, type VigilProcess } from '../support/vigil-process.ts';
+
+/** Emits `total` process starts at a steady rate, then nothing. */
+class SteadySensor implements Sensor {
+  readonly mode = 'proc' as const;
+  emitted = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly total: number;
+  private readonly perTick: number;
+  constructor(total: number, perTick: number) {
+    this.total = total;
+    this.perTick = perTick;
+  }
+  async start(emit: (o: Observation) => void): Promise<void> {
+    this.timer = setInterval(() => {
+      for (let i = 0; i < this.perTick && this.emitted < this.total; i++) {
+        const pid = 10_000 + ++this.emitted;
+        emit({ type: 'process_start', timeMs: Date.now(), pid, ppid: 1, uid: 0, startTimeMs: Date.now(), executable: '/usr/bin/true', args: ['/usr/bin/true', String(pid)] });
+      }
+      if (this.emitted >= this.total) clearInterval(this.timer);
+    }, 10);
+  }
+  async stop(): Promise<void> { clearInterval(this.timer); }
+  health(): SensorHealth { return { mode: 'proc', drops: 0, restarts: 0 }; }
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+async function createToken(v: VigilProcess, maxUses: number): Promise<string> {
+  const res = await fetch(`${v.apiUrl}/api/v1/enrollment-tokens`, {
+    method: 'POST', headers: { authorization: `Bearer ${v.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ max_uses: maxUses }),
+  });
+  assert.equal(res.status, 201);
+  return (await res.json()).token;
+}
+
+test('SIGKILL of the server during ingest loses no event and duplicates none', { timeout: 240_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-crash-'));
+  const args = ['up', '--no-agent', '--data-dir', join(dir, 'server'), '--http', '127.0.0.1:0', '--grpc', `127.0.0.1:${await freePort()}`];
+  let server = await startVigil(args, join(dir, 'server'));
+  const log = pino({ level: 'silent' });
+  const perAgent = 12_000;
+  const agents: { agent: Agent; sensor: SteadySensor }[] = [];
+  try {
+    const token = await createToken(server, 2);
+    const caPem = readFileSync(join(dir, 'server', 'pki', 'ca.pem'), 'utf8');
+    for (const name of ['a', 'b']) {
+      const sensor = new SteadySensor(perAgent, 40); // ~4,000 events/s per agent
+      const agent = new Agent({ dataDir: join(dir, `agent-${name}`), server: server.grpcAddress, caPem, enrollmentToken: token, sensor, log, batchIntervalMs: 100 });
+      agents.push({ agent, sensor });
+    }
+    await Promise.all(agents.map((a) => a.agent.start()));
+
+    await eventually(async () => (agents.every((a) => a.agent.counters.eventsSent > 1500) ? true : undefined), 60_000, 'ingest under way');
+    const ackedBeforeKill = agents.reduce((n, a) => n + a.agent.counters.eventsSent, 0);
+    assert.equal(await server.stop('SIGKILL'), null);
+    assert.ok(agents.some((a) => a.sensor.emitted < perAgent), 'the kill happened while events were still being produced');
+
+    server = await startVigil(args, join(dir, 'server'));
+    await eventually(async () => (agents.every((a) => a.sensor.emitted === perAgent && a.agent.health().queue_depth === 0) ? true : undefined),
+      120_000, 'every spooled batch to be acknowledged after the restart');
+    await Promise.all(agents.map((a) => a.agent.stop()));
+    assert.equal(await server.stop('SIGTERM'), 0);
+
+    const store = new ClickHouseEventStore(new ChdbEngine(join(dir, 'server', 'events')), { retentionDays: 30 });
+    await store.init();
+    try {
+      const stored = await store.countDistinct('default');
+      assert.ok(ackedBeforeKill > 0);
+      assert.equal(stored, 2 * perAgent, `stored ${stored} of ${2 * perAgent} events`);
+      const page = await store.queryEvents({ tenantId: 'default', limit: 10_000 });
+      assert.equal(new Set(page.events.map((e) => e.event.id)).size, page.events.length, 'no duplicate on read');
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await Promise.allSettled(agents.map((a) => a.agent.stop()));
+    await server.stop('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

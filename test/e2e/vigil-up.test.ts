@@ -1,0 +1,79 @@
+// End to end: `vigil up` in a temporary data directory (server + local agent with its real sensor),
+// a uniquely named process started on this host, found through the API with its parent and command
+// line, in events and in the live process tree; then a clean stop and a restart that continues.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { apiGet, eventually, startVigil } from '../support/vigil-process.ts';
+
+function findInTree(nodes: any[], pid: number, parent: any = null): { node: any; parent: any } | undefined {
+  for (const n of nodes) {
+    if (n.pid === pid) return { node: n, parent };
+    const hit = findInTree(n.children, pid, n);
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
+test('vigil up: a new process is seen with its parent and command line, and a restart continues', { timeout: 180_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-up-'));
+  const marker = `vigil-e2e-${randomBytes(4).toString('hex')}`;
+  const exe = join(dir, marker);
+  copyFileSync('/bin/sleep', exe);
+  let vigil = await startVigil(['up', '--data-dir', dir, '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0'], dir);
+  try {
+    assert.equal(statSync(join(dir, 'admin-api-key')).mode & 0o777, 0o600);
+    const { hosts } = await eventually(async () => {
+      const r = await apiGet(vigil, '/api/v1/hosts');
+      return r.hosts.length ? r : undefined;
+    }, 20_000, 'the local agent to enrol');
+    const hostId = hosts[0].id;
+
+    // The parent shell runs the marker and then `true`, so it stays the marker's parent.
+    const shell = spawn('/bin/sh', ['-c', `${exe} 4 ; true`], { stdio: 'ignore' });
+    const shellExit = new Promise((r) => shell.once('exit', r));
+    const started = await eventually(async () => {
+      const r = await apiGet(vigil, `/api/v1/events?type=process_start&q=${marker}&host=${hostId}`);
+      return r.events.find((e: any) => e.process.executable === exe);
+    }, 30_000, 'the marker process_start event');
+    assert.equal(started.process.command_line, `${exe} 4`);
+    assert.deepEqual(started.process.args, [exe, '4']);
+    assert.equal(started.process.parent.pid, shell.pid);
+    assert.match(started.process.parent.executable, /\/(dash|bash|sh)$/);
+    assert.equal(started.host.id, hostId);
+    assert.match(started.process.entity_id, /^[A-Za-z0-9_-]{22}$/);
+
+    const tree = await apiGet(vigil, `/api/v1/hosts/${hostId}/process-tree`);
+    const hit = findInTree(tree.roots, started.process.pid);
+    assert.ok(hit, 'the marker is in the live process tree');
+    assert.equal(hit.node.cmdline, `${exe} 4`);
+    assert.equal(hit.parent?.pid, shell.pid);
+
+    await shellExit;
+    await eventually(async () => {
+      const r = await apiGet(vigil, `/api/v1/events?type=process_end&q=${marker}&host=${hostId}`);
+      return r.events.find((e: any) => e.process.entity_id === started.process.entity_id);
+    }, 30_000, 'the marker process_end event');
+    const later = await apiGet(vigil, `/api/v1/hosts/${hostId}/process-tree`);
+    assert.equal(findInTree(later.roots, started.process.pid)?.node.entity_id === started.process.entity_id, false,
+      'an exited process leaves the live tree');
+    const past = await apiGet(vigil, `/api/v1/hosts/${hostId}/process-tree?at=${encodeURIComponent(started['@timestamp'])}`);
+    assert.ok(findInTree(past.roots, started.process.pid), 'the historical tree still has it');
+
+    assert.equal(await vigil.stop('SIGTERM'), 0, `clean stop:\n${vigil.output()}`);
+
+    vigil = await startVigil(['up', '--data-dir', dir, '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0'], dir);
+    const again = await apiGet(vigil, '/api/v1/hosts');
+    assert.deepEqual(again.hosts.map((h: any) => h.id), [hostId], 'the same agent continues, no re-enrolment');
+    const kept = await apiGet(vigil, `/api/v1/events?type=process_start&q=${marker}`);
+    assert.ok(kept.events.some((e: any) => e.event.id === started.event.id), 'events survive the restart');
+  } finally {
+    await vigil.stop('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
