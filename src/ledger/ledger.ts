@@ -6,6 +6,7 @@
 //   const { index, leafHash } = await ledger.append({ actor, tenant_id, action, target, outcome, request_id, details });
 //   await ledger.checkpoint(); ledger.latestCheckpoint(); ledger.inclusionProof(i); ledger.consistencyProof(m, n);
 //   await ledger.entries({ from, limit, tenantId }); await ledger.close();
+//   await ledger.record({ actor, tenantId, action, outcome, … })   (the AuditSink interface, src/ledger/sink.ts)
 
 import { createHash, type KeyObject } from 'node:crypto';
 import { openCheckpoint, signCheckpoint, type SignedCheckpoint } from './checkpoint.ts';
@@ -15,6 +16,7 @@ import {
 } from './entry.ts';
 import type { Hash } from './merkle.ts';
 import { noteKey, rawPublicKey, type NoteKey, type NoteVerifier } from './note.ts';
+import { auditEventOf, type AuditRecord, type AuditSink } from './sink.ts';
 import type { LedgerStore, StoredRow } from './store.ts';
 import { MerkleTree } from './tree.ts';
 
@@ -91,7 +93,7 @@ function sameHash(a: Hash, b: Hash): boolean {
   return Buffer.from(a).equals(Buffer.from(b));
 }
 
-export class Ledger {
+export class Ledger implements AuditSink {
   private readonly store: LedgerStore;
   private readonly key: LedgerKey;
   private readonly maxBatch: number;
@@ -171,6 +173,11 @@ export class Ledger {
       this.queue.push({ event, timestamp: this.now().toISOString(), resolve, reject });
       this.scheduleFlush();
     });
+  }
+
+  /** AuditSink: appends `entry` and resolves once it is durable. */
+  async record(entry: AuditRecord): Promise<void> {
+    await this.append(auditEventOf(entry));
   }
 
   private scheduleFlush(): void {

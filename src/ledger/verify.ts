@@ -35,23 +35,50 @@ export interface VerifyReport {
   size: number;
   /** Lowest position implicated by any problem. */
   firstBad?: number;
+  /** Problems found, the first MAX_PROBLEMS of them (a gap early in the log implicates every later row). */
   problems: Problem[];
+  /** Problems found beyond the first MAX_PROBLEMS. */
+  omitted: number;
   warnings: string[];
   /** Latest stored checkpoint whose signature verified. */
   latest?: SignedCheckpoint;
 }
 
+export const MAX_PROBLEMS = 1000;
+
+/** Collects problems, keeping the first MAX_PROBLEMS and counting the rest. */
+class Problems {
+  readonly list: Problem[] = [];
+  omitted = 0;
+  firstBad: number | undefined;
+
+  /** Positions of row problems, ascending (rows are checked in order). */
+  private readonly rowPositions: number[] = [];
+
+  pushRow(p: Problem & { position: number }): void {
+    if (this.rowPositions.at(-1) !== p.position) this.rowPositions.push(p.position);
+    this.push(p);
+  }
+
+  /** The first position in [from, to) at which a row problem was found. */
+  firstRowProblemIn(from: number, to: number): number | undefined {
+    const found = this.rowPositions.find((p) => p >= from);
+    return found !== undefined && found < to ? found : undefined;
+  }
+
+  push(p: Problem): void {
+    if (p.position !== undefined && (this.firstBad === undefined || p.position < this.firstBad)) this.firstBad = p.position;
+    if (this.list.length < MAX_PROBLEMS) this.list.push(p);
+    else this.omitted++;
+  }
+}
+
 const same = (a: Hash, b: Hash): boolean => Buffer.from(a).equals(Buffer.from(b));
 
-/** Why the row at `position` is bad, or undefined when it is sound. */
-function rowProblem(row: StoredRow, position: number, leaf: Hash, sealKey: Uint8Array | undefined): string | undefined {
-  if (row.index !== position) {
-    return row.index > position
-      ? `entries ${position}..${row.index - 1} are missing (next stored index is ${row.index})`
-      : `stored index ${row.index} is out of order`;
-  }
+/** Why the row is bad on its own (bytes, seal, recorded index), or undefined when it is sound. */
+function rowProblem(row: StoredRow, leaf: Hash, sealKey: Uint8Array | undefined): string | undefined {
   if (!same(leaf, row.leafHash)) return 'entry bytes do not match the stored leaf hash';
-  if (sealKey && !same(rowSeal(sealKey, position, leaf), row.seal)) {
+  if (sealKey && !same(rowSeal(sealKey, row.index, leaf), row.seal)) {
     return 'row seal does not match: entry altered, inserted or moved';
   }
   let recorded: unknown;
@@ -60,17 +87,26 @@ function rowProblem(row: StoredRow, position: number, leaf: Hash, sealKey: Uint8
   } catch {
     return 'entry is not valid JSON';
   }
-  return recorded === position ? undefined : `entry records index ${String(recorded)}: moved or inserted`;
+  return recorded === row.index ? undefined : `entry records index ${String(recorded)}: moved or inserted`;
 }
 
-async function rehashRows(input: VerifyInput, problems: Problem[]): Promise<MerkleTree> {
+/** The problem with a row whose stored index is not the one after its predecessor's. */
+function sequenceProblem(index: number, expected: number): Problem & { position: number } {
+  return index > expected
+    ? { position: expected, message: `position ${expected}: entries ${expected}..${index - 1} are missing (next stored index is ${index})` }
+    : { position: index, message: `position ${index}: stored index ${index} repeats or goes backwards` };
+}
+
+async function rehashRows(input: VerifyInput, problems: Problems): Promise<MerkleTree> {
   const tree = new MerkleTree();
+  let expected = 0;
   for await (const row of input.rows) {
-    const position = tree.size;
+    if (row.index !== expected) problems.pushRow(sequenceProblem(row.index, expected));
     const leaf = entryLeafHash(row.entry);
-    const message = rowProblem(row, position, leaf, input.sealKey);
-    if (message) problems.push({ position, message: `position ${position}: ${message}` });
+    const message = rowProblem(row, leaf, input.sealKey);
+    if (message) problems.pushRow({ position: row.index, message: `position ${row.index}: ${message}` });
     tree.append(leaf);
+    expected = row.index + 1;
   }
   return tree;
 }
@@ -84,7 +120,7 @@ function openStored(cp: StoredCheckpoint, verifier: NoteVerifier): SignedCheckpo
 }
 
 /** Checks the stored checkpoints against the re-hashed tree; returns the latest one whose signature verified. */
-function checkStoredCheckpoints(input: VerifyInput, tree: MerkleTree, problems: Problem[]): SignedCheckpoint | undefined {
+function checkStoredCheckpoints(input: VerifyInput, tree: MerkleTree, problems: Problems): SignedCheckpoint | undefined {
   let latest: SignedCheckpoint | undefined;
   let goodSize = 0;
   for (const stored of input.checkpoints) {
@@ -96,27 +132,30 @@ function checkStoredCheckpoints(input: VerifyInput, tree: MerkleTree, problems: 
       continue;
     }
     latest = cp;
-    const mismatch = rootMismatch(cp, tree, goodSize, 'signed checkpoint');
+    const mismatch = rootMismatch(cp, tree, goodSize, 'signed checkpoint', problems);
     if (mismatch) problems.push(mismatch);
     else goodSize = cp.size;
   }
   return latest;
 }
 
-/** Compares a checkpoint with the re-hashed tree; `goodSize` is the largest size known to match. */
-function rootMismatch(cp: SignedCheckpoint, tree: MerkleTree, goodSize: number, what: string): Problem | undefined {
+/**
+ * Compares a checkpoint with the re-hashed tree; `goodSize` is the largest size known to match. A mismatch lies
+ * in [goodSize, size); its position is the first row problem in that range when one explains it, else goodSize.
+ */
+function rootMismatch(cp: SignedCheckpoint, tree: MerkleTree, goodSize: number, what: string, problems: Problems): Problem | undefined {
   if (cp.size > tree.size) {
     return { position: tree.size, message: `${what} of size ${cp.size} covers entries ${tree.size}..${cp.size - 1}, which are missing` };
   }
   if (same(tree.root(cp.size), cp.root)) return undefined;
   const from = Math.min(goodSize, cp.size - 1);
   return {
-    position: from,
+    position: problems.firstRowProblemIn(from, cp.size) ?? from,
     message: `position ${from}..${cp.size - 1}: stored entries differ from those signed in the ${what} of size ${cp.size}`,
   };
 }
 
-function checkExternal(note: string, input: VerifyInput, tree: MerkleTree, latest: SignedCheckpoint | undefined, problems: Problem[]): void {
+function checkExternal(note: string, input: VerifyInput, tree: MerkleTree, latest: SignedCheckpoint | undefined, problems: Problems): void {
   let ext: SignedCheckpoint;
   try {
     ext = openCheckpoint(note, input.verifier);
@@ -124,7 +163,7 @@ function checkExternal(note: string, input: VerifyInput, tree: MerkleTree, lates
     problems.push({ message: `exported checkpoint: ${(err as Error).message}` });
     return;
   }
-  const mismatch = rootMismatch(ext, tree, 0, 'exported checkpoint');
+  const mismatch = rootMismatch(ext, tree, 0, 'exported checkpoint', problems);
   if (mismatch) {
     problems.push(mismatch);
     return;
@@ -139,7 +178,7 @@ function checkExternal(note: string, input: VerifyInput, tree: MerkleTree, lates
 }
 
 export async function verifyLedger(input: VerifyInput): Promise<VerifyReport> {
-  const problems: Problem[] = [];
+  const problems = new Problems();
   const warnings: string[] = [];
   const tree = await rehashRows(input, problems);
   const latest = checkStoredCheckpoints(input, tree, problems);
@@ -149,9 +188,6 @@ export async function verifyLedger(input: VerifyInput): Promise<VerifyReport> {
   }
   if (!input.sealKey) warnings.push('row seals not checked (no signing key available)');
   for (const note of input.external ?? []) checkExternal(note, input, tree, latest, problems);
-  const firstBad = problems.reduce<number | undefined>(
-    (min, p) => (p.position === undefined || (min !== undefined && min <= p.position) ? min : p.position),
-    undefined,
-  );
-  return { ok: problems.length === 0, size: tree.size, firstBad, problems, warnings, latest };
+  const { list, omitted, firstBad } = problems;
+  return { ok: list.length === 0, size: tree.size, firstBad, problems: list, omitted, warnings, latest };
 }

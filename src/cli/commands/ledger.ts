@@ -1,14 +1,16 @@
 // `vigil ledger verify|checkpoint|entries`: operator access to the tamper-evident audit ledger in
-// <data-dir>/ledger.db (signing key <data-dir>/ledger-key.pem, verifier key <data-dir>/ledger-key.pub).
+// <data-dir>/ledger.db or in PostgreSQL (--postgres URL or VIGIL_LEDGER_POSTGRES), with the signing key
+// <data-dir>/ledger-key.pem (or --key FILE) and the verifier key next to it (<key>.pub).
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { verifierOf, type LedgerKey } from '../../ledger/ledger.ts';
 import type { NoteVerifier } from '../../ledger/note.ts';
-import type { StoredRow } from '../../ledger/store.ts';
+import type { LedgerStore, StoredRow } from '../../ledger/store.ts';
 import { verifyLedger, type VerifyReport } from '../../ledger/verify.ts';
 import { ledgerPaths, loadLedgerKey, readVerifier, type LedgerPaths } from '../../stores/ledger/key-file.ts';
 import { openLedger } from '../../stores/ledger/open.ts';
+import { PostgresLedgerStore } from '../../stores/ledger/postgres.ts';
 import { SqliteLedgerStore } from '../../stores/ledger/sqlite.ts';
 
 export const summary = 'verify the audit ledger, issue a signed checkpoint, list entries';
@@ -18,7 +20,8 @@ const USAGE = `usage: vigil ledger <verify|checkpoint|entries> [options]
               exported ones (--checkpoint FILE, repeatable); prints the first bad position; exit 1 on failure
   checkpoint  issue the current signed checkpoint (C2SP tlog-checkpoint note) and print it (--out FILE: also write it)
   entries     print entries as JSON lines (--from N, --limit N, --tenant ID)
-options: --data-dir DIR (default ./data), --key FILE (signing key, default <data-dir>/ledger-key.pem)`;
+options: --data-dir DIR (default ./data), --key FILE (signing key, default <data-dir>/ledger-key.pem),
+         --postgres URL (ledger in PostgreSQL instead of <data-dir>/ledger.db; default $VIGIL_LEDGER_POSTGRES)`;
 
 const OPTIONS = {
   'data-dir': { type: 'string', default: './data' },
@@ -28,18 +31,29 @@ const OPTIONS = {
   from: { type: 'string', default: '0' },
   limit: { type: 'string', default: '100' },
   tenant: { type: 'string' },
+  postgres: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const MAX_PROBLEMS_SHOWN = 20;
 const PAGE = 10000;
 
-function openExistingStore(paths: LedgerPaths): SqliteLedgerStore {
-  if (!existsSync(paths.db)) throw new Error(`no ledger database at ${paths.db}`);
-  return new SqliteLedgerStore(paths.db, { readOnly: true });
+/** Where the ledger is: its key files, and PostgreSQL when configured (else <data-dir>/ledger.db). */
+interface Location {
+  dataDir: string;
+  keyFile?: string;
+  paths: LedgerPaths;
+  postgres?: string;
 }
 
-async function* allRows(store: SqliteLedgerStore): AsyncIterable<StoredRow> {
+/** Opens the existing store read-only: verification and listing never modify it. */
+async function openExistingStore(at: Location): Promise<LedgerStore> {
+  if (at.postgres) return PostgresLedgerStore.connect({ connectionString: at.postgres }, { readOnly: true });
+  if (!existsSync(at.paths.db)) throw new Error(`no ledger database at ${at.paths.db}`);
+  return new SqliteLedgerStore(at.paths.db, { readOnly: true });
+}
+
+async function* allRows(store: LedgerStore): AsyncIterable<StoredRow> {
   for (let from = 0; ;) {
     const rows = await store.rows({ from, limit: PAGE });
     if (rows.length === 0) return;
@@ -70,20 +84,22 @@ function printReport(report: VerifyReport): number {
   const where = report.firstBad === undefined ? '' : `: first bad position ${report.firstBad}`;
   console.log(`ledger verification FAILED${where} (${report.size} entries stored; ${latest})`);
   for (const p of report.problems.slice(0, MAX_PROBLEMS_SHOWN)) console.log(`  ${p.message}`);
-  if (report.problems.length > MAX_PROBLEMS_SHOWN) console.log(`  … and ${report.problems.length - MAX_PROBLEMS_SHOWN} more problems`);
+  const more = report.problems.length + report.omitted - MAX_PROBLEMS_SHOWN;
+  if (more > 0) console.log(`  … and ${more} more problems`);
   return 1;
 }
 
-async function verify(paths: LedgerPaths, exported: string[]): Promise<number> {
-  const { verifier, key } = keys(paths);
-  const store = openExistingStore(paths);
+async function verify(at: Location, exported: string[]): Promise<number> {
+  const { verifier, key } = keys(at.paths);
+  const external = exported.map((f) => readFileSync(f, 'utf8'));
+  const store = await openExistingStore(at);
   try {
     const report = await verifyLedger({
       rows: allRows(store),
       checkpoints: await store.checkpoints(),
       verifier,
       sealKey: key?.seal,
-      external: exported.map((f) => readFileSync(f, 'utf8')),
+      external,
     });
     return printReport(report);
   } finally {
@@ -91,8 +107,9 @@ async function verify(paths: LedgerPaths, exported: string[]): Promise<number> {
   }
 }
 
-async function checkpoint(dataDir: string, keyFile: string | undefined, out: string | undefined): Promise<number> {
-  const ledger = await openLedger({ dataDir, keyFile });
+async function checkpoint(at: Location, out: string | undefined): Promise<number> {
+  const postgres = at.postgres ? { connectionString: at.postgres } : undefined;
+  const ledger = await openLedger({ dataDir: at.dataDir, keyFile: at.keyFile, postgres });
   try {
     const cp = await ledger.checkpoint();
     process.stdout.write(cp.note);
@@ -109,8 +126,8 @@ function nonNegative(name: string, text: string): number {
   return n;
 }
 
-async function entries(paths: LedgerPaths, from: number, limit: number, tenantId: string | undefined): Promise<number> {
-  const store = openExistingStore(paths);
+async function entries(at: Location, from: number, limit: number, tenantId: string | undefined): Promise<number> {
+  const store = await openExistingStore(at);
   try {
     const rows = await store.rows({ from, limit: limit + 1, tenantId });
     for (const r of rows.slice(0, limit)) console.log(r.entry);
@@ -128,14 +145,18 @@ export async function run(args: string[]): Promise<number> {
     console.log(USAGE);
     return values.help ? 0 : 2;
   }
-  const paths = ledgerPaths(values['data-dir'], values.key);
+  const dataDir = values['data-dir'];
+  const at: Location = {
+    dataDir, keyFile: values.key, paths: ledgerPaths(dataDir, values.key),
+    postgres: values.postgres ?? process.env.VIGIL_LEDGER_POSTGRES,
+  };
   switch (sub) {
     case 'verify':
-      return verify(paths, values.checkpoint ?? []);
+      return verify(at, values.checkpoint ?? []);
     case 'checkpoint':
-      return checkpoint(values['data-dir'], values.key, values.out);
+      return checkpoint(at, values.out);
     case 'entries':
-      return entries(paths, nonNegative('from', values.from), nonNegative('limit', values.limit), values.tenant);
+      return entries(at, nonNegative('from', values.from), nonNegative('limit', values.limit), values.tenant);
     default:
       console.error(`vigil ledger: unknown sub-command '${sub}'\n${USAGE}`);
       return 2;

@@ -58,11 +58,14 @@ export class PostgresLedgerStore implements LedgerStore {
     this.pool = pool;
   }
 
-  /** Connects and creates the ledger tables if needed. */
-  static async connect(config: pg.PoolConfig): Promise<PostgresLedgerStore> {
+  /**
+   * Connects and creates the ledger tables if needed; `readOnly` touches nothing (no schema, no triggers
+   * re-created), as verification must.
+   */
+  static async connect(config: pg.PoolConfig, opts: { readOnly?: boolean } = {}): Promise<PostgresLedgerStore> {
     const pool = new pg.Pool(config);
     try {
-      await pool.query(SCHEMA);
+      await pool.query(opts.readOnly ? 'SELECT 1 FROM ledger_entries LIMIT 0' : SCHEMA);
     } catch (err) {
       await pool.end();
       throw err;

@@ -1,0 +1,249 @@
+// The LedgerStore conformance suite, run against every implementation (sqlite.test.ts, postgres.test.ts):
+// the store contract itself, the Ledger over it (batched appends, periodic and on-demand checkpoints, reopen),
+// and tamper detection by `vigil ledger verify` (flip a byte, delete, reorder, insert: the right first position).
+
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run as ledgerCli } from '../../src/cli/commands/ledger.ts';
+import { encodeEntry, entryLeafHash, makeEntry } from '../../src/ledger/entry.ts';
+import type { Ledger } from '../../src/ledger/ledger.ts';
+import { verifyConsistency, verifyInclusion } from '../../src/ledger/merkle.ts';
+import type { StoredRow } from '../../src/ledger/store.ts';
+import type { HarnessFactory, StoreHarness } from './harness.ts';
+
+const bytes = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
+const row = (index: number, tenantId = 't1'): StoredRow => ({
+  index, tenantId, entry: `{"index":${index}}`, leafHash: bytes(32, index), seal: bytes(32, 255 - index),
+});
+const event = (i: number, tenant = i % 2 ? 'tenant-b' : 'tenant-a') => ({
+  actor: `user:${i}`, tenant_id: tenant, action: 'test.append', target: `thing-${i}`, outcome: 'success',
+  request_id: `req-${i}`, details: { i },
+});
+
+async function harnessFor(t: TestContext, make: HarnessFactory): Promise<StoreHarness> {
+  const h = await make();
+  t.after(() => h.cleanup());
+  return h;
+}
+
+/** Runs `vigil ledger …` in-process, capturing what it prints. */
+async function cli(args: string[]): Promise<{ code: number; out: string }> {
+  const lines: string[] = [];
+  const saved = { log: console.log, write: process.stdout.write };
+  console.log = (...a: unknown[]) => { lines.push(a.join(' ')); };
+  process.stdout.write = ((chunk: string) => { lines.push(chunk); return true; }) as typeof process.stdout.write;
+  try {
+    const code = await ledgerCli(args);
+    return { code, out: lines.join('\n') };
+  } finally {
+    console.log = saved.log;
+    process.stdout.write = saved.write;
+  }
+}
+
+/** A ledger of `size` entries with signed checkpoints at half and full size, closed. */
+async function filledLedger(h: StoreHarness, size: number): Promise<void> {
+  const ledger = await h.openLedger();
+  await Promise.all(Array.from({ length: size / 2 }, (_, i) => ledger.append(event(i))));
+  await ledger.checkpoint();
+  await Promise.all(Array.from({ length: size / 2 }, (_, i) => ledger.append(event(size / 2 + i))));
+  await ledger.close();
+}
+
+async function readRow(h: StoreHarness, index: number): Promise<{ entry: string; leaf_hash: Buffer; seal: Buffer }> {
+  const [r] = await h.sql('SELECT entry, leaf_hash, seal FROM ledger_entries WHERE idx = ?', [index]);
+  return { entry: String(r.entry), leaf_hash: Buffer.from(r.leaf_hash as Uint8Array), seal: Buffer.from(r.seal as Uint8Array) };
+}
+
+async function writeRow(h: StoreHarness, index: number, r: { entry: string; leaf_hash: Uint8Array; seal: Uint8Array }): Promise<void> {
+  await h.sql('UPDATE ledger_entries SET entry = ?, leaf_hash = ?, seal = ? WHERE idx = ?',
+    [r.entry, Buffer.from(r.leaf_hash), Buffer.from(r.seal), index]);
+}
+
+function flipOneByte(text: string): string {
+  const at = text.indexOf('test.append') + 5;
+  return `${text.slice(0, at)}${text[at] === 'a' ? 'b' : 'a'}${text.slice(at + 1)}`;
+}
+
+/** Tampering operations, each with the position `vigil ledger verify` must report first. */
+const TAMPERINGS: { name: string; firstBad: number; apply(h: StoreHarness): Promise<void> }[] = [
+  {
+    name: 'flip a byte of an entry',
+    firstBad: 7,
+    apply: async (h) => {
+      const r = await readRow(h, 7);
+      await writeRow(h, 7, { ...r, entry: flipOneByte(r.entry) });
+    },
+  },
+  {
+    name: 'flip a byte of an entry and recompute its leaf hash',
+    firstBad: 13,
+    apply: async (h) => {
+      const r = await readRow(h, 13);
+      const entry = flipOneByte(r.entry);
+      await writeRow(h, 13, { ...r, entry, leaf_hash: entryLeafHash(entry) });
+    },
+  },
+  {
+    name: 'delete an entry',
+    firstBad: 5,
+    apply: async (h) => { await h.sql('DELETE FROM ledger_entries WHERE idx = ?', [5]); },
+  },
+  {
+    name: 'delete the last entry',
+    firstBad: 19,
+    apply: async (h) => { await h.sql('DELETE FROM ledger_entries WHERE idx = ?', [19]); },
+  },
+  {
+    name: 'reorder two entries',
+    firstBad: 3,
+    apply: async (h) => {
+      const [a, b] = [await readRow(h, 3), await readRow(h, 11)];
+      await writeRow(h, 3, b);
+      await writeRow(h, 11, a);
+    },
+  },
+  {
+    name: 'insert a forged entry',
+    firstBad: 9,
+    apply: async (h) => {
+      await h.sql('UPDATE ledger_entries SET idx = -idx - 1 WHERE idx >= ?', [9]);
+      await h.sql('UPDATE ledger_entries SET idx = -idx WHERE idx < 0');
+      const entry = encodeEntry(makeEntry(event(9), 9, new Date().toISOString()));
+      await h.sql('INSERT INTO ledger_entries (idx, tenant_id, entry, leaf_hash, seal) VALUES (?, ?, ?, ?, ?)',
+        [9, 'tenant-b', entry, Buffer.from(entryLeafHash(entry)), randomBytes(32)]);
+    },
+  },
+];
+
+export function ledgerStoreConformance(kind: string, make: HarnessFactory): void {
+  test(`${kind}: an empty store`, async (t) => {
+    const store = await (await harnessFor(t, make)).openStore();
+    t.after(() => store.close());
+    assert.equal(await store.nextIndex(), 0);
+    assert.deepEqual(await store.rows({ from: 0, limit: 10 }), []);
+    assert.deepEqual(await store.leafHashes(0, 10), []);
+    assert.deepEqual(await store.checkpoints(), []);
+    assert.equal(await store.latestCheckpoint(), undefined);
+  });
+
+  test(`${kind}: rows and leaf hashes round-trip, paged and filtered by tenant`, async (t) => {
+    const store = await (await harnessFor(t, make)).openStore();
+    t.after(() => store.close());
+    const rows = [row(0, 'a'), row(1, 'b'), row(2, 'a'), row(3, 'a')];
+    await store.append(rows.slice(0, 1));
+    await store.append(rows.slice(1));
+    assert.equal(await store.nextIndex(), 4);
+    const got = await store.rows({ from: 0, limit: 10 });
+    assert.deepEqual(got.map((r) => ({ ...r, leafHash: [...r.leafHash], seal: [...r.seal] })),
+      rows.map((r) => ({ ...r, leafHash: [...r.leafHash], seal: [...r.seal] })));
+    assert.deepEqual((await store.rows({ from: 1, limit: 2 })).map((r) => r.index), [1, 2]);
+    assert.deepEqual((await store.rows({ from: 1, limit: 10, tenantId: 'a' })).map((r) => r.index), [2, 3]);
+    assert.deepEqual((await store.leafHashes(2, 5)).map((h) => h[0]), [2, 3]);
+  });
+
+  test(`${kind}: a batch is atomic (a conflicting row stores none of it)`, async (t) => {
+    const store = await (await harnessFor(t, make)).openStore();
+    t.after(() => store.close());
+    await store.append([row(0), row(1)]);
+    await assert.rejects(store.append([row(2), row(3), row(1)]));
+    assert.equal(await store.nextIndex(), 2);
+  });
+
+  test(`${kind}: checkpoints are kept in size order; the store is append-only`, async (t) => {
+    const h = await harnessFor(t, make);
+    const store = await h.openStore();
+    t.after(() => store.close());
+    await store.append([row(0), row(1), row(2)]);
+    for (const size of [1, 3]) {
+      await store.addCheckpoint({ size, root: bytes(32, size), note: `note ${size}\n`, issuedAt: `2026-01-0${size}T00:00:00.000Z` });
+    }
+    assert.deepEqual((await store.checkpoints()).map((c) => c.size), [1, 3]);
+    const latest = await store.latestCheckpoint();
+    assert.equal(latest?.size, 3);
+    assert.deepEqual([...latest!.root], [...bytes(32, 3)]);
+    await assert.rejects(h.sql('UPDATE ledger_entries SET entry = ? WHERE idx = ?', ['{}', 1]), /append-only/);
+    await assert.rejects(h.sql('DELETE FROM ledger_entries WHERE idx = ?', [1]), /append-only/);
+    await assert.rejects(h.sql('DELETE FROM ledger_checkpoints WHERE size = ?', [1]), /append-only/);
+  });
+
+  test(`${kind}: the ledger batches concurrent appends, proves them, and reopens to the same tree`, async (t) => {
+    const h = await harnessFor(t, make);
+    let ledger: Ledger = await h.openLedger();
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => ledger.append(event(i))));
+    assert.deepEqual(results.map((r) => r.index), Array.from({ length: 30 }, (_, i) => i));
+    const cp = await ledger.checkpoint();
+    assert.equal(cp.size, 30);
+    const p = ledger.inclusionProof(17);
+    assert.equal(verifyInclusion(17, 30, results[17].leafHash, p.proof, cp.root), true);
+    await ledger.record({ actor: 'user:1', tenantId: 'tenant-a', action: 'auth.login', outcome: 'failure', detail: { reason: 'locked' } });
+    await ledger.close();
+    ledger = await h.openLedger();
+    t.after(() => ledger.close());
+    assert.equal(ledger.size, 31);
+    const page = await ledger.entries({ from: 30, tenantId: 'tenant-a' });
+    assert.equal(page.entries[0].action, 'auth.login');
+    assert.deepEqual(page.entries[0].details, { reason: 'locked' });
+    const c = ledger.consistencyProof(30, 31);
+    assert.equal(verifyConsistency(30, 31, cp.root, ledger.latestCheckpoint()!.root, c.proof), true);
+  });
+
+  test(`${kind}: periodic checkpoints follow the log`, async (t) => {
+    const h = await harnessFor(t, make);
+    const ledger = await h.openLedger({ checkpointIntervalMs: 20 });
+    t.after(() => ledger.close());
+    await ledger.append(event(0));
+    await new Promise((r) => setTimeout(r, 120));
+    assert.equal(ledger.latestCheckpoint()?.size, 1);
+    await Promise.all([ledger.append(event(1)), ledger.append(event(2))]);
+    await new Promise((r) => setTimeout(r, 120));
+    assert.equal(ledger.latestCheckpoint()?.size, 3);
+    const store = await h.openStore();
+    t.after(() => store.close());
+    assert.deepEqual((await store.checkpoints()).map((c) => c.size), [1, 3]);
+  });
+
+  test(`${kind}: vigil ledger verify accepts an intact log and an exported older checkpoint`, async (t) => {
+    const h = await harnessFor(t, make);
+    await filledLedger(h, 20);
+    const exported = join(h.dataDir, 'exported.note');
+    assert.equal((await cli(['checkpoint', ...h.cliArgs, '--out', exported])).code, 0);
+    const ledger = await h.openLedger();
+    await Promise.all(Array.from({ length: 7 }, (_, i) => ledger.append(event(20 + i))));
+    await ledger.close();
+    const { code, out } = await cli(['verify', ...h.cliArgs, '--checkpoint', exported]);
+    assert.equal(code, 0, out);
+    assert.match(out, /ledger OK: 27 entries re-hashed; latest signed checkpoint: size 27/);
+  });
+
+  test(`${kind}: vigil ledger verify refuses an exported checkpoint of a rewritten log`, async (t) => {
+    const h = await harnessFor(t, make);
+    await filledLedger(h, 20);
+    // The key holder rewrites history: a different log of the same size, signed with the same key.
+    const other = await harnessFor(t, make);
+    const forged = await other.openLedger({ keyFile: join(h.dataDir, 'ledger-key.pem') });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => forged.append({ ...event(i), outcome: 'forged' })));
+    const forgedNote = join(h.dataDir, 'forged.note');
+    writeFileSync(forgedNote, (await forged.checkpoint()).note);
+    await forged.close();
+    const { code, out } = await cli(['verify', ...h.cliArgs, '--checkpoint', forgedNote]);
+    assert.equal(code, 1);
+    assert.match(out, /FAILED: first bad position 0/);
+    assert.match(out, /differ from those signed in the exported checkpoint of size 20/);
+  });
+
+  for (const tampering of TAMPERINGS) {
+    test(`${kind}: vigil ledger verify detects: ${tampering.name}`, async (t) => {
+      const h = await harnessFor(t, make);
+      await filledLedger(h, 20);
+      await h.disableAppendOnly();
+      await tampering.apply(h);
+      const { code, out } = await cli(['verify', ...h.cliArgs]);
+      assert.equal(code, 1, out);
+      assert.match(out, new RegExp(`FAILED: first bad position ${tampering.firstBad} `));
+    });
+  }
+}
