@@ -304,7 +304,7 @@ enum { /* the generic table: no open, creat, unlink, rename, chmod, chown, lchow
 
 #define ARG(regs, n) ((long)PT_REGS_PARM##n##_CORE_SYSCALL(regs))
 
-static __always_inline struct file *fd_file(long fd)
+static __always_inline struct file *fd_file(int fd)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
@@ -336,7 +336,7 @@ static __always_inline __u32 put_ustr(struct vg_event *e, __u32 off, const char 
 
 /* A path named by (dirfd, user string): the directory's path blob, then the string blob.
  * Absolute strings need no directory; user space joins and normalises the two. */
-static __always_inline __u32 put_at_path(struct vg_event *e, __u32 off, long dirfd, const char *upath)
+static __always_inline __u32 put_at_path(struct vg_event *e, __u32 off, int dirfd, const char *upath)
 {
 	char first = 0;
 	if (upath)
@@ -413,7 +413,7 @@ static __noinline int on_file_op(struct pt_regs *regs, long nr)
 	return 0;
 }
 
-static __always_inline struct sock *fd_sock(long fd)
+static __always_inline struct sock *fd_sock(int fd)
 {
 	struct file *file = fd_file(fd);
 	if (!file || (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
@@ -456,7 +456,7 @@ static __always_inline bool sockaddr_dest(struct vg_net *n, const void *uaddr)
 }
 
 /* A record for the TCP or UDP socket behind fd, or NULL. */
-static __always_inline struct vg_event *begin_net(__u32 kind, long fd, __u8 proto)
+static __always_inline struct vg_event *begin_net(__u32 kind, int fd, __u8 proto)
 {
 	struct sock *sk = fd_sock(fd);
 	if (!sk || BPF_CORE_READ(sk, sk_protocol) != proto)

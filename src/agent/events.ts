@@ -67,7 +67,7 @@ export function buildEvent(obs: Observation, ctx: BuildContext): VigilEvent {
       id: eventId(),
       type: obs.type,
       category: EVENT_CATEGORY[obs.type],
-      action: EVENT_ACTION[obs.type],
+      action: obs.action ?? EVENT_ACTION[obs.type],
       sequence: ctx.nextSequence(),
     },
     host: { id: ctx.hostId, hostname: ctx.agent.hostname, ...ctx.host },
@@ -197,6 +197,7 @@ function addTypeSpecificFields(ev: VigilEvent, obs: Observation): void {
   }
   if (obs.cgroupId !== undefined) ev.container = { cgroup_id: obs.cgroupId };
   if (obs.result !== undefined) ev.event.outcome = obs.result < 0 ? 'failure' : 'success';
+  if (obs.pathTruncated) ev.event.truncated = [obs.path !== undefined ? 'file.path' : 'process.executable'];
   const labels = observationLabels(obs);
   if (labels) ev.labels = labels;
 }

@@ -9,6 +9,7 @@ export type SensorMode = 'ebpf' | 'proc';
 /** One thing a sensor saw. Fields follow the event schema's names, flattened to what sensors know. */
 export interface Observation {
   type: EventType;
+  action?: string; // the precise action when the type's default is not (e.g. setresuid, ptrace_seize)
   timeMs: number; // wall-clock milliseconds since the epoch
   monotonicNs?: bigint; // host-monotonic time, when the sensor has it
   pid: number;
@@ -39,6 +40,7 @@ export interface Observation {
   // files
   path?: string;
   targetPath?: string;
+  pathTruncated?: boolean; // a path (file, executable or cwd) was cut to the sensor's bound
   mode?: number;
   ownerUid?: number;
   ownerGid?: number;
