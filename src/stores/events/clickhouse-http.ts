@@ -1,0 +1,83 @@
+// SqlEngine on a ClickHouse server over HTTP (`@clickhouse/client`): the scale-out event store. The SQL is
+// the ClickHouseEventStore's, byte for byte the same as on the in-process engine. Owns the HTTP-side
+// choices: results as JSONEachRow through `default_format` (so DDL and SELECT go through one call), and
+// inserts of pre-encoded JSONEachRow bytes with an `insert_deduplication_token` derived from the bytes,
+// so a retried batch (same bytes) is dropped by the server instead of stored twice.
+//
+// Insert settings (constructor `insertSettings`): the defaults parse our timestamps and ignore unknown
+// fields. Workers already insert large batches; for many small writers set `async_insert: 1` with
+// `wait_for_async_insert: 1` (durable before the insert returns, which the pipeline's ack relies on;
+// never `wait_for_async_insert: 0`) and `async_insert_deduplicate: 1` to keep the token's effect.
+// Plain MergeTree tables honour tokens only with `non_replicated_deduplication_window` > 0; Replicated
+// tables always do (docs/scaling.md). Either way ReplacingMergeTree collapses duplicates at read time.
+
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
+import type { SqlEngine, SqlParams } from './engine.ts';
+
+export interface ClickHouseHttpOptions {
+  url: string; // e.g. http://clickhouse:8123
+  username?: string;
+  password?: string;
+  database?: string;
+  requestTimeoutMs?: number; // default 60 s
+  maxOpenConnections?: number; // keep-alive sockets to the server; default 10
+  insertSettings?: ClickHouseSettings;
+}
+
+const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
+const DEFAULT_INSERT_SETTINGS: ClickHouseSettings = { date_time_input_format: 'best_effort', input_format_skip_unknown_fields: 1 };
+
+/** A token identifying one insert's content: the same bytes into the same table give the same token. */
+export function insertDeduplicationToken(table: string, rows: Buffer): string {
+  return createHash('sha256').update(table).update('\0').update(rows).digest('hex');
+}
+
+export class ClickHouseHttpEngine implements SqlEngine {
+  private readonly client: ClickHouseClient;
+  private readonly insertSettings: ClickHouseSettings;
+
+  constructor(o: ClickHouseHttpOptions) {
+    this.client = createClient({
+      url: o.url, username: o.username, password: o.password, database: o.database,
+      request_timeout: o.requestTimeoutMs ?? 60_000, max_open_connections: o.maxOpenConnections ?? 10,
+      compression: { request: false, response: false },
+    });
+    this.insertSettings = { ...DEFAULT_INSERT_SETTINGS, ...o.insertSettings };
+  }
+
+  async ping(): Promise<boolean> {
+    return (await this.client.ping()).success;
+  }
+
+  async query<T>(sql: string, params: SqlParams = {}, opts: { timeoutMs?: number } = {}): Promise<T[]> {
+    const settings: ClickHouseSettings = { default_format: 'JSONEachRow' };
+    if (opts.timeoutMs !== undefined) settings.max_execution_time = Math.max(1, Math.ceil(opts.timeoutMs / 1000));
+    const { stream } = await this.client.exec({
+      query: sql, query_params: params, clickhouse_settings: settings,
+      abort_signal: opts.timeoutMs === undefined ? undefined : AbortSignal.timeout(opts.timeoutMs + 1000),
+    });
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8').trimEnd();
+    return text ? text.split('\n').map((line) => JSON.parse(line) as T) : [];
+  }
+
+  async insertJsonEachRow(table: string, rows: Buffer): Promise<void> {
+    if (rows.length === 0) return;
+    if (!TABLE_NAME.test(table)) throw new Error(`invalid table name '${table}'`);
+    // exec, not insert(): the client's insert() re-encodes JSON rows from objects; these bytes are final.
+    const { stream } = await this.client.exec({
+      query: `INSERT INTO ${table} FORMAT JSONEachRow`, values: Readable.from([rows], { objectMode: false }),
+      clickhouse_settings: { ...this.insertSettings, insert_deduplication_token: insertDeduplicationToken(table, rows) },
+    });
+    stream.resume();
+    await finished(stream);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}

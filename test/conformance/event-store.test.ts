@@ -1,0 +1,186 @@
+// Event store conformance: the same cases against ClickHouseEventStore on the in-process engine (chdb) and
+// on a ClickHouse server over HTTP (ClickHouseHttpEngine against the test fixture server, which answers
+// from its own chdb engine in a child process). Each case uses its own tenant.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { EventType, VigilEvent } from '../../src/schema/event.ts';
+import { ChdbEngine } from '../../src/stores/events/chdb-engine.ts';
+import { ClickHouseHttpEngine } from '../../src/stores/events/clickhouse-http.ts';
+import { ClickHouseEventStore } from '../../src/stores/events/clickhouse-store.ts';
+import type { EventStore } from '../../src/stores/events/types.ts';
+import { spawnClickHouseFixture } from '../fixtures/clickhouse-http-server.ts';
+
+interface StoreUnderTest {
+  name: string;
+  open(dir: string): Promise<{ store: EventStore; dispose(): Promise<void> }>;
+}
+
+const implementations: StoreUnderTest[] = [
+  {
+    name: 'chdb (in-process)',
+    async open(dir) {
+      const store = new ClickHouseEventStore(new ChdbEngine(dir));
+      return { store, dispose: () => store.close() };
+    },
+  },
+  {
+    name: 'ClickHouse HTTP (fixture server)',
+    async open(dir) {
+      const server = await spawnClickHouseFixture(dir);
+      const store = new ClickHouseEventStore(new ClickHouseHttpEngine({ url: server.url }));
+      return { store, dispose: async () => { await store.close(); await server.stop(); } };
+    },
+  },
+];
+
+const T0 = Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000; // within the retention TTL
+const at = (s: number) => new Date(T0 + s * 1000).toISOString();
+
+interface EventSpec {
+  tenant: string;
+  host?: string;
+  id: string;
+  t: number; // seconds after T0
+  type?: EventType;
+  cmd?: string;
+  exe?: string;
+  path?: string;
+  pid?: number;
+  entity?: string;
+  start?: number;
+  exitCode?: number;
+}
+
+function event(s: EventSpec): VigilEvent {
+  const e: VigilEvent = {
+    '@timestamp': at(s.t),
+    agent: { id: s.host ?? 'h1', hostname: `${s.host ?? 'h1'}.example`, tenant_id: s.tenant },
+    event: { id: s.id, type: s.type ?? 'process_start', ingested: at(s.t + 1) },
+  };
+  if (s.pid !== undefined || s.cmd || s.exe) {
+    e.process = { pid: s.pid ?? 100, ppid: 1, entity_id: s.entity ?? `ent-${s.id}`, executable: s.exe ?? '/usr/bin/true',
+      command_line: s.cmd ?? '', start: at(s.start ?? s.t) };
+    if (s.exitCode !== undefined) e.process.exit_code = s.exitCode;
+  }
+  if (s.path) e.file = { path: s.path };
+  return e;
+}
+
+for (const impl of implementations) {
+  describe(`event store conformance: ${impl.name}`, () => {
+    let dir: string;
+    let store: EventStore;
+    let dispose: () => Promise<void>;
+    const tenant = () => `t-${randomUUID()}`;
+
+    before(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'vigil-evstore-'));
+      ({ store, dispose } = await impl.open(dir));
+      await store.init();
+      await store.init(); // idempotent
+    });
+    after(async () => {
+      await dispose();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    test('stores events; re-inserted ids count and read once', async () => {
+      const t = tenant();
+      const batch = Array.from({ length: 5 }, (_, i) => event({ tenant: t, id: `e${i}`, t: i, cmd: `cmd ${i}` }));
+      await store.insert(batch);
+      assert.equal(await store.countDistinct(t), 5);
+      await store.insert([...batch.slice(0, 3), event({ tenant: t, id: 'e5', t: 5 }), event({ tenant: t, id: 'e6', t: 6 })]);
+      await store.insert(batch.slice(3)); // the same bytes again, as a retried batch would be
+      assert.equal(await store.countDistinct(t), 7);
+      const page = await store.queryEvents({ tenantId: t, limit: 100 });
+      assert.deepEqual(page.events.map((e) => e.event.id), ['e6', 'e5', 'e4', 'e3', 'e2', 'e1', 'e0']);
+      assert.deepEqual(page.events.find((e) => e.event.id === 'e2'), batch[2]);
+      assert.equal(page.next, null);
+    });
+
+    test('filters by time range (half-open), host, type and text', async () => {
+      const t = tenant();
+      await store.insert([
+        event({ tenant: t, host: 'h1', id: 'a', t: 0, cmd: 'curl http://EXAMPLE.org' }),
+        event({ tenant: t, host: 'h2', id: 'b', t: 10, exe: '/usr/bin/wget' }),
+        event({ tenant: t, host: 'h1', id: 'c', t: 20, type: 'file_write', path: '/etc/shadow' }),
+        event({ tenant: t, host: 'h2', id: 'd', t: 30, type: 'network_connection' }),
+      ]);
+      const ids = async (q: Omit<Parameters<EventStore['queryEvents']>[0], 'tenantId' | 'limit'>) =>
+        (await store.queryEvents({ tenantId: t, limit: 10, ...q })).events.map((e) => e.event.id);
+      assert.deepEqual(await ids({ from: new Date(at(10)), to: new Date(at(30)) }), ['c', 'b']);
+      assert.deepEqual(await ids({ hostId: 'h2' }), ['d', 'b']);
+      assert.deepEqual(await ids({ types: ['file_write', 'network_connection'] }), ['d', 'c']);
+      assert.deepEqual(await ids({ q: 'example' }), ['a']);
+      assert.deepEqual(await ids({ q: 'WGET' }), ['b']);
+      assert.deepEqual(await ids({ q: 'shadow', hostId: 'h1' }), ['c']);
+      assert.deepEqual(await ids({ q: 'shadow', hostId: 'h2' }), []);
+    });
+
+    test('cursor paging visits every event once, newest first, across equal timestamps', async () => {
+      const t = tenant();
+      const all = Array.from({ length: 23 }, (_, i) => event({ tenant: t, id: `p${String(i).padStart(2, '0')}`, t: Math.floor(i / 4) }));
+      await store.insert(all);
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (let pages = 0; pages < 10; pages++) {
+        const page = await store.queryEvents({ tenantId: t, limit: 5, cursor });
+        seen.push(...page.events.map((e) => e.event.id));
+        if (!page.next) break;
+        cursor = page.next;
+      }
+      const expected = [...all].sort((a, b) => (a['@timestamp'] === b['@timestamp']
+        ? b.event.id.localeCompare(a.event.id) : b['@timestamp'].localeCompare(a['@timestamp']))).map((e) => e.event.id);
+      assert.deepEqual(seen, expected);
+    });
+
+    test('process nodes at a time: start and exit merged, PID reuse kept apart', async () => {
+      const t = tenant();
+      await store.insert([
+        event({ tenant: t, id: 's1', t: 0, pid: 500, entity: 'A', exe: '/bin/sh', cmd: 'sh -c x' }),
+        event({ tenant: t, id: 's2', t: 5, pid: 501, entity: 'B', exe: '/usr/bin/sleep' }),
+        event({ tenant: t, id: 'x1', t: 20, type: 'process_end', pid: 500, entity: 'A', exe: '/bin/sh', cmd: 'sh -c x', start: 0, exitCode: 3 }),
+        event({ tenant: t, id: 's3', t: 30, pid: 500, entity: 'C', exe: '/usr/bin/python3' }),
+      ]);
+      const alive = async (s: number) => (await store.processNodes(t, 'h1', new Date(at(s)), 100)).map((n) => n.entity_id);
+      assert.deepEqual(await alive(10), ['A', 'B']);
+      assert.deepEqual(await alive(25), ['B']);
+      assert.deepEqual(await alive(40), ['B', 'C']);
+      const [a] = await store.processNodes(t, 'h1', new Date(at(1)), 100);
+      assert.equal(a.exe, '/bin/sh');
+      assert.equal(a.cmdline, 'sh -c x');
+      assert.equal(a.pid, 500);
+      assert.equal(a.start_ts, at(0));
+      assert.equal(a.exit_ts, at(20));
+      assert.equal(Number(a.exit_code), 3);
+      assert.deepEqual(await store.processNodes(t, 'other-host', new Date(at(10)), 100), []);
+    });
+
+    test('another tenant sees nothing', async () => {
+      const mine = tenant();
+      const other = tenant();
+      await store.insert([event({ tenant: mine, id: 'm1', t: 0, pid: 7, entity: 'M' })]);
+      assert.equal(await store.countDistinct(other), 0);
+      assert.deepEqual((await store.queryEvents({ tenantId: other, limit: 10 })).events, []);
+      assert.deepEqual((await store.queryEvents({ tenantId: other, limit: 10, hostId: 'h1' })).events, []);
+      assert.deepEqual(await store.processNodes(other, 'h1', new Date(at(1)), 10), []);
+      assert.equal((await store.queryEvents({ tenantId: mine, limit: 10 })).events.length, 1);
+    });
+
+    test('bad input: a precise error for a bad cursor, hostile text is only text', async () => {
+      const t = tenant();
+      await store.insert([event({ tenant: t, id: 'q1', t: 0, cmd: "echo '; DROP TABLE telemetry_events; --" })]);
+      await assert.rejects(store.queryEvents({ tenantId: t, limit: 5, cursor: 'not-a-cursor' }), /invalid cursor/);
+      const hostile = (await store.queryEvents({ tenantId: t, limit: 5, q: "'; DROP TABLE telemetry_events; --" })).events;
+      assert.deepEqual(hostile.map((e) => e.event.id), ['q1']);
+      assert.deepEqual((await store.queryEvents({ tenantId: t, limit: 5, hostId: "h1' OR '1'='1" })).events, []);
+      await store.insert([]);
+      assert.equal(await store.countDistinct(t), 1);
+    });
+  });
+}
