@@ -2,6 +2,7 @@
 // Windows record (OTRF flattened JSON, evtx_dump `Event.System`/`Event.EventData` with #attributes, or a
 // VigilEvent of type `windows` carrying `winlog`), with its logsource, time, host and process entity. Pure.
 
+import { createHash } from 'node:crypto';
 import type { EventLogsource } from './logsources.ts';
 import { addWindowsAliases, linuxLogsource, windowsLogsource } from './logsources.ts';
 
@@ -85,7 +86,8 @@ export function eventTime(rec: EventRecord, fallback: number): number {
 
 export function hostOf(rec: EventRecord): string | undefined {
   const agent = rec.agent as { id?: string } | undefined;
-  const v = agent?.id ?? rec.Computer ?? rec.Hostname ?? (rec.host as { hostname?: string } | undefined)?.hostname;
+  const host = rec.host as { id?: string; hostname?: string } | undefined;
+  const v = host?.id ?? agent?.id ?? rec.Computer ?? rec.Hostname ?? host?.hostname;
   return typeof v === 'string' ? v : undefined;
 }
 
@@ -93,4 +95,15 @@ export function processEntityOf(rec: EventRecord): string | undefined {
   const p = rec.process as { entity_id?: string } | undefined;
   const v = p?.entity_id ?? rec.ProcessGuid;
   return typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * A stable id for an event: a VigilEvent's `event.id`; a Windows record's channel, computer and record id;
+ * otherwise a hash of its canonical JSON (computed only for matching events).
+ */
+export function eventIdOf(rec: EventRecord): string {
+  const ev = rec.event as { id?: unknown } | undefined;
+  if (typeof ev?.id === 'string') return ev.id;
+  if (rec.EventRecordID !== undefined && rec.Computer !== undefined) return `${String(rec.Channel ?? '')}/${String(rec.Computer)}/${String(rec.EventRecordID)}`;
+  return createHash('sha256').update(JSON.stringify(rec, Object.keys(rec).sort())).digest('hex').slice(0, 32);
 }

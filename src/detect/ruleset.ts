@@ -1,7 +1,8 @@
 // RuleSet: compiled single-event rules with logsource routing and a literal index. An event is tested only
 // against the rules of its logsource whose required literals occur in it (found with one Aho-Corasick pass
 // per indexed field), plus the few rules that have no required literal. Predicates are compiled once; the
-// per-event path allocates only for matches. Enable/disable by id. Pure.
+// per-event path allocates only for matches; predicates are cached per rule object across rebuilds.
+// Enable/disable by id. Pure.
 
 import type { RuleIR } from '../sigma/ir.ts';
 import { compilePredicate, getterFor, lowerField, MatchContext, requiredLiterals } from '../sigma/predicate.ts';
@@ -12,6 +13,15 @@ import { logsourceMatches } from './logsources.ts';
 import type { EventRecord } from './records.ts';
 
 export interface CompiledRule { ir: RuleIR; predicate: Predicate; index: number }
+
+/** Predicates by rule object: a rule set rebuilt from the same parsed rules (hot reload) compiles nothing twice. */
+const predicates = new WeakMap<RuleIR, Predicate>();
+
+function predicateOf(ir: RuleIR): Predicate {
+  let p = predicates.get(ir);
+  if (!p) { p = compilePredicate(ir.conditions); predicates.set(ir, p); }
+  return p;
+}
 
 /** A single-event rule match: pure data. */
 export interface Detection { rule: RuleIR; event: EventRecord; logsource: EventLogsource }
@@ -35,7 +45,7 @@ export class RuleSet {
     this.rules = [];
     for (const ir of rules) {
       try {
-        const cr = { ir, predicate: compilePredicate(ir.conditions), index: this.rules.length };
+        const cr = { ir, predicate: predicateOf(ir), index: this.rules.length };
         this.rules.push(cr);
         this.byId.set(ir.id, cr);
         if (!ir.enabled) this.disabled.add(ir.id);

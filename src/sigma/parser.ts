@@ -13,6 +13,7 @@ import { and, LEVELS, not, or, techniquesFromTags } from './ir.ts';
 import { parseCondition } from './condition.ts';
 import { CompileError, compileItem, jsRegex } from './values.ts';
 import type { Placeholders, RawValue } from './values.ts';
+import type { FieldSchema } from './fieldschema.ts';
 
 export interface RuleSource { path: string; text: string }
 
@@ -22,6 +23,7 @@ export type FieldMapper = (logsource: Logsource) => (field: string) => string;
 export interface CompileOptions {
   placeholders?: Placeholders;
   fieldMapper?: FieldMapper;
+  fieldSchema?: FieldSchema; // reject rules naming fields their logsource never carries
 }
 
 export interface CompileResult {
@@ -156,13 +158,28 @@ function compileKeyword(ctx: Ctx, path: (string | number)[], values: RawValue[])
   }
 }
 
+function logsourceText(ls: Logsource): string {
+  return [ls.product, ls.category, ls.service].filter(Boolean).join('/');
+}
+
+/** The rule's field mapper, refusing field names the configured field schema does not know. */
+function checkedMapper(ctx: Ctx, ls: Logsource): (f: string) => string {
+  const map = (ctx.opts.fieldMapper ?? identity)(ls);
+  const known = ctx.opts.fieldSchema?.(ls);
+  if (!known) return map;
+  return (f) => {
+    if (!known.has(f)) throw new CompileError(`field '${f}' does not exist in logsource ${logsourceText(ls)}`);
+    return map(f);
+  };
+}
+
 function compileDetection(ctx: Ctx, det: unknown, ls: Logsource, key = 'detection'): ConditionNode {
   if (!det || typeof det !== 'object' || Array.isArray(det)) fail(ctx, [key], `missing or malformed '${key}' section`);
   const d = det as Record<string, unknown>;
   if ('timeframe' in d) fail(ctx, [key, 'timeframe'], "obsolete 'timeframe' in detection (Sigma 1.x aggregation); use a correlation rule's timespan");
   const cond = d.condition;
   if (cond === undefined) fail(ctx, [key], 'detection has no condition');
-  const mapField = (ctx.opts.fieldMapper ?? identity)(ls);
+  const mapField = checkedMapper(ctx, ls);
   const names = Object.keys(d).filter((k) => k !== 'condition');
   const cache = new Map<string, ConditionNode>();
   const scope = {
@@ -205,7 +222,7 @@ export function parseTimespan(v: string): number | undefined {
 const CORRELATION_TYPES = new Set<string>(['event_count', 'value_count', 'temporal', 'temporal_ordered', 'value_sum', 'value_avg', 'value_percentile']);
 const COND_KEYS = new Set(['gt', 'gte', 'lt', 'lte', 'eq', 'neq', 'field', 'percentile']);
 
-interface PendingCorrelation { ir: CorrelationIR; ctx: Ctx; refs: string[]; aliases: Record<string, Record<string, string>> }
+export interface PendingCorrelation { ir: CorrelationIR; ctx: Ctx; refs: string[]; aliases: Record<string, Record<string, string>> }
 
 function compileCorrelationDoc(ctx: Ctx, d: Record<string, unknown>, index: number): PendingCorrelation {
   const m = meta(ctx, d, index);
@@ -253,7 +270,7 @@ function compileCorrelationDoc(ctx: Ctx, d: Record<string, unknown>, index: numb
   return { ir, ctx, refs, aliases };
 }
 
-interface PendingFilter { ctx: Ctx; id: string; title: string; targets: string[]; logsource: Logsource; condition: ConditionNode }
+export interface PendingFilter { ctx: Ctx; id: string; title: string; targets: string[]; logsource: Logsource; condition: ConditionNode }
 
 function compileFilterDoc(ctx: Ctx, d: Record<string, unknown>, index: number): PendingFilter {
   const title = str(d.title);
@@ -268,12 +285,20 @@ function compileFilterDoc(ctx: Ctx, d: Record<string, unknown>, index: number): 
   return { ctx, id: str(d.id) ?? fallbackId(ctx.file, title, index), title, targets, logsource, condition };
 }
 
-function reject(out: CompileResult, file: string, d: Record<string, unknown> | undefined, e: unknown): void {
+function reject(rejected: RejectedRule[], file: string, d: Record<string, unknown> | undefined, e: unknown): void {
   if (!(e instanceof DocError)) throw e;
-  out.rejected.push({ id: str(d?.id), title: str(d?.title), file, line: e.line, reason: e.message });
+  rejected.push({ id: str(d?.id), title: str(d?.title), file, line: e.line, reason: e.message });
 }
 
-function parseYamlSource(src: RuleSource, opts: CompileOptions, out: CompileResult, pendingC: PendingCorrelation[], pendingF: PendingFilter[]): void {
+/** One source parsed on its own, before correlations and filters are linked across sources. */
+export interface ParsedSource {
+  rules: RuleIR[];
+  correlations: PendingCorrelation[];
+  filters: PendingFilter[];
+  rejected: RejectedRule[];
+}
+
+function parseYamlSource(src: RuleSource, opts: CompileOptions, out: ParsedSource): void {
   const lines = new LineCounter();
   const docs = parseAllDocuments(src.text, { lineCounter: lines, uniqueKeys: false });
   const list = Array.isArray(docs) ? docs : [docs];
@@ -294,12 +319,12 @@ function parseYamlSource(src: RuleSource, opts: CompileOptions, out: CompileResu
     const d = js as Record<string, unknown>;
     try {
       if (collection) fail(ctx, ['action'], "obsolete rule collection ('action: global/reset/repeat', Sigma 1.x); write one complete rule per document");
-      if ('correlation' in d) pendingC.push(compileCorrelationDoc(ctx, d, index));
-      else if ('filter' in d) pendingF.push(compileFilterDoc(ctx, d, index));
+      if ('correlation' in d) out.correlations.push(compileCorrelationDoc(ctx, d, index));
+      else if ('filter' in d) out.filters.push(compileFilterDoc(ctx, d, index));
       else if ('detection' in d) out.rules.push(compileRuleDoc(ctx, d, index));
       else fail(ctx, [], 'document has no detection, correlation or filter section');
     } catch (e) {
-      reject(out, src.path, d, e);
+      reject(out.rejected, src.path, d, e);
     }
   });
 }
@@ -330,7 +355,7 @@ export function validateConditions(n: unknown, path = 'conditions'): string | un
   return undefined;
 }
 
-function parseJsonSource(src: RuleSource, out: CompileResult): void {
+function parseJsonSource(src: RuleSource, out: ParsedSource): void {
   let data: unknown;
   try { data = JSON.parse(src.text); } catch (e) {
     out.rejected.push({ file: src.path, reason: `JSON error: ${(e as Error).message}` });
@@ -374,11 +399,10 @@ function resolveCorrelations(out: CompileResult, pending: PendingCorrelation[]):
         continue;
       }
       if (!ids.every((id) => ok.has(id as string))) { next.push(p); continue; }
-      p.ir.rules = ids as string[];
-      for (const [alias, perRule] of Object.entries(p.aliases)) {
-        p.ir.aliases[alias] = Object.fromEntries(Object.entries(perRule).map(([r, f]) => [byKey.get(r) ?? r, f]));
-      }
-      out.correlations.push(p.ir);
+      const aliases = Object.fromEntries(Object.entries(p.aliases).map(([alias, perRule]) => [
+        alias, Object.fromEntries(Object.entries(perRule).map(([r, f]) => [byKey.get(r) ?? r, f])),
+      ]));
+      out.correlations.push({ ...p.ir, rules: ids as string[], aliases });
       ok.add(p.ir.id);
       progress = true;
     }
@@ -398,24 +422,36 @@ function applyFilters(out: CompileResult, filters: PendingFilter[]): void {
       if (!rule) { out.warnings.push(`filter ${f.id} (${f.ctx.file}): rule ${t} is not loaded`); continue; }
       const mismatch = (['product', 'category', 'service'] as const).some((k) => f.logsource[k] && rule.logsource[k] && f.logsource[k] !== rule.logsource[k]);
       if (mismatch) { out.warnings.push(`filter ${f.id} (${f.ctx.file}): logsource differs from rule ${t}; not applied`); continue; }
-      rule.conditions = and([rule.conditions, not(f.condition)]);
+      const filtered = { ...rule, conditions: and([rule.conditions, not(f.condition)]) };
+      out.rules[out.rules.indexOf(rule)] = filtered;
+      byKey.set(rule.id, filtered);
+      if (rule.sigma_name) byKey.set(rule.sigma_name, filtered);
     }
   }
 }
 
+/** Parses one source (YAML or JSON form) on its own; the result can be cached while the text is unchanged. */
+export function parseSource(src: RuleSource, opts: CompileOptions = {}): ParsedSource {
+  const out: ParsedSource = { rules: [], correlations: [], filters: [], rejected: [] };
+  if (src.path.endsWith('.json')) parseJsonSource(src, out);
+  else parseYamlSource(src, opts, out);
+  return out;
+}
+
+/** Links parsed sources: resolves correlation references, applies filters, rejects duplicate ids. Pure. */
+export function linkSources(parsed: ParsedSource[]): CompileResult {
+  const out: CompileResult = {
+    rules: parsed.flatMap((p) => p.rules), correlations: [], rejected: parsed.flatMap((p) => p.rejected), warnings: [],
+  };
+  dropDuplicateIds(out);
+  resolveCorrelations(out, parsed.flatMap((p) => p.correlations));
+  applyFilters(out, parsed.flatMap((p) => p.filters));
+  return out;
+}
+
 /** Compiles Sigma YAML and JSON-form sources into IR. Never throws for bad rules: they land in `rejected`. */
 export function compileSigma(sources: RuleSource[], opts: CompileOptions = {}): CompileResult {
-  const out: CompileResult = { rules: [], correlations: [], rejected: [], warnings: [] };
-  const pendingC: PendingCorrelation[] = [];
-  const pendingF: PendingFilter[] = [];
-  for (const src of sources) {
-    if (src.path.endsWith('.json')) parseJsonSource(src, out);
-    else parseYamlSource(src, opts, out, pendingC, pendingF);
-  }
-  resolveCorrelations(out, pendingC);
-  applyFilters(out, pendingF);
-  dropDuplicateIds(out);
-  return out;
+  return linkSources(sources.map((s) => parseSource(s, opts)));
 }
 
 function dropDuplicateIds(out: CompileResult): void {

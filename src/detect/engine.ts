@@ -1,0 +1,54 @@
+// The detector: single-event rules (RuleSet) plus correlations (CorrelationEngine) turned into alerts,
+// shared by the pipeline stage and `vigil scan` so both give the same matches. Replacing the rule set keeps
+// the compiled predicates of unchanged rules and the state of unchanged correlations. Pure.
+
+import type { CorrelationIR, RuleIR } from '../sigma/ir.ts';
+import { correlationAlert, singleEventAlert } from './alerts.ts';
+import type { Alert } from './alerts.ts';
+import { CorrelationEngine, eventInput } from './correlation.ts';
+import type { Normalized } from './records.ts';
+import { eventIdOf, eventTime, hostOf, processEntityOf } from './records.ts';
+import { RuleSet } from './ruleset.ts';
+
+/** A compiled, consistent set of rules to detect with. */
+export interface RuleSnapshot { rules: RuleIR[]; correlations: CorrelationIR[] }
+
+export class Detector {
+  readonly ruleSet: RuleSet;
+  readonly correlations: CorrelationEngine;
+  private readonly suppressed: Set<string>;
+  private lastTime = 0;
+
+  constructor(snapshot: RuleSnapshot, previous?: Detector) {
+    this.ruleSet = new RuleSet(snapshot.rules);
+    this.correlations = new CorrelationEngine(snapshot.correlations.filter((c) => c.enabled), previous?.correlations);
+    this.suppressed = this.correlations.suppressed();
+    this.lastTime = previous?.lastTime ?? 0;
+  }
+
+  /** Alerts for one normalised event of `tenant`. */
+  detect(n: Normalized, tenant: string): Alert[] {
+    const matches = this.ruleSet.match(n.record, n.logsource);
+    if (matches.length === 0) return [];
+    const rec = n.record;
+    const time = eventTime(rec, this.lastTime);
+    this.lastTime = time;
+    const eventId = eventIdOf(rec);
+    const host = hostOf(rec);
+    const out: Alert[] = [];
+    for (const { rule } of matches) {
+      if (!this.suppressed.has(rule.id)) {
+        out.push(singleEventAlert(rule, rec, { tenant, host, processEntity: processEntityOf(rec), eventId, time }));
+      }
+      if (this.correlations.wants(rule.id)) {
+        for (const m of this.correlations.add(eventInput(rule.id, tenant, host ?? '', time, eventId, rec))) out.push(correlationAlert(m));
+      }
+    }
+    return out;
+  }
+
+  /** Decides open correlation windows (end of a scan). */
+  flush(): Alert[] {
+    return this.correlations.flush().map(correlationAlert);
+  }
+}

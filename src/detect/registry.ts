@@ -1,0 +1,183 @@
+// Rule management as a library (the API's /api/v1/rules routes are wired onto it): holds rule sources by
+// origin (built-in, loaded directories, uploaded), lists rules with status and rejection reasons, enables
+// and disables by id, adds/replaces/deletes uploaded rules (all or nothing: a rule text that does not
+// compile whole changes nothing), and produces the snapshot the detector runs. Parsed sources are cached by
+// text, so a change re-parses only what changed and unchanged rules keep their compiled predicates. Pure.
+
+import { createHash } from 'node:crypto';
+import type { CorrelationIR, Logsource, RejectedRule, RuleIR } from '../sigma/ir.ts';
+import { linkSources, parseSource } from '../sigma/parser.ts';
+import type { CompileOptions, CompileResult, ParsedSource, RuleSource } from '../sigma/parser.ts';
+import type { RuleSnapshot } from './engine.ts';
+
+export type RuleOrigin = 'builtin' | 'directory' | 'uploaded';
+
+export interface RuleInfo {
+  id: string;
+  title: string;
+  kind: 'rule' | 'correlation';
+  level: string;
+  status?: string;
+  author?: string;
+  enabled: boolean;
+  origin: RuleOrigin;
+  source?: string;
+  logsource?: Logsource;
+  mitre: string[];
+}
+
+export type ChangeResult =
+  | { ok: true; ids: string[] }
+  | { ok: false; status: 'invalid' | 'not_found' | 'conflict' | 'read_only'; rejected: RejectedRule[] };
+
+interface Held { source: RuleSource; origin: RuleOrigin; parsed: ParsedSource }
+
+const UPLOAD_PREFIX = 'upload:';
+
+function sha(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** Uploaded rule text: JSON form when it starts with `{` or `[`, Sigma YAML otherwise. */
+function uploadPath(text: string, key: string): string {
+  return `${UPLOAD_PREFIX}${key}${/^\s*[[{]/.test(text) ? '.json' : '.yml'}`;
+}
+
+function ruleIds(p: ParsedSource): string[] {
+  return [...p.rules.map((r) => r.id), ...p.correlations.map((c) => c.ir.id)];
+}
+
+function failure(status: 'invalid' | 'not_found' | 'conflict' | 'read_only', reason: string, id?: string): ChangeResult {
+  return { ok: false, status, rejected: [{ id, reason }] };
+}
+
+export class RuleRegistry {
+  private readonly opts: CompileOptions;
+  private held: Held[] = [];
+  private readonly parseCache = new Map<string, ParsedSource>(); // path + text hash → parsed
+  private readonly disabled = new Set<string>();
+  private linked: CompileResult | undefined;
+  private version = 0;
+
+  constructor(opts: CompileOptions = {}) {
+    this.opts = opts;
+  }
+
+  /** Incremented on every change; the stage reloads when it differs from what it runs. */
+  get revision(): number { return this.version; }
+
+  private parse(source: RuleSource): ParsedSource {
+    const key = `${source.path}\u0000${sha(source.text)}`;
+    let p = this.parseCache.get(key);
+    if (!p) { p = parseSource(source, this.opts); this.parseCache.set(key, p); }
+    return p;
+  }
+
+  private changed(): void {
+    this.linked = undefined;
+    this.version++;
+    const live = new Set(this.held.map((h) => `${h.source.path}\u0000${sha(h.source.text)}`));
+    for (const k of this.parseCache.keys()) if (!live.has(k)) this.parseCache.delete(k);
+  }
+
+  private link(held: Held[] = this.held): CompileResult {
+    if (held === this.held && this.linked) return this.linked;
+    const result = linkSources(held.map((h) => h.parsed));
+    if (held === this.held) this.linked = result;
+    return result;
+  }
+
+  /** Replaces every source of a non-upload origin (a built-in or directory (re)load). */
+  setSources(origin: 'builtin' | 'directory', sources: RuleSource[]): void {
+    this.held = [...this.held.filter((h) => h.origin !== origin), ...sources.map((source) => ({ source, origin, parsed: this.parse(source) }))];
+    this.changed();
+  }
+
+  private originOf(id: string): Held | undefined {
+    return this.held.find((h) => ruleIds(h.parsed).includes(id));
+  }
+
+  list(): RuleInfo[] {
+    const linked = this.link();
+    const info = (r: RuleIR | CorrelationIR, kind: RuleInfo['kind']): RuleInfo => ({
+      id: r.id, title: r.name, kind, level: r.severity, status: r.status, author: r.author,
+      enabled: r.enabled && !this.disabled.has(r.id), origin: this.originOf(r.id)?.origin ?? 'directory',
+      source: r.sigma_source, logsource: 'logsource' in r ? r.logsource : undefined, mitre: r.mitre,
+    });
+    return [...linked.rules.map((r) => info(r, 'rule')), ...linked.correlations.map((c) => info(c, 'correlation'))];
+  }
+
+  get(id: string): { info: RuleInfo; ir: RuleIR | CorrelationIR; text: string } | undefined {
+    const linked = this.link();
+    const ir = linked.rules.find((r) => r.id === id) ?? linked.correlations.find((c) => c.id === id);
+    const info = this.list().find((r) => r.id === id);
+    const held = this.originOf(id);
+    return ir && info && held ? { info, ir, text: held.source.text } : undefined;
+  }
+
+  rejected(): RejectedRule[] { return this.link().rejected; }
+
+  warnings(): string[] { return this.link().warnings; }
+
+  setEnabled(id: string, enabled: boolean): boolean {
+    if (!this.get(id)) return false;
+    if (enabled) this.disabled.delete(id); else this.disabled.add(id);
+    this.changed();
+    return true;
+  }
+
+  /** Adds an uploaded rule text (one or more documents). Nothing changes unless all of it compiles. */
+  add(text: string): ChangeResult {
+    return this.apply(text, `${sha(text).slice(0, 16)}`, undefined);
+  }
+
+  /** Replaces the uploaded rule `id` (and the documents uploaded with it) by `text`, which must keep that id. */
+  replace(id: string, text: string): ChangeResult {
+    const held = this.originOf(id);
+    if (!held) return failure('not_found', `no rule ${id}`, id);
+    if (held.origin !== 'uploaded') return failure('read_only', `rule ${id} comes from ${held.source.path} (${held.origin}); only uploaded rules can be replaced`, id);
+    return this.apply(text, held.source.path.slice(UPLOAD_PREFIX.length).replace(/\.(json|yml)$/, ''), held, id);
+  }
+
+  delete(id: string): ChangeResult {
+    const held = this.originOf(id);
+    if (!held) return failure('not_found', `no rule ${id}`, id);
+    if (held.origin !== 'uploaded') return failure('read_only', `rule ${id} comes from ${held.source.path} (${held.origin}); only uploaded rules can be deleted`, id);
+    const candidate = this.held.filter((h) => h !== held);
+    const broken = this.link(candidate).rejected.filter((r) => /correlation references/.test(r.reason));
+    if (broken.length > this.link().rejected.filter((r) => /correlation references/.test(r.reason)).length) {
+      return { ok: false, status: 'conflict', rejected: [{ id, reason: `rule ${id} is referenced by a correlation` }] };
+    }
+    this.held = candidate;
+    this.disabled.delete(id);
+    this.changed();
+    return { ok: true, ids: ruleIds(held.parsed) };
+  }
+
+  private apply(text: string, key: string, replacing: Held | undefined, keepId?: string): ChangeResult {
+    const source = { path: uploadPath(text, key), text };
+    const parsed = parseSource(source, this.opts);
+    const ids = ruleIds(parsed);
+    if (parsed.rejected.length > 0) return { ok: false, status: 'invalid', rejected: parsed.rejected };
+    if (ids.length === 0) return failure('invalid', 'the text holds no rule');
+    if (keepId !== undefined && !ids.includes(keepId)) return failure('invalid', `the replacement must keep the rule id ${keepId}`, keepId);
+    const others = this.held.filter((h) => h !== replacing);
+    const taken = ids.filter((id) => others.some((h) => ruleIds(h.parsed).includes(id)));
+    if (taken.length > 0) return failure('conflict', `rule id(s) already loaded: ${taken.join(', ')}`, taken[0]);
+    const candidate = [...others, { source, origin: 'uploaded' as const, parsed }];
+    const before = new Set(this.link().rejected.map((r) => `${r.id}\u0000${r.reason}`));
+    const introduced = this.link(candidate).rejected.filter((r) => !before.has(`${r.id}\u0000${r.reason}`));
+    if (introduced.length > 0) return { ok: false, status: 'invalid', rejected: introduced };
+    this.held = candidate;
+    this.parseCache.set(`${source.path}\u0000${sha(text)}`, parsed);
+    this.changed();
+    return { ok: true, ids };
+  }
+
+  /** The enabled rules and correlations, ready for the detector. */
+  snapshot(): RuleSnapshot {
+    const linked = this.link();
+    const on = (r: RuleIR | CorrelationIR): boolean => r.enabled && !this.disabled.has(r.id);
+    return { rules: linked.rules.filter(on), correlations: linked.correlations.filter(on) };
+  }
+}

@@ -1,0 +1,49 @@
+// The detection stage of the server pipeline (shape of src/server/pipeline.ts's PipelineStage): maps each
+// stored VigilEvent to its Sigma logsource (Vigil Linux events by event.type; imported Windows events by
+// channel and event id), runs the detector (single-event rules and host-partitioned correlations) and
+// writes the alerts to an AlertSink. Hot reload swaps the rule snapshot between batches and keeps the state
+// of unchanged correlations. Events it cannot classify are counted, never fatal.
+
+import type { VigilEvent } from '../schema/event.ts';
+import type { AlertSink } from './alerts.ts';
+import { Detector } from './engine.ts';
+import type { RuleSnapshot } from './engine.ts';
+import { normalizeRecord } from './records.ts';
+
+export interface DetectionCounters { events: number; unclassified: number; alerts: number }
+
+export class DetectionStage {
+  readonly name = 'detection';
+  readonly counters: DetectionCounters = { events: 0, unclassified: 0, alerts: 0 };
+  private detector: Detector;
+  private readonly sink: AlertSink;
+
+  constructor(snapshot: RuleSnapshot, sink: AlertSink) {
+    this.detector = new Detector(snapshot, undefined);
+    this.sink = sink;
+  }
+
+  /** Replaces the rules; correlation state of unchanged correlation rules is kept. */
+  reload(snapshot: RuleSnapshot): void {
+    this.detector = new Detector(snapshot, this.detector);
+  }
+
+  /** Open correlation groups per correlation id. */
+  correlationGroups(): Record<string, number> {
+    return this.detector.correlations.groupCounts();
+  }
+
+  async process(events: VigilEvent[]): Promise<void> {
+    const detector = this.detector;
+    const alerts = [];
+    for (const ev of events) {
+      this.counters.events++;
+      const n = normalizeRecord(ev);
+      if (!n) { this.counters.unclassified++; continue; }
+      for (const a of detector.detect(n, ev.agent?.tenant_id ?? '')) alerts.push(a);
+    }
+    if (alerts.length === 0) return;
+    this.counters.alerts += alerts.length;
+    await this.sink.write(alerts);
+  }
+}
