@@ -54,7 +54,7 @@ async function createToken(v: VigilProcess, maxUses: number): Promise<string> {
     body: JSON.stringify({ max_uses: maxUses }),
   });
   assert.equal(res.status, 201);
-  return (await res.json()).token;
+  return ((await res.json()) as { token: string }).token;
 }
 
 test('SIGKILL of the server during ingest loses no event and duplicates none', { timeout: 240_000 }, async () => {

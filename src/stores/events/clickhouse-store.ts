@@ -4,7 +4,7 @@
 
 import type { VigilEvent } from '../../schema/event.ts';
 import { processNodeFromEvent, type ProcessNode } from '../../tree/process-tree.ts';
-import { eventStoreDdl } from './ddl.ts';
+import { EXTRACTED_COLUMNS, eventStoreDdl, type ExtractedColumn } from './ddl.ts';
 import type { SqlEngine, SqlParams } from './engine.ts';
 import type { EventPage, EventQuery, EventStore } from './types.ts';
 
@@ -25,8 +25,21 @@ export function decodeCursor(s: string): Cursor {
 /** ClickHouse DateTime64 text for an ISO timestamp ('2026-02-15 12:34:56.789'). */
 const chTime = (iso: string): string => new Date(iso).toISOString().replace('T', ' ').replace('Z', '');
 
+const EMPTY: Record<ExtractedColumn['type'], unknown> = {
+  String: '', 'LowCardinality(String)': '', UInt32: 0, UInt16: 0, 'Array(String)': [],
+};
+
+function valueAt(e: VigilEvent, c: ExtractedColumn): unknown {
+  let v: unknown = e;
+  for (const key of c.path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  return v;
+}
+
 function eventRow(e: VigilEvent): string {
-  return JSON.stringify({
+  const row: Record<string, unknown> = {
     tenant_id: e.agent.tenant_id,
     host_id: e.agent.id,
     timestamp: chTime(e['@timestamp']),
@@ -34,7 +47,11 @@ function eventRow(e: VigilEvent): string {
     event_type: e.event.type,
     ingested: chTime(e.event.ingested ?? new Date().toISOString()),
     raw: JSON.stringify(e),
-  });
+  };
+  // Every column is given (empty when the event has no such field), so the engine never evaluates the
+  // DEFAULT expressions, which would parse `raw` once per column.
+  for (const c of EXTRACTED_COLUMNS) row[c.name] = valueAt(e, c) ?? EMPTY[c.type];
+  return JSON.stringify(row);
 }
 
 function nodeRow(n: ProcessNode): string {

@@ -11,26 +11,40 @@ export interface DdlOptions {
 // An insert returns only when its part is on disk (fsynced): the agent's batch is acknowledged after that.
 const DURABLE_INSERTS = 'fsync_after_insert = 1, fsync_part_directory = 1';
 
-const extracted: [name: string, type: string, expr: string][] = [
-  ['event_category', 'LowCardinality(String)', "JSONExtractString(raw, 'event', 'category')"],
-  ['hostname', 'LowCardinality(String)', "JSONExtractString(raw, 'agent', 'hostname')"],
-  ['process_entity_id', 'String', "JSONExtractString(raw, 'process', 'entity_id')"],
-  ['process_pid', 'UInt32', "JSONExtractUInt(raw, 'process', 'pid')"],
-  ['process_ppid', 'UInt32', "JSONExtractUInt(raw, 'process', 'ppid')"],
-  ['process_name', 'LowCardinality(String)', "JSONExtractString(raw, 'process', 'name')"],
-  ['process_executable', 'String', "JSONExtractString(raw, 'process', 'executable')"],
-  ['process_command_line', 'String', "JSONExtractString(raw, 'process', 'command_line')"],
-  ['process_parent_entity_id', 'String', "JSONExtractString(raw, 'process', 'parent', 'entity_id')"],
-  ['process_parent_executable', 'String', "JSONExtractString(raw, 'process', 'parent', 'executable')"],
-  ['user_name', 'LowCardinality(String)', "JSONExtractString(raw, 'user', 'name')"],
-  ['user_id', 'LowCardinality(String)', "JSONExtractString(raw, 'user', 'id')"],
-  ['file_path', 'String', "JSONExtractString(raw, 'file', 'path')"],
-  ['source_ip', 'String', "JSONExtractString(raw, 'source', 'ip')"],
-  ['source_port', 'UInt16', "JSONExtractUInt(raw, 'source', 'port')"],
-  ['destination_ip', 'String', "JSONExtractString(raw, 'destination', 'ip')"],
-  ['destination_port', 'UInt16', "JSONExtractUInt(raw, 'destination', 'port')"],
-  ['mitre', 'Array(String)', "JSONExtract(raw, 'threat', 'mitre', 'Array(String)')"],
+/**
+ * The columns analysts filter on, each taken from a path of the event. The store computes them when it
+ * inserts (one pass over the object it already has); the DEFAULT expression fills them from `raw` for
+ * rows inserted without them (backfills, other writers).
+ */
+export interface ExtractedColumn { name: string; type: 'String' | 'LowCardinality(String)' | 'UInt32' | 'UInt16' | 'Array(String)'; path: string[] }
+
+export const EXTRACTED_COLUMNS: ExtractedColumn[] = [
+  { name: 'event_category', type: 'LowCardinality(String)', path: ['event', 'category'] },
+  { name: 'hostname', type: 'LowCardinality(String)', path: ['agent', 'hostname'] },
+  { name: 'process_entity_id', type: 'String', path: ['process', 'entity_id'] },
+  { name: 'process_pid', type: 'UInt32', path: ['process', 'pid'] },
+  { name: 'process_ppid', type: 'UInt32', path: ['process', 'ppid'] },
+  { name: 'process_name', type: 'LowCardinality(String)', path: ['process', 'name'] },
+  { name: 'process_executable', type: 'String', path: ['process', 'executable'] },
+  { name: 'process_command_line', type: 'String', path: ['process', 'command_line'] },
+  { name: 'process_parent_entity_id', type: 'String', path: ['process', 'parent', 'entity_id'] },
+  { name: 'process_parent_executable', type: 'String', path: ['process', 'parent', 'executable'] },
+  { name: 'user_name', type: 'LowCardinality(String)', path: ['user', 'name'] },
+  { name: 'user_id', type: 'LowCardinality(String)', path: ['user', 'id'] },
+  { name: 'file_path', type: 'String', path: ['file', 'path'] },
+  { name: 'source_ip', type: 'String', path: ['source', 'ip'] },
+  { name: 'source_port', type: 'UInt16', path: ['source', 'port'] },
+  { name: 'destination_ip', type: 'String', path: ['destination', 'ip'] },
+  { name: 'destination_port', type: 'UInt16', path: ['destination', 'port'] },
+  { name: 'mitre', type: 'Array(String)', path: ['threat', 'mitre'] },
 ];
+
+function extractExpression(c: ExtractedColumn): string {
+  const path = c.path.map((p) => `'${p}'`).join(', ');
+  if (c.type === 'UInt32' || c.type === 'UInt16') return `JSONExtractUInt(raw, ${path})`;
+  if (c.type === 'Array(String)') return `JSONExtract(raw, ${path}, 'Array(String)')`;
+  return `JSONExtractString(raw, ${path})`;
+}
 
 export function eventStoreDdl(o: DdlOptions): string[] {
   const mt = (kind: string) => `${o.engineSuffix ?? ''}${kind}`;
@@ -43,7 +57,7 @@ export function eventStoreDdl(o: DdlOptions): string[] {
       event_type LowCardinality(String),
       ingested DateTime64(3, 'UTC'),
       raw String CODEC(ZSTD(3)),
-      ${extracted.map(([n, t, e]) => `${n} ${t} MATERIALIZED ${e}`).join(',\n      ')},
+      ${EXTRACTED_COLUMNS.map((c) => `${c.name} ${c.type} DEFAULT ${extractExpression(c)}`).join(',\n      ')},
       INDEX idx_command_line process_command_line TYPE ngrambf_v1(3, 8192, 2, 0) GRANULARITY 4,
       INDEX idx_file_path file_path TYPE ngrambf_v1(3, 8192, 2, 0) GRANULARITY 4,
       INDEX idx_executable process_executable TYPE bloom_filter(0.01) GRANULARITY 4,

@@ -1,0 +1,114 @@
+// Ingest benchmark: simulated agents stream over loopback gRPC (mutual TLS) into a `vigil up --no-agent`
+// server process; an event counts only once the server acknowledged its batch, i.e. after it is durable
+// in the event store. Two phases:
+//   1. throughput: agents send as fast as acknowledgements allow (a window of batches in flight each);
+//   2. latency: a fixed 10,000 events/s (100-event batches at a steady pace); ack latency p50/p99.
+// Last line: {"bench":"ingest","events_per_s":…,"ack_p50_ms":…,"ack_p99_ms":…}
+//
+// Usage: npm run bench:ingest [-- --seconds 15 --agents 8 --batch 500 --window 4 --rate 10000]
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { SimulatedAgent } from '../src/agent/simulator.ts';
+import type { VigilEvent } from '../src/schema/event.ts';
+import { startVigil, type VigilProcess } from '../test/support/vigil-process.ts';
+
+const { values } = parseArgs({ options: {
+  seconds: { type: 'string', default: '15' }, agents: { type: 'string', default: '8' },
+  batch: { type: 'string', default: '500' }, window: { type: 'string', default: '4' }, rate: { type: 'string', default: '10000' },
+} });
+const seconds = Number(values.seconds);
+const agentCount = Number(values.agents);
+const batchSize = Number(values.batch);
+const window = Number(values.window);
+const rate = Number(values.rate);
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
+
+async function enrolAgents(server: VigilProcess, caPem: string, n: number): Promise<SimulatedAgent[]> {
+  const res = await fetch(`${server.apiUrl}/api/v1/enrollment-tokens`, {
+    method: 'POST', headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ max_uses: n }),
+  });
+  const { token } = await res.json() as { token: string };
+  const agents = await Promise.all(Array.from({ length: n }, (_, i) => SimulatedAgent.enroll(server.grpcAddress, caPem, token, `sim-${i}`)));
+  for (const a of agents) a.connect();
+  return agents;
+}
+
+/** Each agent keeps `window` batches in flight until the deadline; returns acknowledged events. */
+async function throughputPhase(agents: SimulatedAgent[]): Promise<{ events: number; seconds: number; latencies: number[] }> {
+  const deadline = performance.now() + seconds * 1000;
+  const latencies: number[] = [];
+  let events = 0;
+  const lane = async (a: SimulatedAgent) => {
+    while (performance.now() < deadline) {
+      const ack = await a.send(a.syntheticEvents(batchSize));
+      events += ack.accepted;
+      latencies.push(ack.latencyMs);
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(agents.flatMap((a) => Array.from({ length: window }, () => lane(a))));
+  return { events, seconds: (performance.now() - t0) / 1000, latencies };
+}
+
+/** A steady `rate` events/s in 100-event batches spread over the agents; returns every ack latency. */
+async function latencyPhase(agents: SimulatedAgent[]): Promise<{ events: number; latencies: number[]; late: number }> {
+  const perBatch = 100;
+  const intervalMs = (1000 * perBatch) / rate;
+  const total = Math.floor((rate * seconds) / perBatch);
+  const batches: VigilEvent[][] = agents.map((a) => a.syntheticEvents(perBatch));
+  const latencies: number[] = [];
+  const pending: Promise<void>[] = [];
+  let events = 0;
+  let late = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < total; i++) {
+    const due = t0 + i * intervalMs;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    else if (wait < -50) late++;
+    const agent = agents[i % agents.length];
+    const batch = batches[i % agents.length];
+    batches[i % agents.length] = agent.syntheticEvents(perBatch); // fresh ids for the next turn
+    pending.push(agent.send(batch).then((ack) => { events += ack.accepted; latencies.push(ack.latencyMs); }));
+  }
+  await Promise.all(pending);
+  return { events, latencies, late };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-ingest-'));
+  const server = await startVigil(['up', '--no-agent', '--data-dir', dir, '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0'], dir);
+  try {
+    const caPem = readFileSync(join(dir, 'pki', 'ca.pem'), 'utf8');
+    const agents = await enrolAgents(server, caPem, agentCount);
+    const tp = await throughputPhase(agents);
+    const tpSorted = tp.latencies.sort((a, b) => a - b);
+    const eventsPerS = tp.events / tp.seconds;
+    console.log(`throughput: ${tp.events} events acknowledged in ${round(tp.seconds)} s = ${Math.round(eventsPerS)} events/s `
+      + `(${agentCount} agents × ${window} batches of ${batchSize} in flight; ack p50 ${round(percentile(tpSorted, 50))} ms, p99 ${round(percentile(tpSorted, 99))} ms)`);
+    const lat = await latencyPhase(agents);
+    const sorted = lat.latencies.sort((a, b) => a - b);
+    console.log(`latency at ${rate} events/s: ${lat.events} events, ack p50 ${round(percentile(sorted, 50))} ms, `
+      + `p99 ${round(percentile(sorted, 99))} ms, max ${round(sorted.at(-1) ?? 0)} ms (${lat.late} batches sent late by the generator)`);
+    for (const a of agents) a.close();
+    console.log(JSON.stringify({
+      bench: 'ingest', events_per_s: Math.round(eventsPerS), ack_p50_ms: round(percentile(sorted, 50)), ack_p99_ms: round(percentile(sorted, 99)),
+      rate_for_latency: rate, throughput_ack_p99_ms: round(percentile(tpSorted, 99)), agents: agentCount, batch: batchSize,
+    }));
+  } finally {
+    await server.stop('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
