@@ -55,6 +55,16 @@ export interface JetStreamBusOptions<T> {
   redeliveryDelayMs?: number; // after a handler failure; default 1 s
   maxAckPending?: number; // un-acked messages in flight per durable consumer; default 20,000
   publishTimeoutMs?: number; // default 5 s
+  /**
+   * Host partitions of the events stream (default 1: none). With P > 1 an event subject
+   * `events.<tenant>.<host>` travels as `events.<p>.<tenant>.<host>`, p = hash(tenant, host) mod P, and a
+   * consumer takes only its `ownedPartitions`, one durable consumer each, so every event of a host reaches
+   * the same worker (its detection state stays whole). All processes of a deployment must agree on P.
+   * (NATS ≥ 2.10 can do the same mapping server-side with a `partition()` subject transform.)
+   */
+  eventPartitions?: number;
+  /** The event partitions this process consumes (default: all). */
+  ownedPartitions?: number[];
   /** Called for a message whose payload cannot be decoded: it is terminated (never redelivered). */
   onUndecodable?: (subject: string, err: Error) => void;
   /** Called when setting up a consumer failed; it is retried every second until it works or is stopped. */
@@ -62,6 +72,13 @@ export interface JetStreamBusOptions<T> {
 }
 
 const SUBJECT_TOKEN = /^[^\s.*>]+$/;
+
+/** The host partition of `<tenant>.<host>`: FNV-1a, stable across processes and versions. */
+export function hostPartition(tenant: string, host: string, partitions: number): number {
+  let h = 0x811c9dc5;
+  for (const c of Buffer.from(`${tenant}.${host}`)) h = Math.imul(h ^ c, 0x01000193) >>> 0;
+  return h % partitions;
+}
 
 /** A durable consumer name for a filter: `.`, `*`, `>` are not allowed in names. */
 function durableName(group: string, filter: string): string {
@@ -140,24 +157,51 @@ export class JetStreamBus<T> implements Bus<T> {
 
   async publish(msg: BusMessage<T>): Promise<void> {
     if (this.closed) throw new Error('bus closed');
-    this.specOf(msg.subject, false);
-    await this.js.publish(this.prefix + msg.subject, this.o.codec.encode(msg.payload), { msgID: msg.id });
+    const spec = this.specOf(msg.subject, false);
+    await this.js.publish(this.wireSubject(spec, msg.subject), this.o.codec.encode(msg.payload), { msgID: msg.id });
+  }
+
+  private get partitions(): number {
+    return Math.max(1, Math.trunc(this.o.eventPartitions ?? 1));
+  }
+
+  private isPartitioned(spec: StreamSpec): boolean {
+    return spec.root === 'events' && this.partitions > 1;
+  }
+
+  private wireSubject(spec: StreamSpec, subject: string): string {
+    if (!this.isPartitioned(spec)) return this.prefix + subject;
+    const [, tenant, host] = subject.split('.');
+    return `${this.prefix}events.${hostPartition(tenant, host, this.partitions)}.${tenant}.${host}`;
+  }
+
+  /** Wire subject → the subject publishers used (namespace and partition token removed). */
+  private logicalSubject(spec: StreamSpec, wire: string): string {
+    const s = wire.slice(this.prefix.length);
+    return this.isPartitioned(spec) ? s.replace(/^events\.\d+\./, 'events.') : s;
   }
 
   consume(filter: string, handler: (batch: BusMessage<T>[]) => Promise<void>, opts: ConsumeOptions): Subscription {
     if (this.closed) throw new Error('bus closed');
     const spec = this.specOf(filter, true);
-    const loop = new PullLoop<T>({
-      stream: streamName(this.o.namespace, spec), durable: durableName(this.o.consumerGroup ?? 'vigil', filter),
-      wireFilter: this.prefix + filter, prefixLength: this.prefix.length, handler, opts, bus: this.o,
-      js: this.js, jsm: this.jsm,
-    });
-    this.loops.add(loop);
-    loop.start();
+    const group = this.o.consumerGroup ?? 'vigil';
+    const partitions = this.isPartitioned(spec)
+      ? (this.o.ownedPartitions ?? Array.from({ length: this.partitions }, (_, p) => p)).filter((p) => p >= 0 && p < this.partitions)
+      : [undefined];
+    const loops = partitions.map((p) => new PullLoop<T>({
+      stream: streamName(this.o.namespace, spec),
+      durable: durableName(group, filter) + (p === undefined ? '' : `_p${p}`),
+      wireFilter: this.prefix + (p === undefined ? filter : filter.replace(/^events(\.|$)/, `events.${p}$1`).replace(/^events\.(\d+)$/, 'events.$1.>')),
+      toSubject: (wire) => this.logicalSubject(spec, wire), handler, opts, bus: this.o, js: this.js, jsm: this.jsm,
+    }));
+    for (const loop of loops) {
+      this.loops.add(loop);
+      loop.start();
+    }
     return {
       stop: async () => {
-        this.loops.delete(loop);
-        await loop.stop();
+        for (const loop of loops) this.loops.delete(loop);
+        await Promise.all(loops.map((l) => l.stop()));
       },
     };
   }
@@ -201,7 +245,7 @@ interface PullLoopOptions<T> {
   stream: string;
   durable: string;
   wireFilter: string;
-  prefixLength: number;
+  toSubject: (wire: string) => string;
   handler: (batch: BusMessage<T>[]) => Promise<void>;
   opts: ConsumeOptions;
   bus: JetStreamBusOptions<T>;
@@ -294,7 +338,7 @@ class PullLoop<T> {
     for (const m of batch) {
       try {
         const payload = this.o.bus.codec.decode(m.data);
-        good.push({ m, msg: { subject: m.subject.slice(this.o.prefixLength), id: m.headers?.get('Nats-Msg-Id') ?? `${m.info.stream}:${m.seq}`, payload } });
+        good.push({ m, msg: { subject: this.o.toSubject(m.subject), id: m.headers?.get('Nats-Msg-Id') ?? `${m.info.stream}:${m.seq}`, payload } });
       } catch (err) {
         m.term();
         this.o.bus.onUndecodable?.(m.subject, err instanceof Error ? err : new Error(String(err)));

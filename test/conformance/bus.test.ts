@@ -155,3 +155,33 @@ for (const impl of implementations) {
     }));
   });
 }
+
+describe('jetstream host partitions', () => {
+  test('two consumers owning half the partitions each: every host goes wholly to one, nothing missing', async () => {
+    const namespace = `vt${randomBytes(6).toString('hex')}`;
+    const open = (owned: number[]) => JetStreamBus.connect<Payload>({
+      servers: NATS, codec: jsonCodec(), namespace, eventPartitions: 4, ownedPartitions: owned, maxBytesPerStream: 64 * 2 ** 20,
+    });
+    const buses = [await open([0, 1]), await open([2, 3])];
+    try {
+      const got = buses.map(() => new Map<string, number[]>());
+      buses.forEach((bus, i) => bus.consume('events.>', async (batch) => {
+        for (const m of batch) got[i].set(m.subject, [...(got[i].get(m.subject) ?? []), m.payload.n]);
+      }, { maxBatch: 50, maxWaitMs: 0 }));
+      const sent = Array.from({ length: 120 }, (_, i) => msg(`events.t1.host${i % 20}`, i));
+      await Promise.all(sent.map((m) => buses[0].publish(m))); // one connection: publish order is stream order
+      const count = () => got.reduce((n, g) => n + [...g.values()].reduce((a, v) => a + v.length, 0), 0);
+      await until(() => count() === 120, 'all 120 messages');
+      for (let h = 0; h < 20; h++) {
+        const subject = `events.t1.host${h}`;
+        const owners = got.filter((g) => g.has(subject));
+        assert.equal(owners.length, 1, `${subject} went to exactly one consumer`);
+        assert.deepEqual(owners[0].get(subject), sent.filter((m) => m.subject === subject).map((m) => m.payload.n));
+      }
+      assert.ok(got.every((g) => g.size > 0), 'both consumers own some hosts');
+    } finally {
+      await Promise.all(buses.map((b) => b.close()));
+      await JetStreamBus.deleteStreams(NATS, namespace);
+    }
+  });
+});
