@@ -29,6 +29,7 @@ struct options {
 	int n_ignored;
 	bool ignore_self;
 	const char *listen_path;
+	long listen_gid; /* group given access to the socket, -1: root's */
 	unsigned ringbuf_mb;
 };
 
@@ -37,6 +38,8 @@ struct sensor {
 	struct ring_buffer *rb;
 	struct wire out;
 	int listen_fd;
+	bool ignore_reader;  /* the socket reader's events are filtered like the sensor's own */
+	uint32_t reader_pid;
 	int64_t wall_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 	uint64_t received;
 	uint64_t counts[VG_KIND_MAX];
@@ -57,9 +60,12 @@ static uint64_t clock_ns(clockid_t id)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: vigil-sensor [--ignore-pid PID]... [--no-ignore-self] [--listen PATH] [--ringbuf-mb N]\n"
+	fprintf(f, "usage: vigil-sensor [--ignore-pid PID]... [--no-ignore-self] [--listen PATH [--listen-gid GID]]\n"
+		   "                    [--ringbuf-mb N]\n"
 		   "Streams framed kernel events (format: docs/sensor.md) to stdout, or to the client of\n"
-		   "a Unix socket with --listen. Needs root (CAP_BPF, CAP_PERFMON) and kernel BTF.\n");
+		   "a Unix socket with --listen (mode 0660, group GID). The sensor's own events and, with\n"
+		   "--listen, its reader's are filtered out unless --no-ignore-self. Needs root (CAP_BPF,\n"
+		   "CAP_PERFMON) and kernel BTF.\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -67,15 +73,17 @@ static int parse_options(int argc, char **argv, struct options *o)
 	static const struct option longopts[] = {
 		{"ignore-pid", required_argument, NULL, 'i'}, {"no-ignore-self", no_argument, NULL, 'n'},
 		{"listen", required_argument, NULL, 'l'},      {"ringbuf-mb", required_argument, NULL, 'r'},
+		{"listen-gid", required_argument, NULL, 'g'},
 		{"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
 	int c;
-	*o = (struct options){.ignore_self = true, .ringbuf_mb = 8};
+	*o = (struct options){.ignore_self = true, .ringbuf_mb = 8, .listen_gid = -1};
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		char *end = NULL;
 		unsigned long v = 0;
-		if (c == 'i' || c == 'r')
+		bool numeric = c == 'i' || c == 'r' || c == 'g';
+		if (numeric)
 			v = strtoul(optarg, &end, 10);
-		if ((c == 'i' || c == 'r') && (*end || v == 0 || v > 0x7fffffff)) {
+		if (numeric && (*end || (v == 0 && c != 'g') || v > 0x7fffffff)) {
 			fprintf(stderr, "vigil-sensor: bad number '%s'\n", optarg);
 			return -1;
 		}
@@ -89,6 +97,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'n': o->ignore_self = false; break;
 		case 'l': o->listen_path = optarg; break;
+		case 'g': o->listen_gid = (long)v; break;
 		case 'r':
 			if (v & (v - 1) || v > 1024) {
 				fprintf(stderr, "vigil-sensor: --ringbuf-mb must be a power of two up to 1024\n");
@@ -373,7 +382,7 @@ static void write_stats(struct sensor *s)
 	wire_end(&s->out);
 }
 
-static int listen_unix(const char *path)
+static int listen_unix(const char *path, long gid)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(addr.sun_path)) {
@@ -385,12 +394,28 @@ static int listen_unix(const char *path)
 	if (fd < 0)
 		return -1;
 	unlink(path);
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(path, 0660) < 0 || listen(fd, 1) < 0) {
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(path, 0660) < 0 ||
+	    (gid >= 0 && chown(path, (uid_t)-1, (gid_t)gid) < 0) || listen(fd, 1) < 0) {
 		fprintf(stderr, "vigil-sensor: cannot listen on %s: %s\n", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+/* Filters the socket reader's events (by its pid from SO_PEERCRED) instead of the previous one's. */
+static void ignore_reader(struct sensor *s, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	uint8_t one = 1;
+	int ignored = bpf_map__fd(s->skel->maps.ignored);
+	if (!s->ignore_reader || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return;
+	if (s->reader_pid)
+		bpf_map_delete_elem(ignored, &s->reader_pid);
+	s->reader_pid = (uint32_t)cred.pid;
+	bpf_map_update_elem(ignored, &s->reader_pid, &one, BPF_ANY);
 }
 
 /* Socket mode: takes a new reader when there is none; the new reader gets a hello first. */
@@ -403,6 +428,7 @@ static void accept_reader(struct sensor *s)
 		return;
 	wire_flush(&s->out); /* what was built before counts as undelivered */
 	s->out.fd = fd;
+	ignore_reader(s, fd);
 	write_hello(s);
 }
 
@@ -469,7 +495,8 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	s.wall_offset_ns = (int64_t)(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC));
-	if (o.listen_path && (s.listen_fd = listen_unix(o.listen_path)) < 0)
+	s.ignore_reader = o.ignore_self;
+	if (o.listen_path && (s.listen_fd = listen_unix(o.listen_path, o.listen_gid)) < 0)
 		return 1;
 	if (wire_init(&s.out, o.listen_path ? -1 : STDOUT_FILENO, 1 << 20) < 0 || setup(&s, &o) < 0)
 		goto out;

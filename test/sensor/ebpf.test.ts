@@ -5,7 +5,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -156,5 +156,44 @@ describe('eBPF sensor on the running kernel', { skip }, () => {
     const t = trigger('setgid', '65534');
     await waitFor('event after restart', () => ofPid(t.pid, 'privilege_change').at(0));
     assert.match(sensor.health().detail!, /^vigil-sensor pid \d+: sched_process_exec/);
+  });
+});
+
+describe('eBPF sensor read over its Unix socket (agent without privilege)', { skip }, () => {
+  test('events stream over the socket, the reader is filtered, and a restarted sensor is reconnected', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-socket-'));
+    const socketPath = join(dir, 'sensor.sock');
+    const runSensor = () => spawn(DEFAULT_SENSOR_BINARY, ['--listen', socketPath], { stdio: 'ignore' });
+    const waitForSocket = async () => {
+      for (let i = 0; i < 200 && !existsSync(socketPath); i++) await new Promise((r) => setTimeout(r, 50));
+    };
+    let server = runSensor();
+    const seen: Observation[] = [];
+    const client = new EbpfSensor({ binary: DEFAULT_SENSOR_BINARY, socketPath, minBackoffMs: 100 });
+    try {
+      await waitForSocket();
+      await client.start((o) => seen.push(o));
+      const waitForEvent = async (pid: number) => {
+        for (let i = 0; i < 200 && !seen.some((o) => o.pid === pid && o.type === 'privilege_change'); i++) await new Promise((r) => setTimeout(r, 50));
+        assert.ok(seen.some((o) => o.pid === pid && o.type === 'privilege_change'), `setuid of ${pid} seen`);
+      };
+      await waitForEvent(trigger('setuid', '65534').pid);
+      writeFileSync(join(dir, 'reader-wrote'), 'x');
+      await waitForEvent(trigger('setgid', '65534').pid);
+      assert.equal(seen.filter((o) => o.pid === process.pid).length, 0, 'the reader is filtered');
+      server.kill('SIGKILL');
+      await new Promise((r) => server.once('exit', r));
+      rmSync(socketPath, { force: true });
+      server = runSensor();
+      await waitForSocket();
+      for (let i = 0; i < 200 && client.counters().sensorPid !== server.pid; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(client.counters().sensorPid, server.pid);
+      assert.ok(client.health().restarts >= 1);
+      await waitForEvent(trigger('setuid', '65534').pid);
+    } finally {
+      await client.stop();
+      server.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,10 +1,12 @@
-// The eBPF sensor client (mode 'ebpf'): runs the privileged vigil-sensor program, decodes the framed
-// records it writes on its stdout into observations, keeps its kernel and pipe drop counters, and
-// restarts it with exponential backoff when it dies. The agent's and the sensor's own pids are
+// The eBPF sensor client (mode 'ebpf'): runs the privileged vigil-sensor program (or reads one already
+// running on a Unix socket, so that the agent itself needs no privilege), decodes the framed records
+// into observations, keeps its kernel and pipe drop counters, and restarts it (or reconnects) with
+// exponential backoff when it dies. The agent's and the sensor's own pids are
 // filtered out in the kernel by default.
 
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+import type { Readable } from 'node:stream';
 import type { Observation, Sensor, SensorHealth } from '../../sensor.ts';
 import { CLK_TCK, procStartTimeMs, ProcReader } from '../proc/index.ts';
 import { FrameDecoder } from './frames.ts';
@@ -20,6 +22,7 @@ export interface EbpfSensorOptions {
   stableMs?: number; // a run this long resets the backoff (default 60 s)
   helloTimeoutMs?: number; // how long a start may take before it counts as failed (default 15 s)
   btimeS?: number; // boot time (s since the epoch) for start times; default from /proc/stat
+  socketPath?: string; // read a sensor already running with --listen PATH instead of spawning one
 }
 
 /** Counters for tests, the benchmark and logs; health() folds them into drops. */
@@ -33,6 +36,39 @@ export interface EbpfSensorCounters {
   sensorPid?: number;
 }
 
+/** Where a run's frames come from: a spawned sensor's stdout or a running sensor's Unix socket. */
+interface SensorLink {
+  output: Readable;
+  onEnd(cb: (why: string) => void): void; // called once, when the run is over
+  abort(): void;
+  stop(): Promise<void>;
+}
+
+function connectSensor(path: string): SensorLink {
+  const socket = connect(path);
+  return {
+    output: socket,
+    abort: () => socket.destroy(),
+    onEnd: (cb) => once(cb, (end) => {
+      socket.on('error', (err) => end(`cannot read vigil-sensor at ${path}: ${err.message}`));
+      socket.on('close', () => end(`vigil-sensor at ${path} closed the connection`));
+    }),
+    stop: async () => {
+      socket.destroy();
+    },
+  };
+}
+
+/** Wires `attach`'s end signals so that `cb` runs for the first one only. */
+function once(cb: (why: string) => void, attach: (end: (why: string) => void) => void): void {
+  let ended = false;
+  attach((why) => {
+    if (ended) return;
+    ended = true;
+    cb(why);
+  });
+}
+
 const NS_PER_TICK = 1e9 / CLK_TCK;
 const STDERR_KEEP = 300;
 
@@ -42,7 +78,8 @@ export class EbpfSensor implements Sensor {
   #args: string[];
   #decoder: FrameDecoder;
   #emit: (o: Observation) => void = () => {};
-  #child: ChildProcess | undefined;
+  #link: SensorLink | undefined;
+  #lastEnd = ''; // why the last run ended
   #hello: SensorHello | undefined;
   #stats: SensorStats | undefined; // the current run's last report
   #previousRuns = { kernelDrops: 0, undelivered: 0, badRecords: 0 };
@@ -73,13 +110,7 @@ export class EbpfSensor implements Sensor {
   async stop(): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#restartTimer);
-    const child = this.#child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const force = setTimeout(() => child.kill('SIGKILL'), 3000);
-    await exited;
-    clearTimeout(force);
+    await this.#link?.stop();
   }
 
   health(): SensorHealth {
@@ -106,45 +137,64 @@ export class EbpfSensor implements Sensor {
   }
 
   #detail(): string {
-    if (!this.#hello) return `vigil-sensor not running${this.#lastStderr ? `: ${this.#lastStderr}` : ''}`;
+    if (!this.#hello) return this.#lastEnd ? `restarting; ${this.#lastEnd}` : 'vigil-sensor starting';
     const disabled = this.#hello.disabled.length ? `; unavailable: ${this.#hello.disabled.join(', ')}` : '';
     const bad = this.#decoder.lastError ? `; last bad frame: ${this.#decoder.lastError}` : '';
     return `vigil-sensor pid ${this.#hello.pid}: ${this.#hello.attached.join(', ')}${disabled}${bad}`;
   }
 
-  /** One run of the sensor, resolved at its hello; its death later schedules a restart. */
+  /** One run of the sensor, resolved at its hello; its end later schedules a restart. */
   #run(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const child = spawn(this.#o.binary, this.#args, { stdio: ['ignore', 'pipe', 'pipe'] });
-      this.#child = child;
+      const link = this.#o.socketPath ? connectSensor(this.#o.socketPath) : this.#spawnSensor();
+      this.#link = link;
       this.#hello = undefined;
       this.#stats = undefined;
       this.#decoder.reset();
       const startedAt = Date.now();
       let started = false;
-      const timer = setTimeout(() => fail(new Error(`vigil-sensor did not start within ${this.#o.helloTimeoutMs ?? 15_000} ms`)), this.#o.helloTimeoutMs ?? 15_000);
-      const fail = (err: Error) => {
-        clearTimeout(timer);
-        child.kill('SIGKILL');
-        reject(err);
-      };
-      child.stdout!.on('data', (chunk: Buffer) => this.#decoder.push(chunk, (f) => {
+      const timeoutMs = this.#o.helloTimeoutMs ?? 15_000;
+      const timer = setTimeout(() => {
+        link.abort();
+        reject(new Error(`vigil-sensor did not start within ${timeoutMs} ms`));
+      }, timeoutMs);
+      link.output.on('data', (chunk: Buffer) => this.#decoder.push(chunk, (f) => {
         if (this.#onFrame(f) && !started) {
           started = true;
           clearTimeout(timer);
           resolve();
         }
       }));
-      child.stderr!.setEncoding('utf8').on('data', (text: string) => this.#keepStderr(text));
-      child.on('error', (err) => fail(new Error(`cannot run ${this.#o.binary}: ${err.message}`)));
-      child.on('exit', (code, signal) => {
+      link.onEnd((why) => {
         clearTimeout(timer);
         this.#endRun();
-        const why = `vigil-sensor exited (${signal ?? `code ${code}`})${this.#lastStderr ? `: ${this.#lastStderr}` : ''}`;
+        this.#lastEnd = why;
         if (!started) reject(new Error(why));
         else if (!this.#stopping) this.#scheduleRestart(Date.now() - startedAt);
       });
     });
+  }
+
+  #spawnSensor(): SensorLink {
+    const child = spawn(this.#o.binary, this.#args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => this.#keepStderr(text));
+    const running = () => child.exitCode === null && child.signalCode === null;
+    return {
+      output: child.stdout!,
+      abort: () => child.kill('SIGKILL'),
+      onEnd: (cb) => once(cb, (end) => {
+        child.on('error', (err) => end(`cannot run ${this.#o.binary}: ${err.message}`));
+        child.on('exit', (code, signal) => end(`vigil-sensor exited (${signal ?? `code ${code}`})${this.#lastStderr ? `: ${this.#lastStderr}` : ''}`));
+      }),
+      stop: async () => {
+        if (!running()) return;
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        const force = setTimeout(() => child.kill('SIGKILL'), 3000);
+        await exited;
+        clearTimeout(force);
+      },
+    };
   }
 
   /** Handles one frame; true for the hello. */
