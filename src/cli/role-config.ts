@@ -1,0 +1,95 @@
+// Configuration of the scale-out roles (`vigil ingest|worker|api|server`): one table of settings, each
+// with its flag, `VIGIL_*` variable, YAML file key and default; later sources win: defaults → config file
+// (--config / VIGIL_CONFIG, keys as the flag names) → environment → flags. Values are checked here, so a
+// role never starts on a malformed setting.
+
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+
+export interface RoleConfig {
+  nats: string;
+  busNamespace: string;
+  eventPartitions: number;
+  ownedPartitions: number[] | undefined;
+  clickhouse: string;
+  clickhouseUser: string;
+  clickhousePassword: string;
+  clickhouseDatabase: string;
+  postgres: string;
+  grpc: string;
+  http: string;
+  health: string;
+  pkiDir: string;
+  retentionDays: number;
+  workerBatch: number;
+  ackWaitMs: number;
+}
+
+type Kind = 'string' | 'int' | 'int-list';
+interface Setting { key: keyof RoleConfig; flag: string; env: string; kind: Kind; fallback: string; help: string }
+
+export const SETTINGS: readonly Setting[] = [
+  { key: 'nats', flag: 'nats', env: 'VIGIL_NATS_URL', kind: 'string', fallback: 'nats://127.0.0.1:4222', help: 'NATS servers, comma-separated' },
+  { key: 'busNamespace', flag: 'bus-namespace', env: 'VIGIL_BUS_NAMESPACE', kind: 'string', fallback: '', help: 'prefix of subjects and streams (one NATS, several deployments)' },
+  { key: 'eventPartitions', flag: 'event-partitions', env: 'VIGIL_EVENT_PARTITIONS', kind: 'int', fallback: '1', help: 'host partitions of the events stream (same on every process)' },
+  { key: 'ownedPartitions', flag: 'partitions', env: 'VIGIL_PARTITIONS', kind: 'int-list', fallback: '', help: 'worker: the partitions it consumes, e.g. 0,2 (default all)' },
+  { key: 'clickhouse', flag: 'clickhouse', env: 'VIGIL_CLICKHOUSE_URL', kind: 'string', fallback: 'http://127.0.0.1:8123', help: 'ClickHouse HTTP endpoint' },
+  { key: 'clickhouseUser', flag: 'clickhouse-user', env: 'VIGIL_CLICKHOUSE_USER', kind: 'string', fallback: 'default', help: 'ClickHouse user' },
+  { key: 'clickhousePassword', flag: 'clickhouse-password', env: 'VIGIL_CLICKHOUSE_PASSWORD', kind: 'string', fallback: '', help: 'ClickHouse password (prefer the variable)' },
+  { key: 'clickhouseDatabase', flag: 'clickhouse-database', env: 'VIGIL_CLICKHOUSE_DATABASE', kind: 'string', fallback: 'default', help: 'ClickHouse database' },
+  { key: 'postgres', flag: 'postgres', env: 'VIGIL_POSTGRES_URL', kind: 'string', fallback: 'postgres://postgres@127.0.0.1:5432/vigil', help: 'PostgreSQL connection URL' },
+  { key: 'grpc', flag: 'grpc', env: 'VIGIL_GRPC', kind: 'string', fallback: '0.0.0.0:8443', help: 'ingest: agent endpoint HOST:PORT (mutual TLS)' },
+  { key: 'http', flag: 'http', env: 'VIGIL_HTTP', kind: 'string', fallback: '0.0.0.0:8440', help: 'api: REST API HOST:PORT' },
+  { key: 'health', flag: 'health', env: 'VIGIL_HEALTH', kind: 'string', fallback: '0.0.0.0:8441', help: '/healthz, /readyz and /metrics HOST:PORT' },
+  { key: 'pkiDir', flag: 'pki-dir', env: 'VIGIL_PKI_DIR', kind: 'string', fallback: '/var/lib/vigil/pki', help: 'ingest: agent CA (shared by all ingest processes)' },
+  { key: 'retentionDays', flag: 'retention-days', env: 'VIGIL_RETENTION_DAYS', kind: 'int', fallback: '90', help: 'event retention (ClickHouse TTL)' },
+  { key: 'ackWaitMs', flag: 'ack-wait-ms', env: 'VIGIL_ACK_WAIT_MS', kind: 'int', fallback: '30000', help: 'worker: redelivery delay of a batch a dead worker held' },
+  { key: 'workerBatch', flag: 'worker-batch', env: 'VIGIL_WORKER_BATCH', kind: 'int', fallback: '256', help: 'worker: most bus messages per ClickHouse insert' },
+];
+
+function convert(s: Setting, raw: string): RoleConfig[keyof RoleConfig] {
+  if (s.kind === 'string') return raw;
+  if (s.kind === 'int') {
+    if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) throw new Error(`${s.flag}: expected a positive integer, got '${raw}'`);
+    return Number(raw);
+  }
+  if (raw.trim() === '') return undefined;
+  const list = raw.split(',').map((x) => x.trim());
+  if (!list.every((x) => /^\d+$/.test(x))) throw new Error(`${s.flag}: expected integers separated by commas, got '${raw}'`);
+  return list.map(Number);
+}
+
+function readConfigFile(path: string): Record<string, string> {
+  const doc = parseYaml(readFileSync(path, 'utf8')) as unknown;
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new Error(`${path}: expected a mapping of settings`);
+  const known = new Set(SETTINGS.map((s) => s.flag));
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(doc)) {
+    if (!known.has(k)) throw new Error(`${path}: unknown setting '${k}'`);
+    out[k] = Array.isArray(v) ? v.join(',') : String(v);
+  }
+  return out;
+}
+
+export function roleUsage(command: string): string {
+  return [`usage: vigil ${command} [--config FILE] [--SETTING VALUE …]`, '',
+    ...SETTINGS.map((s) => `  --${s.flag.padEnd(20)} ${s.help} (env ${s.env}; default ${s.fallback || 'none'})`)].join('\n');
+}
+
+/** Settings from defaults, file, environment and flags; throws with the setting's name on bad values. */
+export function loadRoleConfig(args: string[], env: NodeJS.ProcessEnv = process.env): RoleConfig | 'help' {
+  const options = Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: 'string' as const }]));
+  const { values } = parseArgs({ args, options: { ...options, config: { type: 'string' }, help: { type: 'boolean' } }, strict: true });
+  if (values.help) return 'help';
+  const flags = values as Record<string, string | boolean | undefined>;
+  const configPath = (flags.config as string | undefined) ?? env.VIGIL_CONFIG;
+  const file = configPath ? readConfigFile(configPath) : {};
+  const config: Partial<Record<keyof RoleConfig, unknown>> = {};
+  for (const s of SETTINGS) {
+    const raw = (flags[s.flag] as string | undefined) ?? env[s.env] ?? file[s.flag] ?? s.fallback;
+    config[s.key] = convert(s, raw);
+  }
+  return config as RoleConfig;
+}

@@ -1,0 +1,125 @@
+// The scale-out roles on external engines: ingest (agents' gRPC → JetStream), worker (JetStream → pipeline
+// → ClickHouse), api (REST over PostgreSQL and ClickHouse); `server` is all three in one process. Owns the
+// wiring of each role to NATS JetStream, a ClickHouse server over HTTP and PostgreSQL, the per-process
+// health endpoint (/healthz, /readyz, /metrics), and the drain order on stop: stop taking work, finish
+// what is in hand (a worker acks its batch after the store write), then close the connections.
+
+import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { buildApi } from '../api/server.ts';
+import { jsonCodec } from '../bus/codec.ts';
+import { JetStreamBus } from '../bus/jetstream.ts';
+import type { RoleConfig } from '../cli/role-config.ts';
+import { issueServerCertificate, loadOrCreateCa } from '../pki/pki.ts';
+import type { VigilEvent } from '../schema/event.ts';
+import { ClickHouseHttpEngine } from '../stores/events/clickhouse-http.ts';
+import { ClickHouseEventStore } from '../stores/events/clickhouse-store.ts';
+import { PostgresMetadataStore } from '../stores/metadata/postgres.ts';
+import { splitHostPort, DEFAULT_TENANT } from './embedded.ts';
+import { IngestServer } from './ingest.ts';
+import { registry } from './metrics.ts';
+import { Pipeline } from './pipeline.ts';
+
+export type RoleName = 'ingest' | 'worker' | 'api';
+
+export interface RunningRoles {
+  /** Bound addresses, e.g. { grpc: '127.0.0.1:8443', http: …, health: … }. */
+  addresses: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+function openBus(c: RoleConfig, log: Logger, owned: boolean): Promise<JetStreamBus<VigilEvent[]>> {
+  return JetStreamBus.connect<VigilEvent[]>({
+    servers: c.nats.split(','), codec: jsonCodec(), namespace: c.busNamespace, consumerGroup: 'workers', ackWaitMs: c.ackWaitMs,
+    eventPartitions: c.eventPartitions, ownedPartitions: owned ? c.ownedPartitions : undefined,
+    onUndecodable: (subject, err) => log.error({ subject, err }, 'undecodable bus message dropped'),
+    onConsumerError: (filter, err) => log.error({ filter, err }, 'bus consumer setup failed; retrying'),
+  });
+}
+
+function openEventStore(c: RoleConfig): ClickHouseEventStore {
+  return new ClickHouseEventStore(new ClickHouseHttpEngine({
+    url: c.clickhouse, username: c.clickhouseUser, password: c.clickhousePassword, database: c.clickhouseDatabase,
+  }), { retentionDays: c.retentionDays });
+}
+
+const hostAddress = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+function startHealth(address: string, ready: () => boolean): Promise<{ server: Server; address: string }> {
+  const { host, port } = splitHostPort(address);
+  const server = createServer((req, res) => {
+    if (req.url === '/healthz') return void res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"status":"ok"}');
+    if (req.url === '/readyz') {
+      const ok = ready();
+      return void res.writeHead(ok ? 200 : 503, { 'Content-Type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ready' : 'not ready' }));
+    }
+    if (req.url === '/metrics') {
+      return void registry.metrics().then((text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text));
+    }
+    res.writeHead(404).end();
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const a = server.address();
+      resolve({ server, address: hostAddress(host, typeof a === 'object' && a ? a.port : port) });
+    });
+  });
+}
+
+/** Starts the given roles in this process; closes what it opened if a start fails. */
+export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger): Promise<RunningRoles> {
+  const stops: (() => Promise<void>)[] = []; // run in reverse order
+  const addresses: Record<string, string> = {};
+  let accepting = false;
+  const stopAll = async () => {
+    accepting = false;
+    for (const stop of stops.reverse().splice(0)) {
+      try { await stop(); } catch (err) { log.error({ err }, 'stop step failed'); }
+    }
+  };
+  try {
+    const metadata = new PostgresMetadataStore({ connectionString: c.postgres });
+    stops.push(() => metadata.close());
+    await metadata.migrate();
+    await metadata.ensureTenant(DEFAULT_TENANT, 'Default tenant');
+    const events = openEventStore(c);
+    stops.push(() => events.close());
+    await events.init();
+    const bus = await openBus(c, log, roles.includes('worker'));
+    stops.push(() => bus.close());
+
+    if (roles.includes('worker')) {
+      const pipeline = new Pipeline({ bus, store: events, stages: [], log, maxBatchMessages: c.workerBatch });
+      pipeline.start();
+      stops.push(() => pipeline.stop());
+    }
+    if (roles.includes('ingest')) {
+      const ca = await loadOrCreateCa(c.pkiDir);
+      const grpc = splitHostPort(c.grpc);
+      const names = [...new Set(['localhost', '127.0.0.1', hostname(), grpc.host].filter((n) => n && n !== '0.0.0.0' && n !== '::'))];
+      const ingest = new IngestServer({ ca, serverCert: await issueServerCertificate(ca, names), metadata, bus, log });
+      const port = await ingest.listen(hostAddress(grpc.host, grpc.port));
+      addresses.grpc = hostAddress(grpc.host, port);
+      stops.push(() => ingest.close());
+    }
+    if (roles.includes('api')) {
+      const api = buildApi({ metadata, events, log });
+      const http = splitHostPort(c.http);
+      await api.listen({ host: http.host, port: http.port });
+      const a = api.server.address();
+      addresses.http = hostAddress(http.host, typeof a === 'object' && a ? a.port : http.port);
+      stops.push(() => api.close());
+    }
+    const health = await startHealth(c.health, () => accepting);
+    addresses.health = health.address;
+    stops.push(() => new Promise<void>((resolve) => health.server.close(() => resolve())));
+    accepting = true;
+    log.info({ roles, addresses }, 'roles started');
+    return { addresses, stop: stopAll };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
