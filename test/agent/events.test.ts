@@ -117,3 +117,17 @@ test('an unattributed observation (pid 0) has no process section', () => {
   assert.equal(ev.process, undefined);
   assert.deepEqual(ev.user, { id: '0' });
 });
+
+test('eBPF observations: a precise action overrides the default, truncated paths are flagged, ptrace keeps its target', () => {
+  const ctx = context();
+  const base = { timeMs: Date.UTC(2026, 1, 15), pid: 70, ppid: 1, uid: 0, startTimeMs: 3_000 };
+  const setres = buildEvent({ ...base, type: 'privilege_change', action: 'setresuid', newUid: 0, result: 0 }, ctx);
+  assert.equal(setres.event.action, 'setresuid');
+  assert.equal(setres.event.outcome, 'success');
+  const ptrace = buildEvent({ ...base, type: 'ptrace', action: 'ptrace_attach', targetPid: 71, result: -1 }, ctx);
+  assert.deepEqual([ptrace.event.action, ptrace.labels?.['target.pid'], ptrace.event.outcome], ['ptrace_attach', '71', 'failure']);
+  const write = buildEvent({ ...base, type: 'file_write', path: '/deep/x', pathTruncated: true }, ctx);
+  assert.deepEqual(write.event.truncated, ['file.path']);
+  assert.equal(buildEvent({ ...base, type: 'file_write', path: '/x' }, ctx).event.action, 'write');
+  for (const ev of [setres, ptrace, write]) assert.equal(validateEvent(ev).ok, true);
+});
