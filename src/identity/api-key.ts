@@ -1,0 +1,78 @@
+// Service-account API keys: `vgk_<id>_<secret>`, shown once at creation, stored only as SHA-256, scoped to a
+// tenant and a tenant role, optionally expiring, revocable, with a last-used time (written at most once a minute
+// per key, to keep verification read-mostly). Clock and randomness injected.
+
+import type { ApiKeyRecord, IdentityStore } from '../stores/identity/types.ts';
+import { systemClock, systemRandom, type Clock, type Random } from './clock.ts';
+import { AuthError } from './errors.ts';
+import { isTenantRole } from './permissions.ts';
+import { API_KEY_PREFIX, hashSecret, newSecret, sameHash } from './secrets.ts';
+
+const KEY_SHAPE = /^vgk_([0-9a-f]{24})_[A-Za-z0-9_-]{43}$/;
+const TOUCH_EVERY_MS = 60_000;
+const MAX_NAME = 200;
+
+export interface NewApiKey {
+  tenantId: string;
+  name: string;
+  role: string;
+  /** Who creates it (`user:<id>`), recorded with the key. */
+  createdBy: string;
+  expiresAt?: number | null;
+}
+
+export class ApiKeys {
+  private readonly store: IdentityStore;
+  private readonly clock: Clock;
+  private readonly random: Random;
+
+  constructor(opts: { store: IdentityStore; clock?: Clock; random?: Random }) {
+    this.store = opts.store;
+    this.clock = opts.clock ?? systemClock;
+    this.random = opts.random ?? systemRandom;
+  }
+
+  /** Creates a key; `key` is the only time the secret exists outside the caller's hands. */
+  async create(spec: NewApiKey): Promise<{ key: string; record: ApiKeyRecord }> {
+    if (!isTenantRole(spec.role)) throw new AuthError('invalid_request', `API key role must be a tenant role, not ${JSON.stringify(spec.role)}`);
+    if (typeof spec.name !== 'string' || spec.name.trim() === '' || spec.name.length > MAX_NAME) {
+      throw new AuthError('invalid_request', `API key name must be 1..${MAX_NAME} characters`);
+    }
+    const now = this.clock();
+    if (spec.expiresAt != null && spec.expiresAt <= now) throw new AuthError('invalid_request', 'API key expiry is in the past');
+    const id = Buffer.from(this.random(12)).toString('hex');
+    const key = `${API_KEY_PREFIX}${id}_${newSecret('', this.random)}`;
+    const record: ApiKeyRecord = {
+      id, tenantId: spec.tenantId, name: spec.name.trim(), role: spec.role, keyHash: hashSecret(key),
+      createdBy: spec.createdBy, createdAt: now, expiresAt: spec.expiresAt ?? null, revokedAt: null, lastUsedAt: null,
+    };
+    await this.store.createApiKey(record);
+    return { key, record };
+  }
+
+  /** The key's record when `key` is a live key; throws AuthError malformed, bad_credentials, revoked or expired. */
+  async verify(key: string): Promise<ApiKeyRecord> {
+    const shape = KEY_SHAPE.exec(key);
+    if (!shape) throw new AuthError('malformed', 'not a Vigil API key');
+    const record = await this.store.getApiKey(shape[1]);
+    if (!record || !sameHash(record.keyHash, hashSecret(key))) throw new AuthError('bad_credentials', 'API key is not valid');
+    const now = this.clock();
+    if (record.revokedAt !== null) throw new AuthError('revoked', 'API key has been revoked');
+    if (record.expiresAt !== null && record.expiresAt <= now) throw new AuthError('expired', 'API key has expired');
+    if (record.lastUsedAt === null || now - record.lastUsedAt >= TOUCH_EVERY_MS) {
+      await this.store.touchApiKey(record.id, now);
+      record.lastUsedAt = now;
+    }
+    return record;
+  }
+
+  async revoke(tenantId: string, id: string): Promise<void> {
+    if (!(await this.store.revokeApiKey(tenantId, id, this.clock()))) {
+      throw new AuthError('not_found', 'no such live API key in this tenant');
+    }
+  }
+
+  list(tenantId: string): Promise<ApiKeyRecord[]> {
+    return this.store.listApiKeys(tenantId);
+  }
+}

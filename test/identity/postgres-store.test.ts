@@ -1,0 +1,10 @@
+// IdentityStore conformance on PostgreSQL (a throw-away database per test).
+import { openPostgresIdentityStore } from '../../src/stores/identity/postgres.ts';
+import { createTempDatabase } from '../ledger/postgres-db.ts';
+import { identityStoreConformance } from './store-conformance.ts';
+
+identityStoreConformance('postgres', async () => {
+  const db = await createTempDatabase('identity');
+  const store = await openPostgresIdentityStore(db.config);
+  return { store, cleanup: async () => { await store.close(); await db.drop(); } };
+});
