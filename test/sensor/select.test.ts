@@ -37,6 +37,17 @@ test('an eBPF sensor that fails to start falls back to /proc and reports why', a
   }
 });
 
+test('an unreachable sensor socket falls back to /proc, whatever the privileges', async () => {
+  const sensor = await selectSensor({ sensorSocket: '/nonexistent/vigil.sock', environment: { ...ALL, isRoot: false } });
+  await sensor.start(() => {});
+  try {
+    assert.equal(sensor.mode, 'proc');
+    assert.match(sensor.health().detail!, /^eBPF sensor failed to start: cannot read vigil-sensor at \/nonexistent\/vigil.sock/);
+  } finally {
+    await sensor.stop();
+  }
+});
+
 // Run as an unprivileged user: select, start, spawn a process living 1 s, report what was seen.
 const UNPRIVILEGED_AGENT = `
 const { selectSensor } = await import(${JSON.stringify(new URL('../../src/agent/sensors/select.ts', import.meta.url).href)});

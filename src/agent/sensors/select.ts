@@ -17,6 +17,7 @@ export interface SensorChoice {
   prefer?: 'auto' | 'ebpf' | 'proc';
   ignorePids?: number[]; // pids whose activity is not reported (default: the agent's own)
   sensorBinary?: string;
+  sensorSocket?: string; // a vigil-sensor running as root with --listen: the agent needs no privilege
   environment?: EbpfEnvironment; // what the host offers; detected when not given
 }
 
@@ -49,6 +50,7 @@ export async function selectSensor(c: SensorChoice = {}): Promise<Sensor> {
   const proc = () => new ProcSensor({ ignorePids });
   if (c.prefer === 'proc') return new FallbackSensor(undefined, proc, '/proc sensor requested');
   const binary = c.sensorBinary ?? DEFAULT_SENSOR_BINARY;
+  if (c.sensorSocket) return new FallbackSensor(new EbpfSensor({ binary, ignorePids, socketPath: c.sensorSocket }), proc);
   const reason = ebpfUnavailableReason(c.environment ?? detectEnvironment(binary), binary);
   if (reason && c.prefer === 'ebpf') throw new Error(reason);
   if (reason) return new FallbackSensor(undefined, proc, reason);
