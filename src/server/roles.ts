@@ -4,6 +4,7 @@
 // health endpoint (/healthz, /readyz, /metrics), and the drain order on stop: stop taking work, finish
 // what is in hand (a worker acks its batch after the store write), then close the connections.
 
+import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
@@ -96,6 +97,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       stops.push(() => pipeline.stop());
     }
     if (roles.includes('ingest')) {
+      mkdirSync(c.pkiDir, { recursive: true, mode: 0o700 });
       const ca = await loadOrCreateCa(c.pkiDir);
       const grpc = splitHostPort(c.grpc);
       const names = [...new Set(['localhost', '127.0.0.1', hostname(), grpc.host].filter((n) => n && n !== '0.0.0.0' && n !== '::'))];

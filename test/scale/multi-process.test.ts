@@ -1,0 +1,216 @@
+// Multi-process end to end on loopback: two `vigil ingest`, two `vigil worker` (two host partitions each)
+// and one `vigil api`, on a private NATS JetStream server (its own port and store, so restarting it
+// disturbs no one), the ClickHouse HTTP test fixture and a fresh PostgreSQL database. Simulated agents
+// stream while one worker and one ingest are SIGKILLed (and restarted, as a supervisor would) and NATS is
+// restarted once. Then every acknowledged event is stored exactly once, and nothing else is.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { SimulatedAgent } from '../../src/agent/simulator.ts';
+import { loadOrCreateCa } from '../../src/pki/pki.ts';
+import { issueEnrollmentToken } from '../../src/server/enrollment-tokens.ts';
+import { hashApiKey } from '../../src/api/server.ts';
+import { ClickHouseHttpEngine } from '../../src/stores/events/clickhouse-http.ts';
+import { PostgresMetadataStore } from '../../src/stores/metadata/postgres.ts';
+import { spawnClickHouseFixture } from '../fixtures/clickhouse-http-server.ts';
+
+const NATS_SERVER = process.env.VIGIL_TEST_NATS_SERVER ?? '/usr/sbin/nats-server';
+const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+const PG_ADMIN = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
+const AGENTS = 6;
+const BATCH = 25;
+const BATCHES = 60; // per agent, ~70 ms apart: the faults below land mid-stream
+const TOTAL = AGENTS * BATCHES * BATCH;
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function pgAdmin(sql: string): Promise<void> {
+  const c = new pg.Client(PG_ADMIN);
+  await c.connect();
+  try { await c.query(sql); } finally { await c.end(); }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Proc { child: ChildProcess; addresses: Record<string, string> }
+
+let dir: string;
+let database: string;
+let natsPort: number;
+let nats: ChildProcess | undefined;
+let clickhouse: Awaited<ReturnType<typeof spawnClickHouseFixture>>;
+const procs = new Set<ChildProcess>();
+
+function startNats(): ChildProcess {
+  const child = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', join(dir, 'nats')], { stdio: 'ignore' });
+  procs.add(child);
+  return child;
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(true)); // in use: the server is listening
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
+    });
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`nothing listening on ${port}`);
+}
+
+function env(): NodeJS.ProcessEnv {
+  return {
+    ...process.env, VIGIL_NATS_URL: `nats://127.0.0.1:${natsPort}`, VIGIL_CLICKHOUSE_URL: clickhouse.url,
+    VIGIL_POSTGRES_URL: `postgres://postgres@127.0.0.1:5432/${database}`, VIGIL_PKI_DIR: join(dir, 'pki'),
+    VIGIL_EVENT_PARTITIONS: '4', VIGIL_ACK_WAIT_MS: '3000', VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn',
+  };
+}
+
+/** Starts `vigil <role> …flags` and waits for its ready line. */
+async function role(args: string[]): Promise<Proc> {
+  const child = spawn(process.execPath, [MAIN, ...args], { env: env(), stdio: ['ignore', 'pipe', 'inherit'] });
+  procs.add(child);
+  const addresses = await new Promise<Record<string, string>>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /ready (.*)\n/.exec(out);
+      if (m) resolve(Object.fromEntries(m[1].split(' ').map((kv) => kv.split('=') as [string, string])));
+    });
+    child.once('exit', (code) => reject(new Error(`vigil ${args.join(' ')} exited with ${code}`)));
+  });
+  return { child, addresses };
+}
+
+async function kill(p: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  const exited = once(p, 'exit');
+  p.kill(signal);
+  await exited;
+  procs.delete(p);
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'vigil-scale-e2e-'));
+  database = `vigil_test_scale_${randomBytes(6).toString('hex')}`;
+  await pgAdmin(`CREATE DATABASE ${database}`);
+  natsPort = await freePort();
+  nats = startNats();
+  await waitForPort(natsPort);
+  clickhouse = await spawnClickHouseFixture(join(dir, 'clickhouse'));
+  mkdirSync(join(dir, 'pki'), { mode: 0o700 });
+  await loadOrCreateCa(join(dir, 'pki')); // the CA all ingest processes share
+});
+
+after(async () => {
+  for (const p of [...procs]) await kill(p, 'SIGKILL');
+  await clickhouse?.stop();
+  await pgAdmin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** An agent that re-sends a batch until it is acknowledged, as the spool does; records acknowledged ids. */
+async function streamBatches(agent: SimulatedAgent, batches: number, acked: Set<string>, stats: { retries: number }): Promise<void> {
+  for (let b = 0; b < batches; b++) {
+    const events = agent.syntheticEvents(BATCH);
+    for (;;) {
+      try {
+        agent.connect();
+        const ack = await Promise.race([agent.send(events), sleep(15_000).then(() => { throw new Error('ack timeout'); })]);
+        assert.equal(ack.accepted, BATCH);
+        for (const e of events) acked.add(e.event.id);
+        break;
+      } catch {
+        stats.retries++;
+        agent.close();
+        await sleep(300);
+      }
+    }
+    await sleep(70);
+  }
+}
+
+test('SIGKILLed worker and ingest, restarted NATS: every acknowledged event stored exactly once', { timeout: 170_000 }, async () => {
+  const ingestPorts = [await freePort(), await freePort()];
+  const ingestArgs = (i: number) => ['ingest', '--grpc', `127.0.0.1:${ingestPorts[i]}`];
+  const workerArgs = (i: number) => ['worker', '--partitions', i === 0 ? '0,1' : '2,3', '--worker-batch', '64'];
+  let ingests = await Promise.all([role(ingestArgs(0)), role(ingestArgs(1))]);
+  let workers = await Promise.all([role(workerArgs(0)), role(workerArgs(1))]);
+  const api = await role(['api', '--http', '127.0.0.1:0']);
+
+  const metadata = new PostgresMetadataStore({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
+  const apiKey = `vgl_${randomBytes(12).toString('hex')}`;
+  await metadata.createApiKey({ id: 'e2e', tenantId: 'default', name: 'e2e', role: 'admin', keyHash: hashApiKey(apiKey), createdAt: Date.now(), revoked: false });
+  const caPem = (await loadOrCreateCa(join(dir, 'pki'))).certPem;
+  const agents = await Promise.all(Array.from({ length: AGENTS }, async (_, i) => {
+    const { token } = await issueEnrollmentToken(metadata, 'default', 60_000, 1);
+    return SimulatedAgent.enroll(`127.0.0.1:${ingestPorts[i % 2]}`, caPem, token, `sim-${i}`);
+  }));
+  await metadata.close();
+
+  const acked = new Set<string>();
+  const stats = { retries: 0 };
+  const load = Promise.all(agents.map((a) => streamBatches(a, BATCHES, acked, stats)));
+
+  const progress = async (n: number) => {
+    while (acked.size < n) await sleep(20);
+    assert.ok(acked.size < TOTAL, 'the fault lands while agents are streaming');
+  };
+  await progress(TOTAL * 0.15);
+  await kill(workers[0].child, 'SIGKILL');
+  await progress(TOTAL * 0.3);
+  workers = [await role(workerArgs(0)), workers[1]];
+  await kill(ingests[1].child, 'SIGKILL');
+  await sleep(300);
+  ingests = [ingests[0], await role(ingestArgs(1))];
+  await progress(TOTAL * 0.6);
+  await kill(nats!, 'SIGTERM');
+  await sleep(300);
+  nats = startNats();
+  await load;
+  agents.forEach((a) => a.close());
+  assert.equal(acked.size, TOTAL);
+  assert.ok(stats.retries >= AGENTS / 2, `agents of the killed ingest re-sent (${stats.retries} retries)`);
+
+  const engine = new ClickHouseHttpEngine({ url: clickhouse.url });
+  try {
+    let row = { n: 0, ids: 0 };
+    for (let i = 0; i < 200; i++) {
+      [row] = (await engine.query<{ n: string; ids: string }>(
+        "SELECT count() AS n, uniqExact(event_id) AS ids FROM telemetry_events FINAL WHERE tenant_id = 'default'"))
+        .map((r) => ({ n: Number(r.n), ids: Number(r.ids) }));
+      if (row.ids >= acked.size) break;
+      await sleep(250);
+    }
+    assert.deepEqual(row, { n: acked.size, ids: acked.size }, 'each acknowledged event stored once, nothing more');
+    const stored = new Set((await engine.query<{ id: string }>(
+      "SELECT DISTINCT event_id AS id FROM telemetry_events WHERE tenant_id = 'default'")).map((r) => r.id));
+    assert.deepEqual([...acked].filter((id) => !stored.has(id)), [], 'no acknowledged event is missing');
+  } finally {
+    await engine.close();
+  }
+
+  const hosts = await (await fetch(`http://${api.addresses.http}/api/v1/hosts`, { headers: { authorization: `Bearer ${apiKey}` } })).json() as unknown;
+  assert.equal(JSON.stringify(hosts).match(/sim-\d/g)?.length, AGENTS, 'the API process lists every agent');
+  const ready = await fetch(`http://${workers[1].addresses.health}/readyz`);
+  assert.equal(ready.status, 200);
+
+  await Promise.all([...ingests, ...workers, api].map((p) => kill(p.child, 'SIGTERM')));
+  console.log(JSON.stringify({ acked: acked.size, agentRetries: stats.retries }));
+});
