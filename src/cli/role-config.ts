@@ -24,9 +24,11 @@ export interface RoleConfig {
   retentionDays: number;
   workerBatch: number;
   ackWaitMs: number;
+  workerIndex: number | undefined;
+  workerCount: number | undefined;
 }
 
-type Kind = 'string' | 'int' | 'int-list';
+type Kind = 'string' | 'int' | 'optional-int' | 'int-list';
 interface Setting { key: keyof RoleConfig; flag: string; env: string; kind: Kind; fallback: string; help: string }
 
 export const SETTINGS: readonly Setting[] = [
@@ -34,6 +36,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'busNamespace', flag: 'bus-namespace', env: 'VIGIL_BUS_NAMESPACE', kind: 'string', fallback: '', help: 'prefix of subjects and streams (one NATS, several deployments)' },
   { key: 'eventPartitions', flag: 'event-partitions', env: 'VIGIL_EVENT_PARTITIONS', kind: 'int', fallback: '1', help: 'host partitions of the events stream (same on every process)' },
   { key: 'ownedPartitions', flag: 'partitions', env: 'VIGIL_PARTITIONS', kind: 'int-list', fallback: '', help: 'worker: the partitions it consumes, e.g. 0,2 (default all)' },
+  { key: 'workerCount', flag: 'worker-count', env: 'VIGIL_WORKER_COUNT', kind: 'optional-int', fallback: '', help: 'worker: how many workers share the partitions (with --worker-index, instead of --partitions)' },
+  { key: 'workerIndex', flag: 'worker-index', env: 'VIGIL_WORKER_INDEX', kind: 'optional-int', fallback: '', help: 'worker: this worker\'s index from 0 (e.g. the StatefulSet pod index); owns partitions p with p mod count = index' },
   { key: 'clickhouse', flag: 'clickhouse', env: 'VIGIL_CLICKHOUSE_URL', kind: 'string', fallback: 'http://127.0.0.1:8123', help: 'ClickHouse HTTP endpoint' },
   { key: 'clickhouseUser', flag: 'clickhouse-user', env: 'VIGIL_CLICKHOUSE_USER', kind: 'string', fallback: 'default', help: 'ClickHouse user' },
   { key: 'clickhousePassword', flag: 'clickhouse-password', env: 'VIGIL_CLICKHOUSE_PASSWORD', kind: 'string', fallback: '', help: 'ClickHouse password (prefer the variable)' },
@@ -55,6 +59,10 @@ function convert(s: Setting, raw: string): RoleConfig[keyof RoleConfig] {
     return Number(raw);
   }
   if (raw.trim() === '') return undefined;
+  if (s.kind === 'optional-int') {
+    if (!/^\d+$/.test(raw.trim())) throw new Error(`${s.flag}: expected an integer, got '${raw}'`);
+    return Number(raw);
+  }
   const list = raw.split(',').map((x) => x.trim());
   if (!list.every((x) => /^\d+$/.test(x))) throw new Error(`${s.flag}: expected integers separated by commas, got '${raw}'`);
   return list.map(Number);
@@ -91,5 +99,14 @@ export function loadRoleConfig(args: string[], env: NodeJS.ProcessEnv = process.
     const raw = (flags[s.flag] as string | undefined) ?? env[s.env] ?? file[s.flag] ?? s.fallback;
     config[s.key] = convert(s, raw);
   }
-  return config as RoleConfig;
+  return withWorkerPartitions(config as RoleConfig);
+}
+
+/** --worker-index/--worker-count → the partitions this worker owns (explicit --partitions wins). */
+function withWorkerPartitions(c: RoleConfig): RoleConfig {
+  if (c.ownedPartitions || c.workerCount === undefined) return c;
+  const index = c.workerIndex ?? 0;
+  if (c.workerCount < 1 || index >= c.workerCount) throw new Error(`worker-index: ${index} is not below worker-count ${c.workerCount}`);
+  if (c.workerCount > c.eventPartitions) throw new Error(`worker-count ${c.workerCount} exceeds event-partitions ${c.eventPartitions}: some workers would idle`);
+  return { ...c, ownedPartitions: Array.from({ length: c.eventPartitions }, (_, p) => p).filter((p) => p % c.workerCount! === index) };
 }
