@@ -145,7 +145,10 @@ function checkStoredCheckpoints(input: VerifyInput, tree: MerkleTree, problems: 
  */
 function rootMismatch(cp: SignedCheckpoint, tree: MerkleTree, goodSize: number, what: string, problems: Problems): Problem | undefined {
   if (cp.size > tree.size) {
-    return { position: tree.size, message: `${what} of size ${cp.size} covers entries ${tree.size}..${cp.size - 1}, which are missing` };
+    return {
+      position: problems.firstRowProblemIn(goodSize, tree.size) ?? tree.size,
+      message: `${what} of size ${cp.size} covers more entries than the ${tree.size} stored`,
+    };
   }
   if (same(tree.root(cp.size), cp.root)) return undefined;
   const from = Math.min(goodSize, cp.size - 1);
