@@ -11,7 +11,7 @@ import { decodeServerMessage, encodeAgentMessage, encodeEventsPayload, frameBatc
 import { createBuildContext, buildEvent, type BuildContext } from './events.ts';
 import { ProcessCache } from './process-cache.ts';
 import type { Observation, Sensor } from './sensor.ts';
-import { Spool, type SpooledBatch } from './spool.ts';
+import { Spool, type SpooledBatch } from '../spool/spool.ts';
 import { createClient, openStream } from './transport.ts';
 import { enrollWithNewKey, localHostFacts, type EnrolledIdentity } from './enrolment.ts';
 

@@ -1,6 +1,7 @@
 // The embedded server: every server role in one process on embedded engines (ClickHouse in-process via
-// chdb, SQLite, the in-process bus). Owns the data directory layout:
-//   pki/ (CA and server certificate), metadata.db, events/ (ClickHouse parts), admin-api-key (mode 600).
+// chdb, SQLite, a durable local log as the bus). Owns the data directory layout:
+//   pki/ (CA and server certificate), metadata.db, bus/ (the durable log between ingest and pipeline),
+//   events/ (ClickHouse parts), admin-api-key (mode 600).
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -8,7 +9,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { buildApi, hashApiKey } from '../api/server.ts';
-import { InProcessBus } from '../bus/in-process.ts';
+import { jsonCodec } from '../bus/codec.ts';
+import { LocalLogBus } from '../bus/local-log.ts';
 import { issueServerCertificate, loadOrCreateCa, type CertificateAuthority } from '../pki/pki.ts';
 import type { VigilEvent } from '../schema/event.ts';
 import { ChdbEngine } from '../stores/events/chdb-engine.ts';
@@ -16,6 +18,7 @@ import { ClickHouseEventStore } from '../stores/events/clickhouse-store.ts';
 import { SqliteMetadataStore } from '../stores/metadata/sqlite.ts';
 import type { MetadataStore } from '../stores/metadata/types.ts';
 import { IngestServer } from './ingest.ts';
+import { reportBusBacklog } from './metrics.ts';
 import { issueEnrollmentToken } from './enrollment-tokens.ts';
 import { Pipeline, type PipelineStage } from './pipeline.ts';
 
@@ -80,8 +83,11 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   const grpcAddr = splitHostPort(o.grpc);
   const events = new ClickHouseEventStore(new ChdbEngine(join(o.dataDir, 'events')), { retentionDays: o.retentionDays });
   await events.init();
-  const bus = new InProcessBus<VigilEvent[]>();
-  const pipeline = new Pipeline({ bus, store: events, stages: o.stages ?? [], log: o.log });
+  const bus = await LocalLogBus.open<VigilEvent[]>(join(o.dataDir, 'bus'), {
+    codec: jsonCodec(), onHandlerError: (err, attempt) => o.log.error({ err, attempt }, 'pipeline batch failed; retrying'),
+  });
+  reportBusBacklog(() => bus.backlog);
+  const pipeline = new Pipeline({ bus, store: events, stages: o.stages ?? [], log: o.log, maxBatchMessages: 512, maxWaitMs: 50 });
   pipeline.start();
   const ingest = new IngestServer({ ca, serverCert: await serverCertificate(ca, grpcAddr.host), metadata, bus, log: o.log });
   const grpcPort = await ingest.listen(`${grpcAddr.host.includes(':') ? `[${grpcAddr.host}]` : grpcAddr.host}:${grpcAddr.port}`);
@@ -105,6 +111,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
     async stop() {
       await api.close();
       await ingest.close();
+      if (!(await bus.drain(15_000))) o.log.warn({ backlog: bus.backlog }, 'stopping with a backlog; it is stored at the next start');
       await pipeline.stop();
       await bus.close();
       await events.close();

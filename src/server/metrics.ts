@@ -30,3 +30,13 @@ export const pipelineBatchSeconds = new Histogram({
 export const agentDrops = new Gauge({
   name: 'vigil_agent_drops', help: 'Drops reported by agents in their last heartbeat', labelNames: ['host', 'where'], registers: [registry],
 });
+
+/** Messages on the embedded bus's log not yet stored by the pipeline (read when /metrics is scraped). */
+let backlogSource: () => number = () => 0;
+export function reportBusBacklog(source: () => number): void {
+  backlogSource = source;
+}
+new Gauge({
+  name: 'vigil_bus_backlog_messages', help: 'Batches ingested (durable) but not yet stored by the pipeline', registers: [registry],
+  collect() { this.set(backlogSource()); },
+});

@@ -19,6 +19,8 @@ export interface PipelineOptions {
   stages: PipelineStage[];
   log: Logger;
   maxBatchMessages?: number;
+  /** How long to wait for a batch to fill once a message is there (bigger, fewer store writes). */
+  maxWaitMs?: number;
 }
 
 export class Pipeline {
@@ -31,7 +33,7 @@ export class Pipeline {
 
   start(filter = 'events.>'): void {
     this.sub = this.o.bus.consume(filter, (batch) => this.handle(batch), {
-      maxBatch: this.o.maxBatchMessages ?? 256, maxWaitMs: 0,
+      maxBatch: this.o.maxBatchMessages ?? 256, maxWaitMs: this.o.maxWaitMs ?? 0,
     });
   }
 

@@ -1,5 +1,7 @@
-// The agent's on-disk spool (ARCHITECTURE principle 3, "Nothing lost"): a bounded queue of encoded
-// event batches kept until the server acknowledges them, across restarts and outages.
+// The on-disk spool (ARCHITECTURE principle 3, "Nothing lost"): a bounded, durable queue of encoded
+// batches kept until they are acknowledged, across restarts and outages. The agent keeps its event
+// batches here until the server acknowledges them; the embedded server's bus (src/bus/local-log.ts)
+// keeps ingested batches here until the pipeline has stored them.
 //
 // Layout of the directory:
 //   seg-<first seq, 16 digits>.log  append-only segments of records:

@@ -7,7 +7,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { InProcessBus } from '../../src/bus/in-process.ts';
+import { LocalLogBus } from '../../src/bus/local-log.ts';
 import { JetStreamBus } from '../../src/bus/jetstream.ts';
 import { jsonCodec } from '../../src/bus/codec.ts';
 import type { Bus, BusMessage } from '../../src/bus/types.ts';
@@ -31,6 +35,16 @@ const implementations: BusUnderTest[] = [
     async open() {
       const bus = new InProcessBus<Payload>(64);
       return { bus, dispose: () => bus.close() };
+    },
+  },
+  {
+    name: 'local-log',
+    onHandlerFailure: 'redelivers',
+    dropsDuplicateIds: true,
+    async open() {
+      const dir = mkdtempSync(join(tmpdir(), 'vigil-bus-'));
+      const bus = await LocalLogBus.open<Payload>(dir, { codec: jsonCodec(), retryDelayMs: 50 });
+      return { bus, dispose: async () => { await bus.close(); rmSync(dir, { recursive: true, force: true }); } };
     },
   },
   {

@@ -36,6 +36,17 @@ async function api(path: string, init: RequestInit = {}): Promise<{ status: numb
   return { status: res.status, body: await res.json() };
 }
 
+/** Waits until the pipeline has stored every acknowledged batch (acks come once batches are durable on the bus). */
+async function stored(path: string): Promise<{ status: number; body: any }> {
+  const until = Date.now() + 15_000;
+  for (;;) {
+    const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
+    if (/^vigil_bus_backlog_messages 0$/m.test(metrics)) return api(path);
+    if (Date.now() > until) throw new Error('the pipeline did not catch up');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function newAgent(name: string): Promise<SimulatedAgent> {
   const a = await SimulatedAgent.enroll(server.grpcAddress, server.caPem, await server.createEnrollmentToken(), name);
   a.connect();
@@ -110,9 +121,9 @@ test('a batch is acknowledged with per-event errors: bad events never take good 
     assert.equal(ack.accepted, 4);
     assert.deepEqual(ack.errors.map((e) => e.index), [2]);
     assert.match(ack.errors[0].error, /event\.type/);
-    const stored = await api(`/api/v1/events?host=${agent.identity.agentId}&limit=100`);
-    assert.equal(stored.body.events.length, 4);
-    assert.ok(!stored.body.events.some((e: any) => e.event.id === events[2].event.id));
+    const found = await stored(`/api/v1/events?host=${agent.identity.agentId}&limit=100`);
+    assert.equal(found.body.events.length, 4);
+    assert.ok(!found.body.events.some((e: any) => e.event.id === events[2].event.id));
   } finally {
     agent.close();
   }
@@ -138,9 +149,9 @@ test('duplicate deliveries of a batch are stored once', async () => {
     await agent.send(events);
     await agent.send(events);
     await agent.send(events.slice(0, 10));
-    const stored = await api(`/api/v1/events?host=${agent.identity.agentId}&limit=1000`);
-    assert.equal(stored.body.events.length, 50);
-    assert.equal(new Set(stored.body.events.map((e: any) => e.event.id)).size, 50);
+    const found = await stored(`/api/v1/events?host=${agent.identity.agentId}&limit=1000`);
+    assert.equal(found.body.events.length, 50);
+    assert.equal(new Set(found.body.events.map((e: any) => e.event.id)).size, 50);
   } finally {
     agent.close();
   }
@@ -152,9 +163,9 @@ test('events are attributed to the certificate identity, whatever the event says
     const events = agent.syntheticEvents(1);
     events[0].agent = { ...events[0].agent, id: 'agt-someone-else', tenant_id: 'other-tenant' };
     await agent.send(events);
-    const stored = await api(`/api/v1/events?host=${agent.identity.agentId}`);
-    assert.equal(stored.body.events[0].agent.id, agent.identity.agentId);
-    assert.equal(stored.body.events[0].agent.tenant_id, 'default');
+    const found = await stored(`/api/v1/events?host=${agent.identity.agentId}`);
+    assert.equal(found.body.events[0].agent.id, agent.identity.agentId);
+    assert.equal(found.body.events[0].agent.tenant_id, 'default');
   } finally {
     agent.close();
   }
