@@ -7,7 +7,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,22 +20,14 @@ import { hashApiKey } from '../../src/api/server.ts';
 import { ClickHouseHttpEngine } from '../../src/stores/events/clickhouse-http.ts';
 import { PostgresMetadataStore } from '../../src/stores/metadata/postgres.ts';
 import { spawnClickHouseFixture } from '../fixtures/clickhouse-http-server.ts';
+import { freePort, spawnRole, stopProcess, type RoleProcess } from '../fixtures/vigil-roles.ts';
 
 const NATS_SERVER = process.env.VIGIL_TEST_NATS_SERVER ?? '/usr/sbin/nats-server';
-const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 const PG_ADMIN = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
 const AGENTS = 6;
 const BATCH = 25;
 const BATCHES = 60; // per agent, ~70 ms apart: the faults below land mid-stream
 const TOTAL = AGENTS * BATCHES * BATCH;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 async function pgAdmin(sql: string): Promise<void> {
   const c = new pg.Client(PG_ADMIN);
@@ -45,8 +36,6 @@ async function pgAdmin(sql: string): Promise<void> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Proc { child: ChildProcess; addresses: Record<string, string> }
 
 let dir: string;
 let database: string;
@@ -82,27 +71,14 @@ function env(): NodeJS.ProcessEnv {
   };
 }
 
-/** Starts `vigil <role> …flags` and waits for its ready line. */
-async function role(args: string[]): Promise<Proc> {
-  const child = spawn(process.execPath, [MAIN, ...args], { env: env(), stdio: ['ignore', 'pipe', 'inherit'] });
-  procs.add(child);
-  const addresses = await new Promise<Record<string, string>>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /ready (.*)\n/.exec(out);
-      if (m) resolve(Object.fromEntries(m[1].split(' ').map((kv) => kv.split('=') as [string, string])));
-    });
-    child.once('exit', (code) => reject(new Error(`vigil ${args.join(' ')} exited with ${code}`)));
-  });
-  return { child, addresses };
+async function role(args: string[]): Promise<RoleProcess> {
+  const p = await spawnRole(args, env());
+  procs.add(p.child);
+  return p;
 }
 
 async function kill(p: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const exited = once(p, 'exit');
-  p.kill(signal);
-  await exited;
+  await stopProcess(p, signal);
   procs.delete(p);
 }
 
