@@ -1,0 +1,46 @@
+// Host routes: the host list, a host's detail and health, and its process tree (live, or at a moment in
+// the past: rebuilt from stored process nodes, keyed by entity id so PID reuse never merges processes).
+
+import type { FastifyInstance } from 'fastify';
+import type { HostRecord } from '../../stores/metadata/types.ts';
+import { buildTree } from '../../tree/process-tree.ts';
+import { parseTime, problem } from '../http.ts';
+import type { ApiOptions } from '../server.ts';
+
+const MAX_TREE_NODES = 50_000;
+
+export function hostView(h: HostRecord, online: boolean) {
+  return {
+    id: h.id, hostname: h.hostname, os: h.os, kernel: h.kernel, agent_version: h.agentVersion,
+    status: online ? 'online' : 'offline', last_seen: h.lastSeen ? new Date(h.lastSeen).toISOString() : null,
+    enrolled_at: new Date(h.enrolledAt).toISOString(), sensor_mode: h.health.sensorMode ?? null,
+    health: h.health, certificate: { serial: h.certSerial, not_after: new Date(h.certNotAfter).toISOString(), revoked: h.revoked },
+  };
+}
+
+export function hostRoutes(api: FastifyInstance, o: ApiOptions): void {
+  const online = (h: HostRecord) => o.isConnected?.(h.id)
+    || (h.lastSeen !== null && Date.now() - h.lastSeen < (o.offlineAfterMs ?? 90_000));
+
+  api.get('/hosts', async (req) => {
+    const hosts = await o.metadata.listHosts(req.principal!.tenantId);
+    return { hosts: hosts.map((h) => hostView(h, online(h))) };
+  });
+
+  api.get<{ Params: { id: string } }>('/hosts/:id', async (req, reply) => {
+    const h = await o.metadata.getHost(req.principal!.tenantId, req.params.id);
+    return h ? hostView(h, online(h)) : problem(reply, 404, 'Not Found', 'no such host');
+  });
+
+  api.get<{ Params: { id: string }; Querystring: { at?: string; limit?: number } }>('/hosts/:id/process-tree', {
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: {
+      at: { type: 'string', maxLength: 40 }, limit: { type: 'integer', minimum: 1, maximum: MAX_TREE_NODES } } } },
+  }, async (req, reply) => {
+    const tenant = req.principal!.tenantId;
+    const h = await o.metadata.getHost(tenant, req.params.id);
+    if (!h) return problem(reply, 404, 'Not Found', 'no such host');
+    const at = parseTime(req.query.at, 'at') ?? new Date();
+    const nodes = await o.events.processNodes(tenant, h.id, at, req.query.limit ?? MAX_TREE_NODES);
+    return { host_id: h.id, at: at.toISOString(), live: req.query.at === undefined, count: nodes.length, roots: buildTree(nodes) };
+  });
+}
