@@ -1,69 +1,74 @@
-// Aho-Corasick multi-pattern substring search over lowercased field values, used by the rule index to find
-// every indexed literal in one pass. Characters above U+00FE share one code, which can only add candidate
-// hits (the index is a pre-filter; predicates decide). Pure.
+// Aho-Corasick multi-pattern substring search for lowercase patterns, case-insensitive for Latin-1 text
+// (uppercase characters share their lowercase character's class), used by the rule index to find every
+// indexed literal in one pass. The automaton is compiled to a dense DFA over a compressed alphabet
+// (one class per character occurring in a pattern, one for every other character), so scanning costs one
+// array read per character. Characters above U+00FF share one class, which can only add candidate hits
+// (the index is a pre-filter; predicates decide). Pure.
 
-const OTHER = 255;
-
-function code(c: number): number {
-  return c < OTHER ? c : OTHER;
-}
+const HIGH = 256; // class slot for every code unit above U+00FF
 
 export class AhoCorasick {
-  private readonly next = new Map<number, number>(); // state * 256 + char → state
-  private fail: Int32Array = new Int32Array(1);
-  private out: number[][] = [[]];
-  private states = 1;
+  private readonly classOf = new Uint8Array(HIGH + 1); // 0 = a character no pattern contains
+  private readonly width: number;
+  private readonly delta: Int32Array; // state * width + class → next state
+  private readonly out: number[][]; // state → ids of the patterns ending there (suffix outputs merged)
+  private readonly hasOut: Uint8Array;
 
   constructor(patterns: string[]) {
-    patterns.forEach((p, id) => this.add(p, id));
-    this.build();
-  }
-
-  private add(p: string, id: number): void {
-    let s = 0;
-    for (let i = 0; i < p.length; i++) {
-      const key = s * 256 + code(p.charCodeAt(i));
-      let t = this.next.get(key);
-      if (t === undefined) { t = this.states++; this.next.set(key, t); this.out.push([]); }
-      s = t;
+    let classes = 1;
+    for (const p of patterns) {
+      for (let i = 0; i < p.length; i++) {
+        const c = Math.min(p.charCodeAt(i), HIGH);
+        if (this.classOf[c] === 0) this.classOf[c] = classes < 255 ? classes++ : 255;
+      }
     }
-    this.out[s].push(id);
-  }
-
-  private build(): void {
-    this.fail = new Int32Array(this.states);
-    const children: number[][] = Array.from({ length: this.states }, () => []);
-    for (const key of this.next.keys()) children[Math.floor(key / 256)].push(key);
+    // Patterns are lowercase; an uppercase character scans as its lowercase class, so text needs no lowercasing.
+    for (let c = 0; c < HIGH; c++) {
+      const lower = String.fromCharCode(c).toLowerCase().charCodeAt(0);
+      if (lower !== c && lower < HIGH && this.classOf[c] === 0) this.classOf[c] = this.classOf[lower];
+    }
+    this.width = classes >= 255 ? 256 : classes;
+    const trie: Map<number, number>[] = [new Map()];
+    const out: number[][] = [[]];
+    patterns.forEach((p, id) => {
+      let s = 0;
+      for (let i = 0; i < p.length; i++) {
+        const a = this.classOf[Math.min(p.charCodeAt(i), HIGH)];
+        let t = trie[s].get(a);
+        if (t === undefined) { t = trie.length; trie[s].set(a, t); trie.push(new Map()); out.push([]); }
+        s = t;
+      }
+      out[s].push(id);
+    });
+    const w = this.width;
+    const delta = new Int32Array(trie.length * w);
+    const fail = new Int32Array(trie.length);
     const queue: number[] = [];
-    for (const key of children[0]) queue.push(this.next.get(key) as number);
+    for (const [a, t] of trie[0]) { delta[a] = t; queue.push(t); }
     for (let qi = 0; qi < queue.length; qi++) {
       const s = queue[qi];
-      for (const key of children[s]) {
-        const c = key % 256;
-        const t = this.next.get(key) as number;
-        let f = this.fail[s];
-        while (f !== 0 && !this.next.has(f * 256 + c)) f = this.fail[f];
-        const ft = this.next.get(f * 256 + c);
-        this.fail[t] = ft !== undefined && ft !== t ? ft : 0;
-        if (this.out[this.fail[t]].length > 0) this.out[t] = [...this.out[t], ...this.out[this.fail[t]]];
+      if (out[fail[s]].length > 0) out[s] = [...out[s], ...out[fail[s]]];
+      for (let a = 0; a < w; a++) {
+        const t = trie[s].get(a);
+        if (t === undefined) { delta[s * w + a] = delta[fail[s] * w + a]; continue; }
+        delta[s * w + a] = t;
+        fail[t] = delta[fail[s] * w + a];
         queue.push(t);
       }
     }
+    this.delta = delta;
+    this.out = out;
+    this.hasOut = Uint8Array.from(out, (o) => (o.length > 0 ? 1 : 0));
   }
 
   /** Calls `hit` with the id of every pattern occurring in `text` (an id may be reported more than once). */
   scan(text: string, hit: (id: number) => void): void {
-    const next = this.next;
-    const fail = this.fail;
-    const out = this.out;
+    const { classOf, delta, hasOut, out, width } = this;
     let s = 0;
     for (let i = 0; i < text.length; i++) {
-      const c = code(text.charCodeAt(i));
-      let t = next.get(s * 256 + c);
-      while (t === undefined && s !== 0) { s = fail[s]; t = next.get(s * 256 + c); }
-      s = t ?? 0;
-      const o = out[s];
-      for (let j = 0; j < o.length; j++) hit(o[j]);
+      const c = text.charCodeAt(i);
+      s = delta[s * width + classOf[c < HIGH ? c : HIGH]];
+      if (hasOut[s] === 1) { const o = out[s]; for (let j = 0; j < o.length; j++) hit(o[j]); }
     }
   }
 }

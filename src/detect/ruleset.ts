@@ -1,12 +1,13 @@
 // RuleSet: compiled single-event rules with logsource routing and a literal index. An event is tested only
-// against the rules of its logsource whose required literals occur in it (found with one Aho-Corasick pass
-// per indexed field), plus the few rules that have no required literal. Predicates are compiled once; the
+// against the rules of its logsource whose required literals occur in it (exact values by hash lookup,
+// substrings with one Aho-Corasick pass per indexed field, keyword literals over all values), plus the few
+// rules that have no required literal. Predicates are compiled once; the
 // per-event path allocates only for matches; predicates are cached per rule object across rebuilds.
 // Enable/disable by id. Pure.
 
 import type { RuleIR } from '../sigma/ir.ts';
-import { compilePredicate, getterFor, lowerField, MatchContext, requiredLiterals } from '../sigma/predicate.ts';
-import type { Getter, Predicate } from '../sigma/predicate.ts';
+import { allValues, ALL_VALUES, compilePredicate, getterFor, lowerField, MatchContext, requiredLiterals, stringForm } from '../sigma/predicate.ts';
+import type { Predicate } from '../sigma/predicate.ts';
 import { AhoCorasick } from './aho.ts';
 import type { EventLogsource } from './logsources.ts';
 import { logsourceMatches } from './logsources.ts';
@@ -26,9 +27,28 @@ function predicateOf(ir: RuleIR): Predicate {
 /** A single-event rule match: pure data. */
 export interface Detection { rule: RuleIR; event: EventRecord; logsource: EventLogsource }
 
-interface FieldIndex { field: string; get: Getter; ac: AhoCorasick; rulesByPattern: number[][] }
+/** The literal index of one field within a logsource bucket: exact values by map, substrings by automaton. */
+interface FieldIndex {
+  field: string;
+  raw: (ctx: MatchContext) => string | string[] | undefined; // for the (case-insensitive) automaton
+  lower: (ctx: MatchContext) => string | string[] | undefined; // for exact lookups
+  exact: Map<string, number[]>;
+  ac: AhoCorasick | undefined;
+  rulesByPattern: number[][];
+}
 
 interface Bucket { fields: FieldIndex[]; always: number[]; size: number }
+
+function accessors(field: string): Pick<FieldIndex, 'raw' | 'lower'> {
+  if (field === ALL_VALUES) return { raw: (ctx) => allValues(ctx.event), lower: () => undefined };
+  const get = getterFor(field);
+  return { raw: (ctx) => stringForm(get(ctx.event)), lower: (ctx) => lowerField(ctx, field, get) };
+}
+
+function push(m: Map<string, number[]>, key: string, rule: number): void {
+  const list = m.get(key);
+  if (!list) m.set(key, [rule]); else if (list[list.length - 1] !== rule) list.push(rule);
+}
 
 export class RuleSet {
   readonly rules: CompiledRule[];
@@ -77,7 +97,7 @@ export class RuleSet {
   }
 
   private buildBucket(ls: EventLogsource): Bucket {
-    const byField = new Map<string, Map<string, number[]>>();
+    const byField = new Map<string, { exact: Map<string, number[]>; sub: Map<string, number[]> }>();
     const always: number[] = [];
     let size = 0;
     for (const r of this.rules) {
@@ -85,17 +105,19 @@ export class RuleSet {
       size++;
       const lits = requiredLiterals(r.ir.conditions);
       if (lits === null) { always.push(r.index); continue; }
-      for (const { field, lit } of lits) {
-        let m = byField.get(field);
-        if (!m) { m = new Map(); byField.set(field, m); }
-        const list = m.get(lit);
-        if (!list) m.set(lit, [r.index]); else if (list[list.length - 1] !== r.index) list.push(r.index);
+      for (const { field, lit, exact } of lits) {
+        let f = byField.get(field);
+        if (!f) { f = { exact: new Map(), sub: new Map() }; byField.set(field, f); }
+        push(exact ? f.exact : f.sub, lit, r.index);
       }
     }
     const fields: FieldIndex[] = [];
-    for (const [field, m] of byField) {
-      const patterns = [...m.keys()];
-      fields.push({ field, get: getterFor(field), ac: new AhoCorasick(patterns), rulesByPattern: patterns.map((p) => m.get(p) as number[]) });
+    for (const [field, f] of byField) {
+      const patterns = [...f.sub.keys()];
+      fields.push({
+        field, ...accessors(field), exact: f.exact, ac: patterns.length > 0 ? new AhoCorasick(patterns) : undefined,
+        rulesByPattern: patterns.map((p) => f.sub.get(p) as number[]),
+      });
     }
     return { fields, always, size };
   }
@@ -110,13 +132,20 @@ export class RuleSet {
     const stamp = this.stamp;
     const cand = this.candidates;
     cand.length = 0;
+    const add = (rules: number[] | undefined): void => {
+      if (rules) for (const ri of rules) if (stamp[ri] !== epoch) { stamp[ri] = epoch; cand.push(ri); }
+    };
     for (const f of b.fields) {
-      const v = lowerField(ctx, f.field, f.get);
-      if (v === undefined) continue;
-      const hit = (id: number): void => {
-        for (const ri of f.rulesByPattern[id]) if (stamp[ri] !== epoch) { stamp[ri] = epoch; cand.push(ri); }
-      };
-      if (typeof v === 'string') f.ac.scan(v, hit); else for (const x of v) f.ac.scan(x, hit);
+      if (f.exact.size > 0) {
+        const v = f.lower(ctx);
+        if (typeof v === 'string') add(f.exact.get(v)); else if (v) for (const x of v) add(f.exact.get(x));
+      }
+      if (f.ac) {
+        const v = f.raw(ctx);
+        const byPattern = f.rulesByPattern;
+        const hit = (id: number): void => add(byPattern[id]);
+        if (typeof v === 'string') f.ac.scan(v, hit); else if (v) for (const x of v) f.ac.scan(x, hit);
+      }
     }
     for (const ri of b.always) if (stamp[ri] !== epoch) { stamp[ri] = epoch; cand.push(ri); }
     if (cand.length === 0) return [];

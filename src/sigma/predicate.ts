@@ -317,8 +317,14 @@ export function compilePredicate(node: ConditionNode): Predicate {
 
 // ---- literal analysis for the rule index ------------------------------------------------------------
 
-/** A rule can only match if the lowercased value of `field` contains `lit`. */
-export interface Literal { field: string; lit: string }
+/** The pseudo-field of keyword searches: every value of the event. */
+export const ALL_VALUES = '\u0000all-values';
+
+/**
+ * A rule can only match if the lowercased value of `field` contains `lit` (or, when `exact`, equals it).
+ * `field` ALL_VALUES stands for any value of the event (keyword searches).
+ */
+export interface Literal { field: string; lit: string; exact: boolean }
 
 function longestLiteral(tokens: Token[]): string {
   let best = '';
@@ -329,10 +335,19 @@ function longestLiteral(tokens: Token[]): string {
   return best;
 }
 
+/** Expected candidate cost of a literal set: exact values are nearly free, short substrings are common. */
 function cost(lits: Literal[]): number {
   let c = 0;
-  for (const l of lits) c += 1 / (l.lit.length * l.lit.length);
+  for (const l of lits) c += l.exact ? 0.01 / l.lit.length : 1 / (l.lit.length * l.lit.length);
   return c;
+}
+
+function literalOf(field: string, op: string, value: string): Literal[] | null {
+  const tokens = tokenize(value);
+  const lit = longestLiteral(tokens).toLowerCase();
+  if (lit === '') return null;
+  const exact = op === 'equals' && field !== ALL_VALUES && tokens.every((t) => typeof t === 'string');
+  return [{ field, lit, exact }];
 }
 
 /**
@@ -359,12 +374,70 @@ export function requiredLiterals(node: ConditionNode): Literal[] | null {
       return out;
     }
     case 'false': return [];
+    case 'keyword': return node.match === 're' ? regexLiteral(ALL_VALUES, node.value) : literalOf(ALL_VALUES, node.match, node.value);
+    case 're': return (node as FieldNode).timepart ? null : regexLiteral((node as FieldNode).field, String((node as FieldNode).value));
     case 'equals': case 'contains': case 'startswith': case 'endswith': {
       const n = node as FieldNode;
-      if (n.timepart) return null;
-      const lit = longestLiteral(tokenize(String(n.value))).toLowerCase();
-      return lit === '' ? null : [{ field: n.field, lit }];
+      return n.timepart ? null : literalOf(n.field, n.op, String(n.value));
     }
     default: return null;
   }
+}
+
+const REGEX_CLASS_ESCAPES = new Set('dDwWsSbBnrtfv0123456789xucpPk');
+
+/** Index just past the group or character class opening at `i` (escapes honoured). */
+function skipGroup(src: string, i: number): number {
+  let depth = 0;
+  for (; i < src.length; i++) {
+    const c = src[i];
+    if (c === '\\') { i++; continue; }
+    if (c === '[') { for (i++; i < src.length && src[i] !== ']'; i++) if (src[i] === '\\') i++; if (depth === 0) return i + 1; continue; }
+    if (c === '(') depth++;
+    else if (c === ')' && --depth === 0) return i + 1;
+  }
+  return i;
+}
+
+/**
+ * The longest run of literal characters every match of a regular expression contains (top level only: a
+ * top-level alternation, groups, classes, optional characters all end a run). Null when there is none.
+ */
+export function regexLiteral(field: string, source: string): Literal[] | null {
+  const src = source.replace(/^\(\?[ims]+\)/, '');
+  let best = '';
+  let run = '';
+  const end = (): void => { if (run.length > best.length) best = run; run = ''; };
+  for (let i = 0; i < src.length;) {
+    const c = src[i];
+    if (c === '|') return null;
+    if (c === '(' || c === '[') { end(); i = skipGroup(src, i); continue; }
+    const quantifier = c === '{' ? /^\{\d*(,\d*)?\}/.exec(src.slice(i)) : null;
+    if (quantifier) { end(); i += quantifier[0].length; continue; }
+    let ch: string | undefined;
+    if (c === '\\') { const n = src[i + 1] ?? ''; ch = REGEX_CLASS_ESCAPES.has(n) ? undefined : n; i += 2; } else {
+      ch = c === '.' || c === '^' || c === '$' ? undefined : c;
+      i++;
+    }
+    const q = src[i];
+    if (q === '*' || q === '?' || (q === '{' && /^\{0*[,}]/.test(src.slice(i)))) { end(); continue; }
+    if (ch === undefined || ch === '+' || ch === '*' || ch === '?' || ch === '{' || ch === '}' || ch === ')') { end(); continue; }
+    run += ch;
+    if (q === '+' || q === '{') end();
+  }
+  end();
+  const lit = best.toLowerCase();
+  return lit.length >= 2 ? [{ field, lit, exact: false }] : null;
+}
+
+/** Every scalar value of the event joined by NUL (what keyword searches look through). */
+export function allValues(ev: unknown): string {
+  const parts: string[] = [];
+  const walk = (v: unknown, depth: number): void => {
+    if (v === null || v === undefined || depth > 8) return;
+    if (typeof v === 'object') { for (const x of Array.isArray(v) ? v : Object.values(v)) walk(x, depth + 1); return; }
+    parts.push(String(v));
+  };
+  walk(ev, 0);
+  return parts.join('\u0000');
 }
