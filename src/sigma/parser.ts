@@ -380,7 +380,28 @@ function parseJsonSource(src: RuleSource, out: ParsedSource): void {
   }
 }
 
+/**
+ * Per referenced rule, the event path of every field the correlation reads (group-by names and the
+ * condition field, through `aliases`), mapped with that rule's logsource field mapping. Chained
+ * references keep the names (a correlation result carries its group-by values by name).
+ */
+function correlationFields(p: PendingCorrelation, ids: string[], byKey: Map<string, string>, ruleById: Map<string, RuleIR>): Record<string, Record<string, string>> {
+  const aliases: Record<string, Record<string, string>> = {};
+  for (const [alias, perRule] of Object.entries(p.aliases)) {
+    aliases[alias] = Object.fromEntries(Object.entries(perRule).map(([r, f]) => [byKey.get(r) ?? r, f]));
+  }
+  const names = [...p.ir.group_by, ...(p.ir.condition.field ? [p.ir.condition.field] : [])];
+  for (const id of ids) {
+    const rule = ruleById.get(id);
+    if (!rule) continue;
+    const map = (p.ctx.opts.fieldMapper ?? identity)(rule.logsource);
+    for (const name of names) (aliases[name] ??= {})[id] = map(aliases[name]?.[id] ?? name);
+  }
+  return aliases;
+}
+
 function resolveCorrelations(out: CompileResult, pending: PendingCorrelation[]): void {
+  const ruleById = new Map(out.rules.map((r) => [r.id, r]));
   const byKey = new Map<string, string>(); // id or name → id
   for (const r of out.rules) { byKey.set(r.id, r.id); if (r.sigma_name) byKey.set(r.sigma_name, r.id); }
   for (const p of pending) { byKey.set(p.ir.id, p.ir.id); if (p.ir.sigma_name) byKey.set(p.ir.sigma_name, p.ir.id); }
@@ -399,10 +420,7 @@ function resolveCorrelations(out: CompileResult, pending: PendingCorrelation[]):
         continue;
       }
       if (!ids.every((id) => ok.has(id as string))) { next.push(p); continue; }
-      const aliases = Object.fromEntries(Object.entries(p.aliases).map(([alias, perRule]) => [
-        alias, Object.fromEntries(Object.entries(perRule).map(([r, f]) => [byKey.get(r) ?? r, f])),
-      ]));
-      out.correlations.push({ ...p.ir, rules: ids as string[], aliases });
+      out.correlations.push({ ...p.ir, rules: ids as string[], aliases: correlationFields(p, ids as string[], byKey, ruleById) });
       ok.add(p.ir.id);
       progress = true;
     }
