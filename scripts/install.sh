@@ -23,6 +23,7 @@ fi
 # npm install, not npm ci: the registry reachable here does not serve chdb's binaries for other platforms,
 # so the lock file holds only linux-x64's and npm ci refuses it; npm install keeps the locked versions.
 npm install --no-audit --no-fund --loglevel=error
+npm run build:web
 
 if [ -f sensor/Makefile ] && command -v clang >/dev/null && command -v bpftool >/dev/null; then
   make -s -C sensor || echo "install: the eBPF sensor did not build; agents will use the /proc sensor" >&2

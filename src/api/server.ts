@@ -9,6 +9,7 @@ import type { EventStore } from '../stores/events/types.ts';
 import type { MetadataStore } from '../stores/metadata/types.ts';
 import { registry } from '../server/metrics.ts';
 import { problem } from './http.ts';
+import { consoleRoutes } from './routes/console.ts';
 import { enrollmentRoutes } from './routes/enrollment.ts';
 import { eventRoutes } from './routes/events.ts';
 import { hostRoutes } from './routes/hosts.ts';
@@ -38,6 +39,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async () => ({ status: 'ready' }));
   app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  consoleRoutes(app);
 
   app.register(async (api) => {
     api.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {

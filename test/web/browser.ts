@@ -1,0 +1,28 @@
+// Debian's Chromium driven by playwright-core for the console's browser tests and bench/ui.ts: launch with
+// the flags this environment needs, sign in with an API key, save screenshots under test-artifacts/.
+
+import { mkdirSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+export const ARTIFACTS_DIR = new URL('../../test-artifacts/', import.meta.url).pathname;
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.VIGIL_CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+}
+
+/** Opens the console at `baseUrl` and signs in with the API key through the login page. */
+export async function signInWithApiKey(page: Page, baseUrl: string, apiKey: string): Promise<void> {
+  await page.goto(`${baseUrl}/`);
+  await page.getByRole('tab', { name: 'API key' }).click();
+  await page.getByRole('textbox', { name: 'API key' }).fill(apiKey);
+  await page.getByRole('button', { name: 'Sign in with API key' }).click();
+  await page.getByRole('navigation', { name: 'Pages' }).waitFor();
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(ARTIFACTS_DIR, { recursive: true });
+  await page.screenshot({ path: `${ARTIFACTS_DIR}${name}.png`, fullPage: true });
+}

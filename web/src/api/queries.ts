@@ -1,0 +1,70 @@
+// TanStack Query hooks for each API resource the console reads, and one mutation helper that posts and
+// refreshes what the change affects. Query keys start with the resource name so the live stream can
+// invalidate by resource.
+
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { api } from './client.ts';
+import type { Alert, Host, HuntResult, LedgerEntry, Overview, ProcessTree, Rule, User, VigilEvent } from './types.ts';
+
+/** Builds a query string from the defined, non-empty values. */
+export function queryString(params: Record<string, string | number | undefined | null>): string {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') p.set(k, String(v));
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
+
+const LIVE_MS = 10_000;
+
+export const useHosts = () => useQuery({ queryKey: ['hosts'], queryFn: () => api<{ hosts: Host[] }>('/hosts'), refetchInterval: LIVE_MS });
+export const useHost = (id: string) => useQuery({ queryKey: ['hosts', id], queryFn: () => api<Host>(`/hosts/${encodeURIComponent(id)}`), refetchInterval: LIVE_MS });
+
+export const useProcessTree = (hostId: string, at: string | null) => useQuery({
+  queryKey: ['process-tree', hostId, at],
+  queryFn: () => api<ProcessTree>(`/hosts/${encodeURIComponent(hostId)}/process-tree${queryString({ at })}`),
+});
+
+export interface EventFilter { host?: string; type?: string; q?: string; from?: string; to?: string; limit?: number }
+export const useEvents = (f: EventFilter, enabled = true) => useQuery({
+  queryKey: ['events', f], enabled,
+  queryFn: () => api<{ events: VigilEvent[]; next: string | null }>(`/events${queryString({ ...f })}`),
+});
+
+export interface AlertFilter { severity?: string; status?: string; host?: string; rule?: string; from?: string; to?: string; limit?: number }
+export const useAlerts = (f: AlertFilter) => useQuery({
+  queryKey: ['alerts', f], refetchInterval: LIVE_MS,
+  queryFn: () => api<{ alerts: Alert[]; next: string | null }>(`/alerts${queryString({ ...f })}`),
+});
+export const useAlert = (id: string) => useQuery({ queryKey: ['alerts', 'one', id], queryFn: () => api<Alert>(`/alerts/${encodeURIComponent(id)}`) });
+
+export const useRules = () => useQuery({ queryKey: ['rules'], queryFn: () => api<{ rules: Rule[] }>('/rules') });
+
+export const useOverview = (range: '1h' | '24h') => useQuery({
+  queryKey: ['stats', range], refetchInterval: LIVE_MS, retry: false,
+  queryFn: () => api<Overview>(`/stats/overview?range=${range}`),
+});
+
+export const useCheckpoint = () => useQuery({ queryKey: ['ledger', 'checkpoint'], queryFn: () => api<{ size: number; root_hash: string; checkpoint: string }>('/ledger/checkpoint') });
+export const useLedgerEntries = (from: number, limit: number) => useQuery({
+  queryKey: ['ledger', 'entries', from, limit],
+  queryFn: () => api<{ entries: LedgerEntry[] }>(`/ledger/entries${queryString({ from, limit })}`),
+});
+
+export const useUsers = () => useQuery({ queryKey: ['users'], queryFn: () => api<{ users: User[] }>('/users') });
+export interface ApiKeyView { id: string; name?: string; role: string; created_at?: string; revoked?: boolean; prefix?: string }
+export const useApiKeys = () => useQuery({ queryKey: ['api-keys'], queryFn: () => api<{ api_keys: ApiKeyView[] }>('/api-keys') });
+
+export interface IrAction { id: string; host_id: string; action: string; status: string; requested_by?: string; created_at?: string; updated_at?: string; target?: string; artifacts?: { name: string; sha256: string; size?: number; url?: string }[]; detail?: string }
+export const useIrActions = () => useQuery({ queryKey: ['ir-actions'], refetchInterval: 5_000, queryFn: () => api<{ actions: IrAction[] }>('/ir/actions') });
+
+export const runHunt = (sql: string, limit: number) => api<HuntResult>('/hunt', { method: 'POST', body: { sql, limit } });
+
+/** A POST (or other method) whose success refreshes the queries under `invalidates`. */
+export function useApiAction<Args>(request: (args: Args) => { path: string; method?: string; body?: unknown }, invalidates: string[]) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (args: Args) => { const r = request(args); const method = r.method ?? 'POST';
+      return api<unknown>(r.path, { method, body: r.body ?? (method === 'DELETE' ? undefined : {}) }); },
+    onSuccess: () => Promise.all(invalidates.map((k) => client.invalidateQueries({ queryKey: [k] }))),
+  });
+}

@@ -1,0 +1,64 @@
+// Shapes of the Vigil REST API's answers that the console reads (see docs/console.md for the endpoints).
+
+export interface HostHealth {
+  version?: string; sensorMode?: string; sensorDetail?: string; queueDepth?: number; spoolBytes?: number;
+  sensorDrops?: number; agentDrops?: number; sensorRestarts?: number; rssBytes?: number; cpuPct?: number; eventsSent?: number;
+}
+
+export interface Host {
+  id: string; hostname: string; os: string; kernel: string; agent_version: string;
+  status: 'online' | 'offline'; last_seen: string | null; enrolled_at: string; sensor_mode: string | null;
+  health: HostHealth; certificate: { serial: string; not_after: string; revoked: boolean };
+}
+
+export interface ProcessNode {
+  entity_id: string; pid: number; ppid: number; parent_entity_id: string | null; exe: string; cmdline: string;
+  start_ts: string; exit_ts: string | null; exit_code: number | null; uid: number; gid: number; user_name: string | null;
+  sha256: string | null; mitre: string[]; gtfobins: string[]; children: ProcessNode[];
+}
+
+export interface ProcessTree { host_id: string; at: string; live: boolean; count: number; roots: ProcessNode[] }
+
+/** An ECS-shaped event; only the fields the console shows are typed. */
+export interface VigilEvent {
+  '@timestamp': string;
+  event: { id: string; type: string; category?: string; action?: string };
+  process?: { pid?: number; entity_id?: string; executable?: string; command_line?: string; parent?: { pid?: number; executable?: string } };
+  user?: { name?: string; id?: string | number };
+  host?: { id?: string; hostname?: string };
+  destination?: { ip?: string; port?: number };
+  file?: { path?: string };
+  [field: string]: unknown;
+}
+
+export type Severity = 'low' | 'medium' | 'high' | 'critical' | 'informational';
+export type AlertStatus = 'open' | 'acknowledged' | 'closed' | 'suppressed';
+
+export interface Technique { id: string; name: string; tactics: string[] }
+
+export interface Rule {
+  id: string; title: string; author?: string; level: Severity; status?: string; enabled?: boolean;
+  source?: 'builtin' | 'sigma' | 'custom'; description?: string; references?: string[];
+  logsource?: Record<string, string>; techniques?: Technique[] | string[];
+}
+
+export interface Alert {
+  id: string; tenant_id: string; host_id: string; process_entity_id: string | null; rule: Rule; techniques: Technique[];
+  status: AlertStatus; assignee: string | null; first_seen: string; last_seen: string; events: VigilEvent[];
+  comments: { author: string; text: string; at: string }[]; close_reason: string | null; suppressed_until: string | null;
+}
+
+export interface Overview {
+  events_per_s: { t: string; v: number }[];
+  alerts_by_severity: { t: string; low: number; medium: number; high: number; critical: number }[];
+  top_rules: { id: string; title: string; count: number }[];
+  top_hosts: { id: string; hostname: string; risk: number; alerts: number }[];
+  agents: { online: number; offline: number };
+  sensor_drops: number;
+}
+
+export interface HuntResult { columns: { name: string; type: string }[]; rows: unknown[][]; elapsed_ms: number; truncated: boolean }
+
+export interface LedgerEntry { index: number; entry: { actor: string; tenant_id: string; action: string; target: string; outcome: string; request_id: string; at: string } }
+
+export interface User { id: string; email: string; role: string; tenant_id: string }

@@ -1,0 +1,84 @@
+// The console's frame: sign-in gate, navigation, theme switch, live-stream indicator and the page routes.
+
+import { AppShell, Badge, Button, Group, NavLink, SegmentedControl, Text, Title, useMantineColorScheme } from '@mantine/core';
+import { NavLink as RouterLink, Navigate, Route, Routes, useLocation } from 'react-router';
+import { logout } from './api/client.ts';
+import { useLiveStream } from './api/live.ts';
+import { useCredential, type Credential } from './auth/credential.ts';
+import { useSessionRefresh } from './auth/session-keeper.ts';
+import { AlertDetailPage } from './pages/alert-detail.tsx';
+import { AlertsPage } from './pages/alerts.tsx';
+import { AuditPage } from './pages/audit.tsx';
+import { DashboardPage } from './pages/dashboard.tsx';
+import { HostDetailPage } from './pages/host-detail.tsx';
+import { HostsPage } from './pages/hosts.tsx';
+import { HuntPage } from './pages/hunt.tsx';
+import { LoginPage } from './pages/login.tsx';
+import { MitrePage } from './pages/mitre.tsx';
+import { ResponsePage } from './pages/response.tsx';
+import { RulesPage } from './pages/rules.tsx';
+import { SettingsPage } from './pages/settings.tsx';
+
+const NAV = [
+  ['/', 'Dashboard'], ['/hosts', 'Hosts'], ['/alerts', 'Alerts'], ['/mitre', 'MITRE tactics'], ['/rules', 'Rules'],
+  ['/hunt', 'Hunt'], ['/response', 'Response'], ['/audit', 'Audit'], ['/settings', 'Settings'],
+] as const;
+
+export function App() {
+  const cred = useCredential();
+  useSessionRefresh(cred);
+  if (!cred) return <LoginPage />;
+  return <Shell cred={cred} />;
+}
+
+function whoIs(cred: Credential): string { return cred.kind === 'api-key' ? 'API key' : `${cred.user.email} (${cred.user.role})`; }
+
+function ThemeSwitch() {
+  const { colorScheme, setColorScheme } = useMantineColorScheme();
+  return (
+    <SegmentedControl size="xs" aria-label="Theme" value={colorScheme} onChange={(v) => setColorScheme(v as 'light' | 'dark' | 'auto')}
+      data={[{ value: 'light', label: 'Light' }, { value: 'dark', label: 'Dark' }, { value: 'auto', label: 'Auto' }]} />
+  );
+}
+
+function Shell({ cred }: { cred: Credential }) {
+  const live = useLiveStream(cred);
+  const { pathname } = useLocation();
+  return (
+    <AppShell header={{ height: 52 }} navbar={{ width: 190, breakpoint: 'xs' }} padding="md">
+      <AppShell.Header>
+        <Group h="100%" px="md" justify="space-between">
+          <Group gap="xs"><Title order={4}>Vigil</Title><Text c="dimmed" size="sm">console</Text></Group>
+          <Group gap="sm">
+            <Badge variant="dot" color={live === 'live' ? 'green' : 'gray'} title="Live updates">{live === 'live' ? 'live' : 'polling'}</Badge>
+            <ThemeSwitch />
+            <Text size="sm" c="dimmed">{whoIs(cred)}</Text>
+            <Button size="xs" variant="default" onClick={() => void logout()}>Sign out</Button>
+          </Group>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar p="xs" component="nav" aria-label="Pages">
+        {NAV.map(([to, label]) => (
+          <NavLink key={to} component={RouterLink} to={to} label={label}
+            active={to === '/' ? pathname === '/' : pathname.startsWith(to)} />
+        ))}
+      </AppShell.Navbar>
+      <AppShell.Main>
+        <Routes>
+          <Route path="/" element={<DashboardPage />} />
+          <Route path="/hosts" element={<HostsPage />} />
+          <Route path="/hosts/:id" element={<HostDetailPage />} />
+          <Route path="/alerts" element={<AlertsPage />} />
+          <Route path="/alerts/:id" element={<AlertDetailPage />} />
+          <Route path="/mitre" element={<MitrePage />} />
+          <Route path="/rules" element={<RulesPage />} />
+          <Route path="/hunt" element={<HuntPage />} />
+          <Route path="/response" element={<ResponsePage />} />
+          <Route path="/audit" element={<AuditPage />} />
+          <Route path="/settings" element={<SettingsPage />} />
+          <Route path="*" element={<Navigate to="/" replace />} />
+        </Routes>
+      </AppShell.Main>
+    </AppShell>
+  );
+}

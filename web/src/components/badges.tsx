@@ -1,0 +1,21 @@
+// Coloured badges for the values analysts scan for: alert severity, alert status, host status.
+
+import { Badge } from '@mantine/core';
+import type { AlertStatus, Severity } from '../api/types.ts';
+
+export const SEVERITY_COLOURS: Record<string, string> = { informational: 'gray', low: 'blue', medium: 'yellow', high: 'orange', critical: 'red' };
+/** Severity rank for sorting, lowest first. */
+export const LEVEL_ORDER: Record<string, number> = { informational: 0, low: 1, medium: 2, high: 3, critical: 4 };
+const STATUS_COLOURS: Record<AlertStatus, string> = { open: 'red', acknowledged: 'yellow', closed: 'gray', suppressed: 'violet' };
+
+export function SeverityBadge({ level }: { level: Severity | string }) {
+  return <Badge color={SEVERITY_COLOURS[level] ?? 'gray'} variant="light">{level}</Badge>;
+}
+
+export function AlertStatusBadge({ status }: { status: AlertStatus }) {
+  return <Badge color={STATUS_COLOURS[status]} variant="outline">{status}</Badge>;
+}
+
+export function HostStatusBadge({ status }: { status: 'online' | 'offline' }) {
+  return <Badge color={status === 'online' ? 'green' : 'gray'} variant="dot">{status}</Badge>;
+}

@@ -1,0 +1,121 @@
+// Host detail: inventory and health, the process tree (live or at a chosen time), a timeline of recent
+// events, and response actions. The open tab is in the URL (?tab=) so links and reloads keep it.
+
+import { useMemo, useState, type ReactNode } from 'react';
+import { Button, Card, Group, SimpleGrid, Stack, Table, Tabs, Text, TextInput, Title } from '@mantine/core';
+import { useParams, useSearchParams } from 'react-router';
+import { useAlerts, useEvents, useHost, useProcessTree } from '../api/queries.ts';
+import type { Host } from '../api/types.ts';
+import { HostStatusBadge } from '../components/badges.tsx';
+import { formatAgo, formatBytes, formatCount, formatTime, localInputValue } from '../components/format.ts';
+import { QueryState } from '../components/query-state.tsx';
+import { ResponseActions } from '../components/response-actions.tsx';
+import { ProcessDetails } from '../tree/process-details.tsx';
+import { ProcessTreeView } from '../tree/process-tree-view.tsx';
+import { indexTree } from '../tree/visible-rows.ts';
+
+function Facts({ title, facts }: { title: string; facts: [string, ReactNode][] }) {
+  return (
+    <Card withBorder>
+      <Title order={5} mb="xs">{title}</Title>
+      <Table fz="sm" withRowBorders={false}><Table.Tbody>
+        {facts.map(([k, v]) => <Table.Tr key={k}><Table.Td c="dimmed" w={160}>{k}</Table.Td><Table.Td>{v}</Table.Td></Table.Tr>)}
+      </Table.Tbody></Table>
+    </Card>
+  );
+}
+
+function Overview({ host }: { host: Host }) {
+  const h = host.health;
+  return (
+    <SimpleGrid cols={{ base: 1, md: 2 }}>
+      <Facts title="Inventory" facts={[
+        ['Host id', host.id], ['OS', host.os], ['Kernel', host.kernel], ['Agent version', host.agent_version],
+        ['Enrolled', formatTime(host.enrolled_at)], ['Last seen', `${formatAgo(host.last_seen)} (${formatTime(host.last_seen)})`],
+        ['Certificate', `${host.certificate.serial} until ${formatTime(host.certificate.not_after)}${host.certificate.revoked ? ' (revoked)' : ''}`],
+      ]} />
+      <Facts title="Health" facts={[
+        ['Sensor', `${h.sensorMode ?? '—'}${h.sensorDetail ? ` — ${h.sensorDetail}` : ''}`], ['Sensor restarts', formatCount(h.sensorRestarts)],
+        ['Sensor drops', formatCount(h.sensorDrops)], ['Agent drops', formatCount(h.agentDrops)], ['Queue depth', formatCount(h.queueDepth)],
+        ['Spool', formatBytes(h.spoolBytes)], ['Memory (RSS)', formatBytes(h.rssBytes)], ['CPU', h.cpuPct === undefined ? '—' : `${h.cpuPct.toFixed(1)} %`],
+        ['Events sent', formatCount(h.eventsSent)],
+      ]} />
+    </SimpleGrid>
+  );
+}
+
+function Timeline({ hostId }: { hostId: string }) {
+  const events = useEvents({ host: hostId, limit: 100 });
+  return (
+    <QueryState query={events} what="Events" isEmpty={(d) => d.events.length === 0}>
+      {(d) => (
+        <Table fz="sm" striped aria-label="Recent events">
+          <Table.Thead><Table.Tr><Table.Th>Time</Table.Th><Table.Th>Type</Table.Th><Table.Th>PID</Table.Th><Table.Th>Process</Table.Th></Table.Tr></Table.Thead>
+          <Table.Tbody>
+            {d.events.map((e) => (
+              <Table.Tr key={e.event.id}>
+                <Table.Td>{formatTime(e['@timestamp'])}</Table.Td><Table.Td>{e.event.type}</Table.Td><Table.Td>{e.process?.pid ?? ''}</Table.Td>
+                <Table.Td ff="monospace" style={{ wordBreak: 'break-all' }}>{e.process?.command_line ?? e.process?.executable ?? ''}</Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      )}
+    </QueryState>
+  );
+}
+
+function TreeTab({ hostId }: { hostId: string }) {
+  const [at, setAt] = useState<string | null>(null);
+  const [search, setSearch] = useState('');
+  const [selected, setSelected] = useState<string | null>(null);
+  const [open, setOpen] = useState<string | null>(null);
+  const tree = useProcessTree(hostId, at);
+  const alerts = useAlerts({ host: hostId, limit: 500 });
+  const alerted = useMemo(() => new Set((alerts.data?.alerts ?? []).flatMap((a) => (a.process_entity_id ? [a.process_entity_id] : []))), [alerts.data]);
+  const byId = useMemo(() => indexTree(tree.data?.roots ?? []), [tree.data]);
+  return (
+    <Stack gap="sm">
+      <Group>
+        <TextInput placeholder="Search pid, executable, command line, user" aria-label="Search processes" w={360} value={search} onChange={(e) => setSearch(e.currentTarget.value)} />
+        <TextInput type="datetime-local" aria-label="Tree at time" value={at ? localInputValue(new Date(at)) : ''}
+          onChange={(e) => setAt(e.currentTarget.value ? new Date(e.currentTarget.value).toISOString() : null)} />
+        <Button variant={at ? 'default' : 'filled'} onClick={() => setAt(null)}>Live</Button>
+        <Button variant="subtle" onClick={() => void tree.refetch()}>Refresh</Button>
+        {tree.data && <Text size="sm" c="dimmed" data-testid="tree-summary">{tree.data.count.toLocaleString()} processes {tree.data.live ? '(live)' : `at ${formatTime(tree.data.at)}`}</Text>}
+      </Group>
+      <QueryState query={tree} what="Process tree" isEmpty={(d) => d.roots.length === 0} empty="No processes recorded for this host at that time.">
+        {(d) => <ProcessTreeView roots={d.roots} search={search} alerted={alerted} selected={selected} onSelect={setSelected} onOpen={setOpen} />}
+      </QueryState>
+      <ProcessDetails hostId={hostId} node={open ? byId.get(open) ?? null : null} onClose={() => setOpen(null)} />
+    </Stack>
+  );
+}
+
+export function HostDetailPage() {
+  const { id = '' } = useParams();
+  const host = useHost(id);
+  const [params, setParams] = useSearchParams();
+  const tab = params.get('tab') ?? 'overview';
+  return (
+    <QueryState query={host} what="Host">
+      {(h) => (
+        <Stack>
+          <Group><Title order={2}>{h.hostname}</Title><HostStatusBadge status={h.status} /></Group>
+          <Tabs value={tab} onChange={(t) => setParams(t === 'overview' ? {} : { tab: t ?? 'overview' })} keepMounted={false}>
+            <Tabs.List mb="md">
+              <Tabs.Tab value="overview">Overview</Tabs.Tab>
+              <Tabs.Tab value="tree">Process tree</Tabs.Tab>
+              <Tabs.Tab value="timeline">Timeline</Tabs.Tab>
+              <Tabs.Tab value="response">Response</Tabs.Tab>
+            </Tabs.List>
+            <Tabs.Panel value="overview"><Overview host={h} /></Tabs.Panel>
+            <Tabs.Panel value="tree"><TreeTab hostId={h.id} /></Tabs.Panel>
+            <Tabs.Panel value="timeline"><Timeline hostId={h.id} /></Tabs.Panel>
+            <Tabs.Panel value="response"><ResponseActions host={h} /></Tabs.Panel>
+          </Tabs>
+        </Stack>
+      )}
+    </QueryState>
+  );
+}

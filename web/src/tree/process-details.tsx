@@ -1,0 +1,66 @@
+// A process's details in a side drawer: identity, command line, user, hashes, MITRE/GTFOBins tags, and its
+// network and file activity from the events of that process entity.
+
+import type { ReactNode } from 'react';
+import { Anchor, Code, Drawer, Group, Stack, Table, Text, Title } from '@mantine/core';
+import { useEvents } from '../api/queries.ts';
+import type { ProcessNode, VigilEvent } from '../api/types.ts';
+import { formatTime } from '../components/format.ts';
+import { QueryState } from '../components/query-state.tsx';
+
+function Field({ label, children }: { label: string; children: ReactNode }) {
+  return <Group gap="xs" wrap="nowrap" align="flex-start"><Text size="sm" c="dimmed" w={110} style={{ flexShrink: 0 }}>{label}</Text><Text size="sm" style={{ wordBreak: 'break-all' }}>{children}</Text></Group>;
+}
+
+function activityOf(e: VigilEvent): string {
+  if (e.destination?.ip) return `${e.destination.ip}:${e.destination.port ?? ''}`;
+  if (e.file?.path) return e.file.path;
+  return e.process?.command_line ?? '';
+}
+
+function Activity({ hostId, node }: { hostId: string; node: ProcessNode }) {
+  const events = useEvents({ host: hostId, q: node.entity_id, limit: 200 });
+  return (
+    <QueryState query={events} what="Activity">
+      {(d) => {
+        const own = d.events.filter((e) => e.process?.entity_id === node.entity_id);
+        if (!own.length) return <Text size="sm" c="dimmed">No recorded events for this process.</Text>;
+        return (
+          <Table fz="xs" aria-label="Process activity">
+            <Table.Tbody>
+              {own.map((e) => (
+                <Table.Tr key={e.event.id}>
+                  <Table.Td>{formatTime(e['@timestamp'])}</Table.Td><Table.Td>{e.event.type}</Table.Td>
+                  <Table.Td style={{ wordBreak: 'break-all' }}>{activityOf(e)}</Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        );
+      }}
+    </QueryState>
+  );
+}
+
+export function ProcessDetails({ hostId, node, onClose }: { hostId: string; node: ProcessNode | null; onClose: () => void }) {
+  return (
+    <Drawer opened={node !== null} onClose={onClose} position="right" size="lg" title={node ? `Process ${node.pid}` : ''}>
+      {node && (
+        <Stack gap="xs" data-testid="process-details">
+          <Field label="Executable">{node.exe}</Field>
+          <Field label="Command line"><Code>{node.cmdline}</Code></Field>
+          <Field label="PID / PPID">{node.pid} / {node.ppid}</Field>
+          <Field label="User">{node.user_name ?? '—'} (uid {node.uid}, gid {node.gid})</Field>
+          <Field label="Started">{formatTime(node.start_ts)}</Field>
+          <Field label="Exited">{node.exit_ts ? `${formatTime(node.exit_ts)} (code ${node.exit_code ?? '?'})` : 'running'}</Field>
+          <Field label="SHA-256">{node.sha256 ?? '—'}</Field>
+          <Field label="MITRE">{node.mitre.length ? node.mitre.map((t) => <Anchor key={t} href={`https://attack.mitre.org/techniques/${t.replace('.', '/')}/`} target="_blank" mr="xs">{t}</Anchor>) : '—'}</Field>
+          <Field label="GTFOBins">{node.gtfobins.join(', ') || '—'}</Field>
+          <Field label="Entity id"><Code>{node.entity_id}</Code></Field>
+          <Title order={5} mt="md">Network and file activity</Title>
+          <Activity hostId={hostId} node={node} />
+        </Stack>
+      )}
+    </Drawer>
+  );
+}
