@@ -1,59 +1,222 @@
-// The REST API server: Fastify with authentication (API keys; the tenant comes from the credential),
-// RFC 9457 problem details for every error, health and Prometheus endpoints, and the route modules of
-// src/api/routes/ under /api/v1.
+// The REST API server (Fastify 5). Owns the request pipeline every route under /api/v1 goes through:
+//   onRequest  authenticate (access JWT or API key → Principal; the tenant comes from the credential only),
+//              rate-limit per user and per tenant (429 + Retry-After), check the route's declared access
+//              (`config: { access: 'hosts:read' }`: one permission from src/identity/permissions.ts);
+//   onSend     ETag/304 on polled lists; record every state-changing call in the audit ledger.
+// Errors are RFC 9457 problem details (AuthError codes kept as `code`); the OpenAPI 3.1 document is generated
+// from the route schemas and served at /api/openapi.json. Also /healthz, /readyz and /metrics.
 
+import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { AuthError } from '../identity/errors.ts';
+import { MerkleProofError } from '../ledger/merkle.ts';
+import { hasPermission } from '../identity/permissions.ts';
+import type { RuleService } from '../detect/rule-service.ts';
+import type { AlertStore } from '../stores/alerts/types.ts';
+import type { HuntLimits } from '../stores/events/hunt.ts';
 import type { EventStore } from '../stores/events/types.ts';
 import type { MetadataStore } from '../stores/metadata/types.ts';
 import { registry } from '../server/metrics.ts';
-import { problem } from './http.ts';
+import { credentialOf, problem, type RouteAccess } from './http.ts';
+import { LiveFeed } from './live-feed.ts';
+import { agentRoutes } from './routes/agents.ts';
+import { alertRoutes } from './routes/alerts.ts';
+import { apiKeyRoutes } from './routes/api-keys.ts';
+import { authRoutes } from './routes/auth.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { enrollmentRoutes } from './routes/enrollment.ts';
 import { eventRoutes } from './routes/events.ts';
 import { hostRoutes } from './routes/hosts.ts';
+import { responseRoutes } from './routes/response.ts';
+import type { ResponseDispatcher } from '../response/dispatcher.ts';
+import { huntRoutes } from './routes/hunt.ts';
+import { policyRoutes } from './routes/policies.ts';
+import { ruleRoutes } from './routes/rules.ts';
+import { ledgerRoutes } from './routes/ledger.ts';
+import { statsRoutes } from './routes/stats.ts';
+import { streamRoutes } from './routes/stream.ts';
+import { tenantRoutes } from './routes/tenants.ts';
+import { userRoutes } from './routes/users.ts';
+import type { ApiSecurity } from './security.ts';
 
 export interface ApiOptions {
   metadata: MetadataStore;
   events: EventStore;
   log: Logger;
+  /** Identity, audit ledger and rate limits (src/api/security.ts). */
+  security: ApiSecurity;
+  /** Where alerts and host changes are published for GET /stream (one is made when absent). */
+  liveFeed?: LiveFeed;
+  /** Alerts (triage routes, and the aggregates of GET /stats/overview). */
+  alerts?: AlertStore;
+  /** Detection rules (rule routes). */
+  rules?: RuleService;
+  hunt?: Partial<HuntLimits>;
+  /** The tenant a login without `tenant` signs in to (default 'default'). */
+  defaultTenant?: string;
   /** Milliseconds without a heartbeat after which a host counts as offline. */
   offlineAfterMs?: number;
   isConnected?: (hostId: string) => boolean;
+  /** Response actions (isolate, kill, collect, …); without it those routes are absent. */
+  response?: ResponseDispatcher;
 }
 
-export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+const API_PREFIX = '/api/v1';
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Access of a route that declares none: only administrators, until it declares its own. */
+const UNDECLARED_ACCESS: RouteAccess = 'users:manage';
+const ANONYMOUS_TENANT = '';
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict',
+  413: 'Content Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content', 429: 'Too Many Requests',
+};
+
+function outcomeOf(status: number): string {
+  if (status < 400) return 'success';
+  return status === 401 || status === 403 || status === 429 ? 'denied' : 'failure';
+}
+
+function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, req, reply) => {
+    if (err instanceof AuthError) {
+      if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds));
+      return problem(reply, err.status, TITLES[err.status] ?? 'Error', err.message, { code: err.code });
+    }
+    if (err instanceof RangeError || err instanceof MerkleProofError) return problem(reply, 400, 'Bad Request', err.message, { code: 'invalid_request' });
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    if (status >= 500) {
+      req.log.error({ err }, 'request failed');
+      return problem(reply, status, 'Internal Server Error', undefined, { request_id: req.id });
+    }
+    const code = err.validation ? 'invalid_request' : (typeof err.code === 'string' && !err.code.startsWith('FST_') ? err.code : 'invalid_request');
+    return problem(reply, status, TITLES[status] ?? 'Bad Request', err.message, { code });
+  });
+  app.setNotFoundHandler((req, reply) => problem(reply, 404, 'Not Found', `no route ${req.method} ${req.url.split('?')[0]}`, { code: 'not_found' }));
+}
+
+/** Authentication, rate limits and the route's declared access, in that order (401, then 429, then 403). */
+function installAccessControl(api: FastifyInstance, o: ApiOptions): void {
+  const { auth, limits } = o.security;
+  api.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    const access = req.routeOptions.config.access ?? UNDECLARED_ACCESS;
+    if (access === 'public') {
+      const rate = await limits.check(ANONYMOUS_TENANT, `ip:${req.ip}`);
+      if (!rate.allowed) return tooMany(reply, rate.retryAfterSeconds);
+      return;
+    }
+    const credential = credentialOf(req);
+    if (!credential) return problem(reply, 401, 'Unauthorized', 'a credential is required: Authorization: Bearer <access token or API key>', { code: 'unauthenticated' });
+    req.principal = await auth.authenticate(credential);
+    const rate = await limits.check(req.principal.tenantId, req.principal.subject);
+    if (!rate.allowed) return tooMany(reply, rate.retryAfterSeconds);
+    if (access !== 'authenticated' && !hasPermission(req.principal.role, access)) {
+      return problem(reply, 403, 'Forbidden', `role ${req.principal.role} lacks ${access}`, { code: 'forbidden' });
+    }
+  });
+}
+
+function tooMany(reply: FastifyReply, retryAfterSeconds: number) {
+  reply.header('retry-after', String(retryAfterSeconds));
+  return problem(reply, 429, 'Too Many Requests', `rate limit exceeded; retry in ${retryAfterSeconds} s`, { code: 'rate_limited' });
+}
+
+/** Every state-changing call is appended to the ledger before its answer leaves (fail closed: 503 if it cannot be). */
+function installAudit(api: FastifyInstance, o: ApiOptions): void {
+  api.addHook('onSend', async (req, reply, payload) => {
+    if (!STATE_CHANGING.has(req.method) || req.routeOptions.url === undefined) return payload;
+    const params = Object.fromEntries(Object.entries((req.params ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+    try {
+      await o.security.ledger.record({
+        actor: req.principal?.subject ?? 'anonymous', tenantId: req.principal?.tenantId ?? ANONYMOUS_TENANT,
+        action: `api.${req.method.toLowerCase()} ${req.routeOptions.url}`, outcome: outcomeOf(reply.statusCode),
+        requestId: req.id, detail: { status: reply.statusCode, params },
+      });
+      return payload;
+    } catch (err) {
+      req.log.error({ err }, 'audit ledger append failed');
+      reply.code(503).type('application/problem+json');
+      return JSON.stringify({ type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'the audit ledger could not record this call', code: 'audit_unavailable' });
+    }
+  });
+}
+
+/** Weak ETag over the body of routes that declare `etag: true`; 304 when the client already has it. */
+function installEtags(api: FastifyInstance): void {
+  api.addHook('onSend', async (req, reply, payload) => {
+    if (req.method !== 'GET' || !req.routeOptions.config.etag || reply.statusCode !== 200 || typeof payload !== 'string') return payload;
+    const etag = `W/"${createHash('sha256').update(payload).digest('base64url').slice(0, 27)}"`;
+    reply.header('etag', etag);
+    if (req.headers['if-none-match'] !== etag) return payload;
+    reply.code(304);
+    return '';
+  });
+}
+
+function installOpenApi(app: FastifyInstance): void {
+  app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Vigil management API', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'access JWT or API key' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: ({ schema, url, route }) => {
+      const access = route.config?.access;
+      const described = url.startsWith(API_PREFIX) ? { ...schema, description: `access: ${access ?? `${UNDECLARED_ACCESS} (undeclared)`}` } : schema;
+      return { schema: access === 'public' ? { ...described, security: [] } : described, url };
+    },
+  });
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }
 
 export function buildApi(o: ApiOptions): FastifyInstance {
-  const app = Fastify({ loggerInstance: o.log as FastifyBaseLogger, bodyLimit: 1024 * 1024 });
-  app.setErrorHandler((err: { statusCode?: number; message: string; validation?: unknown }, req, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
-    if (status >= 500) req.log.error({ err }, 'request failed');
-    return problem(reply, status, status >= 500 ? 'Internal Server Error' : 'Bad Request', status >= 500 ? undefined : err.message);
+  const app = Fastify({
+    loggerInstance: o.log as FastifyBaseLogger, bodyLimit: 1024 * 1024, genReqId: () => randomUUID(), requestIdHeader: false,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
-  app.setNotFoundHandler((req, reply) => problem(reply, 404, 'Not Found', `no route ${req.method} ${req.url.split('?')[0]}`));
+  const feed = o.liveFeed ?? new LiveFeed();
+  installErrorHandling(app);
+  installOpenApi(app);
+  app.addHook('onSend', async (req, reply, payload) => {
+    reply.header('x-request-id', req.id);
+    return payload;
+  });
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith(API_PREFIX) && route.config?.access === undefined) {
+      o.log.warn({ method: route.method, url: route.url }, `route declares no access; only ${UNDECLARED_ACCESS} may call it`);
+    }
+  });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async () => ({ status: 'ready' }));
-  app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true } }, async () => ({ status: 'ready' }));
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
   consoleRoutes(app);
 
   app.register(async (api) => {
-    api.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-      const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-      if (!m) return problem(reply, 401, 'Unauthorized', 'an API key is required: Authorization: Bearer <key>');
-      const key = await o.metadata.findApiKey(hashApiKey(m[1]));
-      if (!key || key.revoked) return problem(reply, 401, 'Unauthorized', 'invalid or revoked API key');
-      req.principal = { keyId: key.id, tenantId: key.tenantId, role: key.role };
-    });
+    installAccessControl(api, o);
+    installEtags(api);
+    installAudit(api, o);
 
+    authRoutes(api, o);
+    userRoutes(api, o);
+    apiKeyRoutes(api, o);
+    tenantRoutes(api, o);
     hostRoutes(api, o);
+    agentRoutes(api, o);
+    policyRoutes(api, o);
     enrollmentRoutes(api, o);
     eventRoutes(api, o);
-  }, { prefix: '/api/v1' });
+    responseRoutes(api, o);
+    huntRoutes(api, o);
+    ledgerRoutes(api, o);
+    statsRoutes(api, o);
+    streamRoutes(api, { ...o, liveFeed: feed });
+    alertRoutes(api, o);
+    ruleRoutes(api, o);
+  }, { prefix: API_PREFIX });
 
   return app;
 }

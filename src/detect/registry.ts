@@ -63,6 +63,9 @@ export class RuleRegistry {
     this.opts = opts;
   }
 
+  /** The compile options every rule of this registry is compiled with. */
+  get options(): CompileOptions { return this.opts; }
+
   /** Incremented on every change; the stage reloads when it differs from what it runs. */
   get revision(): number { return this.version; }
 

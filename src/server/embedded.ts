@@ -1,14 +1,20 @@
 // The embedded server: every server role in one process on embedded engines (ClickHouse in-process via
 // chdb, SQLite, a durable local log as the bus). Owns the data directory layout:
 //   pki/ (CA and server certificate), metadata.db, bus/ (the durable log between ingest and pipeline),
-//   events/ (ClickHouse parts), admin-api-key (mode 600).
+//   events/ (ClickHouse parts), identity.db, ledger.db, access-token-key.pem, ledger-key.pem(.pub),
+//   admin-api-key and admin-password (mode 600).
 
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { buildApi, hashApiKey } from '../api/server.ts';
+import { LiveFeed } from '../api/live-feed.ts';
+import { openApiSecurity, type ApiSecurity, type ApiSecurityOptions } from '../api/security.ts';
+import { buildApi } from '../api/server.ts';
+import { AuthError } from '../identity/errors.ts';
+import { permissionsOf } from '../identity/permissions.ts';
+import type { HuntLimits } from '../stores/events/hunt.ts';
 import { jsonCodec } from '../bus/codec.ts';
 import { LocalLogBus } from '../bus/local-log.ts';
 import { issueServerCertificate, loadOrCreateCa, type CertificateAuthority } from '../pki/pki.ts';
@@ -19,8 +25,15 @@ import { SqliteMetadataStore } from '../stores/metadata/sqlite.ts';
 import type { MetadataStore } from '../stores/metadata/types.ts';
 import { IngestServer } from './ingest.ts';
 import { reportBusBacklog } from './metrics.ts';
+import { startDetection, type Detection } from './detection.ts';
 import { issueEnrollmentToken } from './enrollment-tokens.ts';
 import { Pipeline, type PipelineStage } from './pipeline.ts';
+import type { AuditSink } from '../ledger/sink.ts';
+import type { ResponseConfig } from '../response/dispatcher.ts';
+import { openResponseService } from '../response/service.ts';
+import type { AuditSink } from '../ledger/sink.ts';
+import type { ResponseConfig } from '../response/dispatcher.ts';
+import { openResponseService } from '../response/service.ts';
 
 export const DEFAULT_TENANT = 'default';
 
@@ -30,7 +43,21 @@ export interface ServerOptions {
   grpc: string; // host:port
   log: Logger;
   retentionDays?: number;
+  /** Response actions: expiry, two-person approval for isolation. */
+  response?: ResponseConfig;
+  /** Where response actions are audited (default: the ledger at <data-dir>/ledger.db). */
+  audit?: AuditSink;
+  /** Response actions: expiry, two-person approval for isolation. */
+  response?: ResponseConfig;
+  /** Where response actions are audited (default: the ledger at <data-dir>/ledger.db). */
+  audit?: AuditSink;
   stages?: PipelineStage[];
+  /** Identity and rate-limit settings (tests lower the argon2 cost; Redis shares rate limits). */
+  security?: Pick<ApiSecurityOptions, 'passwordParams' | 'redisUrl' | 'rateLimits'>;
+  hunt?: Partial<HuntLimits>;
+  /** Sigma rule directories loaded besides the built-in rules. */
+  ruleDirs?: string[];
+  placeholders?: string;
 }
 
 export interface RunningServer {
@@ -39,6 +66,13 @@ export interface RunningServer {
   caPem: string;
   metadata: MetadataStore;
   adminKeyPath: string;
+  /** The initial admin user's password (user ADMIN_EMAIL in the default tenant), written on first start. */
+  adminPasswordPath: string;
+  /** Identity, ledger and rate limits as the API uses them. */
+  security: ApiSecurity;
+  /** Where alerts and host changes are published to GET /api/v1/stream. */
+  liveFeed: LiveFeed;
+  detection: Detection;
   /** A fresh enrolment token (single use unless told otherwise) for the default tenant. */
   createEnrollmentToken(ttlMs?: number, maxUses?: number | null): Promise<string>;
   stop(): Promise<void>;
@@ -55,16 +89,34 @@ function writeSecret(path: string, text: string): void {
   chmodSync(path, 0o600);
 }
 
-/** Creates the initial admin API key on first start and writes it to <data-dir>/admin-api-key. */
-async function ensureAdminKey(metadata: MetadataStore, dataDir: string): Promise<string> {
+export const ADMIN_EMAIL = 'admin@localhost';
+
+/** The bootstrap actor: a tenant admin of the default tenant, recorded in the ledger as `system`. */
+const SYSTEM_ADMIN = { kind: 'user' as const, subject: 'system', tenantId: DEFAULT_TENANT, role: 'admin' as const, permissions: permissionsOf('admin'), tokenId: 'bootstrap' };
+
+/** Creates the initial admin API key (tenant admin of the default tenant) and writes it to <data-dir>/admin-api-key. */
+async function ensureAdminKey(security: ApiSecurity, dataDir: string): Promise<string> {
   const path = join(dataDir, 'admin-api-key');
   if (existsSync(path)) {
-    const existing = readFileSync(path, 'utf8').trim();
-    if (await metadata.findApiKey(hashApiKey(existing))) return path;
+    try {
+      await security.auth.verifyApiKey(readFileSync(path, 'utf8').trim());
+      return path;
+    } catch (err) {
+      if (!(err instanceof AuthError)) throw err; // an unknown, revoked or old-format key is replaced
+    }
   }
-  const key = `vgl_${randomBytes(24).toString('base64url')}`;
-  await metadata.createApiKey({ id: randomUUID(), tenantId: DEFAULT_TENANT, name: 'initial admin', role: 'admin', keyHash: hashApiKey(key), createdAt: Date.now(), revoked: false });
+  const { key } = await security.auth.createApiKey(SYSTEM_ADMIN, { name: 'initial admin', role: 'admin' });
   writeSecret(path, `${key}\n`);
+  return path;
+}
+
+/** Creates the initial admin user (ADMIN_EMAIL, random password in <data-dir>/admin-password) on first start. */
+async function ensureAdminUser(security: ApiSecurity, dataDir: string): Promise<string> {
+  const path = join(dataDir, 'admin-password');
+  if (await security.identity.findUserByEmail(DEFAULT_TENANT, ADMIN_EMAIL)) return path;
+  const password = randomBytes(18).toString('base64url');
+  await security.users.create(SYSTEM_ADMIN, { email: ADMIN_EMAIL, password, role: 'admin' });
+  writeSecret(path, `${password}\n`);
   return path;
 }
 
@@ -87,12 +139,19 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
     codec: jsonCodec(), onHandlerError: (err, attempt) => o.log.error({ err, attempt }, 'pipeline batch failed; retrying'),
   });
   reportBusBacklog(() => bus.backlog);
-  const pipeline = new Pipeline({ bus, store: events, stages: o.stages ?? [], log: o.log, maxBatchMessages: 512, maxWaitMs: 50 });
+  const detection = await startDetection({ dataDir: o.dataDir, log: o.log, ruleDirs: o.ruleDirs, placeholders: o.placeholders });
+  const pipeline = new Pipeline({ bus, store: events, stages: [detection.stage, ...(o.stages ?? [])], log: o.log, maxBatchMessages: 512, maxWaitMs: 50 });
   pipeline.start();
-  const ingest = new IngestServer({ ca, serverCert: await serverCertificate(ca, grpcAddr.host), metadata, bus, log: o.log });
+  // Response actions: commands go down the agent's open stream; results, artefacts and reconnects come back.
+  const response = await openResponseService({ dataDir: o.dataDir, log: o.log, config: o.response, audit: o.audit,
+    send: (agentId, msg) => { const c = ingest.channels.get(agentId); c?.send(msg); return c !== undefined; } });
+  const ingest = new IngestServer({ ca, serverCert: await serverCertificate(ca, grpcAddr.host), metadata, bus, log: o.log, ...response.ingestHooks });
   const grpcPort = await ingest.listen(`${grpcAddr.host.includes(':') ? `[${grpcAddr.host}]` : grpcAddr.host}:${grpcAddr.port}`);
-  const adminKeyPath = await ensureAdminKey(metadata, o.dataDir);
-  const api = buildApi({ metadata, events, log: o.log, isConnected: (id) => ingest.channels.has(id) });
+  const security = await openApiSecurity({ dataDir: o.dataDir, ...o.security });
+  const adminKeyPath = await ensureAdminKey(security, o.dataDir);
+  const adminPasswordPath = await ensureAdminUser(security, o.dataDir);
+  const liveFeed = new LiveFeed();
+  const api = buildApi({ metadata, events, log: o.log, security, liveFeed, hunt: o.hunt, defaultTenant: DEFAULT_TENANT, isConnected: (id) => ingest.channels.has(id), response: response.dispatcher, response: response.dispatcher, alerts: detection.alerts, rules: detection.rules });
   const http = splitHostPort(o.http);
   await api.listen({ host: http.host, port: http.port });
   const address = api.server.address();
@@ -105,16 +164,24 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
     caPem: ca.certPem,
     metadata,
     adminKeyPath,
+    adminPasswordPath,
+    security,
+    liveFeed,
+    detection,
     async createEnrollmentToken(ttlMs = 3_600_000, maxUses: number | null = 1) {
       return (await issueEnrollmentToken(metadata, DEFAULT_TENANT, ttlMs, maxUses)).token;
     },
     async stop() {
       await api.close();
       await ingest.close();
+      await response.close();
+      await response.close();
       if (!(await bus.drain(15_000))) o.log.warn({ backlog: bus.backlog }, 'stopping with a backlog; it is stored at the next start');
       await pipeline.stop();
       await bus.close();
       await events.close();
+      await security.close();
+      await detection.close();
       await metadata.close();
     },
   };

@@ -5,42 +5,51 @@ import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import { Agent } from '../../agent/agent.ts';
 import { seedFromProc, selectSensor } from '../../agent/sensors/select.ts';
-import { startEmbeddedServer } from '../../server/embedded.ts';
+import { ResponseExecutor } from '../../agent/response/executor.ts';
+import { splitHostPort, startEmbeddedServer } from '../../server/embedded.ts';
 import { createLogger } from '../log.ts';
 import { onShutdown } from '../shutdown.ts';
 
 export const summary = 'start the embedded server and a local agent (no external service)';
 
 const HELP = `usage: vigil up [--data-dir DIR] [--http HOST:PORT] [--grpc HOST:PORT] [--no-agent] [--sensor auto|ebpf|proc]
+                [--rules DIR]... [--placeholders FILE]
 
   --data-dir DIR     where everything is kept (default ./data; env VIGIL_DATA_DIR)
   --http HOST:PORT   REST API and console (default 127.0.0.1:8440; env VIGIL_HTTP)
   --grpc HOST:PORT   agent endpoint, mutual TLS (default 127.0.0.1:8443; env VIGIL_GRPC)
   --no-agent         start only the server
-  --sensor MODE      the local agent's sensor (default auto: eBPF when possible, else /proc)`;
+  --sensor MODE      the local agent's sensor (default auto: eBPF when possible, else /proc)
+  --rules DIR        Sigma rules to load besides the built-in ones (repeatable; e.g. a SigmaHQ checkout's rules/)
+  --placeholders F   YAML map of values for rules that use %placeholders%`;
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: {
     'data-dir': { type: 'string' }, http: { type: 'string' }, grpc: { type: 'string' },
     'no-agent': { type: 'boolean' }, sensor: { type: 'string' }, help: { type: 'boolean' },
+    rules: { type: 'string', multiple: true }, placeholders: { type: 'string' },
   } });
   if (values.help) { console.log(HELP); return 0; }
   const dataDir = resolve(values['data-dir'] ?? process.env.VIGIL_DATA_DIR ?? 'data');
   const log = createLogger('vigil');
   const server = await startEmbeddedServer({
-    dataDir, log,
+    dataDir, log, ruleDirs: values.rules, placeholders: values.placeholders,
     http: values.http ?? process.env.VIGIL_HTTP ?? '127.0.0.1:8440',
     grpc: values.grpc ?? process.env.VIGIL_GRPC ?? '127.0.0.1:8443',
   });
   let agent: Agent | undefined;
   if (!values['no-agent']) {
     const agentDir = join(dataDir, 'agent');
+    const responder = new ResponseExecutor({ dataDir: agentDir, log: log.child({ component: 'response' }), management: splitHostPort(server.grpcAddress) });
+    await responder.start();
     agent = new Agent({
+      ...responder.agentOptions(),
       dataDir: agentDir, server: server.grpcAddress, caPem: server.caPem, log: log.child({ component: 'agent' }),
       enrollmentToken: await server.createEnrollmentToken(5 * 60_000),
       sensor: await selectSensor({ prefer: (values.sensor as 'auto' | 'ebpf' | 'proc' | undefined) ?? 'auto' }),
       seedProcesses: (cache) => seedFromProc(cache),
     });
+    responder.attach(agent);
     await agent.start();
   }
   console.log(`vigil: API listening on ${server.httpUrl}/api/v1 (admin key in ${server.adminKeyPath})`);

@@ -1,0 +1,61 @@
+// The detection side of a server process: the alert store, the rule registry with its persisted state,
+// the detection stage of the pipeline, and the sink that stores new alerts and tells listeners (the live
+// feed of the console, automated response) about them. Owns <data-dir>/detection.db.
+
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Alert, AlertSink } from '../detect/alerts.ts';
+import { loadCompileOptions, loadRuleSources } from '../detect/loader.ts';
+import { RuleRegistry } from '../detect/registry.ts';
+import { RuleService } from '../detect/rule-service.ts';
+import { DetectionStage } from '../detect/stage.ts';
+import { SqliteAlertStore } from '../stores/alerts/sqlite.ts';
+import type { AlertStore, StoredAlert } from '../stores/alerts/types.ts';
+import { SqliteRuleStateStore } from '../stores/rules/sqlite.ts';
+
+export const BUILTIN_RULES_DIR = fileURLToPath(new URL('../../rules/builtin', import.meta.url));
+
+export interface DetectionOptions {
+  dataDir: string;
+  log: Logger;
+  /** Directories (or files) of Sigma rules loaded besides the built-ins, e.g. a SigmaHQ checkout. */
+  ruleDirs?: string[];
+  /** YAML map of placeholder values for rules that use `%placeholders%`. */
+  placeholders?: string;
+}
+
+export interface Detection {
+  stage: DetectionStage;
+  rules: RuleService;
+  alerts: AlertStore;
+  /** Listeners called with every newly stored alert. */
+  onAlert(listener: (a: StoredAlert) => void): void;
+  close(): Promise<void>;
+}
+
+export async function startDetection(o: DetectionOptions): Promise<Detection> {
+  const path = join(o.dataDir, 'detection.db');
+  const alerts = new SqliteAlertStore(path);
+  await alerts.migrate();
+  const state = new SqliteRuleStateStore(path);
+  const listeners: ((a: StoredAlert) => void)[] = [];
+  const sink: AlertSink = {
+    async write(batch: Alert[]) {
+      for (const a of await alerts.write(batch)) for (const l of listeners) l(a);
+    },
+  };
+  const stage = new DetectionStage({ rules: [], correlations: [] }, sink);
+  const rules = new RuleService(new RuleRegistry(loadCompileOptions({ placeholders: o.placeholders })), state, stage);
+  const { loaded, rejected } = rules.load(loadRuleSources([BUILTIN_RULES_DIR]), o.ruleDirs?.length ? loadRuleSources(o.ruleDirs) : []);
+  o.log.info({ loaded, rejected: rejected.length }, 'detection rules loaded');
+  for (const r of rejected.slice(0, 20)) o.log.warn({ rule: r.id, file: r.file, line: r.line, reason: r.reason }, 'rule rejected');
+  return {
+    stage, rules, alerts,
+    onAlert: (l) => { listeners.push(l); },
+    async close() {
+      state.close();
+      await alerts.close();
+    },
+  };
+}

