@@ -8,7 +8,6 @@ import { parseTime, problem } from '../http.ts';
 import type { ApiOptions } from '../server.ts';
 
 const MAX_ALERTS = 1000;
-const TRIAGE_ROLES = new Set(['admin', 'analyst', 'responder', 'super-admin']);
 
 export function alertView(a: StoredAlert) {
   const { mitre, ...rest } = a;
@@ -66,17 +65,16 @@ export function alertRoutes(api: FastifyInstance, o: ApiOptions): void {
     }
   });
 
-  api.get<{ Params: { id: string } }>('/alerts/:id', async (req, reply) => {
+  api.get<{ Params: { id: string } }>('/alerts/:id', { config: { access: 'alerts:read' } }, async (req, reply) => {
     const a = await store.get(req.principal!.tenantId, req.params.id);
     return a ? alertView(a) : problem(reply, 404, 'Not Found', 'no such alert');
   });
 
   for (const action of Object.keys(triageBodies)) {
-    api.post<{ Params: { id: string }; Body: Record<string, string> }>(`/alerts/:id/${action}`, { schema: { body: triageBodies[action] } },
+    api.post<{ Params: { id: string }; Body: Record<string, string> }>(`/alerts/:id/${action}`, { config: { access: 'alerts:triage' }, schema: { body: triageBodies[action] } },
       async (req: FastifyRequest<{ Params: { id: string }; Body: Record<string, string> }>, reply: FastifyReply) => {
         const p = req.principal!;
-        if (!TRIAGE_ROLES.has(p.role)) return problem(reply, 403, 'Forbidden', `triaging alerts needs the analyst or responder role (you are ${p.role})`);
-        const updated = await store.triage(p.tenantId, req.params.id, p.keyId, triageAction(action, req.body ?? {}));
+        const updated = await store.triage(p.tenantId, req.params.id, p.subject, triageAction(action, req.body ?? {}));
         return updated ? alertView(updated) : problem(reply, 404, 'Not Found', 'no such alert');
       });
   }

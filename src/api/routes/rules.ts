@@ -7,7 +7,6 @@ import type { ChangeResult, RuleInfo } from '../../detect/registry.ts';
 import { problem } from '../http.ts';
 import type { ApiOptions } from '../server.ts';
 
-const WRITE_ROLES = new Set(['admin', 'analyst', 'super-admin']);
 const MAX_RULE_BYTES = 512 * 1024;
 const TEST_EVENTS = 10_000;
 const ORIGIN_NAMES = { builtin: 'builtin', directory: 'sigma', uploaded: 'custom' } as const;
@@ -36,36 +35,33 @@ function changeReply(reply: FastifyReply, r: ChangeResult, okStatus: number, rul
 export function ruleRoutes(api: FastifyInstance, o: ApiOptions): void {
   const rules = o.rules;
   if (!rules) return;
-  const canWrite = (role: string) => WRITE_ROLES.has(role);
   const views = (ids: string[]) => rules.list().filter((r) => ids.includes(r.id)).map(ruleView);
-  const forbidden = (reply: FastifyReply, role: string) => problem(reply, 403, 'Forbidden', `changing rules needs the analyst or admin role (you are ${role})`);
 
-  api.get('/rules', async () => ({ rules: rules.list().map(ruleView), rejected: rules.rejected().length }));
+  const read = { config: { access: 'rules:read' as const } };
+  const write = { config: { access: 'rules:write' as const } };
 
-  api.get<{ Params: { id: string } }>('/rules/:id', async (req, reply) => {
+  api.get('/rules', { config: { access: 'rules:read', etag: true } }, async () => ({ rules: rules.list().map(ruleView), rejected: rules.rejected().length }));
+
+  api.get<{ Params: { id: string } }>('/rules/:id', read, async (req, reply) => {
     const r = rules.get(req.params.id);
     return r ? { ...ruleView(r.info), text: r.text } : problem(reply, 404, 'Not Found', 'no such rule');
   });
 
-  api.post<{ Body: { yaml: string } }>('/rules', { schema: { body: textBody } }, async (req, reply) => {
-    if (!canWrite(req.principal!.role)) return forbidden(reply, req.principal!.role);
+  api.post<{ Body: { yaml: string } }>('/rules', { ...write, schema: { body: textBody } }, async (req, reply) => {
     return changeReply(reply, rules.add(req.body.yaml), 201, views);
   });
 
-  api.put<{ Params: { id: string }; Body: { yaml: string } }>('/rules/:id', { schema: { body: textBody } }, async (req, reply) => {
-    if (!canWrite(req.principal!.role)) return forbidden(reply, req.principal!.role);
+  api.put<{ Params: { id: string }; Body: { yaml: string } }>('/rules/:id', { ...write, schema: { body: textBody } }, async (req, reply) => {
     return changeReply(reply, rules.replace(req.params.id, req.body.yaml), 200, views);
   });
 
-  api.delete<{ Params: { id: string } }>('/rules/:id', async (req, reply) => {
-    if (!canWrite(req.principal!.role)) return forbidden(reply, req.principal!.role);
+  api.delete<{ Params: { id: string } }>('/rules/:id', write, async (req, reply) => {
     return changeReply(reply, rules.delete(req.params.id), 200, () => []);
   });
 
   for (const [path, enabled] of [['enable', true], ['disable', false]] as const) {
-    api.post<{ Params: { id: string } }>(`/rules/:id/${path}`, async (req, reply) => {
-      if (!canWrite(req.principal!.role)) return forbidden(reply, req.principal!.role);
-      if (!rules.setEnabled(req.params.id, enabled)) return problem(reply, 404, 'Not Found', 'no such rule');
+    api.post<{ Params: { id: string } }>(`/rules/:id/${path}`, write, async (req, reply) => {
+        if (!rules.setEnabled(req.params.id, enabled)) return problem(reply, 404, 'Not Found', 'no such rule');
       return ruleView(rules.get(req.params.id)!.info);
     });
   }
