@@ -10,10 +10,11 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { LiveFeed } from '../api/live-feed.ts';
+import { alertView } from '../api/routes/alerts.ts';
 import { openApiSecurity, type ApiSecurity, type ApiSecurityOptions } from '../api/security.ts';
 import { buildApi } from '../api/server.ts';
 import { AuthError } from '../identity/errors.ts';
-import { permissionsOf } from '../identity/permissions.ts';
+import { permissionsOf, PLATFORM_TENANT } from '../identity/permissions.ts';
 import type { HuntLimits } from '../stores/events/hunt.ts';
 import { jsonCodec } from '../bus/codec.ts';
 import { LocalLogBus } from '../bus/local-log.ts';
@@ -31,9 +32,6 @@ import { Pipeline, type PipelineStage } from './pipeline.ts';
 import type { AuditSink } from '../ledger/sink.ts';
 import type { ResponseConfig } from '../response/dispatcher.ts';
 import { openResponseService } from '../response/service.ts';
-import type { AuditSink } from '../ledger/sink.ts';
-import type { ResponseConfig } from '../response/dispatcher.ts';
-import { openResponseService } from '../response/service.ts';
 
 export const DEFAULT_TENANT = 'default';
 
@@ -43,10 +41,6 @@ export interface ServerOptions {
   grpc: string; // host:port
   log: Logger;
   retentionDays?: number;
-  /** Response actions: expiry, two-person approval for isolation. */
-  response?: ResponseConfig;
-  /** Where response actions are audited (default: the ledger at <data-dir>/ledger.db). */
-  audit?: AuditSink;
   /** Response actions: expiry, two-person approval for isolation. */
   response?: ResponseConfig;
   /** Where response actions are audited (default: the ledger at <data-dir>/ledger.db). */
@@ -131,6 +125,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   const metadata = new SqliteMetadataStore(join(o.dataDir, 'metadata.db'));
   await metadata.migrate();
   await metadata.ensureTenant(DEFAULT_TENANT, 'Default tenant');
+  await metadata.ensureTenant(PLATFORM_TENANT, 'Platform (super-admins)');
   const ca = await loadOrCreateCa(join(o.dataDir, 'pki'));
   const grpcAddr = splitHostPort(o.grpc);
   const events = new ClickHouseEventStore(new ChdbEngine(join(o.dataDir, 'events')), { retentionDays: o.retentionDays });
@@ -143,15 +138,17 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   const pipeline = new Pipeline({ bus, store: events, stages: [detection.stage, ...(o.stages ?? [])], log: o.log, maxBatchMessages: 512, maxWaitMs: 50 });
   pipeline.start();
   // Response actions: commands go down the agent's open stream; results, artefacts and reconnects come back.
-  const response = await openResponseService({ dataDir: o.dataDir, log: o.log, config: o.response, audit: o.audit,
+  // One ledger writer per data directory: the API's ledger is everyone's audit sink.
+  const security = await openApiSecurity({ dataDir: o.dataDir, ...o.security });
+  const response = await openResponseService({ dataDir: o.dataDir, log: o.log, config: o.response, audit: o.audit ?? security.ledger,
     send: (agentId, msg) => { const c = ingest.channels.get(agentId); c?.send(msg); return c !== undefined; } });
   const ingest = new IngestServer({ ca, serverCert: await serverCertificate(ca, grpcAddr.host), metadata, bus, log: o.log, ...response.ingestHooks });
   const grpcPort = await ingest.listen(`${grpcAddr.host.includes(':') ? `[${grpcAddr.host}]` : grpcAddr.host}:${grpcAddr.port}`);
-  const security = await openApiSecurity({ dataDir: o.dataDir, ...o.security });
   const adminKeyPath = await ensureAdminKey(security, o.dataDir);
   const adminPasswordPath = await ensureAdminUser(security, o.dataDir);
   const liveFeed = new LiveFeed();
-  const api = buildApi({ metadata, events, log: o.log, security, liveFeed, hunt: o.hunt, defaultTenant: DEFAULT_TENANT, isConnected: (id) => ingest.channels.has(id), response: response.dispatcher, response: response.dispatcher, alerts: detection.alerts, rules: detection.rules });
+  detection.onAlert((a) => liveFeed.publish('alert', a.tenant_id, alertView(a)));
+  const api = buildApi({ metadata, events, log: o.log, security, liveFeed, hunt: o.hunt, defaultTenant: DEFAULT_TENANT, isConnected: (id) => ingest.channels.has(id), response: response.dispatcher, alerts: detection.alerts, rules: detection.rules });
   const http = splitHostPort(o.http);
   await api.listen({ host: http.host, port: http.port });
   const address = api.server.address();
@@ -174,7 +171,6 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
     async stop() {
       await api.close();
       await ingest.close();
-      await response.close();
       await response.close();
       if (!(await bus.drain(15_000))) o.log.warn({ backlog: bus.backlog }, 'stopping with a backlog; it is stored at the next start');
       await pipeline.stop();

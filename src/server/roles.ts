@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import { openApiSecurity } from '../api/security.ts';
 import { buildApi } from '../api/server.ts';
 import { jsonCodec } from '../bus/codec.ts';
 import { JetStreamBus } from '../bus/jetstream.ts';
@@ -107,7 +108,10 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       stops.push(() => ingest.close());
     }
     if (roles.includes('api')) {
-      const api = buildApi({ metadata, events, log });
+      // Identity and the ledger in PostgreSQL; their keys (shared by every API process) next to the PKI.
+      const security = await openApiSecurity({ dataDir: c.pkiDir, postgres: { connectionString: c.postgres } });
+      stops.push(() => security.close());
+      const api = buildApi({ metadata, events, log, security });
       const http = splitHostPort(c.http);
       await api.listen({ host: http.host, port: http.port });
       const a = api.server.address();

@@ -16,7 +16,8 @@ import pg from 'pg';
 import { SimulatedAgent } from '../../src/agent/simulator.ts';
 import { loadOrCreateCa } from '../../src/pki/pki.ts';
 import { issueEnrollmentToken } from '../../src/server/enrollment-tokens.ts';
-import { hashApiKey } from '../../src/api/server.ts';
+import { ApiKeys } from '../../src/identity/api-key.ts';
+import { openPostgresIdentityStore } from '../../src/stores/identity/postgres.ts';
 import { ClickHouseHttpEngine } from '../../src/stores/events/clickhouse-http.ts';
 import { PostgresMetadataStore } from '../../src/stores/metadata/postgres.ts';
 import { spawnClickHouseFixture } from '../fixtures/clickhouse-http-server.ts';
@@ -131,8 +132,9 @@ test('SIGKILLed worker and ingest, restarted NATS: every acknowledged event stor
   const api = await role(['api', '--http', '127.0.0.1:0']);
 
   const metadata = new PostgresMetadataStore({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
-  const apiKey = `vgl_${randomBytes(12).toString('hex')}`;
-  await metadata.createApiKey({ id: 'e2e', tenantId: 'default', name: 'e2e', role: 'admin', keyHash: hashApiKey(apiKey), createdAt: Date.now(), revoked: false });
+  const identity = await openPostgresIdentityStore({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
+  const { key: apiKey } = await new ApiKeys({ store: identity }).create({ tenantId: 'default', name: 'e2e', role: 'admin', createdBy: 'test' });
+  await identity.close();
   const caPem = (await loadOrCreateCa(join(dir, 'pki'))).certPem;
   const agents = await Promise.all(Array.from({ length: AGENTS }, async (_, i) => {
     const { token } = await issueEnrollmentToken(metadata, 'default', 60_000, 1);

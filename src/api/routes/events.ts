@@ -10,6 +10,7 @@ const MAX_EVENTS = 10_000;
 
 export function eventRoutes(api: FastifyInstance, o: ApiOptions): void {
   api.get<{ Querystring: { from?: string; to?: string; host?: string; type?: string; q?: string; limit?: number; cursor?: string } }>('/events', {
+    config: { access: 'hosts:read' },
     schema: { querystring: { type: 'object', additionalProperties: false, properties: {
       from: { type: 'string', maxLength: 40 }, to: { type: 'string', maxLength: 40 }, host: { type: 'string', maxLength: 128 },
       type: { type: 'string', maxLength: 512 }, q: { type: 'string', maxLength: 1024 },

@@ -18,22 +18,29 @@ export function hostView(h: HostRecord, online: boolean) {
   };
 }
 
-export function hostRoutes(api: FastifyInstance, o: ApiOptions): void {
-  const online = (h: HostRecord) => o.isConnected?.(h.id)
-    || (h.lastSeen !== null && Date.now() - h.lastSeen < (o.offlineAfterMs ?? 90_000));
+/** Whether a host is online: connected now, or heard from within the offline threshold. */
+export function isOnline(o: ApiOptions, h: HostRecord): boolean {
+  return o.isConnected?.(h.id) || (h.lastSeen !== null && Date.now() - h.lastSeen < (o.offlineAfterMs ?? 90_000));
+}
 
-  api.get('/hosts', async (req) => {
+export function hostRoutes(api: FastifyInstance, o: ApiOptions): void {
+  const online = (h: HostRecord) => isOnline(o, h);
+
+  const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
+
+  api.get('/hosts', { config: { access: 'hosts:read', etag: true } }, async (req) => {
     const hosts = await o.metadata.listHosts(req.principal!.tenantId);
     return { hosts: hosts.map((h) => hostView(h, online(h))) };
   });
 
-  api.get<{ Params: { id: string } }>('/hosts/:id', async (req, reply) => {
+  api.get<{ Params: { id: string } }>('/hosts/:id', { config: { access: 'hosts:read' }, schema: { params: idParams } }, async (req, reply) => {
     const h = await o.metadata.getHost(req.principal!.tenantId, req.params.id);
     return h ? hostView(h, online(h)) : problem(reply, 404, 'Not Found', 'no such host');
   });
 
   api.get<{ Params: { id: string }; Querystring: { at?: string; limit?: number } }>('/hosts/:id/process-tree', {
-    schema: { querystring: { type: 'object', additionalProperties: false, properties: {
+    config: { access: 'hosts:read' },
+    schema: { params: idParams, querystring: { type: 'object', additionalProperties: false, properties: {
       at: { type: 'string', maxLength: 40 }, limit: { type: 'integer', minimum: 1, maximum: MAX_TREE_NODES } } } },
   }, async (req, reply) => {
     const tenant = req.principal!.tenantId;

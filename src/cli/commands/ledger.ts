@@ -39,7 +39,7 @@ const MAX_PROBLEMS_SHOWN = 20;
 const PAGE = 10000;
 
 /** Where the ledger is: its key files, and PostgreSQL when configured (else <data-dir>/ledger.db). */
-interface Location {
+export interface Location {
   dataDir: string;
   keyFile?: string;
   paths: LedgerPaths;
@@ -89,22 +89,19 @@ function printReport(report: VerifyReport): number {
   return 1;
 }
 
-async function verify(at: Location, exported: string[]): Promise<number> {
+/** Re-hashes the stored ledger at `at` (read-only) and checks it against its checkpoints and exported notes. */
+export async function verifyStoredLedger(at: Location, external: string[] = []): Promise<VerifyReport> {
   const { verifier, key } = keys(at.paths);
-  const external = exported.map((f) => readFileSync(f, 'utf8'));
   const store = await openExistingStore(at);
   try {
-    const report = await verifyLedger({
-      rows: allRows(store),
-      checkpoints: await store.checkpoints(),
-      verifier,
-      sealKey: key?.seal,
-      external,
-    });
-    return printReport(report);
+    return await verifyLedger({ rows: allRows(store), checkpoints: await store.checkpoints(), verifier, sealKey: key?.seal, external });
   } finally {
     await store.close();
   }
+}
+
+async function verify(at: Location, exported: string[]): Promise<number> {
+  return printReport(await verifyStoredLedger(at, exported.map((f) => readFileSync(f, 'utf8'))));
 }
 
 async function checkpoint(at: Location, out: string | undefined): Promise<number> {

@@ -6,7 +6,13 @@ import type { VigilEvent } from '../../schema/event.ts';
 import { processNodeFromEvent, type ProcessNode } from '../../tree/process-tree.ts';
 import { EXTRACTED_COLUMNS, eventStoreDdl, type ExtractedColumn } from './ddl.ts';
 import type { SqlEngine, SqlParams } from './engine.ts';
+import {
+  checkHuntAst, HUNT_TABLES, HuntRefusal, parseExplainAst, refusalOf, singleStatement, wrapHuntQuery,
+  type HuntCatalogue, type HuntLimits, type HuntResult,
+} from './hunt.ts';
 import type { EventPage, EventQuery, EventStore } from './types.ts';
+
+const CATALOGUE_TTL_MS = 60_000;
 
 interface Cursor { ts: string; id: string }
 
@@ -138,6 +144,56 @@ export class ClickHouseEventStore implements EventStore {
     const [row] = await this.engine.query<{ n: string }>(
       'SELECT uniqExact(event_id) AS n FROM telemetry_events WHERE tenant_id = {tenant:String}', { tenant: tenantId });
     return Number(row?.n ?? 0);
+  }
+
+  async eventCounts(tenantId: string, from: Date, bucketSeconds: number): Promise<{ t: string; count: number }[]> {
+    const sql = bucketSeconds >= 3600
+      ? `SELECT toString(hour) AS t, sum(events) AS n FROM events_hourly
+         WHERE tenant_id = {tenant:String} AND hour >= toStartOfHour({from:DateTime64(3)}) GROUP BY hour ORDER BY hour`
+      : `SELECT toString(toStartOfInterval(timestamp, INTERVAL {bucket:UInt32} SECOND)) AS t, count() AS n FROM telemetry_events
+         WHERE tenant_id = {tenant:String} AND timestamp >= {from:DateTime64(3)} GROUP BY t ORDER BY t`;
+    const rows = await this.engine.query<{ t: string; n: string }>(sql, { tenant: tenantId, from: chTime(from.toISOString()), bucket: bucketSeconds });
+    return rows.map((r) => ({ t: `${r.t.replace(' ', 'T')}Z`, count: Number(r.n) }));
+  }
+
+  private catalogue: { at: number; value: HuntCatalogue } | undefined;
+
+  /** Which allowed tables exist, and every table and database name (refreshed every minute). */
+  private async huntCatalogue(): Promise<HuntCatalogue> {
+    if (this.catalogue && Date.now() - this.catalogue.at < CATALOGUE_TTL_MS) return this.catalogue.value;
+    const tables = await this.engine.query<{ name: string }>('SELECT name FROM system.tables WHERE database = currentDatabase()');
+    const databases = await this.engine.query<{ name: string }>('SELECT name FROM system.databases');
+    const own = new Set(tables.map((t) => t.name));
+    const value = {
+      allowed: new Set(HUNT_TABLES.filter((t) => own.has(t))),
+      names: new Set([...own, ...databases.map((d) => d.name), 'system', 'information_schema', 'INFORMATION_SCHEMA']),
+    };
+    this.catalogue = { at: Date.now(), value };
+    return value;
+  }
+
+  async hunt(tenantId: string, sql: string, limits: HuntLimits): Promise<HuntResult> {
+    const statement = singleStatement(sql, limits);
+    let ast: { explain: string }[];
+    try {
+      ast = await this.engine.query<{ explain: string }>(`EXPLAIN AST ${statement}`);
+    } catch (err) {
+      throw new HuntRefusal('syntax', refusalOf(err).message);
+    }
+    const catalogue = await this.huntCatalogue();
+    checkHuntAst(parseExplainAst(ast.map((r) => r.explain)), catalogue);
+    const started = performance.now();
+    let rows: Record<string, unknown>[];
+    try {
+      rows = await this.engine.query(wrapHuntQuery(statement, tenantId, catalogue.allowed, limits), {}, { timeoutMs: (limits.maxExecutionSeconds + 5) * 1000 });
+    } catch (err) {
+      throw refusalOf(err);
+    }
+    const columns = rows.length > 0 ? Object.keys(rows[0]) : [];
+    return {
+      columns, rows: rows.slice(0, limits.maxRows).map((r) => columns.map((c) => r[c])),
+      elapsed_ms: Math.round(performance.now() - started), truncated: rows.length > limits.maxRows,
+    };
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@
 
 import type { VigilEvent } from '../../schema/event.ts';
 import type { ProcessNode } from '../../tree/process-tree.ts';
+import type { HuntLimits, HuntResult } from './hunt.ts';
 
 export interface EventQuery {
   tenantId: string;
@@ -28,5 +29,9 @@ export interface EventStore {
   processNodes(tenantId: string, hostId: string, at: Date, limit: number): Promise<ProcessNode[]>;
   /** Events stored with this id, counted once each: for delivery checks. */
   countDistinct(tenantId: string): Promise<number>;
+  /** Events per time bucket since `from` (hourly buckets come from events_hourly). */
+  eventCounts(tenantId: string, from: Date, bucketSeconds: number): Promise<{ t: string; count: number }[]>;
+  /** Runs a caller's read-only SQL over the allowed tables, seeing only `tenantId`; throws HuntRefusal. */
+  hunt(tenantId: string, sql: string, limits: HuntLimits): Promise<HuntResult>;
   close(): Promise<void>;
 }

@@ -6,7 +6,7 @@
 
 import pg from 'pg';
 import { MIGRATIONS } from './schema.ts';
-import type { AgentHealth, ApiKeyRecord, EnrollmentToken, HostRecord, MetadataStore } from './types.ts';
+import type { AgentHealth, ApiKeyRecord, EnrollmentToken, HostRecord, MetadataStore, PolicyAck, PolicyRecord, TenantRecord } from './types.ts';
 
 const MIGRATION_LOCK = 0x76696769; // 'vigi': the advisory lock key of metadata migrations
 
@@ -20,6 +20,14 @@ interface TokenRow {
 }
 interface ApiKeyRow {
   id: string; tenant_id: string; name: string; role: string; key_hash: string; created_at: string; revoked: number;
+}
+
+interface PolicyRow {
+  tenant_id: string; name: string; version: number; document: string; updated_by: string; updated_at: string;
+}
+
+function policyFromRow(r: PolicyRow): PolicyRecord {
+  return { tenantId: r.tenant_id, name: r.name, version: r.version, document: r.document, updatedBy: r.updated_by, updatedAt: Number(r.updated_at) };
 }
 
 function hostFromRow(r: HostRow): HostRecord {
@@ -90,6 +98,16 @@ export class PostgresMetadataStore implements MetadataStore {
     await this.pool.query('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING', [id, name, Date.now()]);
   }
 
+  async createTenant(id: string, name: string, at: number): Promise<boolean> {
+    const r = await this.pool.query('INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING', [id, name, at]);
+    return r.rowCount === 1;
+  }
+
+  async listTenants(): Promise<TenantRecord[]> {
+    const r = await this.pool.query<{ id: string; name: string; created_at: string }>('SELECT * FROM tenants ORDER BY id COLLATE "C"');
+    return r.rows.map((t) => ({ id: t.id, name: t.name, createdAt: Number(t.created_at) }));
+  }
+
   async createEnrollmentToken(t: EnrollmentToken): Promise<void> {
     await this.pool.query(`INSERT INTO enrollment_tokens (id, tenant_id, token_hash, created_at, expires_at, max_uses, uses, revoked)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [t.id, t.tenantId, t.tokenHash, t.createdAt, t.expiresAt, t.maxUses, t.uses, t.revoked ? 1 : 0]);
@@ -106,6 +124,15 @@ export class PostgresMetadataStore implements MetadataStore {
     if (t.revoked === 1) return { refused: 'enrolment token revoked' };
     if (Number(t.expires_at) <= now) return { refused: 'enrolment token expired' };
     return { refused: 'enrolment token used up' };
+  }
+
+  async listEnrollmentTokens(tenantId: string): Promise<EnrollmentToken[]> {
+    const r = await this.pool.query<TokenRow>('SELECT * FROM enrollment_tokens WHERE tenant_id = $1 ORDER BY created_at, id COLLATE "C"', [tenantId]);
+    return r.rows.map(tokenFromRow);
+  }
+
+  async revokeEnrollmentToken(tenantId: string, id: string): Promise<boolean> {
+    return (await this.pool.query('UPDATE enrollment_tokens SET revoked = 1 WHERE tenant_id = $1 AND id = $2', [tenantId, id])).rowCount === 1;
   }
 
   async upsertHost(h: Omit<HostRecord, 'lastSeen' | 'health' | 'revoked'>): Promise<void> {
@@ -133,6 +160,42 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async recordHeartbeat(id: string, at: number, health: AgentHealth): Promise<void> {
     await this.pool.query('UPDATE hosts SET last_seen = $1, health = $2 WHERE id = $3', [at, JSON.stringify(health), id]);
+  }
+
+  async revokeAgent(tenantId: string, id: string): Promise<boolean> {
+    return (await this.pool.query('UPDATE hosts SET revoked = 1 WHERE tenant_id = $1 AND id = $2', [tenantId, id])).rowCount === 1;
+  }
+
+  async putPolicy(tenantId: string, name: string, document: string, updatedBy: string, at: number): Promise<PolicyRecord> {
+    const r = await this.pool.query<PolicyRow>(`INSERT INTO policies (tenant_id, name, version, document, updated_by, updated_at)
+      SELECT $1, $2, COALESCE(MAX(version), 0) + 1, $3, $4, $5 FROM policies WHERE tenant_id = $1 AND name = $2
+      RETURNING *`, [tenantId, name, document, updatedBy, at]);
+    return policyFromRow(r.rows[0]);
+  }
+
+  async getPolicy(tenantId: string, name: string, version?: number): Promise<PolicyRecord | undefined> {
+    const r = version === undefined
+      ? await this.pool.query<PolicyRow>('SELECT * FROM policies WHERE tenant_id = $1 AND name = $2 ORDER BY version DESC LIMIT 1', [tenantId, name])
+      : await this.pool.query<PolicyRow>('SELECT * FROM policies WHERE tenant_id = $1 AND name = $2 AND version = $3', [tenantId, name, version]);
+    return r.rows[0] ? policyFromRow(r.rows[0]) : undefined;
+  }
+
+  async listPolicies(tenantId: string): Promise<PolicyRecord[]> {
+    const r = await this.pool.query<PolicyRow>(`SELECT DISTINCT ON (name) * FROM policies WHERE tenant_id = $1
+      ORDER BY name COLLATE "C", version DESC`, [tenantId]);
+    return r.rows.map(policyFromRow);
+  }
+
+  async ackPolicy(tenantId: string, hostId: string, name: string, version: number, at: number): Promise<void> {
+    await this.pool.query(`INSERT INTO policy_acks (tenant_id, host_id, name, version, acked_at) VALUES ($1, $2, $3, $4, $5)
+      ON CONFLICT (tenant_id, host_id, name) DO UPDATE SET version = excluded.version, acked_at = excluded.acked_at`,
+    [tenantId, hostId, name, version, at]);
+  }
+
+  async policyAcks(tenantId: string, name: string): Promise<PolicyAck[]> {
+    const r = await this.pool.query<{ host_id: string; version: number; acked_at: string }>(
+      'SELECT host_id, version, acked_at FROM policy_acks WHERE tenant_id = $1 AND name = $2 ORDER BY host_id COLLATE "C"', [tenantId, name]);
+    return r.rows.map((a) => ({ hostId: a.host_id, version: a.version, ackedAt: Number(a.acked_at) }));
   }
 
   async createApiKey(k: ApiKeyRecord): Promise<void> {

@@ -18,4 +18,12 @@ export const MIGRATIONS: string[][] = [
       id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id), name TEXT NOT NULL, role TEXT NOT NULL,
       key_hash TEXT NOT NULL UNIQUE, created_at BIGINT NOT NULL, revoked INTEGER NOT NULL DEFAULT 0)`,
   ],
+  [
+    `CREATE TABLE policies (
+      tenant_id TEXT NOT NULL REFERENCES tenants(id), name TEXT NOT NULL, version INTEGER NOT NULL, document TEXT NOT NULL,
+      updated_by TEXT NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, name, version))`,
+    `CREATE TABLE policy_acks (
+      tenant_id TEXT NOT NULL REFERENCES tenants(id), host_id TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL,
+      acked_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, host_id, name))`,
+  ],
 ];

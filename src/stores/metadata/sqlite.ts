@@ -2,7 +2,7 @@
 
 import { DatabaseSync } from 'node:sqlite';
 import { MIGRATIONS } from './schema.ts';
-import type { AgentHealth, ApiKeyRecord, EnrollmentToken, HostRecord, MetadataStore } from './types.ts';
+import type { AgentHealth, ApiKeyRecord, EnrollmentToken, HostRecord, MetadataStore, PolicyAck, PolicyRecord, TenantRecord } from './types.ts';
 
 type Row = Record<string, unknown>;
 
@@ -27,6 +27,13 @@ function apiKeyFromRow(r: Row): ApiKeyRecord {
   return {
     id: String(r.id), tenantId: String(r.tenant_id), name: String(r.name), role: String(r.role),
     keyHash: String(r.key_hash), createdAt: Number(r.created_at), revoked: Number(r.revoked) === 1,
+  };
+}
+
+function policyFromRow(r: Row): PolicyRecord {
+  return {
+    tenantId: String(r.tenant_id), name: String(r.name), version: Number(r.version), document: String(r.document),
+    updatedBy: String(r.updated_by), updatedAt: Number(r.updated_at),
   };
 }
 
@@ -63,6 +70,16 @@ export class SqliteMetadataStore implements MetadataStore {
     this.db.prepare('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING').run(id, name, Date.now());
   }
 
+  async createTenant(id: string, name: string, at: number): Promise<boolean> {
+    const r = this.db.prepare('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING').run(id, name, at);
+    return Number(r.changes) === 1;
+  }
+
+  async listTenants(): Promise<TenantRecord[]> {
+    return this.db.prepare('SELECT * FROM tenants ORDER BY id').all()
+      .map((r) => ({ id: String(r.id), name: String(r.name), createdAt: Number(r.created_at) }));
+  }
+
   async createEnrollmentToken(t: EnrollmentToken): Promise<void> {
     this.db.prepare(`INSERT INTO enrollment_tokens (id, tenant_id, token_hash, created_at, expires_at, max_uses, uses, revoked)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(t.id, t.tenantId, t.tokenHash, t.createdAt, t.expiresAt, t.maxUses, t.uses, t.revoked ? 1 : 0);
@@ -78,6 +95,14 @@ export class SqliteMetadataStore implements MetadataStore {
       WHERE id = ? AND (max_uses IS NULL OR uses < max_uses)`).run(t.id);
     if (Number(r.changes) !== 1) return { refused: 'enrolment token used up' };
     return { ...t, uses: t.uses + 1 };
+  }
+
+  async listEnrollmentTokens(tenantId: string): Promise<EnrollmentToken[]> {
+    return this.db.prepare('SELECT * FROM enrollment_tokens WHERE tenant_id = ? ORDER BY created_at, id').all(tenantId).map(tokenFromRow);
+  }
+
+  async revokeEnrollmentToken(tenantId: string, id: string): Promise<boolean> {
+    return Number(this.db.prepare('UPDATE enrollment_tokens SET revoked = 1 WHERE tenant_id = ? AND id = ?').run(tenantId, id).changes) === 1;
   }
 
   async upsertHost(h: Omit<HostRecord, 'lastSeen' | 'health' | 'revoked'>): Promise<void> {
@@ -104,6 +129,41 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async recordHeartbeat(id: string, at: number, health: AgentHealth): Promise<void> {
     this.db.prepare('UPDATE hosts SET last_seen = ?, health = ? WHERE id = ?').run(at, JSON.stringify(health), id);
+  }
+
+  async revokeAgent(tenantId: string, id: string): Promise<boolean> {
+    return Number(this.db.prepare('UPDATE hosts SET revoked = 1 WHERE tenant_id = ? AND id = ?').run(tenantId, id).changes) === 1;
+  }
+
+  async putPolicy(tenantId: string, name: string, document: string, updatedBy: string, at: number): Promise<PolicyRecord> {
+    const row = this.db.prepare(`INSERT INTO policies (tenant_id, name, version, document, updated_by, updated_at)
+      SELECT ?, ?, COALESCE(MAX(version), 0) + 1, ?, ?, ? FROM policies WHERE tenant_id = ? AND name = ?
+      RETURNING *`).get(tenantId, name, document, updatedBy, at, tenantId, name);
+    return policyFromRow(row!);
+  }
+
+  async getPolicy(tenantId: string, name: string, version?: number): Promise<PolicyRecord | undefined> {
+    const row = version === undefined
+      ? this.db.prepare('SELECT * FROM policies WHERE tenant_id = ? AND name = ? ORDER BY version DESC LIMIT 1').get(tenantId, name)
+      : this.db.prepare('SELECT * FROM policies WHERE tenant_id = ? AND name = ? AND version = ?').get(tenantId, name, version);
+    return row ? policyFromRow(row) : undefined;
+  }
+
+  async listPolicies(tenantId: string): Promise<PolicyRecord[]> {
+    return this.db.prepare(`SELECT p.* FROM policies p WHERE p.tenant_id = ?
+      AND p.version = (SELECT MAX(version) FROM policies q WHERE q.tenant_id = p.tenant_id AND q.name = p.name) ORDER BY p.name`)
+      .all(tenantId).map(policyFromRow);
+  }
+
+  async ackPolicy(tenantId: string, hostId: string, name: string, version: number, at: number): Promise<void> {
+    this.db.prepare(`INSERT INTO policy_acks (tenant_id, host_id, name, version, acked_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (tenant_id, host_id, name) DO UPDATE SET version = excluded.version, acked_at = excluded.acked_at`)
+      .run(tenantId, hostId, name, version, at);
+  }
+
+  async policyAcks(tenantId: string, name: string): Promise<PolicyAck[]> {
+    return this.db.prepare('SELECT host_id, version, acked_at FROM policy_acks WHERE tenant_id = ? AND name = ? ORDER BY host_id').all(tenantId, name)
+      .map((r) => ({ hostId: String(r.host_id), version: Number(r.version), ackedAt: Number(r.acked_at) }));
   }
 
   async createApiKey(k: ApiKeyRecord): Promise<void> {

@@ -1,4 +1,4 @@
-// The metadata store interface: tenants, hosts/agents, enrolment tokens and API keys. Implemented on
+// The metadata store interface: tenants, hosts/agents, enrolment tokens, policies and API keys. Implemented on
 // SQLite (embedded) and PostgreSQL (scale-out); every implementation passes the same conformance suite.
 // Every read is scoped by tenant: an object of another tenant is "not found".
 
@@ -25,6 +25,8 @@ export interface AgentHealth {
   rssBytes?: number;
   cpuPct?: number;
   eventsSent?: number;
+  /** Network isolation (response action) in force on the host. */
+  isolated?: boolean;
 }
 
 export interface HostRecord {
@@ -42,6 +44,29 @@ export interface HostRecord {
   health: AgentHealth;
 }
 
+export interface TenantRecord {
+  id: string;
+  name: string;
+  createdAt: number;
+}
+
+/** One version of a tenant's named policy document (JSON text); versions count up from 1. */
+export interface PolicyRecord {
+  tenantId: string;
+  name: string;
+  version: number;
+  document: string;
+  updatedBy: string;
+  updatedAt: number;
+}
+
+/** The policy version an agent last acknowledged applying. */
+export interface PolicyAck {
+  hostId: string;
+  version: number;
+  ackedAt: number;
+}
+
 export interface ApiKeyRecord {
   id: string;
   tenantId: string;
@@ -56,15 +81,31 @@ export interface MetadataStore {
   migrate(): Promise<void>;
   close(): Promise<void>;
   ensureTenant(id: string, name: string): Promise<void>;
+  /** False when a tenant with this id exists. */
+  createTenant(id: string, name: string, at: number): Promise<boolean>;
+  listTenants(): Promise<TenantRecord[]>;
   createEnrollmentToken(t: EnrollmentToken): Promise<void>;
   /** Atomically counts one use of a valid token; returns the token, or a reason it cannot be used. */
   consumeEnrollmentToken(tokenHash: string, now: number): Promise<EnrollmentToken | { refused: string }>;
+  listEnrollmentTokens(tenantId: string): Promise<EnrollmentToken[]>;
+  /** False when the tenant has no such token. */
+  revokeEnrollmentToken(tenantId: string, id: string): Promise<boolean>;
   upsertHost(h: Omit<HostRecord, 'lastSeen' | 'health' | 'revoked'>): Promise<void>;
   getHost(tenantId: string, id: string): Promise<HostRecord | undefined>;
   /** Agent lookup by id alone: for certificate checks, where the tenant comes from the certificate. */
   getAgent(id: string): Promise<HostRecord | undefined>;
   listHosts(tenantId: string): Promise<HostRecord[]>;
   recordHeartbeat(id: string, at: number, health: AgentHealth): Promise<void>;
+  /** Marks the agent's certificate revoked (its next connection is refused); false when the tenant has no such agent. */
+  revokeAgent(tenantId: string, id: string): Promise<boolean>;
+  /** Stores `document` as the next version of the tenant's policy `name` (1 when new). */
+  putPolicy(tenantId: string, name: string, document: string, updatedBy: string, at: number): Promise<PolicyRecord>;
+  /** The latest version (or the given one) of a policy. */
+  getPolicy(tenantId: string, name: string, version?: number): Promise<PolicyRecord | undefined>;
+  /** The latest version of each policy of the tenant, by name. */
+  listPolicies(tenantId: string): Promise<PolicyRecord[]>;
+  ackPolicy(tenantId: string, hostId: string, name: string, version: number, at: number): Promise<void>;
+  policyAcks(tenantId: string, name: string): Promise<PolicyAck[]>;
   createApiKey(k: ApiKeyRecord): Promise<void>;
   findApiKey(keyHash: string): Promise<ApiKeyRecord | undefined>;
 }

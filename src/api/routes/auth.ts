@@ -1,0 +1,78 @@
+// Authentication routes: login (password, TOTP, lockout) → access JWT + rotating refresh token; refresh;
+// logout; who am I; TOTP enrolment and own password change. Refusals are 401 problems with the AuthError
+// `code` (bad_credentials, mfa_required, mfa_invalid, locked + Retry-After, disabled, reuse_detected, …).
+
+import type { FastifyInstance } from 'fastify';
+import { credentialOf, requestContext } from '../http.ts';
+import type { TokenPair } from '../../identity/auth-service.ts';
+import type { ApiOptions } from '../server.ts';
+
+const SMALL_BODY = 16 * 1024;
+const secret = { type: 'string', minLength: 1, maxLength: 1024 } as const;
+
+export function authRoutes(api: FastifyInstance, o: ApiOptions): void {
+  const { auth, users, identity } = o.security;
+
+  async function session(pair: TokenPair) {
+    const p = pair.principal;
+    const user = await identity.getUser(p.tenantId, p.userId!);
+    return {
+      access_token: pair.accessToken, refresh_token: pair.refreshToken, token_type: 'Bearer', expires_in: pair.expiresIn,
+      user: { id: p.userId, email: user?.email ?? null, role: p.role, tenant_id: p.tenantId },
+    };
+  }
+
+  api.post<{ Body: { email: string; password: string; totp?: string; tenant?: string } }>('/auth/login', {
+    config: { access: 'public' }, bodyLimit: SMALL_BODY,
+    schema: { body: { type: 'object', additionalProperties: false, required: ['email', 'password'], properties: {
+      email: { type: 'string', minLength: 1, maxLength: 320 }, password: secret,
+      totp: { type: 'string', pattern: '^[0-9]{6}$' }, tenant: { type: 'string', minLength: 1, maxLength: 64 } } } },
+  }, async (req) => {
+    const b = req.body;
+    return session(await auth.login({ tenantId: b.tenant ?? o.defaultTenant ?? 'default', email: b.email, password: b.password, totp: b.totp }, requestContext(req)));
+  });
+
+  api.post<{ Body: { refresh_token: string } }>('/auth/refresh', {
+    config: { access: 'public' }, bodyLimit: SMALL_BODY,
+    schema: { body: { type: 'object', additionalProperties: false, required: ['refresh_token'], properties: { refresh_token: secret } } },
+  }, async (req) => session(await auth.refresh(req.body.refresh_token, requestContext(req))));
+
+  api.post<{ Body: { refresh_token?: string } | undefined }>('/auth/logout', {
+    config: { access: 'authenticated' }, bodyLimit: SMALL_BODY,
+    schema: { body: { type: ['object', 'null'], additionalProperties: false, properties: { refresh_token: secret } } },
+  }, async (req, reply) => {
+    const accessToken = req.principal!.kind === 'user' ? credentialOf(req) : undefined;
+    await auth.logout({ accessToken, refreshToken: req.body?.refresh_token }, requestContext(req));
+    return reply.code(204).send();
+  });
+
+  api.get('/auth/me', { config: { access: 'authenticated' } }, async (req) => {
+    const p = req.principal!;
+    const user = p.userId ? await identity.getUser(p.tenantId, p.userId) : undefined;
+    return {
+      subject: p.subject, kind: p.kind, user_id: p.userId ?? null, api_key_id: p.apiKeyId ?? null, email: user?.email ?? null,
+      tenant_id: p.tenantId, role: p.role, permissions: p.permissions, mfa_enrolled: user ? user.totpSecret !== null : false,
+      expires_at: p.expiresAt ? new Date(p.expiresAt).toISOString() : null,
+    };
+  });
+
+  api.post('/auth/totp/enroll', { config: { access: 'authenticated' } }, async (req) => users.beginTotpEnrolment(req.principal!));
+
+  api.post<{ Body: { secret: string; code: string } }>('/auth/totp/confirm', {
+    config: { access: 'authenticated' }, bodyLimit: SMALL_BODY,
+    schema: { body: { type: 'object', additionalProperties: false, required: ['secret', 'code'], properties: {
+      secret: { type: 'string', pattern: '^[A-Z2-7]{16,128}$' }, code: { type: 'string', pattern: '^[0-9]{6}$' } } } },
+  }, async (req, reply) => {
+    await users.confirmTotpEnrolment(req.principal!, req.body.secret, req.body.code, requestContext(req));
+    return reply.code(204).send();
+  });
+
+  api.post<{ Body: { current_password: string; new_password: string } }>('/auth/password', {
+    config: { access: 'authenticated' }, bodyLimit: SMALL_BODY,
+    schema: { body: { type: 'object', additionalProperties: false, required: ['current_password', 'new_password'], properties: {
+      current_password: secret, new_password: secret } } },
+  }, async (req, reply) => {
+    await users.changeOwnPassword(req.principal!, req.body.current_password, req.body.new_password, requestContext(req));
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,49 @@
+// Agent policies: versioned JSON documents per tenant. PUT stores the next version; GET reads the latest (or
+// `?version=`); the acknowledgements list which version each agent last confirmed applying. Pushing new
+// versions to connected agents is not wired yet (agents learn them at their next policy fetch).
+
+import type { FastifyInstance } from 'fastify';
+import type { PolicyRecord } from '../../stores/metadata/types.ts';
+import { notFound } from '../http.ts';
+import type { ApiOptions } from '../server.ts';
+
+const MAX_POLICY_BYTES = 256 * 1024;
+const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' } } } as const;
+
+const policyJson = (p: PolicyRecord, withDocument: boolean) => ({
+  name: p.name, version: p.version, updated_by: p.updatedBy, updated_at: new Date(p.updatedAt).toISOString(),
+  ...(withDocument ? { document: JSON.parse(p.document) as unknown } : {}),
+});
+
+export function policyRoutes(api: FastifyInstance, o: ApiOptions): void {
+  api.get('/policies', { config: { access: 'policies:read', etag: true } },
+    async (req) => ({ policies: (await o.metadata.listPolicies(req.principal!.tenantId)).map((p) => policyJson(p, false)) }));
+
+  api.get<{ Params: { name: string }; Querystring: { version?: number } }>('/policies/:name', {
+    config: { access: 'policies:read' },
+    schema: { params: nameParams, querystring: { type: 'object', additionalProperties: false, properties: { version: { type: 'integer', minimum: 1 } } } },
+  }, async (req) => {
+    const p = await o.metadata.getPolicy(req.principal!.tenantId, req.params.name, req.query.version);
+    if (!p) throw notFound('policy');
+    return policyJson(p, true);
+  });
+
+  api.put<{ Params: { name: string }; Body: { document: Record<string, unknown> } }>('/policies/:name', {
+    config: { access: 'policies:write' }, bodyLimit: MAX_POLICY_BYTES,
+    schema: { params: nameParams, body: { type: 'object', additionalProperties: false, required: ['document'], properties: { document: { type: 'object' } } } },
+  }, async (req) => {
+    const p = req.principal!;
+    return policyJson(await o.metadata.putPolicy(p.tenantId, req.params.name, JSON.stringify(req.body.document), p.subject, Date.now()), true);
+  });
+
+  api.get<{ Params: { name: string } }>('/policies/:name/acks', { config: { access: 'policies:read' }, schema: { params: nameParams } }, async (req) => {
+    const tenant = req.principal!.tenantId;
+    const latest = await o.metadata.getPolicy(tenant, req.params.name);
+    if (!latest) throw notFound('policy');
+    const acks = await o.metadata.policyAcks(tenant, req.params.name);
+    return {
+      name: latest.name, latest_version: latest.version,
+      agents: acks.map((a) => ({ agent_id: a.hostId, version: a.version, acked_at: new Date(a.ackedAt).toISOString(), current: a.version === latest.version })),
+    };
+  });
+}

@@ -1,0 +1,27 @@
+// Tenant management for the super-admin (platform scope): list tenants, create one (with its first admin
+// user, so the new tenant can be administered at once). Tenant ids are lower-case slugs, so the platform
+// tenant `_platform` can never be created here.
+
+import type { FastifyInstance } from 'fastify';
+import { HttpError, requestContext } from '../http.ts';
+import type { ApiOptions } from '../server.ts';
+import { userJson } from './users.ts';
+
+export function tenantRoutes(api: FastifyInstance, o: ApiOptions): void {
+  api.get('/tenants', { config: { access: 'tenants:manage' } }, async () => ({
+    tenants: (await o.metadata.listTenants()).map((t) => ({ id: t.id, name: t.name, created_at: new Date(t.createdAt).toISOString() })),
+  }));
+
+  api.post<{ Body: { id: string; name: string; admin?: { email: string; password: string } } }>('/tenants', {
+    config: { access: 'tenants:manage' }, bodyLimit: 16 * 1024,
+    schema: { body: { type: 'object', additionalProperties: false, required: ['id', 'name'], properties: {
+      id: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{1,62}$' }, name: { type: 'string', minLength: 1, maxLength: 200 },
+      admin: { type: 'object', additionalProperties: false, required: ['email', 'password'], properties: {
+        email: { type: 'string', minLength: 3, maxLength: 320 }, password: { type: 'string', minLength: 1, maxLength: 1024 } } } } } },
+  }, async (req, reply) => {
+    const { id, name, admin } = req.body;
+    if (!(await o.metadata.createTenant(id, name, Date.now()))) throw new HttpError(409, `tenant ${id} exists`, 'conflict');
+    const user = admin ? await o.security.users.create(req.principal!, { ...admin, role: 'admin', tenantId: id }, requestContext(req)) : undefined;
+    return reply.code(201).send({ id, name, admin: user ? userJson(user) : null });
+  });
+}

@@ -1,0 +1,66 @@
+// User management of a tenant (admins; the super-admin may name a tenant with `?tenant=`): list, create,
+// read, change role or disable, unlock, delete. The identity library checks permissions and confines every
+// call to the caller's tenant (another tenant's user is 404); this module maps HTTP onto it.
+
+import type { FastifyInstance } from 'fastify';
+import { TENANT_ROLES } from '../../identity/permissions.ts';
+import type { UserView } from '../../identity/users.ts';
+import { isoOrNull, requestContext } from '../http.ts';
+import type { ApiOptions } from '../server.ts';
+
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
+const tenantQuery = { type: 'object', additionalProperties: false, properties: { tenant: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
+
+export function userJson(u: UserView) {
+  return {
+    id: u.id, tenant_id: u.tenantId, email: u.email, role: u.role, disabled: u.disabled, mfa_enrolled: u.mfaEnrolled,
+    locked_until: isoOrNull(u.lockedUntil), created_at: isoOrNull(u.createdAt), updated_at: isoOrNull(u.updatedAt),
+  };
+}
+
+type ById = { Params: { id: string }; Querystring: { tenant?: string } };
+
+export function userRoutes(api: FastifyInstance, o: ApiOptions): void {
+  const { users } = o.security;
+
+  api.get<{ Querystring: { tenant?: string } }>('/users', { config: { access: 'users:read' }, schema: { querystring: tenantQuery } },
+    async (req) => ({ users: (await users.list(req.principal!, req.query.tenant)).map(userJson) }));
+
+  api.post<{ Body: { email: string; password: string; role: string; tenant?: string } }>('/users', {
+    config: { access: 'users:manage' }, bodyLimit: 16 * 1024,
+    schema: { body: { type: 'object', additionalProperties: false, required: ['email', 'password', 'role'], properties: {
+      email: { type: 'string', minLength: 3, maxLength: 320 }, password: { type: 'string', minLength: 1, maxLength: 1024 },
+      role: { type: 'string', enum: [...TENANT_ROLES] }, tenant: { type: 'string', minLength: 1, maxLength: 64 } } } },
+  }, async (req, reply) => {
+    const b = req.body;
+    const user = await users.create(req.principal!, { email: b.email, password: b.password, role: b.role, tenantId: b.tenant }, requestContext(req));
+    return reply.code(201).send(userJson(user));
+  });
+
+  api.get<ById>('/users/:id', { config: { access: 'users:read' }, schema: { params: idParams, querystring: tenantQuery } },
+    async (req) => userJson(await users.get(req.principal!, req.params.id, req.query.tenant)));
+
+  api.patch<ById & { Body: { role?: string; disabled?: boolean } }>('/users/:id', {
+    config: { access: 'users:manage' },
+    schema: { params: idParams, querystring: tenantQuery, body: { type: 'object', additionalProperties: false, minProperties: 1, properties: {
+      role: { type: 'string', enum: [...TENANT_ROLES] }, disabled: { type: 'boolean' } } } },
+  }, async (req) => {
+    const { principal, params: { id }, query: { tenant }, body } = req;
+    const ctx = requestContext(req);
+    if (body.role !== undefined) await users.setRole(principal!, id, body.role, ctx, tenant);
+    if (body.disabled !== undefined) await users.setDisabled(principal!, id, body.disabled, ctx, tenant);
+    return userJson(await users.get(principal!, id, tenant));
+  });
+
+  api.post<ById>('/users/:id/unlock', { config: { access: 'users:manage' }, schema: { params: idParams, querystring: tenantQuery } },
+    async (req, reply) => {
+      await users.unlock(req.principal!, req.params.id, requestContext(req), req.query.tenant);
+      return reply.code(204).send();
+    });
+
+  api.delete<ById>('/users/:id', { config: { access: 'users:manage' }, schema: { params: idParams, querystring: tenantQuery } },
+    async (req, reply) => {
+      await users.delete(req.principal!, req.params.id, requestContext(req), req.query.tenant);
+      return reply.code(204).send();
+    });
+}
