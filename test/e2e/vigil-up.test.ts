@@ -9,7 +9,7 @@ import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { apiGet, eventually, startVigil } from '../support/vigil-process.ts';
+import { apiGet, eventually, startVigil, VIGIL_BIN } from '../support/vigil-process.ts';
 
 function findInTree(nodes: any[], pid: number, parent: any = null): { node: any; parent: any } | undefined {
   for (const n of nodes) {
@@ -74,6 +74,39 @@ test('vigil up: a new process is seen with its parent and command line, and a re
     assert.ok(kept.events.some((e: any) => e.event.id === started.event.id), 'events survive the restart');
   } finally {
     await vigil.stop('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('vigil agent: a separate agent process enrols with a token and streams; a used-up token is refused', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-agent-'));
+  const server = await startVigil(['up', '--no-agent', '--data-dir', join(dir, 'server'), '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0'], join(dir, 'server'));
+  const agents: ReturnType<typeof spawn>[] = [];
+  const runAgent = (name: string, token: string) => {
+    const child = spawn(process.execPath, [VIGIL_BIN, 'agent', '--server', server.grpcAddress, '--ca', join(dir, 'server', 'pki', 'ca.pem'),
+      '--token', token, '--data-dir', join(dir, name), '--sensor', 'proc'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VIGIL_LOG_LEVEL: 'warn' } });
+    agents.push(child);
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
+    child.stderr!.on('data', (b: Buffer) => { out += b.toString(); });
+    return { child, output: () => out, exited: new Promise<number | null>((r) => child.once('exit', r)) };
+  };
+  try {
+    const res = await fetch(`${server.apiUrl}/api/v1/enrollment-tokens`, {
+      method: 'POST', headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ max_uses: 1 }),
+    });
+    const { token } = await res.json() as { token: string };
+    const first = runAgent('agent-1', token);
+    const host = await eventually(async () => (await apiGet(server, '/api/v1/hosts')).hosts[0], 30_000, 'the agent to enrol');
+    await eventually(async () => ((await apiGet(server, `/api/v1/events?host=${host.id}&limit=1`)).events[0]), 30_000, 'its first events');
+    const second = runAgent('agent-2', token);
+    assert.notEqual(await second.exited, 0, 'the second enrolment with a single-use token fails');
+    assert.match(second.output(), /used up/);
+    first.child.kill('SIGTERM');
+    assert.equal(await first.exited, 0, first.output());
+  } finally {
+    for (const a of agents) a.kill('SIGKILL');
+    await server.stop('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
 });

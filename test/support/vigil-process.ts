@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const VIGIL_BIN = fileURLToPath(new URL('../../bin/vigil.js', import.meta.url));
+export const VIGIL_BIN = fileURLToPath(new URL('../../bin/vigil.js', import.meta.url));
 
 export interface VigilProcess {
   child: ChildProcess;
