@@ -1,0 +1,82 @@
+// bench:api — load on the main read endpoints of a real embedded server over loopback (hosts, events, process
+// tree, alerts) at a fixed request rate with a bounded number in flight, then ledger appends on the server's own
+// ledger (checkpoint every second). Prints p50/p95/p99 and requests/s; the last line is
+// {"bench":"api","p95_ms":…,"rps":…,"ledger_appends_per_s":…}.
+//   npm run bench:api -- [--rate 500] [--seconds 10] [--ledger-seconds 3]
+// The per-user rate limit (1,000/min) would refuse a single client at 500/s, so the bench raises it.
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { SimulatedAgent } from '../src/agent/simulator.ts';
+import { startEmbeddedServer } from '../src/server/embedded.ts';
+import { measureAppends } from './ledger.ts';
+
+const { values } = parseArgs({ options: {
+  rate: { type: 'string', default: '500' }, seconds: { type: 'string', default: '10' }, 'ledger-seconds': { type: 'string', default: '3' },
+} });
+const RATE = Number(values.rate);
+const SECONDS = Number(values.seconds);
+const MAX_IN_FLIGHT = 256;
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+
+const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-api-'));
+const unlimited = { perMinute: 1_000_000, burst: 1_000_000 };
+const server = await startEmbeddedServer({
+  dataDir: dir, http: '127.0.0.1:0', grpc: '127.0.0.1:0', log: pino({ level: 'silent' }),
+  security: { rateLimits: { perUser: unlimited, perTenant: unlimited } },
+});
+try {
+  const key = readFileSync(server.adminKeyPath, 'utf8').trim();
+  const agent = await SimulatedAgent.enroll(server.grpcAddress, server.caPem, await server.createEnrollmentToken(), 'bench-host');
+  agent.connect();
+  for (let i = 0; i < 20; i++) await agent.send(agent.syntheticEvents(500));
+  const host = agent.identity.agentId;
+  const paths = ['/api/v1/hosts', '/api/v1/events?limit=100', `/api/v1/hosts/${host}/process-tree`, '/api/v1/alerts?limit=100'];
+
+  const latencies: number[] = [];
+  let errors = 0;
+  let dropped = 0;
+  let inFlight = 0;
+  const one = async (path: string) => {
+    inFlight++;
+    const t = performance.now();
+    try {
+      const res = await fetch(`${server.httpUrl}${path}`, { headers: { authorization: `Bearer ${key}` } });
+      await res.arrayBuffer();
+      if (res.status !== 200) errors++;
+      latencies.push(performance.now() - t);
+    } catch {
+      errors++;
+    } finally {
+      inFlight--;
+    }
+  };
+  const started = performance.now();
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < RATE * SECONDS; i++) {
+    const due = started + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (inFlight >= MAX_IN_FLIGHT) dropped++;
+    else pending.push(one(paths[i % paths.length]));
+  }
+  await Promise.all(pending);
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const rps = latencies.length / elapsed;
+  const [p50, p95, p99] = [0.5, 0.95, 0.99].map((p) => percentile(latencies, p));
+  console.log(`api: ${latencies.length} requests in ${elapsed.toFixed(1)} s at target ${RATE}/s: ${rps.toFixed(0)} req/s, p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, ${errors} errors, ${dropped} not sent (>${MAX_IN_FLIGHT} in flight)`);
+
+  const { appends, seconds } = await measureAppends(server.security.ledger, Number(values['ledger-seconds']), 256);
+  const ledgerRate = appends / seconds;
+  console.log(`ledger: ${appends} appends in ${seconds.toFixed(1)} s (${ledgerRate.toFixed(0)}/s) on the server's ledger, checkpoint every second`);
+  agent.close();
+  console.log(JSON.stringify({ bench: 'api', p95_ms: Number(p95.toFixed(2)), rps: Number(rps.toFixed(1)), ledger_appends_per_s: Math.round(ledgerRate) }));
+} finally {
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
