@@ -1,23 +1,30 @@
 // The console's frame: sign-in gate, navigation, theme switch, live-stream indicator and the page routes.
 
-import { AppShell, Badge, Button, Group, NavLink, SegmentedControl, Text, Title, useMantineColorScheme } from '@mantine/core';
+import { lazy, Suspense, type ComponentType } from 'react';
+import { AppShell, Badge, Button, Center, Group, Loader, NavLink, SegmentedControl, Text, Title, useMantineColorScheme } from '@mantine/core';
 import { NavLink as RouterLink, Navigate, Route, Routes, useLocation } from 'react-router';
 import { logout } from './api/client.ts';
 import { useLiveStream } from './api/live.ts';
 import { useCredential, type Credential } from './auth/credential.ts';
 import { useSessionRefresh } from './auth/session-keeper.ts';
-import { AlertDetailPage } from './pages/alert-detail.tsx';
-import { AlertsPage } from './pages/alerts.tsx';
-import { AuditPage } from './pages/audit.tsx';
+import { PageErrorBoundary } from './components/page-error-boundary.tsx';
 import { DashboardPage } from './pages/dashboard.tsx';
-import { HostDetailPage } from './pages/host-detail.tsx';
-import { HostsPage } from './pages/hosts.tsx';
-import { HuntPage } from './pages/hunt.tsx';
 import { LoginPage } from './pages/login.tsx';
-import { MitrePage } from './pages/mitre.tsx';
-import { ResponsePage } from './pages/response.tsx';
-import { RulesPage } from './pages/rules.tsx';
-import { SettingsPage } from './pages/settings.tsx';
+
+/** Pages other than the dashboard load on first visit, so the first load fetches less. */
+function lazyPage<K extends string>(load: () => Promise<Record<K, ComponentType>>, name: K) {
+  return lazy(() => load().then((m) => ({ default: m[name] })));
+}
+const AlertDetailPage = lazyPage(() => import('./pages/alert-detail.tsx'), 'AlertDetailPage');
+const AlertsPage = lazyPage(() => import('./pages/alerts.tsx'), 'AlertsPage');
+const AuditPage = lazyPage(() => import('./pages/audit.tsx'), 'AuditPage');
+const HostDetailPage = lazyPage(() => import('./pages/host-detail.tsx'), 'HostDetailPage');
+const HostsPage = lazyPage(() => import('./pages/hosts.tsx'), 'HostsPage');
+const HuntPage = lazyPage(() => import('./pages/hunt.tsx'), 'HuntPage');
+const MitrePage = lazyPage(() => import('./pages/mitre.tsx'), 'MitrePage');
+const ResponsePage = lazyPage(() => import('./pages/response.tsx'), 'ResponsePage');
+const RulesPage = lazyPage(() => import('./pages/rules.tsx'), 'RulesPage');
+const SettingsPage = lazyPage(() => import('./pages/settings.tsx'), 'SettingsPage');
 
 const NAV = [
   ['/', 'Dashboard'], ['/hosts', 'Hosts'], ['/alerts', 'Alerts'], ['/mitre', 'MITRE tactics'], ['/rules', 'Rules'],
@@ -64,6 +71,8 @@ function Shell({ cred }: { cred: Credential }) {
         ))}
       </AppShell.Navbar>
       <AppShell.Main>
+        <PageErrorBoundary resetKey={pathname}>
+        <Suspense fallback={<Center py="xl" data-state="loading"><Loader size="sm" /></Center>}>
         <Routes>
           <Route path="/" element={<DashboardPage />} />
           <Route path="/hosts" element={<HostsPage />} />
@@ -78,6 +87,8 @@ function Shell({ cred }: { cred: Credential }) {
           <Route path="/settings" element={<SettingsPage />} />
           <Route path="*" element={<Navigate to="/" replace />} />
         </Routes>
+        </Suspense>
+        </PageErrorBoundary>
       </AppShell.Main>
     </AppShell>
   );

@@ -51,7 +51,7 @@ export const useLedgerEntries = (from: number, limit: number) => useQuery({
 });
 
 export const useUsers = () => useQuery({ queryKey: ['users'], queryFn: () => api<{ users: User[] }>('/users') });
-export interface ApiKeyView { id: string; name?: string; role: string; created_at?: string; revoked?: boolean; prefix?: string }
+export interface ApiKeyView { id: string; name: string; role: string; created_at: string; expires_at: string | null; revoked_at: string | null; last_used_at: string | null }
 export const useApiKeys = () => useQuery({ queryKey: ['api-keys'], queryFn: () => api<{ api_keys: ApiKeyView[] }>('/api-keys') });
 
 export interface IrAction { id: string; host_id: string; action: string; status: string; requested_by?: string; created_at?: string; updated_at?: string; target?: string; artifacts?: { name: string; sha256: string; size?: number; url?: string }[]; detail?: string }

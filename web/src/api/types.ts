@@ -59,6 +59,6 @@ export interface Overview {
 
 export interface HuntResult { columns: { name: string; type: string }[]; rows: unknown[][]; elapsed_ms: number; truncated: boolean }
 
-export interface LedgerEntry { index: number; entry: { actor: string; tenant_id: string; action: string; target: string; outcome: string; request_id: string; at: string } }
+export interface LedgerEntry { index: number; actor: string; tenant_id: string; action: string; target: string; outcome: string; request_id: string; timestamp: string; details?: Record<string, unknown> }
 
 export interface User { id: string; email: string; role: string; tenant_id: string }

@@ -26,7 +26,7 @@ export function AlertTriage({ alert }: { alert: Alert }) {
   const done = alert.status === 'closed';
   return (
     <Stack gap="xs">
-      <Group gap="xs">
+      <Group gap="xs" wrap="nowrap">
         <Button size="xs" disabled={alert.status !== 'open'} loading={act.isPending && dialog === null} onClick={() => act.mutate({ verb: 'acknowledge' })}>Acknowledge</Button>
         <Button size="xs" variant="light" disabled={done} onClick={() => open('assign')}>Assign</Button>
         <Button size="xs" variant="light" color="gray" disabled={done} onClick={() => open('close')}>Close</Button>

@@ -10,6 +10,8 @@ export interface Column<T> {
   render: (row: T) => ReactNode;
   /** The value the column sorts by; columns without it do not sort. */
   sortValue?: (row: T) => string | number;
+  /** Lets long text wrap; other cells (badges, times, buttons) stay on one line. */
+  wrap?: boolean;
 }
 
 interface Props<T> {
@@ -50,7 +52,7 @@ export function SortableTable<T>({ rows, columns, rowKey, onOpen, initialSort, l
             <Table.Tr key={rowKey(r)} style={onOpen ? { cursor: 'pointer' } : undefined} tabIndex={onOpen ? 0 : undefined}
               onClick={onOpen ? () => onOpen(r) : undefined}
               onKeyDown={onOpen ? (e) => { if (e.key === 'Enter') onOpen(r); } : undefined}>
-              {columns.map((c) => <Table.Td key={c.key}>{c.render(r)}</Table.Td>)}
+              {columns.map((c) => <Table.Td key={c.key} style={c.wrap ? undefined : { whiteSpace: 'nowrap' }}>{c.render(r)}</Table.Td>)}
             </Table.Tr>
           ))}
         </Table.Tbody>

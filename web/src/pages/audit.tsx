@@ -11,7 +11,7 @@ import { ErrorState, QueryState } from '../components/query-state.tsx';
 
 const PAGE = 50;
 
-interface Verification { ok: boolean; size: number; first_bad_index?: number; detail?: string }
+interface Verification { ok: boolean; size: number; first_bad_index?: number; detail?: string; warnings?: string[] }
 
 function Verify() {
   const verify = useMutation({ mutationFn: () => api<Verification>('/ledger/verify', { method: 'POST', body: {} }) });
@@ -22,6 +22,7 @@ function Verify() {
       {v && (v.ok
         ? <Alert color="green" title="Ledger verified" data-testid="verify-result">All {v.size.toLocaleString()} entries match the signed checkpoint.</Alert>
         : <Alert color="red" title="Ledger verification FAILED" data-testid="verify-result">First bad entry: {v.first_bad_index ?? '?'}. {v.detail}</Alert>)}
+      {v?.warnings?.map((w) => <Alert key={w} color="yellow">{w}</Alert>)}
       {verify.isError && <ErrorState error={verify.error} what="Verification" />}
     </Stack>
   );
@@ -37,9 +38,9 @@ function Entries({ size }: { size: number }) {
         {(d) => (
           <Table fz="sm" striped aria-label="Ledger entries">
             <Table.Thead><Table.Tr>{['#', 'Time', 'Actor', 'Action', 'Target', 'Outcome', 'Request'].map((h) => <Table.Th key={h}>{h}</Table.Th>)}</Table.Tr></Table.Thead>
-            <Table.Tbody>{d.entries.map(({ index, entry: e }) => (
-              <Table.Tr key={index}><Table.Td>{index}</Table.Td><Table.Td>{formatTime(e.at)}</Table.Td><Table.Td>{e.actor}</Table.Td><Table.Td>{e.action}</Table.Td>
-                <Table.Td>{e.target}</Table.Td><Table.Td>{e.outcome}</Table.Td><Table.Td ff="monospace" fz="xs">{e.request_id}</Table.Td></Table.Tr>
+            <Table.Tbody>{d.entries.map((e) => (
+              <Table.Tr key={e.index}><Table.Td>{e.index}</Table.Td><Table.Td>{formatTime(e.timestamp)}</Table.Td><Table.Td>{e.actor}</Table.Td><Table.Td>{e.action}</Table.Td>
+                <Table.Td>{e.target}{e.details ? <Text size="xs" c="dimmed" ff="monospace">{JSON.stringify(e.details)}</Text> : null}</Table.Td><Table.Td>{e.outcome}</Table.Td><Table.Td ff="monospace" fz="xs">{e.request_id}</Table.Td></Table.Tr>
             ))}</Table.Tbody>
           </Table>
         )}

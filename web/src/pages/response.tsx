@@ -27,7 +27,7 @@ const COLUMNS: Column<IrAction>[] = [
   { key: 'action', label: 'Action', render: (a) => `${a.action}${a.target ? ` ${a.target}` : ''}`, sortValue: (a) => a.action },
   { key: 'status', label: 'Status', render: (a) => a.status, sortValue: (a) => a.status },
   { key: 'by', label: 'By', render: (a) => a.requested_by ?? '—' },
-  { key: 'artefacts', label: 'Artefacts', render: (a) => <Artefacts action={a} /> },
+  { key: 'artefacts', label: 'Artefacts', render: (a) => <Artefacts action={a} />, wrap: true },
 ];
 
 export function ResponsePage() {

@@ -28,7 +28,7 @@ function DeleteButton({ rule }: { rule: Rule }) {
 
 const COLUMNS: Column<Rule>[] = [
   { key: 'enabled', label: 'On', render: (r) => <EnableSwitch rule={r} /> },
-  { key: 'title', label: 'Title', render: (r) => r.title, sortValue: (r) => r.title },
+  { key: 'title', label: 'Title', render: (r) => r.title, sortValue: (r) => r.title, wrap: true },
   { key: 'level', label: 'Level', render: (r) => <SeverityBadge level={r.level} />, sortValue: (r) => LEVEL_ORDER[r.level] ?? 0 },
   { key: 'source', label: 'Source', render: (r) => <Badge variant="light" color="gray">{r.source ?? '—'}</Badge>, sortValue: (r) => r.source ?? '' },
   { key: 'author', label: 'Author', render: (r) => r.author ?? '—', sortValue: (r) => r.author ?? '' },

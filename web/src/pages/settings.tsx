@@ -42,7 +42,7 @@ function ApiKeys() {
   const [name, setName] = useState('');
   const [role, setRole] = useState<string | null>('viewer');
   const create = useApiAction(() => ({ path: '/api-keys', body: { name, role } }), ['api-keys']);
-  const revoke = useApiAction((id: string) => ({ path: `/api-keys/${encodeURIComponent(id)}`, method: 'DELETE' }), ['api-keys']);
+  const revoke = useApiAction((id: string) => ({ path: `/api-keys/${encodeURIComponent(id)}/revoke` }), ['api-keys']);
   const created = create.data as { key?: string } | undefined;
   return (
     <Stack>
@@ -50,8 +50,8 @@ function ApiKeys() {
         {(d) => (
           <Table fz="sm" aria-label="API keys"><Table.Thead><Table.Tr><Table.Th>Name</Table.Th><Table.Th>Role</Table.Th><Table.Th>Created</Table.Th><Table.Th /></Table.Tr></Table.Thead>
             <Table.Tbody>{d.api_keys.map((k) => (
-              <Table.Tr key={k.id}><Table.Td>{k.name ?? k.prefix ?? k.id}</Table.Td><Table.Td>{k.role}</Table.Td><Table.Td>{formatTime(k.created_at)}</Table.Td>
-                <Table.Td>{k.revoked ? 'revoked' : <Button size="xs" variant="subtle" color="red" onClick={() => { if (confirm(`Revoke API key ${k.name ?? k.id}?`)) revoke.mutate(k.id); }}>Revoke</Button>}</Table.Td></Table.Tr>
+              <Table.Tr key={k.id}><Table.Td>{k.name}</Table.Td><Table.Td>{k.role}</Table.Td><Table.Td>{formatTime(k.created_at)}</Table.Td>
+                <Table.Td>{k.revoked_at ? `revoked ${formatTime(k.revoked_at)}` : <Button size="xs" variant="subtle" color="red" onClick={() => { if (confirm(`Revoke API key ${k.name}?`)) revoke.mutate(k.id); }}>Revoke</Button>}</Table.Td></Table.Tr>
             ))}</Table.Tbody></Table>
         )}
       </QueryState>

@@ -2,14 +2,14 @@
 // network and file activity from the events of that process entity.
 
 import type { ReactNode } from 'react';
-import { Anchor, Code, Drawer, Group, Stack, Table, Text, Title } from '@mantine/core';
+import { Anchor, Box, Code, Drawer, Group, Stack, Table, Text, Title } from '@mantine/core';
 import { useEvents } from '../api/queries.ts';
 import type { ProcessNode, VigilEvent } from '../api/types.ts';
 import { formatTime } from '../components/format.ts';
 import { QueryState } from '../components/query-state.tsx';
 
 function Field({ label, children }: { label: string; children: ReactNode }) {
-  return <Group gap="xs" wrap="nowrap" align="flex-start"><Text size="sm" c="dimmed" w={110} style={{ flexShrink: 0 }}>{label}</Text><Text size="sm" style={{ wordBreak: 'break-all' }}>{children}</Text></Group>;
+  return <Group gap="xs" wrap="nowrap" align="flex-start"><Text size="sm" c="dimmed" w={110} style={{ flexShrink: 0 }}>{label}</Text><Box fz="sm" style={{ minWidth: 0, wordBreak: 'break-all' }}>{children}</Box></Group>;
 }
 
 function activityOf(e: VigilEvent): string {
@@ -19,7 +19,9 @@ function activityOf(e: VigilEvent): string {
 }
 
 function Activity({ hostId, node }: { hostId: string; node: ProcessNode }) {
-  const events = useEvents({ host: hostId, q: node.entity_id, limit: 200 });
+  // The API searches executables and command lines, not entity ids: ask for this executable during the
+  // process's lifetime, then keep this entity's events (another process may run the same executable).
+  const events = useEvents({ host: hostId, q: node.exe, from: node.start_ts, to: node.exit_ts ?? undefined, limit: 500 });
   return (
     <QueryState query={events} what="Activity">
       {(d) => {
@@ -48,12 +50,12 @@ export function ProcessDetails({ hostId, node, onClose }: { hostId: string; node
       {node && (
         <Stack gap="xs" data-testid="process-details">
           <Field label="Executable">{node.exe}</Field>
-          <Field label="Command line"><Code>{node.cmdline}</Code></Field>
+          <Field label="Command line"><Code block style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}>{node.cmdline}</Code></Field>
           <Field label="PID / PPID">{node.pid} / {node.ppid}</Field>
-          <Field label="User">{node.user_name ?? '—'} (uid {node.uid}, gid {node.gid})</Field>
+          <Field label="User">{node.user_name || '—'} (uid {node.uid}, gid {node.gid})</Field>
           <Field label="Started">{formatTime(node.start_ts)}</Field>
           <Field label="Exited">{node.exit_ts ? `${formatTime(node.exit_ts)} (code ${node.exit_code ?? '?'})` : 'running'}</Field>
-          <Field label="SHA-256">{node.sha256 ?? '—'}</Field>
+          <Field label="SHA-256">{node.sha256 || '—'}</Field>
           <Field label="MITRE">{node.mitre.length ? node.mitre.map((t) => <Anchor key={t} href={`https://attack.mitre.org/techniques/${t.replace('.', '/')}/`} target="_blank" mr="xs">{t}</Anchor>) : '—'}</Field>
           <Field label="GTFOBins">{node.gtfobins.join(', ') || '—'}</Field>
           <Field label="Entity id"><Code>{node.entity_id}</Code></Field>
