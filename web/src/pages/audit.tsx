@@ -2,7 +2,7 @@
 // verification of the whole log against it.
 
 import { useState } from 'react';
-import { Alert, Button, Card, Code, Group, Pagination, Stack, Table, Text, Title } from '@mantine/core';
+import { Alert, Button, Card, Code, Group, Pagination, ScrollArea, Stack, Table, Text, Title } from '@mantine/core';
 import { useMutation } from '@tanstack/react-query';
 import { api } from '../api/client.ts';
 import { useCheckpoint, useLedgerEntries } from '../api/queries.ts';
@@ -36,13 +36,13 @@ function Entries({ size }: { size: number }) {
     <Stack gap="xs">
       <QueryState query={entries} what="Ledger entries" isEmpty={(d) => d.entries.length === 0}>
         {(d) => (
-          <Table fz="sm" striped aria-label="Ledger entries">
+          <ScrollArea><Table fz="sm" striped aria-label="Ledger entries">
             <Table.Thead><Table.Tr>{['#', 'Time', 'Actor', 'Action', 'Target', 'Outcome', 'Request'].map((h) => <Table.Th key={h}>{h}</Table.Th>)}</Table.Tr></Table.Thead>
             <Table.Tbody>{d.entries.map((e) => (
-              <Table.Tr key={e.index}><Table.Td>{e.index}</Table.Td><Table.Td>{formatTime(e.timestamp)}</Table.Td><Table.Td>{e.actor}</Table.Td><Table.Td>{e.action}</Table.Td>
-                <Table.Td>{e.target}{e.details ? <Text size="xs" c="dimmed" ff="monospace">{JSON.stringify(e.details)}</Text> : null}</Table.Td><Table.Td>{e.outcome}</Table.Td><Table.Td ff="monospace" fz="xs">{e.request_id}</Table.Td></Table.Tr>
+              <Table.Tr key={e.index}><Table.Td>{e.index}</Table.Td><Table.Td style={{ whiteSpace: 'nowrap' }}>{formatTime(e.timestamp)}</Table.Td><Table.Td>{e.actor}</Table.Td><Table.Td>{e.action}</Table.Td>
+                <Table.Td>{e.target}{e.details ? <Text size="xs" c="dimmed" ff="monospace">{JSON.stringify(e.details)}</Text> : null}</Table.Td><Table.Td>{e.outcome}</Table.Td><Table.Td ff="monospace" fz="xs" title={e.request_id}>{e.request_id.slice(0, 8)}</Table.Td></Table.Tr>
             ))}</Table.Tbody>
-          </Table>
+          </Table></ScrollArea>
         )}
       </QueryState>
       <Pagination total={pages} value={page} onChange={setPage} size="sm" />
