@@ -7,7 +7,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'n
 import { hostname as osHostname, release, platform } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { decodeServerMessage, encodeAgentMessage, encodeEventsPayload, frameBatch, toWireEvent, type ServerMessage, type WireCommand } from '../schema/wire.ts';
+import {
+  decodeServerMessage, encodeAgentMessage, encodeEventsPayload, frameBatch, toWireEvent,
+  type ArtifactAck, type ArtifactChunk, type CommandResult, type Heartbeat, type ServerMessage, type WireCommand,
+} from '../schema/wire.ts';
 import { createBuildContext, buildEvent, type BuildContext } from './events.ts';
 import { ProcessCache } from './process-cache.ts';
 import type { Observation, Sensor } from './sensor.ts';
@@ -32,6 +35,10 @@ export interface AgentOptions {
   maxInflightBatches?: number;
   spoolBytes?: number;
   onCommand?: (cmd: WireCommand) => void;
+  /** The server stored artefact chunks (back-pressure credit for uploads). */
+  onArtifactAck?: (ack: ArtifactAck) => void;
+  /** Fields the response executor adds to every heartbeat (e.g. isolation in force). */
+  healthExtras?: () => Partial<Heartbeat>;
 }
 
 export class Agent {
@@ -245,6 +252,8 @@ export class Agent {
     } else if (msg.body === 'command') {
       if (msg.command.action === 'reconnect') this.stream?.end();
       else this.o.onCommand?.(msg.command);
+    } else if (msg.body === 'artifact_ack') {
+      this.o.onArtifactAck?.(msg.artifact_ack);
     }
   }
 
@@ -275,10 +284,28 @@ export class Agent {
       spool_bytes: spool.bytes, sensor_drops: s.drops, agent_drops: this.counters.agentDrops + spool.dropped,
       sensor_restarts: s.restarts, rss_bytes: process.memoryUsage.rss(), cpu_pct: Math.round(cpuPct * 100) / 100,
       hostname: osHostname(), os: platform(), kernel: release(), events_sent: this.counters.eventsSent,
+      ...this.o.healthExtras?.(),
     };
   }
 
-  private heartbeat(): void {
+  /** Sends a command result up the open stream; false when disconnected (the server re-delivers the command). */
+  sendCommandResult(r: CommandResult): boolean {
+    return this.sendMessage({ command_result: r });
+  }
+
+  /** Sends one artefact chunk up the open stream; false when disconnected. */
+  sendArtifactChunk(c: ArtifactChunk): boolean {
+    return this.sendMessage({ artifact_chunk: c });
+  }
+
+  private sendMessage(m: object): boolean {
+    if (!this.stream) return false;
+    this.stream.write(encodeAgentMessage(m));
+    return true;
+  }
+
+  /** Sends a heartbeat now (e.g. after isolation changed). */
+  heartbeat(): void {
     this.stream?.write(encodeAgentMessage({ heartbeat: this.health() }));
   }
 }

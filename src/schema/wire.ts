@@ -21,23 +21,27 @@ export interface EventError { index: number; error: string }
 export interface Heartbeat {
   version?: string; sensor_mode?: string; sensor_detail?: string; queue_depth?: number; spool_bytes?: number;
   sensor_drops?: number; agent_drops?: number; rss_bytes?: number; cpu_pct?: number; hostname?: string;
-  os?: string; kernel?: string; sensor_restarts?: number; events_sent?: number;
+  os?: string; kernel?: string; sensor_restarts?: number; events_sent?: number; isolated?: boolean;
 }
 export interface WireCommand {
   id: string; action: string; params_json?: string; requested_by?: string; requested_at?: string; expires_at?: string;
 }
 export interface CommandResult { id: string; status: string; result_json?: string; error?: string }
+export interface ArtifactChunk { command_id: string; seq: number; data: Uint8Array; last?: boolean; sha256?: string }
+export interface ArtifactAck { command_id: string; seq: number; error?: string }
 
 /** A decoded agent message; `events` are wire events (use fromWireEvent). */
 export type AgentMessage =
   | { body: 'batch'; batch: { seq?: number; events?: Record<string, unknown>[] } }
   | { body: 'heartbeat'; heartbeat: Heartbeat }
-  | { body: 'command_result'; command_result: CommandResult };
+  | { body: 'command_result'; command_result: CommandResult }
+  | { body: 'artifact_chunk'; artifact_chunk: ArtifactChunk };
 
 export type ServerMessage =
   | { body: 'ack'; ack: { seq: number; accepted: number; errors?: EventError[]; truncated?: number } }
   | { body: 'reject'; reject: { seq: number; error: string } }
-  | { body: 'command'; command: WireCommand };
+  | { body: 'command'; command: WireCommand }
+  | { body: 'artifact_ack'; artifact_ack: ArtifactAck };
 
 export interface EnrollRequest {
   token: string; csr_pem: string; hostname?: string; os?: string; kernel?: string; agent_version?: string; machine_id?: string;

@@ -12,7 +12,7 @@ import type { VigilEvent } from '../schema/event.ts';
 import { validateEvent } from '../schema/validate.ts';
 import {
   decodeAgentMessage, decodeEnrollRequest, encodeEnrollResponse, encodeServerMessage, fromWireEvent,
-  type EventError, type Heartbeat, type ServerMessage, type CommandResult,
+  type EventError, type Heartbeat, type ServerMessage, type CommandResult, type ArtifactChunk,
 } from '../schema/wire.ts';
 import type { AgentHealth, MetadataStore } from '../stores/metadata/types.ts';
 import { AGENT_SERVICE, MAX_MESSAGE_BYTES } from '../schema/service.ts';
@@ -28,6 +28,10 @@ export interface IngestOptions {
   certificateDays?: number;
   /** Called with each command result an agent reports (response actions). */
   onCommandResult?: (agent: AgentIdentity, r: CommandResult) => void;
+  /** Called with each artefact chunk an agent uploads (triage archives, fetched files). */
+  onArtifactChunk?: (agent: AgentIdentity, c: ArtifactChunk) => void;
+  /** Called when an agent's stream is open (e.g. to re-deliver pending commands). */
+  onAgentConnected?: (agent: AgentIdentity) => void;
 }
 
 /** An agent's open stream: used to send commands down. */
@@ -63,6 +67,7 @@ function healthFrom(h: Heartbeat): AgentHealth {
     version: h.version, sensorMode: h.sensor_mode, sensorDetail: h.sensor_detail, queueDepth: h.queue_depth,
     spoolBytes: h.spool_bytes, sensorDrops: h.sensor_drops, agentDrops: h.agent_drops,
     sensorRestarts: h.sensor_restarts, rssBytes: h.rss_bytes, cpuPct: h.cpu_pct, eventsSent: h.events_sent,
+    isolated: h.isolated ?? false,
   };
 }
 
@@ -175,6 +180,7 @@ export class IngestServer {
     call.on('end', () => { done(); call.end(); });
     call.on('error', done);
     call.on('close', done);
+    this.o.onAgentConnected?.(id);
   }
 
   private async onMessage(s: StreamContext, bytes: Buffer): Promise<void> {
@@ -194,6 +200,7 @@ export class IngestServer {
       return this.o.metadata.recordHeartbeat(id.agentId, Date.now(), health);
     }
     if (msg.body === 'command_result') return this.o.onCommandResult?.(id, msg.command_result);
+    if (msg.body === 'artifact_chunk') return this.o.onArtifactChunk?.(id, msg.artifact_chunk);
     m.ingestRejectedMessages.inc({ reason: 'empty' });
     send({ body: 'reject', reject: { seq: 0, error: 'agent message has no body' } });
   }

@@ -1,0 +1,101 @@
+// Host isolation on the agent: the intended state is persisted first (<data-dir>/response/isolation.json), then
+// enforced with `nft -f -`; at agent start `restore()` enforces the persisted state again (re-applies isolation
+// after a reboot flushed the rules, or removes a table a crash left behind after a release). Resolution of the
+// management server's name to addresses happens here, once per isolate.
+
+import { spawn } from 'node:child_process';
+import { lookup } from 'node:dns/promises';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { dirname, join } from 'node:path';
+import { isolationScript, releaseScript, type IsolationSpec } from './nftables.ts';
+
+export interface IsolationState {
+  isolated: boolean;
+  since?: string;
+  commandId?: string;
+  spec?: IsolationSpec;
+}
+
+/** Runs an nft script; resolves with nft's stderr on failure as the error message. */
+export type NftRunner = (script: string) => Promise<void>;
+
+export const runNft: NftRunner = (script) => new Promise((resolve, reject) => {
+  const child = spawn('nft', ['-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.on('error', (err) => reject(new Error(`nft could not be run: ${err.message}`)));
+  child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`nft failed (exit ${code}): ${stderr.trim().slice(0, 2000)}`))));
+  child.stdin.end(script);
+});
+
+/** The resolvers of /etc/resolv.conf (the DNS that stays reachable unless configured otherwise). */
+export function systemResolvers(text = readResolvConf()): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(/^\s*nameserver\s+(\S+)/gm)) {
+    const addr = m[1].replace(/%.*$/, '');
+    if (isIP(addr)) out.push(addr);
+  }
+  return out;
+}
+
+function readResolvConf(): string {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** Every address of the management server's host (a literal IP is returned as is). */
+export async function resolveManagement(host: string): Promise<string[]> {
+  const bare = host.replace(/^\[|\]$/g, '');
+  if (isIP(bare)) return [bare];
+  const found = await lookup(bare, { all: true });
+  return [...new Set(found.map((a) => a.address))];
+}
+
+export class IsolationController {
+  private readonly path: string;
+  private readonly nft: NftRunner;
+  private state: IsolationState;
+
+  constructor(dataDir: string, nft: NftRunner = runNft) {
+    this.path = join(dataDir, 'response', 'isolation.json');
+    this.nft = nft;
+    this.state = existsSync(this.path) ? JSON.parse(readFileSync(this.path, 'utf8')) as IsolationState : { isolated: false };
+  }
+
+  get current(): IsolationState {
+    return this.state;
+  }
+
+  async isolate(spec: IsolationSpec, commandId?: string): Promise<IsolationState> {
+    const script = isolationScript(spec); // a bad spec throws before anything is persisted
+    this.persist({ isolated: true, since: new Date().toISOString(), commandId, spec });
+    await this.nft(script);
+    return this.state;
+  }
+
+  async release(): Promise<IsolationState> {
+    this.persist({ isolated: false });
+    await this.nft(releaseScript());
+    return this.state;
+  }
+
+  /** Enforces the persisted state (agent start); nothing to do on a host that was never isolated. */
+  async restore(): Promise<IsolationState> {
+    const s = this.state;
+    if (!existsSync(this.path)) return s;
+    await this.nft(s.isolated && s.spec ? isolationScript(s.spec) : releaseScript());
+    return s;
+  }
+
+  private persist(s: IsolationState): void {
+    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+    const tmp = `${this.path}.tmp`;
+    writeFileSync(tmp, JSON.stringify(s), { mode: 0o600 });
+    renameSync(tmp, this.path);
+    this.state = s;
+  }
+}

@@ -1,0 +1,157 @@
+// The CommandStore: response commands and their artefacts, tenant-scoped. The interface is asynchronous so that
+// a PostgreSQL implementation fits behind it; the embedded implementation is SQLite (node:sqlite, WAL) at
+// <data-dir>/response.db. Status changes are compare-and-set on the previous status, so two writers never
+// both move one command. Parameterised SQL only.
+
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import type { ArtifactRecord, CommandRecord, CommandStatus } from './model.ts';
+
+export interface CommandQuery {
+  hostId?: string;
+  status?: CommandStatus;
+  limit: number;
+  /** Only commands requested before this time (paging backwards). */
+  before?: number;
+}
+
+export interface CommandStore {
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+  insert(c: CommandRecord): Promise<void>;
+  get(tenantId: string, id: string): Promise<CommandRecord | undefined>;
+  list(tenantId: string, q: CommandQuery): Promise<CommandRecord[]>;
+  /** Writes `c` if the stored status is still `expected`; false when another writer moved it first. */
+  update(c: CommandRecord, expected: CommandStatus): Promise<boolean>;
+  /** Commands of a host in one of `statuses`, oldest first. */
+  forHost(tenantId: string, hostId: string, statuses: readonly CommandStatus[]): Promise<CommandRecord[]>;
+  /** Open commands (not terminal) whose expiry is at or before `now`. */
+  expiredBy(now: number, limit: number): Promise<CommandRecord[]>;
+  insertArtifact(a: ArtifactRecord): Promise<void>;
+  getArtifact(tenantId: string, id: string): Promise<ArtifactRecord | undefined>;
+}
+
+const DDL = `
+CREATE TABLE IF NOT EXISTS ir_commands (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  host_id TEXT NOT NULL,
+  action TEXT NOT NULL,
+  params TEXT NOT NULL,
+  status TEXT NOT NULL,
+  requested_by TEXT NOT NULL,
+  requested_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  approved_by TEXT,
+  updated_at INTEGER NOT NULL,
+  deliveries INTEGER NOT NULL DEFAULT 0,
+  result TEXT,
+  error TEXT,
+  artifact_id TEXT
+);
+CREATE INDEX IF NOT EXISTS ir_commands_tenant_time ON ir_commands (tenant_id, requested_at);
+CREATE INDEX IF NOT EXISTS ir_commands_host_status ON ir_commands (tenant_id, host_id, status);
+CREATE INDEX IF NOT EXISTS ir_commands_open_expiry ON ir_commands (status, expires_at);
+CREATE TABLE IF NOT EXISTS ir_artifacts (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  host_id TEXT NOT NULL,
+  command_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+`;
+
+type Row = Record<string, SQLInputValue>;
+
+function commandOf(r: Row): CommandRecord {
+  return {
+    id: String(r.id), tenantId: String(r.tenant_id), hostId: String(r.host_id), action: String(r.action) as CommandRecord['action'],
+    params: JSON.parse(String(r.params)), status: String(r.status) as CommandStatus, requestedBy: String(r.requested_by),
+    requestedAt: Number(r.requested_at), expiresAt: Number(r.expires_at), approvedBy: r.approved_by == null ? null : String(r.approved_by),
+    updatedAt: Number(r.updated_at), deliveries: Number(r.deliveries), result: r.result == null ? null : JSON.parse(String(r.result)),
+    error: r.error == null ? null : String(r.error), artifactId: r.artifact_id == null ? null : String(r.artifact_id),
+  };
+}
+
+function artifactOf(r: Row): ArtifactRecord {
+  return {
+    id: String(r.id), tenantId: String(r.tenant_id), hostId: String(r.host_id), commandId: String(r.command_id), name: String(r.name),
+    kind: String(r.kind) as ArtifactRecord['kind'], size: Number(r.size), sha256: String(r.sha256), createdAt: Number(r.created_at),
+  };
+}
+
+const OPEN: readonly CommandStatus[] = ['awaiting_approval', 'pending', 'delivered', 'running'];
+const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+
+export class SqliteCommandStore implements CommandStore {
+  private readonly db: DatabaseSync;
+
+  constructor(path: string) {
+    this.db = new DatabaseSync(path);
+    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+  }
+
+  async migrate(): Promise<void> {
+    this.db.exec(DDL);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.isOpen) this.db.close();
+  }
+
+  async insert(c: CommandRecord): Promise<void> {
+    this.db.prepare(`INSERT INTO ir_commands (id, tenant_id, host_id, action, params, status, requested_by, requested_at, expires_at,
+      approved_by, updated_at, deliveries, result, error, artifact_id) VALUES (${placeholders(15)})`).run(
+      c.id, c.tenantId, c.hostId, c.action, JSON.stringify(c.params), c.status, c.requestedBy, c.requestedAt, c.expiresAt,
+      c.approvedBy, c.updatedAt, c.deliveries, c.result === null ? null : JSON.stringify(c.result), c.error, c.artifactId);
+  }
+
+  async get(tenantId: string, id: string): Promise<CommandRecord | undefined> {
+    const r = this.db.prepare('SELECT * FROM ir_commands WHERE tenant_id = ? AND id = ?').get(tenantId, id) as Row | undefined;
+    return r && commandOf(r);
+  }
+
+  async list(tenantId: string, q: CommandQuery): Promise<CommandRecord[]> {
+    const where = ['tenant_id = ?'];
+    const args: SQLInputValue[] = [tenantId];
+    if (q.hostId !== undefined) { where.push('host_id = ?'); args.push(q.hostId); }
+    if (q.status !== undefined) { where.push('status = ?'); args.push(q.status); }
+    if (q.before !== undefined) { where.push('requested_at < ?'); args.push(q.before); }
+    const rows = this.db.prepare(`SELECT * FROM ir_commands WHERE ${where.join(' AND ')} ORDER BY requested_at DESC, id LIMIT ?`)
+      .all(...args, q.limit) as Row[];
+    return rows.map(commandOf);
+  }
+
+  async update(c: CommandRecord, expected: CommandStatus): Promise<boolean> {
+    const r = this.db.prepare(`UPDATE ir_commands SET status = ?, approved_by = ?, updated_at = ?, deliveries = ?, result = ?, error = ?,
+      artifact_id = ? WHERE id = ? AND tenant_id = ? AND status = ?`).run(
+      c.status, c.approvedBy, c.updatedAt, c.deliveries, c.result === null ? null : JSON.stringify(c.result), c.error, c.artifactId,
+      c.id, c.tenantId, expected);
+    return Number(r.changes) === 1;
+  }
+
+  async forHost(tenantId: string, hostId: string, statuses: readonly CommandStatus[]): Promise<CommandRecord[]> {
+    const rows = this.db.prepare(`SELECT * FROM ir_commands WHERE tenant_id = ? AND host_id = ? AND status IN (${placeholders(statuses.length)})
+      ORDER BY requested_at, id`).all(tenantId, hostId, ...statuses) as Row[];
+    return rows.map(commandOf);
+  }
+
+  async expiredBy(now: number, limit: number): Promise<CommandRecord[]> {
+    const rows = this.db.prepare(`SELECT * FROM ir_commands WHERE status IN (${placeholders(OPEN.length)}) AND expires_at <= ?
+      ORDER BY expires_at LIMIT ?`).all(...OPEN, now, limit) as Row[];
+    return rows.map(commandOf);
+  }
+
+  async insertArtifact(a: ArtifactRecord): Promise<void> {
+    this.db.prepare(`INSERT INTO ir_artifacts (id, tenant_id, host_id, command_id, name, kind, size, sha256, created_at)
+      VALUES (${placeholders(9)})`).run(a.id, a.tenantId, a.hostId, a.commandId, a.name, a.kind, a.size, a.sha256, a.createdAt);
+  }
+
+  async getArtifact(tenantId: string, id: string): Promise<ArtifactRecord | undefined> {
+    const r = this.db.prepare('SELECT * FROM ir_artifacts WHERE tenant_id = ? AND id = ?').get(tenantId, id) as Row | undefined;
+    return r && artifactOf(r);
+  }
+}
