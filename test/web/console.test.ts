@@ -7,7 +7,7 @@
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -29,11 +29,14 @@ function startProcess(exe: string, args: string[]): ChildProcess {
   return child;
 }
 
-/** Skips the test (saying which endpoint is missing) when the server answers 404 for it. */
-async function requireEndpoint(t: TestContext, path: string): Promise<boolean> {
-  const res = await fetch(`${vigil.apiUrl}${path}`, { headers: { authorization: `Bearer ${vigil.apiKey}` } });
+/** Skips the test (saying which endpoint is missing) when the server has no route for it. */
+async function requireEndpoint(t: TestContext, path: string, method = 'GET'): Promise<boolean> {
+  const res = await fetch(`${vigil.apiUrl}${path}`, {
+    method, headers: { authorization: `Bearer ${vigil.apiKey}`, ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) },
+    body: method === 'POST' ? '{}' : undefined,
+  });
   if (res.status !== 404) return true;
-  t.skip(`GET ${path.split('?')[0]} is not on this server yet`);
+  t.skip(`${method} ${path.split('?')[0]} is not on this server yet`);
   return false;
 }
 
@@ -42,6 +45,7 @@ before(async () => {
   browser = await launchChromium();
   vigil = await startVigil(['up', '--data-dir', dir, '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0'], dir);
   page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.setDefaultTimeout(15_000); // below the tests' timeouts, so a failing step names itself
   const { hosts } = await eventually(async () => {
     const r = await apiGet(vigil, '/api/v1/hosts');
     return r.hosts.length ? r : undefined;
@@ -153,4 +157,20 @@ test('every other main page renders without a crash', { timeout: 30_000 }, async
     assert.equal(await page.getByText('This page failed to render').count(), 0, `${link} rendered without an error`);
     await screenshot(page, name);
   }
+});
+
+test('password sign-in: a wrong password is refused, the right one signs in; sign out returns to the login', { timeout: 30_000 }, async (t) => {
+  if (!(await requireEndpoint(t, '/api/v1/auth/login', 'POST'))) return;
+  const password = readFileSync(join(dir, 'admin-password'), 'utf8').trim();
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('textbox', { name: /^E-mail/ }).fill('admin@localhost');
+  await page.getByRole('textbox', { name: /^Password/ }).fill(`${password}-wrong`);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByRole('alert').filter({ hasText: 'Wrong e-mail or password.' }).waitFor();
+  await screenshot(page, 'login-refused');
+  await page.getByRole('textbox', { name: /^Password/ }).fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByText('admin@localhost (admin)').waitFor();
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { name: 'Sign in to Vigil' }).waitFor();
 });
