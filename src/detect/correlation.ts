@@ -40,7 +40,11 @@ export interface CorrelationMatch {
 
 interface Entry { time: number; ruleId: string; value: unknown; eventIds: string[] }
 
-interface Group { key: string; tenant: string; host: string; groupBy: Record<string, string>; entries: Entry[] }
+/**
+ * `tally` counts the group's entries by the key a decision needs (the distinct value for value_count, the
+ * rule for temporal ones), kept up to date as entries come and go, so a decision costs O(1), not O(entries).
+ */
+interface Group { key: string; tenant: string; host: string; groupBy: Record<string, string>; entries: Entry[]; tally: Map<string, number> }
 
 export interface CorrelationCounters { evictedGroups: number; droppedEntries: number }
 
@@ -86,23 +90,23 @@ function aggregate(c: CorrelationIR, entries: Entry[]): number {
   }
 }
 
-/** temporal: every referenced rule occurs in the window. */
-function allRulesSeen(c: CorrelationIR, entries: Entry[]): boolean {
-  const seen = new Set(entries.map((e) => e.ruleId));
-  return c.rules.every((r) => seen.has(r));
-}
-
-/** temporal_ordered: the referenced rules occur in the given order, the whole sequence within the timespan. */
+/**
+ * temporal_ordered: the referenced rules occur in the given order, the whole sequence within the timespan.
+ * One pass over the entries (in time order): for each step, the latest start time of a partial sequence
+ * that has reached it (the latest start leaves the most room in the window). O(entries × rules).
+ */
 function orderedSequence(c: CorrelationIR, entries: Entry[]): boolean {
-  for (const start of entries) {
-    if (start.ruleId !== c.rules[0]) continue;
-    let step = 1;
-    let last = start.time;
-    for (const e of entries) {
-      if (step === c.rules.length) break;
-      if (e.time >= last && e !== start && e.ruleId === c.rules[step] && e.time - start.time <= c.timespan_ms) { step++; last = e.time; }
+  const k = c.rules.length;
+  const start: number[] = new Array(k).fill(Number.NEGATIVE_INFINITY);
+  for (const e of entries) {
+    for (let step = k - 1; step >= 0; step--) { // high to low: one entry advances one step only
+      if (e.ruleId !== c.rules[step]) continue;
+      const from = step === 0 ? e.time : start[step - 1];
+      if (from === Number.NEGATIVE_INFINITY) continue;
+      if (step === k - 1 && e.time - from <= c.timespan_ms) return true;
+      start[step] = Math.max(start[step], from);
+      break;
     }
-    if (step === c.rules.length) return true;
   }
   return false;
 }
@@ -149,12 +153,14 @@ export class CorrelationState {
     const key = `${partition}\u0000${this.ir.group_by.map((g) => groupBy[g]).join('\u0000')}`;
     let group = this.groups.get(key);
     if (group) this.groups.delete(key);
-    else group = { key, tenant: input.tenant, host: input.host, groupBy, entries: [] };
+    else group = { key, tenant: input.tenant, host: input.host, groupBy, entries: [], tally: new Map() };
     this.groups.set(key, group);
     this.evictGroups();
     const field = this.valueField.get(input.ruleId) as string;
-    group.entries.push({ time: input.time, ruleId: input.ruleId, value: field ? input.get(field) : undefined, eventIds: input.eventIds.slice(0, MAX_EVENT_IDS) });
-    if (group.entries.length > MAX_ENTRIES) { group.entries.shift(); this.counters.droppedEntries++; }
+    const entry: Entry = { time: input.time, ruleId: input.ruleId, value: field ? input.get(field) : undefined, eventIds: input.eventIds.slice(0, MAX_EVENT_IDS) };
+    group.entries.push(entry);
+    this.count(group, entry, 1);
+    if (group.entries.length > MAX_ENTRIES) { this.count(group, group.entries.shift()!, -1); this.counters.droppedEntries++; }
     if (this.upperBounded) return out;
     this.slide(group, input.time);
     const m = this.decide(group);
@@ -179,7 +185,7 @@ export class CorrelationState {
     const from = now - this.ir.timespan_ms;
     let drop = 0;
     while (drop < group.entries.length && group.entries[drop].time < from) drop++;
-    if (drop > 0) group.entries.splice(0, drop);
+    if (drop > 0) for (const e of group.entries.splice(0, drop)) this.count(group, e, -1);
   }
 
   /** Upper-bounded conditions: decide the windows of a tenant/host partition (all when undefined) ending before `now`. */
@@ -191,12 +197,33 @@ export class CorrelationState {
       const end = g.entries[0].time + this.ir.timespan_ms;
       const inWindow = g.entries.filter((e) => e.time <= end);
       const rest = g.entries.slice(inWindow.length);
-      g.entries = inWindow;
+      this.setEntries(g, inWindow);
       const m = this.decide(g);
       if (m) out.push(m);
-      if (rest.length > 0) { g.entries = rest; this.groups.set(g.key, g); } else this.groups.delete(g.key);
+      if (rest.length > 0) { this.setEntries(g, rest); this.groups.set(g.key, g); } else this.groups.delete(g.key);
     }
     return out;
+  }
+
+  /** The key an entry counts under in its group's tally, if this correlation keeps one. */
+  private tallyKey(e: Entry): string | undefined {
+    if (this.ir.type === 'temporal' || this.ir.type === 'temporal_ordered') return e.ruleId;
+    if (this.ir.type !== 'value_count') return undefined;
+    const s = stringForm(e.value);
+    return typeof s === 'string' ? s : undefined;
+  }
+
+  private count(g: Group, e: Entry, delta: 1 | -1): void {
+    const k = this.tallyKey(e);
+    if (k === undefined) return;
+    const n = (g.tally.get(k) ?? 0) + delta;
+    if (n > 0) g.tally.set(k, n); else g.tally.delete(k);
+  }
+
+  private setEntries(g: Group, entries: Entry[]): void {
+    g.entries = entries;
+    g.tally = new Map();
+    for (const e of entries) this.count(g, e, 1);
   }
 
   /** Evaluates a group's window; on a match the group starts over. */
@@ -205,10 +232,11 @@ export class CorrelationState {
     let value: number;
     let holds: boolean;
     if (ir.type === 'temporal' || ir.type === 'temporal_ordered') {
-      holds = ir.type === 'temporal' ? allRulesSeen(ir, g.entries) : orderedSequence(ir, g.entries);
-      value = new Set(g.entries.map((e) => e.ruleId)).size;
+      const allSeen = ir.rules.every((r) => g.tally.has(r));
+      holds = ir.type === 'temporal' ? allSeen : allSeen && orderedSequence(ir, g.entries);
+      value = g.tally.size;
     } else {
-      value = aggregate(ir, g.entries);
+      value = ir.type === 'value_count' ? g.tally.size : aggregate(ir, g.entries);
       holds = !Number.isNaN(value) && conditionHolds(ir.condition, value);
     }
     if (!holds) return undefined;
