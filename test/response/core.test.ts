@@ -1,0 +1,125 @@
+// The pure core of response actions and the command store: lifecycle transitions, parameter validation, the
+// nftables ruleset text, the automated-response policy, and the SQLite CommandStore (tenant scoping,
+// compare-and-set updates, expiry query).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isolationScript, releaseScript } from '../../src/agent/response/nftables.ts';
+import type { Alert } from '../../src/detect/alerts.ts';
+import { AutoResponder, DEFAULT_AUTO_RESPONSE_POLICY, planAutoResponse } from '../../src/response/automation.ts';
+import { transition } from '../../src/response/lifecycle.ts';
+import { parseParams, type CommandRecord } from '../../src/response/model.ts';
+import { SqliteCommandStore } from '../../src/response/store.ts';
+
+test('lifecycle: the happy path, redelivery, skipped states and expiry', () => {
+  assert.deepEqual(transition('awaiting_approval', { type: 'approve' }), { ok: true, status: 'pending', changed: true });
+  assert.deepEqual(transition('pending', { type: 'deliver' }), { ok: true, status: 'delivered', changed: true });
+  assert.deepEqual(transition('delivered', { type: 'deliver' }), { ok: true, status: 'delivered', changed: false });
+  assert.deepEqual(transition('running', { type: 'deliver' }), { ok: true, status: 'running', changed: false });
+  assert.deepEqual(transition('delivered', { type: 'report', status: 'running' }), { ok: true, status: 'running', changed: true });
+  assert.deepEqual(transition('pending', { type: 'report', status: 'succeeded' }), { ok: true, status: 'succeeded', changed: true });
+  assert.deepEqual(transition('running', { type: 'report', status: 'failed' }), { ok: true, status: 'failed', changed: true });
+  for (const s of ['awaiting_approval', 'pending', 'delivered', 'running'] as const) {
+    assert.deepEqual(transition(s, { type: 'expire' }), { ok: true, status: 'expired', changed: true });
+  }
+});
+
+test('lifecycle: terminal states never change; a repeated report is a no-op', () => {
+  assert.deepEqual(transition('succeeded', { type: 'report', status: 'succeeded' }), { ok: true, status: 'succeeded', changed: false });
+  assert.equal(transition('succeeded', { type: 'report', status: 'failed' }).ok, false);
+  assert.equal(transition('expired', { type: 'report', status: 'succeeded' }).ok, false);
+  assert.equal(transition('failed', { type: 'expire' }).ok, false);
+  assert.equal(transition('succeeded', { type: 'deliver' }).ok, false);
+  assert.equal(transition('pending', { type: 'approve' }).ok, false);
+  const refused = transition('awaiting_approval', { type: 'report', status: 'running' });
+  assert.deepEqual(refused, { ok: false, reason: 'cannot report running a command that is awaiting_approval' });
+});
+
+test('parameters are validated with precise errors', () => {
+  assert.throws(() => parseParams('kill_process', { pid: 'x' }), /pid must be an integer/);
+  assert.throws(() => parseParams('kill_process', { pid: 1 }), /pid must be an integer in \[2/);
+  assert.throws(() => parseParams('kill_process', { pid: 99, start_time: 'soon' }), /start_time must be/);
+  assert.throws(() => parseParams('kill_process', { pid: 99, entity_id: 'e', signal: 'SIGSEGV' }), /signal must be one of/);
+  assert.deepEqual(parseParams('kill_process', { pid: 99, start_time: '2026-02-15T12:35:00.120Z' }), { pid: 99, signal: 'SIGKILL', start_time_ms: Date.parse('2026-02-15T12:35:00.120Z') });
+  assert.throws(() => parseParams('collect_triage', { paths: ['relative/path'] }), /absolute path/);
+  assert.throws(() => parseParams('collect_triage', { paths: ['/tmp'], artifact_name: '../escape' }), /artifact_name/);
+  assert.deepEqual(parseParams('collect_triage', { paths: ['/tmp'], artifact: 'triage', max_size_mb: 2 }), { paths: ['/tmp'], artifact_name: 'triage', max_bytes: 2 * 1048576 });
+  assert.throws(() => parseParams('isolate', { dns: ['8.8.8.8; flush ruleset'] }), /dns must be a list/);
+  assert.throws(() => parseParams('isolate', []), /params must be an object/);
+});
+
+test('the isolation ruleset: its own inet table, drop policy, v4 and v6 allow-lists, nothing else', () => {
+  const text = isolationScript({ managementAddresses: ['192.0.2.1', '2001:db8::1'], managementPort: 8443, dns: ['192.0.2.53'] });
+  assert.match(text, /^table inet vigil_isolation\ndelete table inet vigil_isolation\ntable inet vigil_isolation \{/);
+  assert.equal(text.match(/policy drop;/g)?.length, 3);
+  assert.match(text, /ip saddr \{ 192\.0\.2\.1 \} tcp sport 8443 accept/);
+  assert.match(text, /ip6 daddr \{ 2001:db8::1 \} tcp dport 8443 accept/);
+  assert.match(text, /ip daddr \{ 192\.0\.2\.53 \} udp dport 53 accept/);
+  assert.doesNotMatch(text, /ip6 daddr \{[^}]*\} udp dport 53/, 'no v6 resolver configured: no v6 DNS rule');
+  assert.doesNotMatch(text, /ct state/, 'established connections to other hosts are not kept');
+  assert.throws(() => isolationScript({ managementAddresses: ['evil.example; flush ruleset'], managementPort: 1, dns: [] }), /not an IP address/);
+  assert.throws(() => isolationScript({ managementAddresses: [], managementPort: 1, dns: [] }), /no management address/);
+  assert.equal(releaseScript(), 'table inet vigil_isolation\ndelete table inet vigil_isolation\n');
+});
+
+function alert(level: Alert['rule']['level'], extra: Partial<Alert> = {}): Alert {
+  return {
+    id: 'al-1', tenant_id: 't1', host_id: 'agt-1', process_entity_id: 'ENTITY', mitre: [], event_ids: ['e1'],
+    rule: { id: 'r-1', title: 'reverse shell', level, references: [], type: 'single' },
+    events: [{ process: { pid: 4242, entity_id: 'ENTITY' } }], first_seen: '', last_seen: '', ...extra,
+  };
+}
+
+test('automated response: the policy decides, kill targets the matching process by PID and entity id', () => {
+  const on = { ...DEFAULT_AUTO_RESPONSE_POLICY, enabled: true };
+  assert.deepEqual(planAutoResponse(alert('high'), { action: 'kill_process' }, on, 0),
+    { run: true, hostId: 'agt-1', action: 'kill_process', params: { signal: 'SIGKILL', pid: 4242, entity_id: 'ENTITY' } });
+  assert.match((planAutoResponse(alert('high'), { action: 'kill_process' }, DEFAULT_AUTO_RESPONSE_POLICY, 0) as any).reason, /disabled/);
+  assert.match((planAutoResponse(alert('medium'), { action: 'kill_process' }, on, 0) as any).reason, /below high/);
+  assert.match((planAutoResponse(alert('critical'), { action: 'isolate' }, on, 0) as any).reason, /not allowed unattended/);
+  assert.match((planAutoResponse(alert('critical'), { action: 'kill_process' }, on, 5) as any).reason, /rate limit/);
+  assert.match((planAutoResponse(alert('critical', { events: [], process_entity_id: undefined }), { action: 'kill_process' }, on, 0) as any).reason, /no process/);
+  assert.match((planAutoResponse(alert('critical'), { action: 'kill_process' }, { ...on, excludedHosts: ['agt-1'] }, 0) as any).reason, /excluded/);
+});
+
+test('automated response: the hook files the command as the rule and rate-limits per host', async () => {
+  const filed: unknown[] = [];
+  const responder = new AutoResponder({ request: async (who, hostId, action, params) => { filed.push({ who, hostId, action, params }); return {} as CommandRecord; } },
+    { enabled: true, maxPerHostPerHour: 2 });
+  assert.ok('command' in await responder.onAlert(alert('high'), { action: 'kill_process' }));
+  assert.ok('command' in await responder.onAlert(alert('high'), { action: 'kill_process' }));
+  assert.deepEqual(await responder.onAlert(alert('high'), { action: 'kill_process' }), { skipped: 'rate limit of 2 per host per hour reached' });
+  assert.deepEqual((filed[0] as any).who, { actor: 'rule:r-1', tenantId: 't1', requestId: 'alert:al-1' });
+});
+
+function command(id: string, tenantId: string, expiresAt: number): CommandRecord {
+  return {
+    id, tenantId, hostId: 'agt-1', action: 'list_processes', params: { limit: 1 }, status: 'pending', requestedBy: 'apikey:k',
+    requestedAt: expiresAt - 1000, expiresAt, approvedBy: null, updatedAt: 0, deliveries: 0, result: null, error: null, artifactId: null,
+  };
+}
+
+test('SQLite command store: tenant scoping, compare-and-set, expiry query', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-cmdstore-'));
+  const store = new SqliteCommandStore(join(dir, 'response.db'));
+  try {
+    await store.migrate();
+    await store.insert(command('c1', 't1', 1000));
+    await store.insert(command('c2', 't1', 5000));
+    await store.insert(command('c3', 't2', 1000));
+    assert.equal(await store.get('t2', 'c1'), undefined);
+    assert.deepEqual((await store.list('t1', { limit: 10 })).map((c) => c.id), ['c2', 'c1']);
+    const c1 = (await store.get('t1', 'c1'))!;
+    assert.equal(await store.update({ ...c1, status: 'delivered', deliveries: 1 }, 'pending'), true);
+    assert.equal(await store.update({ ...c1, status: 'expired' }, 'pending'), false, 'a stale writer loses');
+    assert.equal((await store.get('t1', 'c1'))!.status, 'delivered');
+    assert.deepEqual((await store.expiredBy(2000, 10)).map((c) => c.id).sort(), ['c1', 'c3']);
+    assert.deepEqual((await store.forHost('t1', 'agt-1', ['pending'])).map((c) => c.id), ['c2']);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
