@@ -10,7 +10,7 @@ import type { ArtifactChunk, CommandResult } from '../schema/wire.ts';
 import { openLedger } from '../stores/ledger/open.ts';
 import { ArtifactStorage } from './artifacts.ts';
 import { ResponseDispatcher, type AgentSender, type ResponseConfig } from './dispatcher.ts';
-import { SqliteCommandStore } from './store.ts';
+import { openSqliteCommandStore } from './store.ts';
 
 export interface ResponseServiceOptions {
   dataDir: string;
@@ -34,7 +34,7 @@ export interface ResponseService {
 }
 
 export async function openResponseService(o: ResponseServiceOptions): Promise<ResponseService> {
-  const store = new SqliteCommandStore(join(o.dataDir, 'response.db'));
+  const store = openSqliteCommandStore(join(o.dataDir, 'response.db'));
   await store.migrate();
   const ledger = o.audit ? undefined : await openLedger({ dataDir: o.dataDir });
   const log = o.log.child({ component: 'response' });

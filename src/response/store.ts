@@ -1,9 +1,10 @@
-// The CommandStore: response commands and their artefacts, tenant-scoped. The interface is asynchronous so that
-// a PostgreSQL implementation fits behind it; the embedded implementation is SQLite (node:sqlite, WAL) at
-// <data-dir>/response.db. Status changes are compare-and-set on the previous status, so two writers never
-// both move one command. Parameterised SQL only.
+// The CommandStore: response commands and their artefacts, tenant-scoped. One SQL implementation (SqlCommandStore,
+// in SQL that SQLite and PostgreSQL both accept) over a small driver: SQLite (node:sqlite, WAL) at
+// <data-dir>/response.db embedded, PostgreSQL (a `pg` pool) at scale. Status changes are compare-and-set on the
+// previous status, so two writers (two processes included) never both move one command. Parameterised SQL only.
 
-import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { DatabaseSync } from 'node:sqlite';
+import pg from 'pg';
 import type { ArtifactRecord, CommandRecord, CommandStatus } from './model.ts';
 
 export interface CommandQuery {
@@ -39,10 +40,10 @@ CREATE TABLE IF NOT EXISTS ir_commands (
   params TEXT NOT NULL,
   status TEXT NOT NULL,
   requested_by TEXT NOT NULL,
-  requested_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL,
+  requested_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
   approved_by TEXT,
-  updated_at INTEGER NOT NULL,
+  updated_at BIGINT NOT NULL,
   deliveries INTEGER NOT NULL DEFAULT 0,
   result TEXT,
   error TEXT,
@@ -58,13 +59,62 @@ CREATE TABLE IF NOT EXISTS ir_artifacts (
   command_id TEXT NOT NULL,
   name TEXT NOT NULL,
   kind TEXT NOT NULL,
-  size INTEGER NOT NULL,
+  size BIGINT NOT NULL,
   sha256 TEXT NOT NULL,
-  created_at INTEGER NOT NULL
+  created_at BIGINT NOT NULL
 );
 `;
 
-type Row = Record<string, SQLInputValue>;
+type SqlValue = string | number | null;
+type Row = Record<string, unknown>;
+
+/** What the store needs of a database: `?` placeholders, rows as objects, affected-row counts. */
+export interface SqlDriver {
+  exec(sql: string): Promise<void>;
+  all(sql: string, args: SqlValue[]): Promise<Row[]>;
+  run(sql: string, args: SqlValue[]): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function sqliteDriver(path: string): SqlDriver {
+  const db = new DatabaseSync(path);
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+  return {
+    async exec(sql) { db.exec(sql); },
+    async all(sql, args) { return db.prepare(sql).all(...args) as Row[]; },
+    async run(sql, args) { return Number(db.prepare(sql).run(...args).changes); },
+    async close() { if (db.isOpen) db.close(); },
+  };
+}
+
+/** `?` → `$1, $2, …` (the store's SQL has no `?` inside literals). */
+const numbered = (sql: string) => { let i = 0; return sql.replace(/\?/g, () => `$${++i}`); };
+
+const MIGRATION_LOCK = 0x76697263; // 'virc': the advisory lock key of response-store migrations
+
+export function postgresDriver(config: pg.PoolConfig): SqlDriver {
+  const pool = new pg.Pool(config);
+  return {
+    async exec(sql) {
+      // Under an advisory lock, so processes migrating together do not race on CREATE … IF NOT EXISTS.
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+        await client.query(sql);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK');
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    async all(sql, args) { return (await pool.query(numbered(sql), args)).rows as Row[]; },
+    async run(sql, args) { return (await pool.query(numbered(sql), args)).rowCount ?? 0; },
+    async close() { await pool.end(); },
+  };
+}
 
 function commandOf(r: Row): CommandRecord {
   return {
@@ -86,72 +136,73 @@ function artifactOf(r: Row): ArtifactRecord {
 const OPEN: readonly CommandStatus[] = ['awaiting_approval', 'pending', 'delivered', 'running'];
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
-export class SqliteCommandStore implements CommandStore {
-  private readonly db: DatabaseSync;
+export class SqlCommandStore implements CommandStore {
+  private readonly db: SqlDriver;
 
-  constructor(path: string) {
-    this.db = new DatabaseSync(path);
-    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+  constructor(driver: SqlDriver) {
+    this.db = driver;
   }
 
   async migrate(): Promise<void> {
-    this.db.exec(DDL);
+    await this.db.exec(DDL);
   }
 
-  async close(): Promise<void> {
-    if (this.db.isOpen) this.db.close();
+  close(): Promise<void> {
+    return this.db.close();
   }
 
   async insert(c: CommandRecord): Promise<void> {
-    this.db.prepare(`INSERT INTO ir_commands (id, tenant_id, host_id, action, params, status, requested_by, requested_at, expires_at,
-      approved_by, updated_at, deliveries, result, error, artifact_id) VALUES (${placeholders(15)})`).run(
+    await this.db.run(`INSERT INTO ir_commands (id, tenant_id, host_id, action, params, status, requested_by, requested_at, expires_at,
+      approved_by, updated_at, deliveries, result, error, artifact_id) VALUES (${placeholders(15)})`, [
       c.id, c.tenantId, c.hostId, c.action, JSON.stringify(c.params), c.status, c.requestedBy, c.requestedAt, c.expiresAt,
-      c.approvedBy, c.updatedAt, c.deliveries, c.result === null ? null : JSON.stringify(c.result), c.error, c.artifactId);
+      c.approvedBy, c.updatedAt, c.deliveries, c.result === null ? null : JSON.stringify(c.result), c.error, c.artifactId]);
   }
 
   async get(tenantId: string, id: string): Promise<CommandRecord | undefined> {
-    const r = this.db.prepare('SELECT * FROM ir_commands WHERE tenant_id = ? AND id = ?').get(tenantId, id) as Row | undefined;
+    const [r] = await this.db.all('SELECT * FROM ir_commands WHERE tenant_id = ? AND id = ?', [tenantId, id]);
     return r && commandOf(r);
   }
 
   async list(tenantId: string, q: CommandQuery): Promise<CommandRecord[]> {
     const where = ['tenant_id = ?'];
-    const args: SQLInputValue[] = [tenantId];
+    const args: SqlValue[] = [tenantId];
     if (q.hostId !== undefined) { where.push('host_id = ?'); args.push(q.hostId); }
     if (q.status !== undefined) { where.push('status = ?'); args.push(q.status); }
     if (q.before !== undefined) { where.push('requested_at < ?'); args.push(q.before); }
-    const rows = this.db.prepare(`SELECT * FROM ir_commands WHERE ${where.join(' AND ')} ORDER BY requested_at DESC, id LIMIT ?`)
-      .all(...args, q.limit) as Row[];
+    const rows = await this.db.all(`SELECT * FROM ir_commands WHERE ${where.join(' AND ')} ORDER BY requested_at DESC, id LIMIT ?`, [...args, q.limit]);
     return rows.map(commandOf);
   }
 
   async update(c: CommandRecord, expected: CommandStatus): Promise<boolean> {
-    const r = this.db.prepare(`UPDATE ir_commands SET status = ?, approved_by = ?, updated_at = ?, deliveries = ?, result = ?, error = ?,
-      artifact_id = ? WHERE id = ? AND tenant_id = ? AND status = ?`).run(
+    const changed = await this.db.run(`UPDATE ir_commands SET status = ?, approved_by = ?, updated_at = ?, deliveries = ?, result = ?, error = ?,
+      artifact_id = ? WHERE id = ? AND tenant_id = ? AND status = ?`, [
       c.status, c.approvedBy, c.updatedAt, c.deliveries, c.result === null ? null : JSON.stringify(c.result), c.error, c.artifactId,
-      c.id, c.tenantId, expected);
-    return Number(r.changes) === 1;
+      c.id, c.tenantId, expected]);
+    return changed === 1;
   }
 
   async forHost(tenantId: string, hostId: string, statuses: readonly CommandStatus[]): Promise<CommandRecord[]> {
-    const rows = this.db.prepare(`SELECT * FROM ir_commands WHERE tenant_id = ? AND host_id = ? AND status IN (${placeholders(statuses.length)})
-      ORDER BY requested_at, id`).all(tenantId, hostId, ...statuses) as Row[];
+    const rows = await this.db.all(`SELECT * FROM ir_commands WHERE tenant_id = ? AND host_id = ? AND status IN (${placeholders(statuses.length)})
+      ORDER BY requested_at, id`, [tenantId, hostId, ...statuses]);
     return rows.map(commandOf);
   }
 
   async expiredBy(now: number, limit: number): Promise<CommandRecord[]> {
-    const rows = this.db.prepare(`SELECT * FROM ir_commands WHERE status IN (${placeholders(OPEN.length)}) AND expires_at <= ?
-      ORDER BY expires_at LIMIT ?`).all(...OPEN, now, limit) as Row[];
+    const rows = await this.db.all(`SELECT * FROM ir_commands WHERE status IN (${placeholders(OPEN.length)}) AND expires_at <= ?
+      ORDER BY expires_at LIMIT ?`, [...OPEN, now, limit]);
     return rows.map(commandOf);
   }
 
   async insertArtifact(a: ArtifactRecord): Promise<void> {
-    this.db.prepare(`INSERT INTO ir_artifacts (id, tenant_id, host_id, command_id, name, kind, size, sha256, created_at)
-      VALUES (${placeholders(9)})`).run(a.id, a.tenantId, a.hostId, a.commandId, a.name, a.kind, a.size, a.sha256, a.createdAt);
+    await this.db.run(`INSERT INTO ir_artifacts (id, tenant_id, host_id, command_id, name, kind, size, sha256, created_at)
+      VALUES (${placeholders(9)})`, [a.id, a.tenantId, a.hostId, a.commandId, a.name, a.kind, a.size, a.sha256, a.createdAt]);
   }
 
   async getArtifact(tenantId: string, id: string): Promise<ArtifactRecord | undefined> {
-    const r = this.db.prepare('SELECT * FROM ir_artifacts WHERE tenant_id = ? AND id = ?').get(tenantId, id) as Row | undefined;
+    const [r] = await this.db.all('SELECT * FROM ir_artifacts WHERE tenant_id = ? AND id = ?', [tenantId, id]);
     return r && artifactOf(r);
   }
 }
+
+export const openSqliteCommandStore = (path: string) => new SqlCommandStore(sqliteDriver(path));
+export const openPostgresCommandStore = (config: pg.PoolConfig) => new SqlCommandStore(postgresDriver(config));

@@ -1,18 +1,13 @@
-// The pure core of response actions and the command store: lifecycle transitions, parameter validation, the
-// nftables ruleset text, the automated-response policy, and the SQLite CommandStore (tenant scoping,
-// compare-and-set updates, expiry query).
+// The pure core of response actions: lifecycle transitions, parameter validation, the nftables ruleset text,
+// the automated-response policy.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { isolationScript, releaseScript } from '../../src/agent/response/nftables.ts';
 import type { Alert } from '../../src/detect/alerts.ts';
 import { AutoResponder, DEFAULT_AUTO_RESPONSE_POLICY, planAutoResponse } from '../../src/response/automation.ts';
 import { transition } from '../../src/response/lifecycle.ts';
 import { parseParams, type CommandRecord } from '../../src/response/model.ts';
-import { SqliteCommandStore } from '../../src/response/store.ts';
 
 test('lifecycle: the happy path, redelivery, skipped states and expiry', () => {
   assert.deepEqual(transition('awaiting_approval', { type: 'approve' }), { ok: true, status: 'pending', changed: true });
@@ -93,33 +88,4 @@ test('automated response: the hook files the command as the rule and rate-limits
   assert.ok('command' in await responder.onAlert(alert('high'), { action: 'kill_process' }));
   assert.deepEqual(await responder.onAlert(alert('high'), { action: 'kill_process' }), { skipped: 'rate limit of 2 per host per hour reached' });
   assert.deepEqual((filed[0] as any).who, { actor: 'rule:r-1', tenantId: 't1', requestId: 'alert:al-1' });
-});
-
-function command(id: string, tenantId: string, expiresAt: number): CommandRecord {
-  return {
-    id, tenantId, hostId: 'agt-1', action: 'list_processes', params: { limit: 1 }, status: 'pending', requestedBy: 'apikey:k',
-    requestedAt: expiresAt - 1000, expiresAt, approvedBy: null, updatedAt: 0, deliveries: 0, result: null, error: null, artifactId: null,
-  };
-}
-
-test('SQLite command store: tenant scoping, compare-and-set, expiry query', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-cmdstore-'));
-  const store = new SqliteCommandStore(join(dir, 'response.db'));
-  try {
-    await store.migrate();
-    await store.insert(command('c1', 't1', 1000));
-    await store.insert(command('c2', 't1', 5000));
-    await store.insert(command('c3', 't2', 1000));
-    assert.equal(await store.get('t2', 'c1'), undefined);
-    assert.deepEqual((await store.list('t1', { limit: 10 })).map((c) => c.id), ['c2', 'c1']);
-    const c1 = (await store.get('t1', 'c1'))!;
-    assert.equal(await store.update({ ...c1, status: 'delivered', deliveries: 1 }, 'pending'), true);
-    assert.equal(await store.update({ ...c1, status: 'expired' }, 'pending'), false, 'a stale writer loses');
-    assert.equal((await store.get('t1', 'c1'))!.status, 'delivered');
-    assert.deepEqual((await store.expiredBy(2000, 10)).map((c) => c.id).sort(), ['c1', 'c3']);
-    assert.deepEqual((await store.forHost('t1', 'agt-1', ['pending'])).map((c) => c.id), ['c2']);
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
 });
