@@ -4,7 +4,7 @@
 // of order, beyond the size limit, or a digest mismatch ends the upload with a precise error.
 
 import { createHash, randomUUID, type Hash } from 'node:crypto';
-import { createReadStream, mkdirSync, type ReadStream } from 'node:fs';
+import { createReadStream, mkdirSync, readdirSync, rmSync, type ReadStream } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -20,9 +20,11 @@ export class ArtifactStorage {
   private readonly dir: string;
   private readonly uploads = new Map<string, Upload>();
 
+  /** Partial uploads left by an earlier process are discarded: their agents start them again from chunk 0. */
   constructor(dir: string) {
     this.dir = dir;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const name of readdirSync(dir)) if (name.endsWith('.part')) rmSync(join(dir, name), { force: true });
   }
 
   /**

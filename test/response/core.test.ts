@@ -3,6 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { parseServerAddress } from '../../src/agent/response/isolation.ts';
 import { isolationScript, releaseScript } from '../../src/agent/response/nftables.ts';
 import type { Alert } from '../../src/detect/alerts.ts';
 import { AutoResponder, DEFAULT_AUTO_RESPONSE_POLICY, planAutoResponse } from '../../src/response/automation.ts';
@@ -88,4 +89,10 @@ test('automated response: the hook files the command as the rule and rate-limits
   assert.ok('command' in await responder.onAlert(alert('high'), { action: 'kill_process' }));
   assert.deepEqual(await responder.onAlert(alert('high'), { action: 'kill_process' }), { skipped: 'rate limit of 2 per host per hour reached' });
   assert.deepEqual((filed[0] as any).who, { actor: 'rule:r-1', tenantId: 't1', requestId: 'alert:al-1' });
+});
+
+test('the management endpoint is parsed from the agent\'s server address, IPv6 included', () => {
+  assert.deepEqual(parseServerAddress('vigil.example:8443'), { host: 'vigil.example', port: 8443 });
+  assert.deepEqual(parseServerAddress('[2001:db8::1]:8443'), { host: '2001:db8::1', port: 8443 });
+  assert.throws(() => parseServerAddress('no-port'), /expected HOST:PORT/);
 });

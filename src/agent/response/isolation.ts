@@ -47,6 +47,18 @@ function readResolvConf(): string {
   }
 }
 
+/** HOST:PORT (IPv6 in brackets) of the server the agent connects to, as the management endpoint. */
+export function parseServerAddress(address: string): { host: string; port: number } {
+  let url: URL;
+  try {
+    url = new URL(`grpc://${address}`);
+  } catch {
+    throw new Error(`expected HOST:PORT, got '${address}'`);
+  }
+  if (!url.port) throw new Error(`expected HOST:PORT, got '${address}'`);
+  return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) };
+}
+
 /** Every address of the management server's host (a literal IP is returned as is). */
 export async function resolveManagement(host: string): Promise<string[]> {
   const bare = host.replace(/^\[|\]$/g, '');
