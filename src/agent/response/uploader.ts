@@ -21,7 +21,7 @@ export class ArtifactUploader {
   private wake: (() => void) | undefined;
   bytes = 0;
 
-  constructor(link: ChunkLink, commandId: string, window = 8, ackTimeoutMs = 30_000) {
+  constructor(link: ChunkLink, commandId: string, window = 16, ackTimeoutMs = 30_000) {
     this.link = link;
     this.commandId = commandId;
     this.window = window;
