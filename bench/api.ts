@@ -33,7 +33,11 @@ try {
   const key = readFileSync(server.adminKeyPath, 'utf8').trim();
   const agent = await SimulatedAgent.enroll(server.grpcAddress, server.caPem, await server.createEnrollmentToken(), 'bench-host');
   agent.connect();
-  for (let i = 0; i < 20; i++) await agent.send(agent.syntheticEvents(500));
+  // 10,000 processes started; all but the last 200 also exit, so the live tree is a host's usual size.
+  for (let i = 0; i < 20; i++) {
+    const starts = agent.syntheticEvents(500);
+    await agent.send(i < 19 ? [...starts, ...agent.syntheticExits(starts)] : [...starts.slice(0, 200), ...agent.syntheticExits(starts.slice(200))]);
+  }
   const host = agent.identity.agentId;
   const paths = ['/api/v1/hosts', '/api/v1/events?limit=100', `/api/v1/hosts/${host}/process-tree`, '/api/v1/alerts?limit=100'];
 

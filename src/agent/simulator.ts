@@ -76,6 +76,15 @@ export class SimulatedAgent {
     return events;
   }
 
+  /** process_end events for processes of earlier synthetic process_start events (same entity ids). */
+  syntheticExits(starts: VigilEvent[]): VigilEvent[] {
+    const now = Date.now();
+    return starts.map((e) => buildEvent({
+      type: 'process_end', timeMs: now, pid: e.process!.pid!, ppid: 1, uid: 1000, exitCode: 0,
+      startTimeMs: Date.parse(e.process!.start!), executable: e.process!.executable,
+    }, this.ctx));
+  }
+
   /** Sends one batch; resolves with the server's acknowledgement, rejects if the stream fails first. */
   send(events: VigilEvent[]): Promise<BatchAckResult> {
     return this.sendPrepared(this.prepare(events));

@@ -14,6 +14,7 @@ import { AuthError } from '../identity/errors.ts';
 import { MerkleProofError } from '../ledger/merkle.ts';
 import { hasPermission } from '../identity/permissions.ts';
 import type { RuleService } from '../detect/rule-service.ts';
+import type { LiveProcessIndex } from '../tree/live-index.ts';
 import type { AlertStore } from '../stores/alerts/types.ts';
 import type { HuntLimits } from '../stores/events/hunt.ts';
 import type { EventStore } from '../stores/events/types.ts';
@@ -53,6 +54,8 @@ export interface ApiOptions {
   alerts?: AlertStore;
   /** Detection rules (rule routes). */
   rules?: RuleService;
+  /** The live processes per host, kept by the pipeline (embedded); without it the store answers. */
+  liveProcesses?: LiveProcessIndex;
   hunt?: Partial<HuntLimits>;
   /** The tenant a login without `tenant` signs in to (default 'default'). */
   defaultTenant?: string;

@@ -29,6 +29,7 @@ import { reportBusBacklog } from './metrics.ts';
 import { startDetection, type Detection } from './detection.ts';
 import { issueEnrollmentToken } from './enrollment-tokens.ts';
 import { Pipeline, type PipelineStage } from './pipeline.ts';
+import { LiveProcessIndex } from '../tree/live-index.ts';
 import type { AuditSink } from '../ledger/sink.ts';
 import type { ResponseConfig } from '../response/dispatcher.ts';
 import { openResponseService } from '../response/service.ts';
@@ -119,6 +120,16 @@ async function serverCertificate(ca: CertificateAuthority, grpcHost: string) {
   return issueServerCertificate(ca, names);
 }
 
+/** The live processes of every known host, from the store (before the pipeline applies newer events). */
+async function seedLiveProcesses(metadata: MetadataStore, events: ClickHouseEventStore): Promise<LiveProcessIndex> {
+  const index = new LiveProcessIndex();
+  const now = new Date();
+  for (const tenant of await metadata.listTenants()) {
+    for (const h of await metadata.listHosts(tenant.id)) index.seed(tenant.id, h.id, await events.processNodes(tenant.id, h.id, now, 100_000));
+  }
+  return index;
+}
+
 export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServer> {
   mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
   mkdirSync(join(o.dataDir, 'pki'), { recursive: true, mode: 0o700 });
@@ -135,7 +146,9 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   });
   reportBusBacklog(() => bus.backlog);
   const detection = await startDetection({ dataDir: o.dataDir, log: o.log, ruleDirs: o.ruleDirs, placeholders: o.placeholders });
-  const pipeline = new Pipeline({ bus, store: events, stages: [detection.stage, ...(o.stages ?? [])], log: o.log, maxBatchMessages: 512, maxWaitMs: 50 });
+  const liveProcesses = await seedLiveProcesses(metadata, events);
+  const liveStage: PipelineStage = { name: 'live-processes', process: async (batch) => liveProcesses.apply(batch) };
+  const pipeline = new Pipeline({ bus, store: events, stages: [liveStage, detection.stage, ...(o.stages ?? [])], log: o.log, maxBatchMessages: 512, maxWaitMs: 50 });
   pipeline.start();
   // Response actions: commands go down the agent's open stream; results, artefacts and reconnects come back.
   // One ledger writer per data directory: the API's ledger is everyone's audit sink.
@@ -148,7 +161,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   const adminPasswordPath = await ensureAdminUser(security, o.dataDir);
   const liveFeed = new LiveFeed();
   detection.onAlert((a) => liveFeed.publish('alert', a.tenant_id, alertView(a)));
-  const api = buildApi({ metadata, events, log: o.log, security, liveFeed, hunt: o.hunt, defaultTenant: DEFAULT_TENANT, isConnected: (id) => ingest.channels.has(id), response: response.dispatcher, alerts: detection.alerts, rules: detection.rules });
+  const api = buildApi({ metadata, events, log: o.log, security, liveFeed, hunt: o.hunt, defaultTenant: DEFAULT_TENANT, isConnected: (id) => ingest.channels.has(id), response: response.dispatcher, alerts: detection.alerts, rules: detection.rules, liveProcesses });
   const http = splitHostPort(o.http);
   await api.listen({ host: http.host, port: http.port });
   const address = api.server.address();

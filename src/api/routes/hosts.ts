@@ -47,7 +47,9 @@ export function hostRoutes(api: FastifyInstance, o: ApiOptions): void {
     const h = await o.metadata.getHost(tenant, req.params.id);
     if (!h) return problem(reply, 404, 'Not Found', 'no such host');
     const at = parseTime(req.query.at, 'at') ?? new Date();
-    const nodes = await o.events.processNodes(tenant, h.id, at, req.query.limit ?? MAX_TREE_NODES);
+    const limit = req.query.limit ?? MAX_TREE_NODES;
+    const live = req.query.at === undefined ? o.liveProcesses?.nodes(tenant, h.id) : undefined;
+    const nodes = live ? live.slice(0, limit) : await o.events.processNodes(tenant, h.id, at, limit);
     return { host_id: h.id, at: at.toISOString(), live: req.query.at === undefined, count: nodes.length, roots: buildTree(nodes) };
   });
 }

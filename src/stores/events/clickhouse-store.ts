@@ -64,6 +64,21 @@ function nodeRow(n: ProcessNode): string {
   return JSON.stringify({ ...n, start_ts: chTime(n.start_ts), exit_ts: n.exit_ts === null ? null : chTime(n.exit_ts) });
 }
 
+/**
+ * The rows' events without duplicates. Re-deliveries leave duplicate rows until the engine merges them
+ * (cheaper than reading with FINAL); in the sorted result a duplicate follows its twin.
+ */
+function uniqueEvents(rows: { raw: string }[]): VigilEvent[] {
+  const out: VigilEvent[] = [];
+  let previous = '';
+  for (const r of rows) {
+    const e = JSON.parse(r.raw) as VigilEvent;
+    if (e.event.id !== previous) out.push(e);
+    previous = e.event.id;
+  }
+  return out;
+}
+
 export class ClickHouseEventStore implements EventStore {
   private readonly engine: SqlEngine;
   private readonly retentionDays: number;
@@ -108,9 +123,9 @@ export class ClickHouseEventStore implements EventStore {
       params.cid = c.id;
     }
     const rows = await this.engine.query<{ raw: string }>(
-      `SELECT raw FROM telemetry_events FINAL WHERE ${where.join(' AND ')}
+      `SELECT raw FROM telemetry_events WHERE ${where.join(' AND ')}
        ORDER BY timestamp DESC, event_id DESC LIMIT {limit:UInt32}`, { ...params, limit: q.limit + 1 });
-    const events = rows.slice(0, q.limit).map((r) => JSON.parse(r.raw) as VigilEvent);
+    const events = uniqueEvents(rows).slice(0, q.limit);
     const last = events[events.length - 1];
     const next = rows.length > q.limit && last ? encodeCursor({ ts: last['@timestamp'], id: last.event.id }) : null;
     return { events, next };
