@@ -1,17 +1,19 @@
 // Response commands over the real stream: a real embedded server and a real Agent with the response executor.
 // list_processes and kill_process (PID plus start time: a reused PID is never killed), delivery to an agent
 // that was offline, expiry, idempotency by command id across an agent restart, two-person approval, tenant
-// scoping and permissions, and every transition in the audit ledger with the requesting principal.
+// scoping and permissions, forged reports, and every transition in the audit ledger with the requesting principal.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ResponseExecutor } from '../../src/agent/response/executor.ts';
 import { permissionsOf } from '../../src/identity/permissions.ts';
 import { ProcReader } from '../../src/agent/sensors/proc/reader.ts';
 import { procStartTimeMs } from '../../src/agent/sensors/proc/parse.ts';
-import { actionReaches, startTestAgent, startTestServer, until, type TestAgent, type TestServer } from './helpers.ts';
+import { actionReaches, quiet, startTestAgent, startTestServer, until, type TestAgent, type TestServer } from './helpers.ts';
 
 let t: TestServer;
 let a: TestAgent;
@@ -22,10 +24,16 @@ before(async () => {
   await until('agent connected', () => a.agent.connected || undefined);
 });
 
+/** Waits until the server holds `n` agent streams. */
+async function connectedAgents(n: number): Promise<void> {
+  const line = new RegExp(`^vigil_connected_agents ${n}$`, 'm');
+  await until(`${n} agents connected`, async () => line.test(await (await fetch(`${t.server.httpUrl}/metrics`)).text()) || undefined);
+}
+
 /** Stops the agent and waits until the server has seen its stream close. */
 async function stopAgent(): Promise<void> {
   await a.agent.stop();
-  await until('agent disconnected', async () => /^vigil_connected_agents 0$/m.test(await (await fetch(`${t.server.httpUrl}/metrics`)).text()) || undefined);
+  await connectedAgents(0);
 }
 
 after(async () => {
@@ -189,4 +197,43 @@ test('another tenant sees none of this tenant\'s hosts or actions; a viewer cann
   const viewer = await newKey('viewer');
   assert.equal((await t.api(`/hosts/${a.agent.agentId}/list-processes`, { method: 'POST', body: '{}', key: viewer })).status, 403);
   assert.equal((await t.api(`/ir/actions/${id}`, { key: viewer })).status, 200);
+});
+
+async function refusedReports(reason: string): Promise<number> {
+  const text = await (await fetch(`${t.server.httpUrl}/metrics`)).text();
+  return Number(new RegExp(`^vigil_ir_refused_reports_total\\{reason="${reason}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+}
+
+test('an agent cannot report on another agent\'s command, nor upload for a command that expects no upload', async () => {
+  await stopAgent();
+  const b = await startTestAgent(t, join(t.dir, 'agent-b'));
+  try {
+    await connectedAgents(1);
+    const r = await t.api(`/hosts/${a.agent.agentId}/list-processes`, { method: 'POST', body: '{}' });
+    const unknownBefore = await refusedReports('unknown_command');
+    assert.ok(b.agent.sendCommandResult({ id: r.body.id, status: 'succeeded', result_json: '{"forged":true}' }));
+    await until('refusal counted', async () => (await refusedReports('unknown_command')) > unknownBefore || undefined);
+    assert.equal((await t.api(`/ir/actions/${r.body.id}`)).body.status, 'pending', 'the forged result changed nothing');
+
+    const own = await t.api(`/hosts/${b.agent.agentId}/list-processes`, { method: 'POST', body: '{"limit":1}' });
+    await actionReaches(t, own.body.id, ['succeeded']);
+    const unexpectedBefore = await refusedReports('artifact_unexpected');
+    assert.ok(b.agent.sendArtifactChunk({ command_id: own.body.id, seq: 0, data: Buffer.from('x'), last: true, sha256: 'x' }));
+    await until('refusal counted', async () => (await refusedReports('artifact_unexpected')) > unexpectedBefore || undefined);
+    assert.equal((await t.api(`/ir/actions/${own.body.id}`)).body.artifact_id, null);
+  } finally {
+    await b.agent.stop();
+    a = await startTestAgent(t, a.dataDir);
+  }
+});
+
+test('a command that was running when the agent stopped is reported failed, not run again', async () => {
+  let sent: any;
+  const link = { agentId: a.agent.agentId, sendCommandResult: (x: any) => { sent = x; return true; }, sendArtifactChunk: () => true, heartbeat() {} };
+  const executor = new ResponseExecutor({ dataDir: a.dataDir, log: quiet, management: { host: '127.0.0.1', port: 1 } });
+  executor.attach(link);
+  writeFileSync(join(a.dataDir, 'response', 'commands', 'ir-interrupted.json'), JSON.stringify({ id: 'ir-interrupted', status: 'running' }));
+  executor.handle({ id: 'ir-interrupted', action: 'kill_process', params_json: JSON.stringify({ pid: process.pid, entity_id: 'x' }) });
+  await until('answer', () => sent);
+  assert.deepEqual(sent, { id: 'ir-interrupted', status: 'failed', error: 'the agent stopped while the command ran' });
 });
