@@ -58,6 +58,10 @@ test('the isolation ruleset: its own inet table, drop policy, v4 and v6 allow-li
   assert.doesNotMatch(text, /ct state/, 'established connections to other hosts are not kept');
   assert.throws(() => isolationScript({ managementAddresses: ['evil.example; flush ruleset'], managementPort: 1, dns: [] }), /not an IP address/);
   assert.throws(() => isolationScript({ managementAddresses: [], managementPort: 1, dns: [] }), /no management address/);
+  const served = isolationScript({ managementAddresses: ['127.0.0.1'], managementPort: 8443, dns: [], servedPorts: [8440, 8443] });
+  assert.match(served, /tcp dport \{ 8440, 8443 \} accept/);
+  assert.match(served, /tcp sport \{ 8440, 8443 \} accept/);
+  assert.throws(() => isolationScript({ managementAddresses: ['127.0.0.1'], managementPort: 8443, dns: [], servedPorts: [0] }), /not a port: 0/);
   assert.equal(releaseScript(), 'table inet vigil_isolation\ndelete table inet vigil_isolation\n');
 });
 

@@ -26,6 +26,8 @@ export interface ExecutorOptions {
   management: { host: string; port: number };
   /** DNS resolvers that stay reachable under isolation (default: those of /etc/resolv.conf). */
   dns?: string[];
+  /** TCP ports this host serves that stay reachable under isolation (the Vigil server's own, under `vigil up`). */
+  servedPorts?: number[];
   nft?: NftRunner;
 }
 
@@ -139,7 +141,7 @@ export class ResponseExecutor {
   private async isolate(dns: string[] | undefined, id: string) {
     const spec = {
       managementAddresses: await resolveManagement(this.o.management.host), managementPort: this.o.management.port,
-      dns: dns ?? this.o.dns ?? systemResolvers(),
+      dns: dns ?? this.o.dns ?? systemResolvers(), ...(this.o.servedPorts ? { servedPorts: this.o.servedPorts } : {}),
     };
     return this.changedIsolation(await this.isolation.isolate(spec, id));
   }

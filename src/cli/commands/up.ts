@@ -46,7 +46,11 @@ export async function run(args: string[]): Promise<number> {
   let agent: Agent | undefined;
   if (!values['no-agent']) {
     const agentDir = join(dataDir, 'agent');
-    const responder = new ResponseExecutor({ dataDir: agentDir, log: log.child({ component: 'response' }), management: splitHostPort(server.grpcAddress) });
+    // Isolating the server's own host keeps its API and agent ports reachable (analysts and remote agents).
+    const management = splitHostPort(server.grpcAddress);
+    const responder = new ResponseExecutor({
+      dataDir: agentDir, log: log.child({ component: 'response' }), management, servedPorts: [management.port, Number(new URL(server.httpUrl).port)],
+    });
     await responder.start();
     agent = new Agent({
       ...responder.agentOptions(),
