@@ -134,8 +134,9 @@ export class ResponseDispatcher {
       requestedBy: who.actor, requestedAt: now, expiresAt: now + (ttlMs ?? this.config.commandTtlMs ?? DAY),
       approvedBy: null, updatedAt: now, deliveries: 0, result: null, error: null, artifactId: null,
     };
-    await this.o.store.insert(c);
+    // Audited before it exists: a command is never stored (and so never delivered) without its ledger record.
     await this.audit(c, 'ir.requested', who.actor, { params: c.params as unknown as JsonValue, expires_at: new Date(c.expiresAt).toISOString() }, who.requestId);
+    await this.o.store.insert(c);
     commandsTotal.inc({ action, outcome: 'requested' });
     return this.serial(c.id, () => this.deliver(c));
   }

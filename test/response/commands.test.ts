@@ -237,3 +237,10 @@ test('a command that was running when the agent stopped is reported failed, not 
   await until('answer', () => sent);
   assert.deepEqual(sent, { id: 'ir-interrupted', status: 'failed', error: 'the agent stopped while the command ran' });
 });
+
+test('listing refuses a malformed time and an unknown status', async () => {
+  assert.equal((await t.api('/ir/actions?before=yesterday')).status, 400);
+  assert.equal((await t.api('/ir/actions?status=done')).status, 400);
+  assert.equal((await t.api(`/hosts/${a.agent.agentId}/collect`, { method: 'POST', body: JSON.stringify({ paths: ['/tmp'], expires_in_s: 'soon' }) })).status, 400);
+  assert.equal((await t.api(`/hosts/${a.agent.agentId}/collect`, { method: 'POST', body: JSON.stringify({ paths: ['/tmp'], expires_in_s: 1e9 }) })).status, 400);
+});

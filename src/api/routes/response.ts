@@ -83,14 +83,14 @@ export function responseRoutes(api: FastifyInstance, o: ApiOptions): void {
   api.get<{ Querystring: { host_id?: string; status?: CommandStatus; limit?: number; before?: string } }>('/ir/actions', {
     schema: { querystring: { type: 'object', additionalProperties: false, properties: {
       host_id: { type: 'string', maxLength: 128 }, status: { type: 'string', enum: [...COMMAND_STATUSES] },
-      limit: { type: 'integer', minimum: 1, maximum: 1000 }, before: { type: 'string', format: 'date-time' } } } },
+      limit: { type: 'integer', minimum: 1, maximum: 1000 }, before: { type: 'string', maxLength: 40 } } } },
     config: READ.config,
   }, async (req, reply) => {
     if (!allowed(req, 'ir:read')) return deny(reply, 'ir:read');
     const q = req.query;
-    const actions = await ir.list(req.principal!.tenantId, {
-      hostId: q.host_id, status: q.status, limit: q.limit ?? 100, before: q.before === undefined ? undefined : Date.parse(q.before),
-    });
+    const before = q.before === undefined ? undefined : Date.parse(q.before);
+    if (Number.isNaN(before)) return problem(reply, 400, 'Bad Request', 'before must be an ISO 8601 time');
+    const actions = await ir.list(req.principal!.tenantId, { hostId: q.host_id, status: q.status, limit: q.limit ?? 100, before });
     return { actions: actions.map(actionView) };
   });
 
