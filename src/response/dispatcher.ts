@@ -192,7 +192,10 @@ export class ResponseDispatcher {
       const error = r.status === 'failed' ? (r.error || 'failed without a reason').slice(0, 4000) : null;
       const result = parseResult(r.result_json);
       const moved = await this.move(c, { type: 'report', status: r.status }, { result: result ?? c.result, error }, `agent:${agent.agentId}`);
-      if (moved && moved.status !== 'running') commandsTotal.inc({ action: c.action, outcome: moved.status });
+      if (moved && moved.status !== 'running') {
+        commandsTotal.inc({ action: c.action, outcome: moved.status });
+        await this.o.artifacts.abort(c.id); // an upload the agent gave up on
+      }
     }).catch((err: unknown) => this.o.log.error({ err, id: r.id }, 'command result not recorded'));
   }
 

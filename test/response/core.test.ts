@@ -3,7 +3,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseServerAddress } from '../../src/agent/response/isolation.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { IsolationController, parseServerAddress } from '../../src/agent/response/isolation.ts';
 import { isolationScript, releaseScript } from '../../src/agent/response/nftables.ts';
 import type { Alert } from '../../src/detect/alerts.ts';
 import { AutoResponder, DEFAULT_AUTO_RESPONSE_POLICY, planAutoResponse } from '../../src/response/automation.ts';
@@ -99,4 +102,25 @@ test('the management endpoint is parsed from the agent\'s server address, IPv6 i
   assert.deepEqual(parseServerAddress('vigil.example:8443'), { host: 'vigil.example', port: 8443 });
   assert.deepEqual(parseServerAddress('[2001:db8::1]:8443'), { host: '2001:db8::1', port: 8443 });
   assert.throws(() => parseServerAddress('no-port'), /expected HOST:PORT/);
+});
+
+test('isolation state on file follows what nft enforced: a failed apply leaves the previous state', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-isolation-state-'));
+  try {
+    const spec = { managementAddresses: ['192.0.2.1'], managementPort: 8443, dns: [] };
+    const failing = new IsolationController(dir, async () => { throw new Error('nft failed (exit 1): Operation not permitted'); });
+    await assert.rejects(failing.isolate(spec), /Operation not permitted/);
+    assert.equal(failing.current.isolated, false);
+    const scripts: string[] = [];
+    const working = new IsolationController(dir, async (script) => { scripts.push(script); });
+    assert.equal(working.current.isolated, false);
+    await working.isolate(spec, 'ir-1');
+    assert.equal(new IsolationController(dir).current.isolated, true, 'persisted for the next start');
+    const restarted = new IsolationController(dir, async (script) => { scripts.push(script); });
+    await restarted.restore();
+    assert.equal(scripts.length, 2);
+    assert.equal(scripts[1], scripts[0], 'the restart re-applies the same ruleset');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

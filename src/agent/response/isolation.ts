@@ -1,6 +1,7 @@
 // Host isolation on the agent: the intended state is persisted first (<data-dir>/response/isolation.json), then
-// enforced with `nft -f -`; at agent start `restore()` enforces the persisted state again (re-applies isolation
-// after a reboot flushed the rules, or removes a table a crash left behind after a release). Resolution of the
+// enforced with `nft -f -` (and the previous state persisted again if nft fails, so the file says what is in
+// force); at agent start `restore()` enforces the persisted state again (re-applies isolation after a reboot
+// flushed the rules, or removes a table a crash left behind after a release). Resolution of the
 // management server's name to addresses happens here, once per isolate.
 
 import { spawn } from 'node:child_process';
@@ -84,14 +85,23 @@ export class IsolationController {
 
   async isolate(spec: IsolationSpec, commandId?: string): Promise<IsolationState> {
     const script = isolationScript(spec); // a bad spec throws before anything is persisted
-    this.persist({ isolated: true, since: new Date().toISOString(), commandId, spec });
-    await this.nft(script);
-    return this.state;
+    return this.change({ isolated: true, since: new Date().toISOString(), commandId, spec }, script);
   }
 
-  async release(): Promise<IsolationState> {
-    this.persist({ isolated: false });
-    await this.nft(releaseScript());
+  release(): Promise<IsolationState> {
+    return this.change({ isolated: false }, releaseScript());
+  }
+
+  /** Persists the intent, enforces it; restores the previous state on the file when enforcement fails. */
+  private async change(next: IsolationState, script: string): Promise<IsolationState> {
+    const previous = this.state;
+    this.persist(next);
+    try {
+      await this.nft(script);
+    } catch (err) {
+      this.persist(previous);
+      throw err;
+    }
     return this.state;
   }
 
