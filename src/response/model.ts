@@ -106,13 +106,19 @@ function sizeCap(o: Record<string, unknown>, max: number, fallback: number): num
   return fallback;
 }
 
+/** The optional reason, absent rather than undefined (the ledger records only JSON values). */
+function reasonOf(o: Record<string, unknown>): { reason?: string } {
+  const reason = optionalText(o, 'reason', 1000);
+  return reason === undefined ? {} : { reason };
+}
+
 const PARSERS: { [A in ResponseAction]: (o: Record<string, unknown>) => ParamsOf[A] } = {
   isolate(o) {
     const dns = o.dns === undefined ? undefined : Array.isArray(o.dns) && o.dns.length <= 8 && o.dns.every((a) => typeof a === 'string' && isIP(a))
       ? o.dns as string[] : fail('dns must be a list of at most 8 IP addresses');
-    return { reason: optionalText(o, 'reason', 1000), ...(dns ? { dns } : {}) };
+    return { ...reasonOf(o), ...(dns ? { dns } : {}) };
   },
-  release: (o) => ({ reason: optionalText(o, 'reason', 1000) }),
+  release: (o) => reasonOf(o),
   kill_process(o) {
     const pid = integer(o.pid, 'pid', 2, 4_194_304);
     const start_time_ms = startTime(o.start_time ?? o.start_time_ms);

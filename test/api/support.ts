@@ -43,7 +43,7 @@ export async function login(f: Fixture, email: string, tenant?: string) {
 export async function startFixture(): Promise<Fixture> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-api-'));
   const server = await startEmbeddedServer({
-    dataDir: dir, http: '127.0.0.1:0', grpc: '127.0.0.1:0', log: pino({ level: 'silent' }),
+    dataDir: dir, http: '127.0.0.1:0', grpc: '127.0.0.1:0', log: pino({ level: process.env.VIGIL_TEST_LOG ?? 'silent' }),
     security: { passwordParams: { memoryKiB: 64, passes: 1, parallelism: 1, tagLength: 32 } },
     hunt: { maxExecutionSeconds: 1 },
   });

@@ -44,6 +44,7 @@ export function alertRoutes(api: FastifyInstance, o: ApiOptions): void {
   if (!store) return;
 
   api.get<{ Querystring: { severity?: string; status?: string; host?: string; rule?: string; from?: string; to?: string; limit?: number; cursor?: string } }>('/alerts', {
+    config: { access: 'alerts:read' },
     schema: { querystring: { type: 'object', additionalProperties: false, properties: {
       severity: { type: 'string', maxLength: 200 }, status: { type: 'string', maxLength: 200 }, host: { type: 'string', maxLength: 128 },
       rule: { type: 'string', maxLength: 256 }, from: { type: 'string', maxLength: 40 }, to: { type: 'string', maxLength: 40 },

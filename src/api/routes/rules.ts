@@ -67,6 +67,7 @@ export function ruleRoutes(api: FastifyInstance, o: ApiOptions): void {
   }
 
   api.post<{ Body: { yaml: string; hours?: number } }>('/rules/test', {
+    ...write,
     schema: { body: { ...textBody, properties: { ...textBody.properties, hours: { type: 'integer', minimum: 1, maximum: 24 * 30 } } } },
   }, async (req, reply) => {
     const from = new Date(Date.now() - (req.body.hours ?? 24) * 3_600_000);
