@@ -31,11 +31,11 @@ interface Row {
   suppressed_until: string | null; updated_at: string; id: string; last_seen: string;
 }
 
-function encodeCursor(lastSeen: string, id: string): string {
+export function encodeCursor(lastSeen: string, id: string): string {
   return Buffer.from(JSON.stringify([lastSeen, id])).toString('base64url');
 }
 
-function decodeCursor(c: string): [string, string] {
+export function decodeCursor(c: string): [string, string] {
   try {
     const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as unknown;
     if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'string')) return v as [string, string];
