@@ -65,8 +65,9 @@ const refusedReports = new Counter({
 
 const DAY = 86_400_000;
 const MAX_RESULT_CHARS = 4 * 1024 * 1024;
-/** Archive overhead over the content cap: tar headers, the manifest, gzip framing of incompressible data. */
-const archiveLimit = (contentCap: number) => Math.ceil(contentCap * 1.01) + 4 * 1024 * 1024;
+/** An archive's limit over its cap (which the agent applies to the tar stream): the manifest (≤ 100,000 entries)
+ * and gzip's growth on incompressible data. */
+const archiveLimit = (tarCap: number) => Math.ceil(tarCap * 1.01) + 64 * 1024 * 1024;
 
 export function wireCommand(c: CommandRecord): WireCommand {
   return {

@@ -89,6 +89,20 @@ test('the size cap stops the collection while reading', async () => {
   assert.ok(Buffer.concat(sink.parts).length < 100_000 + 20_000);
 });
 
+test('the size cap also counts each entry\'s tar overhead: many empty files cannot outgrow it', async () => {
+  const many = join(dir, 'many');
+  mkdirSync(many);
+  for (let i = 0; i < 200; i++) writeFileSync(join(many, `f${String(i).padStart(3, '0')}`), '');
+  try {
+    const sink = memorySink();
+    const r = await collectTriage({ paths: [many], artifact_name: 'many', max_bytes: 100 * 1024 }, sink);
+    assert.equal(r.truncated, true);
+    assert.equal(r.file_count, 100);
+  } finally {
+    rmSync(many, { recursive: true });
+  }
+});
+
 test('paths the agent cannot read are reported and the rest is collected', { skip: process.getuid?.() !== 0 && 'needs root to run the collector as another user' }, () => {
   const secret = join(dir, 'logs/secret');
   writeFileSync(secret, 'root only');

@@ -1,8 +1,9 @@
 // Triage collection and file retrieval on the agent. `collectTriage` walks the requested paths (symlinks are
 // recorded, never followed) and streams a tar.gz into an ArtifactSink: each regular file under files/<path> with
 // its SHA-256 computed while it is read, then manifest.json (every file's size, mode, mtime and hash, every path
-// that could not be read and why, whether the size cap cut the collection). The size cap counts file content
-// and is enforced while reading: a file that does not fit stops the collection. An unreadable path is reported,
+// that could not be read and why, whether the size cap cut the collection). The size cap counts the tar stream
+// (content plus an upper bound of each entry's header and padding) and is enforced while reading: a file that
+// does not fit stops the collection. An unreadable path is reported,
 // never fatal. `fetchFile` streams one file as is, with its hash. Back-pressure comes from the sink.
 
 import { createHash } from 'node:crypto';
@@ -16,6 +17,8 @@ import type { ArtifactSink } from './uploader.ts';
 
 const CHUNK = 64 * 1024;
 const MAX_FILES = 100_000;
+/** Upper bound of a tar entry's bytes besides its content (a 512-byte header and up to 511 bytes of padding). */
+const TAR_ENTRY_OVERHEAD = 1024;
 /** Entries of the manifest repeated in the command result (the archive's manifest has all). */
 const RESULT_LISTING = 1000;
 
@@ -68,6 +71,8 @@ class TriageWalk {
   readonly manifest: Manifest;
   private readonly pack: tar.Pack;
   private readonly failed: Promise<never>;
+  /** Bytes of tar stream so far (content and entry overhead): what the size cap limits. */
+  private tarBytes = 0;
 
   constructor(p: CollectParams, pack: tar.Pack, failed: Promise<never>) {
     this.pack = pack;
@@ -120,11 +125,12 @@ class TriageWalk {
       const st = await fh.stat();
       const m = this.manifest;
       if (m.files.length >= MAX_FILES) throw new CapReached(`more than ${MAX_FILES} files`);
-      if (m.content_bytes + st.size > m.max_bytes) {
+      if (this.tarBytes + TAR_ENTRY_OVERHEAD + st.size > m.max_bytes) {
         m.skipped.push({ path, reason: `size cap of ${m.max_bytes} bytes reached` });
         throw new CapReached('size cap reached');
       }
       m.content_bytes += st.size;
+      this.tarBytes += TAR_ENTRY_OVERHEAD + st.size;
       const hash = createHash('sha256');
       let entry!: NodeJS.WritableStream;
       const written = new Promise<void>((resolve, reject) => {
