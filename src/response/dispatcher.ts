@@ -2,7 +2,8 @@
 // when the agent is connected and again whenever it reconnects, moves each command through the lifecycle on the
 // agent's reports, expires what is not done in time, takes artefact uploads chunk by chunk (acknowledging each
 // one: the agent's back-pressure credit), and writes every transition to the audit ledger with the requester.
-// Embedded it talks to the ingest's open streams; at scale `send` publishes on `ir.<tenant>.<host>`.
+// It talks to agents through `send` (embedded: the ingest server's open streams); the scaled roles' relay over
+// `ir.<tenant>.<host>` is designed in docs/response.md, not built.
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
