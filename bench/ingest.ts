@@ -90,6 +90,22 @@ async function latencyPhase(agents: SimulatedAgent[]): Promise<{ events: number;
   return { events, latencies, late };
 }
 
+/** The server's ack-time histogram: cumulative count per bucket upper bound (ms). */
+async function ackBuckets(server: VigilProcess): Promise<Map<number, number>> {
+  const text = await (await fetch(`${server.apiUrl}/metrics`)).text();
+  const out = new Map<number, number>();
+  for (const m of text.matchAll(/^vigil_ingest_ack_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)) out.set(m[1] === '+Inf' ? Infinity : Number(m[1]) * 1000, Number(m[2]));
+  return out;
+}
+
+/** p50 and p99 (as bucket upper bounds) of the acks counted between two snapshots. */
+function bucketQuantiles(before: Map<number, number>, after: Map<number, number>): { p50: number; p99: number } {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+  const at = (q: number) => bounds.find((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0) >= q * total) ?? Infinity;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
 /** Waits until the pipeline has stored everything acknowledged so far (the bus backlog is empty). */
 async function waitForEmptyBacklog(server: VigilProcess): Promise<void> {
   const t0 = performance.now();
@@ -114,14 +130,17 @@ async function main(): Promise<void> {
     console.log(`throughput: ${tp.events} events acknowledged in ${round(tp.seconds)} s = ${Math.round(eventsPerS)} events/s `
       + `(${agentCount} agents × ${window} batches of ${batchSize} in flight; ack p50 ${round(percentile(tpSorted, 50))} ms, p99 ${round(percentile(tpSorted, 99))} ms)`);
     await waitForEmptyBacklog(server);
+    const before = await ackBuckets(server);
     const lat = await latencyPhase(agents);
+    const serverSide = bucketQuantiles(before, await ackBuckets(server));
     const sorted = lat.latencies.sort((a, b) => a - b);
     console.log(`latency at ${rate} events/s: ${lat.events} events, ack p50 ${round(percentile(sorted, 50))} ms, `
-      + `p99 ${round(percentile(sorted, 99))} ms, max ${round(sorted.at(-1) ?? 0)} ms (${lat.late} batches sent late by the generator)`);
+      + `p99 ${round(percentile(sorted, 99))} ms, max ${round(sorted.at(-1) ?? 0)} ms (${lat.late} batches sent late by the generator); `
+      + `in the server (received → acknowledged, histogram upper bounds): p50 ≤ ${serverSide.p50} ms, p99 ≤ ${serverSide.p99} ms`);
     for (const a of agents) a.close();
     console.log(JSON.stringify({
       bench: 'ingest', events_per_s: Math.round(eventsPerS), ack_p50_ms: round(percentile(sorted, 50)), ack_p99_ms: round(percentile(sorted, 99)),
-      rate_for_latency: rate, throughput_ack_p99_ms: round(percentile(tpSorted, 99)), agents: agentCount, batch: batchSize,
+      server_ack_p50_ms: serverSide.p50, server_ack_p99_ms: serverSide.p99, rate_for_latency: rate, throughput_ack_p99_ms: round(percentile(tpSorted, 99)), agents: agentCount, batch: batchSize,
     }));
   } finally {
     await server.stop('SIGTERM');

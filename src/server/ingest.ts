@@ -206,6 +206,7 @@ export class IngestServer {
   }
 
   private async onBatch({ id, send, fail }: StreamContext, seq: number, wire: Record<string, unknown>[]): Promise<void> {
+    const received = m.ingestAckSeconds.startTimer();
     const ingested = new Date().toISOString();
     const good: VigilEvent[] = [];
     const errors: EventError[] = [];
@@ -232,5 +233,6 @@ export class IngestServer {
     if (errors.length) m.ingestEvents.inc({ outcome: 'rejected' }, errors.length);
     if (truncated) m.ingestEvents.inc({ outcome: 'truncated' }, truncated);
     send({ body: 'ack', ack: { seq, accepted: good.length, errors, truncated } });
+    received();
   }
 }

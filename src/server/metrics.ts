@@ -23,6 +23,11 @@ export const streamsRefused = new Counter({
 export const connectedAgents = new Gauge({
   name: 'vigil_connected_agents', help: 'Agents with an open stream', registers: [registry],
 });
+export const ingestAckSeconds = new Histogram({
+  name: 'vigil_ingest_ack_seconds', help: 'From a batch received to its acknowledgement sent (validation and the durable bus write)',
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],
+});
+
 export const pipelineBatchSeconds = new Histogram({
   name: 'vigil_pipeline_batch_seconds', help: 'Time to process and durably store one pipeline batch',
   buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],

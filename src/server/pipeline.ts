@@ -1,15 +1,22 @@
 // The pipeline: consumes event batches from the bus, stores them durably in the event store, then runs the
 // after-storage stages (detection, …). A message is acknowledged on the bus (and so to the agent) only
-// after the store write succeeded; a failing after-storage stage is logged and counted, never loses events.
+// after the store write succeeded; a failing after-storage stage is logged and counted, never loses events
+// (a `required` stage's failure also fails the batch, which is then redelivered).
 
 import type { Logger } from 'pino';
 import type { Bus, BusMessage, Subscription } from '../bus/types.ts';
 import type { VigilEvent } from '../schema/event.ts';
 import type { EventStore } from '../stores/events/types.ts';
 import { pipelineBatchSeconds } from './metrics.ts';
+import { inSlices } from '../util/event-loop.ts';
+
+/** Events a stage gets at once: large store batches are cut so the process keeps answering meanwhile. */
+const STAGE_SLICE = 2000;
 
 export interface PipelineStage {
   readonly name: string;
+  /** Its failure fails the batch (not acknowledged, so redelivered): its effects must be idempotent. */
+  readonly required?: boolean;
   process(events: VigilEvent[]): Promise<void>;
 }
 
@@ -44,9 +51,10 @@ export class Pipeline {
     end();
     for (const stage of this.o.stages) {
       try {
-        await stage.process(events);
+        await inSlices(events, STAGE_SLICE, (slice) => stage.process(slice));
       } catch (err) {
         this.o.log.error({ err, stage: stage.name }, 'pipeline stage failed');
+        if (stage.required) throw err;
       }
     }
   }

@@ -5,6 +5,10 @@
 import type { VigilEvent } from '../../schema/event.ts';
 import { processNodeFromEvent, type ProcessNode } from '../../tree/process-tree.ts';
 import { EXTRACTED_COLUMNS, eventStoreDdl, type ExtractedColumn } from './ddl.ts';
+import { inSlices } from '../../util/event-loop.ts';
+
+/** Events serialised between two yields to the event loop (a few milliseconds of work). */
+const SERIALIZE_SLICE = 1000;
 import type { SqlEngine, SqlParams } from './engine.ts';
 import {
   checkHuntAst, HUNT_TABLES, HuntRefusal, parseExplainAst, refusalOf, singleStatement, wrapHuntQuery,
@@ -95,12 +99,14 @@ export class ClickHouseEventStore implements EventStore {
   async insert(events: VigilEvent[]): Promise<void> {
     if (events.length === 0) return;
     const nodes: string[] = [];
-    const rows: string[] = new Array(events.length);
-    for (let i = 0; i < events.length; i++) {
-      rows[i] = eventRow(events[i]);
-      const node = processNodeFromEvent(events[i]);
-      if (node) nodes.push(nodeRow(node));
-    }
+    const rows: string[] = [];
+    await inSlices(events, SERIALIZE_SLICE, (slice) => {
+      for (const e of slice) {
+        rows.push(eventRow(e));
+        const node = processNodeFromEvent(e);
+        if (node) nodes.push(nodeRow(node));
+      }
+    });
     await this.engine.insertJsonEachRow('telemetry_events', Buffer.from(rows.join('\n')));
     if (nodes.length) await this.engine.insertJsonEachRow('process_nodes', Buffer.from(nodes.join('\n')));
   }
