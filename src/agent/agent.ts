@@ -8,12 +8,13 @@ import { hostname as osHostname, release, platform } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import {
-  decodeServerMessage, encodeAgentMessage, encodeEventsPayload, frameBatch, toWireEvent,
+  decodeServerMessage, encodeAgentMessage, encodeSchemaEventsPayload, frameBatch,
   type ArtifactAck, type ArtifactChunk, type CommandResult, type Heartbeat, type ServerMessage, type WireCommand,
 } from '../schema/wire.ts';
 import { createBuildContext, buildEvent, type BuildContext } from './events.ts';
 import { ProcessCache } from './process-cache.ts';
 import type { Observation, Sensor } from './sensor.ts';
+import type { VigilEvent } from '../schema/event.ts';
 import { Spool, type SpooledBatch } from '../spool/spool.ts';
 import { createClient, openStream } from './transport.ts';
 import { enrollWithNewKey, localHostFacts, type EnrolledIdentity } from './enrolment.ts';
@@ -46,7 +47,7 @@ export class Agent {
   private identity!: EnrolledIdentity;
   private spool!: Spool;
   private ctx!: BuildContext;
-  private pending: Record<string, unknown>[] = [];
+  private pending: VigilEvent[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private stream: ReturnType<typeof openStream> | undefined;
@@ -142,7 +143,7 @@ export class Agent {
 
   private onObservation(obs: Observation): void {
     try {
-      this.pending.push(toWireEvent(buildEvent(obs, this.ctx)));
+      this.pending.push(buildEvent(obs, this.ctx));
     } catch (err) {
       this.counters.agentDrops++;
       this.o.log.warn({ err, type: obs.type }, 'observation dropped');
@@ -156,7 +157,7 @@ export class Agent {
     if (!this.pending.length) return;
     const events = this.pending;
     this.pending = [];
-    const payload = encodeEventsPayload(events);
+    const payload = encodeSchemaEventsPayload(events);
     this.appends = this.appends.then(() => this.spool.append(payload)).then(
       (seq) => {
         if (!this.stream) return; // re-read from the spool at the next connection

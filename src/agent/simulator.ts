@@ -7,7 +7,7 @@ import { ProcessCache } from './process-cache.ts';
 import { buildEvent, createBuildContext, type BuildContext } from './events.ts';
 import { enrollWithNewKey, type EnrolledIdentity } from './enrolment.ts';
 import { createClient, openStream } from './transport.ts';
-import { decodeServerMessage, encodeAgentMessage, encodeEventsPayload, frameBatch, toWireEvent } from '../schema/wire.ts';
+import { decodeServerMessage, encodeAgentMessage, encodeSchemaEventsPayload, frameBatch } from '../schema/wire.ts';
 import type { EventError } from '../schema/wire.ts';
 import type { VigilEvent } from '../schema/event.ts';
 
@@ -93,7 +93,7 @@ export class SimulatedAgent {
   /** Encodes a batch ahead of time (benchmarks keep encoding out of the measured time). */
   prepare(events: VigilEvent[]): PreparedBatch {
     const seq = ++this.seq;
-    return { seq, frame: frameBatch(seq, encodeEventsPayload(events.map(toWireEvent))), events: events.length };
+    return { seq, frame: frameBatch(seq, encodeSchemaEventsPayload(events)), events: events.length };
   }
 
   sendPrepared(b: PreparedBatch): Promise<BatchAckResult> {

@@ -295,7 +295,7 @@ export class ResponseDispatcher {
     if (t.changed) {
       const detail: { [k: string]: JsonValue } = { from: c.status, by };
       if (next.error) detail.error = next.error;
-      await this.audit(next, `ir.${t.status}`, c.requestedBy, detail);
+      await this.audit(next, e.type === 'approve' ? 'ir.approved' : `ir.${t.status}`, c.requestedBy, detail);
     }
     return next;
   }

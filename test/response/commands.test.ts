@@ -180,7 +180,7 @@ test('a responder approves another principal\'s isolation request; then it is de
   assert.equal(applied, 1);
   assert.match(done.approved_by, /^apikey:/);
   assert.notEqual(done.approved_by, done.requested_by);
-  assert.deepEqual(t.audit.actionsFor(r.body.id), ['ir.requested', 'ir.pending', 'ir.delivered', 'ir.running', 'ir.succeeded']);
+  assert.deepEqual(t.audit.actionsFor(r.body.id), ['ir.requested', 'ir.approved', 'ir.delivered', 'ir.running', 'ir.succeeded']);
   const host = await until('heartbeat says isolated', async () => (await t.api(`/hosts/${a.agent.agentId}`)).body.health?.isolated || undefined);
   assert.equal(host, true);
   const rel = await t.api(`/hosts/${a.agent.agentId}/release`, { method: 'POST', body: '{}' });
