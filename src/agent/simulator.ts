@@ -61,16 +61,16 @@ export class SimulatedAgent {
     stream.on('end', () => fail(new Error('stream ended by server')));
   }
 
-  /** `count` new process_start events (each a fresh process with a parent), built by the agent's code. */
-  syntheticEvents(count: number): VigilEvent[] {
+  /** `count` new process_start events (each a fresh process with a parent), built by the agent's code; all of `command` when given. */
+  syntheticEvents(count: number, command?: { executable: string; args: string[] }): VigilEvent[] {
     const events: VigilEvent[] = [];
     const now = Date.now();
     for (let i = 0; i < count; i++) {
       const pid = ++this.pid;
-      const exe = EXECUTABLES[pid % EXECUTABLES.length];
+      const exe = command?.executable ?? EXECUTABLES[pid % EXECUTABLES.length];
       events.push(buildEvent({
         type: 'process_start', timeMs: now, pid, ppid: 1, uid: 1000, startTimeMs: now - (pid % 1000),
-        executable: exe, args: [exe, '--simulated', `task-${pid}`], cwd: '/home/sim',
+        executable: exe, args: command?.args ?? [exe, '--simulated', `task-${pid}`], cwd: '/home/sim',
       }, this.ctx));
     }
     return events;

@@ -26,9 +26,12 @@ export interface RoleConfig {
   ackWaitMs: number;
   workerIndex: number | undefined;
   workerCount: number | undefined;
+  ruleDirs: string[];
+  placeholders: string | undefined;
+  redis: string | undefined;
 }
 
-type Kind = 'string' | 'int' | 'optional-int' | 'int-list';
+type Kind = 'string' | 'optional-string' | 'string-list' | 'int' | 'optional-int' | 'int-list';
 interface Setting { key: keyof RoleConfig; flag: string; env: string; kind: Kind; fallback: string; help: string }
 
 export const SETTINGS: readonly Setting[] = [
@@ -49,11 +52,16 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'pkiDir', flag: 'pki-dir', env: 'VIGIL_PKI_DIR', kind: 'string', fallback: '/var/lib/vigil/pki', help: 'ingest: agent CA (shared by all ingest processes)' },
   { key: 'retentionDays', flag: 'retention-days', env: 'VIGIL_RETENTION_DAYS', kind: 'int', fallback: '90', help: 'event retention (ClickHouse TTL)' },
   { key: 'ackWaitMs', flag: 'ack-wait-ms', env: 'VIGIL_ACK_WAIT_MS', kind: 'int', fallback: '30000', help: 'worker: redelivery delay of a batch a dead worker held' },
+  { key: 'ruleDirs', flag: 'rule-dirs', env: 'VIGIL_RULE_DIRS', kind: 'string-list', fallback: '', help: 'worker, api: Sigma rule directories besides the built-ins, comma-separated (the same on every process)' },
+  { key: 'placeholders', flag: 'placeholders', env: 'VIGIL_PLACEHOLDERS', kind: 'optional-string', fallback: '', help: 'worker, api: YAML map of values for rules with %placeholders%' },
+  { key: 'redis', flag: 'redis', env: 'VIGIL_REDIS_URL', kind: 'optional-string', fallback: '', help: 'api: Redis URL for rate limits shared by every API process (default: per process)' },
   { key: 'workerBatch', flag: 'worker-batch', env: 'VIGIL_WORKER_BATCH', kind: 'int', fallback: '256', help: 'worker: most bus messages per ClickHouse insert' },
 ];
 
 function convert(s: Setting, raw: string): RoleConfig[keyof RoleConfig] {
   if (s.kind === 'string') return raw;
+  if (s.kind === 'optional-string') return raw.trim() === '' ? undefined : raw;
+  if (s.kind === 'string-list') return raw.split(',').map((x) => x.trim()).filter((x) => x !== '');
   if (s.kind === 'int') {
     if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) throw new Error(`${s.flag}: expected a positive integer, got '${raw}'`);
     return Number(raw);

