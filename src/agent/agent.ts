@@ -2,15 +2,18 @@
 // 1 s by default), spools every batch durably before sending, and streams batches to the server over
 // mutual TLS. A batch leaves the spool only when the server acknowledges it (at-least-once); on any
 // stream failure the agent reconnects with exponential backoff and jitter and re-sends what is unacked.
+// Policies pushed by the server are kept in <data-dir>/policies/ (they apply from the next start too), their
+// documented keys (src/agent/policy.ts) override the options, and each version is acknowledged.
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, chmodSync, renameSync } from 'node:fs';
 import { hostname as osHostname, release, platform } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import {
   decodeServerMessage, encodeAgentMessage, encodeSchemaEventsPayload, frameBatch,
-  type ArtifactAck, type ArtifactChunk, type CommandResult, type Heartbeat, type ServerMessage, type WireCommand,
+  type ArtifactAck, type ArtifactChunk, type CommandResult, type Heartbeat, type ServerMessage, type WireCommand, type WirePolicy,
 } from '../schema/wire.ts';
+import { effectiveSettings, isIgnored, settingsOf, type AgentSettings, type StoredPolicy } from './policy.ts';
 import { createBuildContext, buildEvent, type BuildContext } from './events.ts';
 import { ProcessCache } from './process-cache.ts';
 import type { Observation, Sensor } from './sensor.ts';
@@ -21,6 +24,7 @@ import { enrollWithNewKey, localHostFacts, type EnrolledIdentity } from './enrol
 
 export const AGENT_VERSION = '0.1.0';
 const RECENT_LIMIT = 1024;
+const POLICY_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export interface AgentOptions {
   dataDir: string; // identity, spool and state
@@ -65,6 +69,8 @@ export class Agent {
   readonly counters = { eventsSent: 0, batchesAcked: 0, eventsRejected: 0, agentDrops: 0, reconnects: 0 };
   private cpuLast = process.cpuUsage();
   private cpuAt = Date.now();
+  private readonly policies = new Map<string, StoredPolicy>();
+  private settingsNow!: AgentSettings;
 
   constructor(o: AgentOptions) {
     this.o = o;
@@ -76,6 +82,16 @@ export class Agent {
 
   get connected(): boolean {
     return this.stream !== undefined;
+  }
+
+  /** The settings in force: the options, overridden by the stored policies. */
+  get settings(): AgentSettings {
+    return this.settingsNow;
+  }
+
+  /** The stored policy versions, by name. */
+  policyVersions(): Record<string, number> {
+    return Object.fromEntries([...this.policies.values()].map((p) => [p.name, p.version]));
   }
 
   async start(): Promise<void> {
@@ -90,9 +106,8 @@ export class Agent {
       host: { os: { platform: platform(), kernel: release() } },
       cache,
     }, this.loadSequence());
+    this.loadPolicies();
     await this.o.sensor.start((obs) => this.onObservation(obs));
-    this.flushTimer = setInterval(() => this.flush(), this.o.batchIntervalMs ?? 1000);
-    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.o.heartbeatMs ?? 30_000);
     this.connect();
   }
 
@@ -139,17 +154,74 @@ export class Agent {
     writeFileSync(join(this.o.dataDir, 'sequence'), String(this.ctx.nextSequence()));
   }
 
+  // ---- policies ----
+
+  private get policyDir(): string {
+    return join(this.o.dataDir, 'policies');
+  }
+
+  private loadPolicies(): void {
+    mkdirSync(this.policyDir, { recursive: true, mode: 0o700 });
+    for (const f of readdirSync(this.policyDir).filter((n) => n.endsWith('.json'))) {
+      try {
+        const p = JSON.parse(readFileSync(join(this.policyDir, f), 'utf8')) as StoredPolicy;
+        this.policies.set(p.name, p);
+      } catch (err) {
+        this.o.log.warn({ err, file: f }, 'stored policy unreadable; ignored until the server sends it again');
+      }
+    }
+    this.applySettings();
+  }
+
+  /** Recomputes the settings and (re)arms the timers they govern. */
+  private applySettings(): void {
+    this.settingsNow = effectiveSettings({
+      batchEvents: this.o.batchEvents ?? 100, batchIntervalMs: this.o.batchIntervalMs ?? 1000,
+      heartbeatMs: this.o.heartbeatMs ?? 30_000, ignoreComms: new Set(),
+    }, [...this.policies.values()]);
+    clearInterval(this.flushTimer);
+    clearInterval(this.heartbeatTimer);
+    if (this.stopped) return;
+    this.flushTimer = setInterval(() => this.flush(), this.settingsNow.batchIntervalMs);
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.settingsNow.heartbeatMs);
+  }
+
+  /** Stores and applies a pushed policy version, then acknowledges it (with what could not be applied). */
+  private onPolicy(p: WirePolicy): void {
+    const ack = (error: string) => this.sendMessage({ policy_ack: { name: p.name, version: p.version, error } });
+    if (!POLICY_NAME.test(p.name)) return void ack('invalid policy name');
+    if ((this.policies.get(p.name)?.version ?? 0) > p.version) return; // an older version arrived late
+    let document: unknown;
+    try {
+      document = JSON.parse(p.document_json);
+    } catch {
+      return void ack('the policy document is not JSON');
+    }
+    const stored: StoredPolicy = { name: p.name, version: p.version, document };
+    const path = join(this.policyDir, `${p.name}.json`);
+    writeFileSync(`${path}.tmp`, JSON.stringify(stored), { mode: 0o600 });
+    renameSync(`${path}.tmp`, path);
+    this.policies.set(p.name, stored);
+    this.applySettings();
+    const { errors } = settingsOf(document);
+    this.o.log.info({ policy: p.name, version: p.version, errors }, 'policy applied');
+    ack(errors.join('; '));
+  }
+
   // ---- events → spool ----
 
   private onObservation(obs: Observation): void {
+    let event;
     try {
-      this.pending.push(buildEvent(obs, this.ctx));
+      event = buildEvent(obs, this.ctx); // always: the process cache follows ignored processes too
     } catch (err) {
       this.counters.agentDrops++;
       this.o.log.warn({ err, type: obs.type }, 'observation dropped');
       return;
     }
-    if (this.pending.length >= (this.o.batchEvents ?? 100)) this.flush();
+    if (isIgnored(this.settingsNow, event.process?.name ?? obs.comm, event.process?.executable)) return;
+    this.pending.push(event);
+    if (this.pending.length >= this.settingsNow.batchEvents) this.flush();
   }
 
   /** Moves pending events into a spooled batch and sends it when connected. */
@@ -255,6 +327,8 @@ export class Agent {
       else this.o.onCommand?.(msg.command);
     } else if (msg.body === 'artifact_ack') {
       this.o.onArtifactAck?.(msg.artifact_ack);
+    } else if (msg.body === 'policy') {
+      this.onPolicy(msg.policy);
     }
   }
 

@@ -18,7 +18,7 @@ import type { LiveProcessIndex } from '../tree/live-index.ts';
 import type { AlertStore } from '../stores/alerts/types.ts';
 import type { HuntLimits } from '../stores/events/hunt.ts';
 import type { EventStore } from '../stores/events/types.ts';
-import type { MetadataStore } from '../stores/metadata/types.ts';
+import type { MetadataStore, PolicyRecord } from '../stores/metadata/types.ts';
 import { registry } from '../server/metrics.ts';
 import { credentialOf, problem, type RouteAccess } from './http.ts';
 import { LiveFeed } from './live-feed.ts';
@@ -64,6 +64,10 @@ export interface ApiOptions {
   isConnected?: (hostId: string) => boolean;
   /** Response actions (isolate, kill, collect, …); without it those routes are absent. */
   response?: ResponseDispatcher;
+  /** Told of each stored policy version (to push it to the tenant's connected agents). */
+  onPolicyStored?: (p: PolicyRecord) => void;
+  /** Told of each revoked agent (to cut its open stream). */
+  onAgentRevoked?: (agentId: string) => void;
 }
 
 const API_PREFIX = '/api/v1';

@@ -29,19 +29,23 @@ export interface WireCommand {
 export interface CommandResult { id: string; status: string; result_json?: string; error?: string }
 export interface ArtifactChunk { command_id: string; seq: number; data: Uint8Array; last?: boolean; sha256?: string }
 export interface ArtifactAck { command_id: string; seq: number; error?: string }
+export interface WirePolicy { name: string; version: number; document_json: string }
+export interface PolicyAck { name: string; version: number; error?: string }
 
 /** A decoded agent message; `events` are wire events (use fromWireEvent). */
 export type AgentMessage =
   | { body: 'batch'; batch: { seq?: number; events?: Record<string, unknown>[] } }
   | { body: 'heartbeat'; heartbeat: Heartbeat }
   | { body: 'command_result'; command_result: CommandResult }
-  | { body: 'artifact_chunk'; artifact_chunk: ArtifactChunk };
+  | { body: 'artifact_chunk'; artifact_chunk: ArtifactChunk }
+  | { body: 'policy_ack'; policy_ack: PolicyAck };
 
 export type ServerMessage =
   | { body: 'ack'; ack: { seq: number; accepted: number; errors?: EventError[]; truncated?: number } }
   | { body: 'reject'; reject: { seq: number; error: string } }
   | { body: 'command'; command: WireCommand }
-  | { body: 'artifact_ack'; artifact_ack: ArtifactAck };
+  | { body: 'artifact_ack'; artifact_ack: ArtifactAck }
+  | { body: 'policy'; policy: WirePolicy };
 
 export interface EnrollRequest {
   token: string; csr_pem: string; hostname?: string; os?: string; kernel?: string; agent_version?: string; machine_id?: string;

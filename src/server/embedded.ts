@@ -30,6 +30,7 @@ import { startDetection, type Detection } from './detection.ts';
 import { issueEnrollmentToken } from './enrollment-tokens.ts';
 import { Pipeline, type PipelineStage } from './pipeline.ts';
 import { LiveProcessIndex } from '../tree/live-index.ts';
+import { PolicyPush } from './policy-push.ts';
 import type { AuditSink } from '../ledger/sink.ts';
 import type { ResponseConfig } from '../response/dispatcher.ts';
 import { openResponseService } from '../response/service.ts';
@@ -155,13 +156,22 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   const security = await openApiSecurity({ dataDir: o.dataDir, ...o.security });
   const response = await openResponseService({ dataDir: o.dataDir, log: o.log, config: o.response, audit: o.audit ?? security.ledger,
     send: (agentId, msg) => { const c = ingest.channels.get(agentId); c?.send(msg); return c !== undefined; } });
-  const ingest = new IngestServer({ ca, serverCert: await serverCertificate(ca, grpcAddr.host), metadata, bus, log: o.log, ...response.ingestHooks });
+  // Policies: the latest versions go down each stream as it opens, new versions to the tenant's open streams.
+  const ingest = new IngestServer({ ca, serverCert: await serverCertificate(ca, grpcAddr.host), metadata, bus, log: o.log, ...response.ingestHooks,
+    onAgentConnected: (a) => {
+      response.ingestHooks.onAgentConnected?.(a);
+      policies.onAgentConnected(a).catch((err: unknown) => o.log.error({ err, agentId: a.agentId }, 'policy push failed'));
+    },
+    onPolicyAck: (a, ack) => { policies.onAck(a, ack).catch((err: unknown) => o.log.error({ err, agentId: a.agentId }, 'policy acknowledgement not recorded')); },
+  });
+  const policies = new PolicyPush({ metadata, channels: ingest.channels, log: o.log });
   const grpcPort = await ingest.listen(`${grpcAddr.host.includes(':') ? `[${grpcAddr.host}]` : grpcAddr.host}:${grpcAddr.port}`);
   const adminKeyPath = await ensureAdminKey(security, o.dataDir);
   const adminPasswordPath = await ensureAdminUser(security, o.dataDir);
   const liveFeed = new LiveFeed();
   detection.onAlert((a) => liveFeed.publish('alert', a.tenant_id, alertView(a)));
-  const api = buildApi({ metadata, events, log: o.log, security, liveFeed, hunt: o.hunt, defaultTenant: DEFAULT_TENANT, isConnected: (id) => ingest.channels.has(id), response: response.dispatcher, alerts: detection.alerts, rules: detection.rules, liveProcesses });
+  const api = buildApi({ metadata, events, log: o.log, security, liveFeed, hunt: o.hunt, defaultTenant: DEFAULT_TENANT, isConnected: (id) => ingest.channels.has(id), response: response.dispatcher,
+    onPolicyStored: (p) => policies.published(p), onAgentRevoked: (id) => ingest.disconnect(id, 'agent certificate revoked'), alerts: detection.alerts, rules: detection.rules, liveProcesses });
   const http = splitHostPort(o.http);
   await api.listen({ host: http.host, port: http.port });
   const address = api.server.address();

@@ -12,7 +12,7 @@ import type { VigilEvent } from '../schema/event.ts';
 import { validateEvent } from '../schema/validate.ts';
 import {
   decodeAgentMessage, decodeEnrollRequest, encodeEnrollResponse, encodeServerMessage, fromWireEvent,
-  type EventError, type Heartbeat, type ServerMessage, type CommandResult, type ArtifactChunk,
+  type EventError, type Heartbeat, type ServerMessage, type CommandResult, type ArtifactChunk, type PolicyAck,
 } from '../schema/wire.ts';
 import type { AgentHealth, MetadataStore } from '../stores/metadata/types.ts';
 import { AGENT_SERVICE, MAX_MESSAGE_BYTES } from '../schema/service.ts';
@@ -30,14 +30,18 @@ export interface IngestOptions {
   onCommandResult?: (agent: AgentIdentity, r: CommandResult) => void;
   /** Called with each artefact chunk an agent uploads (triage archives, fetched files). */
   onArtifactChunk?: (agent: AgentIdentity, c: ArtifactChunk) => void;
-  /** Called when an agent's stream is open (e.g. to re-deliver pending commands). */
+  /** Called when an agent's stream is open (e.g. to re-deliver pending commands, push policies). */
   onAgentConnected?: (agent: AgentIdentity) => void;
+  /** Called with each policy version an agent acknowledges. */
+  onPolicyAck?: (agent: AgentIdentity, ack: PolicyAck) => void;
 }
 
-/** An agent's open stream: used to send commands down. */
+/** An agent's open stream: used to send commands and policies down. */
 export interface AgentChannel {
   identity: AgentIdentity;
   send(msg: ServerMessage): void;
+  /** Ends the stream at once with UNAUTHENTICATED (e.g. its certificate was revoked). */
+  refuse(details: string): void;
 }
 
 /** One agent's open stream, as the message handlers see it. */
@@ -108,6 +112,13 @@ export class IngestServer {
     this.server.forceShutdown();
   }
 
+  /** Cuts the agent's open stream, if any, with UNAUTHENTICATED; true when one was open. */
+  disconnect(agentId: string, details: string): boolean {
+    const c = this.channels.get(agentId);
+    c?.refuse(details);
+    return c !== undefined;
+  }
+
   private async enroll(call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>): Promise<void> {
     const refuse = (code: grpc.status, reason: string, outcome: string) => {
       m.enrolments.inc({ outcome });
@@ -167,7 +178,11 @@ export class IngestServer {
     }
     const send = (msg: ServerMessage) => { if (!call.destroyed && call.writable) call.write(encodeServerMessage(msg)); };
     const fail = (details: string) => { if (!call.destroyed) call.emit('error', { code: grpc.status.UNAVAILABLE, details }); };
-    const channel: AgentChannel = { identity: id, send };
+    const refuse = (details: string) => {
+      m.streamsRefused.inc({ reason: details });
+      if (!call.destroyed) call.emit('error', { code: grpc.status.UNAUTHENTICATED, details });
+    };
+    const channel: AgentChannel = { identity: id, send, refuse };
     this.channels.get(id.agentId)?.send({ body: 'command', command: { id: '', action: 'reconnect' } });
     this.channels.set(id.agentId, channel);
     m.connectedAgents.set(this.channels.size);
@@ -201,6 +216,7 @@ export class IngestServer {
     }
     if (msg.body === 'command_result') return this.o.onCommandResult?.(id, msg.command_result);
     if (msg.body === 'artifact_chunk') return this.o.onArtifactChunk?.(id, msg.artifact_chunk);
+    if (msg.body === 'policy_ack') return this.o.onPolicyAck?.(id, msg.policy_ack);
     m.ingestRejectedMessages.inc({ reason: 'empty' });
     send({ body: 'reject', reject: { seq: 0, error: 'agent message has no body' } });
   }

@@ -1,6 +1,6 @@
-// Agent policies: versioned JSON documents per tenant. PUT stores the next version; GET reads the latest (or
-// `?version=`); the acknowledgements list which version each agent last confirmed applying. Pushing new
-// versions to connected agents is not wired yet (agents learn them at their next policy fetch).
+// Agent policies: versioned JSON documents per tenant. PUT stores the next version and hands it to
+// `onPolicyStored` (the embedded server pushes it to the tenant's connected agents); GET reads the latest (or
+// `?version=`); the acknowledgements list which version each agent last confirmed applying.
 
 import type { FastifyInstance } from 'fastify';
 import type { PolicyRecord } from '../../stores/metadata/types.ts';
@@ -33,7 +33,9 @@ export function policyRoutes(api: FastifyInstance, o: ApiOptions): void {
     schema: { params: nameParams, body: { type: 'object', additionalProperties: false, required: ['document'], properties: { document: { type: 'object' } } } },
   }, async (req) => {
     const p = req.principal!;
-    return policyJson(await o.metadata.putPolicy(p.tenantId, req.params.name, JSON.stringify(req.body.document), p.subject, Date.now()), true);
+    const stored = await o.metadata.putPolicy(p.tenantId, req.params.name, JSON.stringify(req.body.document), p.subject, Date.now());
+    o.onPolicyStored?.(stored);
+    return policyJson(stored, true);
   });
 
   api.get<{ Params: { name: string } }>('/policies/:name/acks', { config: { access: 'policies:read' }, schema: { params: nameParams } }, async (req) => {

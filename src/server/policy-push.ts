@@ -1,0 +1,69 @@
+// Policy distribution: sends the latest version of each of the tenant's policies down an agent's stream when it
+// opens, sends a new version to the tenant's connected agents when it is stored, and records the versions the
+// agents acknowledge applying (an acknowledgement with an error, or of a version that does not exist, is counted
+// and not recorded).
+
+import { Counter } from 'prom-client';
+import type { Logger } from 'pino';
+import type { AgentIdentity } from '../pki/pki.ts';
+import type { PolicyAck, ServerMessage } from '../schema/wire.ts';
+import type { MetadataStore, PolicyRecord } from '../stores/metadata/types.ts';
+import type { AgentChannel } from './ingest.ts';
+import { registry } from './metrics.ts';
+
+const policiesSent = new Counter({ name: 'vigil_policies_sent_total', help: 'Policy versions sent to agents', registers: [registry] });
+const policyAcks = new Counter({
+  name: 'vigil_policy_acks_total', help: 'Policy acknowledgements from agents, by outcome (recorded, agent_error, unknown_version)',
+  labelNames: ['outcome'], registers: [registry],
+});
+
+export interface PolicyPushOptions {
+  metadata: MetadataStore;
+  /** The open agent streams (ingest's channels). */
+  channels: ReadonlyMap<string, AgentChannel>;
+  log: Logger;
+  now?: () => number;
+}
+
+const message = (p: PolicyRecord): ServerMessage => ({ body: 'policy', policy: { name: p.name, version: p.version, document_json: p.document } });
+
+export class PolicyPush {
+  private readonly o: PolicyPushOptions;
+
+  constructor(o: PolicyPushOptions) {
+    this.o = o;
+  }
+
+  /** Sends the latest version of every policy of the agent's tenant down its (new) stream. */
+  async onAgentConnected(agent: AgentIdentity): Promise<void> {
+    const policies = await this.o.metadata.listPolicies(agent.tenantId);
+    const channel = this.o.channels.get(agent.agentId);
+    for (const p of policies) {
+      channel?.send(message(p));
+      policiesSent.inc();
+    }
+  }
+
+  /** A new version was stored: send it to every connected agent of its tenant. */
+  published(p: PolicyRecord): void {
+    for (const c of this.o.channels.values()) {
+      if (c.identity.tenantId !== p.tenantId) continue;
+      c.send(message(p));
+      policiesSent.inc();
+    }
+  }
+
+  async onAck(agent: AgentIdentity, ack: PolicyAck): Promise<void> {
+    if (ack.error) {
+      policyAcks.inc({ outcome: 'agent_error' });
+      this.o.log.warn({ agentId: agent.agentId, policy: ack.name, version: ack.version, error: ack.error }, 'agent could not apply a policy');
+      return;
+    }
+    if (!ack.name || !ack.version || !(await this.o.metadata.getPolicy(agent.tenantId, ack.name, ack.version))) {
+      policyAcks.inc({ outcome: 'unknown_version' });
+      return;
+    }
+    await this.o.metadata.ackPolicy(agent.tenantId, agent.agentId, ack.name, ack.version, (this.o.now ?? Date.now)());
+    policyAcks.inc({ outcome: 'recorded' });
+  }
+}
