@@ -8,15 +8,21 @@ import { pino } from 'pino';
 import { Agent } from '../../src/agent/agent.ts';
 import { ResponseExecutor, type ExecutorOptions } from '../../src/agent/response/executor.ts';
 import type { Sensor } from '../../src/agent/sensor.ts';
-import type { AuditRecord, AuditSink } from '../../src/ledger/sink.ts';
+import { canonicalize } from '../../src/ledger/canonical.ts';
+import { validateEvent } from '../../src/ledger/entry.ts';
+import { auditEventOf, type AuditRecord, type AuditSink } from '../../src/ledger/sink.ts';
 import type { ResponseConfig } from '../../src/response/dispatcher.ts';
 import { splitHostPort, startEmbeddedServer, type RunningServer } from '../../src/server/embedded.ts';
 
 export const quiet = pino({ level: 'silent' });
 
+/** Keeps records in memory, refusing what the real ledger refuses (invalid events, values that are not JSON). */
 export class MemoryAudit implements AuditSink {
   readonly records: AuditRecord[] = [];
   async record(r: AuditRecord): Promise<void> {
+    const event = auditEventOf(r);
+    validateEvent(event);
+    canonicalize(event);
     this.records.push(r);
   }
   actionsFor(target: string): string[] {
