@@ -186,5 +186,23 @@ for (const impl of implementations) {
       assert.deepEqual(c.topRules, [{ id: 'r1', title: 'Title of r1', count: 1 }, { id: 'r2', title: 'Title of r2', count: 1 }, { id: 'r3', title: 'Title of r3', count: 1 }]);
       assert.deepEqual(c.topHosts, [{ id: 'hB', alerts: 2, risk: 17 }, { id: 'hA', alerts: 1, risk: 1 }]);
     });
+
+    test('level buckets: alerts by level per time bucket since a time, bucket starts in UTC', async () => {
+      const minute = (m: number, s = 0) => new Date(Date.UTC(2026, 10, 23, 13, m, s)).toISOString();
+      await store.write([
+        alert({ tenant: 'lb', event: 'l0', at: minute(0, 30), level: 'high' }),
+        alert({ tenant: 'lb', event: 'l1', at: minute(1, 5), level: 'high' }),
+        alert({ tenant: 'lb', event: 'l2', at: minute(1, 59), level: 'high' }),
+        alert({ tenant: 'lb', event: 'l3', at: minute(1, 10), level: 'low' }),
+        alert({ tenant: 'lb', event: 'l4', at: minute(3), level: 'critical' }),
+      ]);
+      assert.deepEqual(await store.levelBuckets('lb', new Date(minute(1)), 60), [
+        { t: minute(1), level: 'high', count: 2 }, { t: minute(1), level: 'low', count: 1 }, { t: minute(3), level: 'critical', count: 1 },
+      ]);
+      assert.deepEqual(await store.levelBuckets('lb', new Date(minute(0)), 3600), [
+        { t: '2026-11-23T13:00:00.000Z', level: 'critical', count: 1 }, { t: '2026-11-23T13:00:00.000Z', level: 'high', count: 3 },
+        { t: '2026-11-23T13:00:00.000Z', level: 'low', count: 1 },
+      ]);
+    });
   });
 }

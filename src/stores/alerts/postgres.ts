@@ -9,7 +9,7 @@
 import pg from 'pg';
 import type { Alert } from '../../detect/alerts.ts';
 import { LEVEL_RISK, decodeCursor, encodeCursor } from './sqlite.ts';
-import type { AlertComment, AlertCounts, AlertQuery, AlertStatus, AlertStore, StoredAlert, TriageAction } from './types.ts';
+import { bucketTime, type AlertComment, type AlertCounts, type AlertQuery, type AlertStatus, type AlertStore, type LevelBucket, type StoredAlert, type TriageAction } from './types.ts';
 
 const MIGRATION_LOCK = 0x76616c74; // 'valt': the advisory lock key of alert migrations
 
@@ -186,6 +186,12 @@ export class PostgresAlertStore implements AlertStore {
       topRules: rules.rows.map((r) => ({ id: r.id, title: r.title, count: Number(r.count) })),
       topHosts: hosts.rows.map((r) => ({ id: r.id, alerts: Number(r.alerts), risk: Number(r.risk) })),
     };
+  }
+
+  async levelBuckets(tenantId: string, since: Date, bucketSeconds: number): Promise<LevelBucket[]> {
+    const r = await this.pool.query<{ b: string; level: string; n: string }>(`SELECT floor(extract(epoch FROM last_seen::timestamptz) / $3)::bigint * $3 AS b,
+      level, COUNT(*) AS n FROM alerts WHERE tenant_id = $1 AND last_seen >= $2 GROUP BY b, level ORDER BY b, level`, [tenantId, since.toISOString(), bucketSeconds]);
+    return r.rows.map((x) => ({ t: bucketTime(x.b), level: x.level, count: Number(x.n) }));
   }
 
   async close(): Promise<void> {

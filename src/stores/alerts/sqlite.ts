@@ -4,7 +4,7 @@
 
 import { DatabaseSync } from 'node:sqlite';
 import type { Alert } from '../../detect/alerts.ts';
-import type { AlertComment, AlertCounts, AlertQuery, AlertStatus, AlertStore, StoredAlert, TriageAction } from './types.ts';
+import { bucketTime, type AlertComment, type AlertCounts, type AlertQuery, type AlertStatus, type AlertStore, type LevelBucket, type StoredAlert, type TriageAction } from './types.ts';
 
 const MIGRATIONS: string[][] = [[
   `CREATE TABLE alerts (
@@ -174,6 +174,12 @@ export class SqliteAlertStore implements AlertStore {
       WHERE tenant_id = ? AND status IN ('open', 'acknowledged') AND host_id <> '' GROUP BY host_id ORDER BY risk DESC, id LIMIT 10`)
       .all(tenantId) as { id: string; alerts: number; risk: number }[]).map((r) => ({ id: r.id, alerts: Number(r.alerts), risk: Number(r.risk) }));
     return { bySeverity, topRules, topHosts };
+  }
+
+  async levelBuckets(tenantId: string, since: Date, bucketSeconds: number): Promise<LevelBucket[]> {
+    const rows = this.db.prepare(`SELECT (CAST(strftime('%s', last_seen) AS INTEGER) / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS b, level, COUNT(*) AS n FROM alerts
+      WHERE tenant_id = ? AND last_seen >= ? GROUP BY b, level ORDER BY b, level`).all(bucketSeconds, bucketSeconds, tenantId, since.toISOString()) as { b: number; level: string; n: number }[];
+    return rows.map((r) => ({ t: bucketTime(r.b), level: r.level, count: Number(r.n) }));
   }
 
   async close(): Promise<void> {

@@ -45,6 +45,12 @@ export interface AlertCounts {
   topHosts: { id: string; alerts: number; risk: number }[];
 }
 
+/** The number of alerts of one level whose last_seen falls in the bucket starting at `t` (ISO 8601, UTC). */
+export interface LevelBucket { t: string; level: string; count: number }
+
+/** A bucket start in epoch seconds as ISO 8601 UTC. */
+export const bucketTime = (epochSeconds: number | string): string => new Date(Number(epochSeconds) * 1000).toISOString();
+
 export interface AlertStore {
   migrate(): Promise<void>;
   /** Stores new alerts; an id already stored is left as it is. Returns the alerts that were new. */
@@ -54,5 +60,7 @@ export interface AlertStore {
   /** Applies a triage action by `actor`; undefined when the alert does not exist in this tenant. */
   triage(tenantId: string, id: string, actor: string, t: TriageAction): Promise<StoredAlert | undefined>;
   counts(tenantId: string, since: Date): Promise<AlertCounts>;
+  /** Alerts by level per time bucket since a time (by last_seen; buckets start at multiples of bucketSeconds since the epoch). */
+  levelBuckets(tenantId: string, since: Date, bucketSeconds: number): Promise<LevelBucket[]>;
   close(): Promise<void>;
 }
