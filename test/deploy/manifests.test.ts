@@ -1,6 +1,6 @@
 // The deployment files cannot run here, so this keeps them honest: they parse, every Vigil container runs
-// a role that exists, every VIGIL_* variable is a setting the roles know and passes their validation, and
-// the published ports and probes are the ports the configuration binds.
+// a role that exists, every VIGIL_* variable is a setting the roles know and passes their validation, the
+// published ports and probes are the ports the configuration binds, and the API's Redis is deployed.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,6 +26,8 @@ function checkVigilContainer(where: string, role: string, env: Env): RoleConfig 
 }
 
 const port = (hostPort: string) => splitHostPort(hostPort).port;
+/** The host of an API process's Redis (its rate limits are shared only if every replica has one). */
+const redisHost = (c: RoleConfig) => new URL(c.redis ?? assert.fail('api without VIGIL_REDIS_URL')).hostname;
 
 test('docker-compose.yml: roles, settings, ports and health checks match the configuration', () => {
   const compose = parse(read('deploy/docker-compose.yml'), { merge: true }) as { services: Record<string, any> };
@@ -38,7 +40,10 @@ test('docker-compose.yml: roles, settings, ports and health checks match the con
     assert.match(s.healthcheck.test.join(' '), new RegExp(`127\\.0\\.0\\.1:${port(c.health)}/readyz`), `${name}: health check port`);
     const published = (s.ports ?? []).map((p: string) => Number(p.split(':')[1]));
     if (s.command[0] === 'ingest') assert.deepEqual(published, [port(c.grpc)]);
-    if (s.command[0] === 'api') assert.deepEqual(published, [port(c.http)]);
+    if (s.command[0] === 'api') {
+      assert.deepEqual(published, [port(c.http)]);
+      assert.ok(s.depends_on[redisHost(c)], `${name}: rate limits in the compose file's Redis`);
+    }
     if (s.command[0] === 'worker') {
       workerIndexes.push(c.workerIndex ?? -1);
       assert.equal(c.workerCount, vigil.filter(([, w]) => w.command[0] === 'worker').length, `${name}: worker count`);
@@ -72,7 +77,10 @@ test('Kubernetes manifests: valid documents; roles, settings, ports and probes m
       assert.equal(c.livenessProbe.httpGet.path, '/healthz');
       assert.ok(ports[c.readinessProbe.httpGet.port], `${w.metadata.name}: probe port is declared`);
       if (c.args[0] === 'ingest') assert.equal(ports.grpc, port(cfg.grpc));
-      if (c.args[0] === 'api') assert.equal(ports.http, port(cfg.http));
+      if (c.args[0] === 'api') {
+        assert.equal(ports.http, port(cfg.http));
+        assert.ok(byKind('Service', redisHost(cfg)) && byKind('Deployment', redisHost(cfg)), `${w.metadata.name}: rate limits in the manifests' Redis`);
+      }
       if (c.args[0] === 'worker') assert.equal(cfg.workerCount, w.spec.replicas, 'one worker index per replica');
     }
   }

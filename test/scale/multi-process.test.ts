@@ -4,7 +4,8 @@
 // stream while one worker and one ingest are SIGKILLed (and restarted, as a supervisor would) and NATS is
 // restarted once. Then every acknowledged event is stored exactly once, and nothing else is; and every
 // acknowledged netcat reverse shell (one event in some batches) raised its built-in rule's alert exactly
-// once: in the PostgreSQL alert store, through the API, and on the `alerts.default` stream.
+// once: in the PostgreSQL alert store, through the API, and on the `alerts.default` stream. The API
+// process takes its rate limits from Redis.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { createClient } from 'redis';
 import { SimulatedAgent } from '../../src/agent/simulator.ts';
 import { jsonCodec } from '../../src/bus/codec.ts';
 import { JetStreamBus } from '../../src/bus/jetstream.ts';
@@ -32,6 +34,7 @@ import { freePort, spawnRole, stopProcess, type RoleProcess } from '../fixtures/
 
 const NATS_SERVER = process.env.VIGIL_TEST_NATS_SERVER ?? '/usr/sbin/nats-server';
 const PG_ADMIN = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
+const REDIS_URL = 'redis://127.0.0.1:6379';
 const AGENTS = 6;
 const BATCH = 25;
 const BATCHES = 60; // per agent, ~70 ms apart: the faults below land mid-stream
@@ -78,7 +81,7 @@ function env(): NodeJS.ProcessEnv {
   return {
     ...process.env, VIGIL_NATS_URL: `nats://127.0.0.1:${natsPort}`, VIGIL_CLICKHOUSE_URL: clickhouse.url,
     VIGIL_POSTGRES_URL: `postgres://postgres@127.0.0.1:5432/${database}`, VIGIL_PKI_DIR: join(dir, 'pki'),
-    VIGIL_EVENT_PARTITIONS: '4', VIGIL_ACK_WAIT_MS: '3000', VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn',
+    VIGIL_REDIS_URL: REDIS_URL, VIGIL_EVENT_PARTITIONS: '4', VIGIL_ACK_WAIT_MS: '3000', VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn',
   };
 }
 
@@ -145,7 +148,7 @@ test('SIGKILLed worker and ingest, restarted NATS: every acknowledged event stor
 
   const metadata = new PostgresMetadataStore({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
   const identity = await openPostgresIdentityStore({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
-  const { key: apiKey } = await new ApiKeys({ store: identity }).create({ tenantId: 'default', name: 'e2e', role: 'admin', createdBy: 'test' });
+  const { key: apiKey, record: keyRecord } = await new ApiKeys({ store: identity }).create({ tenantId: 'default', name: 'e2e', role: 'admin', createdBy: 'test' });
   await identity.close();
   const caPem = (await loadOrCreateCa(join(dir, 'pki'))).certPem;
   const agents = await Promise.all(Array.from({ length: AGENTS }, async (_, i) => {
@@ -200,12 +203,32 @@ test('SIGKILLed worker and ingest, restarted NATS: every acknowledged event stor
   assert.equal(JSON.stringify(hosts).match(/sim-\d/g)?.length, AGENTS, 'the API process lists every agent');
   await assertAlertsOnce(stats.shells.map((id) => alertId(NETCAT_RULE, [id])), api.addresses.http, apiKey);
 
+  await assertRateLimitedInRedis(api.addresses.http, apiKey, `vigil:rl:user:default:apikey:${keyRecord.id}`);
+
   const ready = await fetch(`http://${workers[1].addresses.health}/readyz`);
   assert.equal(ready.status, 200);
 
   await Promise.all([...ingests, ...workers, api].map((p) => kill(p.child, 'SIGTERM')));
   console.log(JSON.stringify({ acked: acked.size, agentRetries: stats.retries, alerts: stats.shells.length }));
 });
+
+/** The API process takes its rate limits from the shared Redis: a bucket filled there makes it answer 429. */
+async function assertRateLimitedInRedis(http: string, apiKey: string, key: string): Promise<void> {
+  const hosts = () => fetch(`http://${http}/api/v1/hosts`, { headers: { authorization: `Bearer ${apiKey}` } });
+  const redis = createClient({ url: REDIS_URL });
+  await redis.connect();
+  try {
+    await redis.set(key, String(Date.now() + 3_600_000), { PX: 60_000 }); // as if another API process had used it all
+    const limited = await hosts();
+    assert.equal(limited.status, 429, 'the bucket in Redis applies');
+    assert.ok(Number(limited.headers.get('retry-after')) > 0);
+    await redis.del(key);
+    assert.equal((await hosts()).status, 200);
+  } finally {
+    await redis.del(key);
+    await redis.close();
+  }
+}
 
 /** Each expected alert id exactly once in the store, through the API and on the alerts stream; no other netcat alert. */
 async function assertAlertsOnce(expected: string[], http: string, apiKey: string): Promise<void> {
