@@ -23,6 +23,8 @@ import { registry } from '../server/metrics.ts';
 import { credentialOf, problem, type RouteAccess } from './http.ts';
 import { LiveFeed } from './live-feed.ts';
 import { agentRoutes } from './routes/agents.ts';
+import { alertSinkRoutes } from './routes/alert-sinks.ts';
+import type { AlertSinkStore } from '../alerts/sink-store.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -68,6 +70,8 @@ export interface ApiOptions {
   onPolicyStored?: (p: PolicyRecord) => void;
   /** Told of each revoked agent (to cut its open stream). */
   onAgentRevoked?: (agentId: string) => void;
+  /** Webhook alert sinks per tenant (alert-sink routes). */
+  alertSinks?: AlertSinkStore;
 }
 
 const API_PREFIX = '/api/v1';
@@ -222,6 +226,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
     statsRoutes(api, o);
     streamRoutes(api, { ...o, liveFeed: feed });
     alertRoutes(api, o);
+    alertSinkRoutes(api, o);
     ruleRoutes(api, o);
   }, { prefix: API_PREFIX });
 

@@ -2,7 +2,7 @@
 // chdb, SQLite, a durable local log as the bus). Owns the data directory layout:
 //   pki/ (CA and server certificate), metadata.db, bus/ (the durable log between ingest and pipeline),
 //   events/ (ClickHouse parts), identity.db, ledger.db, access-token-key.pem, ledger-key.pem(.pub),
-//   admin-api-key and admin-password (mode 600).
+//   admin-api-key and admin-password (mode 600), alert-sinks.db.
 
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,6 +31,8 @@ import { issueEnrollmentToken } from './enrollment-tokens.ts';
 import { Pipeline, type PipelineStage } from './pipeline.ts';
 import { LiveProcessIndex } from '../tree/live-index.ts';
 import { PolicyPush } from './policy-push.ts';
+import { AlertSinkStore } from '../alerts/sink-store.ts';
+import { AlertDelivery, type DeliveryOptions } from '../alerts/delivery.ts';
 import type { AuditSink } from '../ledger/sink.ts';
 import type { ResponseConfig } from '../response/dispatcher.ts';
 import { openResponseService } from '../response/service.ts';
@@ -54,6 +56,8 @@ export interface ServerOptions {
   /** Sigma rule directories loaded besides the built-in rules. */
   ruleDirs?: string[];
   placeholders?: string;
+  /** Webhook delivery of alerts: queue bound, attempts, backoff (tests shorten it). */
+  alertDelivery?: Omit<DeliveryOptions, 'store' | 'log'>;
 }
 
 export interface RunningServer {
@@ -170,8 +174,11 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   const adminPasswordPath = await ensureAdminUser(security, o.dataDir);
   const liveFeed = new LiveFeed();
   detection.onAlert((a) => liveFeed.publish('alert', a.tenant_id, alertView(a)));
+  const alertSinks = new AlertSinkStore(join(o.dataDir, 'alert-sinks.db'));
+  const delivery = new AlertDelivery({ store: alertSinks, log: o.log, ...o.alertDelivery });
+  detection.onAlert((a) => delivery.enqueue(a.tenant_id, alertView(a)));
   const api = buildApi({ metadata, events, log: o.log, security, liveFeed, hunt: o.hunt, defaultTenant: DEFAULT_TENANT, isConnected: (id) => ingest.channels.has(id), response: response.dispatcher,
-    onPolicyStored: (p) => policies.published(p), onAgentRevoked: (id) => ingest.disconnect(id, 'agent certificate revoked'), alerts: detection.alerts, rules: detection.rules, liveProcesses });
+    onPolicyStored: (p) => policies.published(p), onAgentRevoked: (id) => ingest.disconnect(id, 'agent certificate revoked'), alertSinks, alerts: detection.alerts, rules: detection.rules, liveProcesses });
   const http = splitHostPort(o.http);
   await api.listen({ host: http.host, port: http.port });
   const address = api.server.address();
@@ -193,6 +200,8 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
     },
     async stop() {
       await api.close();
+      await delivery.close();
+      alertSinks.close();
       await ingest.close();
       await response.close();
       if (!(await bus.drain(15_000))) o.log.warn({ backlog: bus.backlog }, 'stopping with a backlog; it is stored at the next start');

@@ -29,6 +29,7 @@ const ruleText = (id: string = crypto.randomUUID()) => ({ yaml: `title: Matrix $
 const freshRule: Target = async (fx) => (await call(fx, 'POST', '/rules', { token: fx.adminKey, body: ruleText() })).body.ids[0];
 const freshAction: Target = async (fx) => (await call(fx, 'POST', `/hosts/${fx.agents[0].identity.agentId}/list-processes`, { token: fx.adminKey, body: {} })).body.id;
 const OWN_ALERT_ID = 'a'.repeat(32);
+const freshSink: Target = async (fx) => (await call(fx, 'POST', '/alert-sinks', { token: fx.adminKey, body: { name: unique('s'), url: 'http://127.0.0.1:9/hook' } })).body.id;
 
 type Cell = 'viewer' | 'analyst' | 'responder' | 'admin' | 'super' | 'foreign';
 interface Row {
@@ -105,6 +106,9 @@ const MATRIX: Row[] = [
   { method: 'POST', route: '/alerts/:id/suppress', path: '/alerts/{id}/suppress', target: ownAlert, body: () => ({ reason: 'noise', until: new Date(Date.now() + 3_600_000).toISOString() }), ok: 200, roles: TRIAGERS, super: 404, foreign: 404 },
   { method: 'POST', route: '/alerts/:id/close', path: '/alerts/{id}/close', target: ownAlert, body: { reason: 'benign' }, ok: 200, roles: TRIAGERS, super: 404, foreign: 404 },
   // Rules are platform-wide (not per tenant): every holder of rules:read/rules:write sees and changes the same set.
+  { method: 'GET', route: '/alert-sinks', ok: 200, roles: ADMIN, super: 200, foreign: 200 },
+  { method: 'POST', route: '/alert-sinks', body: () => ({ name: unique('sink'), url: 'http://127.0.0.1:9/hook' }), ok: 201, roles: ADMIN, super: 201, foreign: 201 },
+  { method: 'DELETE', route: '/alert-sinks/:id', path: '/alert-sinks/{id}', target: freshSink, ok: 204, roles: ADMIN, super: 404, foreign: 404 },
   { method: 'GET', route: '/rules', ok: 200, roles: ALL, super: 200, foreign: 200 },
   { method: 'GET', route: '/rules/:id', path: `/rules/${BUILTIN_RULE}`, ok: 200, roles: ALL, super: 200, foreign: 200 },
   { method: 'POST', route: '/rules', body: () => ruleText(), ok: 201, roles: AUTHORS, super: 201, foreign: 201 },

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { SimulatedAgent } from '../../src/agent/simulator.ts';
 import { issueEnrollmentToken } from '../../src/server/enrollment-tokens.ts';
-import { startEmbeddedServer, type RunningServer } from '../../src/server/embedded.ts';
+import { startEmbeddedServer, type RunningServer, type ServerOptions } from '../../src/server/embedded.ts';
 
 export const PASSWORD = 'correct horse battery staple';
 export const FOREIGN_TENANT = 'other';
@@ -40,12 +40,12 @@ export async function login(f: Fixture, email: string, tenant?: string) {
   return r.body as { access_token: string; refresh_token: string };
 }
 
-export async function startFixture(): Promise<Fixture> {
+export async function startFixture(extra: Partial<ServerOptions> = {}): Promise<Fixture> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-api-'));
   const server = await startEmbeddedServer({
     dataDir: dir, http: '127.0.0.1:0', grpc: '127.0.0.1:0', log: pino({ level: process.env.VIGIL_TEST_LOG ?? 'silent' }),
     security: { passwordParams: { memoryKiB: 64, passes: 1, parallelism: 1, tagLength: 32 } },
-    hunt: { maxExecutionSeconds: 1 },
+    hunt: { maxExecutionSeconds: 1 }, ...extra,
   });
   const f: Fixture = { server, dir, adminKey: readFileSync(server.adminKeyPath, 'utf8').trim(), tokens: {}, agents: [], stop: async () => {} };
   for (const role of ROLES) {
