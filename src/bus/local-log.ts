@@ -4,8 +4,10 @@
 // consumers receive messages in publish order, in batches, and a batch counts as done only after the
 // handler succeeded (a failed handler gets the same batch again after a pause); whatever no consumer has
 // finished when the process stops or dies is delivered again after the restart. Message ids seen
-// recently are dropped when re-published (the agent re-sends after a reconnect). The log is bounded:
-// when it is nearly full, publish() refuses, so agents keep their batches and retry.
+// recently are dropped when re-published (the agent re-sends after a reconnect). A consumer that falls
+// behind never slows publishers down: past `maxQueued` messages in memory, its further messages are
+// kept on disk only and read back from the log when their turn comes. The log is bounded: when it is
+// nearly full, publish() refuses, so agents keep their batches and retry.
 
 import { Spool } from '../spool/spool.ts';
 import type { PayloadCodec } from './codec.ts';
@@ -16,7 +18,7 @@ export interface LocalLogBusOptions<T> {
   codec: PayloadCodec<T>;
   /** Bound of the log on disk (default 1 GiB); publish() refuses above 90 % of it. */
   maxBytes?: number;
-  /** Messages held in memory per consumer before publish() waits (back-pressure, default 256). */
+  /** Messages held in memory per consumer; beyond, they are read back from the log (default 256). */
   maxQueued?: number;
   /** Recently published message ids remembered for deduplication (default 100,000). */
   dedupIds?: number;
@@ -25,7 +27,8 @@ export interface LocalLogBusOptions<T> {
   onHandlerError?: (err: unknown, attempt: number) => void;
 }
 
-interface Entry<T> { seq: number; msg: BusMessage<T> }
+/** A message for a consumer; `msg` is absent while it is on disk only (read back when handled). */
+interface Entry<T> { seq: number; subject: string; msg?: BusMessage<T> }
 
 type Handler<T> = (batch: BusMessage<T>[]) => Promise<void>;
 
@@ -64,6 +67,7 @@ class LogConsumer<T> {
   private readonly bus: LocalLogBus<T>;
   readonly queue: Entry<T>[] = [];
   private replay: Iterator<Entry<T>> | undefined;
+  private reader: Iterator<Entry<T>> | undefined; // reads spilled messages back, kept open across batches
   private replaying: boolean; // until the last replayed batch is handled
   private replayed = 0; // highest replayed sequence handled
   private seenUpTo: number; // every live message ≤ this was offered to this consumer
@@ -89,10 +93,34 @@ class LogConsumer<T> {
     return this.queue.length ? this.queue[0].seq - 1 : this.seenUpTo;
   }
 
-  offer(e: Entry<T>): void {
-    if (subjectMatches(this.filter, e.msg.subject)) this.queue.push(e);
-    this.seenUpTo = e.seq;
+  /** A newly published message; kept in memory unless this consumer is far behind. */
+  offer(seq: number, msg: BusMessage<T>, maxQueued: number): void {
+    if (subjectMatches(this.filter, msg.subject)) {
+      this.queue.push(this.queue.length < maxQueued ? { seq, subject: msg.subject, msg } : { seq, subject: msg.subject });
+    }
+    this.seenUpTo = seq;
     this.wake?.();
+  }
+
+  /** Reads the messages of `batch` that are on disk only back from the log (in sequence order). */
+  private readBack(batch: Entry<T>[]): void {
+    const missing = new Map(batch.filter((e) => !e.msg).map((e) => [e.seq, e]));
+    if (missing.size === 0) return;
+    for (let fresh = false; missing.size > 0; fresh = true) {
+      if (!this.reader || fresh) this.reader = this.bus.readFrom(Math.min(...missing.keys()));
+      for (let r = this.reader.next(); !r.done; r = this.reader.next()) {
+        const e = missing.get(r.value.seq);
+        if (e) { e.msg = r.value.msg; missing.delete(e.seq); }
+        if (missing.size === 0) return;
+      }
+      if (fresh) break;
+    }
+    // Never expected (the log refuses to fill up): counted, and taken out so the rest goes on.
+    for (const e of missing.values()) {
+      this.bus.handlerFailed(new Error(`message ${e.seq} is missing from the bus log`), 0);
+      this.queue.splice(this.queue.indexOf(e), 1);
+      batch.splice(batch.indexOf(e), 1);
+    }
   }
 
   async stop(): Promise<void> {
@@ -124,7 +152,7 @@ class LogConsumer<T> {
     while (this.replay && batch.length < this.opts.maxBatch) {
       const r = this.replay.next();
       if (r.done) this.replay = undefined;
-      else if (subjectMatches(this.filter, r.value.msg.subject)) batch.push(r.value);
+      else if (subjectMatches(this.filter, r.value.subject)) batch.push(r.value);
       else if (batch.length === 0) this.replayed = r.value.seq;
       else break; // ends the batch; the position moves past it with the batch
     }
@@ -137,14 +165,16 @@ class LogConsumer<T> {
       await new Promise((r) => setTimeout(r, this.opts.maxWaitMs));
     }
     this.wake = undefined;
-    return this.queue.slice(0, this.opts.maxBatch);
+    const batch = this.queue.slice(0, this.opts.maxBatch);
+    this.readBack(batch);
+    return batch;
   }
 
   /** Hands the batch to the handler until it succeeds (or the consumer is stopped), then marks it done. */
   private async handleUntilDone(batch: Entry<T>[], fromReplay: boolean): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.handler(batch.map((e) => e.msg));
+        await this.handler(batch.map((e) => e.msg!));
         break;
       } catch (err) {
         this.bus.handlerFailed(err, attempt);
@@ -166,7 +196,6 @@ export class LocalLogBus<T> implements Bus<T> {
   private readonly recentIds = new Set<string>();
   /** The last sequence written before this process opened the log: what consumers replay up to. */
   readonly replayEnd: number;
-  private readonly waiters: (() => void)[] = [];
   private closed = false;
   readonly counters = { published: 0, duplicates: 0, refusedFull: 0, handlerFailures: 0 };
 
@@ -197,12 +226,10 @@ export class LocalLogBus<T> implements Bus<T> {
       this.counters.refusedFull++;
       throw new Error('bus log full: the pipeline is behind; retry later');
     }
-    const maxQueued = this.o.maxQueued ?? 256;
-    while (this.consumers.some((c) => c.queue.length >= maxQueued)) await new Promise<void>((r) => this.waiters.push(r));
     const seq = await this.spool.append(encodeEnvelope(msg.subject, msg.id, this.o.codec.encode(msg.payload)));
     this.remember(msg.id);
     this.counters.published++;
-    for (const c of this.consumers) c.offer({ seq, msg });
+    for (const c of this.consumers) c.offer(seq, msg, this.o.maxQueued ?? 256);
   }
 
   private remember(id: string): void {
@@ -213,7 +240,7 @@ export class LocalLogBus<T> implements Bus<T> {
   consume(filter: string, handler: Handler<T>, opts: ConsumeOptions): Subscription {
     checkSubject(filter, true);
     const floor = this.spool.stats().ackedSeq;
-    const replay = floor < this.replayEnd ? this.replayEntries(floor) : undefined;
+    const replay = floor < this.replayEnd ? this.readFrom(floor + 1, this.replayEnd) : undefined;
     const c = new LogConsumer(this, filter, handler, opts, replay, floor);
     this.consumers.push(c);
     return {
@@ -225,10 +252,11 @@ export class LocalLogBus<T> implements Bus<T> {
     };
   }
 
-  private *replayEntries(floor: number): Generator<Entry<T>> {
+  /** The logged messages with sequence numbers from `from` to `upTo`, decoded, in order. */
+  *readFrom(from: number, upTo = Number.POSITIVE_INFINITY): Generator<Entry<T>> {
     for (const { seq, batch } of this.spool.unacked()) {
-      if (seq <= floor) continue;
-      if (seq > this.replayEnd) return;
+      if (seq < from) continue;
+      if (seq > upTo) return;
       let e: ReturnType<typeof decodeEnvelope>;
       let payload: T;
       try {
@@ -238,14 +266,13 @@ export class LocalLogBus<T> implements Bus<T> {
         this.handlerFailed(new Error(`undecodable message ${seq} in the bus log: ${(err as Error).message}`), 0);
         continue;
       }
-      yield { seq, msg: { subject: e.subject, id: e.id, payload } };
+      yield { seq, subject: e.subject, msg: { subject: e.subject, id: e.id, payload } };
     }
   }
 
   /** Called by consumers after a batch: releases what every consumer is done with. */
   advance(): void {
     if (this.consumers.length) this.spool.ack(Math.min(...this.consumers.map((c) => c.position)));
-    for (const w of this.waiters.splice(0)) w();
   }
 
   handlerFailed(err: unknown, attempt: number): void {
