@@ -227,10 +227,11 @@ export class Agent {
   /** Moves pending events into a spooled batch and sends it when connected. */
   flush(): void {
     if (!this.pending.length) return;
-    const events = this.pending;
+    const payload = encodeSchemaEventsPayload(this.pending);
+    const count = this.pending.length; // the events themselves are garbage from here on
     this.pending = [];
-    const payload = encodeSchemaEventsPayload(events);
-    this.appends = this.appends.then(() => this.spool.append(payload)).then(
+    // Appended at once, not after the previous append: the spool syncs concurrent appends together.
+    const appended = this.spool.append(payload).then(
       (seq) => {
         if (!this.stream) return; // re-read from the spool at the next connection
         if (this.recent.size >= RECENT_LIMIT) this.backlogNeeded = true;
@@ -238,9 +239,10 @@ export class Agent {
         this.sendMore();
       },
       (err: unknown) => {
-        this.counters.agentDrops += events.length;
+        this.counters.agentDrops += count;
         this.o.log.error({ err }, 'batch could not be spooled');
       });
+    this.appends = this.appends.then(() => appended);
   }
 
   // ---- spool → server ----

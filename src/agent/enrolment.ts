@@ -1,8 +1,8 @@
 // Agent enrolment: a fresh key pair and CSR, exchanged with an enrolment token for a client certificate
 // signed by the server's CA. The result is the agent's identity (the private key never leaves the host).
+// The X.509 code is loaded only when enrolling: an enrolled agent never needs it (it is ~10 MB of memory).
 
 import { hostname as osHostname, platform, release } from 'node:os';
-import { createCsr, generateKeyPair, privateKeyToPem } from '../pki/pki.ts';
 import { enroll } from './transport.ts';
 
 export interface EnrolledIdentity {
@@ -25,6 +25,7 @@ export function localHostFacts(agentVersion: string): HostFacts {
 }
 
 export async function enrollWithNewKey(server: string, caPem: string, token: string, host: HostFacts): Promise<EnrolledIdentity> {
+  const { createCsr, generateKeyPair, privateKeyToPem } = await import('../pki/pki.ts');
   const keys = await generateKeyPair();
   const res = await enroll(server, caPem, {
     token, csr_pem: await createCsr(keys, host.hostname), hostname: host.hostname,

@@ -27,15 +27,21 @@ export interface BuildContext {
   nextSequence(): number;
   /** User name for a uid (e.g. from /etc/passwd), when known. */
   userName?(uid: number): string | undefined;
+  /** The `agent` and `host` fields of every event, made once (events share them; nobody mutates them). */
+  readonly eventAgent: VigilEvent['agent'];
+  readonly eventHost: NonNullable<VigilEvent['host']>;
 }
 
 /** A context whose sequence counter starts after `lastSequence` (persist it to stay monotonic). */
 export function createBuildContext(
-  fields: Omit<BuildContext, 'nextSequence'>,
+  fields: Omit<BuildContext, 'nextSequence' | 'eventAgent' | 'eventHost'>,
   lastSequence = 0,
 ): BuildContext {
   let seq = lastSequence;
-  return { ...fields, nextSequence: () => ++seq };
+  return {
+    ...fields, nextSequence: () => ++seq,
+    eventAgent: agentFields(fields.agent), eventHost: { id: fields.hostId, hostname: fields.agent.hostname, ...fields.host },
+  };
 }
 
 export const EVENT_ACTION: Record<EventType, string> = {
@@ -62,7 +68,7 @@ export function buildEvent(obs: Observation, ctx: BuildContext): VigilEvent {
   const proc = updateCache(obs, ctx.cache);
   const ev: VigilEvent = {
     '@timestamp': new Date(obs.timeMs).toISOString(),
-    agent: agentFields(ctx.agent),
+    agent: ctx.eventAgent,
     event: {
       id: eventId(),
       type: obs.type,
@@ -70,7 +76,7 @@ export function buildEvent(obs: Observation, ctx: BuildContext): VigilEvent {
       action: obs.action ?? EVENT_ACTION[obs.type],
       sequence: ctx.nextSequence(),
     },
-    host: { id: ctx.hostId, hostname: ctx.agent.hostname, ...ctx.host },
+    host: ctx.eventHost,
   };
   if (obs.pid > 0) ev.process = processFields(obs, proc, ctx.cache);
   const user = userFields(obs, proc, ctx);
@@ -129,23 +135,21 @@ function processFields(obs: Observation, cached: CachedProcess | undefined, cach
   const ppid = obs.ppid ?? cached?.ppid;
   setIf(p, 'ppid', ppid);
   setIf(p, 'tid', obs.tid);
-  if (startTimeMs !== undefined) {
-    const same = cached !== undefined && cached.startTimeMs === Math.trunc(startTimeMs);
-    p.entity_id = same ? cached.entityId : processEntityId(cache.hostId, obs.pid, startTimeMs);
-  }
+  const same = cached !== undefined && startTimeMs !== undefined && cached.startTimeMs === Math.trunc(startTimeMs);
+  if (startTimeMs !== undefined) p.entity_id = same ? cached!.entityId : processEntityId(cache.hostId, obs.pid, startTimeMs);
   setIf(p, 'executable', executable);
   setIf(p, 'name', processName(executable, args, obs.comm));
   if (args) {
     p.args = args;
-    p.command_line = obs.args ? joinCommandLine(args) : cached!.commandLine;
+    p.command_line = args === cached?.args ? cached.commandLine : joinCommandLine(args);
   }
   if (obs.argsTruncated ?? cached?.argsTruncated) p.args_truncated = true;
   setIf(p, 'working_directory', obs.cwd ?? cached?.cwd);
-  if (startTimeMs !== undefined) p.start = new Date(startTimeMs).toISOString();
+  if (startTimeMs !== undefined) p.start = same ? cached!.startIso : new Date(startTimeMs).toISOString();
   setIf(p, 'exit_code', obs.exitCode);
   setIf(p, 'signal', obs.signal);
   const parent = cache.parentOf({ ppid, startTimeMs });
-  if (parent) p.parent = parentFields(parent);
+  if (parent) p.parent = parent.asParent ??= parentFields(parent);
   else if (ppid !== undefined) p.parent = { pid: ppid };
   return p;
 }
@@ -155,7 +159,7 @@ function parentFields(parent: CachedProcess): ParentProcess {
     pid: parent.pid,
     entity_id: parent.entityId,
     command_line: parent.commandLine,
-    start: new Date(parent.startTimeMs).toISOString(),
+    start: parent.startIso,
   };
   setIf(out, 'executable', parent.executable);
   setIf(out, 'name', processName(parent.executable, parent.args, undefined));

@@ -6,6 +6,7 @@
 
 import { processEntityId } from '../tree/entity.ts';
 import { joinCommandLine } from './events.ts';
+import type { ParentProcess } from '../schema/event.ts';
 
 /** What a sensor or the /proc snapshot knows about a process. */
 export interface ProcessRecord {
@@ -25,6 +26,10 @@ export interface CachedProcess extends ProcessRecord {
   commandLine: string;
   entityId: string;
   exited: boolean;
+  /** `startTimeMs` as ISO 8601, made once (every event of the process and of its children carries it). */
+  startIso: string;
+  /** The event fields of this process as a parent, made at its first child's event; reset when it execs. */
+  asParent?: ParentProcess;
 }
 
 export const DEFAULT_PROCESS_CACHE_ENTRIES = 100_000;
@@ -57,21 +62,19 @@ export class ProcessCache {
     const startTimeMs = Math.trunc(rec.startTimeMs);
     const current = this.#byPid.get(rec.pid);
     if (current && current.startTimeMs === startTimeMs) {
-      Object.assign(current, definedFields(rec), { startTimeMs });
+      assignDefined(current, rec);
       if (rec.args) current.commandLine = joinCommandLine(current.args);
+      current.asParent = undefined;
       return current;
     }
     if (current) this.#remove(current);
     else this.#makeRoom();
     const args = rec.args ?? [];
     const entry: CachedProcess = {
-      ...definedFields(rec),
-      startTimeMs,
-      args,
-      commandLine: joinCommandLine(args),
-      entityId: processEntityId(this.hostId, rec.pid, startTimeMs),
-      exited: false,
+      pid: rec.pid, ppid: rec.ppid, startTimeMs, args, commandLine: joinCommandLine(args),
+      entityId: processEntityId(this.hostId, rec.pid, startTimeMs), exited: false, startIso: new Date(startTimeMs).toISOString(),
     };
+    assignDefined(entry, rec);
     this.#byPid.set(rec.pid, entry);
     return entry;
   }
@@ -131,9 +134,13 @@ function firstValue<V>(m: Map<number, V>): V | undefined {
   return undefined;
 }
 
-/** The record without keys whose value is undefined, so that an update never erases known fields. */
-function definedFields(rec: ProcessRecord): ProcessRecord {
-  const out = {} as Record<string, unknown>;
-  for (const [k, v] of Object.entries(rec)) if (v !== undefined) out[k] = v;
-  return out as unknown as ProcessRecord;
+/** Copies the record's known facts (an update never erases what is known); start time and pid stay. */
+function assignDefined(entry: CachedProcess, rec: ProcessRecord): void {
+  if (rec.ppid !== undefined) entry.ppid = rec.ppid;
+  if (rec.executable !== undefined) entry.executable = rec.executable;
+  if (rec.args !== undefined) entry.args = rec.args;
+  if (rec.argsTruncated !== undefined) entry.argsTruncated = rec.argsTruncated;
+  if (rec.cwd !== undefined) entry.cwd = rec.cwd;
+  if (rec.uid !== undefined) entry.uid = rec.uid;
+  if (rec.user !== undefined) entry.user = rec.user;
 }

@@ -4,14 +4,23 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Agent } from '../../agent/agent.ts';
-import { ResponseExecutor } from '../../agent/response/executor.ts';
-import { parseServerAddress } from '../../agent/response/isolation.ts';
-import { seedFromProc, selectSensor } from '../../agent/sensors/select.ts';
-import { createLogger } from '../log.ts';
-import { onShutdown } from '../shutdown.ts';
 
 export const summary = 'run the endpoint agent (enrols on first start with --token)';
+
+/**
+ * V8 settings for a small daemon: a 1 MB young generation (garbage from event bursts is collected at
+ * once instead of growing the heap), a heap that grows slowly and is capped well above what a full
+ * process cache needs (~45 MB). The `vigil agent` process re-executes itself with them (same pid).
+ */
+export const AGENT_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=160', '--optimize-for-size'];
+const TUNED_ENV = 'VIGIL_AGENT_NODE_FLAGS_SET';
+
+/** Replaces this process with one running the same command under AGENT_NODE_FLAGS (once). */
+function reexecWithAgentFlags(): void {
+  if (process.env[TUNED_ENV] === '1' || process.env.VIGIL_AGENT_NODE_FLAGS === 'off') return;
+  process.execve!(process.execPath, [process.execPath, ...process.execArgv, ...AGENT_NODE_FLAGS, ...process.argv.slice(1)],
+    { ...process.env, [TUNED_ENV]: '1' });
+}
 
 const HELP = `usage: vigil agent --server HOST:PORT --ca FILE [--token TOKEN] [--data-dir DIR] [--sensor auto|ebpf|proc] [--dns ADDR]...
 
@@ -31,6 +40,12 @@ export async function run(args: string[]): Promise<number> {
   const server = values.server ?? process.env.VIGIL_SERVER;
   const caFile = values.ca ?? process.env.VIGIL_CA;
   if (!server || !caFile) { console.error(`vigil agent: --server and --ca are required\n${HELP}`); return 2; }
+  reexecWithAgentFlags();
+  // Only now the agent's modules: the process that re-executes itself never loads them.
+  const [{ Agent }, { ResponseExecutor }, { parseServerAddress }, { seedFromProc, selectSensor }, { createLogger }, { onShutdown }] = await Promise.all([
+    import('../../agent/agent.ts'), import('../../agent/response/executor.ts'), import('../../agent/response/isolation.ts'),
+    import('../../agent/sensors/select.ts'), import('../log.ts'), import('../shutdown.ts'),
+  ]);
   const log = createLogger('vigil-agent');
   const dataDir = resolve(values['data-dir'] ?? process.env.VIGIL_AGENT_DIR ?? 'agent-data');
   // Response actions: isolation state is enforced before the agent connects.
