@@ -3,6 +3,7 @@
 // Parameterised statements only.
 
 import { DatabaseSync } from 'node:sqlite';
+import { migrateSqlite } from '../sqlite-migrations.ts';
 import type { Alert } from '../../detect/alerts.ts';
 import { bucketTime, type AlertComment, type AlertCounts, type AlertQuery, type AlertStatus, type AlertStore, type LevelBucket, type StoredAlert, type TriageAction } from './types.ts';
 
@@ -52,21 +53,9 @@ export class SqliteAlertStore implements AlertStore {
   }
 
   async migrate(): Promise<void> {
-    this.db.exec('CREATE TABLE IF NOT EXISTS alert_schema_migrations (version INTEGER PRIMARY KEY)');
-    const done = new Set(this.db.prepare('SELECT version FROM alert_schema_migrations').all().map((r) => Number(r.version)));
-    MIGRATIONS.forEach((statements, i) => {
-      if (done.has(i + 1)) return;
-      this.db.exec('BEGIN');
-      try {
-        for (const sql of statements) this.db.exec(sql);
-        this.db.prepare('INSERT INTO alert_schema_migrations (version) VALUES (?)').run(i + 1);
-        this.db.exec('COMMIT');
-      } catch (err) {
-        this.db.exec('ROLLBACK');
-        throw err;
-      }
-    });
+    migrateSqlite(this.db, 'alert_schema_migrations', MIGRATIONS);
   }
+
 
   async write(alerts: Alert[]): Promise<StoredAlert[]> {
     const insert = this.db.prepare(`INSERT OR IGNORE INTO alerts

@@ -1,6 +1,7 @@
 // The metadata store on SQLite (Node's built-in node:sqlite), in WAL mode: the embedded default.
 
 import { DatabaseSync } from 'node:sqlite';
+import { migrateSqlite } from '../sqlite-migrations.ts';
 import { MIGRATIONS } from './schema.ts';
 import type { AgentHealth, ApiKeyRecord, EnrollmentToken, HostRecord, MetadataStore, PolicyAck, PolicyRecord, TenantRecord } from './types.ts';
 
@@ -46,21 +47,9 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async migrate(): Promise<void> {
-    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)');
-    const done = new Set(this.db.prepare('SELECT version FROM schema_migrations').all().map((r) => Number(r.version)));
-    MIGRATIONS.forEach((statements, i) => {
-      if (done.has(i + 1)) return;
-      this.db.exec('BEGIN');
-      try {
-        for (const sql of statements) this.db.exec(sql);
-        this.db.prepare('INSERT INTO schema_migrations (version) VALUES (?)').run(i + 1);
-        this.db.exec('COMMIT');
-      } catch (err) {
-        this.db.exec('ROLLBACK');
-        throw err;
-      }
-    });
+    migrateSqlite(this.db, 'schema_migrations', MIGRATIONS);
   }
+
 
   async close(): Promise<void> {
     this.db.close();
