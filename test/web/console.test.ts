@@ -1,6 +1,7 @@
 // The web console end to end in Debian's Chromium against a real `vigil up`: sign in with the admin API
 // key, see the local host, find a process this test started in the host's process tree and open its
-// details; acknowledge an alert raised by a test process; upload a rule with an error and see the error.
+// details; acknowledge an alert raised by a test process; upload a rule with an error and see the error; add
+// and delete an alert sink.
 // Tests whose endpoint this server does not have yet are skipped, naming the endpoint. Screenshots of each
 // main page go to test-artifacts/.
 
@@ -157,6 +158,26 @@ test('every other main page renders without a crash', { timeout: 30_000 }, async
     assert.equal(await page.getByText('This page failed to render').count(), 0, `${link} rendered without an error`);
     await screenshot(page, name);
   }
+});
+
+test('add and delete an alert sink in Settings; its secret is not shown', { timeout: 30_000 }, async (t) => {
+  if (!(await requireEndpoint(t, '/api/v1/alert-sinks'))) return;
+  const secret = `secret-${randomBytes(12).toString('hex')}`;
+  await page.getByRole('link', { name: 'Settings', exact: true }).click();
+  await page.getByRole('tab', { name: 'Alert sinks' }).click();
+  await page.getByRole('textbox', { name: /^Name/ }).fill('SOC webhook');
+  await page.getByRole('textbox', { name: /^Webhook URL/ }).fill('http://127.0.0.1:9/hook');
+  await page.getByLabel(/^HMAC secret/).fill(secret);
+  await page.getByRole('button', { name: 'Add alert sink' }).click();
+  const table = page.getByRole('table', { name: 'Alert sinks' });
+  const row = table.getByRole('row').filter({ hasText: 'SOC webhook' });
+  await row.waitFor();
+  assert.match(await row.innerText(), /http:\/\/127\.0\.0\.1:9\/hook\s+yes/);
+  assert.equal(await page.getByText(secret).count(), 0, 'the secret is not shown');
+  await screenshot(page, 'settings-alert-sinks');
+  page.once('dialog', (d) => { void d.accept(); });
+  await row.getByRole('button', { name: 'Delete' }).click();
+  await page.getByText('No alert sinks yet.').waitFor();
 });
 
 test('password sign-in: a wrong password is refused, the right one signs in; sign out returns to the login', { timeout: 30_000 }, async (t) => {

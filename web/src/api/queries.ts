@@ -54,6 +54,9 @@ export const useUsers = () => useQuery({ queryKey: ['users'], queryFn: () => api
 export interface ApiKeyView { id: string; name: string; role: string; created_at: string; expires_at: string | null; revoked_at: string | null; last_used_at: string | null }
 export const useApiKeys = () => useQuery({ queryKey: ['api-keys'], queryFn: () => api<{ api_keys: ApiKeyView[] }>('/api-keys') });
 
+export interface AlertSinkView { id: string; name: string; url: string; has_secret: boolean; created_by: string; created_at: string }
+export const useAlertSinks = () => useQuery({ queryKey: ['alert-sinks'], queryFn: () => api<{ alert_sinks: AlertSinkView[] }>('/alert-sinks') });
+
 export interface IrAction { id: string; host_id: string; action: string; status: string; requested_by?: string; created_at?: string; updated_at?: string; target?: string; artifacts?: { name: string; sha256: string; size?: number; url?: string }[]; detail?: string }
 export const useIrActions = () => useQuery({ queryKey: ['ir-actions'], refetchInterval: 5_000, queryFn: () => api<{ actions: IrAction[] }>('/ir/actions') });
 
