@@ -117,20 +117,40 @@ function logsource(product: string, service: string | undefined, categories: str
   return ls;
 }
 
+// Memos of the classification; cleared when full, since channel names and event ids come from input.
+const MEMO_LIMIT = 4096;
+const serviceCache = new Map<string, string | undefined>(); // `${Channel}|${Provider_Name}` as found → service
+const windowsCache = new Map<string, EventLogsource>(); // `${service}|${EventID}|${EventType}` → logsource
+
+function remember<V>(memo: Map<string, V>, key: string, value: V): V {
+  if (memo.size >= MEMO_LIMIT) memo.clear();
+  memo.set(key, value);
+  return value;
+}
+
+function windowsService(channel: unknown, provider: unknown): string | undefined {
+  const key = `${String(channel)}|${String(provider)}`;
+  if (serviceCache.has(key)) return serviceCache.get(key);
+  const c = typeof channel === 'string' ? CHANNEL_SERVICE[channel.toLowerCase()] : undefined;
+  const service = c || (typeof provider === 'string' && PROVIDER_SERVICE[provider.toLowerCase()]) || undefined;
+  return remember(serviceCache, key, service);
+}
+
 /** Logsource of a flattened Windows record (fields EventID, Channel, Provider_Name…). */
 export function windowsLogsource(rec: Record<string, unknown>): EventLogsource {
-  const channel = typeof rec.Channel === 'string' ? rec.Channel.toLowerCase() : undefined;
-  const provider = typeof rec.Provider_Name === 'string' ? rec.Provider_Name.toLowerCase() : undefined;
-  const service = (channel && CHANNEL_SERVICE[channel]) || (provider && PROVIDER_SERVICE[provider]) || undefined;
+  const service = windowsService(rec.Channel, rec.Provider_Name);
   const eventId = Number(rec.EventID);
   const eventType = rec.EventType;
+  const key = `${service ?? ''}|${eventId}|${String(eventType)}`;
+  const known = windowsCache.get(key);
+  if (known) return known;
   const categories: string[] = [];
   for (const c of WINDOWS_CATEGORIES) {
     if (c.service === service && c.eventId === eventId && (!c.eventType || c.eventType === eventType) && !categories.includes(c.category)) {
       categories.push(c.category);
     }
   }
-  return logsource('windows', service, categories);
+  return remember(windowsCache, key, logsource('windows', service, categories));
 }
 
 /** Adds the Sysmon-style alias fields a Windows record's logsource expects (e.g. 4688 NewProcessName → Image). */

@@ -1,14 +1,15 @@
 // RuleSet: compiled single-event rules with logsource routing and a literal index. An event is tested only
-// against the rules of its logsource whose required literals occur in it (exact values by hash lookup,
-// substrings with one Aho-Corasick pass per indexed field, keyword literals over all values), plus the few
-// rules that have no required literal. Predicates are compiled once; the
-// per-event path allocates only for matches; predicates are cached per rule object across rebuilds.
-// Enable/disable by id. Pure.
+// against the rules of its logsource whose required literals occur in it (exact values by hash lookup;
+// substrings with one scan per indexed field for all rules of the logsource, by skip scanner or automaton,
+// see skipscan.ts; keyword literals over each value of the event), plus the few rules that have no
+// required literal. Predicates are compiled once and cached per rule object across rebuilds; the per-event
+// path allocates only lowercased field values and matches. Enable/disable by id. Pure.
 
 import type { RuleIR } from '../sigma/ir.ts';
-import { allValues, ALL_VALUES, compilePredicate, getterFor, lowerField, MatchContext, requiredLiterals, stringForm } from '../sigma/predicate.ts';
-import type { Predicate } from '../sigma/predicate.ts';
-import { AhoCorasick } from './aho.ts';
+import { ALL_VALUES, compilePredicate, getterFor, lowerField, MatchContext, requiredLiterals } from '../sigma/predicate.ts';
+import type { Getter, Predicate } from '../sigma/predicate.ts';
+import { literalScanner } from './skipscan.ts';
+import type { LiteralScanner } from './skipscan.ts';
 import type { EventLogsource } from './logsources.ts';
 import { logsourceMatches } from './logsources.ts';
 import type { EventRecord } from './records.ts';
@@ -27,23 +28,18 @@ function predicateOf(ir: RuleIR): Predicate {
 /** A single-event rule match: pure data. */
 export interface Detection { rule: RuleIR; event: EventRecord; logsource: EventLogsource }
 
-/** The literal index of one field within a logsource bucket: exact values by map, substrings by automaton. */
+/** The literal index of one field within a logsource bucket: exact values by map, substrings by scanner. */
 interface FieldIndex {
   field: string;
-  raw: (ctx: MatchContext) => string | string[] | undefined; // for the (case-insensitive) automaton
-  lower: (ctx: MatchContext) => string | string[] | undefined; // for exact lookups
+  get: Getter;
   exact: Map<string, number[]>;
-  ac: AhoCorasick | undefined;
-  rulesByPattern: number[][];
+  scanner: LiteralScanner | undefined;
+  hit: (id: number) => void; // adds the rules of a found pattern to the candidates
 }
 
 interface Bucket { fields: FieldIndex[]; always: number[]; size: number }
 
-function accessors(field: string): Pick<FieldIndex, 'raw' | 'lower'> {
-  if (field === ALL_VALUES) return { raw: (ctx) => allValues(ctx.event), lower: () => undefined };
-  const get = getterFor(field);
-  return { raw: (ctx) => stringForm(get(ctx.event)), lower: (ctx) => lowerField(ctx, field, get) };
-}
+const MAX_VALUE_DEPTH = 8;
 
 function push(m: Map<string, number[]>, key: string, rule: number): void {
   const list = m.get(key);
@@ -114,12 +110,43 @@ export class RuleSet {
     const fields: FieldIndex[] = [];
     for (const [field, f] of byField) {
       const patterns = [...f.sub.keys()];
-      fields.push({
-        field, ...accessors(field), exact: f.exact, ac: patterns.length > 0 ? new AhoCorasick(patterns) : undefined,
-        rulesByPattern: patterns.map((p) => f.sub.get(p) as number[]),
-      });
+      const rulesByPattern = patterns.map((p) => f.sub.get(p) as number[]);
+      const scanner = patterns.length === 0 ? undefined : literalScanner(patterns);
+      fields.push({ field, get: getterFor(field), exact: f.exact, scanner, hit: (id) => this.addCandidates(rulesByPattern[id]) });
     }
     return { fields, always, size };
+  }
+
+  private addCandidates(rules: readonly number[] | undefined): void {
+    if (rules === undefined) return;
+    const { stamp, epoch, candidates } = this;
+    for (const ri of rules) if (stamp[ri] !== epoch) { stamp[ri] = epoch; candidates.push(ri); }
+  }
+
+  /** Adds the candidates a field's value selects: exact values by lookup, literals by scan. */
+  private indexField(f: FieldIndex): void {
+    if (f.field === ALL_VALUES) { if (f.scanner) this.scanValues(f.scanner, f.hit, this.ctx.event, 0); return; }
+    if (f.exact.size > 0) {
+      const v = lowerField(this.ctx, f.field, f.get);
+      if (typeof v === 'string') this.addCandidates(f.exact.get(v)); else if (v) for (const x of v) this.addCandidates(f.exact.get(x));
+    }
+    if (f.scanner === undefined) return;
+    const v = f.get(this.ctx.event);
+    if (typeof v === 'string') f.scanner.scan(v, f.hit); else this.scanValues(f.scanner, f.hit, v, MAX_VALUE_DEPTH - 1); // a list's elements too
+  }
+
+  /** Scans every scalar under `v` (objects and arrays down to MAX_VALUE_DEPTH), each value on its own. */
+  private scanValues(scanner: LiteralScanner, hit: (id: number) => void, v: unknown, depth: number): void {
+    if (typeof v === 'string') { scanner.scan(v, hit); return; }
+    if (v === null || v === undefined) return;
+    if (typeof v !== 'object') { scanner.scan(String(v), hit); return; }
+    if (depth >= MAX_VALUE_DEPTH) return;
+    if (Array.isArray(v)) { for (const x of v) this.scanValues(scanner, hit, x, depth + 1); return; }
+    const o = v as Record<string, unknown>;
+    for (const k in o) {
+      const x = o[k];
+      if (typeof x === 'string') scanner.scan(x, hit); else this.scanValues(scanner, hit, x, depth + 1);
+    }
   }
 
   /** Rules of `ls` matching `record`, in rule order. */
@@ -128,26 +155,11 @@ export class RuleSet {
     if (b.size === 0) return [];
     const ctx = this.ctx;
     ctx.reset(record);
-    const epoch = ++this.epoch;
-    const stamp = this.stamp;
+    this.epoch++;
     const cand = this.candidates;
     cand.length = 0;
-    const add = (rules: number[] | undefined): void => {
-      if (rules) for (const ri of rules) if (stamp[ri] !== epoch) { stamp[ri] = epoch; cand.push(ri); }
-    };
-    for (const f of b.fields) {
-      if (f.exact.size > 0) {
-        const v = f.lower(ctx);
-        if (typeof v === 'string') add(f.exact.get(v)); else if (v) for (const x of v) add(f.exact.get(x));
-      }
-      if (f.ac) {
-        const v = f.raw(ctx);
-        const byPattern = f.rulesByPattern;
-        const hit = (id: number): void => add(byPattern[id]);
-        if (typeof v === 'string') f.ac.scan(v, hit); else if (v) for (const x of v) f.ac.scan(x, hit);
-      }
-    }
-    for (const ri of b.always) if (stamp[ri] !== epoch) { stamp[ri] = epoch; cand.push(ri); }
+    for (const f of b.fields) this.indexField(f);
+    this.addCandidates(b.always);
     if (cand.length === 0) return [];
     if (cand.length > 1) cand.sort((x, y) => x - y);
     let out: Detection[] | undefined;

@@ -427,7 +427,7 @@ export function regexLiteral(field: string, source: string): Literal[] | null {
   }
   end();
   const lit = best.toLowerCase();
-  return lit.length >= 2 ? [{ field, lit, exact: false }] : null;
+  return lit.length >= 1 ? [{ field, lit, exact: false }] : null;
 }
 
 /** Every scalar value of the event joined by NUL (what keyword searches look through). */
