@@ -29,6 +29,19 @@ test('a hunt sees only the caller\'s tenant, in every read of a table', async ()
   assert.deepEqual(tenants.body.rows, [['default']]);
 });
 
+test('a hunt may read its own CTEs; they see only the caller\'s tenant and cannot stand in for other tables', async () => {
+  const cte = await hunt('WITH mine AS (SELECT tenant_id, host_id FROM telemetry_events), hosts_seen AS (SELECT DISTINCT host_id FROM mine) SELECT DISTINCT m.tenant_id FROM mine AS m JOIN hosts_seen AS h ON m.host_id = h.host_id');
+  assert.equal(cte.status, 200, JSON.stringify(cte.body));
+  assert.deepEqual(cte.body.rows, [['default']]);
+  const inList = await hunt('WITH ids AS (SELECT event_id FROM telemetry_events) SELECT count() FROM telemetry_events WHERE event_id IN ids');
+  assert.equal(inList.status, 200, JSON.stringify(inList.body));
+  for (const sql of ['WITH telemetry_events AS (SELECT name FROM system.tables) SELECT * FROM telemetry_events',
+    'WITH system AS (SELECT 1) SELECT * FROM system.tables', 'WITH x AS (SELECT 1) SELECT * FROM system.users']) {
+    const r = await hunt(sql);
+    assert.deepEqual([r.status, r.body.code], [400, 'hunt_table_not_allowed'], sql);
+  }
+});
+
 test('a hunt result is limited and says so', async () => {
   const r = await call(f, 'POST', '/hunt', { token: f.tokens.analyst, body: { sql: 'SELECT event_id FROM telemetry_events', limit: 3 } });
   assert.equal(r.status, 200);

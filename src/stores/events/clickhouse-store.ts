@@ -202,7 +202,7 @@ export class ClickHouseEventStore implements EventStore {
       throw new HuntRefusal('syntax', refusalOf(err).message);
     }
     const catalogue = await this.huntCatalogue();
-    checkHuntAst(parseExplainAst(ast.map((r) => r.explain)), catalogue);
+    checkHuntAst(parseExplainAst(ast.map((r) => r.explain)), catalogue, statement);
     const started = performance.now();
     let rows: Record<string, unknown>[];
     try {

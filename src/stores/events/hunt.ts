@@ -77,8 +77,21 @@ export interface HuntCatalogue {
   names: ReadonlySet<string>;
 }
 
-function checkTable(node: AstNode, cat: HuntCatalogue): void {
-  if (!cat.allowed.has(node.arg)) {
+/** `WITH name AS (` and `, name AS (`: the names a statement may declare as common table expressions. */
+const CTE_DECLARATION = /(?:\bWITH|,)\s*(`[^`]+`|"[^"]+"|[A-Za-z_][A-Za-z0-9_]*)\s+AS\s*\(/gi;
+
+/**
+ * The common table expression names of a statement (EXPLAIN AST does not show them), minus every name the engine
+ * knows as a table or database: a table source that matches one can then only be the query's own CTE (or a table
+ * that does not exist), never a real table. A false match (in a string, say) allows nothing more.
+ */
+export function cteNamesOf(statement: string, cat: HuntCatalogue): Set<string> {
+  const names = [...statement.matchAll(CTE_DECLARATION)].map((m) => m[1].replace(/^[`"]|[`"]$/g, ''));
+  return new Set(names.filter((n) => !n.includes('.') && !cat.names.has(n)));
+}
+
+function checkTable(node: AstNode, cat: HuntCatalogue, ctes: ReadonlySet<string>): void {
+  if (!cat.allowed.has(node.arg) && !ctes.has(node.arg)) {
     throw new HuntRefusal('table_not_allowed', `table ${node.arg} is not allowed; a hunt reads only ${[...cat.allowed].join(', ')}`);
   }
 }
@@ -98,8 +111,12 @@ function checkIdentifier(node: AstNode, cat: HuntCatalogue): void {
   }
 }
 
-/** Throws a HuntRefusal unless the parse tree is one SELECT over allowed tables without settings or output clauses. */
-export function checkHuntAst(nodes: AstNode[], cat: HuntCatalogue): void {
+/**
+ * Throws a HuntRefusal unless the parse tree is one SELECT over allowed tables (or the statement's own CTEs)
+ * without settings or output clauses.
+ */
+export function checkHuntAst(nodes: AstNode[], cat: HuntCatalogue, statement = ''): void {
+  const ctes = cteNamesOf(statement, cat);
   const root = nodes[0];
   if (!root || root.kind !== 'SelectWithUnionQuery' || nodes.some((n, i) => i > 0 && n.depth === 0)) {
     throw new HuntRefusal('not_select', `only a SELECT is allowed, not ${root?.kind.replace(/Query$/, '') ?? 'nothing'}`);
@@ -108,7 +125,7 @@ export function checkHuntAst(nodes: AstNode[], cat: HuntCatalogue): void {
   nodes.forEach((node, i) => {
     if (node.kind === 'Set' || node.kind === 'SetQuery') throw new HuntRefusal('settings', 'SETTINGS are not allowed; the server sets the limits');
     if (node.kind === 'TableExpression') checkTableExpression(nodes, i);
-    if (node.kind === 'TableIdentifier') checkTable(node, cat);
+    if (node.kind === 'TableIdentifier') checkTable(node, cat, ctes);
     if (node.kind === 'Identifier') checkIdentifier(node, cat);
     if (node.kind === 'Function' && DENIED_FUNCTION.test(node.arg)) throw new HuntRefusal('function_not_allowed', `function ${node.arg}() is not allowed`);
   });
