@@ -4,7 +4,7 @@
 // carries the rule's author (Detection Rule License 1.1 of SigmaHQ rules). Pure.
 
 import { createHash } from 'node:crypto';
-import type { CorrelationIR, Level, RuleIR } from '../sigma/ir.ts';
+import type { CorrelationIR, Level, RuleIR, RuleResponse } from '../sigma/ir.ts';
 import type { CorrelationMatch } from './correlation.ts';
 import { technique } from './mitre.ts';
 import type { Technique } from './mitre.ts';
@@ -20,6 +20,8 @@ export interface AlertRule {
   references: string[];
   /** `single` for a single-event rule, otherwise the correlation type. */
   type: 'single' | CorrelationIR['type'];
+  /** The automated response the rule names, if any (run only where the server's policy allows). */
+  response?: RuleResponse;
 }
 
 export interface Alert {
@@ -50,6 +52,7 @@ function alertRule(r: RuleIR | CorrelationIR, type: AlertRule['type']): AlertRul
   return {
     id: r.id, title: r.name, author: r.author, level: r.severity, status: r.status, description: r.description,
     references: 'references' in r ? r.references ?? [] : [], type,
+    ...('response' in r && r.response ? { response: r.response } : {}),
   };
 }
 

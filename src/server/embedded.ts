@@ -36,6 +36,7 @@ import { AlertDelivery, type DeliveryOptions } from '../alerts/delivery.ts';
 import type { AuditSink } from '../ledger/sink.ts';
 import type { ResponseConfig } from '../response/dispatcher.ts';
 import { openResponseService } from '../response/service.ts';
+import { AutoResponder, type AutoResponsePolicy } from '../response/automation.ts';
 
 export const DEFAULT_TENANT = 'default';
 
@@ -47,6 +48,8 @@ export interface ServerOptions {
   retentionDays?: number;
   /** Response actions: expiry, two-person approval for isolation. */
   response?: ResponseConfig;
+  /** Automated response (rules that name a response): off unless enabled here. */
+  autoResponse?: Partial<AutoResponsePolicy>;
   /** Where response actions are audited (default: the ledger at <data-dir>/ledger.db). */
   audit?: AuditSink;
   stages?: PipelineStage[];
@@ -174,6 +177,13 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   const adminPasswordPath = await ensureAdminUser(security, o.dataDir);
   const liveFeed = new LiveFeed();
   detection.onAlert((a) => liveFeed.publish('alert', a.tenant_id, alertView(a)));
+  const autoResponder = new AutoResponder(response.dispatcher, o.autoResponse ?? {});
+  detection.onAlert((a) => {
+    if (!a.rule.response) return;
+    autoResponder.onAlert(a, a.rule.response).then(
+      (r) => { if ('skipped' in r) o.log.info({ alert: a.id, rule: a.rule.id, reason: r.skipped }, 'automated response not run'); },
+      (err: unknown) => o.log.error({ err, alert: a.id }, 'automated response failed'));
+  });
   const alertSinks = new AlertSinkStore(join(o.dataDir, 'alert-sinks.db'));
   const delivery = new AlertDelivery({ store: alertSinks, log: o.log, ...o.alertDelivery });
   detection.onAlert((a) => delivery.enqueue(a.tenant_id, alertView(a)));

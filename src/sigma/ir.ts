@@ -59,7 +59,14 @@ export interface RuleIR {
   references?: string[];
   falsepositives?: string[];
   sigma_name?: string; // Sigma `name`, used by correlations
+  response?: RuleResponse; // Vigil extension: what to do, unattended, when the rule fires
 }
+
+/** Actions a rule may name as its automated response (run only where the server's policy allows). */
+export const RULE_RESPONSE_ACTIONS = ['kill_process', 'collect_triage', 'isolate'] as const;
+
+/** A rule's automated response, e.g. `{ action: 'kill_process' }` (the matching process). */
+export interface RuleResponse { action: (typeof RULE_RESPONSE_ACTIONS)[number]; params?: Record<string, unknown> }
 
 export type CorrelationType =
   | 'event_count' | 'value_count' | 'temporal' | 'temporal_ordered'

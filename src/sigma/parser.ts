@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import type {
   ConditionNode, CorrelationCondition, CorrelationIR, CorrelationType, Level, Logsource, RejectedRule, RuleIR,
 } from './ir.ts';
-import { and, LEVELS, not, or, techniquesFromTags } from './ir.ts';
+import { and, LEVELS, not, or, RULE_RESPONSE_ACTIONS, techniquesFromTags } from './ir.ts';
+import type { RuleResponse } from './ir.ts';
 import { parseCondition } from './condition.ts';
 import { CompileError, compileItem, jsRegex } from './values.ts';
 import type { Placeholders, RawValue } from './values.ts';
@@ -199,6 +200,19 @@ function compileDetection(ctx: Ctx, det: unknown, ls: Logsource, key = 'detectio
   }
 }
 
+/** The optional `response` attribute (a Vigil extension): an allowed action and its parameters. */
+function responseOf(ctx: Ctx, v: unknown): RuleResponse | undefined {
+  if (v === undefined) return undefined;
+  const o = v as Record<string, unknown> | null;
+  if (!o || typeof o !== 'object' || Array.isArray(o)) fail(ctx, ['response'], "'response' must be a map with an 'action'");
+  if (!(RULE_RESPONSE_ACTIONS as readonly unknown[]).includes(o.action)) {
+    fail(ctx, ['response', 'action'], `'response.action' must be one of ${RULE_RESPONSE_ACTIONS.join(', ')}`);
+  }
+  const params = o.params;
+  if (params !== undefined && (!params || typeof params !== 'object' || Array.isArray(params))) fail(ctx, ['response', 'params'], "'response.params' must be a map");
+  return { action: o.action as RuleResponse['action'], ...(params ? { params: params as Record<string, unknown> } : {}) };
+}
+
 function compileRuleDoc(ctx: Ctx, d: Record<string, unknown>, index: number): RuleIR {
   const m = meta(ctx, d, index);
   const logsource = logsourceOf(ctx, d.logsource);
@@ -208,7 +222,7 @@ function compileRuleDoc(ctx: Ctx, d: Record<string, unknown>, index: number): Ru
     id: m.id, name: m.name, severity: levelOf(ctx, d.level, 'medium'), enabled: true, status: m.status,
     author: m.author, description: m.description, sigma_source: ctx.file, logsource, conditions,
     mitre: techniquesFromTags(m.tags), tags: m.tags, references: m.references, falsepositives: m.falsepositives,
-    sigma_name: m.sigma_name,
+    sigma_name: m.sigma_name, response: responseOf(ctx, d.response),
   };
 }
 

@@ -13,7 +13,7 @@ import { onShutdown } from '../shutdown.ts';
 export const summary = 'start the embedded server and a local agent (no external service)';
 
 const HELP = `usage: vigil up [--data-dir DIR] [--http HOST:PORT] [--grpc HOST:PORT] [--no-agent] [--sensor auto|ebpf|proc]
-                [--rules DIR]... [--placeholders FILE] [--ir-two-person] [--ir-expiry SECONDS]
+                [--rules DIR]... [--placeholders FILE] [--ir-two-person] [--ir-expiry SECONDS] [--auto-response]
 
   --data-dir DIR     where everything is kept (default ./data; env VIGIL_DATA_DIR)
   --http HOST:PORT   REST API and console (default 127.0.0.1:8440; env VIGIL_HTTP)
@@ -23,14 +23,16 @@ const HELP = `usage: vigil up [--data-dir DIR] [--http HOST:PORT] [--grpc HOST:P
   --rules DIR        Sigma rules to load besides the built-in ones (repeatable; e.g. a SigmaHQ checkout's rules/)
   --placeholders F   YAML map of values for rules that use %placeholders%
   --ir-two-person    isolation needs a second principal's approval (env VIGIL_IR_TWO_PERSON=1)
-  --ir-expiry S      response actions not done within S seconds expire (default 86400; env VIGIL_IR_EXPIRY_S)`;
+  --ir-expiry S      response actions not done within S seconds expire (default 86400; env VIGIL_IR_EXPIRY_S)
+  --auto-response    run the responses rules name (kill_process, collect_triage) for high and critical
+                     alerts, at most 5 per host and hour (env VIGIL_AUTO_RESPONSE=1)`;
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: {
     'data-dir': { type: 'string' }, http: { type: 'string' }, grpc: { type: 'string' },
     'no-agent': { type: 'boolean' }, sensor: { type: 'string' }, help: { type: 'boolean' },
     rules: { type: 'string', multiple: true }, placeholders: { type: 'string' },
-    'ir-two-person': { type: 'boolean' }, 'ir-expiry': { type: 'string' },
+    'ir-two-person': { type: 'boolean' }, 'ir-expiry': { type: 'string' }, 'auto-response': { type: 'boolean' },
   } });
   if (values.help) { console.log(HELP); return 0; }
   const dataDir = resolve(values['data-dir'] ?? process.env.VIGIL_DATA_DIR ?? 'data');
@@ -39,6 +41,7 @@ export async function run(args: string[]): Promise<number> {
   const log = createLogger('vigil');
   const server = await startEmbeddedServer({
     dataDir, log, ruleDirs: values.rules, placeholders: values.placeholders,
+    autoResponse: { enabled: values['auto-response'] ?? process.env.VIGIL_AUTO_RESPONSE === '1' },
     response: { requireIsolationApproval: values['ir-two-person'] ?? process.env.VIGIL_IR_TWO_PERSON === '1', commandTtlMs: irExpiryS * 1000 },
     http: values.http ?? process.env.VIGIL_HTTP ?? '127.0.0.1:8440',
     grpc: values.grpc ?? process.env.VIGIL_GRPC ?? '127.0.0.1:8443',
