@@ -2,7 +2,7 @@
 // or the JSON rule form; compile errors come back with their line), replace, delete, enable/disable, and a
 // dry run of a rule text over the last hours of stored events. A rule text loads whole or not at all.
 
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ChangeResult, RuleInfo } from '../../detect/registry.ts';
 import { problem } from '../http.ts';
 import type { ApiOptions } from '../server.ts';
@@ -38,7 +38,17 @@ export function ruleRoutes(api: FastifyInstance, o: ApiOptions): void {
   const views = (ids: string[]) => rules.list().filter((r) => ids.includes(r.id)).map(ruleView);
 
   const read = { config: { access: 'rules:read' as const } };
-  const write = { config: { access: 'rules:write' as const } };
+  // The rule set is one for the whole deployment: only the platform's own tenant (and the super-admin) change
+  // it; other tenants' authors may read it and dry-run rule texts over their own events.
+  const home = o.defaultTenant ?? 'default';
+  const platformOnly = async (req: FastifyRequest, reply: FastifyReply) => {
+    const p = req.principal!;
+    if (p.role !== 'super-admin' && p.tenantId !== home) {
+      return problem(reply, 403, 'Forbidden', `detection rules are shared by every tenant and managed by the platform's tenant '${home}'`);
+    }
+  };
+  const author = { config: { access: 'rules:write' as const } };
+  const write = { ...author, preHandler: platformOnly };
 
   api.get('/rules', { config: { access: 'rules:read', etag: true } }, async () => ({ rules: rules.list().map(ruleView), rejected: rules.rejected().length }));
 
@@ -67,7 +77,7 @@ export function ruleRoutes(api: FastifyInstance, o: ApiOptions): void {
   }
 
   api.post<{ Body: { yaml: string; hours?: number } }>('/rules/test', {
-    ...write,
+    ...author,
     schema: { body: { ...textBody, properties: { ...textBody.properties, hours: { type: 'integer', minimum: 1, maximum: 24 * 30 } } } },
   }, async (req, reply) => {
     const from = new Date(Date.now() - (req.body.hours ?? 24) * 3_600_000);
