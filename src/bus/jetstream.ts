@@ -1,10 +1,11 @@
 // The bus on NATS JetStream (scale-out). Owns the stream layout of seed 002 (`events.<tenant>.<host>`,
-// `alerts.<tenant>`, `ir.<tenant>.<host>`, `rules.<tenant>`: one stream each, file storage, limits and
+// `alerts.<tenant>`, `ir.<tenant>.<host>`, `rules.<tenant>`, plus `ir-reports.<tenant>.<host>`: one stream each, file storage, limits and
 // max age per seed 000), publishing with message ids (server-side dedup within the duplicate window), and
 // durable pull consumers with explicit acks: a batch is acked after the handler succeeded, nak'ed (so
 // redelivered) when it failed. publish() resolves on JetStream's publish ack, i.e. once the message is
 // stored in the stream. Every process of one `consumerGroup` shares a durable consumer per filter, so the
 // messages are divided among them (work-queue semantics); different groups each see every message.
+// `follow` is the broadcast form: a per-process ordered consumer that sees every message from now on.
 
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import {
@@ -36,6 +37,8 @@ export const VIGIL_STREAMS: readonly StreamSpec[] = [
   { root: 'events', name: 'EVENTS', tokens: 2, maxAgeMs: 24 * HOUR_MS },
   { root: 'alerts', name: 'ALERTS', tokens: 1, maxAgeMs: 7 * 24 * HOUR_MS },
   { root: 'ir', name: 'IR_COMMANDS', tokens: 2, maxAgeMs: 24 * HOUR_MS },
+  // Agents' answers to response commands (results, artefact chunks, "connected", "delivered"), ingest → API role.
+  { root: 'ir-reports', name: 'IR_REPORTS', tokens: 2, maxAgeMs: 24 * HOUR_MS },
   { root: 'rules', name: 'RULE_UPDATES', tokens: 1, maxAgeMs: 30 * 24 * HOUR_MS, maxMsgsPerSubject: 1 },
 ];
 
@@ -91,7 +94,7 @@ export class JetStreamBus<T> implements Bus<T> {
   private readonly js: JetStreamClient;
   private readonly jsm: JetStreamManager;
   private readonly prefix: string;
-  private readonly loops = new Set<PullLoop<T>>();
+  private readonly loops = new Set<{ stop(): Promise<void> }>();
   private closed = false;
 
   private constructor(o: JetStreamBusOptions<T>, nc: NatsConnection, jsm: JetStreamManager) {
@@ -206,6 +209,30 @@ export class JetStreamBus<T> implements Bus<T> {
     };
   }
 
+  /**
+   * Calls `handler` with every message on `filter` published from now on, one at a time, through an ordered
+   * (ephemeral, per-process, unacknowledged) consumer: every process following a filter sees every message,
+   * unlike `consume`, whose durable consumer divides them. For broadcasts such as response commands.
+   * Resolves once the consumer exists; an ordered consumer survives NATS reconnects on its own.
+   */
+  async follow(filter: string, handler: (msg: BusMessage<T>) => Promise<void>): Promise<Subscription> {
+    if (this.closed) throw new Error('bus closed');
+    const spec = this.specOf(filter, true);
+    const loop = new FollowLoop<T>({
+      stream: streamName(this.o.namespace, spec), wireFilter: this.prefix + filter,
+      toSubject: (wire) => this.logicalSubject(spec, wire), handler, bus: this.o, js: this.js,
+    });
+    this.loops.add(loop);
+    loop.start();
+    await loop.started;
+    return {
+      stop: async () => {
+        this.loops.delete(loop);
+        await loop.stop();
+      },
+    };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -239,6 +266,68 @@ export function streamName(namespace: string | undefined, spec: StreamSpec): str
 
 function isNotFound(err: unknown): boolean {
   return err instanceof Error && /not found/i.test(err.message);
+}
+
+interface FollowLoopOptions<T> {
+  stream: string;
+  wireFilter: string;
+  toSubject: (wire: string) => string;
+  handler: (msg: BusMessage<T>) => Promise<void>;
+  bus: JetStreamBusOptions<T>;
+  js: JetStreamClient;
+}
+
+/** One ordered consumer from the newest message on; a failed handler is reported, never retried. */
+class FollowLoop<T> {
+  private readonly o: FollowLoopOptions<T>;
+  private messages: ConsumerMessages | undefined;
+  private stopped = false;
+  private done: Promise<void> = Promise.resolve();
+  private ready!: () => void;
+  /** Resolves once the consumer exists: messages published after that are seen. */
+  readonly started = new Promise<void>((resolve) => { this.ready = resolve; });
+
+  constructor(o: FollowLoopOptions<T>) {
+    this.o = o;
+  }
+
+  start(): void {
+    this.done = this.run();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const consumer = await this.o.js.consumers.get(this.o.stream, { filter_subjects: this.o.wireFilter, deliver_policy: DeliverPolicy.New });
+        if (this.stopped) return;
+        this.messages = await consumer.consume();
+        this.ready();
+        for await (const m of this.messages) await this.handle(m);
+      } catch (err) {
+        this.o.bus.onConsumerError?.(this.o.wireFilter, err instanceof Error ? err : new Error(String(err)));
+        if (!this.stopped) await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  private async handle(m: JsMsg): Promise<void> {
+    let payload: T;
+    try {
+      payload = this.o.bus.codec.decode(m.data);
+    } catch (err) {
+      this.o.bus.onUndecodable?.(m.subject, err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    await this.o.handler({ subject: this.o.toSubject(m.subject), id: m.headers?.get('Nats-Msg-Id') ?? `${m.info.stream}:${m.seq}`, payload })
+      .catch((err: unknown) => this.o.bus.onConsumerError?.(this.o.wireFilter, err instanceof Error ? err : new Error(String(err))));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.ready();
+    await this.messages?.close();
+    await this.done.catch(() => undefined);
+  }
 }
 
 interface PullLoopOptions<T> {

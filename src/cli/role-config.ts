@@ -29,6 +29,7 @@ export interface RoleConfig {
   ruleDirs: string[];
   placeholders: string | undefined;
   redis: string | undefined;
+  artifactsDir: string;
 }
 
 type Kind = 'string' | 'optional-string' | 'string-list' | 'int' | 'optional-int' | 'int-list';
@@ -55,6 +56,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'ruleDirs', flag: 'rule-dirs', env: 'VIGIL_RULE_DIRS', kind: 'string-list', fallback: '', help: 'worker, api: Sigma rule directories besides the built-ins, comma-separated (the same on every process)' },
   { key: 'placeholders', flag: 'placeholders', env: 'VIGIL_PLACEHOLDERS', kind: 'optional-string', fallback: '', help: 'worker, api: YAML map of values for rules with %placeholders%' },
   { key: 'redis', flag: 'redis', env: 'VIGIL_REDIS_URL', kind: 'optional-string', fallback: '', help: 'api: Redis URL for rate limits shared by every API process (default: per process)' },
+  { key: 'artifactsDir', flag: 'artifacts-dir', env: 'VIGIL_ARTIFACTS_DIR', kind: 'string', fallback: '/var/lib/vigil/artifacts', help: 'api: response artefacts (triage archives, fetched files) as received from agents' },
   { key: 'workerBatch', flag: 'worker-batch', env: 'VIGIL_WORKER_BATCH', kind: 'int', fallback: '256', help: 'worker: most bus messages per ClickHouse insert' },
 ];
 

@@ -2,15 +2,15 @@
 // when the agent is connected and again whenever it reconnects, moves each command through the lifecycle on the
 // agent's reports, expires what is not done in time, takes artefact uploads chunk by chunk (acknowledging each
 // one: the agent's back-pressure credit), and writes every transition to the audit ledger with the requester.
-// It talks to agents through `send` (embedded: the ingest server's open streams); the scaled roles' relay over
-// `ir.<tenant>.<host>` is designed in docs/response.md, not built.
+// It talks to agents through `send`: embedded, the ingest server's open streams (a send is a delivery); in the
+// scale-out roles, the JetStream relay (src/response/relay.ts), whose ingest side confirms each delivery with
+// `onDelivered`.
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import type { JsonValue } from '../ledger/canonical.ts';
 import type { AuditSink } from '../ledger/sink.ts';
-import type { AgentIdentity } from '../pki/pki.ts';
 import { registry } from '../server/metrics.ts';
 import type { ArtifactChunk, CommandResult, ServerMessage, WireCommand } from '../schema/wire.ts';
 import { ArtifactStorage, UploadError, type StoredUpload } from './artifacts.ts';
@@ -34,8 +34,14 @@ export interface ResponseConfig {
 /** Who asks: the principal as the audit ledger names it, and their tenant. */
 export interface Requester { actor: string; tenantId: string; requestId?: string }
 
-/** Sends a message to a connected agent; false when the agent has no open stream. */
-export type AgentSender = (agentId: string, msg: ServerMessage) => boolean;
+/** The agent a message is for. */
+export interface AgentTarget { tenantId: string; agentId: string }
+
+/**
+ * Sends a message to an agent; true when it was written down the agent's open stream (the command is then
+ * delivered), false when the agent has no open stream here or the delivery is confirmed later (`onDelivered`).
+ */
+export type AgentSender = (agent: AgentTarget, msg: ServerMessage) => boolean;
 
 export interface DispatcherOptions {
   store: CommandStore;
@@ -178,7 +184,7 @@ export class ResponseDispatcher {
   // ---- agent side of the channel ----
 
   /** Re-sends every open command of an agent that (re)connected. */
-  async onAgentConnected(agent: AgentIdentity): Promise<void> {
+  async onAgentConnected(agent: AgentTarget): Promise<void> {
     const open = await this.o.store.forHost(agent.tenantId, agent.agentId, ['pending', 'delivered', 'running']);
     await Promise.all(open.map((c) => this.serial(c.id, async () => {
       const current = await this.o.store.get(c.tenantId, c.id);
@@ -186,7 +192,15 @@ export class ResponseDispatcher {
     })));
   }
 
-  onCommandResult(agent: AgentIdentity, r: CommandResult): Promise<void> {
+  /** A relay wrote command `id` down its agent's stream: pending → delivered (counted as a delivery). */
+  onDelivered(agent: AgentTarget, id: string): Promise<void> {
+    return this.serial(id, async () => {
+      const c = await this.ownCommand(agent, id);
+      if (c) await this.move(c, { type: 'deliver' }, { deliveries: c.deliveries + 1 }, 'system');
+    }).catch((err: unknown) => this.o.log.error({ err, id }, 'delivery not recorded'));
+  }
+
+  onCommandResult(agent: AgentTarget, r: CommandResult): Promise<void> {
     return this.serial(r.id, async () => {
       const c = await this.ownCommand(agent, r.id);
       if (!c) return;
@@ -201,13 +215,13 @@ export class ResponseDispatcher {
     }).catch((err: unknown) => this.o.log.error({ err, id: r.id }, 'command result not recorded'));
   }
 
-  onArtifactChunk(agent: AgentIdentity, chunk: ArtifactChunk): Promise<void> {
+  onArtifactChunk(agent: AgentTarget, chunk: ArtifactChunk): Promise<void> {
     const id = chunk.command_id;
     const seq = chunk.seq ?? 0;
     return this.serial(id, async () => {
       const c = await this.ownCommand(agent, id);
       if (!c) return;
-      const ack = (error?: string) => this.o.send(agent.agentId, { body: 'artifact_ack', artifact_ack: { command_id: id, seq, ...(error ? { error } : {}) } });
+      const ack = (error?: string) => this.o.send(agent, { body: 'artifact_ack', artifact_ack: { command_id: id, seq, ...(error ? { error } : {}) } });
       if ((c.action !== 'collect_triage' && c.action !== 'get_file') || !isDeliverable(c.status)) {
         refusedReports.inc({ reason: 'artifact_unexpected' });
         ack(`no upload expected for command ${id} (${c.action}, ${c.status})`);
@@ -260,7 +274,7 @@ export class ResponseDispatcher {
   }
 
   /** The command `id` if it belongs to this agent; otherwise the report is counted and dropped. */
-  private async ownCommand(agent: AgentIdentity, id: string): Promise<CommandRecord | undefined> {
+  private async ownCommand(agent: AgentTarget, id: string): Promise<CommandRecord | undefined> {
     const c = id ? await this.o.store.get(agent.tenantId, id) : undefined;
     if (!c || c.hostId !== agent.agentId) {
       this.refuseReport('unknown_command', agent, id);
@@ -269,7 +283,7 @@ export class ResponseDispatcher {
     return c;
   }
 
-  private refuseReport(reason: string, agent: AgentIdentity, id: string): void {
+  private refuseReport(reason: string, agent: AgentTarget, id: string): void {
     refusedReports.inc({ reason });
     this.o.log.warn({ agentId: agent.agentId, id, reason }, 'agent report refused');
   }
@@ -277,7 +291,7 @@ export class ResponseDispatcher {
   /** Sends an open command to its agent if connected; the first send moves it to delivered. */
   private async deliver(c: CommandRecord): Promise<CommandRecord> {
     if (!isDeliverable(c.status) || c.expiresAt <= this.now()) return c;
-    if (!this.o.send(c.hostId, { body: 'command', command: wireCommand(c) })) return c;
+    if (!this.o.send({ tenantId: c.tenantId, agentId: c.hostId }, { body: 'command', command: wireCommand(c) })) return c;
     return (await this.move(c, { type: 'deliver' }, { deliveries: c.deliveries + 1 }, 'system')) ?? c;
   }
 

@@ -1,6 +1,7 @@
-// Wiring of response actions into a server process: the SQLite command store at <data-dir>/response.db,
-// artefacts under <data-dir>/artifacts/, the audit ledger (the given sink, or the one at <data-dir>/ledger.db),
-// the dispatcher, and the hooks the ingest server calls (results, artefact chunks, reconnects).
+// Wiring of response actions into a server process: a command store, artefact storage, the audit ledger, the
+// dispatcher (started: expiry sweeps), and the hooks the ingest server calls (results, artefact chunks,
+// reconnects). Embedded: SQLite at <data-dir>/response.db, artefacts under <data-dir>/artifacts/, the given
+// sink or the ledger at <data-dir>/ledger.db. The scale-out API role passes its PostgreSQL store and ledger.
 
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -10,7 +11,7 @@ import type { ArtifactChunk, CommandResult } from '../schema/wire.ts';
 import { openLedger } from '../stores/ledger/open.ts';
 import { ArtifactStorage } from './artifacts.ts';
 import { ResponseDispatcher, type AgentSender, type ResponseConfig } from './dispatcher.ts';
-import { openSqliteCommandStore } from './store.ts';
+import { openSqliteCommandStore, type CommandStore } from './store.ts';
 
 export interface ResponseServiceOptions {
   dataDir: string;
@@ -33,13 +34,22 @@ export interface ResponseService {
   close(): Promise<void>;
 }
 
-export async function openResponseService(o: ResponseServiceOptions): Promise<ResponseService> {
-  const store = openSqliteCommandStore(join(o.dataDir, 'response.db'));
-  await store.migrate();
-  const ledger = o.audit ? undefined : await openLedger({ dataDir: o.dataDir });
-  const log = o.log.child({ component: 'response' });
+export interface ResponseParts {
+  /** Migrated here; closed with the service. */
+  store: CommandStore;
+  artifactsDir: string;
+  audit: AuditSink;
+  send: AgentSender;
+  log: Logger;
+  config?: ResponseConfig;
+}
+
+/** Starts a dispatcher over the given parts; closing the service stops it and closes the store. */
+export async function startResponseService(p: ResponseParts): Promise<ResponseService> {
+  await p.store.migrate();
+  const log = p.log.child({ component: 'response' });
   const dispatcher = new ResponseDispatcher({
-    store, artifacts: new ArtifactStorage(join(o.dataDir, 'artifacts')), audit: o.audit ?? ledger!, send: o.send, log, config: o.config,
+    store: p.store, artifacts: new ArtifactStorage(p.artifactsDir), audit: p.audit, send: p.send, log, config: p.config,
   });
   dispatcher.start();
   const logged = (what: string) => (err: unknown) => log.error({ err }, what);
@@ -52,8 +62,23 @@ export async function openResponseService(o: ResponseServiceOptions): Promise<Re
     },
     async close() {
       await dispatcher.stop();
+      await p.store.close();
+    },
+  };
+}
+
+/** The embedded server's response service, all of it under the data directory. */
+export async function openResponseService(o: ResponseServiceOptions): Promise<ResponseService> {
+  const ledger = o.audit ? undefined : await openLedger({ dataDir: o.dataDir });
+  const service = await startResponseService({
+    store: openSqliteCommandStore(join(o.dataDir, 'response.db')), artifactsDir: join(o.dataDir, 'artifacts'),
+    audit: o.audit ?? ledger!, send: o.send, log: o.log, config: o.config,
+  });
+  return {
+    ...service,
+    async close() {
+      await service.close();
       await ledger?.close();
-      await store.close();
     },
   };
 }

@@ -162,7 +162,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   // One ledger writer per data directory: the API's ledger is everyone's audit sink.
   const security = await openApiSecurity({ dataDir: o.dataDir, ...o.security });
   const response = await openResponseService({ dataDir: o.dataDir, log: o.log, config: o.response, audit: o.audit ?? security.ledger,
-    send: (agentId, msg) => { const c = ingest.channels.get(agentId); c?.send(msg); return c !== undefined; } });
+    send: ({ agentId }, msg) => { const c = ingest.channels.get(agentId); c?.send(msg); return c !== undefined; } });
   // Policies: the latest versions go down each stream as it opens, new versions to the tenant's open streams.
   const ingest = new IngestServer({ ca, serverCert: await serverCertificate(ca, grpcAddr.host), metadata, bus, log: o.log, ...response.ingestHooks,
     onAgentConnected: (a) => {

@@ -1,6 +1,7 @@
 // The scale-out roles on external engines: ingest (agents' gRPC → JetStream), worker (JetStream → pipeline
 // → ClickHouse, detection → PostgreSQL alerts and `alerts.<tenant>`), api (REST over PostgreSQL and
-// ClickHouse, rate limits in Redis when configured); `server` is all three in one process. Owns the
+// ClickHouse, rate limits in Redis when configured, response actions through the JetStream relay of
+// src/response/relay.ts: the API role dispatches, ingest relays); `server` is all three in one process. Owns the
 // wiring of each role to NATS JetStream, a ClickHouse server over HTTP and PostgreSQL, the per-process
 // health endpoint (/healthz, /readyz, /metrics), and the drain order on stop: stop taking work, finish
 // what is in hand (a worker acks its batch after the store write), then close the connections.
@@ -22,6 +23,9 @@ import { PLATFORM_TENANT } from '../identity/permissions.ts';
 import { PostgresAlertStore } from '../stores/alerts/postgres.ts';
 import type { StoredAlert } from '../stores/alerts/types.ts';
 import { PostgresMetadataStore } from '../stores/metadata/postgres.ts';
+import { consumeReports, relaySender, startIngestRelay, type RelayBus } from '../response/relay.ts';
+import { startResponseService } from '../response/service.ts';
+import { openPostgresCommandStore } from '../response/store.ts';
 import { splitHostPort, DEFAULT_TENANT } from './embedded.ts';
 import { IngestServer } from './ingest.ts';
 import { registry } from './metrics.ts';
@@ -50,6 +54,15 @@ function openAlertBus(c: RoleConfig, log: Logger): Promise<JetStreamBus<StoredAl
   return JetStreamBus.connect<StoredAlert>({
     servers: c.nats.split(','), codec: jsonCodec(), namespace: c.busNamespace, eventPartitions: c.eventPartitions,
     onUndecodable: (subject, err) => log.error({ subject, err }, 'undecodable bus message dropped'),
+  });
+}
+
+/** The response relay's own connection: commands down on `ir.*.*`, reports up on `ir-reports.>`. */
+function openRelayBus(c: RoleConfig, log: Logger): Promise<JetStreamBus<unknown>> {
+  return JetStreamBus.connect<unknown>({
+    servers: c.nats.split(','), codec: jsonCodec(), namespace: c.busNamespace, consumerGroup: 'api', eventPartitions: c.eventPartitions,
+    onUndecodable: (subject, err) => log.error({ subject, err }, 'undecodable bus message dropped'),
+    onConsumerError: (filter, err) => log.error({ filter, err }, 'response relay consumer failed; retrying'),
   });
 }
 
@@ -116,6 +129,12 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
     stops.push(() => bus.close());
 
     const alerts = roles.includes('worker') || roles.includes('api') ? await openAlertStore(c, stops) : undefined;
+    let relayBus: RelayBus | undefined;
+    if (roles.includes('ingest') || roles.includes('api')) {
+      const opened = await openRelayBus(c, log);
+      stops.push(() => opened.close());
+      relayBus = opened;
+    }
     if (alerts && roles.includes('worker')) {
       const alertBus = await openAlertBus(c, log);
       stops.push(() => alertBus.close());
@@ -129,7 +148,10 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       const ca = await loadOrCreateCa(c.pkiDir);
       const grpc = splitHostPort(c.grpc);
       const names = [...new Set(['localhost', '127.0.0.1', hostname(), grpc.host].filter((n) => n && n !== '0.0.0.0' && n !== '::'))];
-      const ingest = new IngestServer({ ca, serverCert: await issueServerCertificate(ca, names), metadata, bus, log });
+      let ingest: IngestServer | undefined;
+      const relay = await startIngestRelay(relayBus!, (agentId) => ingest?.channels.get(agentId), log);
+      stops.push(() => relay.stop());
+      ingest = new IngestServer({ ca, serverCert: await issueServerCertificate(ca, names), metadata, bus, log, ...relay.hooks });
       const port = await ingest.listen(hostAddress(grpc.host, grpc.port));
       addresses.grpc = hostAddress(grpc.host, port);
       stops.push(() => ingest.close());
@@ -139,7 +161,14 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       // Rate limits in Redis when configured, so every API process counts against the same limits.
       const security = await openApiSecurity({ dataDir: c.pkiDir, postgres: { connectionString: c.postgres }, redisUrl: c.redis });
       stops.push(() => security.close());
-      const api = buildApi({ metadata, events, log, security, alerts, rules: apiRules(ruleOptions(c, log)) });
+      const response = await startResponseService({
+        store: openPostgresCommandStore({ connectionString: c.postgres }), artifactsDir: c.artifactsDir, audit: security.ledger,
+        send: relaySender(relayBus!, log), log,
+      });
+      stops.push(() => response.close());
+      const reports = consumeReports(relayBus!, response.dispatcher, log);
+      stops.push(() => reports.stop());
+      const api = buildApi({ metadata, events, log, security, alerts, rules: apiRules(ruleOptions(c, log)), response: response.dispatcher });
       const http = splitHostPort(c.http);
       await api.listen({ host: http.host, port: http.port });
       const a = api.server.address();
