@@ -1,0 +1,182 @@
+// Response actions across the scale-out roles: one `vigil ingest` and one `vigil api` as separate processes on
+// NATS JetStream (a private namespace on the shared server), the ClickHouse HTTP fixture and a fresh PostgreSQL
+// database, and a real Agent with the response executor connected to the ingest process. The API role's
+// dispatcher publishes on `ir.<tenant>.<host>`, the ingest process writes the command down the agent's stream,
+// and results, artefact chunks and "connected" come back on `ir-reports.<tenant>.<host>`: list_processes,
+// kill_process (a `sleep` started here, by PID and entity id), get_file (the bytes and their digest, through the
+// reverse path), and a command for an offline agent delivered when it connects (to a second ingest process), not
+// run twice.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { Agent } from '../../src/agent/agent.ts';
+import { ResponseExecutor } from '../../src/agent/response/executor.ts';
+import { JetStreamBus } from '../../src/bus/jetstream.ts';
+import { ApiKeys } from '../../src/identity/api-key.ts';
+import { loadOrCreateCa } from '../../src/pki/pki.ts';
+import { issueEnrollmentToken } from '../../src/server/enrollment-tokens.ts';
+import { splitHostPort } from '../../src/server/embedded.ts';
+import { openPostgresIdentityStore } from '../../src/stores/identity/postgres.ts';
+import { PostgresMetadataStore } from '../../src/stores/metadata/postgres.ts';
+import { spawnClickHouseFixture } from '../fixtures/clickhouse-http-server.ts';
+import { freePort, spawnRole, stopProcess, type RoleProcess } from '../fixtures/vigil-roles.ts';
+import { quiet, SilentSensor, until } from '../response/helpers.ts';
+
+const NATS = 'nats://127.0.0.1:4222';
+const PG_ADMIN = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
+const namespace = `irt${randomBytes(4).toString('hex')}`;
+const database = `vigil_test_ir_${randomBytes(6).toString('hex')}`;
+const pgUrl = `postgres://postgres@127.0.0.1:5432/${database}`;
+
+async function pgAdmin(sql: string): Promise<void> {
+  const c = new pg.Client(PG_ADMIN);
+  await c.connect();
+  try { await c.query(sql); } finally { await c.end(); }
+}
+
+let dir: string;
+let clickhouse: Awaited<ReturnType<typeof spawnClickHouseFixture>>;
+let ingest: RoleProcess;
+let otherIngest: RoleProcess | undefined;
+let api: RoleProcess;
+let apiKey: string;
+let caPem: string;
+let agent: Agent | undefined;
+let agentId: string;
+const children = new Set<ChildProcess>();
+
+function env(): NodeJS.ProcessEnv {
+  return {
+    ...process.env, VIGIL_NATS_URL: NATS, VIGIL_BUS_NAMESPACE: namespace, VIGIL_CLICKHOUSE_URL: clickhouse.url, VIGIL_POSTGRES_URL: pgUrl,
+    VIGIL_PKI_DIR: join(dir, 'pki'), VIGIL_ARTIFACTS_DIR: join(dir, 'artifacts'), VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn',
+  };
+}
+
+async function call(path: string, body?: unknown): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(`http://${api.addresses.http}/api/v1${path}`, {
+    method: body === undefined ? 'GET' : 'POST', body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { authorization: `Bearer ${apiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+  });
+  const type = res.headers.get('content-type') ?? '';
+  return { status: res.status, body: type.includes('json') ? await res.json() : Buffer.from(await res.arrayBuffer()), headers: res.headers };
+}
+
+function reaches(id: string, statuses: string[], timeoutMs = 15_000): Promise<any> {
+  return until(`${id} to be ${statuses.join('|')}`, async () => {
+    const r = await call(`/ir/actions/${id}`);
+    return statuses.includes(r.body.status) ? r.body : undefined;
+  }, timeoutMs);
+}
+
+/** A real agent with the response executor on the ingest process (enrolled on first start; same data dir after). */
+async function startAgent(via: RoleProcess, enrollmentToken?: string): Promise<Agent> {
+  const dataDir = join(dir, 'agent');
+  const executor = new ResponseExecutor({ dataDir, log: quiet, management: splitHostPort(via.addresses.grpc) });
+  await executor.start();
+  const a = new Agent({
+    ...executor.agentOptions(), dataDir, server: via.addresses.grpc, caPem, log: quiet, enrollmentToken,
+    sensor: new SilentSensor(), heartbeatMs: 60_000,
+  });
+  executor.attach(a);
+  await a.start();
+  await until('agent connected', () => a.connected || undefined, 15_000);
+  return a;
+}
+
+/** The audit ledger's actions for one command, in order (the API role is the only writer). */
+async function auditedActions(id: string): Promise<string[]> {
+  const r = await call('/ledger/entries?limit=1000');
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body.entries.filter((e: any) => JSON.stringify(e).includes(id)).map((e: any) => e.event?.action ?? e.action);
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'vigil-scale-ir-'));
+  await pgAdmin(`CREATE DATABASE ${database}`);
+  clickhouse = await spawnClickHouseFixture(join(dir, 'clickhouse'));
+  mkdirSync(join(dir, 'pki'), { mode: 0o700 });
+  caPem = (await loadOrCreateCa(join(dir, 'pki'))).certPem;
+  ingest = await spawnRole(['ingest', '--grpc', `127.0.0.1:${await freePort()}`], env());
+  api = await spawnRole(['api', '--http', '127.0.0.1:0'], env());
+  const identity = await openPostgresIdentityStore({ connectionString: pgUrl });
+  apiKey = (await new ApiKeys({ store: identity }).create({ tenantId: 'default', name: 'ir', role: 'admin', createdBy: 'test' })).key;
+  await identity.close();
+  const metadata = new PostgresMetadataStore({ connectionString: pgUrl });
+  const { token } = await issueEnrollmentToken(metadata, 'default', 60_000, 1);
+  await metadata.close();
+  agent = await startAgent(ingest, token);
+  agentId = agent.agentId;
+});
+
+after(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await agent?.stop();
+  for (const p of [ingest, otherIngest, api]) if (p) await stopProcess(p.child, 'SIGKILL');
+  await clickhouse?.stop();
+  await JetStreamBus.deleteStreams(NATS, namespace);
+  await pgAdmin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('list_processes then kill_process by PID and entity id, through the API role and the ingest process', { timeout: 60_000 }, async () => {
+  const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+  children.add(sleeper);
+  const exited = once(sleeper, 'exit');
+
+  const list = await call(`/hosts/${agentId}/list-processes`, {});
+  assert.equal(list.status, 202, JSON.stringify(list.body));
+  const listed = await reaches(list.body.id, ['succeeded', 'failed']);
+  assert.equal(listed.status, 'succeeded', listed.error);
+  // 1, or 2 when the agent's "connected" report reached the API role just after the request: a redelivery the
+  // agent answers from its journal.
+  assert.ok(listed.deliveries >= 1);
+  const target = listed.result.processes.find((p: any) => p.pid === sleeper.pid);
+  assert.ok(target?.entity_id, 'the sleep is listed with its entity id');
+
+  const kill = await call(`/hosts/${agentId}/kill-process`, { pid: sleeper.pid, entity_id: target.entity_id, signal: 'SIGKILL' });
+  assert.equal(kill.status, 202, JSON.stringify(kill.body));
+  const [, signal] = await exited;
+  assert.equal(signal, 'SIGKILL');
+  const killed = await reaches(kill.body.id, ['succeeded', 'failed']);
+  assert.equal(killed.status, 'succeeded', killed.error);
+  assert.equal(killed.result.pid, sleeper.pid);
+  assert.equal(killed.result.exited, true);
+  assert.deepEqual((await auditedActions(kill.body.id)).filter((a) => a.startsWith('ir.')), ['ir.requested', 'ir.delivered', 'ir.running', 'ir.succeeded']);
+});
+
+test('get_file: the artefact comes back chunk by chunk through the reports stream, digest checked', { timeout: 60_000 }, async () => {
+  const file = join(dir, 'evidence.bin');
+  const bytes = randomBytes(300 * 1024); // several 64 KiB chunks, each acknowledged through the relay
+  writeFileSync(file, bytes);
+  const r = await call(`/hosts/${agentId}/get-file`, { path: file });
+  assert.equal(r.status, 202, JSON.stringify(r.body));
+  const done = await reaches(r.body.id, ['succeeded', 'failed']);
+  assert.equal(done.status, 'succeeded', done.error);
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  assert.equal(done.result.sha256, digest);
+  const dl = await call(`/ir/artifacts/${done.artifact_id}`);
+  assert.equal(dl.status, 200);
+  assert.equal(createHash('sha256').update(dl.body).digest('hex'), digest);
+});
+
+test('a command for an offline agent waits, is delivered when it connects to another ingest process, and runs once', { timeout: 60_000 }, async () => {
+  otherIngest = await spawnRole(['ingest', '--grpc', `127.0.0.1:${await freePort()}`], env());
+  await agent!.stop();
+  agent = undefined;
+  const r = await call(`/hosts/${agentId}/list-processes`, { limit: 1 });
+  assert.equal(r.status, 202);
+  await new Promise((res) => setTimeout(res, 1000));
+  assert.equal((await call(`/ir/actions/${r.body.id}`)).body.status, 'pending', 'nobody holds the agent: not delivered');
+  agent = await startAgent(otherIngest);
+  const done = await reaches(r.body.id, ['succeeded', 'failed']);
+  assert.equal(done.status, 'succeeded', done.error);
+  assert.equal(done.deliveries, 1);
+  assert.deepEqual((await auditedActions(r.body.id)).filter((a) => a.startsWith('ir.')), ['ir.requested', 'ir.delivered', 'ir.running', 'ir.succeeded']);
+});
