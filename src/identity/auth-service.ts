@@ -5,7 +5,8 @@
 // Time and randomness injected. Secrets are never logged or recorded.
 
 import type { AuditSink } from '../ledger/sink.ts';
-import type { ApiKeyRecord, IdentityStore, UserRecord } from '../stores/identity/types.ts';
+import type { ApiKeyOrder, ApiKeyRecord, IdentityStore, UserRecord } from '../stores/identity/types.ts';
+import type { KeysetPage } from '../stores/keyset.ts';
 import { AccessTokens } from './access-token.ts';
 import { ApiKeys } from './api-key.ts';
 import { systemClock, systemRandom, type Clock, type Random } from './clock.ts';
@@ -248,9 +249,9 @@ export class AuthService {
     await this.audit.record({ actor: actor.subject, tenantId: actor.tenantId, action: 'apikeys.revoke', target: `apikey:${id}`, outcome: 'success', requestId: ctx.requestId });
   }
 
-  /** The actor's tenant's API keys (without hashes). */
-  async listApiKeys(actor: Principal): Promise<Omit<ApiKeyRecord, 'keyHash'>[]> {
+  /** The actor's tenant's API keys (without hashes), by creation; a page of them when `page` is given. */
+  async listApiKeys(actor: Principal, page?: KeysetPage<ApiKeyOrder>): Promise<Omit<ApiKeyRecord, 'keyHash'>[]> {
     requirePermission(actor, 'apikeys:manage');
-    return (await this.apiKeys.list(actor.tenantId)).map(({ keyHash: _hash, ...rest }) => rest);
+    return (await this.apiKeys.list(actor.tenantId, page)).map(({ keyHash: _hash, ...rest }) => rest);
   }
 }

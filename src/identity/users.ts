@@ -5,6 +5,7 @@
 
 import type { AuditSink } from '../ledger/sink.ts';
 import type { IdentityStore, UserPatch, UserRecord } from '../stores/identity/types.ts';
+import type { KeysetPage } from '../stores/keyset.ts';
 import { IdentityConflictError } from '../stores/identity/types.ts';
 import { randomId, systemClock, systemRandom, type Clock, type Random } from './clock.ts';
 import { AuthError } from './errors.ts';
@@ -118,9 +119,10 @@ export class UserDirectory {
     return userView(user);
   }
 
-  async list(actor: Principal, tenantId?: string): Promise<UserView[]> {
+  /** The tenant's users by e-mail (a page after an e-mail when `page` is given). */
+  async list(actor: Principal, tenantId?: string, page?: KeysetPage<string>): Promise<UserView[]> {
     requirePermission(actor, 'users:read');
-    return (await this.store.listUsers(this.tenantFor(actor, tenantId))).map(userView);
+    return (await this.store.listUsers(this.tenantFor(actor, tenantId), page)).map(userView);
   }
 
   async get(actor: Principal, userId: string, tenantId?: string): Promise<UserView> {

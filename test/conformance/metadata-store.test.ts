@@ -159,6 +159,22 @@ for (const impl of implementations) {
       await assert.rejects(store.createApiKey({ ...key, id: randomUUID(), keyHash: 'x', tenantId: 'no-such-tenant' }));
     });
 
+    test('tenants and policies page by key (bytewise order), pages joining into the whole list', async () => {
+      for (const id of ['page-b', 'Page-Z', 'page-a']) await store.createTenant(id, id, 1);
+      const all = (await store.listTenants()).map((t) => t.id);
+      assert.deepEqual(all, [...all].sort());
+      const first = await store.listTenants({ limit: 2 });
+      const rest = await store.listTenants({ after: first.at(-1)!.id, limit: 1000 });
+      assert.deepEqual([...first, ...rest].map((t) => t.id), all);
+      assert.deepEqual((await store.listTenants({ after: 'page-a', limit: 1 })).map((t) => t.id), ['page-b']);
+      for (const name of ['b', 'a', 'b', 'c']) await store.putPolicy('t2', name, '{}', 'user:u1', 1);
+      await store.putPolicy('t1', 'a0', '{}', 'user:u1', 1);
+      const page = await store.listPolicies('t2', { limit: 2 });
+      assert.deepEqual(page.map((p) => [p.name, p.version]), [['a', 1], ['b', 2]]);
+      assert.deepEqual((await store.listPolicies('t2', { after: 'b', limit: 2 })).map((p) => p.name), ['c']);
+      assert.deepEqual(await store.listPolicies('t2', { after: 'c', limit: 2 }), []);
+    });
+
     test('hostile text is stored as text', async () => {
       const name = "x'); DROP TABLE hosts; --";
       await store.upsertHost(host('t1', 'h-hostile', name));

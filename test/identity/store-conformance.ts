@@ -103,4 +103,18 @@ export function identityStoreConformance(kind: string, open: StoreFactory): void
     assert.equal((await s.getApiKey('k1'))?.revokedAt, 50);
     assert.equal((await s.getApiKey('k2'))?.lastUsedAt, 70);
   });
+
+  withStore('users page by e-mail and API keys by creation then id, scoped to the tenant', async (s) => {
+    for (const [id, email] of [['u1', 'c@x.io'], ['u2', 'a@x.io'], ['u3', 'b@x.io']]) await s.createUser(user(id, 't1', email));
+    await s.createUser(user('u4', 't2', 'a0@x.io'));
+    const first = await s.listUsers('t1', { limit: 2 });
+    assert.deepEqual(first.map((u) => u.email), ['a@x.io', 'b@x.io']);
+    assert.deepEqual((await s.listUsers('t1', { after: 'b@x.io', limit: 2 })).map((u) => u.email), ['c@x.io']);
+    assert.deepEqual(await s.listUsers('t1', { after: 'c@x.io', limit: 2 }), []);
+    const at = (k: ApiKeyRecord, createdAt: number) => ({ ...k, createdAt, keyHash: k.id.repeat(32) });
+    for (const k of [at(apiKey('k2', 't1'), 10), at(apiKey('k1', 't1'), 10), at(apiKey('k0', 't1'), 20), at(apiKey('k9', 't2'), 5)]) await s.createApiKey(k);
+    assert.deepEqual((await s.listApiKeys('t1', { limit: 2 })).map((k) => k.id), ['k1', 'k2']);
+    assert.deepEqual((await s.listApiKeys('t1', { after: [10, 'k1'], limit: 2 })).map((k) => k.id), ['k2', 'k0']);
+    assert.deepEqual((await s.listApiKeys('t1', { after: [10, 'k2'], limit: 2 })).map((k) => k.id), ['k0']);
+  });
 }

@@ -1,11 +1,17 @@
-// Service-account API keys of the caller's tenant: list (never the secret or its hash), create (the key is in
+// Service-account API keys of the caller's tenant: list by creation, paged (never the secret or its hash), create (the key is in
 // the 201 answer and never again), revoke. Another tenant's key is 404.
 
 import type { FastifyInstance } from 'fastify';
 import { TENANT_ROLES } from '../../identity/permissions.ts';
-import type { ApiKeyRecord } from '../../stores/identity/types.ts';
+import type { ApiKeyOrder, ApiKeyRecord } from '../../stores/identity/types.ts';
 import { isoOrNull, parseTime, requestContext } from '../http.ts';
+import { keysetPage, pageQueryProperties, type PageQuery, type SortKey } from '../pagination.ts';
 import type { ApiOptions } from '../server.ts';
+
+const byCreation: SortKey<Omit<ApiKeyRecord, 'keyHash'>, ApiKeyOrder> = {
+  of: (k) => [k.createdAt, k.id],
+  is: (v): v is ApiKeyOrder => Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[0]) && typeof v[1] === 'string',
+};
 
 function apiKeyJson(k: Omit<ApiKeyRecord, 'keyHash'>) {
   return {
@@ -17,7 +23,13 @@ function apiKeyJson(k: Omit<ApiKeyRecord, 'keyHash'>) {
 export function apiKeyRoutes(api: FastifyInstance, o: ApiOptions): void {
   const { auth } = o.security;
 
-  api.get('/api-keys', { config: { access: 'apikeys:manage' } }, async (req) => ({ api_keys: (await auth.listApiKeys(req.principal!)).map(apiKeyJson) }));
+  api.get<{ Querystring: PageQuery }>('/api-keys', {
+    config: { access: 'apikeys:manage' },
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: pageQueryProperties } },
+  }, async (req) => {
+    const page = await keysetPage(req.query, byCreation, (p) => auth.listApiKeys(req.principal!, p));
+    return { api_keys: page.items.map(apiKeyJson), next: page.next };
+  });
 
   api.post<{ Body: { name: string; role: string; expires_at?: string } }>('/api-keys', {
     config: { access: 'apikeys:manage' }, bodyLimit: 16 * 1024,

@@ -1,12 +1,15 @@
 // Agent policies: versioned JSON documents per tenant. PUT stores the next version and hands it to
-// `onPolicyStored` (the embedded server pushes it to the tenant's connected agents); GET reads the latest (or
-// `?version=`); the acknowledgements list which version each agent last confirmed applying.
+// `onPolicyStored` (the embedded server pushes it to the tenant's connected agents); the list (latest versions,
+// paged by name) and GET read the latest (or `?version=`); the acknowledgements list which version each agent
+// last confirmed applying.
 
 import type { FastifyInstance } from 'fastify';
 import type { PolicyRecord } from '../../stores/metadata/types.ts';
 import { notFound } from '../http.ts';
+import { keysetPage, pageQueryProperties, textKey, type PageQuery } from '../pagination.ts';
 import type { ApiOptions } from '../server.ts';
 
+const byName = textKey<PolicyRecord>((p) => p.name);
 const MAX_POLICY_BYTES = 256 * 1024;
 const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,63}$' } } } as const;
 
@@ -16,8 +19,13 @@ const policyJson = (p: PolicyRecord, withDocument: boolean) => ({
 });
 
 export function policyRoutes(api: FastifyInstance, o: ApiOptions): void {
-  api.get('/policies', { config: { access: 'policies:read', etag: true } },
-    async (req) => ({ policies: (await o.metadata.listPolicies(req.principal!.tenantId)).map((p) => policyJson(p, false)) }));
+  api.get<{ Querystring: PageQuery }>('/policies', {
+    config: { access: 'policies:read', etag: true },
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: pageQueryProperties } },
+  }, async (req) => {
+    const page = await keysetPage(req.query, byName, (p) => o.metadata.listPolicies(req.principal!.tenantId, p));
+    return { policies: page.items.map((p) => policyJson(p, false)), next: page.next };
+  });
 
   api.get<{ Params: { name: string }; Querystring: { version?: number } }>('/policies/:name', {
     config: { access: 'policies:read' },

@@ -1,16 +1,24 @@
-// Tenant management for the super-admin (platform scope): list tenants, create one (with its first admin
+// Tenant management for the super-admin (platform scope): list tenants (paged by id), create one (with its first admin
 // user, so the new tenant can be administered at once). Tenant ids are lower-case slugs, so the platform
 // tenant `_platform` can never be created here.
 
 import type { FastifyInstance } from 'fastify';
 import { HttpError, requestContext } from '../http.ts';
+import type { TenantRecord } from '../../stores/metadata/types.ts';
+import { keysetPage, pageQueryProperties, textKey, type PageQuery } from '../pagination.ts';
 import type { ApiOptions } from '../server.ts';
 import { userJson } from './users.ts';
 
+const byId = textKey<TenantRecord>((t) => t.id);
+
 export function tenantRoutes(api: FastifyInstance, o: ApiOptions): void {
-  api.get('/tenants', { config: { access: 'tenants:manage' } }, async () => ({
-    tenants: (await o.metadata.listTenants()).map((t) => ({ id: t.id, name: t.name, created_at: new Date(t.createdAt).toISOString() })),
-  }));
+  api.get<{ Querystring: PageQuery }>('/tenants', {
+    config: { access: 'tenants:manage' },
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: pageQueryProperties } },
+  }, async (req) => {
+    const page = await keysetPage(req.query, byId, (p) => o.metadata.listTenants(p));
+    return { tenants: page.items.map((t) => ({ id: t.id, name: t.name, created_at: new Date(t.createdAt).toISOString() })), next: page.next };
+  });
 
   api.post<{ Body: { id: string; name: string; admin?: { email: string; password: string } } }>('/tenants', {
     config: { access: 'tenants:manage' }, bodyLimit: 16 * 1024,

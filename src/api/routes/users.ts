@@ -1,15 +1,18 @@
 // User management of a tenant (admins; the super-admin may name a tenant with `?tenant=`): list, create,
-// read, change role or disable, unlock, delete. The identity library checks permissions and confines every
+// read, change role or disable, unlock, delete. The list is paged by e-mail (src/api/pagination.ts). The identity library checks permissions and confines every
 // call to the caller's tenant (another tenant's user is 404); this module maps HTTP onto it.
 
 import type { FastifyInstance } from 'fastify';
 import { TENANT_ROLES } from '../../identity/permissions.ts';
 import type { UserView } from '../../identity/users.ts';
 import { isoOrNull, requestContext } from '../http.ts';
+import { keysetPage, pageQueryProperties, textKey, type PageQuery } from '../pagination.ts';
 import type { ApiOptions } from '../server.ts';
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
-const tenantQuery = { type: 'object', additionalProperties: false, properties: { tenant: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
+const tenantProperty = { tenant: { type: 'string', minLength: 1, maxLength: 64 } } as const;
+const tenantQuery = { type: 'object', additionalProperties: false, properties: tenantProperty } as const;
+const byEmail = textKey<UserView>((u) => u.email);
 
 export function userJson(u: UserView) {
   return {
@@ -23,8 +26,13 @@ type ById = { Params: { id: string }; Querystring: { tenant?: string } };
 export function userRoutes(api: FastifyInstance, o: ApiOptions): void {
   const { users } = o.security;
 
-  api.get<{ Querystring: { tenant?: string } }>('/users', { config: { access: 'users:read' }, schema: { querystring: tenantQuery } },
-    async (req) => ({ users: (await users.list(req.principal!, req.query.tenant)).map(userJson) }));
+  api.get<{ Querystring: PageQuery & { tenant?: string } }>('/users', {
+    config: { access: 'users:read' },
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: { ...tenantProperty, ...pageQueryProperties } } },
+  }, async (req) => {
+    const page = await keysetPage(req.query, byEmail, (p) => users.list(req.principal!, req.query.tenant, p));
+    return { users: page.items.map(userJson), next: page.next };
+  });
 
   api.post<{ Body: { email: string; password: string; role: string; tenant?: string } }>('/users', {
     config: { access: 'users:manage' }, bodyLimit: 16 * 1024,

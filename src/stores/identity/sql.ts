@@ -3,9 +3,10 @@
 // (failed-login counter, TOTP step, refresh-token use, revocations) are single conditional statements, so they
 // are race-free on both engines without transactions. Parameterised queries only.
 
+import type { KeysetPage } from '../keyset.ts';
 import {
   IdentityConflictError,
-  type ApiKeyRecord, type IdentityStore, type RefreshFamilyRecord, type RefreshTokenRecord, type UserPatch,
+  type ApiKeyOrder, type ApiKeyRecord, type IdentityStore, type RefreshFamilyRecord, type RefreshTokenRecord, type UserPatch,
   type UserRecord,
 } from './types.ts';
 
@@ -86,6 +87,8 @@ const num = (v: unknown): number => Number(v);
 const optNum = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 const optText = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 const param = (v: string | number | boolean | null): SqlParam => (typeof v === 'boolean' ? (v ? 1 : 0) : v);
+const limitClause = (page: KeysetPage<unknown> | undefined): string => (page ? 'LIMIT ?' : '');
+const limitParams = (page: KeysetPage<unknown> | undefined): SqlParam[] => (page ? [page.limit] : []);
 
 function userFromRow(r: SqlRow): UserRecord {
   return {
@@ -166,8 +169,11 @@ export class SqlIdentityStore implements IdentityStore {
     return this.one('SELECT * FROM identity_users WHERE tenant_id = ? AND email = ?', [tenantId, email], userFromRow);
   }
 
-  async listUsers(tenantId: string): Promise<UserRecord[]> {
-    return (await this.db.all('SELECT * FROM identity_users WHERE tenant_id = ? ORDER BY email', [tenantId])).map(userFromRow);
+  async listUsers(tenantId: string, page?: KeysetPage<string>): Promise<UserRecord[]> {
+    const after = page?.after === undefined ? { sql: '', params: [] } : { sql: 'AND email > ?', params: [page.after] };
+    const rows = await this.db.all(`SELECT * FROM identity_users WHERE tenant_id = ? ${after.sql} ORDER BY email ${limitClause(page)}`,
+      [tenantId, ...after.params, ...limitParams(page)]);
+    return rows.map(userFromRow);
   }
 
   async updateUser(tenantId: string, id: string, patch: UserPatch): Promise<boolean> {
@@ -252,8 +258,12 @@ export class SqlIdentityStore implements IdentityStore {
     return this.one('SELECT * FROM identity_api_keys WHERE id = ?', [id], apiKeyFromRow);
   }
 
-  async listApiKeys(tenantId: string): Promise<ApiKeyRecord[]> {
-    return (await this.db.all('SELECT * FROM identity_api_keys WHERE tenant_id = ? ORDER BY created_at, id', [tenantId])).map(apiKeyFromRow);
+  async listApiKeys(tenantId: string, page?: KeysetPage<ApiKeyOrder>): Promise<ApiKeyRecord[]> {
+    const after = page?.after === undefined ? { sql: '', params: [] }
+      : { sql: 'AND (created_at > ? OR (created_at = ? AND id > ?))', params: [page.after[0], page.after[0], page.after[1]] };
+    const rows = await this.db.all(`SELECT * FROM identity_api_keys WHERE tenant_id = ? ${after.sql} ORDER BY created_at, id ${limitClause(page)}`,
+      [tenantId, ...after.params, ...limitParams(page)]);
+    return rows.map(apiKeyFromRow);
   }
 
   async revokeApiKey(tenantId: string, id: string, at: number): Promise<boolean> {

@@ -3,6 +3,8 @@
 // (postgres.ts) drivers; both pass one conformance suite (test/identity/store-conformance.ts). Every query that
 // concerns a tenant's object takes the tenant id. Times are epoch milliseconds. Types only.
 
+import type { KeysetPage } from '../keyset.ts';
+
 export interface UserRecord {
   id: string;
   tenantId: string;
@@ -62,6 +64,9 @@ export interface ApiKeyRecord {
   lastUsedAt: number | null;
 }
 
+/** The sort key of API keys: [createdAt, id]. */
+export type ApiKeyOrder = [number, string];
+
 /** Thrown when a unique key (a tenant's user e-mail, an id) already exists. */
 export class IdentityConflictError extends Error {
   override name = 'IdentityConflictError';
@@ -76,7 +81,8 @@ export interface IdentityStore {
   createUser(user: UserRecord): Promise<void>;
   getUser(tenantId: string, id: string): Promise<UserRecord | undefined>;
   findUserByEmail(tenantId: string, email: string): Promise<UserRecord | undefined>;
-  listUsers(tenantId: string): Promise<UserRecord[]>;
+  /** The tenant's users by e-mail; a page of them after `page.after` (an e-mail) when paged. */
+  listUsers(tenantId: string, page?: KeysetPage<string>): Promise<UserRecord[]>;
   /** False when the tenant has no such user. */
   updateUser(tenantId: string, id: string, patch: UserPatch): Promise<boolean>;
   deleteUser(tenantId: string, id: string): Promise<boolean>;
@@ -102,7 +108,8 @@ export interface IdentityStore {
 
   createApiKey(key: ApiKeyRecord): Promise<void>;
   getApiKey(id: string): Promise<ApiKeyRecord | undefined>;
-  listApiKeys(tenantId: string): Promise<ApiKeyRecord[]>;
+  /** The tenant's API keys by creation time then id; a page after `page.after` when paged. */
+  listApiKeys(tenantId: string, page?: KeysetPage<ApiKeyOrder>): Promise<ApiKeyRecord[]>;
   /** False when the tenant has no such live key. */
   revokeApiKey(tenantId: string, id: string, at: number): Promise<boolean>;
   touchApiKey(id: string, at: number): Promise<void>;

@@ -5,6 +5,7 @@
 // across processes never count a use beyond max_uses.
 
 import pg from 'pg';
+import type { KeysetPage } from '../keyset.ts';
 import { MIGRATIONS } from './schema.ts';
 import type { AgentHealth, ApiKeyRecord, EnrollmentToken, HostRecord, MetadataStore, PolicyAck, PolicyRecord, TenantRecord } from './types.ts';
 
@@ -103,8 +104,9 @@ export class PostgresMetadataStore implements MetadataStore {
     return r.rowCount === 1;
   }
 
-  async listTenants(): Promise<TenantRecord[]> {
-    const r = await this.pool.query<{ id: string; name: string; created_at: string }>('SELECT * FROM tenants ORDER BY id COLLATE "C"');
+  async listTenants(page?: KeysetPage<string>): Promise<TenantRecord[]> {
+    const r = await this.pool.query<{ id: string; name: string; created_at: string }>(
+      'SELECT * FROM tenants WHERE ($1::text IS NULL OR id COLLATE "C" > $1) ORDER BY id COLLATE "C" LIMIT $2', [page?.after ?? null, page?.limit ?? null]);
     return r.rows.map((t) => ({ id: t.id, name: t.name, createdAt: Number(t.created_at) }));
   }
 
@@ -180,9 +182,10 @@ export class PostgresMetadataStore implements MetadataStore {
     return r.rows[0] ? policyFromRow(r.rows[0]) : undefined;
   }
 
-  async listPolicies(tenantId: string): Promise<PolicyRecord[]> {
-    const r = await this.pool.query<PolicyRow>(`SELECT DISTINCT ON (name) * FROM policies WHERE tenant_id = $1
-      ORDER BY name COLLATE "C", version DESC`, [tenantId]);
+  async listPolicies(tenantId: string, page?: KeysetPage<string>): Promise<PolicyRecord[]> {
+    const r = await this.pool.query<PolicyRow>(`SELECT DISTINCT ON (name COLLATE "C") * FROM policies
+      WHERE tenant_id = $1 AND ($2::text IS NULL OR name COLLATE "C" > $2)
+      ORDER BY name COLLATE "C", version DESC LIMIT $3`, [tenantId, page?.after ?? null, page?.limit ?? null]);
     return r.rows.map(policyFromRow);
   }
 

@@ -2,6 +2,7 @@
 
 import { DatabaseSync } from 'node:sqlite';
 import { migrateSqlite } from '../sqlite-migrations.ts';
+import type { KeysetPage } from '../keyset.ts';
 import { MIGRATIONS } from './schema.ts';
 import type { AgentHealth, ApiKeyRecord, EnrollmentToken, HostRecord, MetadataStore, PolicyAck, PolicyRecord, TenantRecord } from './types.ts';
 
@@ -64,8 +65,9 @@ export class SqliteMetadataStore implements MetadataStore {
     return Number(r.changes) === 1;
   }
 
-  async listTenants(): Promise<TenantRecord[]> {
-    return this.db.prepare('SELECT * FROM tenants ORDER BY id').all()
+  async listTenants(page?: KeysetPage<string>): Promise<TenantRecord[]> {
+    const after = page?.after === undefined ? [] : [page.after];
+    return this.db.prepare(`SELECT * FROM tenants ${after.length ? 'WHERE id > ?' : ''} ORDER BY id LIMIT ?`).all(...after, page?.limit ?? -1)
       .map((r) => ({ id: String(r.id), name: String(r.name), createdAt: Number(r.created_at) }));
   }
 
@@ -138,10 +140,11 @@ export class SqliteMetadataStore implements MetadataStore {
     return row ? policyFromRow(row) : undefined;
   }
 
-  async listPolicies(tenantId: string): Promise<PolicyRecord[]> {
-    return this.db.prepare(`SELECT p.* FROM policies p WHERE p.tenant_id = ?
-      AND p.version = (SELECT MAX(version) FROM policies q WHERE q.tenant_id = p.tenant_id AND q.name = p.name) ORDER BY p.name`)
-      .all(tenantId).map(policyFromRow);
+  async listPolicies(tenantId: string, page?: KeysetPage<string>): Promise<PolicyRecord[]> {
+    const after = page?.after === undefined ? [] : [page.after];
+    return this.db.prepare(`SELECT p.* FROM policies p WHERE p.tenant_id = ? ${after.length ? 'AND p.name > ?' : ''}
+      AND p.version = (SELECT MAX(version) FROM policies q WHERE q.tenant_id = p.tenant_id AND q.name = p.name) ORDER BY p.name LIMIT ?`)
+      .all(tenantId, ...after, page?.limit ?? -1).map(policyFromRow);
   }
 
   async ackPolicy(tenantId: string, hostId: string, name: string, version: number, at: number): Promise<void> {

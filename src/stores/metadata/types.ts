@@ -1,6 +1,8 @@
 // The metadata store interface: tenants, hosts/agents, enrolment tokens, policies and API keys. Implemented on
 // SQLite (embedded) and PostgreSQL (scale-out); every implementation passes the same conformance suite.
-// Every read is scoped by tenant: an object of another tenant is "not found".
+// Every read is scoped by tenant: an object of another tenant is "not found". Names sort bytewise (C collation).
+
+import type { KeysetPage } from '../keyset.ts';
 
 export interface EnrollmentToken {
   id: string;
@@ -83,7 +85,8 @@ export interface MetadataStore {
   ensureTenant(id: string, name: string): Promise<void>;
   /** False when a tenant with this id exists. */
   createTenant(id: string, name: string, at: number): Promise<boolean>;
-  listTenants(): Promise<TenantRecord[]>;
+  /** Tenants by id; a page of them after `page.after` (an id) when paged. */
+  listTenants(page?: KeysetPage<string>): Promise<TenantRecord[]>;
   createEnrollmentToken(t: EnrollmentToken): Promise<void>;
   /** Atomically counts one use of a valid token; returns the token, or a reason it cannot be used. */
   consumeEnrollmentToken(tokenHash: string, now: number): Promise<EnrollmentToken | { refused: string }>;
@@ -102,8 +105,8 @@ export interface MetadataStore {
   putPolicy(tenantId: string, name: string, document: string, updatedBy: string, at: number): Promise<PolicyRecord>;
   /** The latest version (or the given one) of a policy. */
   getPolicy(tenantId: string, name: string, version?: number): Promise<PolicyRecord | undefined>;
-  /** The latest version of each policy of the tenant, by name. */
-  listPolicies(tenantId: string): Promise<PolicyRecord[]>;
+  /** The latest version of each policy of the tenant, by name; a page of them after `page.after` (a name) when paged. */
+  listPolicies(tenantId: string, page?: KeysetPage<string>): Promise<PolicyRecord[]>;
   ackPolicy(tenantId: string, hostId: string, name: string, version: number, at: number): Promise<void>;
   policyAcks(tenantId: string, name: string): Promise<PolicyAck[]>;
   createApiKey(k: ApiKeyRecord): Promise<void>;

@@ -2,7 +2,7 @@
 // refreshes what the change affects. Query keys start with the resource name so the live stream can
 // invalidate by resource.
 
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api } from './client.ts';
 import type { Alert, Host, HuntResult, LedgerEntry, Overview, ProcessTree, Rule, User, VigilEvent } from './types.ts';
 
@@ -50,9 +50,21 @@ export const useLedgerEntries = (from: number, limit: number) => useQuery({
   queryFn: () => api<{ entries: LedgerEntry[] }>(`/ledger/entries${queryString({ from, limit })}`),
 });
 
-export const useUsers = () => useQuery({ queryKey: ['users'], queryFn: () => api<{ users: User[] }>('/users') });
+/** A cursor-paged management list (`{ <field>: T[], next }`): the first page, then the next ones on request. */
+function usePagedList<T>(path: string, field: string) {
+  return useInfiniteQuery({
+    queryKey: [path.slice(1)], initialPageParam: null as string | null,
+    queryFn: async ({ pageParam }) => {
+      const r = await api<Record<string, unknown>>(`${path}${queryString({ cursor: pageParam })}`);
+      return { items: r[field] as T[], next: r.next as string | null };
+    },
+    getNextPageParam: (page) => page.next,
+  });
+}
+
+export const useUsers = () => usePagedList<User>('/users', 'users');
 export interface ApiKeyView { id: string; name: string; role: string; created_at: string; expires_at: string | null; revoked_at: string | null; last_used_at: string | null }
-export const useApiKeys = () => useQuery({ queryKey: ['api-keys'], queryFn: () => api<{ api_keys: ApiKeyView[] }>('/api-keys') });
+export const useApiKeys = () => usePagedList<ApiKeyView>('/api-keys', 'api_keys');
 
 export interface AlertSinkView { id: string; name: string; url: string; has_secret: boolean; created_by: string; created_at: string }
 export const useAlertSinks = () => useQuery({ queryKey: ['alert-sinks'], queryFn: () => api<{ alert_sinks: AlertSinkView[] }>('/alert-sinks') });

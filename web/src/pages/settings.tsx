@@ -1,5 +1,6 @@
 // Settings: users and roles, API keys (shown once at creation, revocable), enrolment tokens with the
-// command that installs an agent with them, and alert sinks (webhooks every new alert is sent to).
+// command that installs an agent with them, and alert sinks (webhooks every new alert is sent to). Users and
+// API keys are cursor-paged lists: "More …" reads the next page.
 
 import { useState, type FormEvent } from 'react';
 import { Alert, Button, Code, Group, NumberInput, PasswordInput, Select, Stack, Table, Tabs, TextInput, Title } from '@mantine/core';
@@ -8,6 +9,12 @@ import { formatTime } from '../components/format.ts';
 import { ErrorState, QueryState } from '../components/query-state.tsx';
 
 const ROLES = ['admin', 'analyst', 'responder', 'viewer'];
+
+/** The button that reads the next page of a cursor-paged list, while there is one. */
+function LoadMore({ list, what }: { list: { hasNextPage: boolean; isFetchingNextPage: boolean; fetchNextPage(): unknown }; what: string }) {
+  if (!list.hasNextPage) return null;
+  return <Button variant="light" w="fit-content" loading={list.isFetchingNextPage} onClick={() => void list.fetchNextPage()}>More {what}</Button>;
+}
 
 function Users() {
   const users = useUsers();
@@ -18,12 +25,13 @@ function Users() {
   const submit = (e: FormEvent) => { e.preventDefault(); create.mutate(undefined, { onSuccess: () => { setEmail(''); setPassword(''); } }); };
   return (
     <Stack>
-      <QueryState query={users} what="Users" isEmpty={(d) => d.users.length === 0}>
+      <QueryState query={users} what="Users" isEmpty={(d) => d.pages[0].items.length === 0}>
         {(d) => (
           <Table fz="sm" aria-label="Users"><Table.Thead><Table.Tr><Table.Th>E-mail</Table.Th><Table.Th>Role</Table.Th><Table.Th>Tenant</Table.Th></Table.Tr></Table.Thead>
-            <Table.Tbody>{d.users.map((u) => <Table.Tr key={u.id}><Table.Td>{u.email}</Table.Td><Table.Td>{u.role}</Table.Td><Table.Td>{u.tenant_id}</Table.Td></Table.Tr>)}</Table.Tbody></Table>
+            <Table.Tbody>{d.pages.flatMap((p) => p.items).map((u) => <Table.Tr key={u.id}><Table.Td>{u.email}</Table.Td><Table.Td>{u.role}</Table.Td><Table.Td>{u.tenant_id}</Table.Td></Table.Tr>)}</Table.Tbody></Table>
         )}
       </QueryState>
+      <LoadMore list={users} what="users" />
       <form onSubmit={submit}>
         <Group align="flex-end">
           <TextInput label="E-mail" type="email" required value={email} onChange={(e) => setEmail(e.currentTarget.value)} />
@@ -46,15 +54,16 @@ function ApiKeys() {
   const created = create.data as { key?: string } | undefined;
   return (
     <Stack>
-      <QueryState query={keys} what="API keys" isEmpty={(d) => d.api_keys.length === 0}>
+      <QueryState query={keys} what="API keys" isEmpty={(d) => d.pages[0].items.length === 0}>
         {(d) => (
           <Table fz="sm" aria-label="API keys"><Table.Thead><Table.Tr><Table.Th>Name</Table.Th><Table.Th>Role</Table.Th><Table.Th>Created</Table.Th><Table.Th /></Table.Tr></Table.Thead>
-            <Table.Tbody>{d.api_keys.map((k) => (
+            <Table.Tbody>{d.pages.flatMap((p) => p.items).map((k) => (
               <Table.Tr key={k.id}><Table.Td>{k.name}</Table.Td><Table.Td>{k.role}</Table.Td><Table.Td>{formatTime(k.created_at)}</Table.Td>
                 <Table.Td>{k.revoked_at ? `revoked ${formatTime(k.revoked_at)}` : <Button size="xs" variant="subtle" color="red" onClick={() => { if (confirm(`Revoke API key ${k.name}?`)) revoke.mutate(k.id); }}>Revoke</Button>}</Table.Td></Table.Tr>
             ))}</Table.Tbody></Table>
         )}
       </QueryState>
+      <LoadMore list={keys} what="API keys" />
       <Group align="flex-end">
         <TextInput label="Name" value={name} onChange={(e) => setName(e.currentTarget.value)} />
         <Select label="Role" data={ROLES} value={role} onChange={setRole} w={140} />
