@@ -5,7 +5,7 @@
 // and results, artefact chunks and "connected" come back on `ir-reports.<tenant>.<host>`: list_processes,
 // kill_process (a `sleep` started here, by PID and entity id), get_file (the bytes and their digest, through the
 // reverse path), and a command for an offline agent delivered when it connects (to a second ingest process), not
-// run twice.
+// run twice. Last, `vigil server` (every role in one process) runs a command the same way.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,6 +46,7 @@ let clickhouse: Awaited<ReturnType<typeof spawnClickHouseFixture>>;
 let ingest: RoleProcess;
 let otherIngest: RoleProcess | undefined;
 let api: RoleProcess;
+let server: RoleProcess | undefined;
 let apiKey: string;
 let caPem: string;
 let agent: Agent | undefined;
@@ -59,8 +60,8 @@ function env(): NodeJS.ProcessEnv {
   };
 }
 
-async function call(path: string, body?: unknown): Promise<{ status: number; body: any; headers: Headers }> {
-  const res = await fetch(`http://${api.addresses.http}/api/v1${path}`, {
+async function call(path: string, body?: unknown, via: RoleProcess = api): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(`http://${via.addresses.http}/api/v1${path}`, {
     method: body === undefined ? 'GET' : 'POST', body: body === undefined ? undefined : JSON.stringify(body),
     headers: { authorization: `Bearer ${apiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
   });
@@ -68,11 +69,11 @@ async function call(path: string, body?: unknown): Promise<{ status: number; bod
   return { status: res.status, body: type.includes('json') ? await res.json() : Buffer.from(await res.arrayBuffer()), headers: res.headers };
 }
 
-function reaches(id: string, statuses: string[], timeoutMs = 15_000): Promise<any> {
+function reaches(id: string, statuses: string[], via: RoleProcess = api): Promise<any> {
   return until(`${id} to be ${statuses.join('|')}`, async () => {
-    const r = await call(`/ir/actions/${id}`);
+    const r = await call(`/ir/actions/${id}`, undefined, via);
     return statuses.includes(r.body.status) ? r.body : undefined;
-  }, timeoutMs);
+  }, 15_000);
 }
 
 /** A real agent with the response executor on the ingest process (enrolled on first start; same data dir after). */
@@ -118,7 +119,7 @@ before(async () => {
 after(async () => {
   for (const c of children) c.kill('SIGKILL');
   await agent?.stop();
-  for (const p of [ingest, otherIngest, api]) if (p) await stopProcess(p.child, 'SIGKILL');
+  for (const p of [ingest, otherIngest, api, server]) if (p) await stopProcess(p.child, 'SIGKILL');
   await clickhouse?.stop();
   await JetStreamBus.deleteStreams(NATS, namespace);
   await pgAdmin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
@@ -179,4 +180,16 @@ test('a command for an offline agent waits, is delivered when it connects to ano
   assert.equal(done.status, 'succeeded', done.error);
   assert.equal(done.deliveries, 1);
   assert.deepEqual((await auditedActions(r.body.id)).filter((a) => a.startsWith('ir.')), ['ir.requested', 'ir.delivered', 'ir.running', 'ir.succeeded']);
+});
+
+test('`vigil server` (every role in one process) relays too', { timeout: 60_000 }, async () => {
+  await agent!.stop();
+  agent = undefined;
+  for (const p of [ingest, otherIngest!, api]) await stopProcess(p.child, 'SIGTERM');
+  server = await spawnRole(['server', '--grpc', `127.0.0.1:${await freePort()}`, '--http', '127.0.0.1:0'], env());
+  agent = await startAgent(server);
+  const r = await call(`/hosts/${agentId}/list-processes`, { limit: 1 }, server);
+  assert.equal(r.status, 202, JSON.stringify(r.body));
+  const done = await reaches(r.body.id, ['succeeded', 'failed'], server);
+  assert.equal(done.status, 'succeeded', done.error);
 });
