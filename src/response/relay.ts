@@ -52,7 +52,7 @@ export const reportSubject = (t: AgentTarget) => `ir-reports.${t.tenantId}.${t.a
 /** The agent of `<root>.<tenant>.<host>`. */
 export function targetOf(subject: string): AgentTarget {
   const [, tenantId, agentId, ...rest] = subject.split('.');
-  if (!tenantId || !agentId || rest.length) throw new RelayError(`subject '${subject}' is not <root>.<tenant>.<host>`);
+  if (!tenantId || !agentId || rest.length) throw new RelayError(`subject: '${subject}' is not <root>.<tenant>.<host>`);
   return { tenantId, agentId };
 }
 
@@ -133,7 +133,7 @@ export function decodeAgentBound(v: unknown): ServerMessage {
 
 function refuse(direction: 'down' | 'up', log: Logger, subject: string, err: unknown): void {
   if (!(err instanceof RelayError)) throw err;
-  refused.inc({ direction, reason: err.message.split(':')[0] });
+  refused.inc({ direction, reason: err.message.split(':')[0] }); // the fixed part before ':' (bounded labels)
   log.warn({ subject, reason: err.message }, 'relayed response message refused');
 }
 
