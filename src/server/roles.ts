@@ -129,12 +129,9 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
     stops.push(() => bus.close());
 
     const alerts = roles.includes('worker') || roles.includes('api') ? await openAlertStore(c, stops) : undefined;
-    let relayBus: RelayBus | undefined;
-    if (roles.includes('ingest') || roles.includes('api')) {
-      const opened = await openRelayBus(c, log);
-      stops.push(() => opened.close());
-      relayBus = opened;
-    }
+    let relayBus: Promise<RelayBus> | undefined;
+    // Opened by the first role that needs it (ingest, api), so it closes after that role's relay has stopped.
+    const relay = () => (relayBus ??= openRelayBus(c, log).then((b) => { stops.push(() => b.close()); return b; }));
     if (alerts && roles.includes('worker')) {
       const alertBus = await openAlertBus(c, log);
       stops.push(() => alertBus.close());
@@ -149,9 +146,9 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       const grpc = splitHostPort(c.grpc);
       const names = [...new Set(['localhost', '127.0.0.1', hostname(), grpc.host].filter((n) => n && n !== '0.0.0.0' && n !== '::'))];
       let ingest: IngestServer | undefined;
-      const relay = await startIngestRelay(relayBus!, (agentId) => ingest?.channels.get(agentId), log);
-      stops.push(() => relay.stop());
-      ingest = new IngestServer({ ca, serverCert: await issueServerCertificate(ca, names), metadata, bus, log, ...relay.hooks });
+      const ingestRelay = await startIngestRelay(await relay(), (agentId) => ingest?.channels.get(agentId), log);
+      stops.push(() => ingestRelay.stop());
+      ingest = new IngestServer({ ca, serverCert: await issueServerCertificate(ca, names), metadata, bus, log, ...ingestRelay.hooks });
       const port = await ingest.listen(hostAddress(grpc.host, grpc.port));
       addresses.grpc = hostAddress(grpc.host, port);
       stops.push(() => ingest.close());
@@ -163,10 +160,10 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       stops.push(() => security.close());
       const response = await startResponseService({
         store: openPostgresCommandStore({ connectionString: c.postgres }), artifactsDir: c.artifactsDir, audit: security.ledger,
-        send: relaySender(relayBus!, log), log,
+        send: relaySender(await relay(), log), log,
       });
       stops.push(() => response.close());
-      const reports = consumeReports(relayBus!, response.dispatcher, log);
+      const reports = consumeReports(await relay(), response.dispatcher, log);
       stops.push(() => reports.stop());
       const api = buildApi({ metadata, events, log, security, alerts, rules: apiRules(ruleOptions(c, log)), response: response.dispatcher });
       const http = splitHostPort(c.http);
