@@ -1,8 +1,10 @@
 // The security services of an API process, opened together and closed together: the identity store and
 // AuthService/UserDirectory, the audit ledger (the AuditSink of everything), the ledger verifier, and the
 // per-user/per-tenant rate limits (in memory, or on Redis when several API processes share them). Keys live in
-// the data directory (access-token-key.pem, ledger-key.pem), never in a database.
+// the data directory (access-token-key.pem, ledger-key.pem), never in a database. A SQLite ledger has one writer
+// per data directory (src/stores/ledger/writer-lock.ts): opening it while another process holds it fails.
 
+import { mkdirSync } from 'node:fs';
 import type pg from 'pg';
 import { verifyStoredLedger } from '../cli/commands/ledger.ts';
 import { AccessTokens } from '../identity/access-token.ts';
@@ -17,6 +19,7 @@ import { RedisRateLimiter } from '../stores/identity/redis-rate-limit.ts';
 import type { IdentityStore } from '../stores/identity/types.ts';
 import { ledgerPaths } from '../stores/ledger/key-file.ts';
 import { openLedger } from '../stores/ledger/open.ts';
+import { acquireLedgerWriterLock } from '../stores/ledger/writer-lock.ts';
 
 export interface ApiSecurity {
   identity: IdentityStore;
@@ -44,8 +47,17 @@ export interface ApiSecurityOptions {
 }
 
 export async function openApiSecurity(o: ApiSecurityOptions): Promise<ApiSecurity> {
-  const identity = await openIdentityStore({ dataDir: o.dataDir, postgres: o.postgres });
-  const ledger = await openLedger({ dataDir: o.dataDir, postgres: o.postgres, checkpointIntervalMs: o.checkpointIntervalMs ?? 1000 });
+  mkdirSync(o.dataDir, { recursive: true });
+  const releaseLedger = o.postgres ? () => {} : acquireLedgerWriterLock(o.dataDir);
+  let identity: IdentityStore;
+  let ledger: Ledger;
+  try {
+    identity = await openIdentityStore({ dataDir: o.dataDir, postgres: o.postgres });
+    ledger = await openLedger({ dataDir: o.dataDir, postgres: o.postgres, checkpointIntervalMs: o.checkpointIntervalMs ?? 1000 });
+  } catch (err) {
+    releaseLedger();
+    throw err;
+  }
   const limiter: RateLimiter = o.redisUrl ? await RedisRateLimiter.connect({ url: o.redisUrl }) : new MemoryRateLimiter();
   const passwords = new PasswordHasher({ params: o.passwordParams });
   const accessTokens = new AccessTokens({ key: loadOrCreateAccessTokenKey(o.dataDir) });
@@ -60,6 +72,7 @@ export async function openApiSecurity(o: ApiSecurityOptions): Promise<ApiSecurit
     async close() {
       await limiter.close();
       await ledger.close();
+      releaseLedger();
       await identity.close();
     },
   };
