@@ -114,9 +114,12 @@ export function decodeAgentBound(v: unknown): ServerMessage {
   if (!isObject(v)) throw new RelayError('relayed message: not an object');
   if (v.body === 'command') {
     const c = field<Record<string, unknown>>(v, 'command', 'object', 'command message');
-    field<string>(c, 'id', 'string', 'command');
-    field<string>(c, 'action', 'string', 'command');
-    return v as ServerMessage;
+    const command = {
+      id: field<string>(c, 'id', 'string', 'command'), action: field<string>(c, 'action', 'string', 'command'),
+      params_json: optionalString(c, 'params_json', 'command'), requested_by: optionalString(c, 'requested_by', 'command'),
+      requested_at: optionalString(c, 'requested_at', 'command'), expires_at: optionalString(c, 'expires_at', 'command'),
+    };
+    return { body: 'command', command };
   }
   if (v.body === 'artifact_ack') {
     const a = field<Record<string, unknown>>(v, 'artifact_ack', 'object', 'artifact_ack message');

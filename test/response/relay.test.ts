@@ -49,9 +49,10 @@ test('reports are checked field by field', () => {
 
 test('only commands and artefact acks are relayed to agents', () => {
   const command = { body: 'command', command: { id: 'ir-1', action: 'list_processes', params_json: '{}' } };
-  assert.deepEqual(decodeAgentBound(command), command);
+  assert.deepEqual(decodeAgentBound(command), { body: 'command', command: { ...command.command, requested_by: undefined, requested_at: undefined, expires_at: undefined } });
   assert.deepEqual(decodeAgentBound({ body: 'artifact_ack', artifact_ack: { command_id: 'ir-1', seq: 2 } }),
     { body: 'artifact_ack', artifact_ack: { command_id: 'ir-1', seq: 2, error: undefined } });
   assert.throws(() => decodeAgentBound({ body: 'policy', policy: {} }), /body "policy" is not relayed/);
   assert.throws(() => decodeAgentBound({ body: 'command', command: { id: 'ir-1' } }), /'action' must be a string/);
+  assert.throws(() => decodeAgentBound({ body: 'command', command: { id: 'ir-1', action: 'list_processes', params_json: {} } }), /'params_json' must be a string/);
 });
