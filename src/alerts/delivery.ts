@@ -2,19 +2,27 @@
 // sink's secret when it has one (`x-vigil-signature: sha256=<hex HMAC-SHA256 of the body>`). A bounded queue
 // (deliveries waiting or between attempts; beyond it new deliveries are dropped and counted), a few in flight at
 // once, retries with exponential backoff and jitter on network errors, timeouts, 5xx, 408 and 429; other 4xx
-// answers fail at once. Counters on /metrics. Secrets are never logged.
+// answers fail at once; redirects are not followed. Each attempt passes the SSRF guard (target-guard.ts) on the
+// addresses it connects to, unless private targets are allowed. Counters on /metrics. Secrets are never logged.
 
 import { createHmac, randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { Counter, Gauge } from 'prom-client';
 import type { Logger } from 'pino';
 import { registry } from '../server/metrics.ts';
 import type { AlertSink, AlertSinkStore } from './sink-store.ts';
+import { guardedLookup, literalRefusal, TargetRefusedError } from './target-guard.ts';
 
 const deliveries = new Counter({
   name: 'vigil_alert_sink_deliveries_total', help: 'Alert deliveries to webhook sinks, by outcome (delivered, failed, dropped)',
   labelNames: ['outcome'], registers: [registry],
 });
 const retries = new Counter({ name: 'vigil_alert_sink_retries_total', help: 'Webhook delivery attempts that are retried', registers: [registry] });
+const targetsRefused = new Counter({
+  name: 'vigil_alert_sink_targets_refused_total', help: 'Webhook deliveries refused because the target is a private, loopback, link-local or metadata address',
+  registers: [registry],
+});
 const queued = new Gauge({ name: 'vigil_alert_sink_queue', help: 'Webhook deliveries waiting or between attempts', registers: [registry] });
 
 export interface DeliveryOptions {
@@ -29,6 +37,8 @@ export interface DeliveryOptions {
   maxDelayMs?: number;
   timeoutMs?: number;
   concurrency?: number;
+  /** Deliver to loopback, private, link-local and metadata addresses too (default false: refused, see target-guard.ts). */
+  allowPrivateTargets?: boolean;
 }
 
 interface Delivery { id: string; sink: AlertSink; body: string; attempt: number }
@@ -49,7 +59,7 @@ export class AlertDelivery {
   private closed = false;
 
   constructor(o: DeliveryOptions) {
-    this.o = { maxQueue: 10_000, maxAttempts: 6, baseDelayMs: 1000, maxDelayMs: 60_000, timeoutMs: 5000, concurrency: 4, ...o };
+    this.o = { maxQueue: 10_000, maxAttempts: 6, baseDelayMs: 1000, maxDelayMs: 60_000, timeoutMs: 5000, concurrency: 4, allowPrivateTargets: false, ...o };
   }
 
   /** Deliveries waiting, between attempts or in flight. */
@@ -99,20 +109,34 @@ export class AlertDelivery {
     this.waiting.add(timer);
   }
 
-  private async post(d: Delivery): Promise<'delivered' | 'retry' | 'refused'> {
-    const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'vigil-alert-sink', 'x-vigil-delivery': d.id };
+  /** One POST; redirects are not followed (a 3xx fails the delivery: it could point anywhere). */
+  private post(d: Delivery): Promise<'delivered' | 'retry' | 'refused'> {
+    const url = new URL(d.sink.url);
+    const refusedTarget = this.o.allowPrivateTargets ? undefined : literalRefusal(url);
+    if (refusedTarget) return Promise.resolve(this.refuseTarget(d, refusedTarget));
+    const headers: Record<string, string> = {
+      'content-type': 'application/json', 'content-length': String(Buffer.byteLength(d.body)), 'user-agent': 'vigil-alert-sink', 'x-vigil-delivery': d.id,
+    };
     if (d.sink.secret) headers['x-vigil-signature'] = signature(d.sink.secret, d.body);
-    try {
-      const res = await fetch(d.sink.url, {
-        method: 'POST', headers, body: d.body, redirect: 'error',
+    return new Promise((done) => {
+      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
+        method: 'POST', headers, ...(this.o.allowPrivateTargets ? {} : { lookup: guardedLookup }),
         signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.o.timeoutMs)]),
+      }, (res) => {
+        res.resume();
+        const status = res.statusCode ?? 0;
+        done(status >= 200 && status < 300 ? 'delivered' : retryable(status) ? 'retry' : 'refused');
       });
-      await res.body?.cancel();
-      if (res.ok) return 'delivered';
-      return retryable(res.status) ? 'retry' : 'refused';
-    } catch {
-      return 'retry';
-    }
+      req.on('error', (err) => done(err instanceof TargetRefusedError ? this.refuseTarget(d, err) : 'retry'));
+      req.end(d.body);
+    });
+  }
+
+  /** A target the SSRF guard refuses (its DNS answer may have changed since creation): failed at once, counted. */
+  private refuseTarget(d: Delivery, err: TargetRefusedError): 'refused' {
+    targetsRefused.inc();
+    this.o.log.warn({ sink: d.sink.id, delivery: d.id, reason: err.message }, 'alert delivery refused by the SSRF guard');
+    return 'refused';
   }
 
   /** Stops: deliveries not yet made are dropped (counted), attempts in flight are aborted. */

@@ -72,6 +72,8 @@ export interface ApiOptions {
   onAgentRevoked?: (agentId: string) => void;
   /** Webhook alert sinks per tenant (alert-sink routes). */
   alertSinks?: AlertSinkStore;
+  /** Sinks may target loopback, private, link-local and metadata addresses (default false: refused, SSRF guard). */
+  allowPrivateAlertSinks?: boolean;
 }
 
 const API_PREFIX = '/api/v1';

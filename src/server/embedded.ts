@@ -60,7 +60,9 @@ export interface ServerOptions {
   ruleDirs?: string[];
   placeholders?: string;
   /** Webhook delivery of alerts: queue bound, attempts, backoff (tests shorten it). */
-  alertDelivery?: Omit<DeliveryOptions, 'store' | 'log'>;
+  alertDelivery?: Omit<DeliveryOptions, 'store' | 'log' | 'allowPrivateTargets'>;
+  /** Alert webhooks may target loopback, private, link-local and metadata addresses (default false: SSRF guard). */
+  allowPrivateAlertSinks?: boolean;
 }
 
 export interface RunningServer {
@@ -185,10 +187,11 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
       (err: unknown) => o.log.error({ err, alert: a.id }, 'automated response failed'));
   });
   const alertSinks = new AlertSinkStore(join(o.dataDir, 'alert-sinks.db'));
-  const delivery = new AlertDelivery({ store: alertSinks, log: o.log, ...o.alertDelivery });
+  const allowPrivateAlertSinks = o.allowPrivateAlertSinks ?? false;
+  const delivery = new AlertDelivery({ store: alertSinks, log: o.log, ...o.alertDelivery, allowPrivateTargets: allowPrivateAlertSinks });
   detection.onAlert((a) => delivery.enqueue(a.tenant_id, alertView(a)));
   const api = buildApi({ metadata, events, log: o.log, security, liveFeed, hunt: o.hunt, defaultTenant: DEFAULT_TENANT, isConnected: (id) => ingest.channels.has(id), response: response.dispatcher,
-    onPolicyStored: (p) => policies.published(p), onAgentRevoked: (id) => ingest.disconnect(id, 'agent certificate revoked'), alertSinks, alerts: detection.alerts, rules: detection.rules, liveProcesses });
+    onPolicyStored: (p) => policies.published(p), onAgentRevoked: (id) => ingest.disconnect(id, 'agent certificate revoked'), alertSinks, allowPrivateAlertSinks, alerts: detection.alerts, rules: detection.rules, liveProcesses });
   const http = splitHostPort(o.http);
   await api.listen({ host: http.host, port: http.port });
   const address = api.server.address();

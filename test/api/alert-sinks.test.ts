@@ -33,7 +33,8 @@ before(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
-  f = await startFixture({ alertDelivery: { baseDelayMs: 20, maxDelayMs: 100, maxAttempts: 4, timeoutMs: 2000 } });
+  // The receiver is on loopback, which the SSRF guard refuses unless the server allows private targets.
+  f = await startFixture({ allowPrivateAlertSinks: true, alertDelivery: { baseDelayMs: 20, maxDelayMs: 100, maxAttempts: 4, timeoutMs: 2000 } });
 });
 
 after(async () => {

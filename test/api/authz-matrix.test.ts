@@ -29,7 +29,7 @@ const ruleText = (id: string = crypto.randomUUID()) => ({ yaml: `title: Matrix $
 const freshRule: Target = async (fx) => (await call(fx, 'POST', '/rules', { token: fx.adminKey, body: ruleText() })).body.ids[0];
 const freshAction: Target = async (fx) => (await call(fx, 'POST', `/hosts/${fx.agents[0].identity.agentId}/list-processes`, { token: fx.adminKey, body: {} })).body.id;
 const OWN_ALERT_ID = 'a'.repeat(32);
-const freshSink: Target = async (fx) => (await call(fx, 'POST', '/alert-sinks', { token: fx.adminKey, body: { name: unique('s'), url: 'http://127.0.0.1:9/hook' } })).body.id;
+const freshSink: Target = async (fx) => (await call(fx, 'POST', '/alert-sinks', { token: fx.adminKey, body: { name: unique('s'), url: 'https://203.0.113.10/hook' } })).body.id;
 
 type Cell = 'viewer' | 'analyst' | 'responder' | 'admin' | 'super' | 'foreign';
 interface Row {
@@ -108,7 +108,7 @@ const MATRIX: Row[] = [
   // Rules are platform-wide: every holder of rules:read sees them; only the platform's tenant (and the super-admin)
   // changes them; another tenant's authors may dry-run rule texts over their own events.
   { method: 'GET', route: '/alert-sinks', ok: 200, roles: ADMIN, super: 200, foreign: 200 },
-  { method: 'POST', route: '/alert-sinks', body: () => ({ name: unique('sink'), url: 'http://127.0.0.1:9/hook' }), ok: 201, roles: ADMIN, super: 201, foreign: 201 },
+  { method: 'POST', route: '/alert-sinks', body: () => ({ name: unique('sink'), url: 'https://203.0.113.10/hook' }), ok: 201, roles: ADMIN, super: 201, foreign: 201 },
   { method: 'DELETE', route: '/alert-sinks/:id', path: '/alert-sinks/{id}', target: freshSink, ok: 204, roles: ADMIN, super: 404, foreign: 404 },
   { method: 'GET', route: '/rules', ok: 200, roles: ALL, super: 200, foreign: 200 },
   { method: 'GET', route: '/rules/:id', path: `/rules/${BUILTIN_RULE}`, ok: 200, roles: ALL, super: 200, foreign: 200 },

@@ -166,13 +166,13 @@ test('add and delete an alert sink in Settings; its secret is not shown', { time
   await page.getByRole('link', { name: 'Settings', exact: true }).click();
   await page.getByRole('tab', { name: 'Alert sinks' }).click();
   await page.getByRole('textbox', { name: /^Name/ }).fill('SOC webhook');
-  await page.getByRole('textbox', { name: /^Webhook URL/ }).fill('http://127.0.0.1:9/hook');
+  await page.getByRole('textbox', { name: /^Webhook URL/ }).fill('https://203.0.113.10/hook');
   await page.getByLabel(/^HMAC secret/).fill(secret);
   await page.getByRole('button', { name: 'Add alert sink' }).click();
   const table = page.getByRole('table', { name: 'Alert sinks' });
   const row = table.getByRole('row').filter({ hasText: 'SOC webhook' });
   await row.waitFor();
-  assert.match(await row.innerText(), /http:\/\/127\.0\.0\.1:9\/hook\s+yes/);
+  assert.match(await row.innerText(), /https:\/\/203\.0\.113\.10\/hook\s+yes/);
   assert.equal(await page.getByText(secret).count(), 0, 'the secret is not shown');
   await screenshot(page, 'settings-alert-sinks');
   page.once('dialog', (d) => { void d.accept(); });

@@ -1,9 +1,12 @@
 // Alert sinks of the caller's tenant (webhooks every new alert is POSTed to; delivery in src/alerts/delivery.ts):
 // list, create (an optional HMAC secret that is stored and never returned: `has_secret` says whether there is
 // one), delete. Sink URLs may carry credentials, so reading them needs the same permission as changing them.
+// A URL whose host is or resolves to a loopback, private, link-local or metadata address is a 400 unless the
+// server allows private targets (SSRF guard, src/alerts/target-guard.ts; delivery checks again).
 
 import type { FastifyInstance } from 'fastify';
 import { viewOf, type AlertSinkView } from '../../alerts/sink-store.ts';
+import { checkWebhookTarget, TargetRefusedError } from '../../alerts/target-guard.ts';
 import { HttpError, notFound } from '../http.ts';
 import type { ApiOptions } from '../server.ts';
 
@@ -15,7 +18,7 @@ const sinkJson = (s: AlertSinkView) => ({
 });
 
 /** An http(s) URL without embedded user credentials, else a 400. */
-function webhookUrl(raw: string): string {
+function webhookUrl(raw: string): URL {
   let u: URL;
   try {
     u = new URL(raw);
@@ -24,7 +27,17 @@ function webhookUrl(raw: string): string {
   }
   if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new HttpError(400, 'url must be http or https', 'invalid_url');
   if (u.username || u.password) throw new HttpError(400, 'url must not carry user credentials (use secret)', 'invalid_url');
-  return u.toString();
+  return u;
+}
+
+/** Refuses (400) a URL whose host is or resolves to an address the SSRF guard forbids, or that does not resolve. */
+async function guardTarget(u: URL): Promise<void> {
+  try {
+    await checkWebhookTarget(u);
+  } catch (err) {
+    if (err instanceof TargetRefusedError) throw new HttpError(400, err.message, 'forbidden_target');
+    throw new HttpError(400, `url host ${u.hostname} does not resolve`, 'invalid_url');
+  }
 }
 
 export function alertSinkRoutes(api: FastifyInstance, o: ApiOptions): void {
@@ -41,7 +54,9 @@ export function alertSinkRoutes(api: FastifyInstance, o: ApiOptions): void {
   }, async (req, reply) => {
     const p = req.principal!;
     if (store.list(p.tenantId).length >= MAX_SINKS_PER_TENANT) throw new HttpError(409, `at most ${MAX_SINKS_PER_TENANT} alert sinks per tenant`, 'too_many_sinks');
-    const sink = store.create({ tenantId: p.tenantId, name: req.body.name, url: webhookUrl(req.body.url), secret: req.body.secret ?? null, createdBy: p.subject, createdAt: Date.now() });
+    const url = webhookUrl(req.body.url);
+    if (!o.allowPrivateAlertSinks) await guardTarget(url);
+    const sink = store.create({ tenantId: p.tenantId, name: req.body.name, url: url.toString(), secret: req.body.secret ?? null, createdBy: p.subject, createdAt: Date.now() });
     return reply.code(201).send(sinkJson(viewOf(sink)));
   });
 

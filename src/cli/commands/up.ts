@@ -14,6 +14,7 @@ export const summary = 'start the embedded server and a local agent (no external
 
 const HELP = `usage: vigil up [--data-dir DIR] [--http HOST:PORT] [--grpc HOST:PORT] [--no-agent] [--sensor auto|ebpf|proc]
                 [--rules DIR]... [--placeholders FILE] [--ir-two-person] [--ir-expiry SECONDS] [--auto-response]
+                [--allow-private-alert-sinks]
 
   --data-dir DIR     where everything is kept (default ./data; env VIGIL_DATA_DIR)
   --http HOST:PORT   REST API and console (default 127.0.0.1:8440; env VIGIL_HTTP)
@@ -25,7 +26,9 @@ const HELP = `usage: vigil up [--data-dir DIR] [--http HOST:PORT] [--grpc HOST:P
   --ir-two-person    isolation needs a second principal's approval (env VIGIL_IR_TWO_PERSON=1)
   --ir-expiry S      response actions not done within S seconds expire (default 86400; env VIGIL_IR_EXPIRY_S)
   --auto-response    run the responses rules name (kill_process, collect_triage) for high and critical
-                     alerts, at most 5 per host and hour (env VIGIL_AUTO_RESPONSE=1)`;
+                     alerts, at most 5 per host and hour (env VIGIL_AUTO_RESPONSE=1)
+  --allow-private-alert-sinks  alert webhooks may target loopback, private, link-local and metadata addresses
+                     (refused by default against SSRF; env VIGIL_ALLOW_PRIVATE_ALERT_SINKS=1)`;
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: {
@@ -33,6 +36,7 @@ export async function run(args: string[]): Promise<number> {
     'no-agent': { type: 'boolean' }, sensor: { type: 'string' }, help: { type: 'boolean' },
     rules: { type: 'string', multiple: true }, placeholders: { type: 'string' },
     'ir-two-person': { type: 'boolean' }, 'ir-expiry': { type: 'string' }, 'auto-response': { type: 'boolean' },
+    'allow-private-alert-sinks': { type: 'boolean' },
   } });
   if (values.help) { console.log(HELP); return 0; }
   const dataDir = resolve(values['data-dir'] ?? process.env.VIGIL_DATA_DIR ?? 'data');
@@ -43,6 +47,7 @@ export async function run(args: string[]): Promise<number> {
     dataDir, log, ruleDirs: values.rules, placeholders: values.placeholders,
     autoResponse: { enabled: values['auto-response'] ?? process.env.VIGIL_AUTO_RESPONSE === '1' },
     response: { requireIsolationApproval: values['ir-two-person'] ?? process.env.VIGIL_IR_TWO_PERSON === '1', commandTtlMs: irExpiryS * 1000 },
+    allowPrivateAlertSinks: values['allow-private-alert-sinks'] ?? process.env.VIGIL_ALLOW_PRIVATE_ALERT_SINKS === '1',
     http: values.http ?? process.env.VIGIL_HTTP ?? '127.0.0.1:8440',
     grpc: values.grpc ?? process.env.VIGIL_GRPC ?? '127.0.0.1:8443',
   });

@@ -1,0 +1,108 @@
+// The SSRF guard of alert sinks: the address classification (IPv4, IPv6, IPv4-mapped, metadata); a real server
+// refusing sink URLs whose host is or resolves to an internal address (a 400 naming why) while accepting a public
+// one; and delivery refusing a stored sink whose target is internal (as after a DNS change) for IP literals and
+// names alike, unless private targets are allowed, against a real HTTP receiver on 127.0.0.1.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { AlertDelivery } from '../../src/alerts/delivery.ts';
+import { AlertSinkStore } from '../../src/alerts/sink-store.ts';
+import { refusalOf } from '../../src/alerts/target-guard.ts';
+import { registry } from '../../src/server/metrics.ts';
+import { call, startFixture, type Fixture } from './support.ts';
+
+let f: Fixture;
+let receiver: Server;
+let port: number;
+let received = 0;
+const dir = mkdtempSync(join(tmpdir(), 'vigil-sink-guard-'));
+
+before(async () => {
+  receiver = createServer((req, res) => { received++; req.resume(); res.writeHead(204).end(); });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  port = (receiver.address() as AddressInfo).port;
+  f = await startFixture();
+});
+
+after(async () => {
+  await f.stop();
+  receiver.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('addresses are classified: internal ones refused with their reason, public ones allowed', () => {
+  const cases: [string, string | undefined][] = [
+    ['127.0.0.1', 'loopback'], ['127.9.9.9', 'loopback'], ['::1', 'loopback'], ['0.0.0.0', 'unspecified'], ['::', 'unspecified'],
+    ['10.1.2.3', 'private'], ['172.16.0.1', 'private'], ['172.31.255.255', 'private'], ['192.168.1.1', 'private'],
+    ['169.254.169.254', 'cloud metadata'], ['100.100.100.200', 'cloud metadata'], ['fd00:ec2::254', 'cloud metadata'],
+    ['169.254.1.1', 'link-local'], ['fe80::1', 'link-local'], ['fc00::1', 'unique local (private)'], ['fd12:3456::1', 'unique local (private)'],
+    ['100.64.0.1', 'shared (carrier-grade NAT)'], ['224.0.0.1', 'multicast'], ['ff02::1', 'multicast'], ['255.255.255.255', 'reserved'],
+    ['::ffff:127.0.0.1', 'loopback'], ['::ffff:7f00:1', 'loopback'], ['::ffff:a9fe:a9fe', 'cloud metadata'], ['::ffff:c0a8:101', 'private'],
+    ['8.8.8.8', undefined], ['172.32.0.1', undefined], ['203.0.113.10', undefined], ['2001:db8::1', undefined], ['::ffff:808:808', undefined],
+  ];
+  for (const [address, why] of cases) assert.equal(refusalOf(address), why, address);
+});
+
+test('creating a sink with an internal target is a 400 naming why; a public target is accepted', async () => {
+  const refused: [string, RegExp][] = [
+    ['http://127.0.0.1:9/hook', /127\.0\.0\.1 is a loopback address/], ['http://localhost:9/hook', /localhost resolves to .* loopback/],
+    ['http://[::1]:9/', /loopback/], ['http://10.0.0.5/', /private/], ['https://192.168.1.1/', /private/], ['http://172.20.0.1/', /private/],
+    ['http://169.254.169.254/latest/meta-data/', /cloud metadata/], ['http://[fd00::1]/', /unique local/], ['http://[fe80::1]/', /link-local/],
+    ['http://[::ffff:127.0.0.1]/', /loopback/], ['http://0.0.0.0:8440/', /unspecified/], ['http://2130706433/', /loopback/],
+  ];
+  for (const [url, why] of refused) {
+    const r = await call(f, 'POST', '/alert-sinks', { token: f.tokens.admin, body: { name: 'internal', url } });
+    assert.equal(r.status, 400, `${url}: ${r.status} ${JSON.stringify(r.body)}`);
+    assert.equal(r.body.code, 'forbidden_target', url);
+    assert.match(r.body.detail, why, url);
+    assert.match(r.body.detail, /allowPrivateAlertSinks/);
+  }
+  const unresolvable = await call(f, 'POST', '/alert-sinks', { token: f.tokens.admin, body: { name: 'nx', url: 'https://no-such-host.invalid/hook' } });
+  assert.equal(unresolvable.status, 400);
+  assert.match(unresolvable.body.detail, /does not resolve/);
+  const list = await call(f, 'GET', '/alert-sinks', { token: f.tokens.admin });
+  assert.deepEqual(list.body.alert_sinks, []);
+  const ok = await call(f, 'POST', '/alert-sinks', { token: f.tokens.admin, body: { name: 'public', url: 'https://203.0.113.10/hook' } });
+  assert.equal(ok.status, 201);
+  assert.equal((await call(f, 'DELETE', `/alert-sinks/${ok.body.id}`, { token: f.tokens.admin })).status, 204);
+});
+
+async function refusedCount(): Promise<number> {
+  return Number(/^vigil_alert_sink_targets_refused_total (\d+)/m.exec(await registry.metrics())?.[1] ?? 0);
+}
+
+/** Delivers one alert to sinks stored for 127.0.0.1 and localhost; resolves once the queue is empty. */
+async function deliverToLoopback(allowPrivateTargets: boolean): Promise<void> {
+  const store = new AlertSinkStore(join(dir, `sinks-${allowPrivateTargets}.db`));
+  for (const host of ['127.0.0.1', 'localhost']) {
+    store.create({ tenantId: 't1', name: host, url: `http://${host}:${port}/hook`, secret: null, createdBy: 'user:test', createdAt: Date.now() });
+  }
+  const delivery = new AlertDelivery({ store, log: pino({ level: 'silent' }), allowPrivateTargets, maxAttempts: 2, baseDelayMs: 10, timeoutMs: 2000 });
+  try {
+    delivery.enqueue('t1', { id: 'alert-1' });
+    for (const until = Date.now() + 10_000; delivery.size > 0; await new Promise((r) => setTimeout(r, 10))) {
+      assert.ok(Date.now() < until, 'deliveries did not finish');
+    }
+  } finally {
+    await delivery.close();
+    store.close();
+  }
+}
+
+test('delivery refuses internal targets (literal and resolved) at every attempt unless private targets are allowed', async () => {
+  const before = await refusedCount();
+  received = 0;
+  await deliverToLoopback(false);
+  assert.equal(received, 0, 'nothing reached the loopback receiver');
+  assert.equal(await refusedCount(), before + 2);
+
+  await deliverToLoopback(true);
+  assert.equal(received, 2, 'both reach it when private targets are allowed');
+  assert.equal(await refusedCount(), before + 2);
+});
