@@ -117,40 +117,53 @@ function logsource(product: string, service: string | undefined, categories: str
   return ls;
 }
 
-// Memos of the classification; cleared when full, since channel names and event ids come from input.
+// Memos of the classification, keyed by the values as found (no string building per event); cleared when
+// full, since channel names and event ids come from input.
 const MEMO_LIMIT = 4096;
-const serviceCache = new Map<string, string | undefined>(); // `${Channel}|${Provider_Name}` as found → service
-const windowsCache = new Map<string, EventLogsource>(); // `${service}|${EventID}|${EventType}` → logsource
+const channelServices = new Map<string, string | undefined>();
+const providerServices = new Map<string, string | undefined>();
+const byServiceEvent = new Map<string, Map<number | string, EventLogsource>>(); // service → event key → logsource
+let eventMemoSize = 0;
+/** Event ids whose category also depends on EventType (Sysmon 12: CreateKey vs DeleteKey). */
+const TYPED_EVENT_IDS = new Set(WINDOWS_CATEGORIES.filter((c) => c.eventType).map((c) => c.eventId));
 
-function remember<V>(memo: Map<string, V>, key: string, value: V): V {
+function memoized(memo: Map<string, string | undefined>, key: string, table: Record<string, string>): string | undefined {
+  if (memo.has(key)) return memo.get(key);
   if (memo.size >= MEMO_LIMIT) memo.clear();
-  memo.set(key, value);
-  return value;
+  const service = table[key.toLowerCase()];
+  memo.set(key, service);
+  return service;
 }
 
 function windowsService(channel: unknown, provider: unknown): string | undefined {
-  const key = `${String(channel)}|${String(provider)}`;
-  if (serviceCache.has(key)) return serviceCache.get(key);
-  const c = typeof channel === 'string' ? CHANNEL_SERVICE[channel.toLowerCase()] : undefined;
-  const service = c || (typeof provider === 'string' && PROVIDER_SERVICE[provider.toLowerCase()]) || undefined;
-  return remember(serviceCache, key, service);
+  return (typeof channel === 'string' ? memoized(channelServices, channel, CHANNEL_SERVICE) : undefined)
+    || (typeof provider === 'string' ? memoized(providerServices, provider, PROVIDER_SERVICE) : undefined);
 }
 
-/** Logsource of a flattened Windows record (fields EventID, Channel, Provider_Name…). */
-export function windowsLogsource(rec: Record<string, unknown>): EventLogsource {
-  const service = windowsService(rec.Channel, rec.Provider_Name);
-  const eventId = Number(rec.EventID);
-  const eventType = rec.EventType;
-  const key = `${service ?? ''}|${eventId}|${String(eventType)}`;
-  const known = windowsCache.get(key);
-  if (known) return known;
+function classify(service: string | undefined, eventId: number, eventType: unknown): EventLogsource {
   const categories: string[] = [];
   for (const c of WINDOWS_CATEGORIES) {
     if (c.service === service && c.eventId === eventId && (!c.eventType || c.eventType === eventType) && !categories.includes(c.category)) {
       categories.push(c.category);
     }
   }
-  return remember(windowsCache, key, logsource('windows', service, categories));
+  return logsource('windows', service, categories);
+}
+
+/** Logsource of a flattened Windows record (fields EventID, Channel, Provider_Name…). */
+export function windowsLogsource(rec: Record<string, unknown>): EventLogsource {
+  const service = windowsService(rec.Channel, rec.Provider_Name);
+  const eventId = Number(rec.EventID);
+  const key = TYPED_EVENT_IDS.has(eventId) ? `${eventId}|${String(rec.EventType)}` : eventId;
+  let events = byServiceEvent.get(service ?? '');
+  const known = events?.get(key);
+  if (known) return known;
+  if (eventMemoSize >= MEMO_LIMIT) { byServiceEvent.clear(); eventMemoSize = 0; events = undefined; }
+  if (!events) { events = new Map(); byServiceEvent.set(service ?? '', events); }
+  const ls = classify(service, eventId, rec.EventType);
+  events.set(key, ls);
+  eventMemoSize++;
+  return ls;
 }
 
 /** Adds the Sysmon-style alias fields a Windows record's logsource expects (e.g. 4688 NewProcessName → Image). */

@@ -6,7 +6,7 @@
 // path allocates only lowercased field values and matches. Enable/disable by id. Pure.
 
 import type { RuleIR } from '../sigma/ir.ts';
-import { ALL_VALUES, compilePredicate, getterFor, lowerField, MatchContext, requiredLiterals } from '../sigma/predicate.ts';
+import { ALL_VALUES, compilePredicate, getterFor, lowerField, MatchContext, requiredLiteralGroups } from '../sigma/predicate.ts';
 import type { Getter, Predicate } from '../sigma/predicate.ts';
 import { literalScanner } from './skipscan.ts';
 import type { LiteralScanner } from './skipscan.ts';
@@ -37,7 +37,17 @@ interface FieldIndex {
   hit: (id: number) => void; // adds the rules of a found pattern to the candidates
 }
 
-interface Bucket { fields: FieldIndex[]; always: number[]; size: number }
+/**
+ * A bucket indexes literal groups: a rule is a candidate once each of its groups (conjuncts of its
+ * condition, see requiredLiteralGroups) has a literal in the event.
+ */
+interface Bucket {
+  fields: FieldIndex[];
+  always: number[]; // rules without any literal group
+  size: number;
+  ruleOfGroup: Int32Array; // group id → rule index
+  groupStamp: Int32Array; // group id → epoch it was last satisfied in
+}
 
 const MAX_VALUE_DEPTH = 8;
 
@@ -53,8 +63,11 @@ export class RuleSet {
   private readonly disabled = new Set<string>();
   private buckets = new Map<string, Bucket>();
   private readonly ctx = new MatchContext();
-  private stamp: Int32Array;
+  private readonly groupCount: Int32Array; // rule index → number of literal groups
+  private readonly ruleStamp: Int32Array; // rule index → epoch of its last satisfied group
+  private readonly groupsSatisfied: Int32Array; // rule index → groups satisfied in ruleStamp's epoch
   private epoch = 0;
+  private current: Bucket | undefined;
   private readonly candidates: number[] = [];
 
   constructor(rules: RuleIR[]) {
@@ -69,7 +82,9 @@ export class RuleSet {
         this.rejected.push({ id: ir.id, reason: (e as Error).message });
       }
     }
-    this.stamp = new Int32Array(this.rules.length);
+    this.groupCount = new Int32Array(this.rules.length);
+    this.ruleStamp = new Int32Array(this.rules.length);
+    this.groupsSatisfied = new Int32Array(this.rules.length);
   }
 
   get(id: string): RuleIR | undefined { return this.byId.get(id)?.ir; }
@@ -95,32 +110,45 @@ export class RuleSet {
   private buildBucket(ls: EventLogsource): Bucket {
     const byField = new Map<string, { exact: Map<string, number[]>; sub: Map<string, number[]> }>();
     const always: number[] = [];
+    const ruleOfGroup: number[] = [];
     let size = 0;
     for (const r of this.rules) {
       if (this.disabled.has(r.ir.id) || !logsourceMatches(r.ir.logsource, ls)) continue;
       size++;
-      const lits = requiredLiterals(r.ir.conditions);
-      if (lits === null) { always.push(r.index); continue; }
-      for (const { field, lit, exact } of lits) {
-        let f = byField.get(field);
-        if (!f) { f = { exact: new Map(), sub: new Map() }; byField.set(field, f); }
-        push(exact ? f.exact : f.sub, lit, r.index);
+      const groups = requiredLiteralGroups(r.ir.conditions);
+      this.groupCount[r.index] = groups.length;
+      if (groups.length === 0) { always.push(r.index); continue; }
+      for (const group of groups) {
+        const gid = ruleOfGroup.push(r.index) - 1;
+        for (const { field, lit, exact } of group) {
+          let f = byField.get(field);
+          if (!f) { f = { exact: new Map(), sub: new Map() }; byField.set(field, f); }
+          push(exact ? f.exact : f.sub, lit, gid);
+        }
       }
     }
     const fields: FieldIndex[] = [];
     for (const [field, f] of byField) {
       const patterns = [...f.sub.keys()];
-      const rulesByPattern = patterns.map((p) => f.sub.get(p) as number[]);
+      const groupsByPattern = patterns.map((p) => f.sub.get(p) as number[]);
       const scanner = patterns.length === 0 ? undefined : literalScanner(patterns);
-      fields.push({ field, get: getterFor(field), exact: f.exact, scanner, hit: (id) => this.addCandidates(rulesByPattern[id]) });
+      fields.push({ field, get: getterFor(field), exact: f.exact, scanner, hit: (id) => this.satisfy(groupsByPattern[id]) });
     }
-    return { fields, always, size };
+    return { fields, always, size, ruleOfGroup: Int32Array.from(ruleOfGroup), groupStamp: new Int32Array(ruleOfGroup.length) };
   }
 
-  private addCandidates(rules: readonly number[] | undefined): void {
-    if (rules === undefined) return;
-    const { stamp, epoch, candidates } = this;
-    for (const ri of rules) if (stamp[ri] !== epoch) { stamp[ri] = epoch; candidates.push(ri); }
+  /** Marks literal groups satisfied; a rule whose groups are now all satisfied becomes a candidate. */
+  private satisfy(groups: readonly number[] | undefined): void {
+    if (groups === undefined) return;
+    const { ruleOfGroup, groupStamp } = this.current as Bucket;
+    const { epoch, ruleStamp, groupsSatisfied } = this;
+    for (const g of groups) {
+      if (groupStamp[g] === epoch) continue;
+      groupStamp[g] = epoch;
+      const ri = ruleOfGroup[g];
+      if (ruleStamp[ri] !== epoch) { ruleStamp[ri] = epoch; groupsSatisfied[ri] = 0; }
+      if (++groupsSatisfied[ri] === this.groupCount[ri]) this.candidates.push(ri);
+    }
   }
 
   /** Adds the candidates a field's value selects: exact values by lookup, literals by scan. */
@@ -128,7 +156,7 @@ export class RuleSet {
     if (f.field === ALL_VALUES) { if (f.scanner) this.scanValues(f.scanner, f.hit, this.ctx.event, 0); return; }
     if (f.exact.size > 0) {
       const v = lowerField(this.ctx, f.field, f.get);
-      if (typeof v === 'string') this.addCandidates(f.exact.get(v)); else if (v) for (const x of v) this.addCandidates(f.exact.get(x));
+      if (typeof v === 'string') this.satisfy(f.exact.get(v)); else if (v) for (const x of v) this.satisfy(f.exact.get(x));
     }
     if (f.scanner === undefined) return;
     const v = f.get(this.ctx.event);
@@ -156,10 +184,11 @@ export class RuleSet {
     const ctx = this.ctx;
     ctx.reset(record);
     this.epoch++;
+    this.current = b;
     const cand = this.candidates;
     cand.length = 0;
     for (const f of b.fields) this.indexField(f);
-    this.addCandidates(b.always);
+    for (const ri of b.always) cand.push(ri);
     if (cand.length === 0) return [];
     if (cand.length > 1) cand.sort((x, y) => x - y);
     let out: Detection[] | undefined;

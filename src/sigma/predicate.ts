@@ -13,7 +13,7 @@ type Str = string | string[] | undefined;
 /** Per-event evaluation state, reused across events: the event and a cache of lowercased field values. */
 export class MatchContext {
   event: Record<string, unknown> = {};
-  readonly lower = new Map<string, Str>();
+  readonly lower = new Map<string, Str | null>(); // null: the field has no string form
   reset(event: Record<string, unknown>): void {
     this.event = event;
     this.lower.clear();
@@ -60,10 +60,11 @@ export function stringForm(v: unknown): Str {
 
 /** The lowercased string form of a field, cached per event. */
 export function lowerField(ctx: MatchContext, path: string, get: Getter): Str {
-  if (ctx.lower.has(path)) return ctx.lower.get(path);
+  const cached = ctx.lower.get(path);
+  if (cached !== undefined) return cached ?? undefined;
   const s = stringForm(get(ctx.event));
   const l = s === undefined ? undefined : typeof s === 'string' ? s.toLowerCase() : s.map((x) => x.toLowerCase());
-  ctx.lower.set(path, l);
+  ctx.lower.set(path, l ?? null);
   return l;
 }
 
@@ -382,6 +383,22 @@ export function requiredLiterals(node: ConditionNode): Literal[] | null {
     }
     default: return null;
   }
+}
+
+/** At most this many literal groups per rule: the cheapest (most selective) ones. */
+const MAX_LITERAL_GROUPS = 4;
+
+/**
+ * Groups of literals that must each be satisfied (at least one literal of every group occurs) for `node`
+ * to be true: the most selective required literal set of the conjuncts of a top-level `and`, plus those of
+ * the other conjuncts that are exact values only (a hash lookup each; more substrings would cost more
+ * scanning than the predicates they save). Empty when no literal is required. Sound like requiredLiterals:
+ * fewer groups only cost speed.
+ */
+export function requiredLiteralGroups(node: ConditionNode): Literal[][] {
+  const conjuncts = node.op === 'and' ? node.children.flatMap((c) => requiredLiteralGroups(c)) : [requiredLiterals(node)];
+  const groups = conjuncts.filter((g) => g !== null).sort((a, b) => cost(a) - cost(b));
+  return groups.filter((g, i) => i === 0 || g.every((l) => l.exact)).slice(0, MAX_LITERAL_GROUPS);
 }
 
 const REGEX_CLASS_ESCAPES = new Set('dDwWsSbBnrtfv0123456789xucpPk');

@@ -1,10 +1,11 @@
-// Literal scanners of the rule index (Wu–Manber skip scanner, short-literal search, Aho–Corasick): each finds
-// exactly the patterns a lowercase substring search finds, whatever scanner literalScanner picks.
+// The rule index: literal scanners (Wu–Manber skip scanner, short-literal search, Aho–Corasick) each find
+// exactly the patterns a lowercase substring search finds; literal groups a rule requires.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AhoCorasick } from '../../src/detect/aho.ts';
 import { literalScanner, SkipScanner } from '../../src/detect/skipscan.ts';
 import type { LiteralScanner } from '../../src/detect/skipscan.ts';
+import { requiredLiteralGroups } from '../../src/sigma/predicate.ts';
 
 function found(scanner: LiteralScanner, text: string): number[] {
   const ids = new Set<number>();
@@ -54,4 +55,22 @@ test('the automaton and the skip scanner agree on ASCII text', () => {
   const ac = new AhoCorasick(MIMIKATZ);
   const s = new SkipScanner(MIMIKATZ);
   for (const t of texts(MIMIKATZ, 200).map((x) => x.replace(/[^\x20-\x7e]/g, ' '))) assert.deepEqual(found(s, t), found(ac, t));
+});
+
+test('literal groups of a conjunction: the most selective set, plus every exact-value conjunct; negations add none', () => {
+  const groups = requiredLiteralGroups({ op: 'and', children: [
+    { field: 'CommandLine', op: 'contains', value: ' -enc ' },
+    { field: 'GrantedAccess', op: 'equals', value: '0x1410' },
+    { field: 'Image', op: 'endswith', value: '\\powershell.exe' },
+    { op: 'not', child: { field: 'User', op: 'equals', value: 'SYSTEM' } },
+  ] });
+  assert.deepEqual(groups, [
+    [{ field: 'GrantedAccess', lit: '0x1410', exact: true }],
+  ]);
+  const two = requiredLiteralGroups({ op: 'and', children: [
+    { field: 'EventID', op: 'equals', value: '4624' },
+    { field: 'LogonType', op: 'equals', value: '10' },
+  ] });
+  assert.equal(two.length, 2);
+  assert.deepEqual(requiredLiteralGroups({ op: 'not', child: { field: 'a', op: 'equals', value: 'b' } }), []);
 });
