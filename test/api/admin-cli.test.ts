@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { openApiSecurity } from '../../src/api/security.ts';
 import { startEmbeddedServer } from '../../src/server/embedded.ts';
-import { createTempDatabase } from '../ledger/postgres-db.ts';
+import { createTempDatabase } from '../support/postgres.ts';
 import { VIGIL_BIN } from '../support/vigil-process.ts';
 
 const dirs: string[] = [];

@@ -8,21 +8,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import { createTempDatabase } from '../support/postgres.ts';
 import { alertId, type Alert } from '../../src/detect/alerts.ts';
 import type { Level } from '../../src/sigma/ir.ts';
 import { PostgresAlertStore } from '../../src/stores/alerts/postgres.ts';
 import { SqliteAlertStore } from '../../src/stores/alerts/sqlite.ts';
 import type { AlertStore } from '../../src/stores/alerts/types.ts';
-
-const PG_ADMIN: pg.ClientConfig = { host: process.env.VIGIL_TEST_PG_HOST ?? '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
-
-async function pgAdmin(sql: string): Promise<void> {
-  const client = new pg.Client(PG_ADMIN);
-  await client.connect();
-  try { await client.query(sql); } finally { await client.end(); }
-}
 
 interface StoreUnderTest {
   name: string;
@@ -42,12 +33,11 @@ const implementations: StoreUnderTest[] = [
   {
     name: 'PostgreSQL',
     async open() {
-      const database = `vigil_test_alerts_${randomBytes(6).toString('hex')}`; // generated, safe to inline
-      await pgAdmin(`CREATE DATABASE ${database}`);
-      const config = { ...PG_ADMIN, database, max: 4 };
+      const db = await createTempDatabase('alerts');
+      const config = { ...db.config, max: 4 };
       return {
         store: new PostgresAlertStore(config), second: () => new PostgresAlertStore(config),
-        dispose: () => pgAdmin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
+        dispose: () => db.drop(),
       };
     },
   },

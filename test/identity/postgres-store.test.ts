@@ -1,6 +1,6 @@
 // IdentityStore conformance on PostgreSQL (a throw-away database per test).
 import { openPostgresIdentityStore } from '../../src/stores/identity/postgres.ts';
-import { createTempDatabase } from '../ledger/postgres-db.ts';
+import { createTempDatabase } from '../support/postgres.ts';
 import { identityStoreConformance } from './store-conformance.ts';
 
 identityStoreConformance('postgres', async () => {

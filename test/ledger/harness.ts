@@ -12,7 +12,7 @@ import type { LedgerStore } from '../../src/ledger/store.ts';
 import { openLedger, type OpenLedgerOptions } from '../../src/stores/ledger/open.ts';
 import { PostgresLedgerStore } from '../../src/stores/ledger/postgres.ts';
 import { SqliteLedgerStore } from '../../src/stores/ledger/sqlite.ts';
-import { createTempDatabase } from './postgres-db.ts';
+import { createTempDatabase } from '../support/postgres.ts';
 
 export type RawRow = Record<string, unknown>;
 

@@ -4,21 +4,12 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
+import { createTempDatabase } from '../support/postgres.ts';
 import type { CommandRecord } from '../../src/response/model.ts';
 import { openPostgresCommandStore, openSqliteCommandStore, type CommandStore } from '../../src/response/store.ts';
-
-const PG_ADMIN: pg.ClientConfig = { host: process.env.VIGIL_TEST_PG_HOST ?? '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
-
-async function pgAdmin(sql: string): Promise<void> {
-  const client = new pg.Client(PG_ADMIN);
-  await client.connect();
-  try { await client.query(sql); } finally { await client.end(); }
-}
 
 interface Opened { store: CommandStore; second(): CommandStore; dispose(): Promise<void> }
 
@@ -34,12 +25,11 @@ const implementations: { name: string; open(): Promise<Opened> }[] = [
   {
     name: 'PostgreSQL',
     async open() {
-      const database = `vigil_test_ir_${randomBytes(6).toString('hex')}`; // generated, safe to inline
-      await pgAdmin(`CREATE DATABASE ${database}`);
-      const config = { ...PG_ADMIN, database, max: 2 };
+      const db = await createTempDatabase('ir');
+      const config = { ...db.config, max: 2 };
       return {
         store: openPostgresCommandStore(config), second: () => openPostgresCommandStore(config),
-        dispose: () => pgAdmin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
+        dispose: () => db.drop(),
       };
     },
   },
