@@ -44,6 +44,8 @@ export interface ApiSecurityOptions {
   passwordParams?: Argon2Params;
   /** Ledger checkpoint period (default 1 s). */
   checkpointIntervalMs?: number;
+  /** Access-token lifetime (default: src/identity/access-token.ts; tests shorten it to see sessions refresh). */
+  accessTokenTtlSeconds?: number;
 }
 
 export async function openApiSecurity(o: ApiSecurityOptions): Promise<ApiSecurity> {
@@ -60,7 +62,7 @@ export async function openApiSecurity(o: ApiSecurityOptions): Promise<ApiSecurit
   }
   const limiter: RateLimiter = o.redisUrl ? await RedisRateLimiter.connect({ url: o.redisUrl }) : new MemoryRateLimiter();
   const passwords = new PasswordHasher({ params: o.passwordParams });
-  const accessTokens = new AccessTokens({ key: loadOrCreateAccessTokenKey(o.dataDir) });
+  const accessTokens = new AccessTokens({ key: loadOrCreateAccessTokenKey(o.dataDir), ttlSeconds: o.accessTokenTtlSeconds });
   const location = { dataDir: o.dataDir, paths: ledgerPaths(o.dataDir), postgres: typeof o.postgres?.connectionString === 'string' ? o.postgres.connectionString : undefined };
   return {
     identity,

@@ -54,7 +54,7 @@ export interface ServerOptions {
   audit?: AuditSink;
   stages?: PipelineStage[];
   /** Identity and rate-limit settings (tests lower the argon2 cost; Redis shares rate limits). */
-  security?: Pick<ApiSecurityOptions, 'passwordParams' | 'redisUrl' | 'rateLimits'>;
+  security?: Pick<ApiSecurityOptions, 'passwordParams' | 'redisUrl' | 'rateLimits' | 'accessTokenTtlSeconds'>;
   hunt?: Partial<HuntLimits>;
   /** Sigma rule directories loaded besides the built-in rules. */
   ruleDirs?: string[];

@@ -44,8 +44,8 @@ export async function startFixture(extra: Partial<ServerOptions> = {}): Promise<
   const dir = mkdtempSync(join(tmpdir(), 'vigil-api-'));
   const server = await startEmbeddedServer({
     dataDir: dir, http: '127.0.0.1:0', grpc: '127.0.0.1:0', log: pino({ level: process.env.VIGIL_TEST_LOG ?? 'silent' }),
-    security: { passwordParams: { memoryKiB: 64, passes: 1, parallelism: 1, tagLength: 32 } },
     hunt: { maxExecutionSeconds: 1 }, ...extra,
+    security: { passwordParams: { memoryKiB: 64, passes: 1, parallelism: 1, tagLength: 32 }, ...extra.security },
   });
   const f: Fixture = { server, dir, adminKey: readFileSync(server.adminKeyPath, 'utf8').trim(), tokens: {}, agents: [], stop: async () => {} };
   for (const role of ROLES) {

@@ -57,7 +57,8 @@ export interface Overview {
   sensor_drops: number;
 }
 
-export interface HuntResult { columns: { name: string; type: string }[]; rows: unknown[][]; elapsed_ms: number; truncated: boolean }
+/** POST /hunt (src/stores/events/hunt.ts HuntResult): column names, rows in column order. */
+export interface HuntResult { columns: string[]; rows: unknown[][]; elapsed_ms: number; truncated: boolean }
 
 export interface LedgerEntry { index: number; actor: string; tenant_id: string; action: string; target: string; outcome: string; request_id: string; timestamp: string; details?: Record<string, unknown> }
 

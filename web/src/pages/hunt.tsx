@@ -44,13 +44,13 @@ function Results({ r }: { r: HuntResult }) {
       <Group>
         <Text size="sm">{r.rows.length.toLocaleString()} rows in {r.elapsed_ms} ms</Text>
         {r.truncated && <Badge color="orange">truncated</Badge>}
-        <Button size="xs" variant="default" onClick={() => download('hunt.csv', 'text/csv', toCsv(r.columns.map((c) => c.name), r.rows))}>Export CSV</Button>
+        <Button size="xs" variant="default" onClick={() => download('hunt.csv', 'text/csv', toCsv(r.columns, r.rows))}>Export CSV</Button>
         <Button size="xs" variant="default" onClick={() => download('hunt.json', 'application/json',
-          JSON.stringify(r.rows.map((row) => Object.fromEntries(r.columns.map((c, i) => [c.name, row[i]]))), null, 2))}>Export JSON</Button>
+          JSON.stringify(r.rows.map((row) => Object.fromEntries(r.columns.map((c, i) => [c, row[i]]))), null, 2))}>Export JSON</Button>
       </Group>
       <ScrollArea h={420}>
         <Table fz="xs" striped stickyHeader aria-label="Hunt results">
-          <Table.Thead><Table.Tr>{r.columns.map((c) => <Table.Th key={c.name} title={c.type}>{c.name}</Table.Th>)}</Table.Tr></Table.Thead>
+          <Table.Thead><Table.Tr>{r.columns.map((c) => <Table.Th key={c}>{c}</Table.Th>)}</Table.Tr></Table.Thead>
           <Table.Tbody>{r.rows.map((row, i) => (
             <Table.Tr key={i}>{row.map((v, j) => <Table.Td key={j} ff="monospace">{typeof v === 'object' ? JSON.stringify(v) : String(v)}</Table.Td>)}</Table.Tr>
           ))}</Table.Tbody>
