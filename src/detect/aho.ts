@@ -8,6 +8,7 @@
 const HIGH = 256; // class slot for every code unit above U+00FF
 
 export class AhoCorasick {
+  readonly minLength: number; // the shortest pattern's length
   private readonly classOf = new Uint8Array(HIGH + 1); // 0 = a character no pattern contains
   private readonly width: number;
   private readonly delta: Int32Array; // state * width + class → next state
@@ -15,6 +16,7 @@ export class AhoCorasick {
   private readonly hasOut: Uint8Array;
 
   constructor(patterns: string[]) {
+    this.minLength = Math.min(...patterns.map((p) => p.length));
     let classes = 1;
     for (const p of patterns) {
       for (let i = 0; i < p.length; i++) {

@@ -33,6 +33,7 @@ interface FieldIndex {
   field: string;
   get: Getter;
   exact: Map<string, number[]>;
+  exactNumbers: Map<number, number[]>; // the exact literals that are canonical numbers, for numeric values
   scanner: LiteralScanner | undefined;
   hit: (id: number) => void; // adds the rules of a found pattern to the candidates
 }
@@ -50,6 +51,13 @@ interface Bucket {
 }
 
 const MAX_VALUE_DEPTH = 8;
+
+/** The entries of an exact-value map whose key is a number's canonical string form, keyed by the number. */
+function numericKeys(exact: Map<string, number[]>): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  for (const [key, groups] of exact) if (key !== '' && String(Number(key)) === key) out.set(Number(key), groups);
+  return out;
+}
 
 function push(m: Map<string, number[]>, key: string, rule: number): void {
   const list = m.get(key);
@@ -132,7 +140,9 @@ export class RuleSet {
       const patterns = [...f.sub.keys()];
       const groupsByPattern = patterns.map((p) => f.sub.get(p) as number[]);
       const scanner = patterns.length === 0 ? undefined : literalScanner(patterns);
-      fields.push({ field, get: getterFor(field), exact: f.exact, scanner, hit: (id) => this.satisfy(groupsByPattern[id]) });
+      fields.push({
+        field, get: getterFor(field), exact: f.exact, exactNumbers: numericKeys(f.exact), scanner, hit: (id) => this.satisfy(groupsByPattern[id]),
+      });
     }
     return { fields, always, size, ruleOfGroup: Int32Array.from(ruleOfGroup), groupStamp: new Int32Array(ruleOfGroup.length) };
   }
@@ -154,13 +164,19 @@ export class RuleSet {
   /** Adds the candidates a field's value selects: exact values by lookup, literals by scan. */
   private indexField(f: FieldIndex): void {
     if (f.field === ALL_VALUES) { if (f.scanner) this.scanValues(f.scanner, f.hit, this.ctx.event, 0); return; }
-    if (f.exact.size > 0) {
-      const v = lowerField(this.ctx, f.field, f.get);
-      if (typeof v === 'string') this.satisfy(f.exact.get(v)); else if (v) for (const x of v) this.satisfy(f.exact.get(x));
-    }
-    if (f.scanner === undefined) return;
     const v = f.get(this.ctx.event);
+    if (v === undefined || v === null) return;
+    if (f.exact.size > 0) this.lookupExact(f, v);
+    if (f.scanner === undefined) return;
     if (typeof v === 'string') f.scanner.scan(v, f.hit); else this.scanValues(f.scanner, f.hit, v, MAX_VALUE_DEPTH - 1); // a list's elements too
+  }
+
+  /** Exact-value lookup of a field value (as lowerField would lowercase it, without caching or allocating). */
+  private lookupExact(f: FieldIndex, v: unknown): void {
+    if (typeof v === 'string') { this.satisfy(f.exact.get(v.toLowerCase())); return; }
+    if (typeof v === 'number' && Number.isFinite(v)) { this.satisfy(f.exactNumbers.get(v)); return; }
+    const l = lowerField(this.ctx, f.field, f.get);
+    if (typeof l === 'string') this.satisfy(f.exact.get(l)); else if (l) for (const x of l) this.satisfy(f.exact.get(x));
   }
 
   /** Scans every scalar under `v` (objects and arrays down to MAX_VALUE_DEPTH), each value on its own. */
@@ -173,7 +189,8 @@ export class RuleSet {
     const o = v as Record<string, unknown>;
     for (const k in o) {
       const x = o[k];
-      if (typeof x === 'string') scanner.scan(x, hit); else this.scanValues(scanner, hit, x, depth + 1);
+      if (typeof x !== 'string') this.scanValues(scanner, hit, x, depth + 1);
+      else if (x.length >= scanner.minLength) scanner.scan(x, hit);
     }
   }
 

@@ -10,7 +10,10 @@
 import { AhoCorasick } from './aho.ts';
 
 /** Finds which of a set of lowercase literals occur in a text; reports pattern ids, possibly repeatedly. */
-export interface LiteralScanner { scan(text: string, hit: (id: number) => void): void }
+export interface LiteralScanner {
+  readonly minLength: number; // no pattern is shorter: shorter texts need no scan
+  scan(text: string, hit: (id: number) => void): void;
+}
 
 /** Character → its lowercase Latin-1 code; OTHER for characters that do not lowercase into Latin-1. */
 const FOLD = new Uint8Array(65536);
@@ -29,6 +32,7 @@ const MIN_EXPECTED_SKIP = 2.5;
 export class SkipScanner implements LiteralScanner {
   /** Length of the shortest pattern: the window the shift table is built on. */
   readonly window: number;
+  readonly minLength: number;
   private readonly shift = new Uint8Array(65536); // folded pair at the window's end → safe skip
   private readonly candidates = new Map<number, number[]>(); // pair ending a pattern's prefix → pattern ids
   private readonly folded: Uint8Array[];
@@ -36,6 +40,7 @@ export class SkipScanner implements LiteralScanner {
   constructor(patterns: string[]) {
     this.window = Math.min(255, ...patterns.map((p) => p.length));
     const m = this.window;
+    this.minLength = m;
     if (m < SHORT) throw new Error(`skip scan needs literals of at least ${SHORT} characters`);
     this.shift.fill(m - 1);
     this.folded = patterns.map((p) => Uint8Array.from(p, (ch) => FOLD[ch.charCodeAt(0)]));
@@ -99,6 +104,7 @@ function caseVariants(p: string): string[] {
 
 /** Literals of one or two characters, found with native substring search of each case variant. */
 class ShortLiteralScanner implements LiteralScanner {
+  readonly minLength = 1;
   private readonly variants: { text: string; id: number }[] = [];
   constructor(patterns: { pattern: string; id: number }[]) {
     for (const { pattern, id } of patterns) for (const text of caseVariants(pattern)) this.variants.push({ text, id });
@@ -111,6 +117,7 @@ class ShortLiteralScanner implements LiteralScanner {
 
 /** Long literals by skip scanner, short ones by native search. */
 class SplitScanner implements LiteralScanner {
+  readonly minLength = 1;
   private readonly long: SkipScanner;
   private readonly longIds: number[];
   private readonly short: ShortLiteralScanner;
