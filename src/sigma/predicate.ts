@@ -16,7 +16,7 @@ export class MatchContext {
   readonly lower = new Map<string, Str | null>(); // null: the field has no string form
   reset(event: Record<string, unknown>): void {
     this.event = event;
-    this.lower.clear();
+    if (this.lower.size > 0) this.lower.clear();
   }
 }
 
@@ -213,6 +213,20 @@ export function timePart(d: Date, part: TimePart): number {
 
 // ---- compilation -----------------------------------------------------------------------------------
 
+/** A leading single-character item (`\w`, `\d`, `\s`, their negations, `.`, a class) repeated with `+`. */
+const LEADING_REPEAT = /^(\\[wdsWDS]|\.|\[(?:\\.|[^\]\\])*\])\+\??/;
+
+/**
+ * The regular expression predicates test with (RegExp.test: does a match exist?). A leading `X+` matches
+ * wherever a single `X` does (`\w+x` and `\wx` find the same texts), so it is reduced to `X`, which does
+ * not rescan the run at every start position.
+ */
+export function existenceRegex(source: string, flags: string): RegExp {
+  const re = jsRegex(source, flags);
+  const reduced = re.source.replace(LEADING_REPEAT, '$1');
+  return reduced === re.source ? re : new RegExp(reduced, re.flags);
+}
+
 function numeric(v: unknown): number | undefined {
   if (typeof v === 'number') return v;
   if (typeof v === 'string' && v.trim() !== '') { const n = Number(v); return Number.isNaN(n) ? undefined : n; }
@@ -245,7 +259,7 @@ function compileField(n: FieldNode): Predicate {
       return (ctx) => anyOf(stringForm(get(ctx.event)), test);
     }
     case 're': {
-      const re = jsRegex(String(n.value), n.flags ?? '');
+      const re = existenceRegex(String(n.value), n.flags ?? '');
       return (ctx) => anyOf(stringForm(get(ctx.event)), (s) => re.test(s));
     }
     case 'fieldref': return compileFieldref(n, get);
@@ -286,7 +300,7 @@ function forEachValue(v: unknown, fn: (s: string) => boolean, depth = 0): boolea
 
 function compileKeyword(n: KeywordNode): Predicate {
   if (n.match === 're') {
-    const re = jsRegex(n.value, n.flags ?? '');
+    const re = existenceRegex(n.value, n.flags ?? '');
     return (ctx) => forEachValue(ctx.event, (s) => re.test(s));
   }
   const tokens = patternTokens(n.match === 'equals' ? 'equals' : n.match, n.value);

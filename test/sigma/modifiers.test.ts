@@ -57,6 +57,10 @@ test('re with i, m and s flags; re is case-sensitive by default', () => {
   assert.equal(m("F|re: '^b$'")({ F: 'a\nb\nc' }), false);
   assert.equal(m("F|re|s: 'a.b'")({ F: 'a\nb' }), true);
   assert.equal(m("F|re: 'a.b'")({ F: 'a\nb' }), false);
+  // a leading repeated item (reduced for speed) finds the same texts
+  assert.equal(m("F|re: '\\w+`(\\w+|-|.)`[\\w+|\\s]'")({ F: 'IN`V`oke-eXp`ResSIOn' }), true);
+  assert.equal(m("F|re: '\\w+`x'")({ F: ' `x' }), false);
+  assert.equal(m("F|re: '[a-z]+?\\d'")({ F: 'ABC abc1' }), true);
   assert.match(rejection(rule("sel:\n  F|re: '(unclosed'\ncondition: sel")), /invalid regular expression/);
   assert.match(rejection(rule("sel:\n  F|i: 'x'\ncondition: sel")), /without a preceding 're'/);
 });
