@@ -77,6 +77,7 @@ export class RuleSet {
   private epoch = 0;
   private current: Bucket | undefined;
   private readonly candidates: number[] = [];
+  private readonly scanners = new Map<string, LiteralScanner>();
 
   constructor(rules: RuleIR[]) {
     this.rules = [];
@@ -139,12 +140,20 @@ export class RuleSet {
     for (const [field, f] of byField) {
       const patterns = [...f.sub.keys()];
       const groupsByPattern = patterns.map((p) => f.sub.get(p) as number[]);
-      const scanner = patterns.length === 0 ? undefined : literalScanner(patterns);
+      const scanner = patterns.length === 0 ? undefined : this.scannerFor(patterns);
       fields.push({
         field, get: getterFor(field), exact: f.exact, exactNumbers: numericKeys(f.exact), scanner, hit: (id) => this.satisfy(groupsByPattern[id]),
       });
     }
     return { fields, always, size, ruleOfGroup: Int32Array.from(ruleOfGroup), groupStamp: new Int32Array(ruleOfGroup.length) };
+  }
+
+  /** Scanners are shared by the buckets that index the same literals (keyword rules of every logsource). */
+  private scannerFor(patterns: string[]): LiteralScanner {
+    const key = patterns.join('\u0000');
+    let scanner = this.scanners.get(key);
+    if (!scanner) { scanner = literalScanner(patterns); this.scanners.set(key, scanner); }
+    return scanner;
   }
 
   /** Marks literal groups satisfied; a rule whose groups are now all satisfied becomes a candidate. */

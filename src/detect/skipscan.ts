@@ -34,6 +34,7 @@ export class SkipScanner implements LiteralScanner {
   readonly window: number;
   readonly minLength: number;
   private readonly shift = new Uint8Array(65536); // folded pair at the window's end → safe skip
+  private readonly latin1Shift = new Uint8Array(65536); // the same for a pair of Latin-1 characters as found
   private readonly candidates = new Map<number, number[]>(); // pair ending a pattern's prefix → pattern ids
   private readonly folded: Uint8Array[];
 
@@ -53,6 +54,7 @@ export class SkipScanner implements LiteralScanner {
       const list = this.candidates.get(last);
       if (list) list.push(id); else this.candidates.set(last, [id]);
     });
+    for (let a = 0; a < 256; a++) for (let b = 0; b < 256; b++) this.latin1Shift[(a << 8) | b] = this.shift[(FOLD[a] << 8) | FOLD[b]];
   }
 
   /** Mean skip over pairs of common text characters (a step of the automaton advances one character). */
@@ -64,13 +66,15 @@ export class SkipScanner implements LiteralScanner {
 
   /** Calls `hit` with the id of every pattern occurring in `text` (an id may be reported more than once). */
   scan(text: string, hit: (id: number) => void): void {
-    const { shift, folded } = this;
+    const { shift, latin1Shift, folded } = this;
     const m = this.window;
     const n = text.length;
     for (let i = m - 1; i < n;) {
-      const pair = (FOLD[text.charCodeAt(i - 1)] << 8) | FOLD[text.charCodeAt(i)];
-      const s = shift[pair];
+      const a = text.charCodeAt(i - 1);
+      const b = text.charCodeAt(i);
+      const s = (a | b) < 256 ? latin1Shift[(a << 8) | b] : shift[(FOLD[a] << 8) | FOLD[b]];
       if (s > 0) { i += s; continue; }
+      const pair = (FOLD[a] << 8) | FOLD[b];
       const start = i - m + 1;
       for (const id of this.candidates.get(pair) as number[]) {
         const f = folded[id];
