@@ -8,10 +8,10 @@
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { apiGet, eventually, startVigil, type VigilProcess } from '../support/vigil-process.ts';
 import { launchChromium, screenshot, signInWithApiKey } from './browser.ts';
@@ -178,6 +178,31 @@ test('add and delete an alert sink in Settings; its secret is not shown', { time
   page.once('dialog', (d) => { void d.accept(); });
   await row.getByRole('button', { name: 'Delete' }).click();
   await page.getByText('No alert sinks yet.').waitFor();
+});
+
+test('collect a file from the host on its Response tab, then download it with its hash verified', { timeout: 60_000 }, async () => {
+  const content = `vigil console artefact ${randomBytes(8).toString('hex')}\n`;
+  const path = join(dir, 'evidence.txt');
+  writeFileSync(path, content);
+  const sha256 = createHash('sha256').update(content).digest('hex');
+  await page.goto(`${vigil.apiUrl}/hosts/${hostId}`);
+  await page.getByRole('tab', { name: 'Response' }).click();
+  await page.getByRole('button', { name: 'Collect file' }).click();
+  await page.getByRole('textbox', { name: /^Path on the host/ }).fill(path);
+  await page.getByRole('dialog').getByRole('button', { name: 'Collect file' }).click();
+  await page.getByText('Action requested').waitFor();
+  await eventually(async () => {
+    const { actions } = await apiGet(vigil, `/api/v1/ir/actions?host_id=${hostId}`);
+    return actions.find((a: any) => a.action === 'get_file' && a.status === 'succeeded');
+  }, 30_000, 'the get_file action to succeed');
+  await page.getByRole('link', { name: 'Response' }).click();
+  const row = page.getByRole('table', { name: 'Response actions' }).getByRole('row').filter({ hasText: path });
+  const download = page.waitForEvent('download');
+  await row.getByRole('button', { name: 'Download' }).click();
+  assert.equal(readFileSync(await (await download).path(), 'utf8'), content, 'the downloaded bytes are the file');
+  await row.getByText(`sha256 ${sha256}`).waitFor();
+  assert.match(await row.innerText(), /hash verified/);
+  await screenshot(page, 'response');
 });
 
 test('password sign-in: a wrong password is refused, the right one signs in; sign out returns to the login', { timeout: 30_000 }, async (t) => {

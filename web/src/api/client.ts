@@ -47,6 +47,26 @@ export async function api<T>(path: string, o: RequestOptions = {}): Promise<T> {
   return parse<T>(res);
 }
 
+/** A downloaded file, its hash as the server states it, and whether the bytes received have that hash. */
+export interface Download { name: string; sha256: string; verified: boolean }
+
+/** Downloads a file below /api/v1 with the current credential, checks its SHA-256 and hands it to the browser. */
+export async function downloadFile(path: string): Promise<Download> {
+  const cred = getCredential();
+  const res = await send(path, {}, cred ? bearerOf(cred) : undefined);
+  if (!res.ok) await parse(res);
+  const blob = await res.blob();
+  const stated = res.headers.get('x-vigil-sha256') ?? '';
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()));
+  const actual = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+  const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? 'artifact';
+  const url = URL.createObjectURL(blob);
+  const a = Object.assign(document.createElement('a'), { href: url, download: name });
+  a.click();
+  URL.revokeObjectURL(url);
+  return { name, sha256: actual, verified: stated === actual };
+}
+
 interface SessionAnswer { access_token: string; refresh_token: string; expires_in: number; user: User }
 
 function sessionOf(a: SessionAnswer): Credential & { kind: 'session' } {

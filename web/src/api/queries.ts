@@ -69,7 +69,10 @@ export const useApiKeys = () => usePagedList<ApiKeyView>('/api-keys', 'api_keys'
 export interface AlertSinkView { id: string; name: string; url: string; has_secret: boolean; created_by: string; created_at: string }
 export const useAlertSinks = () => useQuery({ queryKey: ['alert-sinks'], queryFn: () => api<{ alert_sinks: AlertSinkView[] }>('/alert-sinks') });
 
-export interface IrAction { id: string; host_id: string; action: string; status: string; requested_by?: string; created_at?: string; updated_at?: string; target?: string; artifacts?: { name: string; sha256: string; size?: number; url?: string }[]; detail?: string }
+export interface IrAction {
+  id: string; host_id: string; action: string; status: string; requested_by?: string; requested_at?: string; updated_at?: string;
+  params?: Record<string, unknown>; error?: string | null; artifact_id?: string | null;
+}
 export const useIrActions = () => useQuery({ queryKey: ['ir-actions'], refetchInterval: 5_000, queryFn: () => api<{ actions: IrAction[] }>('/ir/actions') });
 
 export const runHunt = (sql: string, limit: number) => api<HuntResult>('/hunt', { method: 'POST', body: { sql, limit } });

@@ -1,33 +1,50 @@
 // Response: every response action with its live status (polled), and the artefacts it collected with their
-// SHA-256 hashes and a download link.
+// SHA-256 hashes, downloaded with the session's credential and checked in the browser.
 
-import { Anchor, Code, Stack, Text, Title } from '@mantine/core';
+import { useState } from 'react';
+import { Anchor, Button, Code, Stack, Text, Title } from '@mantine/core';
 import { Link } from 'react-router';
+import { downloadFile, type Download } from '../api/client.ts';
 import { useIrActions, type IrAction } from '../api/queries.ts';
 import { formatTime } from '../components/format.ts';
 import { QueryState } from '../components/query-state.tsx';
 import { SortableTable, type Column } from '../components/sortable-table.tsx';
 
-function Artefacts({ action }: { action: IrAction }) {
-  if (!action.artifacts?.length) return <Text size="sm" c="dimmed">—</Text>;
+/** The collected artefact: a download that checks the bytes against the SHA-256 the server states. */
+function Artefact({ action }: { action: IrAction }) {
+  const [done, setDone] = useState<Download | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  if (!action.artifact_id) return <Text size="sm" c="dimmed">—</Text>;
+  const fetchIt = () => downloadFile(`/ir/artifacts/${encodeURIComponent(action.artifact_id!)}`).then(setDone, (e: Error) => setError(e.message));
   return (
-    <Stack gap={2}>
-      {action.artifacts.map((a) => (
-        <Text key={a.sha256} size="xs">
-          {a.url ? <Anchor href={a.url} download>{a.name}</Anchor> : a.name} <Code>sha256 {a.sha256}</Code>
+    <Stack gap={2} w={240} align="flex-start">
+      <Button size="compact-xs" variant="light" onClick={() => { setError(null); void fetchIt(); }}>Download</Button>
+      {done && (
+        <Text size="xs" style={{ wordBreak: 'break-all' }}>
+          {done.name} {done.verified ? '(hash verified)' : '(DOES NOT MATCH the server\'s hash)'} <Code>sha256 {done.sha256}</Code>
         </Text>
-      ))}
+      )}
+      {error && <Text size="xs" c="red">{error}</Text>}
     </Stack>
   );
 }
 
+/** What the action was aimed at: a PID, a path, the paths of a collection. */
+function targetOf(a: IrAction): string {
+  const p = a.params ?? {};
+  if (p.pid !== undefined) return `pid ${String(p.pid)}`;
+  if (typeof p.path === 'string') return p.path;
+  if (Array.isArray(p.paths)) return p.paths.join(', ');
+  return '';
+}
+
 const COLUMNS: Column<IrAction>[] = [
-  { key: 'created', label: 'Requested', render: (a) => formatTime(a.created_at), sortValue: (a) => a.created_at ?? '' },
+  { key: 'requested', label: 'Requested', render: (a) => formatTime(a.requested_at), sortValue: (a) => a.requested_at ?? '' },
   { key: 'host', label: 'Host', render: (a) => <Anchor component={Link} to={`/hosts/${a.host_id}`}>{a.host_id}</Anchor>, sortValue: (a) => a.host_id },
-  { key: 'action', label: 'Action', render: (a) => `${a.action}${a.target ? ` ${a.target}` : ''}`, sortValue: (a) => a.action },
-  { key: 'status', label: 'Status', render: (a) => a.status, sortValue: (a) => a.status },
+  { key: 'action', label: 'Action', render: (a) => `${a.action} ${targetOf(a)}`.trim(), sortValue: (a) => a.action },
+  { key: 'status', label: 'Status', render: (a) => (a.error ? `${a.status}: ${a.error}` : a.status), sortValue: (a) => a.status, wrap: true },
+  { key: 'artefact', label: 'Artefact', render: (a) => <Artefact action={a} />, wrap: true },
   { key: 'by', label: 'By', render: (a) => a.requested_by ?? '—' },
-  { key: 'artefacts', label: 'Artefacts', render: (a) => <Artefacts action={a} />, wrap: true },
 ];
 
 export function ResponsePage() {
@@ -37,7 +54,7 @@ export function ResponsePage() {
       <Title order={2}>Response actions</Title>
       <Text size="sm" c="dimmed">Issue isolate, release, kill and collect from a host's Response tab.</Text>
       <QueryState query={actions} what="Response actions" isEmpty={(d) => d.actions.length === 0}>
-        {(d) => <SortableTable label="Response actions" rows={d.actions} columns={COLUMNS} rowKey={(a) => a.id} initialSort={{ key: 'created', desc: true }} />}
+        {(d) => <SortableTable label="Response actions" rows={d.actions} columns={COLUMNS} rowKey={(a) => a.id} initialSort={{ key: 'requested', desc: true }} />}
       </QueryState>
     </Stack>
   );
