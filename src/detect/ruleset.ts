@@ -6,7 +6,7 @@
 // path allocates only lowercased field values and matches. Enable/disable by id. Pure.
 
 import type { RuleIR } from '../sigma/ir.ts';
-import { ALL_VALUES, compilePredicate, getterFor, lowerField, MatchContext, requiredLiteralGroups } from '../sigma/predicate.ts';
+import { ALL_VALUES, compilePredicate, fieldSlot, getterFor, lowerField, MatchContext, requiredLiteralGroups } from '../sigma/predicate.ts';
 import type { Getter, Predicate } from '../sigma/predicate.ts';
 import { literalScanner } from './skipscan.ts';
 import type { LiteralScanner } from './skipscan.ts';
@@ -32,6 +32,7 @@ export interface Detection { rule: RuleIR; event: EventRecord; logsource: EventL
 interface FieldIndex {
   field: string;
   get: Getter;
+  slot: number; // of the lowercased value in the MatchContext
   exact: Map<string, number[]>;
   exactNumbers: Map<number, number[]>; // the exact literals that are canonical numbers, for numeric values
   scanner: LiteralScanner | undefined;
@@ -51,6 +52,7 @@ interface Bucket {
 }
 
 const MAX_VALUE_DEPTH = 8;
+const MAX_EPOCH = 0x7fffffff;
 
 /** The entries of an exact-value map whose key is a number's canonical string form, keyed by the number. */
 function numericKeys(exact: Map<string, number[]>): Map<number, number[]> {
@@ -142,7 +144,7 @@ export class RuleSet {
       const groupsByPattern = patterns.map((p) => f.sub.get(p) as number[]);
       const scanner = patterns.length === 0 ? undefined : this.scannerFor(patterns);
       fields.push({
-        field, get: getterFor(field), exact: f.exact, exactNumbers: numericKeys(f.exact), scanner, hit: (id) => this.satisfy(groupsByPattern[id]),
+        field, get: getterFor(field), slot: fieldSlot(field), exact: f.exact, exactNumbers: numericKeys(f.exact), scanner, hit: (id) => this.satisfy(groupsByPattern[id]),
       });
     }
     return { fields, always, size, ruleOfGroup: Int32Array.from(ruleOfGroup), groupStamp: new Int32Array(ruleOfGroup.length) };
@@ -154,6 +156,16 @@ export class RuleSet {
     let scanner = this.scanners.get(key);
     if (!scanner) { scanner = literalScanner(patterns); this.scanners.set(key, scanner); }
     return scanner;
+  }
+
+  /** Starts an event's epoch; stamps are Int32, so before they would wrap every stamp starts over. */
+  private nextEpoch(): void {
+    if (this.epoch === MAX_EPOCH) {
+      this.epoch = 0;
+      this.ruleStamp.fill(0);
+      for (const b of this.buckets.values()) b.groupStamp.fill(0);
+    }
+    this.epoch++;
   }
 
   /** Marks literal groups satisfied; a rule whose groups are now all satisfied becomes a candidate. */
@@ -184,7 +196,7 @@ export class RuleSet {
   private lookupExact(f: FieldIndex, v: unknown): void {
     if (typeof v === 'string') { this.satisfy(f.exact.get(v.toLowerCase())); return; }
     if (typeof v === 'number' && Number.isFinite(v)) { this.satisfy(f.exactNumbers.get(v)); return; }
-    const l = lowerField(this.ctx, f.field, f.get);
+    const l = lowerField(this.ctx, f.slot, f.get);
     if (typeof l === 'string') this.satisfy(f.exact.get(l)); else if (l) for (const x of l) this.satisfy(f.exact.get(x));
   }
 
@@ -209,7 +221,7 @@ export class RuleSet {
     if (b.size === 0) return [];
     const ctx = this.ctx;
     ctx.reset(record);
-    this.epoch++;
+    this.nextEpoch();
     this.current = b;
     const cand = this.candidates;
     cand.length = 0;

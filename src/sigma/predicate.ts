@@ -10,13 +10,27 @@ import type { Token } from './values.ts';
 export type Getter = (ev: Record<string, unknown>) => unknown;
 type Str = string | string[] | undefined;
 
-/** Per-event evaluation state, reused across events: the event and a cache of lowercased field values. */
+/** Field path → slot of its lowercased value in a MatchContext (assigned when predicates are compiled). */
+const slots = new Map<string, number>();
+
+export function fieldSlot(path: string): number {
+  let slot = slots.get(path);
+  if (slot === undefined) { slot = slots.size; slots.set(path, slot); }
+  return slot;
+}
+
+const MAX_EPOCH = 0x7fffffff;
+
+/** Per-event evaluation state, reused across events: the event and a cache of lowercased field values by slot. */
 export class MatchContext {
   event: Record<string, unknown> = {};
-  readonly lower = new Map<string, Str | null>(); // null: the field has no string form
+  epoch = 0;
+  stamps = new Int32Array(256); // slot → epoch its value was cached in
+  readonly values: Str[] = [];
   reset(event: Record<string, unknown>): void {
     this.event = event;
-    if (this.lower.size > 0) this.lower.clear();
+    if (this.epoch === MAX_EPOCH) { this.epoch = 0; this.stamps.fill(0); }
+    this.epoch++;
   }
 }
 
@@ -58,13 +72,18 @@ export function stringForm(v: unknown): Str {
   return undefined;
 }
 
-/** The lowercased string form of a field, cached per event. */
-export function lowerField(ctx: MatchContext, path: string, get: Getter): Str {
-  const cached = ctx.lower.get(path);
-  if (cached !== undefined) return cached ?? undefined;
+/** The lowercased string form of the field in `slot` (see fieldSlot), cached per event. */
+export function lowerField(ctx: MatchContext, slot: number, get: Getter): Str {
+  if (slot < ctx.stamps.length && ctx.stamps[slot] === ctx.epoch) return ctx.values[slot];
   const s = stringForm(get(ctx.event));
   const l = s === undefined ? undefined : typeof s === 'string' ? s.toLowerCase() : s.map((x) => x.toLowerCase());
-  ctx.lower.set(path, l ?? null);
+  if (slot >= ctx.stamps.length) {
+    const grown = new Int32Array(Math.max(slot + 1, ctx.stamps.length * 2));
+    grown.set(ctx.stamps);
+    ctx.stamps = grown;
+  }
+  ctx.stamps[slot] = ctx.epoch;
+  ctx.values[slot] = l;
   return l;
 }
 
@@ -267,7 +286,8 @@ function compileField(n: FieldNode): Predicate {
       const tokens = patternTokens(n.op, String(n.value));
       if (n.cased) { const test = globMatcher(tokens); return (ctx) => anyOf(stringForm(get(ctx.event)), test); }
       const test = globMatcher(lowerTokens(tokens));
-      return (ctx) => anyOf(lowerField(ctx, path, get), test);
+      const slot = fieldSlot(path);
+      return (ctx) => anyOf(lowerField(ctx, slot, get), test);
     }
   }
 }
