@@ -158,7 +158,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   const detection = await startDetection({ dataDir: o.dataDir, log: o.log, ruleDirs: o.ruleDirs, placeholders: o.placeholders });
   const liveProcesses = await seedLiveProcesses(metadata, events);
   const liveStage: PipelineStage = { name: 'live-processes', process: async (batch) => liveProcesses.apply(batch) };
-  const pipeline = new Pipeline({ bus, store: events, stages: [liveStage, detection.stage, ...(o.stages ?? [])], log: o.log, maxBatchMessages: 128, maxWaitMs: 50 });
+  const pipeline = new Pipeline({ bus, store: events, stages: [liveStage, detection.stage, ...(o.stages ?? [])], log: o.log, maxBatchMessages: 16, maxWaitMs: 250 });
   pipeline.start();
   // Response actions: commands go down the agent's open stream; results, artefacts and reconnects come back.
   // One ledger writer per data directory: the API's ledger is everyone's audit sink.

@@ -11,7 +11,7 @@ import { pipelineBatchSeconds } from './metrics.ts';
 import { inSlices } from '../util/event-loop.ts';
 
 /** Events a stage gets at once: large store batches are cut so the process keeps answering meanwhile. */
-const STAGE_SLICE = 2000;
+const STAGE_SLICE = 500;
 
 export interface PipelineStage {
   readonly name: string;

@@ -8,7 +8,7 @@ import { EXTRACTED_COLUMNS, eventStoreDdl, type ExtractedColumn } from './ddl.ts
 import { inSlices } from '../../util/event-loop.ts';
 
 /** Events serialised between two yields to the event loop (a few milliseconds of work). */
-const SERIALIZE_SLICE = 1000;
+const SERIALIZE_SLICE = 250;
 import type { SqlEngine, SqlParams } from './engine.ts';
 import {
   checkHuntAst, HUNT_TABLES, HuntRefusal, parseExplainAst, refusalOf, singleStatement, wrapHuntQuery,
