@@ -35,6 +35,7 @@ interface FieldIndex {
   slot: number; // of the lowercased value in the MatchContext
   exact: Map<string, number[]>;
   exactNumbers: Map<number, number[]>; // the exact literals that are canonical numbers, for numeric values
+  exactMaxLength: number; // longest exact literal: lowercasing never shortens, so longer values cannot match
   scanner: LiteralScanner | undefined;
   hit: (id: number) => void; // adds the rules of a found pattern to the candidates
 }
@@ -144,7 +145,8 @@ export class RuleSet {
       const groupsByPattern = patterns.map((p) => f.sub.get(p) as number[]);
       const scanner = patterns.length === 0 ? undefined : this.scannerFor(patterns);
       fields.push({
-        field, get: getterFor(field), slot: fieldSlot(field), exact: f.exact, exactNumbers: numericKeys(f.exact), scanner, hit: (id) => this.satisfy(groupsByPattern[id]),
+        field, get: getterFor(field), slot: fieldSlot(field), exact: f.exact, exactNumbers: numericKeys(f.exact),
+        exactMaxLength: Math.max(0, ...[...f.exact.keys()].map((k) => k.length)), scanner, hit: (id) => this.satisfy(groupsByPattern[id]),
       });
     }
     return { fields, always, size, ruleOfGroup: Int32Array.from(ruleOfGroup), groupStamp: new Int32Array(ruleOfGroup.length) };
@@ -194,7 +196,7 @@ export class RuleSet {
 
   /** Exact-value lookup of a field value (as lowerField would lowercase it, without caching or allocating). */
   private lookupExact(f: FieldIndex, v: unknown): void {
-    if (typeof v === 'string') { this.satisfy(f.exact.get(v.toLowerCase())); return; }
+    if (typeof v === 'string') { if (v.length <= f.exactMaxLength) this.satisfy(f.exact.get(v.toLowerCase())); return; }
     if (typeof v === 'number' && Number.isFinite(v)) { this.satisfy(f.exactNumbers.get(v)); return; }
     const l = lowerField(this.ctx, f.slot, f.get);
     if (typeof l === 'string') this.satisfy(f.exact.get(l)); else if (l) for (const x of l) this.satisfy(f.exact.get(x));
