@@ -2,6 +2,8 @@
 // bidirectional stream. The agent only dials out; it never listens.
 
 import * as grpc from '@grpc/grpc-js';
+import { isIP } from 'node:net';
+import { INGEST_SERVER_NAME } from '../pki/server-name.ts';
 import { AGENT_SERVICE, MAX_MESSAGE_BYTES } from '../schema/service.ts';
 import { decodeEnrollResponse, encodeEnrollRequest, type EnrollRequest, type EnrollResponse } from '../schema/wire.ts';
 
@@ -14,6 +16,12 @@ export interface TlsMaterial {
   keyPem?: string;
 }
 
+/** The host part of HOST:PORT or [V6]:PORT. */
+function hostOf(address: string): string {
+  const m = /^\[([^\]]+)\]:\d+$/.exec(address) ?? /^([^:]+):\d+$/.exec(address);
+  return m ? m[1] : address;
+}
+
 export function createClient(address: string, tls: TlsMaterial): Client {
   const creds = grpc.credentials.createSsl(
     Buffer.from(tls.caPem),
@@ -21,6 +29,7 @@ export function createClient(address: string, tls: TlsMaterial): Client {
     tls.certPem ? Buffer.from(tls.certPem) : null,
   );
   return new AgentClient(address, creds, {
+    ...(isIP(hostOf(address)) ? { 'grpc.ssl_target_name_override': INGEST_SERVER_NAME } : {}),
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.keepalive_time_ms': 30_000,

@@ -7,6 +7,7 @@ import * as x509 from '@peculiar/x509';
 import { webcrypto, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { INGEST_SERVER_NAME } from './server-name.ts';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -81,8 +82,9 @@ export async function loadOrCreateCa(dir: string, name = 'Vigil agent CA'): Prom
   return { key: keys.privateKey, cert, certPem };
 }
 
-/** A TLS server certificate for the given DNS names and IP addresses, signed by the CA. */
-export async function issueServerCertificate(ca: CertificateAuthority, names: string[]): Promise<KeyPairPem> {
+/** A TLS server certificate for the given DNS names and IP addresses (and INGEST_SERVER_NAME), signed by the CA. */
+export async function issueServerCertificate(ca: CertificateAuthority, hostNames: string[]): Promise<KeyPairPem> {
+  const names = [...new Set([...hostNames, INGEST_SERVER_NAME])];
   const keys = await generateKeyPair();
   const isIp = (n: string) => /^[\d.]+$/.test(n) || n.includes(':');
   const cert = await x509.X509CertificateGenerator.create({
