@@ -22,6 +22,8 @@ import { issueServerCertificate, loadOrCreateCa, type CertificateAuthority } fro
 import type { VigilEvent } from '../schema/event.ts';
 import { ChdbEngine } from '../stores/events/chdb-engine.ts';
 import { ClickHouseEventStore } from '../stores/events/clickhouse-store.ts';
+import { CachedEventStore } from '../stores/events/cached.ts';
+import type { EventStore } from '../stores/events/types.ts';
 import { SqliteMetadataStore } from '../stores/metadata/sqlite.ts';
 import type { MetadataStore } from '../stores/metadata/types.ts';
 import { IngestServer } from './ingest.ts';
@@ -131,7 +133,7 @@ async function serverCertificate(ca: CertificateAuthority, grpcHost: string) {
 }
 
 /** The live processes of every known host, from the store (before the pipeline applies newer events). */
-async function seedLiveProcesses(metadata: MetadataStore, events: ClickHouseEventStore): Promise<LiveProcessIndex> {
+async function seedLiveProcesses(metadata: MetadataStore, events: EventStore): Promise<LiveProcessIndex> {
   const index = new LiveProcessIndex();
   const now = new Date();
   for (const tenant of await metadata.listTenants()) {
@@ -149,7 +151,8 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   await metadata.ensureTenant(PLATFORM_TENANT, 'Platform (super-admins)');
   const ca = await loadOrCreateCa(join(o.dataDir, 'pki'));
   const grpcAddr = splitHostPort(o.grpc);
-  const events = new ClickHouseEventStore(new ChdbEngine(join(o.dataDir, 'events')), { retentionDays: o.retentionDays });
+  // This process is the store's only writer, so searches can be answered from an exact cache between inserts.
+  const events = new CachedEventStore(new ClickHouseEventStore(new ChdbEngine(join(o.dataDir, 'events')), { retentionDays: o.retentionDays }));
   await events.init();
   const bus = await LocalLogBus.open<VigilEvent[]>(join(o.dataDir, 'bus'), {
     codec: jsonCodec(), onHandlerError: (err, attempt) => o.log.error({ err, attempt }, 'pipeline batch failed; retrying'),

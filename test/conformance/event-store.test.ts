@@ -13,6 +13,7 @@ import { ChdbEngine } from '../../src/stores/events/chdb-engine.ts';
 import { ClickHouseHttpEngine } from '../../src/stores/events/clickhouse-http.ts';
 import { ClickHouseEventStore } from '../../src/stores/events/clickhouse-store.ts';
 import type { EventStore } from '../../src/stores/events/types.ts';
+import { CachedEventStore } from '../../src/stores/events/cached.ts';
 import { spawnClickHouseFixture } from '../fixtures/clickhouse-http-server.ts';
 
 interface StoreUnderTest {
@@ -25,6 +26,13 @@ const implementations: StoreUnderTest[] = [
     name: 'chdb (in-process)',
     async open(dir) {
       const store = new ClickHouseEventStore(new ChdbEngine(dir));
+      return { store, dispose: () => store.close() };
+    },
+  },
+  {
+    name: 'chdb behind the exact result cache (embedded server)',
+    async open(dir) {
+      const store = new CachedEventStore(new ClickHouseEventStore(new ChdbEngine(dir)));
       return { store, dispose: () => store.close() };
     },
   },
@@ -101,6 +109,16 @@ for (const impl of implementations) {
       assert.deepEqual(page.events.map((e) => e.event.id), ['e6', 'e5', 'e4', 'e3', 'e2', 'e1', 'e0']);
       assert.deepEqual(page.events.find((e) => e.event.id === 'e2'), batch[2]);
       assert.equal(page.next, null);
+    });
+
+    test('a search repeated after an insert sees what was inserted', async () => {
+      const t = tenant();
+      await store.insert([event({ tenant: t, id: 'r0', t: 0 })]);
+      const q = { tenantId: t, limit: 10 };
+      assert.deepEqual((await store.queryEvents(q)).events.map((e) => e.event.id), ['r0']);
+      assert.deepEqual((await store.queryEvents(q)).events.map((e) => e.event.id), ['r0']);
+      await store.insert([event({ tenant: t, id: 'r1', t: 1 })]);
+      assert.deepEqual((await store.queryEvents(q)).events.map((e) => e.event.id), ['r1', 'r0']);
     });
 
     test('filters by time range (half-open), host, type and text', async () => {
