@@ -1,6 +1,6 @@
-// bench:api — load on the main read endpoints of a real embedded server over loopback (hosts, events, process
+// bench:api — load on the main read endpoints of a real `vigil up` server process over loopback (hosts, events, process
 // tree, alerts) at a fixed request rate with a bounded number in flight while ingest goes on at 1,000 events/s,
-// then ledger appends on the server's own ledger (checkpoint every second). Prints p50/p95/p99 and requests/s;
+// then ledger appends on a SQLite ledger with a checkpoint every second. Prints p50/p95/p99 and requests/s;
 // the last line is
 // {"bench":"api","p95_ms":…,"rps":…,"ledger_appends_per_s":…}.
 //   npm run bench:api -- [--rate 500] [--seconds 10] [--ledger-seconds 3]
@@ -10,10 +10,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import { SimulatedAgent } from '../src/agent/simulator.ts';
-import { startEmbeddedServer } from '../src/server/embedded.ts';
-import { measureAppends } from './ledger.ts';
+import { startVigil } from '../test/support/vigil-process.ts';
+import { benchLedger } from './ledger.ts';
 
 const { values } = parseArgs({ options: {
   rate: { type: 'string', default: '500' }, seconds: { type: 'string', default: '10' }, 'ledger-seconds': { type: 'string', default: '3' },
@@ -25,14 +24,16 @@ const MAX_IN_FLIGHT = 256;
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-api-'));
-const unlimited = { perMinute: 1_000_000, burst: 1_000_000 };
-const server = await startEmbeddedServer({
-  dataDir: dir, http: '127.0.0.1:0', grpc: '127.0.0.1:0', log: pino({ level: 'silent' }),
-  security: { rateLimits: { perUser: unlimited, perTenant: unlimited } },
-});
+// The server runs as its own process, as in production; the one client raises the per-user limit (1,000/min).
+const server = await startVigil(['up', '--no-agent', '--data-dir', dir, '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0',
+  '--rate-limit-user', '100000000', '--rate-limit-tenant', '100000000'], dir);
 try {
-  const key = readFileSync(server.adminKeyPath, 'utf8').trim();
-  const agent = await SimulatedAgent.enroll(server.grpcAddress, server.caPem, await server.createEnrollmentToken(), 'bench-host');
+  const key = server.apiKey;
+  const tokenRes = await fetch(`${server.apiUrl}/api/v1/enrollment-tokens`, {
+    method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: '{}',
+  });
+  const { token } = await tokenRes.json() as { token: string };
+  const agent = await SimulatedAgent.enroll(server.grpcAddress, readFileSync(join(dir, 'pki', 'ca.pem'), 'utf8'), token, 'bench-host');
   agent.connect();
   // 10,000 processes started; all but the last 200 also exit, so the live tree is a host's usual size.
   for (let i = 0; i < 20; i++) {
@@ -50,7 +51,7 @@ try {
     inFlight++;
     const t = performance.now();
     try {
-      const res = await fetch(`${server.httpUrl}${path}`, { headers: { authorization: `Bearer ${key}` } });
+      const res = await fetch(`${server.apiUrl}${path}`, { headers: { authorization: `Bearer ${key}` } });
       await res.arrayBuffer();
       if (res.status !== 200) errors++;
       latencies.push(performance.now() - t);
@@ -90,12 +91,12 @@ try {
   const [p50, p95, p99] = [0.5, 0.95, 0.99].map((p) => percentile(latencies, p));
   console.log(`api: ${latencies.length} requests in ${elapsed.toFixed(1)} s at target ${RATE}/s: ${rps.toFixed(0)} req/s, p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, ${errors} errors, ${dropped} not sent (>${MAX_IN_FLIGHT} in flight), ${ingested} events ingested meanwhile`);
 
-  const { appends, seconds } = await measureAppends(server.security.ledger, Number(values['ledger-seconds']), 256);
-  const ledgerRate = appends / seconds;
-  console.log(`ledger: ${appends} appends in ${seconds.toFixed(1)} s (${ledgerRate.toFixed(0)}/s) on the server's ledger, checkpoint every second`);
+  const ledger = await benchLedger({ seconds: Number(values['ledger-seconds']), concurrency: 256 });
+  const ledgerRate = ledger.appends_per_s;
+  console.log(`ledger: ${ledger.appends} appends in ${ledger.seconds.toFixed(1)} s (${ledgerRate.toFixed(0)}/s) on a SQLite ledger, ${ledger.checkpoints} signed checkpoints (one a second)`);
   agent.close();
   console.log(JSON.stringify({ bench: 'api', p95_ms: Number(p95.toFixed(2)), rps: Number(rps.toFixed(1)), ledger_appends_per_s: Math.round(ledgerRate) }));
 } finally {
-  await server.stop();
+  await server.stop('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
 }

@@ -28,7 +28,16 @@ const HELP = `usage: vigil up [--data-dir DIR] [--http HOST:PORT] [--grpc HOST:P
   --auto-response    run the responses rules name (kill_process, collect_triage) for high and critical
                      alerts, at most 5 per host and hour (env VIGIL_AUTO_RESPONSE=1)
   --allow-private-alert-sinks  alert webhooks may target loopback, private, link-local and metadata addresses
-                     (refused by default against SSRF; env VIGIL_ALLOW_PRIVATE_ALERT_SINKS=1)`;
+                     (refused by default against SSRF; env VIGIL_ALLOW_PRIVATE_ALERT_SINKS=1)
+  --rate-limit-user N    API requests per minute per user or key, burst 2× (default 1000; env VIGIL_RATE_LIMIT_USER)
+  --rate-limit-tenant N  API requests per minute per tenant, burst 2× (default 10000; env VIGIL_RATE_LIMIT_TENANT)`;
+
+/** A per-minute limit with seed 001's burst of 2×; undefined when not set, null when not a whole number. */
+function rateLimit(v: string | undefined): { perMinute: number; burst: number } | undefined | null {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  return Number.isInteger(n) && n > 0 ? { perMinute: n, burst: 2 * n } : null;
+}
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: {
@@ -37,13 +46,18 @@ export async function run(args: string[]): Promise<number> {
     rules: { type: 'string', multiple: true }, placeholders: { type: 'string' },
     'ir-two-person': { type: 'boolean' }, 'ir-expiry': { type: 'string' }, 'auto-response': { type: 'boolean' },
     'allow-private-alert-sinks': { type: 'boolean' },
+    'rate-limit-user': { type: 'string' }, 'rate-limit-tenant': { type: 'string' },
   } });
   if (values.help) { console.log(HELP); return 0; }
   const dataDir = resolve(values['data-dir'] ?? process.env.VIGIL_DATA_DIR ?? 'data');
   const irExpiryS = Number(values['ir-expiry'] ?? process.env.VIGIL_IR_EXPIRY_S ?? 86_400);
   if (!Number.isInteger(irExpiryS) || irExpiryS < 1) { console.error('vigil up: --ir-expiry must be a whole number of seconds'); return 2; }
+  const perUser = rateLimit(values['rate-limit-user'] ?? process.env.VIGIL_RATE_LIMIT_USER);
+  const perTenant = rateLimit(values['rate-limit-tenant'] ?? process.env.VIGIL_RATE_LIMIT_TENANT);
+  if (perUser === null || perTenant === null) { console.error('vigil up: rate limits are whole numbers of requests per minute'); return 2; }
   const log = createLogger('vigil');
   const server = await startEmbeddedServer({
+    security: { rateLimits: { ...(perUser ? { perUser } : {}), ...(perTenant ? { perTenant } : {}) } },
     dataDir, log, ruleDirs: values.rules, placeholders: values.placeholders,
     autoResponse: { enabled: values['auto-response'] ?? process.env.VIGIL_AUTO_RESPONSE === '1' },
     response: { requireIsolationApproval: values['ir-two-person'] ?? process.env.VIGIL_IR_TWO_PERSON === '1', commandTtlMs: irExpiryS * 1000 },
