@@ -1,9 +1,9 @@
 // RuleSet: compiled single-event rules with logsource routing and a literal index. An event is tested only
-// against the rules of its logsource whose required literals occur in it (exact values by hash lookup;
-// substrings with one scan per indexed field for all rules of the logsource, by skip scanner or automaton,
-// see skipscan.ts; keyword literals over each value of the event), plus the few rules that have no
-// required literal. Predicates are compiled once and cached per rule object across rebuilds; the per-event
-// path allocates only lowercased field values and matches. Enable/disable by id. Pure.
+// against the rules of its logsource whose required literal groups all occur in it (exact values by hash
+// lookup; substrings with one scan per indexed field for all rules of the logsource, by skip scanner or
+// automaton, see skipscan.ts; keyword literals over each value of the event), plus the few rules that
+// require no literal. Predicates are compiled once and cached per rule object across rebuilds; the
+// per-event path allocates only some lowercased values and the matches. Enable/disable by id. Pure.
 
 import type { RuleIR } from '../sigma/ir.ts';
 import { ALL_VALUES, compilePredicate, fieldSlot, getterFor, lowerField, MatchContext, requiredLiteralGroups } from '../sigma/predicate.ts';
@@ -37,7 +37,7 @@ interface FieldIndex {
   exactNumbers: Map<number, number[]>; // the exact literals that are canonical numbers, for numeric values
   exactMaxLength: number; // longest exact literal: lowercasing never shortens, so longer values cannot match
   scanner: LiteralScanner | undefined;
-  hit: (id: number) => void; // adds the rules of a found pattern to the candidates
+  hit: (id: number) => void; // satisfies the literal groups of a found pattern
 }
 
 /**
