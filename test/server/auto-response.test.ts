@@ -4,40 +4,15 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import { startEmbeddedServer, type RunningServer } from '../../src/server/embedded.ts';
-import { SimulatedAgent } from '../../src/agent/simulator.ts';
+import { TestServer } from '../support/embedded-server.ts';
 import type { VigilEvent } from '../../src/schema/event.ts';
 
-let dir: string;
-let server: RunningServer;
-let key: string;
-let agent: SimulatedAgent;
+let t: TestServer;
 
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'vigil-autoresp-'));
-  server = await startEmbeddedServer({ dataDir: dir, http: '127.0.0.1:0', grpc: '127.0.0.1:0', log: pino({ level: 'silent' }), autoResponse: { enabled: true } });
-  key = readFileSync(server.adminKeyPath, 'utf8').trim();
-  agent = await SimulatedAgent.enroll(server.grpcAddress, server.caPem, await server.createEnrollmentToken(), 'auto-host');
-  agent.connect();
-});
+before(async () => { t = await TestServer.start('autoresp', { autoResponse: { enabled: true } }); });
+after(() => t.stop());
 
-after(async () => {
-  agent.close();
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function api(method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${server.httpUrl}${path}`, {
-    method, headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json() };
-}
+const api = (method: string, path: string, body?: unknown) => t.api(method, path, body);
 
 const rule = (id: string, tool: string, action: string) => `title: Auto ${action} ${tool}
 id: ${id}
@@ -56,7 +31,7 @@ response:
 `;
 
 function start(exe: string): VigilEvent {
-  const e = agent.syntheticEvents(1)[0];
+  const e = t.agent.syntheticEvents(1)[0];
   e.process = { ...e.process!, executable: exe, name: exe.split('/').pop(), args: [exe], command_line: exe };
   return e;
 }
@@ -69,12 +44,12 @@ test('a rule naming kill_process has the matching process killed, by PID and ent
   const id = '7a0c1f52-aaaa-4b3c-8d9e-000000000001';
   assert.equal((await api('POST', '/api/v1/rules', { yaml: rule(id, 'vigil-evil-miner', 'kill_process') })).status, 201);
   const ev = start('/tmp/x/vigil-evil-miner');
-  await agent.send([ev]);
+  await t.agent.send([ev]);
   const until = Date.now() + 15_000;
   let actions: any[] = [];
   while (actions.length === 0 && Date.now() < until) {
     await new Promise((r) => setTimeout(r, 100));
-    actions = await actionsOn(agent.identity.agentId);
+    actions = await actionsOn(t.agent.identity.agentId);
   }
   assert.equal(actions.length, 1, 'one command filed');
   assert.equal(actions[0].action, 'kill_process');
@@ -86,9 +61,9 @@ test('a rule naming kill_process has the matching process killed, by PID and ent
 test('a response the policy does not allow unattended (isolate) is not filed', async () => {
   const id = '7a0c1f52-aaaa-4b3c-8d9e-000000000002';
   assert.equal((await api('POST', '/api/v1/rules', { yaml: rule(id, 'vigil-other-tool', 'isolate') })).status, 201);
-  const before = (await actionsOn(agent.identity.agentId)).length;
+  const before = (await actionsOn(t.agent.identity.agentId)).length;
   const ev = start('/tmp/x/vigil-other-tool');
-  await agent.send([ev]);
+  await t.agent.send([ev]);
   const until = Date.now() + 10_000;
   for (;;) { // the alert is there, so detection ran
     const alerts = (await api('GET', '/api/v1/alerts?limit=1000')).body.alerts;
@@ -97,6 +72,6 @@ test('a response the policy does not allow unattended (isolate) is not filed', a
     await new Promise((r) => setTimeout(r, 100));
   }
   await new Promise((r) => setTimeout(r, 300));
-  assert.equal((await actionsOn(agent.identity.agentId)).length, before);
+  assert.equal((await actionsOn(t.agent.identity.agentId)).length, before);
   assert.equal((await api('POST', '/api/v1/rules', { yaml: rule('7a0c1f52-aaaa-4b3c-8d9e-000000000003', 'x', 'reboot') })).status, 400, 'unknown actions are refused at upload');
 });

