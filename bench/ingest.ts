@@ -6,7 +6,7 @@
 //   2. latency: a fixed 10,000 events/s (100-event batches at a steady pace); ack latency p50/p99.
 // Last line: {"bench":"ingest","events_per_s":…,"ack_p50_ms":…,"ack_p99_ms":…}
 //
-// Usage: npm run bench:ingest [-- --seconds 15 --agents 8 --batch 500 --window 4 --rate 10000]
+// Usage: npm run bench:ingest [-- --seconds 15 --agents 8 --batch 500 --window 4 --rate 10000 --phases throughput,latency]
 
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,9 @@ import { startVigil, type VigilProcess } from '../test/support/vigil-process.ts'
 const { values } = parseArgs({ options: {
   seconds: { type: 'string', default: '15' }, agents: { type: 'string', default: '8' },
   batch: { type: 'string', default: '500' }, window: { type: 'string', default: '4' }, rate: { type: 'string', default: '10000' },
+  phases: { type: 'string', default: 'throughput,latency' },
 } });
+const phases = new Set(values.phases.split(','));
 const seconds = Number(values.seconds);
 const agentCount = Number(values.agents);
 const batchSize = Number(values.batch);
@@ -124,7 +126,7 @@ async function main(): Promise<void> {
   try {
     const caPem = readFileSync(join(dir, 'pki', 'ca.pem'), 'utf8');
     const agents = await enrolAgents(server, caPem, agentCount);
-    const tp = await throughputPhase(agents);
+    const tp = phases.has('throughput') ? await throughputPhase(agents) : { events: 0, seconds: 1, latencies: [] };
     const tpSorted = tp.latencies.sort((a, b) => a - b);
     const eventsPerS = tp.events / tp.seconds;
     console.log(`throughput: ${tp.events} events acknowledged in ${round(tp.seconds)} s = ${Math.round(eventsPerS)} events/s `

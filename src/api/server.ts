@@ -19,7 +19,7 @@ import type { AlertStore } from '../stores/alerts/types.ts';
 import type { HuntLimits } from '../stores/events/hunt.ts';
 import type { EventStore } from '../stores/events/types.ts';
 import type { MetadataStore, PolicyRecord } from '../stores/metadata/types.ts';
-import { registry } from '../server/metrics.ts';
+import { metricsText, registry } from '../server/metrics.ts';
 import { credentialOf, problem, type RouteAccess } from './http.ts';
 import { LiveFeed } from './live-feed.ts';
 import { agentRoutes } from './routes/agents.ts';
@@ -205,7 +205,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async () => ({ status: 'ready' }));
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(registry.contentType).send(await metricsText()));
   consoleRoutes(app);
 
   app.register(async (api) => {

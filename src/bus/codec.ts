@@ -17,3 +17,8 @@ export function jsonCodec<T>(): PayloadCodec<T> {
     decode: (bytes) => JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as T,
   };
 }
+
+/** Bytes as they are: for a log that only carries payloads other threads encode and decode. */
+export function bytesCodec(): PayloadCodec<Uint8Array> {
+  return { encode: (payload) => payload, decode: (bytes) => bytes };
+}

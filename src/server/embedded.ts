@@ -1,5 +1,7 @@
 // The embedded server: every server role in one process on embedded engines (ClickHouse in-process via
-// chdb, SQLite, a durable local log as the bus). Owns the data directory layout:
+// chdb, SQLite, a durable local log as the bus). Ingest and the bus log run in their own thread
+// (ingest-thread.ts); the pipeline, detection, response and the API run in the main thread. Owns the data
+// directory layout:
 //   pki/ (CA and server certificate), metadata.db, bus/ (the durable log between ingest and pipeline),
 //   events/ (ClickHouse parts), identity.db, ledger.db, access-token-key.pem, ledger-key.pem(.pub),
 //   admin-api-key and admin-password (mode 600), alert-sinks.db.
@@ -16,8 +18,6 @@ import { buildApi } from '../api/server.ts';
 import { AuthError } from '../identity/errors.ts';
 import { permissionsOf, PLATFORM_TENANT } from '../identity/permissions.ts';
 import type { HuntLimits } from '../stores/events/hunt.ts';
-import { jsonCodec } from '../bus/codec.ts';
-import { LocalLogBus } from '../bus/local-log.ts';
 import { issueServerCertificate, loadOrCreateCa, type CertificateAuthority } from '../pki/pki.ts';
 import type { VigilEvent } from '../schema/event.ts';
 import { ChdbEngine } from '../stores/events/chdb-engine.ts';
@@ -26,8 +26,8 @@ import { CachedEventStore } from '../stores/events/cached.ts';
 import type { EventStore } from '../stores/events/types.ts';
 import { SqliteMetadataStore } from '../stores/metadata/sqlite.ts';
 import type { MetadataStore } from '../stores/metadata/types.ts';
-import { IngestServer } from './ingest.ts';
-import { reportBusBacklog } from './metrics.ts';
+import { startIngestThread } from './ingest-thread.ts';
+import { addThreadMetrics } from './metrics.ts';
 import { startDetection, type Detection } from './detection.ts';
 import { issueEnrollmentToken } from './enrollment-tokens.ts';
 import { Pipeline, type PipelineStage } from './pipeline.ts';
@@ -154,29 +154,29 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   // This process is the store's only writer, so searches can be answered from an exact cache between inserts.
   const events = new CachedEventStore(new ClickHouseEventStore(new ChdbEngine(join(o.dataDir, 'events')), { retentionDays: o.retentionDays }));
   await events.init();
-  const bus = await LocalLogBus.open<VigilEvent[]>(join(o.dataDir, 'bus'), {
-    codec: jsonCodec(), onHandlerError: (err, attempt) => o.log.error({ err, attempt }, 'pipeline batch failed; retrying'),
-  });
-  reportBusBacklog(() => bus.backlog);
   const detection = await startDetection({ dataDir: o.dataDir, log: o.log, ruleDirs: o.ruleDirs, placeholders: o.placeholders });
   const liveProcesses = await seedLiveProcesses(metadata, events);
   const liveStage: PipelineStage = { name: 'live-processes', process: async (batch) => liveProcesses.apply(batch) };
-  const pipeline = new Pipeline({ bus, store: events, stages: [liveStage, detection.stage, ...(o.stages ?? [])], log: o.log, maxBatchMessages: 16, maxWaitMs: 250 });
-  pipeline.start();
   // Response actions: commands go down the agent's open stream; results, artefacts and reconnects come back.
   // One ledger writer per data directory: the API's ledger is everyone's audit sink.
   const security = await openApiSecurity({ dataDir: o.dataDir, ...o.security });
   const response = await openResponseService({ dataDir: o.dataDir, log: o.log, config: o.response, audit: o.audit ?? security.ledger,
     send: ({ agentId }, msg) => { const c = ingest.channels.get(agentId); c?.send(msg); return c !== undefined; } });
+  // Ingest and the bus log run in a thread of their own: acknowledgements never wait for this thread.
   // Policies: the latest versions go down each stream as it opens, new versions to the tenant's open streams.
-  const ingest = new IngestServer({ ca, serverCert: await serverCertificate(ca, grpcAddr.host), metadata, bus, log: o.log, ...response.ingestHooks,
+  const ingest = await startIngestThread({ busDir: join(o.dataDir, 'bus'), pkiDir: join(o.dataDir, 'pki'), serverCert: await serverCertificate(ca, grpcAddr.host),
+    metadata, log: o.log, ...response.ingestHooks,
     onAgentConnected: (a) => {
       response.ingestHooks.onAgentConnected?.(a);
       policies.onAgentConnected(a).catch((err: unknown) => o.log.error({ err, agentId: a.agentId }, 'policy push failed'));
     },
     onPolicyAck: (a, ack) => { policies.onAck(a, ack).catch((err: unknown) => o.log.error({ err, agentId: a.agentId }, 'policy acknowledgement not recorded')); },
   });
+  const bus = ingest.bus;
+  const pipeline = new Pipeline({ bus, store: events, stages: [liveStage, detection.stage, ...(o.stages ?? [])], log: o.log, maxBatchMessages: 16, maxWaitMs: 250 });
+  pipeline.start();
   const policies = new PolicyPush({ metadata, channels: ingest.channels, log: o.log });
+  const removeIngestMetrics = addThreadMetrics(() => ingest.metricsJson());
   const grpcPort = await ingest.listen(`${grpcAddr.host.includes(':') ? `[${grpcAddr.host}]` : grpcAddr.host}:${grpcAddr.port}`);
   const adminKeyPath = await ensureAdminKey(security, o.dataDir);
   const adminPasswordPath = await ensureAdminUser(security, o.dataDir);
@@ -218,11 +218,13 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
       await api.close();
       await delivery.close();
       alertSinks.close();
-      await ingest.close();
+      await ingest.closeIngest();
       await response.close();
-      if (!(await bus.drain(15_000))) o.log.warn({ backlog: bus.backlog }, 'stopping with a backlog; it is stored at the next start');
+      if (!(await bus.drain(15_000))) o.log.warn({ backlog: await bus.backlog() }, 'stopping with a backlog; it is stored at the next start');
       await pipeline.stop();
       await bus.close();
+      await ingest.terminate();
+      removeIngestMetrics();
       await events.close();
       await security.close();
       await detection.close();

@@ -19,11 +19,14 @@ import { AGENT_SERVICE, MAX_MESSAGE_BYTES } from '../schema/service.ts';
 import * as m from './metrics.ts';
 import { hashEnrollmentToken } from './enrollment-tokens.ts';
 
+/** What ingest needs of the metadata store: enrolment, the agent's record, its heartbeats. */
+export type IngestMetadata = Pick<MetadataStore, 'consumeEnrollmentToken' | 'upsertHost' | 'getAgent' | 'recordHeartbeat'>;
+
 export interface IngestOptions {
   ca: CertificateAuthority;
   serverCert: KeyPairPem;
-  metadata: MetadataStore;
-  bus: Bus<VigilEvent[]>;
+  metadata: IngestMetadata;
+  bus: Pick<Bus<VigilEvent[]>, 'publish'>;
   log: Logger;
   certificateDays?: number;
   /** Called with each command result an agent reports (response actions). */
@@ -32,6 +35,8 @@ export interface IngestOptions {
   onArtifactChunk?: (agent: AgentIdentity, c: ArtifactChunk) => void;
   /** Called when an agent's stream is open (e.g. to re-deliver pending commands, push policies). */
   onAgentConnected?: (agent: AgentIdentity) => void;
+  /** Called when an agent's open stream is gone (not when a newer stream of the same agent replaced it). */
+  onAgentDisconnected?: (agentId: string) => void;
   /** Called with each policy version an agent acknowledges. */
   onPolicyAck?: (agent: AgentIdentity, ack: PolicyAck) => void;
 }
@@ -189,8 +194,10 @@ export class IngestServer {
     this.o.log.info({ agentId: id.agentId }, 'agent connected');
     call.on('data', (bytes: Buffer) => { void this.onMessage({ id, send, fail }, bytes); });
     const done = () => {
-      if (this.channels.get(id.agentId) === channel) this.channels.delete(id.agentId);
+      if (this.channels.get(id.agentId) !== channel) return;
+      this.channels.delete(id.agentId);
       m.connectedAgents.set(this.channels.size);
+      this.o.onAgentDisconnected?.(id.agentId);
     };
     call.on('end', () => { done(); call.end(); });
     call.on('error', done);

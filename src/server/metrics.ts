@@ -1,10 +1,28 @@
 // Prometheus metrics of the server process (served at /metrics): ingest outcomes, pipeline timings,
-// per-host drop counters reported by agents.
+// per-host drop counters reported by agents. Each thread has its own registry (the process-wide default
+// metrics only in the main thread); metricsText() sums the main thread's with those of the threads added.
 
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { isMainThread } from 'node:worker_threads';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry });
+if (isMainThread) collectDefaultMetrics({ register: registry });
+
+type ThreadMetrics = () => Promise<MetricObjectWithValues<MetricValue<string>>[]>;
+const threads = new Set<ThreadMetrics>();
+
+/** Adds a thread's metrics to metricsText(); returns what removes them. */
+export function addThreadMetrics(source: ThreadMetrics): () => void {
+  threads.add(source);
+  return () => threads.delete(source);
+}
+
+/** The Prometheus text of this thread's registry summed with the added threads' (a thread that fails to answer is left out). */
+export async function metricsText(): Promise<string> {
+  if (threads.size === 0) return registry.metrics();
+  const all = await Promise.all([registry.getMetricsAsJSON(), ...[...threads].map((f) => f().catch(() => []))]);
+  return AggregatorRegistry.aggregate(all).metrics();
+}
 
 export const ingestEvents = new Counter({
   name: 'vigil_ingest_events_total', help: 'Events received from agents, by outcome (accepted, rejected, truncated)',

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { InProcessBus } from '../../src/bus/in-process.ts';
 import { LocalLogBus } from '../../src/bus/local-log.ts';
 import { JetStreamBus } from '../../src/bus/jetstream.ts';
+import { openWorkerLogBus } from '../../src/bus/worker-log.ts';
 import { jsonCodec } from '../../src/bus/codec.ts';
 import type { Bus, BusMessage } from '../../src/bus/types.ts';
 
@@ -44,6 +45,16 @@ const implementations: BusUnderTest[] = [
     async open() {
       const dir = mkdtempSync(join(tmpdir(), 'vigil-bus-'));
       const bus = await LocalLogBus.open<Payload>(dir, { codec: jsonCodec(), retryDelayMs: 50 });
+      return { bus, dispose: async () => { await bus.close(); rmSync(dir, { recursive: true, force: true }); } };
+    },
+  },
+  {
+    name: 'local-log in a worker thread',
+    onHandlerFailure: 'redelivers',
+    dropsDuplicateIds: true,
+    async open() {
+      const dir = mkdtempSync(join(tmpdir(), 'vigil-bus-'));
+      const bus = await openWorkerLogBus<Payload>(dir, jsonCodec(), { retryDelayMs: 50 });
       return { bus, dispose: async () => { await bus.close(); rmSync(dir, { recursive: true, force: true }); } };
     },
   },

@@ -1,0 +1,51 @@
+// Worker-thread entry of the embedded server's ingest thread (ingest-thread.ts): the agents' gRPC endpoint
+// and the durable bus log it appends to, in a thread of their own, so that an agent's batch is
+// acknowledged as soon as it is fsynced, however busy the pipeline, detection and API are in the main
+// thread. Metadata calls, agent hooks and the pipeline's consumer go to the main thread.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { pino } from 'pino';
+import { bytesCodec, jsonCodec } from '../bus/codec.ts';
+import { LocalLogBus } from '../bus/local-log.ts';
+import { serveLogBus } from '../bus/worker-log.ts';
+import { loadOrCreateCa } from '../pki/pki.ts';
+import type { VigilEvent } from '../schema/event.ts';
+import type { ServerMessage } from '../schema/wire.ts';
+import { ThreadRpc } from '../util/thread-rpc.ts';
+import { IngestServer, type IngestMetadata } from './ingest.ts';
+import { registry, reportBusBacklog } from './metrics.ts';
+import type { IngestThreadInit } from './ingest-thread.ts';
+
+const init = workerData as IngestThreadInit;
+const log = pino({ name: 'vigil', level: init.logLevel }).child({ thread: 'ingest' });
+const bus = await LocalLogBus.open(init.busDir, {
+  codec: bytesCodec(), onHandlerError: (err, attempt) => log.error({ err, attempt }, 'pipeline batch failed; retrying'),
+});
+reportBusBacklog(() => bus.backlog);
+const ca = await loadOrCreateCa(init.pkiDir);
+const rpc = new ThreadRpc(parentPort!);
+rpc.onNotifyError((err) => log.error({ err }, 'ingest thread request failed'));
+serveLogBus(rpc, bus);
+
+const metadataCall = <K extends keyof IngestMetadata>(method: K) =>
+  ((...args: unknown[]) => rpc.call(`metadata.${method}`, ...args)) as IngestMetadata[K];
+const metadata: IngestMetadata = {
+  consumeEnrollmentToken: metadataCall('consumeEnrollmentToken'), upsertHost: metadataCall('upsertHost'),
+  getAgent: metadataCall('getAgent'), recordHeartbeat: metadataCall('recordHeartbeat'),
+};
+const events = jsonCodec<VigilEvent[]>();
+const ingest = new IngestServer({
+  ca, serverCert: init.serverCert, metadata, log,
+  bus: { publish: (m) => bus.publish({ subject: m.subject, id: m.id, payload: events.encode(m.payload) }) },
+  onAgentConnected: (a) => rpc.notify('agent.connected', a),
+  onAgentDisconnected: (agentId) => rpc.notify('agent.disconnected', agentId),
+  onCommandResult: (a, r) => rpc.notify('agent.commandResult', a, r),
+  onArtifactChunk: (a, c) => rpc.notify('agent.artifactChunk', a, c),
+  onPolicyAck: (a, ack) => rpc.notify('agent.policyAck', a, ack),
+});
+rpc.handle('ingest.listen', (address: string) => ingest.listen(address));
+rpc.handle('ingest.send', (agentId: string, msg: ServerMessage) => { ingest.channels.get(agentId)?.send(msg); });
+rpc.handle('ingest.refuse', (agentId: string, details: string) => { ingest.disconnect(agentId, details); });
+rpc.handle('ingest.close', () => ingest.close());
+rpc.handle('metrics', () => registry.getMetricsAsJSON());
+rpc.notify('ready');
