@@ -1,25 +1,47 @@
 // `vigil agent`: the endpoint agent on its own, for hosts other than the server's. Enrols with a token on
 // its first start (the identity is kept in its data directory), then streams events until stopped.
 
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { flushCompileCache } from 'node:module';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 export const summary = 'run the endpoint agent (enrols on first start with --token)';
 
 /**
  * V8 settings for a small daemon: a 1 MB young generation (garbage from event bursts is collected at
- * once instead of growing the heap), a heap that grows slowly and is capped well above what a full
- * process cache needs (~45 MB). The `vigil agent` process re-executes itself with them (same pid).
+ * once instead of growing the heap) and a heap capped well above what a full process cache needs.
+ * (`--optimize-for-size` saved little memory and doubled the CPU time per event.)
+ * `VIGIL_AGENT_NODE_FLAGS` replaces them (space-separated; `off`: no re-exec at all).
  */
-export const AGENT_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=160', '--optimize-for-size'];
-const TUNED_ENV = 'VIGIL_AGENT_NODE_FLAGS_SET';
+export const AGENT_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=160'];
+/**
+ * glibc malloc settings (unless GLIBC_TUNABLES is set): blocks of 32 KiB and more (event batches, gRPC
+ * and spool buffers) are mapped and unmapped on their own instead of fragmenting the heap, which kept
+ * RSS at its peak after every burst; two arenas instead of one per thread.
+ */
+const MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=32768:glibc.malloc.arena_max=2';
+const STAGE_ENV = 'VIGIL_AGENT_STAGE';
 
-/** Replaces this process with one running the same command under AGENT_NODE_FLAGS (once). */
-function reexecWithAgentFlags(): void {
-  if (process.env[TUNED_ENV] === '1' || process.env.VIGIL_AGENT_NODE_FLAGS === 'off') return;
-  process.execve!(process.execPath, [process.execPath, ...process.execArgv, ...AGENT_NODE_FLAGS, ...process.argv.slice(1)],
-    { ...process.env, [TUNED_ENV]: '1' });
+/**
+ * Replaces this process (same pid, `process.execve`) with one running the same command under the agent's
+ * V8 flags and with Node's compile cache in <data-dir>/compile-cache, so that the agent's TypeScript is
+ * loaded already stripped (Node's TypeScript parser, ~18 MB, is then never loaded). Stage 1 is that
+ * process; if its cache was cold, it re-executes itself once more (stage 2) after filling the cache.
+ */
+function reexec(stage: 1 | 2, dataDir: string): void {
+  const setting = process.env.VIGIL_AGENT_NODE_FLAGS;
+  if (setting === 'off' || Number(process.env[STAGE_ENV] ?? 0) >= stage) return;
+  const cacheDir = join(dataDir, 'compile-cache');
+  mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+  const flags = stage === 1 ? (setting?.split(' ').filter(Boolean) ?? AGENT_NODE_FLAGS) : [];
+  process.execve!(process.execPath, [process.execPath, ...process.execArgv, ...flags, ...process.argv.slice(1)],
+    { GLIBC_TUNABLES: MALLOC_TUNABLES, ...process.env, [STAGE_ENV]: String(stage), NODE_COMPILE_CACHE: cacheDir });
+}
+
+/** Whether this process loaded Node's TypeScript parser (some module was not in the compile cache). */
+function typeScriptParserLoaded(): boolean {
+  return (process as unknown as { moduleLoadList?: string[] }).moduleLoadList?.some((m) => m.includes('internal/deps/amaro')) ?? false;
 }
 
 const HELP = `usage: vigil agent --server HOST:PORT --ca FILE [--token TOKEN] [--data-dir DIR] [--sensor auto|ebpf|proc] [--dns ADDR]...
@@ -40,14 +62,16 @@ export async function run(args: string[]): Promise<number> {
   const server = values.server ?? process.env.VIGIL_SERVER;
   const caFile = values.ca ?? process.env.VIGIL_CA;
   if (!server || !caFile) { console.error(`vigil agent: --server and --ca are required\n${HELP}`); return 2; }
-  reexecWithAgentFlags();
+  const dataDir = resolve(values['data-dir'] ?? process.env.VIGIL_AGENT_DIR ?? 'agent-data');
+  reexec(1, dataDir);
   // Only now the agent's modules: the process that re-executes itself never loads them.
   const [{ Agent }, { ResponseExecutor }, { parseServerAddress }, { seedFromProc, selectSensor }, { createLogger }, { onShutdown }] = await Promise.all([
     import('../../agent/agent.ts'), import('../../agent/response/executor.ts'), import('../../agent/response/isolation.ts'),
     import('../../agent/sensors/select.ts'), import('../log.ts'), import('../shutdown.ts'),
   ]);
+  flushCompileCache();
+  if (typeScriptParserLoaded()) reexec(2, dataDir);
   const log = createLogger('vigil-agent');
-  const dataDir = resolve(values['data-dir'] ?? process.env.VIGIL_AGENT_DIR ?? 'agent-data');
   // Response actions: isolation state is enforced before the agent connects.
   const responder = new ResponseExecutor({ dataDir, log: log.child({ component: 'response' }), management: parseServerAddress(server), dns: values.dns });
   await responder.start();
