@@ -23,7 +23,7 @@ import { createClient, openStream } from './transport.ts';
 import { enrollWithNewKey, localHostFacts, type EnrolledIdentity } from './enrolment.ts';
 
 export const AGENT_VERSION = '0.1.0';
-const RECENT_LIMIT = 1024;
+const RECENT_LIMIT = 64; // batches kept in memory between spooling and sending; more are read back from the spool
 const POLICY_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export interface AgentOptions {
@@ -59,7 +59,7 @@ export class Agent {
   private readonly inflight = new Set<number>();
   private readonly acked = new Set<number>(); // acked out of order, above the spool's floor
   private nextToSend = 0; // highest seq written to the current stream
-  private readonly recent = new Map<number, Uint8Array>(); // spooled while connected, not yet acked
+  private readonly recent = new Map<number, Uint8Array>(); // spooled while connected, not yet sent
   private backlog: Iterator<SpooledBatch> | undefined; // unacked batches read back from the spool
   private backlogNeeded = false;
   private stopped = false;
@@ -285,6 +285,7 @@ export class Agent {
       const next = this.nextBatch();
       if (!next) return;
       this.inflight.add(next.seq);
+      this.recent.delete(next.seq); // a re-send after a reconnection reads it from the spool
       this.nextToSend = next.seq;
       stream.write(frameBatch(next.seq, next.batch));
     }
@@ -337,7 +338,6 @@ export class Agent {
   /** Marks a batch done and advances the spool's floor over every contiguous settled batch. */
   private settle(seq: number): void {
     this.inflight.delete(seq);
-    this.recent.delete(seq);
     this.acked.add(seq);
     this.counters.batchesAcked++;
     let floor = this.spool.stats().ackedSeq;

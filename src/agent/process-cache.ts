@@ -2,7 +2,9 @@
 // the process currently (or last) holding that pid, for parent enrichment and for filling in events
 // whose sensor only reports a pid. Bounded; exited entries are evicted first, then the oldest.
 // PID reuse is recognised by start time: a pid with a different start time is another process.
-// Pure: no I/O (seeding from /proc lives in sensors/proc/reader.ts and hands records in).
+// Memory (≈ 500 B an entry, 100k entries ≈ 50 MB): every entry has the same shape (one hidden class,
+// all fields in the object) and executables and working directories, which many processes share,
+// are stored once (interned). Pure: no I/O (seeding from /proc lives in sensors/proc/reader.ts and hands records in).
 
 import { processEntityId } from '../tree/entity.ts';
 import { joinCommandLine } from './events.ts';
@@ -33,12 +35,14 @@ export interface CachedProcess extends ProcessRecord {
 }
 
 export const DEFAULT_PROCESS_CACHE_ENTRIES = 100_000;
+const INTERNED_STRINGS = 4096; // the intern table is emptied when it reaches this size
 
 export class ProcessCache {
   readonly hostId: string;
   readonly maxEntries: number;
   #byPid = new Map<number, CachedProcess>(); // insertion order = age (re-inserted on replacement)
   #exited = new Map<number, CachedProcess>(); // exit order
+  #strings = new Map<string, string>(); // interned executables and working directories
   #evictions = 0;
 
   constructor(hostId: string, opts: { maxEntries?: number } = {}) {
@@ -62,7 +66,7 @@ export class ProcessCache {
     const startTimeMs = Math.trunc(rec.startTimeMs);
     const current = this.#byPid.get(rec.pid);
     if (current && current.startTimeMs === startTimeMs) {
-      assignDefined(current, rec);
+      this.#assignDefined(current, rec);
       if (rec.args) current.commandLine = joinCommandLine(current.args);
       current.asParent = undefined;
       return current;
@@ -70,11 +74,12 @@ export class ProcessCache {
     if (current) this.#remove(current);
     else this.#makeRoom();
     const args = rec.args ?? [];
-    const entry: CachedProcess = {
-      pid: rec.pid, ppid: rec.ppid, startTimeMs, args, commandLine: joinCommandLine(args),
-      entityId: processEntityId(this.hostId, rec.pid, startTimeMs), exited: false, startIso: new Date(startTimeMs).toISOString(),
+    const entry: CachedProcess = { // every field, always in this order: one shape for all entries
+      pid: rec.pid, ppid: rec.ppid, startTimeMs, executable: this.#intern(rec.executable), args,
+      argsTruncated: rec.argsTruncated, cwd: this.#intern(rec.cwd), uid: rec.uid, user: rec.user,
+      commandLine: joinCommandLine(args), entityId: processEntityId(this.hostId, rec.pid, startTimeMs), exited: false,
+      startIso: new Date(startTimeMs).toISOString(), asParent: undefined,
     };
-    assignDefined(entry, rec);
     this.#byPid.set(rec.pid, entry);
     return entry;
   }
@@ -114,6 +119,26 @@ export class ProcessCache {
     for (const r of sorted) this.upsert(r);
   }
 
+  /** Copies the record's known facts (an update never erases what is known); start time and pid stay. */
+  #assignDefined(entry: CachedProcess, rec: ProcessRecord): void {
+    if (rec.ppid !== undefined) entry.ppid = rec.ppid;
+    if (rec.executable !== undefined) entry.executable = this.#intern(rec.executable);
+    if (rec.args !== undefined) entry.args = rec.args;
+    if (rec.argsTruncated !== undefined) entry.argsTruncated = rec.argsTruncated;
+    if (rec.cwd !== undefined) entry.cwd = this.#intern(rec.cwd);
+    if (rec.uid !== undefined) entry.uid = rec.uid;
+    if (rec.user !== undefined) entry.user = rec.user;
+  }
+
+  #intern(s: string | undefined): string | undefined {
+    if (s === undefined) return undefined;
+    const known = this.#strings.get(s);
+    if (known !== undefined) return known;
+    if (this.#strings.size >= INTERNED_STRINGS) this.#strings.clear();
+    this.#strings.set(s, s);
+    return s;
+  }
+
   #remove(p: CachedProcess): void {
     this.#byPid.delete(p.pid);
     if (p.exited) this.#exited.delete(p.pid);
@@ -132,15 +157,4 @@ export class ProcessCache {
 function firstValue<V>(m: Map<number, V>): V | undefined {
   for (const v of m.values()) return v;
   return undefined;
-}
-
-/** Copies the record's known facts (an update never erases what is known); start time and pid stay. */
-function assignDefined(entry: CachedProcess, rec: ProcessRecord): void {
-  if (rec.ppid !== undefined) entry.ppid = rec.ppid;
-  if (rec.executable !== undefined) entry.executable = rec.executable;
-  if (rec.args !== undefined) entry.args = rec.args;
-  if (rec.argsTruncated !== undefined) entry.argsTruncated = rec.argsTruncated;
-  if (rec.cwd !== undefined) entry.cwd = rec.cwd;
-  if (rec.uid !== undefined) entry.uid = rec.uid;
-  if (rec.user !== undefined) entry.user = rec.user;
 }

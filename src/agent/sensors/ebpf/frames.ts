@@ -316,16 +316,22 @@ function decodeExec(c: Cursor, o: Observation, flags: number): void {
   o.cwd = c.str();
 }
 
-/** argv as the kernel keeps it: each argument NUL-terminated (the last one's NUL may be cut off). */
+/**
+ * argv as the kernel keeps it: each argument NUL-terminated (the last one's NUL may be cut off). The
+ * array is made at its exact length: the process cache keeps it (one grown by push has room for 17).
+ */
 export function splitArgs(buf: Buffer, start: number, end: number): string[] {
-  const args: string[] = [];
+  let count = 0;
+  for (let i = start; i < end; i++) if (buf[i] === 0) count++;
+  const args = new Array<string>(buf[end - 1] === 0 || start === end ? count : count + 1);
   let from = start;
+  let n = 0;
   for (let i = start; i < end; i++) {
     if (buf[i] !== 0) continue;
-    args.push(buf.toString('utf8', from, i));
+    args[n++] = buf.toString('utf8', from, i);
     from = i + 1;
   }
-  if (from < end) args.push(buf.toString('utf8', from, end));
+  if (from < end) args[n] = buf.toString('utf8', from, end);
   return args;
 }
 
