@@ -1,7 +1,10 @@
 // Rule management in the running server: the registry (built-in rules, rule directories, uploaded rules)
 // kept in step with its persisted state (uploads and on/off switches survive restarts) and with the
 // detection stage, which gets a new snapshot after every change (hot reload, correlation state of
-// unchanged correlations kept). Also tries a rule text against given events without enabling it.
+// unchanged correlations kept). A change is answered only once its state is persisted; if persisting fails
+// the registry is rebuilt from the state as it stands. `resync()` rebuilds the registry from the state store
+// (rule files as loaded, then the stored uploads and switches): how a scale-out process applies a change
+// another process made. Also tries a rule text against given events without enabling it.
 
 import type { VigilEvent } from '../schema/event.ts';
 import type { RejectedRule } from '../sigma/ir.ts';
@@ -16,10 +19,11 @@ import type { DetectionStage } from './stage.ts';
 export interface RuleTestResult { matches: number; alerts: Alert[]; rejected: RejectedRule[] }
 
 export class RuleService {
-  private readonly registry: RuleRegistry;
+  private registry: RuleRegistry;
   private readonly state: RuleStateStore;
   private readonly stage: DetectionStage;
-  private readonly uploadKeyOf = new Map<string, string>(); // rule id → key of the upload holding it
+  private uploadKeyOf = new Map<string, string>(); // rule id → key of the upload holding it
+  private files: { builtin: RuleSource[]; directories: RuleSource[] } = { builtin: [], directories: [] };
 
   constructor(registry: RuleRegistry, state: RuleStateStore, stage: DetectionStage) {
     this.registry = registry;
@@ -29,17 +33,30 @@ export class RuleService {
 
   /** Loads rule files and the persisted uploads and switches, then starts the stage on them. */
   load(builtin: RuleSource[], directories: RuleSource[]): { loaded: number; rejected: RejectedRule[] } {
-    this.registry.setSources('builtin', builtin);
-    this.registry.setSources('directory', directories);
+    this.files = { builtin, directories };
+    return this.build(this.registry);
+  }
+
+  /** Rebuilds the registry from the rule files and the state store as it stands now; restarts the stage on it. */
+  resync(): { loaded: number; rejected: RejectedRule[] } {
+    return this.build(new RuleRegistry(this.registry.options));
+  }
+
+  private build(registry: RuleRegistry): { loaded: number; rejected: RejectedRule[] } {
+    registry.setSources('builtin', this.files.builtin);
+    registry.setSources('directory', this.files.directories);
     const rejected: RejectedRule[] = [];
+    const uploadKeyOf = new Map<string, string>();
     for (const { key, text } of this.state.uploads()) {
-      const r = this.registry.add(text);
-      if (r.ok) for (const id of r.ids) this.uploadKeyOf.set(id, key);
+      const r = registry.add(text);
+      if (r.ok) for (const id of r.ids) uploadKeyOf.set(id, key);
       else rejected.push(...r.rejected.map((x) => ({ ...x, reason: `stored upload ${key}: ${x.reason}` })));
     }
-    for (const s of this.state.switches()) this.registry.setEnabled(s.ruleId, s.enabled);
-    this.stage.reload(this.registry.snapshot());
-    return { loaded: this.registry.list().length, rejected: [...this.registry.rejected(), ...rejected] };
+    for (const s of this.state.switches()) registry.setEnabled(s.ruleId, s.enabled);
+    this.registry = registry;
+    this.uploadKeyOf = uploadKeyOf;
+    this.reload();
+    return { loaded: registry.list().length, rejected: [...registry.rejected(), ...rejected] };
   }
 
   list(): RuleInfo[] {
@@ -54,44 +71,51 @@ export class RuleService {
     return this.registry.get(id);
   }
 
-  add(text: string): ChangeResult {
+  async add(text: string): Promise<ChangeResult> {
     const r = this.registry.add(text);
     if (r.ok) {
       const key = r.ids[0];
-      this.state.saveUpload(key, text);
       for (const id of r.ids) this.uploadKeyOf.set(id, key);
-      this.reload();
+      await this.persist(() => this.state.saveUpload(key, text));
     }
     return r;
   }
 
-  replace(id: string, text: string): ChangeResult {
+  async replace(id: string, text: string): Promise<ChangeResult> {
     const r = this.registry.replace(id, text);
     if (r.ok) {
       const key = this.uploadKeyOf.get(id) ?? id;
-      this.state.saveUpload(key, text);
       for (const rid of r.ids) this.uploadKeyOf.set(rid, key);
-      this.reload();
+      await this.persist(() => this.state.saveUpload(key, text));
     }
     return r;
   }
 
-  delete(id: string): ChangeResult {
+  async delete(id: string): Promise<ChangeResult> {
     const r = this.registry.delete(id);
     if (r.ok) {
       const key = this.uploadKeyOf.get(id) ?? id;
-      this.state.deleteUpload(key);
       for (const rid of r.ids) this.uploadKeyOf.delete(rid);
-      this.reload();
+      await this.persist(() => this.state.deleteUpload(key));
     }
     return r;
   }
 
-  setEnabled(id: string, enabled: boolean): boolean {
+  async setEnabled(id: string, enabled: boolean): Promise<boolean> {
     if (!this.registry.setEnabled(id, enabled)) return false;
-    this.state.saveSwitch(id, enabled);
-    this.reload();
+    await this.persist(() => this.state.saveSwitch(id, enabled));
     return true;
+  }
+
+  /** Persists a change the registry already holds, then runs it; on failure goes back to the stored state. */
+  private async persist(write: () => void | Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (err) {
+      this.resync();
+      throw err;
+    }
+    this.reload();
   }
 
   /** Runs a rule text (not loaded, not enabled) over `events`; the rule text must compile whole. */

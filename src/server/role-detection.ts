@@ -1,22 +1,30 @@
-// Detection in the scale-out roles. Rules come from the rule directories (built-ins plus `--rule-dirs`),
-// the same files on every worker and API process, so every process holds the same rule set; in these roles
-// rules are read-only (changing one = changing the directories and rolling the processes; uploads and
-// on/off switches are refused with 409). A worker runs the detection stage as a required pipeline stage on
-// its host partitions (each host's events reach one worker, so per-host correlation state is what a single
-// worker would hold); its alerts are written to the PostgreSQL alert store (deduplicated by their
+// Detection in the scale-out roles. A worker runs the detection stage as a required pipeline stage on its
+// host partitions (each host's events reach one worker at a time, so per-host correlation state is what a
+// single worker would hold); its alerts are written to the PostgreSQL alert store (deduplicated by their
 // deterministic id) and then published on `alerts.<tenant>` with the alert id as message id. A failed write
 // or publish fails the batch, which is redelivered: the store keeps one row per id and JetStream drops the
 // repeated message ids within its duplicate window, so a replay neither loses nor doubles an alert.
+//
+// Rules: the rule directories (the same files on every process) plus the shared rule state in PostgreSQL
+// (uploads and on/off switches). The API process that takes a change persists it (one transaction that
+// bumps the state's revision), runs it, and announces it on `rules._platform` (the rule set is one for the
+// whole deployment, managed by the platform's tenant, as embedded). Every worker and API process follows that
+// subject with its own consumer (a broadcast, not a work queue) and, on each notice, re-reads the state and
+// rebuilds its rules when the revision moved. A process loads the state at start, then follows, then checks
+// again, and re-checks every 30 s: a lost notice delays a change, never makes processes diverge.
 
 import type { Logger } from 'pino';
-import type { Bus } from '../bus/types.ts';
+import { Gauge } from 'prom-client';
+import type { Bus, BusMessage, Subscription } from '../bus/types.ts';
 import type { Alert, AlertSink } from '../detect/alerts.ts';
+import type { ChangeResult, RuleRegistry } from '../detect/registry.ts';
 import { RuleService } from '../detect/rule-service.ts';
 import { DetectionStage } from '../detect/stage.ts';
-import type { ChangeResult } from '../detect/registry.ts';
+import { PLATFORM_TENANT } from '../identity/permissions.ts';
 import type { AlertStore, StoredAlert } from '../stores/alerts/types.ts';
-import type { RuleStateStore } from '../stores/rules/sqlite.ts';
+import { PostgresRuleStateStore } from '../stores/rules/postgres.ts';
 import { loadRules, ruleRegistry } from './detection.ts';
+import { registry as metrics } from './metrics.ts';
 import type { PipelineStage } from './pipeline.ts';
 
 export interface RoleRuleOptions {
@@ -25,36 +33,128 @@ export interface RoleRuleOptions {
   placeholders?: string;
 }
 
-const READ_ONLY_REASON = 'rules are read-only in the scale-out roles: change the rule directories (--rule-dirs) and restart the workers and API processes';
+/** Rule changes travel on the platform tenant's subject: the rule set is shared by every tenant. */
+export const RULES_SUBJECT = `rules.${PLATFORM_TENANT}`;
+const RECHECK_MS = 30_000;
 
-/** Rule state with no uploads and no switches: the directories are the whole truth. */
-const NO_RULE_STATE: RuleStateStore = {
-  uploads: () => [], switches: () => [], saveUpload() {}, deleteUpload() {}, saveSwitch() {}, close() {},
-};
+const appliedRevision = new Gauge({
+  name: 'vigil_rule_state_revision', help: 'Revision of the shared rule state (uploads, switches) this process runs, by role',
+  labelNames: ['role'], registers: [metrics],
+});
 
-/** The rule service of the scale-out roles: lists, shows and dry-runs rules; refuses every change. */
-class ReadOnlyRuleService extends RuleService {
-  override add(): ChangeResult { return refused(); }
-  override replace(): ChangeResult { return refused(); }
-  override delete(): ChangeResult { return refused(); }
-  override setEnabled(): boolean {
-    throw Object.assign(new Error(READ_ONLY_REASON), { statusCode: 409, code: 'read_only' });
+/** What the shared rules need of the bus: announce a change, follow everyone's. */
+export interface RuleBus {
+  publish(msg: BusMessage<unknown>): Promise<void>;
+  follow(filter: string, handler: (msg: BusMessage<unknown>) => Promise<void>): Promise<Subscription>;
+}
+
+/**
+ * A rule service on the shared state: changes and catch-ups run one at a time, so the registry always
+ * reflects the snapshot of the state store's revision; a change that finds the revision moved by more than
+ * its own step (another process changed the state meanwhile) rebuilds from the stored state.
+ */
+export class SharedRuleService extends RuleService {
+  private readonly shared: PostgresRuleStateStore;
+  private readonly bus: RuleBus;
+  private readonly log: Logger;
+  private readonly role: string;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(registry: RuleRegistry, state: PostgresRuleStateStore, stage: DetectionStage, o: { bus: RuleBus; log: Logger; role: string }) {
+    super(registry, state, stage);
+    this.shared = state;
+    this.bus = o.bus;
+    this.log = o.log;
+    this.role = o.role;
+  }
+
+  override add(text: string): Promise<ChangeResult> {
+    return this.change(() => super.add(text), (r) => r.ok);
+  }
+
+  override replace(id: string, text: string): Promise<ChangeResult> {
+    return this.change(() => super.replace(id, text), (r) => r.ok);
+  }
+
+  override delete(id: string): Promise<ChangeResult> {
+    return this.change(() => super.delete(id), (r) => r.ok);
+  }
+
+  override setEnabled(id: string, enabled: boolean): Promise<boolean> {
+    return this.change(() => super.setEnabled(id, enabled), (r) => r);
+  }
+
+  /** Re-reads the shared state; rebuilds the rules when its revision moved since this process last read it. */
+  catchUp(): Promise<void> {
+    return this.serial(async () => {
+      if (!await this.shared.refresh()) return;
+      const { rejected } = this.resync();
+      this.applied();
+      this.log.info({ revision: this.shared.revision, rejected: rejected.length }, 'shared rule state applied');
+    });
+  }
+
+  /** Marks the revision this process now runs (on /metrics). */
+  applied(): void {
+    appliedRevision.set({ role: this.role }, this.shared.revision);
+  }
+
+  private change<T>(apply: () => Promise<T>, changed: (r: T) => boolean): Promise<T> {
+    return this.serial(async () => {
+      const before = this.shared.revision;
+      const r = await apply();
+      if (!changed(r)) return r;
+      if (this.shared.revision !== before + 1) this.resync();
+      this.applied();
+      const revision = this.shared.revision;
+      await this.bus.publish({ subject: RULES_SUBJECT, id: `rules-${revision}`, payload: { revision } })
+        .catch((err: unknown) => this.log.warn({ err, revision }, 'rule change stored but not announced; processes pick it up at their next check'));
+      return r;
+    });
+  }
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work);
+    this.queue = next.catch(() => undefined);
+    return next;
   }
 }
 
-function refused(): ChangeResult {
-  return { ok: false, status: 'read_only', rejected: [{ reason: READ_ONLY_REASON }] };
+export interface SharedRules {
+  rules: SharedRuleService;
+  stop(): Promise<void>;
 }
 
-function loadReadOnlyRules(stage: DetectionStage, o: RoleRuleOptions): ReadOnlyRuleService {
-  const rules = new ReadOnlyRuleService(ruleRegistry(o), NO_RULE_STATE, stage);
-  loadRules(rules, o);
-  return rules;
+/** Opens the shared rule state, loads the rules into `stage` and follows the changes of other processes. */
+export async function sharedRules(stage: DetectionStage, o: RoleRuleOptions & { postgres: string; bus: RuleBus; role: string }): Promise<SharedRules> {
+  const state = await PostgresRuleStateStore.open({ connectionString: o.postgres });
+  try {
+    const rules = new SharedRuleService(ruleRegistry(o), state, stage, o);
+    loadRules(rules, o);
+    rules.applied();
+    const subscription = await o.bus.follow(RULES_SUBJECT, () => rules.catchUp());
+    await rules.catchUp(); // a change made between the load and the consumer's start
+    const timer = setInterval(() => {
+      rules.catchUp().catch((err: unknown) => o.log.warn({ err }, 'shared rule state check failed'));
+    }, RECHECK_MS);
+    timer.unref();
+    return {
+      rules,
+      async stop() {
+        clearInterval(timer);
+        await subscription.stop();
+        await state.close();
+      },
+    };
+  } catch (err) {
+    await state.close();
+    throw err;
+  }
 }
 
-/** The API process's rules: the same directories as the workers, read-only. */
-export function apiRules(o: RoleRuleOptions): RuleService {
-  return loadReadOnlyRules(new DetectionStage({ rules: [], correlations: [] }, { write: async () => {} }), o);
+/** The API process's rules: a stage that raises nothing (dry runs use their own detector), the shared state. */
+export function apiRules(o: RoleRuleOptions & { postgres: string; bus: RuleBus }): Promise<SharedRules> {
+  return sharedRules(new DetectionStage({ rules: [], correlations: [] }, { write: async () => {} }), { ...o, role: 'api' });
 }
 
 /** Stores the alerts, then publishes each (new or already stored: a redelivered batch) on its tenant's subject. */
@@ -68,9 +168,8 @@ export function storeAndPublishSink(alerts: AlertStore, bus: Bus<StoredAlert>): 
   };
 }
 
-/** The worker's detection stage (required: its failure fails the batch) and its rules. */
-export function workerDetection(sink: AlertSink, o: RoleRuleOptions): { stage: PipelineStage; detection: DetectionStage } {
+/** The worker's detection stage (required: its failure fails the batch); its rules come from `sharedRules`. */
+export function workerDetection(sink: AlertSink): { stage: PipelineStage; detection: DetectionStage } {
   const detection = new DetectionStage({ rules: [], correlations: [] }, sink);
-  loadReadOnlyRules(detection, o);
   return { detection, stage: { name: detection.name, required: true, process: (events) => detection.process(events) } };
 }

