@@ -23,7 +23,7 @@ import { createClient, openStream } from './transport.ts';
 import { enrollWithNewKey, localHostFacts, type EnrolledIdentity } from './enrolment.ts';
 
 export const AGENT_VERSION = '0.1.0';
-const RECENT_LIMIT = 64; // batches kept in memory between spooling and sending; more are read back from the spool
+const RECENT_LIMIT = 256; // batches kept in memory between spooling and sending; more are read back from the spool
 const POLICY_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export interface AgentOptions {
