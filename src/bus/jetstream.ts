@@ -185,12 +185,29 @@ export class JetStreamBus<T> implements Bus<T> {
   }
 
   consume(filter: string, handler: (batch: BusMessage<T>[]) => Promise<void>, opts: ConsumeOptions): Subscription {
-    if (this.closed) throw new Error('bus closed');
     const spec = this.specOf(filter, true);
-    const group = this.o.consumerGroup ?? 'vigil';
     const partitions = this.isPartitioned(spec)
       ? (this.o.ownedPartitions ?? Array.from({ length: this.partitions }, (_, p) => p)).filter((p) => p >= 0 && p < this.partitions)
       : [undefined];
+    return this.pullLoops(filter, partitions, handler, opts);
+  }
+
+  /**
+   * Consumes one host partition of an events filter through its durable consumer (the one `consume` would use
+   * for it), for a process whose partitions change at run time (partition leases). Stopping it lets the batch
+   * in hand finish and be acked and returns the rest for redelivery, so the next owner continues in order.
+   */
+  consumePartition(filter: string, partition: number, handler: (batch: BusMessage<T>[]) => Promise<void>, opts: ConsumeOptions): Subscription {
+    const spec = this.specOf(filter, true);
+    if (!this.isPartitioned(spec)) throw new Error(`'${filter}' is not partitioned (events with event partitions > 1)`);
+    if (!Number.isInteger(partition) || partition < 0 || partition >= this.partitions) throw new Error(`partition ${partition} is not in 0..${this.partitions - 1}`);
+    return this.pullLoops(filter, [partition], handler, opts);
+  }
+
+  private pullLoops(filter: string, partitions: (number | undefined)[], handler: (batch: BusMessage<T>[]) => Promise<void>, opts: ConsumeOptions): Subscription {
+    if (this.closed) throw new Error('bus closed');
+    const spec = this.specOf(filter, true);
+    const group = this.o.consumerGroup ?? 'vigil';
     const loops = partitions.map((p) => new PullLoop<T>({
       stream: streamName(this.o.namespace, spec),
       durable: durableName(group, filter) + (p === undefined ? '' : `_p${p}`),

@@ -6,6 +6,7 @@
 // health endpoint (/healthz, /readyz, /metrics), and the drain order on stop: stop taking work, finish
 // what is in hand (a worker acks its batch after the store write), then close the connections.
 
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
@@ -14,6 +15,8 @@ import { openApiSecurity } from '../api/security.ts';
 import { buildApi } from '../api/server.ts';
 import { jsonCodec } from '../bus/codec.ts';
 import { JetStreamBus } from '../bus/jetstream.ts';
+import { LeasedPartitionBus } from '../bus/leased-partitions.ts';
+import type { Bus } from '../bus/types.ts';
 import type { RoleConfig } from '../cli/role-config.ts';
 import { issueServerCertificate, loadOrCreateCa } from '../pki/pki.ts';
 import type { VigilEvent } from '../schema/event.ts';
@@ -22,6 +25,7 @@ import { ClickHouseEventStore } from '../stores/events/clickhouse-store.ts';
 import { PLATFORM_TENANT } from '../identity/permissions.ts';
 import { PostgresAlertStore } from '../stores/alerts/postgres.ts';
 import type { StoredAlert } from '../stores/alerts/types.ts';
+import { PartitionLeaseStore } from '../stores/leases/postgres.ts';
 import { PostgresMetadataStore } from '../stores/metadata/postgres.ts';
 import { consumeReports, relaySender, startIngestRelay } from '../response/relay.ts';
 import { startResponseService } from '../response/service.ts';
@@ -84,6 +88,20 @@ function openEventStore(c: RoleConfig): ClickHouseEventStore {
   }), { retentionDays: c.retentionDays });
 }
 
+/**
+ * The events bus as the worker consumes it: its pinned partitions (`--partitions`, `--worker-count`), all of
+ * them when there is one, or else a fair share under partition leases in PostgreSQL (src/bus/leased-partitions.ts).
+ */
+async function workerBus(c: RoleConfig, bus: JetStreamBus<VigilEvent[]>, log: Logger, stops: (() => Promise<void>)[]): Promise<Bus<VigilEvent[]>> {
+  if (c.ownedPartitions || c.eventPartitions === 1) return bus;
+  const leases = await PartitionLeaseStore.open({ connectionString: c.postgres }, {
+    pool: `${c.busNamespace || 'vigil'}/workers`, member: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    leaseMs: c.partitionLeaseMs, partitions: c.eventPartitions,
+  });
+  stops.push(() => leases.close());
+  return new LeasedPartitionBus(bus, leases, { partitions: c.eventPartitions, leaseMs: c.partitionLeaseMs, log });
+}
+
 const hostAddress = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
 
 function startHealth(address: string, ready: () => boolean): Promise<{ server: Server; address: string }> {
@@ -141,7 +159,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       const { stage, detection } = workerDetection(storeAndPublishSink(alerts, alertBus));
       const rules = await sharedRules(detection, { ...ruleOptions(c, log, await control()), role: 'worker' });
       stops.push(() => rules.stop());
-      const pipeline = new Pipeline({ bus, store: events, stages: [stage], log, maxBatchMessages: c.workerBatch });
+      const pipeline = new Pipeline({ bus: await workerBus(c, bus, log, stops), store: events, stages: [stage], log, maxBatchMessages: c.workerBatch });
       pipeline.start();
       stops.push(() => pipeline.stop());
     }

@@ -33,7 +33,7 @@ test('docker-compose.yml: roles, settings, ports and health checks match the con
   const compose = parse(read('deploy/docker-compose.yml'), { merge: true }) as { services: Record<string, any> };
   const vigil = Object.entries(compose.services).filter(([, s]) => VIGIL_IMAGE.test(s.image ?? ''));
   assert.deepEqual(vigil.map(([, s]) => s.command[0]).sort(), ['api', 'ingest', 'worker', 'worker']);
-  const workerIndexes: number[] = [];
+  const workers = vigil.filter(([, w]) => w.command[0] === 'worker').length;
   for (const [name, s] of vigil) {
     const env = Object.fromEntries(Object.entries(s.environment as Env).map(([k, v]) => [k, String(v).replace(/\$\{[^:}]+:-([^}]*)\}/g, '$1')]));
     const c = checkVigilContainer(name, s.command[0], env);
@@ -44,14 +44,18 @@ test('docker-compose.yml: roles, settings, ports and health checks match the con
       assert.deepEqual(published, [port(c.http)]);
       assert.ok(s.depends_on[redisHost(c)], `${name}: rate limits in the compose file's Redis`);
     }
-    if (s.command[0] === 'worker') {
-      workerIndexes.push(c.workerIndex ?? -1);
-      assert.equal(c.workerCount, vigil.filter(([, w]) => w.command[0] === 'worker').length, `${name}: worker count`);
-    }
+    if (s.command[0] === 'worker') leasedWorker(name, c, workers);
     for (const dep of Object.keys(s.depends_on)) assert.ok(compose.services[dep], `${name} depends on ${dep}`);
   }
-  assert.deepEqual(workerIndexes.sort(), [0, 1]);
+  assert.equal(workers, 2);
 });
+
+/** Workers share the partitions under leases: none pinned, and no more workers than partitions. */
+function leasedWorker(name: string, c: RoleConfig, workers: number): void {
+  assert.equal(c.ownedPartitions, undefined, `${name}: partitions not pinned (leases)`);
+  assert.equal(c.workerCount, undefined, `${name}: partitions not pinned (leases)`);
+  assert.ok(c.eventPartitions > 1 && workers <= c.eventPartitions, `${name}: ${workers} workers share ${c.eventPartitions} partitions`);
+}
 
 test('Kubernetes manifests: valid documents; roles, settings, ports and probes match the configuration', () => {
   const docs = ['deploy/kubernetes/engines.yaml', 'deploy/kubernetes/vigil.yaml'].flatMap((f) => parseAllDocuments(read(f)).map((d) => {
@@ -81,7 +85,7 @@ test('Kubernetes manifests: valid documents; roles, settings, ports and probes m
         assert.equal(ports.http, port(cfg.http));
         assert.ok(byKind('Service', redisHost(cfg)) && byKind('Deployment', redisHost(cfg)), `${w.metadata.name}: rate limits in the manifests' Redis`);
       }
-      if (c.args[0] === 'worker') assert.equal(cfg.workerCount, w.spec.replicas, 'one worker index per replica');
+      if (c.args[0] === 'worker') leasedWorker(w.metadata.name, cfg, w.spec.replicas);
     }
   }
   assert.deepEqual(roles.sort(), ['api', 'ingest', 'worker']);

@@ -1,11 +1,12 @@
-// Multi-process end to end on loopback: two `vigil ingest`, two `vigil worker` (two host partitions each)
-// and one `vigil api`, on a private NATS JetStream server (its own port and store, so restarting it
-// disturbs no one), the ClickHouse HTTP test fixture and a fresh PostgreSQL database. Simulated agents
-// stream while one worker and one ingest are SIGKILLed (and restarted, as a supervisor would) and NATS is
-// restarted once. Then every acknowledged event is stored exactly once, and nothing else is; and every
-// acknowledged netcat reverse shell (one event in some batches) raised its built-in rule's alert exactly
-// once: in the PostgreSQL alert store, through the API, and on the `alerts.default` stream. The API
-// process takes its rate limits from Redis.
+// Multi-process end to end on loopback: two `vigil ingest`, two `vigil worker` (four host partitions shared
+// under leases: two each) and one `vigil api`, on a private NATS JetStream server (its own port and store, so
+// restarting it disturbs no one), the ClickHouse HTTP test fixture and a fresh PostgreSQL database. Simulated
+// agents stream while one worker is SIGKILLed (the other takes its partitions over once its leases expire),
+// one ingest is SIGKILLed and restarted, and NATS is restarted once. Then, before the killed worker is
+// restarted, every acknowledged event is stored exactly once, and nothing else is; and every acknowledged
+// netcat reverse shell (one event in some batches) raised its built-in rule's alert exactly once: in the
+// PostgreSQL alert store, through the API, and on the `alerts.default` stream. Restarted, the worker gets
+// its share back. The API process takes its rate limits from Redis.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,6 +32,7 @@ import { ClickHouseHttpEngine } from '../../src/stores/events/clickhouse-http.ts
 import { PostgresMetadataStore } from '../../src/stores/metadata/postgres.ts';
 import { spawnClickHouseFixture } from '../fixtures/clickhouse-http-server.ts';
 import { freePort, spawnRole, stopProcess, type RoleProcess } from '../fixtures/vigil-roles.ts';
+import { until } from '../response/helpers.ts';
 
 const NATS_SERVER = process.env.VIGIL_TEST_NATS_SERVER ?? '/usr/sbin/nats-server';
 const PG_ADMIN = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
@@ -81,7 +83,7 @@ function env(): NodeJS.ProcessEnv {
   return {
     ...process.env, VIGIL_NATS_URL: `nats://127.0.0.1:${natsPort}`, VIGIL_CLICKHOUSE_URL: clickhouse.url,
     VIGIL_POSTGRES_URL: `postgres://postgres@127.0.0.1:5432/${database}`, VIGIL_PKI_DIR: join(dir, 'pki'),
-    VIGIL_REDIS_URL: REDIS_URL, VIGIL_EVENT_PARTITIONS: '4', VIGIL_ACK_WAIT_MS: '3000', VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn',
+    VIGIL_REDIS_URL: REDIS_URL, VIGIL_EVENT_PARTITIONS: '4', VIGIL_ACK_WAIT_MS: '3000', VIGIL_PARTITION_LEASE_MS: '2000', VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn',
   };
 }
 
@@ -138,12 +140,15 @@ async function streamBatches(agent: SimulatedAgent, batches: number, acked: Set<
   }
 }
 
-test('SIGKILLed worker and ingest, restarted NATS: every acknowledged event stored once, every alert raised once', { timeout: 170_000 }, async () => {
+test('SIGKILLed worker (partitions taken over) and ingest, restarted NATS: every acknowledged event stored once, every alert raised once', { timeout: 170_000 }, async () => {
   const ingestPorts = [await freePort(), await freePort()];
   const ingestArgs = (i: number) => ['ingest', '--grpc', `127.0.0.1:${ingestPorts[i]}`];
-  const workerArgs = (i: number) => ['worker', '--partitions', i === 0 ? '0,1' : '2,3', '--worker-batch', '64'];
+  const workerArgs = ['worker', '--worker-batch', '64'];
   let ingests = await Promise.all([role(ingestArgs(0)), role(ingestArgs(1))]);
-  let workers = await Promise.all([role(workerArgs(0)), role(workerArgs(1))]);
+  let workers = await Promise.all([role(workerArgs), role(workerArgs)]);
+  const held = async (w: RoleProcess) => Number(/^vigil_worker_partitions_held (\d+)$/m.exec(await (await fetch(`http://${w.addresses.health}/metrics`)).text())?.[1]);
+  const split = (ws: RoleProcess[]) => until('two partitions per worker', async () => (await held(ws[0])) === 2 && (await held(ws[1])) === 2 || undefined, 20_000);
+  await split(workers);
   const api = await role(['api', '--http', '127.0.0.1:0']);
 
   const metadata = new PostgresMetadataStore({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
@@ -167,8 +172,8 @@ test('SIGKILLed worker and ingest, restarted NATS: every acknowledged event stor
   };
   await progress(TOTAL * 0.15);
   await kill(workers[0].child, 'SIGKILL');
+  const takeover = until('the surviving worker to hold every partition', async () => (await held(workers[1])) === 4 || undefined, 30_000);
   await progress(TOTAL * 0.3);
-  workers = [await role(workerArgs(0)), workers[1]];
   await kill(ingests[1].child, 'SIGKILL');
   await sleep(300);
   ingests = [ingests[0], await role(ingestArgs(1))];
@@ -177,6 +182,7 @@ test('SIGKILLed worker and ingest, restarted NATS: every acknowledged event stor
   await sleep(300);
   nats = startNats();
   await load;
+  await takeover;
   agents.forEach((a) => a.close());
   assert.equal(acked.size, TOTAL);
   assert.ok(stats.retries >= AGENTS / 2, `agents of the killed ingest re-sent (${stats.retries} retries)`);
@@ -205,6 +211,8 @@ test('SIGKILLed worker and ingest, restarted NATS: every acknowledged event stor
 
   await assertRateLimitedInRedis(api.addresses.http, apiKey, `vigil:rl:user:default:apikey:${keyRecord.id}`);
 
+  workers = [await role(workerArgs), workers[1]]; // restarted, as a supervisor would: it gets its share back
+  await split(workers);
   const ready = await fetch(`http://${workers[1].addresses.health}/readyz`);
   assert.equal(ready.status, 200);
 
