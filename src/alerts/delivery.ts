@@ -4,6 +4,8 @@
 // once, retries with exponential backoff and jitter on network errors, timeouts, 5xx, 408 and 429; other 4xx
 // answers fail at once; redirects are not followed. Each attempt passes the SSRF guard (target-guard.ts) on the
 // addresses it connects to, unless private targets are allowed. Counters on /metrics. Secrets are never logged.
+// `deliver` resolves once every delivery of an alert is final (delivered, failed or dropped): the scale-out API
+// role acknowledges the alert's bus message only then, so a crash mid-delivery means the alert is delivered again.
 
 import { createHmac, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
@@ -41,7 +43,9 @@ export interface DeliveryOptions {
   allowPrivateTargets?: boolean;
 }
 
-interface Delivery { id: string; sink: AlertSink; body: string; attempt: number }
+interface Delivery { id: string; sink: AlertSink; body: string; attempt: number; done: (stopped: boolean) => void }
+
+export class DeliveryStoppedError extends Error {}
 
 /** Whether an HTTP status is worth another attempt. */
 const retryable = (status: number) => status >= 500 || status === 408 || status === 429;
@@ -53,7 +57,7 @@ export function signature(secret: string, body: string): string {
 export class AlertDelivery {
   private readonly o: Required<Omit<DeliveryOptions, 'store' | 'log'>> & Pick<DeliveryOptions, 'store' | 'log'>;
   private readonly ready: Delivery[] = [];
-  private readonly waiting = new Set<NodeJS.Timeout>();
+  private readonly waiting = new Map<NodeJS.Timeout, Delivery>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly abort = new AbortController();
   private closed = false;
@@ -69,16 +73,30 @@ export class AlertDelivery {
 
   /** Queues `payload` (a new alert, as the API shows it) for every sink of the tenant. */
   enqueue(tenantId: string, payload: unknown): void {
-    if (this.closed) return;
-    for (const sink of this.o.store.forTenant(tenantId)) {
-      if (this.size >= this.o.maxQueue) {
+    this.deliver(tenantId, payload).catch((err: unknown) => {
+      if (!(err instanceof DeliveryStoppedError)) this.o.log.error({ err, tenant: tenantId }, 'alert sinks could not be read; alert not delivered');
+    });
+  }
+
+  /**
+   * Delivers `payload` to every sink of the tenant; resolves when each delivery is final. Rejects when the sinks
+   * cannot be read, and with DeliveryStoppedError when closing cut a delivery short (it was not made).
+   */
+  async deliver(tenantId: string, payload: unknown): Promise<void> {
+    if (this.closed) throw new DeliveryStoppedError('alert delivery is stopping');
+    const finals: Promise<boolean>[] = [];
+    for (const sink of await this.o.store.forTenant(tenantId)) {
+      if (this.closed || this.size >= this.o.maxQueue) {
         deliveries.inc({ outcome: 'dropped' });
         continue;
       }
       const id = randomUUID();
-      this.ready.push({ id, sink, body: JSON.stringify({ type: 'alert', delivery_id: id, sink_id: sink.id, alert: payload }), attempt: 0 });
+      finals.push(new Promise<boolean>((done) => {
+        this.ready.push({ id, sink, body: JSON.stringify({ type: 'alert', delivery_id: id, sink_id: sink.id, alert: payload }), attempt: 0, done });
+      }));
     }
     this.pump();
+    if ((await Promise.all(finals)).some((stopped) => stopped)) throw new DeliveryStoppedError('alert delivery stopped before every sink had it');
   }
 
   private pump(): void {
@@ -92,10 +110,18 @@ export class AlertDelivery {
   private async attempt(d: Delivery): Promise<void> {
     d.attempt++;
     const outcome = await this.post(d);
-    if (outcome === 'delivered') return void deliveries.inc({ outcome: 'delivered' });
     if (outcome === 'retry' && d.attempt < this.o.maxAttempts && !this.closed) return this.retryLater(d);
+    d.done(outcome !== 'delivered' && this.closed);
+    if (outcome === 'delivered') return void deliveries.inc({ outcome: 'delivered' });
     deliveries.inc({ outcome: 'failed' });
     this.o.log.warn({ sink: d.sink.id, delivery: d.id, attempts: d.attempt }, 'alert delivery to a webhook failed');
+  }
+
+  /** The longest one delivery can take: every attempt timing out, every retry after its longest backoff. */
+  get worstCaseMs(): number {
+    let total = this.o.maxAttempts * this.o.timeoutMs;
+    for (let a = 1; a < this.o.maxAttempts; a++) total += Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** (a - 1));
+    return total;
   }
 
   private retryLater(d: Delivery): void {
@@ -106,7 +132,7 @@ export class AlertDelivery {
       this.ready.push(d);
       this.pump();
     }, ceiling / 2 + Math.random() * (ceiling / 2));
-    this.waiting.add(timer);
+    this.waiting.set(timer, d);
   }
 
   /** One POST; redirects are not followed (a 3xx fails the delivery: it could point anywhere). */
@@ -142,11 +168,11 @@ export class AlertDelivery {
   /** Stops: deliveries not yet made are dropped (counted), attempts in flight are aborted. */
   async close(): Promise<void> {
     this.closed = true;
-    const lost = this.ready.length + this.waiting.size;
-    if (lost) deliveries.inc({ outcome: 'dropped' }, lost);
-    for (const t of this.waiting) clearTimeout(t);
+    const lost = [...this.ready.splice(0), ...this.waiting.values()];
+    if (lost.length) deliveries.inc({ outcome: 'dropped' }, lost.length);
+    for (const t of this.waiting.keys()) clearTimeout(t);
     this.waiting.clear();
-    this.ready.length = 0;
+    for (const d of lost) d.done(true);
     this.abort.abort();
     await Promise.allSettled([...this.inFlight]);
     queued.set(0);

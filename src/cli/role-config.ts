@@ -31,9 +31,10 @@ export interface RoleConfig {
   placeholders: string | undefined;
   redis: string | undefined;
   artifactsDir: string;
+  allowPrivateAlertSinks: boolean;
 }
 
-type Kind = 'string' | 'optional-string' | 'string-list' | 'int' | 'optional-int' | 'int-list';
+type Kind = 'string' | 'optional-string' | 'string-list' | 'int' | 'optional-int' | 'int-list' | 'boolean';
 interface Setting { key: keyof RoleConfig; flag: string; env: string; kind: Kind; fallback: string; help: string }
 
 export const SETTINGS: readonly Setting[] = [
@@ -59,6 +60,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'placeholders', flag: 'placeholders', env: 'VIGIL_PLACEHOLDERS', kind: 'optional-string', fallback: '', help: 'worker, api: YAML map of values for rules with %placeholders%' },
   { key: 'redis', flag: 'redis', env: 'VIGIL_REDIS_URL', kind: 'optional-string', fallback: '', help: 'api: Redis URL for rate limits shared by every API process (default: per process)' },
   { key: 'artifactsDir', flag: 'artifacts-dir', env: 'VIGIL_ARTIFACTS_DIR', kind: 'string', fallback: '/var/lib/vigil/artifacts', help: 'api: response artefacts (triage archives, fetched files) as received from agents' },
+  { key: 'allowPrivateAlertSinks', flag: 'allow-private-alert-sinks', env: 'VIGIL_ALLOW_PRIVATE_ALERT_SINKS', kind: 'boolean', fallback: '0', help: 'api: alert webhooks may target loopback, private, link-local and metadata addresses (SSRF guard off): 1 or 0' },
   { key: 'workerBatch', flag: 'worker-batch', env: 'VIGIL_WORKER_BATCH', kind: 'int', fallback: '256', help: 'worker: most bus messages per ClickHouse insert' },
 ];
 
@@ -66,6 +68,11 @@ function convert(s: Setting, raw: string): RoleConfig[keyof RoleConfig] {
   if (s.kind === 'string') return raw;
   if (s.kind === 'optional-string') return raw.trim() === '' ? undefined : raw;
   if (s.kind === 'string-list') return raw.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  if (s.kind === 'boolean') {
+    const v = raw.trim().toLowerCase();
+    if (!['1', '0', 'true', 'false'].includes(v)) throw new Error(`${s.flag}: expected 1, 0, true or false, got '${raw}'`);
+    return v === '1' || v === 'true';
+  }
   if (s.kind === 'int') {
     if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) throw new Error(`${s.flag}: expected a positive integer, got '${raw}'`);
     return Number(raw);

@@ -1,7 +1,8 @@
 // The scale-out roles on external engines: ingest (agents' gRPC → JetStream), worker (JetStream → pipeline
 // → ClickHouse, detection → PostgreSQL alerts and `alerts.<tenant>`), api (REST over PostgreSQL and
 // ClickHouse, rate limits in Redis when configured, response actions through the JetStream relay of
-// src/response/relay.ts: the API role dispatches, ingest relays); `server` is all three in one process. Owns the
+// src/response/relay.ts: the API role dispatches, ingest relays; shared rules, alert webhooks and the live feed
+// from the alerts stream); `server` is all three in one process. Owns the
 // wiring of each role to NATS JetStream, a ClickHouse server over HTTP and PostgreSQL, the per-process
 // health endpoint (/healthz, /readyz, /metrics), and the drain order on stop: stop taking work, finish
 // what is in hand (a worker acks its batch after the store write), then close the connections.
@@ -11,6 +12,10 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import { AlertDelivery } from '../alerts/delivery.ts';
+import { PostgresAlertSinkStore } from '../alerts/postgres-sink-store.ts';
+import { LiveFeed } from '../api/live-feed.ts';
+import { alertView } from '../api/routes/alerts.ts';
 import { openApiSecurity } from '../api/security.ts';
 import { buildApi } from '../api/server.ts';
 import { jsonCodec } from '../bus/codec.ts';
@@ -53,12 +58,40 @@ function openBus(c: RoleConfig, log: Logger, owned: boolean): Promise<JetStreamB
   });
 }
 
-/** The alerts stream's own connection (its payloads are alerts, not event batches); publishes only. */
-function openAlertBus(c: RoleConfig, log: Logger): Promise<JetStreamBus<StoredAlert>> {
+/**
+ * The alerts stream's own connection (its payloads are alerts, not event batches). Workers publish on it; API
+ * processes follow it (live feed) and share one durable consumer for webhook delivery (group `alert-delivery`),
+ * whose ack wait outlasts a delivery's retries so that an alert being retried is not handed to another process.
+ */
+function openAlertBus(c: RoleConfig, log: Logger, ackWaitMs?: number): Promise<JetStreamBus<StoredAlert>> {
   return JetStreamBus.connect<StoredAlert>({
     servers: c.nats.split(','), codec: jsonCodec(), namespace: c.busNamespace, eventPartitions: c.eventPartitions,
+    consumerGroup: 'alert-delivery', ackWaitMs,
     onUndecodable: (subject, err) => log.error({ subject, err }, 'undecodable bus message dropped'),
+    onConsumerError: (filter, err) => log.error({ filter, err }, 'alerts consumer failed; retrying'),
   });
+}
+
+/**
+ * The API process's side of the alerts stream: every process follows `alerts.>` into its live feed (GET /stream
+ * on any process shows every alert); webhook delivery takes each alert once across the API processes (shared
+ * durable consumer) and acks it after every sink's delivery is final; closing cuts deliveries short, which naks.
+ */
+async function startAlertFanout(c: RoleConfig, log: Logger, stops: (() => Promise<void>)[]): Promise<{ liveFeed: LiveFeed; sinks: PostgresAlertSinkStore }> {
+  const sinks = await PostgresAlertSinkStore.open({ connectionString: c.postgres });
+  stops.push(() => sinks.close());
+  const delivery = new AlertDelivery({ store: sinks, log, allowPrivateTargets: c.allowPrivateAlertSinks });
+  const bus = await openAlertBus(c, log, delivery.worstCaseMs + 30_000);
+  stops.push(() => bus.close());
+  const liveFeed = new LiveFeed();
+  const feed = await bus.follow('alerts.>', async (m) => liveFeed.publish('alert', m.payload.tenant_id, alertView(m.payload)));
+  stops.push(() => feed.stop());
+  const deliveries = bus.consume('alerts.>', async (batch) => {
+    await Promise.all(batch.map((m) => delivery.deliver(m.payload.tenant_id, alertView(m.payload))));
+  }, { maxBatch: 64, maxWaitMs: 0 });
+  stops.push(() => deliveries.stop());
+  stops.push(() => delivery.close()); // first on stop: the batch in hand fails (naks) instead of waiting out retries
+  return { liveFeed, sinks };
 }
 
 /**
@@ -190,7 +223,11 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       stops.push(() => reports.stop());
       const rules = await apiRules(ruleOptions(c, log, await control()));
       stops.push(() => rules.stop());
-      const api = buildApi({ metadata, events, log, security, alerts, rules: rules.rules, response: response.dispatcher });
+      const { liveFeed, sinks } = await startAlertFanout(c, log, stops);
+      const api = buildApi({
+        metadata, events, log, security, alerts, rules: rules.rules, response: response.dispatcher, liveFeed,
+        alertSinks: sinks, allowPrivateAlertSinks: c.allowPrivateAlertSinks,
+      });
       const http = splitHostPort(c.http);
       await api.listen({ host: http.host, port: http.port });
       const a = api.server.address();

@@ -2,12 +2,15 @@
 // one process) and a second `vigil api` process on NATS JetStream (a private namespace on the shared server),
 // the ClickHouse HTTP fixture and a fresh PostgreSQL database; a simulated agent streams through the ingest.
 // Rules: a rule uploaded through the second API process is run by the worker (its alert is raised) and listed
-// by the other API process; switched off, later matching events raise nothing.
+// by the other API process; switched off, later matching events raise nothing. Alerts: every alert the worker
+// raises reaches a browser on the API process's GET /stream (it follows the alerts stream), and a webhook sink
+// created through one API process receives each alert exactly once although both API processes deliver.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -65,11 +68,53 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A webhook receiver on loopback: the alert ids of the deliveries, in arrival order. */
+async function webhookReceiver(): Promise<{ server: Server; url: string; ids: string[] }> {
+  const ids: string[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => { body += d.toString(); });
+    req.on('end', () => {
+      ids.push((JSON.parse(body) as { alert: { id: string } }).alert.id);
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, ids };
+}
+
+/** GET /stream on an API process: the ids of the `alert` events received so far. */
+async function alertStream(http: string, key: string): Promise<{ ids: string[]; close(): void }> {
+  const abort = new AbortController();
+  const res = await fetch(`http://${http}/api/v1/stream`, { headers: { authorization: `Bearer ${key}` }, signal: abort.signal });
+  assert.equal(res.status, 200);
+  const ids: string[] = [];
+  const reader = res.body!.getReader();
+  let text = '';
+  let ready!: () => void;
+  const opened = new Promise<void>((r) => { ready = r; });
+  void (async () => {
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
+      if (done) return;
+      text += Buffer.from(value!).toString();
+      for (let end = text.indexOf('\n\n'); end >= 0; end = text.indexOf('\n\n')) {
+        const [event, data] = text.slice(0, end).split('\n');
+        text = text.slice(end + 2);
+        if (event === 'event: ready') ready();
+        if (event === 'event: alert') ids.push((JSON.parse(data.slice('data: '.length)) as { id: string }).id);
+      }
+    }
+  })();
+  await opened;
+  return { ids, close: () => abort.abort() };
+}
+
 async function role(args: string[]): Promise<RoleProcess> {
   const p = await spawnRole(args, {
     ...process.env, VIGIL_NATS_URL: NATS, VIGIL_BUS_NAMESPACE: namespace, VIGIL_CLICKHOUSE_URL: clickhouse.url,
     VIGIL_POSTGRES_URL: `postgres://postgres@127.0.0.1:5432/${database}`, VIGIL_PKI_DIR: join(dir, 'pki'),
-    VIGIL_ARTIFACTS_DIR: join(dir, 'artifacts'), VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn',
+    VIGIL_ARTIFACTS_DIR: join(dir, 'artifacts'), VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn', VIGIL_ALLOW_PRIVATE_ALERT_SINKS: '1',
   });
   running.push(p);
   return p;
@@ -81,7 +126,7 @@ async function ruleRevision(p: RoleProcess, roleName: string): Promise<number> {
   return Number(new RegExp(`^vigil_rule_state_revision\\{role="${roleName}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? -1);
 }
 
-test('shared API state across processes: rule changes', { timeout: 90_000 }, async () => {
+test('shared API state across processes: rule changes, the live alert stream, webhook deliveries', { timeout: 90_000 }, async () => {
   const grpc = `127.0.0.1:${await freePort()}`;
   const server = await role(['server', '--grpc', grpc, '--http', '127.0.0.1:0']);
   const api = await role(['api', '--http', '127.0.0.1:0']);
@@ -111,6 +156,11 @@ test('shared API state across processes: rule changes', { timeout: 90_000 }, asy
     await until('the marker alert', async () => (await alertsOf(NETCAT_RULE)).includes(alertId(NETCAT_RULE, [marker[0].event.id])) || undefined, 30_000);
   };
 
+  const hook = await webhookReceiver();
+  const sink = await call(api, '/alert-sinks', 'POST', { name: 'soc', url: hook.url });
+  assert.equal(sink.status, 201, JSON.stringify(sink.body));
+  assert.deepEqual((await call(server, '/alert-sinks')).body.alert_sinks.map((x: { id: string }) => x.id), [sink.body.id], 'the other API process lists the sink');
+  const stream = await alertStream(api.addresses.http, key);
   try {
     // Upload through the API process; the worker (in the server process) runs it.
     const up = await call(api, '/rules', 'POST', { yaml: CUSTOM_RULE });
@@ -130,7 +180,17 @@ test('shared API state across processes: rule changes', { timeout: 90_000 }, asy
     await until('the other API process to see it', async () => (await call(server, `/rules/${CUSTOM}`)).body.enabled === false || undefined, 20_000);
     await sendWithMarker(agent.syntheticEvents(2, SOCAT));
     assert.equal((await alertsOf(CUSTOM)).length, shells.length, 'no alert of a switched-off rule');
+
+    // Every alert raised (the uploaded rule's and the markers') reached the stream of the API process, which
+    // raised none of them, and the webhook once, although both API processes deliver from the alerts stream.
+    const raised = [...await alertsOf(CUSTOM), ...await alertsOf(NETCAT_RULE)].sort();
+    assert.equal(raised.length, shells.length + 2);
+    await until('every alert on the stream', () => raised.every((id) => stream.ids.includes(id)) || undefined, 20_000);
+    await until('every alert at the webhook', () => raised.every((id) => hook.ids.includes(id)) || undefined, 20_000);
+    assert.deepEqual([...hook.ids].sort(), raised, 'each alert delivered once');
   } finally {
+    stream.close();
     agent.close();
+    hook.server.close();
   }
 });

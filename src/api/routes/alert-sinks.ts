@@ -44,7 +44,7 @@ export function alertSinkRoutes(api: FastifyInstance, o: ApiOptions): void {
   const store = o.alertSinks;
   if (!store) return;
 
-  api.get('/alert-sinks', { config: ACCESS }, async (req) => ({ alert_sinks: store.list(req.principal!.tenantId).map(sinkJson) }));
+  api.get('/alert-sinks', { config: ACCESS }, async (req) => ({ alert_sinks: (await store.list(req.principal!.tenantId)).map(sinkJson) }));
 
   api.post<{ Body: { name: string; url: string; secret?: string } }>('/alert-sinks', {
     config: ACCESS, bodyLimit: 16 * 1024,
@@ -53,17 +53,17 @@ export function alertSinkRoutes(api: FastifyInstance, o: ApiOptions): void {
       secret: { type: 'string', minLength: 16, maxLength: 256 } } } },
   }, async (req, reply) => {
     const p = req.principal!;
-    if (store.list(p.tenantId).length >= MAX_SINKS_PER_TENANT) throw new HttpError(409, `at most ${MAX_SINKS_PER_TENANT} alert sinks per tenant`, 'too_many_sinks');
+    if ((await store.list(p.tenantId)).length >= MAX_SINKS_PER_TENANT) throw new HttpError(409, `at most ${MAX_SINKS_PER_TENANT} alert sinks per tenant`, 'too_many_sinks');
     const url = webhookUrl(req.body.url);
     if (!o.allowPrivateAlertSinks) await guardTarget(url);
-    const sink = store.create({ tenantId: p.tenantId, name: req.body.name, url: url.toString(), secret: req.body.secret ?? null, createdBy: p.subject, createdAt: Date.now() });
+    const sink = await store.create({ tenantId: p.tenantId, name: req.body.name, url: url.toString(), secret: req.body.secret ?? null, createdBy: p.subject, createdAt: Date.now() });
     return reply.code(201).send(sinkJson(viewOf(sink)));
   });
 
   api.delete<{ Params: { id: string } }>('/alert-sinks/:id', {
     config: ACCESS, schema: { params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } } },
   }, async (req, reply) => {
-    if (!store.delete(req.principal!.tenantId, req.params.id)) throw notFound('alert sink');
+    if (!await store.delete(req.principal!.tenantId, req.params.id)) throw notFound('alert sink');
     return reply.code(204).send();
   });
 }
