@@ -24,6 +24,9 @@ import { enrollWithNewKey, localHostFacts, type EnrolledIdentity } from './enrol
 
 export const AGENT_VERSION = '0.1.0';
 const RECENT_LIMIT = 256; // batches kept in memory between spooling and sending; more are read back from the spool
+// Small spool segments: a batch read back from the spool (after a reconnection, or while the server lags)
+// costs reading its whole segment into memory.
+const SPOOL_SEGMENT_BYTES = 4 * 1024 * 1024;
 const POLICY_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 export interface AgentOptions {
@@ -97,7 +100,7 @@ export class Agent {
   async start(): Promise<void> {
     mkdirSync(this.o.dataDir, { recursive: true, mode: 0o700 });
     this.identity = await this.loadOrEnroll();
-    this.spool = await Spool.open(join(this.o.dataDir, 'spool'), { maxBytes: this.o.spoolBytes });
+    this.spool = await Spool.open(join(this.o.dataDir, 'spool'), { maxBytes: this.o.spoolBytes, segmentBytes: SPOOL_SEGMENT_BYTES });
     const cache = new ProcessCache(this.identity.agentId);
     this.o.seedProcesses?.(cache);
     this.ctx = createBuildContext({
