@@ -76,7 +76,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"listen-gid", required_argument, NULL, 'g'},
 		{"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
 	int c;
-	*o = (struct options){.ignore_self = true, .ringbuf_mb = 8, .listen_gid = -1};
+	*o = (struct options){.ignore_self = true, .ringbuf_mb = 2, .listen_gid = -1};
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		char *end = NULL;
 		unsigned long v = 0;

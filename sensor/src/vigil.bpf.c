@@ -22,7 +22,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 * 1024 * 1024); /* resized by user space */
+	__uint(max_entries, 2 * 1024 * 1024); /* resized by user space (--ringbuf-mb) */
 } events SEC(".maps");
 
 struct {

@@ -16,7 +16,7 @@ export interface EbpfSensorOptions {
   binary: string; // the built vigil-sensor
   ignorePids?: Iterable<number>; // pids whose events the kernel drops; default: this process
   ignoreSensor?: boolean; // the sensor drops its own events (default true)
-  ringbufMb?: number; // kernel ring buffer size, a power of two (default: the sensor's, 8)
+  ringbufMb?: number; // kernel ring buffer size, a power of two (default: the sensor's, 2)
   minBackoffMs?: number; // first restart delay (default 500), doubled up to maxBackoffMs
   maxBackoffMs?: number; // default 30 s
   stableMs?: number; // a run this long resets the backoff (default 60 s)
