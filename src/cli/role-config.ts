@@ -30,7 +30,6 @@ export interface RoleConfig {
   ruleDirs: string[];
   placeholders: string | undefined;
   redis: string | undefined;
-  artifactsDir: string;
   allowPrivateAlertSinks: boolean;
 }
 
@@ -59,7 +58,6 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'ruleDirs', flag: 'rule-dirs', env: 'VIGIL_RULE_DIRS', kind: 'string-list', fallback: '', help: 'worker, api: Sigma rule directories besides the built-ins, comma-separated (the same on every process)' },
   { key: 'placeholders', flag: 'placeholders', env: 'VIGIL_PLACEHOLDERS', kind: 'optional-string', fallback: '', help: 'worker, api: YAML map of values for rules with %placeholders%' },
   { key: 'redis', flag: 'redis', env: 'VIGIL_REDIS_URL', kind: 'optional-string', fallback: '', help: 'api: Redis URL for rate limits shared by every API process (default: per process)' },
-  { key: 'artifactsDir', flag: 'artifacts-dir', env: 'VIGIL_ARTIFACTS_DIR', kind: 'string', fallback: '/var/lib/vigil/artifacts', help: 'api: response artefacts (triage archives, fetched files) as received from agents' },
   { key: 'allowPrivateAlertSinks', flag: 'allow-private-alert-sinks', env: 'VIGIL_ALLOW_PRIVATE_ALERT_SINKS', kind: 'boolean', fallback: '0', help: 'api: alert webhooks may target loopback, private, link-local and metadata addresses (SSRF guard off): 1 or 0' },
   { key: 'workerBatch', flag: 'worker-batch', env: 'VIGIL_WORKER_BATCH', kind: 'int', fallback: '256', help: 'worker: most bus messages per ClickHouse insert' },
 ];

@@ -1,7 +1,9 @@
-// Artefact storage on the server: uploads arrive as ordered chunks per command, are appended to
-// <data-dir>/artifacts/<command-id>.part while a SHA-256 runs over them, and on the last chunk the digest the
-// agent claims is checked against the one computed here before the file is renamed to <artifact-id>. A chunk out
-// of order, beyond the size limit, or a digest mismatch ends the upload with a precise error.
+// Artefact storage on the server: the interface (uploads arrive as chunks per command; on the last one the
+// digest the agent claims is checked against the one computed here; beyond the size limit or a digest mismatch
+// ends the upload with a precise error) and its embedded implementation: chunks in order, appended to
+// <data-dir>/artifacts/<command-id>.part while a SHA-256 runs over them, renamed to <artifact-id> when complete (a
+// chunk out of order ends the upload). The scale-out API role keeps artefacts in PostgreSQL instead
+// (postgres-artifacts.ts), where chunks may arrive in any order at any API process.
 
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { createReadStream, mkdirSync, readdirSync, rmSync, type ReadStream } from 'node:fs';
@@ -16,7 +18,27 @@ export interface StoredUpload { artifactId: string; size: number; sha256: string
 
 export interface IncomingChunk { seq: number; data: Uint8Array; last: boolean; sha256?: string }
 
-export class ArtifactStorage {
+export interface ArtifactStore {
+  /**
+   * Stores one chunk of `commandId`'s upload. Resolves with the stored artefact on the chunk that completes it,
+   * otherwise undefined. Throws UploadError (and discards the partial upload) when the chunk is refused.
+   */
+  append(commandId: string, c: IncomingChunk, maxBytes: number): Promise<StoredUpload | undefined>;
+  /** Drops a partial upload (stream lost, refused chunk, command over); a completed artefact stays. */
+  abort(commandId: string): Promise<void>;
+  /** The artefact's bytes (the stream errors when there is no such artefact). */
+  read(artifactId: string): NodeJS.ReadableStream;
+  close(): Promise<void>;
+}
+
+/** An artefact id as this server makes them (`art-<uuid>`); anything else is refused before any lookup. */
+export function checkArtifactId(artifactId: string): void {
+  if (!/^art-[0-9a-f-]{36}$/.test(artifactId)) throw new UploadError('malformed artefact id');
+}
+
+export const newArtifactId = () => `art-${randomUUID()}`;
+
+export class ArtifactStorage implements ArtifactStore {
   private readonly dir: string;
   private readonly uploads = new Map<string, Upload>();
 
@@ -62,7 +84,7 @@ export class ArtifactStorage {
     await u.file.sync();
     await u.file.close();
     this.uploads.delete(commandId);
-    const artifactId = `art-${randomUUID()}`;
+    const artifactId = newArtifactId();
     await rename(u.path, this.pathOf(artifactId));
     return { artifactId, size: u.bytes, sha256 };
   }
@@ -81,7 +103,7 @@ export class ArtifactStorage {
   }
 
   private pathOf(artifactId: string): string {
-    if (!/^art-[0-9a-f-]{36}$/.test(artifactId)) throw new UploadError('malformed artefact id');
+    checkArtifactId(artifactId);
     return join(this.dir, artifactId);
   }
 

@@ -13,7 +13,7 @@ import type { JsonValue } from '../ledger/canonical.ts';
 import type { AuditSink } from '../ledger/sink.ts';
 import { registry } from '../server/metrics.ts';
 import type { ArtifactChunk, CommandResult, ServerMessage, WireCommand } from '../schema/wire.ts';
-import { ArtifactStorage, UploadError, type StoredUpload } from './artifacts.ts';
+import { UploadError, type ArtifactStore, type StoredUpload } from './artifacts.ts';
 import { isDeliverable, transition, type LifecycleEvent } from './lifecycle.ts';
 import {
   isResponseAction, parseParams, ParamError, type ArtifactRecord, type CollectParams, type CommandRecord, type GetFileParams,
@@ -45,7 +45,7 @@ export type AgentSender = (agent: AgentTarget, msg: ServerMessage) => boolean;
 
 export interface DispatcherOptions {
   store: CommandStore;
-  artifacts: ArtifactStorage;
+  artifacts: ArtifactStore;
   audit: AuditSink;
   send: AgentSender;
   log: Logger;

@@ -1,7 +1,8 @@
 // Wiring of response actions into a server process: a command store, artefact storage, the audit ledger, the
 // dispatcher (started: expiry sweeps), and the hooks the ingest server calls (results, artefact chunks,
 // reconnects). Embedded: SQLite at <data-dir>/response.db, artefacts under <data-dir>/artifacts/, the given
-// sink or the ledger at <data-dir>/ledger.db. The scale-out API role passes its PostgreSQL store and ledger.
+// sink or the ledger at <data-dir>/ledger.db. The scale-out API role passes its PostgreSQL store, artefact store
+// and ledger.
 
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -9,7 +10,7 @@ import type { AuditSink } from '../ledger/sink.ts';
 import type { AgentIdentity } from '../pki/pki.ts';
 import type { ArtifactChunk, CommandResult } from '../schema/wire.ts';
 import { openLedger } from '../stores/ledger/open.ts';
-import { ArtifactStorage } from './artifacts.ts';
+import { ArtifactStorage, type ArtifactStore } from './artifacts.ts';
 import { ResponseDispatcher, type AgentSender, type ResponseConfig } from './dispatcher.ts';
 import { openSqliteCommandStore, type CommandStore } from './store.ts';
 
@@ -37,7 +38,8 @@ export interface ResponseService {
 export interface ResponseParts {
   /** Migrated here; closed with the service. */
   store: CommandStore;
-  artifactsDir: string;
+  /** Closed with the service. */
+  artifacts: ArtifactStore;
   audit: AuditSink;
   send: AgentSender;
   log: Logger;
@@ -49,7 +51,7 @@ export async function startResponseService(p: ResponseParts): Promise<ResponseSe
   await p.store.migrate();
   const log = p.log.child({ component: 'response' });
   const dispatcher = new ResponseDispatcher({
-    store: p.store, artifacts: new ArtifactStorage(p.artifactsDir), audit: p.audit, send: p.send, log, config: p.config,
+    store: p.store, artifacts: p.artifacts, audit: p.audit, send: p.send, log, config: p.config,
   });
   dispatcher.start();
   const logged = (what: string) => (err: unknown) => log.error({ err }, what);
@@ -71,7 +73,7 @@ export async function startResponseService(p: ResponseParts): Promise<ResponseSe
 export async function openResponseService(o: ResponseServiceOptions): Promise<ResponseService> {
   const ledger = o.audit ? undefined : await openLedger({ dataDir: o.dataDir });
   const service = await startResponseService({
-    store: openSqliteCommandStore(join(o.dataDir, 'response.db')), artifactsDir: join(o.dataDir, 'artifacts'),
+    store: openSqliteCommandStore(join(o.dataDir, 'response.db')), artifacts: new ArtifactStorage(join(o.dataDir, 'artifacts')),
     audit: o.audit ?? ledger!, send: o.send, log: o.log, config: o.config,
   });
   return {

@@ -1,7 +1,7 @@
 // The scale-out roles on external engines: ingest (agents' gRPC → JetStream), worker (JetStream → pipeline
 // → ClickHouse, detection → PostgreSQL alerts and `alerts.<tenant>`), api (REST over PostgreSQL and
 // ClickHouse, rate limits in Redis when configured, response actions through the JetStream relay of
-// src/response/relay.ts: the API role dispatches, ingest relays; shared rules, alert webhooks and the live feed
+// src/response/relay.ts: the API role dispatches, artefacts in PostgreSQL, ingest relays; shared rules, alert webhooks and the live feed
 // from the alerts stream); `server` is all three in one process. Owns the
 // wiring of each role to NATS JetStream, a ClickHouse server over HTTP and PostgreSQL, the per-process
 // health endpoint (/healthz, /readyz, /metrics), and the drain order on stop: stop taking work, finish
@@ -33,6 +33,7 @@ import type { StoredAlert } from '../stores/alerts/types.ts';
 import { PartitionLeaseStore } from '../stores/leases/postgres.ts';
 import { PostgresMetadataStore } from '../stores/metadata/postgres.ts';
 import { consumeReports, relaySender, startIngestRelay } from '../response/relay.ts';
+import { PostgresArtifactStore } from '../response/postgres-artifacts.ts';
 import { startResponseService } from '../response/service.ts';
 import { openPostgresCommandStore } from '../response/store.ts';
 import { splitHostPort, DEFAULT_TENANT } from './embedded.ts';
@@ -215,7 +216,8 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       const security = await openApiSecurity({ dataDir: c.pkiDir, postgres: { connectionString: c.postgres }, redisUrl: c.redis });
       stops.push(() => security.close());
       const response = await startResponseService({
-        store: openPostgresCommandStore({ connectionString: c.postgres }), artifactsDir: c.artifactsDir, audit: security.ledger,
+        store: openPostgresCommandStore({ connectionString: c.postgres }),
+        artifacts: await PostgresArtifactStore.open({ connectionString: c.postgres }), audit: security.ledger,
         send: relaySender(await control(), log), log,
       });
       stops.push(() => response.close());

@@ -5,7 +5,8 @@
 // and results, artefact chunks and "connected" come back on `ir-reports.<tenant>.<host>`: list_processes,
 // kill_process (a `sleep` started here, by PID and entity id), get_file (the bytes and their digest, through the
 // reverse path), and a command for an offline agent delivered when it connects (to a second ingest process), not
-// run twice. Last, `vigil server` (every role in one process) runs a command the same way.
+// run twice. Last, `vigil server` (every role in one process) runs a command the same way, and serves the
+// artefact the first API process stored (artefacts are in PostgreSQL, not in a process's directory).
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,12 +52,13 @@ let apiKey: string;
 let caPem: string;
 let agent: Agent | undefined;
 let agentId: string;
+let fetched: { id: string; sha256: string } | undefined; // the get_file artefact, stored through the first API process
 const children = new Set<ChildProcess>();
 
 function env(): NodeJS.ProcessEnv {
   return {
     ...process.env, VIGIL_NATS_URL: NATS, VIGIL_BUS_NAMESPACE: namespace, VIGIL_CLICKHOUSE_URL: clickhouse.url, VIGIL_POSTGRES_URL: pgUrl,
-    VIGIL_PKI_DIR: join(dir, 'pki'), VIGIL_ARTIFACTS_DIR: join(dir, 'artifacts'), VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn',
+    VIGIL_PKI_DIR: join(dir, 'pki'), VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn',
   };
 }
 
@@ -165,6 +167,7 @@ test('get_file: the artefact comes back chunk by chunk through the reports strea
   const dl = await call(`/ir/artifacts/${done.artifact_id}`);
   assert.equal(dl.status, 200);
   assert.equal(createHash('sha256').update(dl.body).digest('hex'), digest);
+  fetched = { id: done.artifact_id, sha256: digest };
 });
 
 test('a command for an offline agent waits, is delivered when it connects to another ingest process, and runs once', { timeout: 60_000 }, async () => {
@@ -192,4 +195,9 @@ test('`vigil server` (every role in one process) relays too', { timeout: 60_000 
   assert.equal(r.status, 202, JSON.stringify(r.body));
   const done = await reaches(r.body.id, ['succeeded', 'failed'], server);
   assert.equal(done.status, 'succeeded', done.error);
+  // An artefact stored through the other API process (now stopped) downloads here: artefacts are in PostgreSQL.
+  assert.ok(fetched, 'the get_file test ran');
+  const dl = await call(`/ir/artifacts/${fetched.id}`, undefined, server);
+  assert.equal(dl.status, 200);
+  assert.equal(createHash('sha256').update(dl.body).digest('hex'), fetched.sha256);
 });

@@ -114,7 +114,7 @@ async function role(args: string[]): Promise<RoleProcess> {
   const p = await spawnRole(args, {
     ...process.env, VIGIL_NATS_URL: NATS, VIGIL_BUS_NAMESPACE: namespace, VIGIL_CLICKHOUSE_URL: clickhouse.url,
     VIGIL_POSTGRES_URL: `postgres://postgres@127.0.0.1:5432/${database}`, VIGIL_PKI_DIR: join(dir, 'pki'),
-    VIGIL_ARTIFACTS_DIR: join(dir, 'artifacts'), VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn', VIGIL_ALLOW_PRIVATE_ALERT_SINKS: '1',
+    VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn', VIGIL_ALLOW_PRIVATE_ALERT_SINKS: '1',
   });
   running.push(p);
   return p;
