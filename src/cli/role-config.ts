@@ -34,7 +34,7 @@ export interface RoleConfig {
 }
 
 type Kind = 'string' | 'optional-string' | 'string-list' | 'int' | 'optional-int' | 'int-list' | 'boolean';
-interface Setting { key: keyof RoleConfig; flag: string; env: string; kind: Kind; fallback: string; help: string }
+interface Setting { key: keyof RoleConfig; flag: string; env: string; kind: Kind; fallback: string; help: string; min?: number }
 
 export const SETTINGS: readonly Setting[] = [
   { key: 'nats', flag: 'nats', env: 'VIGIL_NATS_URL', kind: 'string', fallback: 'nats://127.0.0.1:4222', help: 'NATS servers, comma-separated' },
@@ -43,7 +43,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'ownedPartitions', flag: 'partitions', env: 'VIGIL_PARTITIONS', kind: 'int-list', fallback: '', help: 'worker: the partitions it consumes, e.g. 0,2 (default all)' },
   { key: 'workerCount', flag: 'worker-count', env: 'VIGIL_WORKER_COUNT', kind: 'optional-int', fallback: '', help: 'worker: how many workers share the partitions (with --worker-index, instead of --partitions)' },
   { key: 'workerIndex', flag: 'worker-index', env: 'VIGIL_WORKER_INDEX', kind: 'optional-int', fallback: '', help: 'worker: this worker\'s index from 0 (e.g. the StatefulSet pod index); owns partitions p with p mod count = index' },
-  { key: 'partitionLeaseMs', flag: 'partition-lease-ms', env: 'VIGIL_PARTITION_LEASE_MS', kind: 'int', fallback: '15000', help: 'worker: lease time of its partitions; a dead worker\'s are taken over after it (unless --partitions or --worker-count pin them)' },
+  { key: 'partitionLeaseMs', flag: 'partition-lease-ms', env: 'VIGIL_PARTITION_LEASE_MS', kind: 'int', fallback: '15000', min: 1000, help: 'worker: lease time of its partitions; a dead worker\'s are taken over after it (unless --partitions or --worker-count pin them)' },
   { key: 'clickhouse', flag: 'clickhouse', env: 'VIGIL_CLICKHOUSE_URL', kind: 'string', fallback: 'http://127.0.0.1:8123', help: 'ClickHouse HTTP endpoint' },
   { key: 'clickhouseUser', flag: 'clickhouse-user', env: 'VIGIL_CLICKHOUSE_USER', kind: 'string', fallback: 'default', help: 'ClickHouse user' },
   { key: 'clickhousePassword', flag: 'clickhouse-password', env: 'VIGIL_CLICKHOUSE_PASSWORD', kind: 'string', fallback: '', help: 'ClickHouse password (prefer the variable)' },
@@ -72,7 +72,7 @@ function convert(s: Setting, raw: string): RoleConfig[keyof RoleConfig] {
     return v === '1' || v === 'true';
   }
   if (s.kind === 'int') {
-    if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) throw new Error(`${s.flag}: expected a positive integer, got '${raw}'`);
+    if (!/^\d+$/.test(raw.trim()) || Number(raw) < (s.min ?? 1)) throw new Error(`${s.flag}: expected an integer of at least ${s.min ?? 1}, got '${raw}'`);
     return Number(raw);
   }
   if (raw.trim() === '') return undefined;

@@ -6,7 +6,8 @@
 // store it once and report it new to exactly one of them. Migrations run under an advisory lock.
 // Parameterised queries only.
 
-import pg from 'pg';
+import type pg from 'pg';
+import { inTransaction, migratePostgres, openPool } from '../postgres-migrations.ts';
 import type { Alert } from '../../detect/alerts.ts';
 import { LEVEL_RISK, decodeCursor, encodeCursor } from './sqlite.ts';
 import { bucketTime, type AlertComment, type AlertCounts, type AlertQuery, type AlertStatus, type AlertStore, type LevelBucket, type StoredAlert, type TriageAction } from './types.ts';
@@ -49,36 +50,15 @@ export class PostgresAlertStore implements AlertStore {
   private closed = false;
 
   constructor(o: PostgresAlertOptions) {
-    this.pool = new pg.Pool({ max: 5, ...o });
-    this.pool.on('error', () => { /* an idle client lost its connection: the pool replaces it */ });
+    this.pool = openPool(o, 5);
   }
 
   async migrate(): Promise<void> {
-    await this.transaction(async (client) => {
-      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-      await client.query('CREATE TABLE IF NOT EXISTS alert_schema_migrations (version INTEGER PRIMARY KEY)');
-      const done = new Set((await client.query<{ version: number }>('SELECT version FROM alert_schema_migrations')).rows.map((r) => r.version));
-      for (const [i, statements] of MIGRATIONS.entries()) {
-        if (done.has(i + 1)) continue;
-        for (const sql of statements) await client.query(sql);
-        await client.query('INSERT INTO alert_schema_migrations (version) VALUES ($1)', [i + 1]);
-      }
-    });
+    await migratePostgres(this.pool, 'alert_schema_migrations', MIGRATION_LOCK, MIGRATIONS);
   }
 
-  private async transaction<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await body(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => { /* the connection is gone; the transaction with it */ });
-      throw err;
-    } finally {
-      client.release();
-    }
+  private transaction<T>(body: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return inTransaction(this.pool, body);
   }
 
   async write(alerts: Alert[]): Promise<StoredAlert[]> {
