@@ -40,7 +40,7 @@ export interface AgentOptions {
   batchEvents?: number;
   batchIntervalMs?: number;
   heartbeatMs?: number;
-  maxInflightBatches?: number;
+  maxInflightBatches?: number; // batches written to the stream and not yet acknowledged (default 16)
   spoolBytes?: number;
   onCommand?: (cmd: WireCommand) => void;
   /** The server stored artefact chunks (back-pressure credit for uploads). */
@@ -283,7 +283,7 @@ export class Agent {
   /** Writes unacked spooled batches in order, up to the in-flight window. */
   private sendMore(): void {
     const stream = this.stream;
-    const window = this.o.maxInflightBatches ?? 64;
+    const window = this.o.maxInflightBatches ?? 16;
     while (stream && this.inflight.size < window) {
       const next = this.nextBatch();
       if (!next) return;

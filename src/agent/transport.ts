@@ -34,6 +34,9 @@ export function createClient(address: string, tls: TlsMaterial): Client {
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.keepalive_time_ms': 30_000,
     'grpc.initial_reconnect_backoff_ms': 500,
+    // No gRPC-level retries: the agent re-sends from its spool itself, and a retrying call keeps a
+    // copy of every message written until it commits.
+    'grpc.enable_retries': 0,
   });
 }
 
