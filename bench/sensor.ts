@@ -116,25 +116,28 @@ function childPids(pid: number): number[] {
 }
 
 // ---- measurement ----
-interface Usage { at: number; agentTicks: number; sensorTicks: number }
+interface Usage { at: number; agentTicks: number; agentSysTicks: number; sensorTicks: number }
 
-function cpuTicks(pid: number): number {
+/** utime and stime (fields 14, 15 of /proc/<pid>/stat), in clock ticks. */
+function cpuTicks(pid: number): { user: number; sys: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+  return { user: Number(f[11]), sys: Number(f[12]) };
 }
 
 function usage(): Usage {
-  return { at: performance.now(), agentTicks: cpuTicks(agentPid), sensorTicks: cpuTicks(sensorPid!) };
+  const agent = cpuTicks(agentPid);
+  const sensor = cpuTicks(sensorPid!);
+  return { at: performance.now(), agentTicks: agent.user + agent.sys, agentSysTicks: agent.sys, sensorTicks: sensor.user + sensor.sys };
 }
 
-function cpuPct(a: Usage, b: Usage): { agent: number; sensor: number } {
+function cpuPct(a: Usage, b: Usage): { agent: number; agentSys: number; sensor: number } {
   const wallMs = b.at - a.at;
   const pct = (ticks: number) => ((ticks * 1000) / CLK_TCK / wallMs) * 100;
-  return { agent: pct(b.agentTicks - a.agentTicks), sensor: pct(b.sensorTicks - a.sensorTicks) };
+  return { agent: pct(b.agentTicks - a.agentTicks), agentSys: pct(b.agentSysTicks - a.agentSysTicks), sensor: pct(b.sensorTicks - a.sensorTicks) };
 }
 
-function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+function rssMb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssFile'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : 0;
 }
@@ -151,7 +154,10 @@ async function storm(rate: number, parallel: number, tag: string): Promise<{ sta
   return { started: results.reduce((n, r) => n + r.started, 0), seconds: Math.max(...results.map((r) => r.seconds)) };
 }
 
-interface Step { target: number; rate: number; started: number; captured: number; lostPct: number; cpuAgent: number; cpuSensor: number; eventsPerS: number }
+interface Step {
+  target: number; rate: number; started: number; captured: number; lostPct: number;
+  cpuAgent: number; cpuAgentSys: number; cpuSensor: number; eventsPerS: number;
+}
 
 async function step(target: number, parallel: number): Promise<Step> {
   marker = `vigil-bench-${target}-${Date.now()}`;
@@ -165,10 +171,10 @@ async function step(target: number, parallel: number): Promise<Step> {
   const r: Step = {
     target, rate: Math.round(s.started / s.seconds), started: s.started, captured,
     lostPct: round(((s.started - captured) / s.started) * 100, 3),
-    cpuAgent: round(cpu.agent), cpuSensor: round(cpu.sensor), eventsPerS: Math.round((events - events0) / s.seconds),
+    cpuAgent: round(cpu.agent), cpuAgentSys: round(cpu.agentSys), cpuSensor: round(cpu.sensor), eventsPerS: Math.round((events - events0) / s.seconds),
   };
   console.log(`storm target ${target}/s: ${r.rate} exec/s achieved, ${captured}/${s.started} received (${r.lostPct} % lost), ` +
-    `${r.eventsPerS} events/s; CPU agent ${r.cpuAgent} %, sensor ${r.cpuSensor} %`);
+    `${r.eventsPerS} events/s; CPU agent ${r.cpuAgent} % (system ${r.cpuAgentSys} %), sensor ${r.cpuSensor} %`);
   return r;
 }
 
@@ -178,7 +184,7 @@ const eventsIdle0 = events;
 await sleep(idleSeconds * 1000);
 const idle = cpuPct(i0, usage());
 const idleRss = rssMb(agentPid, 'VmRSS');
-console.log(`idle ${idleSeconds} s: CPU agent ${round(idle.agent)} %, sensor ${round(idle.sensor)} % ` +
+console.log(`idle ${idleSeconds} s: CPU agent ${round(idle.agent)} % (system ${round(idle.agentSys)} %), sensor ${round(idle.sensor)} % ` +
   `(${round((events - eventsIdle0) / idleSeconds)} events/s from the rest of this host); agent RSS ${round(idleRss, 1)} MB`);
 
 const steps: Step[] = [];
@@ -187,9 +193,10 @@ for (const target of [1000, 2000, 5000, 10_000]) steps.push(await step(target, s
 
 await freshHeartbeat();
 const agentRss = rssMb(agentPid, 'VmHWM');
+const agentFileRss = rssMb(agentPid, 'RssFile'); // mapped files: mostly the node binary's pages, shared with other node processes
 const sensorRss = rssMb(sensorPid, 'VmHWM');
-console.log(`RSS peak: agent ${round(agentRss, 1)} MB (now ${round(rssMb(agentPid, 'VmRSS'), 1)} MB, idle ${round(idleRss, 1)} MB), ` +
-  `sensor ${round(sensorRss, 1)} MB; sensor drops ${sensorDrops}`);
+console.log(`RSS peak: agent ${round(agentRss, 1)} MB (now ${round(rssMb(agentPid, 'VmRSS'), 1)} MB of which ${round(agentFileRss, 1)} MB mapped files, ` +
+  `idle ${round(idleRss, 1)} MB), sensor ${round(sensorRss, 1)} MB (now ${round(rssMb(sensorPid, 'VmRSS'), 1)} MB); sensor drops ${sensorDrops}`);
 agent.kill('SIGTERM');
 await agentExited;
 server.forceShutdown();
@@ -206,6 +213,7 @@ console.log(JSON.stringify({
   rss_mb: round(agentRss + sensorRss, 1),
   agent_rss_mb: round(agentRss, 1),
   agent_idle_rss_mb: round(idleRss, 1),
+  agent_file_rss_mb: round(agentFileRss, 1),
   sensor_rss_mb: round(sensorRss, 1),
   cpu_idle_pct: round(idle.agent + idle.sensor),
   cpu_1000_pct: round(at1000events.cpuAgent + at1000events.cpuSensor),
