@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { AlertDelivery } from '../../src/alerts/delivery.ts';
-import { AlertSinkStore } from '../../src/alerts/sink-store.ts';
+import { SqliteAlertSinkStore as AlertSinkStore } from '../../src/alerts/sink-store.ts';
 import { refusalOf } from '../../src/alerts/target-guard.ts';
 import { registry } from '../../src/server/metrics.ts';
 import { call, startFixture, type Fixture } from './support.ts';

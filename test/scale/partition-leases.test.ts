@@ -1,8 +1,9 @@
 // Partition leases of the workers, in one process on real NATS JetStream (a private namespace) and PostgreSQL
 // (a fresh database): the fair share; one worker takes every partition; a second one joining gets half (the
 // first gives them back); each host's events reach exactly the worker holding its partition; when the second
-// stops gracefully, the first takes its partitions back at once. A killed worker's takeover (its leases
-// expire) is shown across processes by test/scale/multi-process.test.ts.
+// stops gracefully, the first takes its partitions back at once; a worker that cannot reach PostgreSQL stops its
+// consumers before its leases can expire (fencing). A killed worker's takeover (its leases expire) is shown across
+// processes by test/scale/multi-process.test.ts.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -71,6 +72,7 @@ test('leases: one worker takes all, a joining worker gets half, a stopping worke
     await b.store.close();
   }
   await until('a to take b\'s partitions back', () => a.bus.partitions.length === P || undefined, 10_000);
+  await a.store.close(); // PostgreSQL out of reach: no renewal
+  await until('a to stop consuming (fenced)', () => a.bus.partitions.length === 0 || undefined, 10_000);
   await a.sub.stop();
-  await a.store.close();
 });
