@@ -67,7 +67,7 @@ export const EVENT_ACTION: Record<EventType, string> = {
 export function buildEvent(obs: Observation, ctx: BuildContext): VigilEvent {
   const proc = updateCache(obs, ctx.cache);
   const ev: VigilEvent = {
-    '@timestamp': new Date(obs.timeMs).toISOString(),
+    '@timestamp': isoTime(obs.timeMs),
     agent: ctx.eventAgent,
     event: {
       id: eventId(),
@@ -145,7 +145,7 @@ function processFields(obs: Observation, cached: CachedProcess | undefined, cach
   }
   if (obs.argsTruncated ?? cached?.argsTruncated) p.args_truncated = true;
   setIf(p, 'working_directory', obs.cwd ?? cached?.cwd);
-  if (startTimeMs !== undefined) p.start = same ? cached!.startIso : new Date(startTimeMs).toISOString();
+  if (startTimeMs !== undefined) p.start = same ? cached!.startIso : isoTime(startTimeMs);
   setIf(p, 'exit_code', obs.exitCode);
   setIf(p, 'signal', obs.signal);
   const parent = cache.parentOf({ ppid, startTimeMs });
@@ -232,6 +232,23 @@ function processName(executable?: string, args?: string[], comm?: string): strin
   const path = executable ?? args?.[0];
   if (path) return path.slice(path.lastIndexOf('/') + 1);
   return comm;
+}
+
+// ISO 8601 times: Date#toISOString costs ≈ 0.8 µs, so the text up to the second is kept for the
+// current second and the milliseconds are appended (events come in time order, many in each second).
+const MS_SUFFIX = Array.from({ length: 1000 }, (_, ms) => `${String(ms).padStart(3, '0')}Z`);
+let isoSecond = NaN;
+let isoPrefix = '';
+
+/** `new Date(ms).toISOString()`, for a valid time. */
+export function isoTime(timeMs: number): string {
+  const ms = Math.trunc(timeMs);
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, -4); // without "000Z"
+    isoSecond = second;
+  }
+  return isoPrefix + MS_SUFFIX[ms - second * 1000];
 }
 
 const SAFE_ARG = /^[\w@%+=:,./-]+$/;

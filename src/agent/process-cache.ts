@@ -7,7 +7,7 @@
 // are stored once (interned). Pure: no I/O (seeding from /proc lives in sensors/proc/reader.ts and hands records in).
 
 import { processEntityId } from '../tree/entity.ts';
-import { joinCommandLine } from './events.ts';
+import { isoTime, joinCommandLine } from './events.ts';
 import type { ParentProcess } from '../schema/event.ts';
 
 /** What a sensor or the /proc snapshot knows about a process. */
@@ -78,7 +78,7 @@ export class ProcessCache {
       pid: rec.pid, ppid: rec.ppid, startTimeMs, executable: this.#intern(rec.executable), args,
       argsTruncated: rec.argsTruncated, cwd: this.#intern(rec.cwd), uid: rec.uid, user: rec.user,
       commandLine: joinCommandLine(args), entityId: processEntityId(this.hostId, rec.pid, startTimeMs), exited: false,
-      startIso: new Date(startTimeMs).toISOString(), asParent: undefined,
+      startIso: isoTime(startTimeMs), asParent: undefined,
     };
     this.#byPid.set(rec.pid, entry);
     return entry;

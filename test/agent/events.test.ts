@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildEvent, createBuildContext, eventId, joinCommandLine } from '../../src/agent/events.ts';
+import { buildEvent, createBuildContext, eventId, isoTime, joinCommandLine } from '../../src/agent/events.ts';
 import { ProcessCache } from '../../src/agent/process-cache.ts';
 import { processEntityId } from '../../src/tree/entity.ts';
 import { validateEvent } from '../../src/schema/validate.ts';
@@ -18,6 +18,13 @@ function context(cache = new ProcessCache('host-9')) {
 test('joinCommandLine quotes args a shell would split or interpret', () => {
   assert.equal(joinCommandLine(['ls', '-l', '/tmp']), 'ls -l /tmp');
   assert.equal(joinCommandLine(['echo', 'a b', '', "it's", '$HOME']), `echo 'a b' '' 'it'\\''s' '$HOME'`);
+});
+
+test('isoTime is Date#toISOString, across seconds, in any order, for fractional and pre-1970 times', () => {
+  const times = [1_795_440_000_000, 1_795_440_000_999, 1_795_440_001_000, 1_795_440_000_005, 1_795_440_000_042.7, -1, 0, 999.9,
+    253_402_300_800_000 /* year 10000 */, 1_795_440_000_000 + 86_400_000];
+  for (const t of times) assert.equal(isoTime(t), new Date(t).toISOString(), String(t));
+  assert.throws(() => isoTime(Number.NaN), RangeError);
 });
 
 test('event ids are UUIDv7-shaped and unique', () => {
