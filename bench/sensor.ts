@@ -3,8 +3,9 @@
 // at rising rates made by vigil-trigger processes. The agent does everything it does in production
 // (decode → process cache enrichment → schema event → batch encoding → spool → mutual-TLS gRPC); the stub
 // only decodes batches, counts the storm's execs and acknowledges. Per step: execs started vs received
-// (% lost), CPU % of one core of the agent process and of the sensor process; at the end their peak RSS
-// (VmHWM) and the sensor's drop count. Needs root, BTF and `make -C sensor`.
+// (% lost: never received, waiting as long as events still arrive, and how long after the storm the last
+// one came), CPU % of one core of the agent process (and its system part) and of the sensor process; at
+// the end their peak RSS (VmHWM) and the sensor's drop count. Needs root, BTF and `make -C sensor`.
 // Last line: {"bench":"sensor","lost_pct_at_5000":…,"rss_mb":…,"cpu_idle_pct":…,"cpu_1000_pct":…,"max_rate":…}
 //
 // Usage: npm run bench:sensor [-- --idle-seconds 10 --step-seconds 3 --spawners 4]
@@ -156,7 +157,7 @@ async function storm(rate: number, parallel: number, tag: string): Promise<{ sta
 
 interface Step {
   target: number; rate: number; started: number; captured: number; lostPct: number;
-  cpuAgent: number; cpuAgentSys: number; cpuSensor: number; eventsPerS: number;
+  cpuAgent: number; cpuAgentSys: number; cpuSensor: number; eventsPerS: number; drainS: number;
 }
 
 async function step(target: number, parallel: number): Promise<Step> {
@@ -165,15 +166,23 @@ async function step(target: number, parallel: number): Promise<Step> {
   const events0 = events;
   const u0 = usage();
   const s = await storm(target, parallel, marker);
-  for (let waited = 0; captured < s.started && waited < 5000; waited += 100) await sleep(100); // drain (batches leave every 1 s)
+  // Drain: batches leave every second, and a server that acknowledges slower than the storm leaves a
+  // backlog in the agent's spool. Wait while events still arrive; lost is what never arrives.
+  const stormEnd = performance.now();
+  for (let stalled = 0; captured < s.started && stalled < 5000; ) {
+    const before = captured;
+    await sleep(100);
+    stalled = captured > before ? 0 : stalled + 100;
+  }
+  const drainS = round((performance.now() - stormEnd) / 1000, 1);
   // CPU over the storm's seconds, counting the drain too: the processes' work for the storm's events.
   const cpu = cpuPct(u0, { ...usage(), at: u0.at + s.seconds * 1000 });
   const r: Step = {
     target, rate: Math.round(s.started / s.seconds), started: s.started, captured,
     lostPct: round(((s.started - captured) / s.started) * 100, 3),
-    cpuAgent: round(cpu.agent), cpuAgentSys: round(cpu.agentSys), cpuSensor: round(cpu.sensor), eventsPerS: Math.round((events - events0) / s.seconds),
+    cpuAgent: round(cpu.agent), cpuAgentSys: round(cpu.agentSys), cpuSensor: round(cpu.sensor), eventsPerS: Math.round((events - events0) / s.seconds), drainS,
   };
-  console.log(`storm target ${target}/s: ${r.rate} exec/s achieved, ${captured}/${s.started} received (${r.lostPct} % lost), ` +
+  console.log(`storm target ${target}/s: ${r.rate} exec/s achieved, ${captured}/${s.started} received (${r.lostPct} % lost; last ${drainS} s after the storm), ` +
     `${r.eventsPerS} events/s; CPU agent ${r.cpuAgent} % (system ${r.cpuAgentSys} %), sensor ${r.cpuSensor} %`);
   return r;
 }
@@ -210,6 +219,7 @@ console.log(JSON.stringify({
   bench: 'sensor',
   lost_pct_at_5000: at5000.lostPct,
   rate_at_5000: at5000.rate,
+  drain_s_at_5000: at5000.drainS,
   rss_mb: round(agentRss + sensorRss, 1),
   agent_rss_mb: round(agentRss, 1),
   agent_idle_rss_mb: round(idleRss, 1),
