@@ -1,6 +1,9 @@
 // The audit ledger: an append-only log of audit entries over an RFC 9162 Merkle tree, with Ed25519-signed C2SP
 // checkpoints issued periodically and on demand. Owns batching of concurrent appends, index assignment, the
 // cached tree (level hashes), proofs, and entry listing. Storage is behind the LedgerStore interface.
+// Several Ledger instances (processes) may write one store: the store serialises appends and hands each batch
+// the leaf hashes the others appended, so the cached tree is always a prefix of the stored log and indexes are
+// assigned under the store's lock; checkpoints and listings first catch the tree up with the store.
 //
 //   const ledger = await Ledger.open({ store, key, checkpointIntervalMs: 1000 });
 //   const { index, leafHash } = await ledger.append({ actor, tenant_id, action, target, outcome, request_id, details });
@@ -86,6 +89,11 @@ interface Pending {
   reject(err: unknown): void;
 }
 
+interface Sealed {
+  pending: Pending;
+  row: StoredRow;
+}
+
 const MAX_PAGE = 1000;
 const LOAD_CHUNK = 65536;
 
@@ -131,16 +139,9 @@ export class Ledger implements AuditSink {
   }
 
   private async load(): Promise<void> {
-    const next = await this.store.nextIndex();
-    while (this.tree.size < next) {
-      const hashes = await this.store.leafHashes(this.tree.size, LOAD_CHUNK);
-      if (hashes.length === 0) break;
-      for (const h of hashes) this.tree.append(h);
-    }
-    if (this.tree.size !== next) {
-      throw new Error(`ledger store holds ${this.tree.size} leaf hashes for ${next} indices: run 'vigil ledger verify'`);
-    }
+    // The checkpoint first: its entries were stored before it, so catching up afterwards covers them.
     const stored = await this.store.latestCheckpoint();
+    await this.catchUp();
     if (!stored) return;
     const cp = openCheckpoint(stored.note, verifierOf(this.key));
     if (cp.size > this.tree.size || !sameHash(this.tree.root(cp.size), cp.root)) {
@@ -149,11 +150,28 @@ export class Ledger implements AuditSink {
     this.latest = cp;
   }
 
+  /** Brings the cached tree up to the end of the stored log (entries other writers appended). In the chain only. */
+  private async catchUp(): Promise<void> {
+    const next = await this.store.nextIndex();
+    while (this.tree.size < next) {
+      const [from, to] = [this.tree.size, Math.min(this.tree.size + LOAD_CHUNK, next)];
+      this.extend(from, to, await this.store.leafHashes(from, to));
+    }
+  }
+
+  /** Appends the stored leaf hashes of positions [from, to) to the cached tree, refusing a gap in the store. */
+  private extend(from: number, to: number, hashes: Hash[]): void {
+    if (hashes.length !== to - from) {
+      throw new Error(`ledger store holds ${hashes.length} leaf hashes for positions ${from}..${to - 1}: run 'vigil ledger verify'`);
+    }
+    for (const h of hashes) this.tree.append(h);
+  }
+
   get origin(): string {
     return this.key.note.name;
   }
 
-  /** Number of entries durably stored. */
+  /** Number of entries of the cached tree: all durably stored, and all of the store when last caught up. */
   get size(): number {
     return this.tree.size;
   }
@@ -199,23 +217,18 @@ export class Ledger implements AuditSink {
   private async flush(): Promise<void> {
     const batch = this.queue.splice(0, this.maxBatch);
     if (this.queue.length > 0) this.scheduleFlush();
-    const accepted: { pending: Pending; row: StoredRow }[] = [];
-    for (const pending of batch) {
-      const index = this.tree.size + accepted.length;
-      try {
-        const entry = encodeEntry(makeEntry(pending.event, index, pending.timestamp));
-        const leafHash = entryLeafHash(entry);
-        const seal = rowSeal(this.key.seal, index, leafHash);
-        accepted.push({ pending, row: { index, tenantId: pending.event.tenant_id, entry, leafHash, seal } });
-      } catch (err) {
-        pending.reject(err);
-      }
-    }
-    if (accepted.length === 0) return;
+    const known = this.tree.size;
+    let accepted: Sealed[] = [];
     try {
-      await this.store.append(accepted.map((a) => a.row));
+      // Indexes are assigned under the store's write lock, after what other writers appended (the tail, which is
+      // committed: the tree keeps it even if this append fails; a gap in it aborts the append).
+      await this.store.append(known, (next, tail) => {
+        this.extend(known, next, tail);
+        accepted = this.seal(batch, next);
+        return accepted.map((a) => a.row);
+      });
     } catch (err) {
-      for (const a of accepted) a.pending.reject(err);
+      for (const pending of batch) pending.reject(err); // no-op for those seal() already rejected
       return;
     }
     for (const { pending, row } of accepted) {
@@ -224,16 +237,39 @@ export class Ledger implements AuditSink {
     }
   }
 
-  /** Issues (signs and stores) a checkpoint of the current tree, unless the latest one already covers it. */
+  /** The rows of `batch` from index `next` on; an event that cannot be encoded is rejected and takes no index. */
+  private seal(batch: Pending[], next: number): Sealed[] {
+    const sealed: Sealed[] = [];
+    for (const pending of batch) {
+      const index = next + sealed.length;
+      try {
+        const entry = encodeEntry(makeEntry(pending.event, index, pending.timestamp));
+        const leafHash = entryLeafHash(entry);
+        const seal = rowSeal(this.key.seal, index, leafHash);
+        sealed.push({ pending, row: { index, tenantId: pending.event.tenant_id, entry, leafHash, seal } });
+      } catch (err) {
+        pending.reject(err);
+      }
+    }
+    return sealed;
+  }
+
+  /** Issues (signs and stores) a checkpoint of the whole stored log, unless the latest one already covers it. */
   checkpoint(): Promise<SignedCheckpoint> {
     return this.serialised(() => this.issueCheckpoint());
   }
 
+  /** Signs the whole stored log as far as it goes now (including other writers' entries). */
   private async issueCheckpoint(): Promise<SignedCheckpoint> {
+    await this.catchUp();
     const size = this.tree.size;
     if (this.latest?.size === size) return this.latest;
     const cp = signCheckpoint({ origin: this.origin, size, root: this.tree.root(size) }, this.key.note);
-    await this.store.addCheckpoint({ size, root: cp.root, note: cp.note, issuedAt: this.now().toISOString() });
+    // Another writer may have signed the same tree already: its checkpoint stands (the same note, issued earlier).
+    const stored = await this.store.addCheckpoint({ size, root: cp.root, note: cp.note, issuedAt: this.now().toISOString() });
+    if (!sameHash(stored.root, cp.root)) {
+      throw new Error(`a checkpoint of size ${size} with another root is stored: run 'vigil ledger verify'`);
+    }
     this.latest = cp;
     return cp;
   }
@@ -256,24 +292,32 @@ export class Ledger implements AuditSink {
     return { size1, size2, proof: this.tree.consistencyProof(size1, size2) };
   }
 
-  /** A page of entries in index order from `from`, optionally only those of one tenant. */
+  /**
+   * A page of entries in index order from `from`, optionally only those of one tenant. The tree is caught up
+   * with the store first, so every entry listed (also those other writers appended) can be proved right after,
+   * at the size of any checkpoint signed by then, whichever writer signed it.
+   */
   async entries(query: { from?: number; limit?: number; tenantId?: string } = {}): Promise<EntryPage> {
     const from = query.from ?? 0;
     const limit = Math.min(query.limit ?? 100, MAX_PAGE);
     if (!Number.isSafeInteger(from) || from < 0) throw new RangeError(`from must be a non-negative integer, got ${from}`);
     if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+    await this.serialised(() => this.catchUp());
     const rows = await this.store.rows({ from, limit, tenantId: query.tenantId });
     const entries = rows.map((r) => JSON.parse(r.entry) as LedgerEntry);
     return rows.length === limit ? { entries, next: rows[rows.length - 1].index + 1 } : { entries };
   }
 
-  /** Writes pending appends, issues a final checkpoint and closes the store. */
+  /** Writes pending appends, issues a final checkpoint and closes the store (also when those fail). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    while (this.queue.length > 0) await this.serialised(() => this.flush());
-    await this.checkpoint();
-    await this.store.close();
+    try {
+      while (this.queue.length > 0) await this.serialised(() => this.flush());
+      await this.checkpoint();
+    } finally {
+      await this.store.close();
+    }
   }
 }

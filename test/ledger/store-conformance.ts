@@ -1,6 +1,7 @@
 // The LedgerStore conformance suite, run against every implementation (sqlite.test.ts, postgres.test.ts):
 // the store contract itself, the Ledger over it (batched appends, periodic and on-demand checkpoints, reopen),
-// and tamper detection by `vigil ledger verify` (flip a byte, delete, reorder, insert: the right first position).
+// several Ledger writers on one store (as several API processes on one PostgreSQL ledger), and tamper detection
+// by `vigil ledger verify` (flip a byte, delete, reorder, insert: the right first position).
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run as ledgerCli } from '../../src/cli/commands/ledger.ts';
 import { encodeEntry, entryLeafHash, makeEntry } from '../../src/ledger/entry.ts';
+import type { SignedCheckpoint } from '../../src/ledger/checkpoint.ts';
 import type { Ledger } from '../../src/ledger/ledger.ts';
 import { verifyConsistency, verifyInclusion } from '../../src/ledger/merkle.ts';
 import type { StoredRow } from '../../src/ledger/store.ts';
@@ -134,8 +136,8 @@ export function ledgerStoreConformance(kind: string, make: HarnessFactory): void
     const store = await (await harnessFor(t, make)).openStore();
     t.after(() => store.close());
     const rows = [row(0, 'a'), row(1, 'b'), row(2, 'a'), row(3, 'a')];
-    await store.append(rows.slice(0, 1));
-    await store.append(rows.slice(1));
+    await store.append(0, () => rows.slice(0, 1));
+    await store.append(1, () => rows.slice(1));
     assert.equal(await store.nextIndex(), 4);
     const got = await store.rows({ from: 0, limit: 10 });
     assert.deepEqual(got.map((r) => ({ ...r, leafHash: [...r.leafHash], seal: [...r.seal] })),
@@ -143,24 +145,60 @@ export function ledgerStoreConformance(kind: string, make: HarnessFactory): void
     assert.deepEqual((await store.rows({ from: 1, limit: 2 })).map((r) => r.index), [1, 2]);
     assert.deepEqual((await store.rows({ from: 1, limit: 10, tenantId: 'a' })).map((r) => r.index), [2, 3]);
     assert.deepEqual((await store.leafHashes(2, 5)).map((h) => h[0]), [2, 3]);
+    assert.deepEqual((await store.leafHashes(1, 3)).map((h) => h[0]), [1, 2]);
   });
 
-  test(`${kind}: a batch is atomic (a conflicting row stores none of it)`, async (t) => {
+  test(`${kind}: a batch is atomic (a conflicting row or a failing builder stores none of it)`, async (t) => {
     const store = await (await harnessFor(t, make)).openStore();
     t.after(() => store.close());
-    await store.append([row(0), row(1)]);
-    await assert.rejects(store.append([row(2), row(3), row(1)]));
+    await store.append(0, () => [row(0), row(1)]);
+    await assert.rejects(store.append(2, () => [row(2), row(3), row(1)]));
+    await assert.rejects(store.append(2, () => { throw new Error('cannot build'); }), /cannot build/);
+    await store.append(2, () => []);
     assert.equal(await store.nextIndex(), 2);
+  });
+
+  test(`${kind}: a batch is built where the log ends, with the rows other writers stored since the writer looked`, async (t) => {
+    const h = await harnessFor(t, make);
+    const [one, other] = [await h.openStore(), await h.openStore()];
+    t.after(() => Promise.all([one.close(), other.close()]));
+    await one.append(0, () => [row(0), row(1)]);
+    await other.append(2, () => [row(2)]);
+    const seen: { next: number; tail: number[] }[] = [];
+    await one.append(1, (next, tail) => {
+      seen.push({ next, tail: tail.map((hash) => hash[0]) });
+      return [row(next), row(next + 1)];
+    });
+    assert.deepEqual(seen, [{ next: 3, tail: [1, 2] }]);
+    assert.deepEqual((await other.rows({ from: 0, limit: 10 })).map((r) => r.index), [0, 1, 2, 3, 4]);
+  });
+
+  test(`${kind}: concurrent appends through separate connections are serialised (dense, unique indexes)`, async (t) => {
+    const h = await harnessFor(t, make);
+    const stores = [await h.openStore(), await h.openStore()];
+    t.after(() => Promise.all(stores.map((s) => s.close())));
+    const tails: number[] = [];
+    await Promise.all(Array.from({ length: 40 }, (_, i) => stores[i % 2].append(0, (next, tail) => {
+      tails.push(tail.length);
+      return [row(next), row(next + 1)];
+    })));
+    assert.deepEqual((await stores[0].rows({ from: 0, limit: 100 })).map((r) => r.index), Array.from({ length: 80 }, (_, i) => i));
+    assert.deepEqual(tails.sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => 2 * i), 'each batch saw every earlier one');
   });
 
   test(`${kind}: checkpoints are kept in size order; the store is append-only`, async (t) => {
     const h = await harnessFor(t, make);
     const store = await h.openStore();
     t.after(() => store.close());
-    await store.append([row(0), row(1), row(2)]);
+    await store.append(0, () => [row(0), row(1), row(2)]);
     for (const size of [1, 3]) {
-      await store.addCheckpoint({ size, root: bytes(32, size), note: `note ${size}\n`, issuedAt: `2026-01-0${size}T00:00:00.000Z` });
+      const cp = { size, root: bytes(32, size), note: `note ${size}\n`, issuedAt: `2026-01-0${size}T00:00:00.000Z` };
+      assert.deepEqual(await store.addCheckpoint(cp), cp);
     }
+    // A second checkpoint of a stored size (another writer signed the same tree) leaves the first in place.
+    const first = await store.addCheckpoint({ size: 3, root: bytes(32, 9), note: 'note 3 again\n', issuedAt: '2026-01-09T00:00:00.000Z' });
+    assert.equal(first.note, 'note 3\n');
+    assert.deepEqual([...first.root], [...bytes(32, 3)]);
     assert.deepEqual((await store.checkpoints()).map((c) => c.size), [1, 3]);
     const latest = await store.latestCheckpoint();
     assert.equal(latest?.size, 3);
@@ -204,6 +242,83 @@ export function ledgerStoreConformance(kind: string, make: HarnessFactory): void
     const store = await h.openStore();
     t.after(() => store.close());
     assert.deepEqual((await store.checkpoints()).map((c) => c.size), [1, 3]);
+  });
+
+  test(`${kind}: two writers, alternating and concurrent: dense indexes, one log that verifies, each proves the other's entries`, async (t) => {
+    const h = await harnessFor(t, make);
+    const writers = await Promise.all([h.openLedger(), h.openLedger()]); // opened together: schema creation races
+    const appended: { writer: number; index: number; leafHash: Uint8Array }[] = [];
+    const signed: SignedCheckpoint[] = [];
+    let n = 0;
+    const batch = async (w: number, size: number) => {
+      const results = await Promise.all(Array.from({ length: size }, () => writers[w].append(event(n++))));
+      for (const r of results) appended.push({ writer: w, ...r });
+    };
+    // Alternating: every batch lands after the other writer's last one, which the writer has not seen.
+    for (let round = 0; round < 12; round++) {
+      await batch(round % 2, 1 + (round % 5));
+      if (round % 4 === 3) signed.push(await writers[round % 2].checkpoint());
+    }
+    // Concurrent: both writers append and checkpoint at once, many batches each.
+    await Promise.all([0, 1].map(async (w) => {
+      for (let round = 0; round < 15; round++) {
+        await batch(w, 1 + ((round + w) % 7));
+        if (round % 5 === 4) signed.push(await writers[w].checkpoint());
+      }
+    }));
+    const size = appended.length;
+    assert.deepEqual(appended.map((a) => a.index).sort((x, y) => x - y), Array.from({ length: size }, (_, i) => i), 'dense, unique indexes');
+    for (const w of [0, 1]) {
+      const own = appended.filter((a) => a.writer === w).map((a) => a.index).sort((x, y) => x - y);
+      assert.ok(own.at(-1)! - own[0] >= own.length, `writer ${w}'s entries are interleaved with the other's`);
+    }
+
+    // Both sign the whole log: the same tree (the second finds the first's checkpoint of that size stored).
+    const [last0, last1] = [await writers[0].checkpoint(), await writers[1].checkpoint()];
+    assert.equal(last0.size, size);
+    assert.equal(last1.size, size);
+    assert.deepEqual([...last1.root], [...last0.root]);
+    const store = await h.openStore();
+    t.after(() => store.close());
+    const stored = await store.leafHashes(0, size);
+    for (const a of appended) assert.deepEqual([...stored[a.index]], [...a.leafHash], `entry ${a.index} stored as appended`);
+    // Every entry, whichever writer appended it, proves against the other writer's checkpoint.
+    for (const a of appended) {
+      const p = writers[1 - a.writer].inclusionProof(a.index, size);
+      assert.equal(verifyInclusion(a.index, size, a.leafHash, p.proof, last1.root), true, `inclusion of ${a.index}`);
+    }
+    // The checkpoints either writer signed along the way are consistent with each other and with the last.
+    signed.sort((x, y) => x.size - y.size);
+    for (const [i, older] of signed.entries()) {
+      const newer = signed[i + 1] ?? last0;
+      const p = writers[i % 2].consistencyProof(older.size, newer.size);
+      assert.equal(verifyConsistency(older.size, newer.size, older.root, newer.root, p.proof), true, `${older.size} → ${newer.size}`);
+    }
+    assert.deepEqual((await store.checkpoints()).map((c) => c.size), [...new Set([...signed.map((c) => c.size), size])]);
+
+    // A reader of one writer sees what the other appended since, and proves it at the other's checkpoint.
+    const later = await writers[1].append(event(n++));
+    const laterCp = await writers[1].checkpoint();
+    const page = await writers[0].entries({ from: later.index });
+    assert.equal(page.entries[0].request_id, `req-${n - 1}`);
+    const p = writers[0].inclusionProof(later.index, laterCp.size);
+    assert.equal(verifyInclusion(later.index, laterCp.size, later.leafHash, p.proof, laterCp.root), true);
+
+    await Promise.all(writers.map((w) => w.close()));
+    const { code, out } = await cli(['verify', ...h.cliArgs]);
+    assert.equal(code, 0, out);
+    assert.match(out, new RegExp(`ledger OK: ${size + 1} entries re-hashed; latest signed checkpoint: size ${size + 1}`));
+  });
+
+  test(`${kind}: a gap in the stored log stops a writer catching up and a ledger opening`, async (t) => {
+    const h = await harnessFor(t, make);
+    const [writer, other] = [await h.openLedger(), await h.openLedger()];
+    await Promise.all(Array.from({ length: 4 }, (_, i) => writer.append(event(i))));
+    await Promise.all(Array.from({ length: 4 }, (_, i) => other.append(event(4 + i))));
+    await h.disableAppendOnly();
+    await h.sql('DELETE FROM ledger_entries WHERE idx = ?', [5]);
+    await assert.rejects(writer.append(event(8)), /holds 3 leaf hashes for positions 4\.\.7/);
+    await assert.rejects(h.openLedger(), /holds 7 leaf hashes for positions 0\.\.7/);
   });
 
   test(`${kind}: vigil ledger verify accepts an intact log and an exported older checkpoint`, async (t) => {

@@ -1,8 +1,20 @@
-// PostgreSQL storage of the audit ledger (the scaled deployment), via `pg`. Batches are one multi-row INSERT
-// (atomic); triggers refuse UPDATE, DELETE and TRUNCATE (append-only).
+// PostgreSQL storage of the audit ledger (the scaled deployment, where every API process writes), via `pg`. An
+// append is one transaction holding the ledger's advisory lock: it reads the end of the log and what other
+// writers appended, lets the ledger build the batch, and inserts it in one multi-row INSERT. Triggers refuse
+// UPDATE, DELETE and TRUNCATE (append-only). The schema is created under the same lock.
 
 import pg from 'pg';
-import type { LedgerStore, RowQuery, StoredCheckpoint, StoredRow } from '../../ledger/store.ts';
+import type { BatchBuilder, LedgerStore, RowQuery, StoredCheckpoint, StoredRow } from '../../ledger/store.ts';
+import { inTransaction, openPool } from '../postgres-migrations.ts';
+
+/** The advisory lock ('vldg') that serialises the ledger's writers (appends and schema creation). */
+const WRITE_LOCK = 0x766c6467;
+/**
+ * A writer waits at most this long for the lock (then its append fails: the API answers 503), and a transaction
+ * left idle this long (a stalled process holding the lock) is ended by the server, releasing the lock.
+ */
+const LOCK_TIMEOUT_MS = 10_000;
+const POOL_SIZE = 10;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS ledger_entries (
@@ -50,6 +62,23 @@ const toCheckpoint = (r: CheckpointRow): StoredCheckpoint => ({
   size: Number(r.size), root: bytes(r.root), note: r.note, issuedAt: r.issued_at,
 });
 
+type Queryable = pg.Pool | pg.PoolClient;
+
+async function lock(client: pg.PoolClient): Promise<void> {
+  await client.query('SELECT pg_advisory_xact_lock($1)', [WRITE_LOCK]);
+}
+
+async function nextIndexOf(db: Queryable): Promise<number> {
+  const r = await db.query<{ n: string }>('SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM ledger_entries');
+  return Number(r.rows[0].n);
+}
+
+async function leafHashesOf(db: Queryable, from: number, to: number): Promise<Uint8Array[]> {
+  const r = await db.query<{ leaf_hash: Buffer }>(
+    'SELECT leaf_hash FROM ledger_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx', [from, to]);
+  return r.rows.map((row) => bytes(row.leaf_hash));
+}
+
 export class PostgresLedgerStore implements LedgerStore {
   private readonly pool: pg.Pool;
   private closed = false;
@@ -63,9 +92,10 @@ export class PostgresLedgerStore implements LedgerStore {
    * re-created), as verification must.
    */
   static async connect(config: pg.PoolConfig, opts: { readOnly?: boolean } = {}): Promise<PostgresLedgerStore> {
-    const pool = new pg.Pool(config);
+    const pool = openPool({ lock_timeout: LOCK_TIMEOUT_MS, idle_in_transaction_session_timeout: LOCK_TIMEOUT_MS, ...config }, POOL_SIZE);
     try {
-      await pool.query(opts.readOnly ? 'SELECT 1 FROM ledger_entries LIMIT 0' : SCHEMA);
+      if (opts.readOnly) await pool.query('SELECT 1 FROM ledger_entries LIMIT 0');
+      else await inTransaction(pool, async (client) => { await lock(client); await client.query(SCHEMA); });
     } catch (err) {
       await pool.end();
       throw err;
@@ -74,19 +104,25 @@ export class PostgresLedgerStore implements LedgerStore {
   }
 
   async nextIndex(): Promise<number> {
-    const r = await this.pool.query<{ n: string }>('SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM ledger_entries');
-    return Number(r.rows[0].n);
+    return nextIndexOf(this.pool);
   }
 
-  async append(rows: StoredRow[]): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO ledger_entries (idx, tenant_id, entry, leaf_hash, seal)
-       SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bytea[])`,
-      [
-        rows.map((r) => r.index), rows.map((r) => r.tenantId), rows.map((r) => r.entry),
-        rows.map((r) => Buffer.from(r.leafHash)), rows.map((r) => Buffer.from(r.seal)),
-      ],
-    );
+  async append(known: number, build: BatchBuilder): Promise<void> {
+    await inTransaction(this.pool, async (client) => {
+      await lock(client);
+      const next = await nextIndexOf(client);
+      const rows = build(next, await leafHashesOf(client, known, next));
+      if (rows.length > 0) {
+        await client.query(
+          `INSERT INTO ledger_entries (idx, tenant_id, entry, leaf_hash, seal)
+           SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bytea[])`,
+          [
+            rows.map((r) => r.index), rows.map((r) => r.tenantId), rows.map((r) => r.entry),
+            rows.map((r) => Buffer.from(r.leafHash)), rows.map((r) => Buffer.from(r.seal)),
+          ],
+        );
+      }
+    });
   }
 
   async rows(q: RowQuery): Promise<StoredRow[]> {
@@ -97,15 +133,17 @@ export class PostgresLedgerStore implements LedgerStore {
     return r.rows.map(toRow);
   }
 
-  async leafHashes(from: number, limit: number): Promise<Uint8Array[]> {
-    const r = await this.pool.query<{ leaf_hash: Buffer }>(
-      'SELECT leaf_hash FROM ledger_entries WHERE idx >= $1 ORDER BY idx LIMIT $2', [from, limit]);
-    return r.rows.map((row) => bytes(row.leaf_hash));
+  async leafHashes(from: number, to: number): Promise<Uint8Array[]> {
+    return leafHashesOf(this.pool, from, to);
   }
 
-  async addCheckpoint(cp: StoredCheckpoint): Promise<void> {
-    await this.pool.query('INSERT INTO ledger_checkpoints (size, root, note, issued_at) VALUES ($1, $2, $3, $4)',
+  async addCheckpoint(cp: StoredCheckpoint): Promise<StoredCheckpoint> {
+    const inserted = await this.pool.query(
+      'INSERT INTO ledger_checkpoints (size, root, note, issued_at) VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING',
       [cp.size, Buffer.from(cp.root), cp.note, cp.issuedAt]);
+    if (inserted.rowCount === 1) return cp;
+    const r = await this.pool.query<CheckpointRow>('SELECT * FROM ledger_checkpoints WHERE size = $1', [cp.size]);
+    return toCheckpoint(r.rows[0]);
   }
 
   async checkpoints(): Promise<StoredCheckpoint[]> {

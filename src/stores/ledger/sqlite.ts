@@ -1,8 +1,9 @@
 // SQLite storage of the audit ledger (Node's built-in node:sqlite): one file, WAL journal, synchronous=FULL so
-// an append is on disk before it is acknowledged; triggers refuse UPDATE and DELETE (append-only).
+// an append is on disk before it is acknowledged; triggers refuse UPDATE and DELETE (append-only). An append is
+// one IMMEDIATE transaction: SQLite's write lock serialises writers, and the batch is built under it.
 
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { LedgerStore, RowQuery, StoredCheckpoint, StoredRow } from '../../ledger/store.ts';
+import type { BatchBuilder, LedgerStore, RowQuery, StoredCheckpoint, StoredRow } from '../../ledger/store.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS ledger_entries (
@@ -51,6 +52,9 @@ export class SqliteLedgerStore implements LedgerStore {
   private readonly db: DatabaseSync;
   private readonly insertRow: StatementSync;
   private readonly insertCheckpoint: StatementSync;
+  private readonly selectNext: StatementSync;
+  private readonly selectLeafHashes: StatementSync;
+  private readonly selectCheckpoint: StatementSync;
 
   /**
    * Opens (creating if needed) the ledger database at `path`. `readOnly` opens an existing file without touching
@@ -64,18 +68,22 @@ export class SqliteLedgerStore implements LedgerStore {
       this.db.exec(SCHEMA);
     }
     this.insertRow = this.db.prepare('INSERT INTO ledger_entries (idx, tenant_id, entry, leaf_hash, seal) VALUES (?, ?, ?, ?, ?)');
-    this.insertCheckpoint = this.db.prepare('INSERT INTO ledger_checkpoints (size, root, note, issued_at) VALUES (?, ?, ?, ?)');
+    this.insertCheckpoint = this.db.prepare(
+      'INSERT INTO ledger_checkpoints (size, root, note, issued_at) VALUES (?, ?, ?, ?) ON CONFLICT (size) DO NOTHING');
+    this.selectNext = this.db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM ledger_entries');
+    this.selectLeafHashes = this.db.prepare('SELECT leaf_hash FROM ledger_entries WHERE idx >= ? AND idx < ? ORDER BY idx');
+    this.selectCheckpoint = this.db.prepare('SELECT * FROM ledger_checkpoints WHERE size = ?');
   }
 
   async nextIndex(): Promise<number> {
-    const r = this.db.prepare('SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM ledger_entries').get() as { n: number };
-    return r.n;
+    return (this.selectNext.get() as { n: number }).n;
   }
 
-  async append(rows: StoredRow[]): Promise<void> {
+  async append(known: number, build: BatchBuilder): Promise<void> {
     this.db.exec('BEGIN IMMEDIATE');
     try {
-      for (const r of rows) this.insertRow.run(r.index, r.tenantId, r.entry, r.leafHash, r.seal);
+      const next = (this.selectNext.get() as { n: number }).n;
+      for (const r of build(next, this.hashes(known, next))) this.insertRow.run(r.index, r.tenantId, r.entry, r.leafHash, r.seal);
       this.db.exec('COMMIT');
     } catch (err) {
       this.db.exec('ROLLBACK');
@@ -90,13 +98,17 @@ export class SqliteLedgerStore implements LedgerStore {
     return (rows as unknown as EntryRow[]).map(toRow);
   }
 
-  async leafHashes(from: number, limit: number): Promise<Uint8Array[]> {
-    const rows = this.db.prepare('SELECT leaf_hash FROM ledger_entries WHERE idx >= ? ORDER BY idx LIMIT ?').all(from, limit);
-    return (rows as unknown as { leaf_hash: Uint8Array }[]).map((r) => r.leaf_hash);
+  async leafHashes(from: number, to: number): Promise<Uint8Array[]> {
+    return this.hashes(from, to);
   }
 
-  async addCheckpoint(cp: StoredCheckpoint): Promise<void> {
-    this.insertCheckpoint.run(cp.size, cp.root, cp.note, cp.issuedAt);
+  private hashes(from: number, to: number): Uint8Array[] {
+    return (this.selectLeafHashes.all(from, to) as unknown as { leaf_hash: Uint8Array }[]).map((r) => r.leaf_hash);
+  }
+
+  async addCheckpoint(cp: StoredCheckpoint): Promise<StoredCheckpoint> {
+    if (this.insertCheckpoint.run(cp.size, cp.root, cp.note, cp.issuedAt).changes === 1) return cp;
+    return toCheckpoint(this.selectCheckpoint.get(cp.size) as unknown as CheckpointRow);
   }
 
   async checkpoints(): Promise<StoredCheckpoint[]> {
