@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,15 +34,16 @@ test('vigil up: a new process is seen with its parent and command line, and a re
     }, 20_000, 'the local agent to enrol');
     const hostId = hosts[0].id;
 
-    // The parent shell runs the marker and then `true`, so it stays the marker's parent.
-    const shell = spawn('/bin/sh', ['-c', `${exe} 4 ; true`], { stdio: 'ignore' });
+    // The parent shell runs the marker and then `true`, so it stays the marker's parent. The marker sleeps
+    // until it is killed below, so a slow machine still finds it alive in the live tree.
+    const shell = spawn('/bin/sh', ['-c', `${exe} 600 ; true`], { stdio: 'ignore' });
     const shellExit = new Promise((r) => shell.once('exit', r));
     const started = await eventually(async () => {
       const r = await apiGet(vigil, `/api/v1/events?type=process_start&q=${marker}&host=${hostId}`);
       return r.events.find((e: any) => e.process.executable === exe);
     }, 30_000, 'the marker process_start event');
-    assert.equal(started.process.command_line, `${exe} 4`);
-    assert.deepEqual(started.process.args, [exe, '4']);
+    assert.equal(started.process.command_line, `${exe} 600`);
+    assert.deepEqual(started.process.args, [exe, '600']);
     assert.equal(started.process.parent.pid, shell.pid);
     assert.match(started.process.parent.executable, /\/(dash|bash|sh)$/);
     assert.equal(started.host.id, hostId);
@@ -51,17 +52,20 @@ test('vigil up: a new process is seen with its parent and command line, and a re
     const tree = await apiGet(vigil, `/api/v1/hosts/${hostId}/process-tree`);
     const hit = findInTree(tree.roots, started.process.pid);
     assert.ok(hit, 'the marker is in the live process tree');
-    assert.equal(hit.node.cmdline, `${exe} 4`);
+    assert.equal(hit.node.cmdline, `${exe} 600`);
     assert.equal(hit.parent?.pid, shell.pid);
 
+    process.kill(started.process.pid, 'SIGTERM');
     await shellExit;
     await eventually(async () => {
       const r = await apiGet(vigil, `/api/v1/events?type=process_end&q=${marker}&host=${hostId}`);
       return r.events.find((e: any) => e.process.entity_id === started.process.entity_id);
     }, 30_000, 'the marker process_end event');
-    const later = await apiGet(vigil, `/api/v1/hosts/${hostId}/process-tree`);
-    assert.equal(findInTree(later.roots, started.process.pid)?.node.entity_id === started.process.entity_id, false,
-      'an exited process leaves the live tree');
+    // The live tree applies a batch just after it is stored: an exited process leaves it soon after its event.
+    await eventually(async () => {
+      const later = await apiGet(vigil, `/api/v1/hosts/${hostId}/process-tree`);
+      return findInTree(later.roots, started.process.pid)?.node.entity_id === started.process.entity_id ? undefined : true;
+    }, 30_000, 'the exited process to leave the live tree');
     const past = await apiGet(vigil, `/api/v1/hosts/${hostId}/process-tree?at=${encodeURIComponent(started['@timestamp'])}`);
     assert.ok(findInTree(past.roots, started.process.pid), 'the historical tree still has it');
 
@@ -73,6 +77,7 @@ test('vigil up: a new process is seen with its parent and command line, and a re
     const kept = await apiGet(vigil, `/api/v1/events?type=process_start&q=${marker}`);
     assert.ok(kept.events.some((e: any) => e.event.id === started.event.id), 'events survive the restart');
   } finally {
+    spawnSync('pkill', ['-f', marker]);
     await vigil.stop('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }

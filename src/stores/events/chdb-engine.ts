@@ -2,9 +2,7 @@
 // (a libchdb limit), so one ChdbEngine per process.
 
 import { Session } from 'chdb';
-import type { SqlEngine, SqlParams } from './engine.ts';
-
-const INSERT_SETTINGS = { date_time_input_format: 'best_effort', input_format_skip_unknown_fields: 1 };
+import { JSON_EACH_ROW_INSERT_SETTINGS, type SqlEngine, type SqlParams } from './engine.ts';
 
 export class ChdbEngine implements SqlEngine {
   private readonly session: Session;
@@ -22,7 +20,7 @@ export class ChdbEngine implements SqlEngine {
 
   async insertJsonEachRow(table: string, rows: Buffer): Promise<void> {
     if (rows.length === 0) return;
-    await this.session.insert({ table, values: rows, format: 'JSONEachRow', settings: INSERT_SETTINGS });
+    await this.session.insert({ table, values: rows, format: 'JSONEachRow', settings: JSON_EACH_ROW_INSERT_SETTINGS });
   }
 
   async close(): Promise<void> {

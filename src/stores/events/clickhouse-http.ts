@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
-import type { SqlEngine, SqlParams } from './engine.ts';
+import { JSON_EACH_ROW_INSERT_SETTINGS, type SqlEngine, type SqlParams } from './engine.ts';
 
 export interface ClickHouseHttpOptions {
   url: string; // e.g. http://clickhouse:8123
@@ -28,7 +28,7 @@ export interface ClickHouseHttpOptions {
 }
 
 const TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/;
-const DEFAULT_INSERT_SETTINGS: ClickHouseSettings = { date_time_input_format: 'best_effort', input_format_skip_unknown_fields: 1 };
+const DEFAULT_INSERT_SETTINGS: ClickHouseSettings = { ...JSON_EACH_ROW_INSERT_SETTINGS };
 
 /** A token identifying one insert's content: the same bytes into the same table give the same token. */
 export function insertDeduplicationToken(table: string, rows: Buffer): string {

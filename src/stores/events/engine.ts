@@ -1,12 +1,21 @@
 // The SQL engine interface under the event store: run ClickHouse SQL with bound parameters, and insert
 // JSONEachRow bytes. Implemented by the in-process engine (chdb) and a ClickHouse server over HTTP.
 
+/**
+ * Settings of every JSONEachRow insert, on either engine: timestamps as ISO 8601 text (any offset), fields
+ * the table lacks ignored, and a JSON object given for a String column stored as its JSON text (so a row
+ * carries its raw event as an object, serialised once with the row).
+ */
+export const JSON_EACH_ROW_INSERT_SETTINGS = {
+  date_time_input_format: 'best_effort', input_format_skip_unknown_fields: 1, input_format_json_read_objects_as_strings: 1,
+} as const;
+
 export type SqlParams = Record<string, string | number | boolean | string[] | null>;
 
 export interface SqlEngine {
   /** Runs a statement with `{name:Type}` parameters; returns the rows (JSONEachRow) of a SELECT. */
   query<T = Record<string, unknown>>(sql: string, params?: SqlParams, opts?: { timeoutMs?: number }): Promise<T[]>;
-  /** Inserts newline-separated JSON rows; durable (written to the table's parts) when it resolves. */
+  /** Inserts newline-separated JSON rows (with JSON_EACH_ROW_INSERT_SETTINGS); durable (written to the table's parts) when it resolves. */
   insertJsonEachRow(table: string, rows: Buffer): Promise<void>;
   close(): Promise<void>;
 }
