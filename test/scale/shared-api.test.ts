@@ -4,7 +4,9 @@
 // Rules: a rule uploaded through the second API process is run by the worker (its alert is raised) and listed
 // by the other API process; switched off, later matching events raise nothing. Alerts: every alert the worker
 // raises reaches a browser on the API process's GET /stream (it follows the alerts stream), and a webhook sink
-// created through one API process receives each alert exactly once although both API processes deliver.
+// created through one API process receives each alert exactly once although both API processes deliver. Audit:
+// state changes go through both API processes, which write one ledger: it verifies, and each process proves
+// the entries the other appended at the other's checkpoint.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +20,8 @@ import { SimulatedAgent } from '../../src/agent/simulator.ts';
 import { JetStreamBus } from '../../src/bus/jetstream.ts';
 import { alertId } from '../../src/detect/alerts.ts';
 import { ApiKeys } from '../../src/identity/api-key.ts';
+import { encodeEntry, entryLeafHash, type LedgerEntry } from '../../src/ledger/entry.ts';
+import { verifyInclusion } from '../../src/ledger/merkle.ts';
 import { loadOrCreateCa } from '../../src/pki/pki.ts';
 import { issueEnrollmentToken } from '../../src/server/enrollment-tokens.ts';
 import { openPostgresIdentityStore } from '../../src/stores/identity/postgres.ts';
@@ -126,7 +130,7 @@ async function ruleRevision(p: RoleProcess, roleName: string): Promise<number> {
   return Number(new RegExp(`^vigil_rule_state_revision\\{role="${roleName}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? -1);
 }
 
-test('shared API state across processes: rule changes, the live alert stream, webhook deliveries', { timeout: 90_000 }, async () => {
+test('shared API state across processes: rule changes, the live alert stream, webhook deliveries, the audit ledger', { timeout: 90_000 }, async () => {
   const grpc = `127.0.0.1:${await freePort()}`;
   const server = await role(['server', '--grpc', grpc, '--http', '127.0.0.1:0']);
   const api = await role(['api', '--http', '127.0.0.1:0']);
@@ -171,9 +175,8 @@ test('shared API state across processes: rule changes, the live alert stream, we
     await sendWithMarker(shells);
     assert.deepEqual((await alertsOf(CUSTOM)).sort(), shells.map((e) => alertId(CUSTOM, [e.event.id])).sort(), 'the uploaded rule raised its alerts');
 
-    // Switch it off: later matches raise nothing. (Through the same API process: the audit ledger has one
-    // writer, so a state-changing call through a second API process is refused: see docs/scaling.md.)
-    const off = await call(api, `/rules/${CUSTOM}/disable`, 'POST');
+    // Switch it off, through the other API process: later matches raise nothing.
+    const off = await call(server, `/rules/${CUSTOM}/disable`, 'POST');
     assert.equal(off.status, 200);
     assert.equal(off.body.enabled, false);
     await until('the worker to run revision 2', async () => (await ruleRevision(server, 'worker')) >= 2 || undefined, 20_000);
@@ -188,6 +191,25 @@ test('shared API state across processes: rule changes, the live alert stream, we
     await until('every alert on the stream', () => raised.every((id) => stream.ids.includes(id)) || undefined, 20_000);
     await until('every alert at the webhook', () => raised.every((id) => hook.ids.includes(id)) || undefined, 20_000);
     assert.deepEqual([...hook.ids].sort(), raised, 'each alert delivered once');
+
+    // Both processes wrote the audit ledger: each proves the other's entry at the other's fresh checkpoint.
+    const entries = (await call(server, '/ledger/entries?limit=1000')).body.entries as LedgerEntry[];
+    const audited = (route: string) => entries.find((e) => e.action.startsWith('api.post ') && e.action.endsWith(route) && e.outcome === 'success');
+    const [upload, disable] = [audited('/rules'), audited('/rules/:id/disable')];
+    assert.ok(upload && disable, `both changes audited: ${entries.map((e) => e.action).join(', ')}`);
+    for (const [via, signer, entry] of [[server, api, upload], [api, server, disable]] as const) {
+      const cp = await call(signer, '/ledger/checkpoint', 'POST');
+      assert.equal(cp.status, 200, JSON.stringify(cp.body));
+      const proof = await call(via, `/ledger/proof/inclusion?index=${entry.index}&size=${cp.body.size}`);
+      assert.equal(proof.status, 200, JSON.stringify(proof.body));
+      const b = (text: string) => new Uint8Array(Buffer.from(text, 'base64'));
+      assert.equal(proof.body.leaf_hash, Buffer.from(entryLeafHash(encodeEntry(entry))).toString('base64'));
+      assert.equal(verifyInclusion(entry.index, cp.body.size, b(proof.body.leaf_hash), proof.body.proof.map(b), b(cp.body.root_hash)), true);
+    }
+    for (const via of [api, server]) {
+      const verified = await call(via, '/ledger/verify', 'POST', {});
+      assert.equal(verified.body.ok, true, JSON.stringify(verified.body));
+    }
   } finally {
     stream.close();
     agent.close();
