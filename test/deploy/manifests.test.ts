@@ -1,6 +1,7 @@
 // The deployment files cannot run here, so this keeps them honest: they parse, every Vigil container runs
 // a role that exists, every VIGIL_* variable is a setting the roles know and passes their validation, the
-// published ports and probes are the ports the configuration binds, and the API's Redis is deployed.
+// published ports and probes are the ports the configuration binds, the API's Redis is deployed, and the API
+// replicas (several: they share the audit ledger) share their ledger and access-token keys from one Secret.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -57,6 +58,16 @@ function leasedWorker(name: string, c: RoleConfig, workers: number): void {
   assert.ok(c.eventPartitions > 1 && workers <= c.eventPartitions, `${name}: ${workers} workers share ${c.eventPartitions} partitions`);
 }
 
+/** API replicas (several) write one ledger and accept each other's access tokens: their keys come from one Secret. */
+function sharedApiKeys(w: any, c: any, cfg: RoleConfig): void {
+  assert.ok(w.spec.replicas >= 2, `${w.metadata.name}: several replicas`);
+  const mount = (c.volumeMounts ?? []).find((m: any) => m.mountPath === cfg.pkiDir);
+  assert.ok(mount, `${w.metadata.name}: keys mounted at VIGIL_PKI_DIR (${cfg.pkiDir})`);
+  const volume = (w.spec.template.spec.volumes ?? []).find((v: any) => v.name === mount.name);
+  assert.ok(volume?.secret?.secretName, `${w.metadata.name}: keys from a Secret, the same for every replica`);
+  assert.equal((volume.secret.defaultMode ?? 0o644) & 0o077, 0, `${w.metadata.name}: keys readable by their owner only (the loaders refuse others)`);
+}
+
 test('Kubernetes manifests: valid documents; roles, settings, ports and probes match the configuration', () => {
   const docs = ['deploy/kubernetes/engines.yaml', 'deploy/kubernetes/vigil.yaml'].flatMap((f) => parseAllDocuments(read(f)).map((d) => {
     assert.deepEqual(d.errors, [], `${f} parses`);
@@ -84,6 +95,7 @@ test('Kubernetes manifests: valid documents; roles, settings, ports and probes m
       if (c.args[0] === 'api') {
         assert.equal(ports.http, port(cfg.http));
         assert.ok(byKind('Service', redisHost(cfg)) && byKind('Deployment', redisHost(cfg)), `${w.metadata.name}: rate limits in the manifests' Redis`);
+        sharedApiKeys(w, c, cfg);
       }
       if (c.args[0] === 'worker') leasedWorker(w.metadata.name, cfg, w.spec.replicas);
     }
