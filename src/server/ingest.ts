@@ -92,8 +92,16 @@ export class IngestServer {
       'grpc.keepalive_time_ms': 60_000,
     });
     this.server.addService(AGENT_SERVICE, {
-      Enroll: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => { void this.enroll(call, cb); },
-      Stream: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => { void this.stream(call); },
+      Enroll: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+        this.enroll(call, cb).catch((err: unknown) => {
+          m.enrolments.inc({ outcome: 'error' });
+          this.o.log.error({ err, peer: call.getPeer() }, 'enrolment failed');
+          cb({ code: grpc.status.UNAVAILABLE, details: 'enrolment failed on the server; retry later' });
+        });
+      },
+      Stream: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+        this.stream(call).catch((err: unknown) => this.streamFailed(call, err));
+      },
     });
   }
 
@@ -192,7 +200,7 @@ export class IngestServer {
     this.channels.set(id.agentId, channel);
     m.connectedAgents.set(this.channels.size);
     this.o.log.info({ agentId: id.agentId }, 'agent connected');
-    call.on('data', (bytes: Buffer) => { void this.onMessage({ id, send, fail }, bytes); });
+    call.on('data', (bytes: Buffer) => { this.onMessage({ id, send, fail }, bytes).catch((err: unknown) => this.streamFailed(call, err)); });
     const done = () => {
       if (this.channels.get(id.agentId) !== channel) return;
       this.channels.delete(id.agentId);
@@ -203,6 +211,13 @@ export class IngestServer {
     call.on('error', done);
     call.on('close', done);
     this.o.onAgentConnected?.(id);
+  }
+
+  /** A server-side failure (e.g. the metadata store) while serving a stream: the agent reconnects and re-sends. */
+  private streamFailed(call: grpc.ServerDuplexStream<Buffer, Buffer>, err: unknown): void {
+    m.ingestRejectedMessages.inc({ reason: 'server_error' });
+    this.o.log.error({ err, peer: call.getPeer() }, 'agent stream failed');
+    if (!call.destroyed) call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'server error; reconnect and re-send' });
   }
 
   private async onMessage(s: StreamContext, bytes: Buffer): Promise<void> {
