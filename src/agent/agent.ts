@@ -63,8 +63,9 @@ export class Agent {
   private readonly acked = new Set<number>(); // acked out of order, above the spool's floor
   private nextToSend = 0; // highest seq written to the current stream
   private readonly recent = new Map<number, Uint8Array>(); // spooled while connected, not yet sent
-  private backlog: Iterator<SpooledBatch> | undefined; // unacked batches read back from the spool
-  private backlogNeeded = false;
+  private backlog: Iterator<SpooledBatch> | undefined; // a read of the unacked batches in the spool
+  private backlogMode = false; // `recent` overflowed: batches are sent from reads of the spool only
+  private backlogMore = false; // the current read sent a batch, or one was spooled since it began: read again
   private stopped = false;
   private backoffMs = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -237,7 +238,7 @@ export class Agent {
     const appended = this.spool.append(payload).then(
       (seq) => {
         if (!this.stream) return; // re-read from the spool at the next connection
-        if (this.recent.size >= RECENT_LIMIT) this.backlogNeeded = true;
+        if (this.backlogMode || this.recent.size >= RECENT_LIMIT) this.backlogMode = this.backlogMore = true;
         else this.recent.set(seq, payload);
         this.sendMore();
       },
@@ -257,6 +258,7 @@ export class Agent {
     this.stream = stream;
     this.inflight.clear();
     this.recent.clear();
+    this.backlogMode = false;
     this.nextToSend = this.spool.stats().ackedSeq;
     this.backlog = this.spool.unacked();
     stream.on('data', (bytes: Buffer) => this.onServerMessage(bytes));
@@ -294,21 +296,32 @@ export class Agent {
     }
   }
 
-  /** The next batch after nextToSend: first from the spool's backlog, then from recent appends. */
+  /**
+   * The next batch after nextToSend, in sequence order: first from the current read of the spool (at
+   * connection: everything unacked), then from recent appends. Once more batches were spooled than
+   * `recent` holds, every batch comes from reads of the spool, repeated until a whole read finds nothing
+   * to send and nothing was spooled meanwhile, so that no batch is skipped.
+   */
   private nextBatch(): SpooledBatch | undefined {
     for (;;) {
-      if (!this.backlog && this.backlogNeeded) {
-        this.backlogNeeded = false;
-        this.backlog = this.spool.unacked();
-      }
       while (this.backlog) {
         const r = this.backlog.next();
         if (r.done) this.backlog = undefined;
-        else if (r.value.seq > this.nextToSend && !this.acked.has(r.value.seq)) return r.value;
+        else if (r.value.seq > this.nextToSend && !this.acked.has(r.value.seq)) {
+          this.backlogMore = true;
+          return r.value;
+        }
       }
-      for (const [seq, batch] of this.recent) if (seq > this.nextToSend) return { seq, batch };
-      if (!this.backlogNeeded) return undefined;
+      if (!this.backlogMode) break;
+      if (!this.backlogMore) {
+        this.backlogMode = false;
+        break;
+      }
+      this.backlogMore = false;
+      this.backlog = this.spool.unacked();
     }
+    for (const [seq, batch] of this.recent) if (seq > this.nextToSend) return { seq, batch };
+    return undefined;
   }
 
   private onServerMessage(bytes: Buffer): void {
