@@ -5,8 +5,8 @@
 // handler succeeded (a failed handler gets the same batch again after a pause); whatever no consumer has
 // finished when the process stops or dies is delivered again after the restart. Message ids seen
 // recently are dropped when re-published (the agent re-sends after a reconnect). A consumer that falls
-// behind never slows publishers down: past `maxQueued` messages in memory, its further messages are
-// kept on disk only and read back from the log when their turn comes. The log is bounded: when it is
+// behind never slows publishers down: past `maxQueued` messages or `maxQueuedBytes` in memory, its further
+// messages are kept on disk only and read back from the log when their turn comes. The log is bounded: when it is
 // nearly full, publish() refuses, so agents keep their batches and retry.
 
 import { Spool } from '../spool/spool.ts';
@@ -20,6 +20,8 @@ export interface LocalLogBusOptions<T> {
   maxBytes?: number;
   /** Messages held in memory per consumer; beyond, they are read back from the log (default 256). */
   maxQueued?: number;
+  /** Encoded bytes held in memory per consumer, likewise (default 64 MiB). */
+  maxQueuedBytes?: number;
   /** Recently published message ids remembered for deduplication (default 100,000). */
   dedupIds?: number;
   /** Pause before a failed batch is handed to the handler again (default 500 ms, doubling up to 10 s). */
@@ -28,7 +30,7 @@ export interface LocalLogBusOptions<T> {
 }
 
 /** A message for a consumer; `msg` is absent while it is on disk only (read back when handled). */
-interface Entry<T> { seq: number; subject: string; msg?: BusMessage<T> }
+interface Entry<T> { seq: number; subject: string; msg?: BusMessage<T>; memoryBytes?: number }
 
 type Handler<T> = (batch: BusMessage<T>[]) => Promise<void>;
 
@@ -71,6 +73,7 @@ class LogConsumer<T> {
   private replaying: boolean; // until the last replayed batch is handled
   private replayed = 0; // highest replayed sequence handled
   private seenUpTo: number; // every live message ≤ this was offered to this consumer
+  private memoryBytes = 0; // encoded size of the queued messages held in memory
   private wake: (() => void) | undefined;
   private stopped = false;
   readonly done: Promise<void>;
@@ -93,10 +96,12 @@ class LogConsumer<T> {
     return this.queue.length ? this.queue[0].seq - 1 : this.seenUpTo;
   }
 
-  /** A newly published message; kept in memory unless this consumer is far behind. */
-  offer(seq: number, msg: BusMessage<T>, maxQueued: number): void {
+  /** A newly published message of `bytes` encoded; kept in memory unless this consumer is far behind. */
+  offer(seq: number, msg: BusMessage<T>, bytes: number, limits: { messages: number; bytes: number }): void {
     if (subjectMatches(this.filter, msg.subject)) {
-      this.queue.push(this.queue.length < maxQueued ? { seq, subject: msg.subject, msg } : { seq, subject: msg.subject });
+      const inMemory = this.queue.length < limits.messages && this.memoryBytes + bytes <= limits.bytes;
+      if (inMemory) this.memoryBytes += bytes;
+      this.queue.push(inMemory ? { seq, subject: msg.subject, msg, memoryBytes: bytes } : { seq, subject: msg.subject });
     }
     this.seenUpTo = seq;
     this.wake?.();
@@ -110,7 +115,7 @@ class LogConsumer<T> {
       if (!this.reader || fresh) this.reader = this.bus.readFrom(Math.min(...missing.keys()));
       for (let r = this.reader.next(); !r.done; r = this.reader.next()) {
         const e = missing.get(r.value.seq);
-        if (e) { e.msg = r.value.msg; missing.delete(e.seq); }
+        if (e) { e.msg = r.value.msg; missing.delete(e.seq); this.bus.counters.readBack++; }
         if (missing.size === 0) return;
       }
       if (fresh) break;
@@ -118,7 +123,7 @@ class LogConsumer<T> {
     // Never expected (the log refuses to fill up): counted, and taken out so the rest goes on.
     for (const e of missing.values()) {
       this.bus.handlerFailed(new Error(`message ${e.seq} is missing from the bus log`), 0);
-      this.queue.splice(this.queue.indexOf(e), 1);
+      this.dequeue(this.queue.indexOf(e), 1);
       batch.splice(batch.indexOf(e), 1);
     }
   }
@@ -184,8 +189,12 @@ class LogConsumer<T> {
       }
     }
     if (fromReplay) this.replayed = batch.at(-1)!.seq;
-    else this.queue.splice(0, batch.length);
+    else this.dequeue(0, batch.length);
     this.bus.advance();
+  }
+
+  private dequeue(start: number, count: number): void {
+    for (const e of this.queue.splice(start, count)) this.memoryBytes -= e.memoryBytes ?? 0;
   }
 }
 
@@ -197,7 +206,7 @@ export class LocalLogBus<T> implements Bus<T> {
   /** The last sequence written before this process opened the log: what consumers replay up to. */
   readonly replayEnd: number;
   private closed = false;
-  readonly counters = { published: 0, duplicates: 0, refusedFull: 0, handlerFailures: 0 };
+  readonly counters = { published: 0, duplicates: 0, refusedFull: 0, handlerFailures: 0, /** messages a consumer far behind read back from disk */ readBack: 0 };
 
   private constructor(spool: Spool, o: LocalLogBusOptions<T>) {
     this.spool = spool;
@@ -226,10 +235,12 @@ export class LocalLogBus<T> implements Bus<T> {
       this.counters.refusedFull++;
       throw new Error('bus log full: the pipeline is behind; retry later');
     }
-    const seq = await this.spool.append(encodeEnvelope(msg.subject, msg.id, this.o.codec.encode(msg.payload)));
+    const envelope = encodeEnvelope(msg.subject, msg.id, this.o.codec.encode(msg.payload));
+    const seq = await this.spool.append(envelope);
     this.remember(msg.id);
     this.counters.published++;
-    for (const c of this.consumers) c.offer(seq, msg, this.o.maxQueued ?? 256);
+    const limits = { messages: this.o.maxQueued ?? 256, bytes: this.o.maxQueuedBytes ?? 64 * 2 ** 20 };
+    for (const c of this.consumers) c.offer(seq, msg, envelope.length, limits);
   }
 
   private remember(id: string): void {

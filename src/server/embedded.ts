@@ -173,7 +173,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
     onPolicyAck: (a, ack) => { policies.onAck(a, ack).catch((err: unknown) => o.log.error({ err, agentId: a.agentId }, 'policy acknowledgement not recorded')); },
   });
   const bus = ingest.bus;
-  const pipeline = new Pipeline({ bus, store: events, stages: [liveStage, detection.stage, ...(o.stages ?? [])], log: o.log, maxBatchMessages: 16, maxWaitMs: 250 });
+  const pipeline = new Pipeline({ bus, store: events, stages: [liveStage, detection.stage, ...(o.stages ?? [])], log: o.log, maxBatchMessages: 64, maxWaitMs: 250 });
   pipeline.start();
   const policies = new PolicyPush({ metadata, channels: ingest.channels, log: o.log });
   const removeIngestMetrics = addThreadMetrics(() => ingest.metricsJson());

@@ -18,8 +18,10 @@ import type { IngestThreadInit } from './ingest-thread.ts';
 
 const init = workerData as IngestThreadInit;
 const log = pino({ name: 'vigil', level: init.logLevel }).child({ thread: 'ingest' });
+// The pipeline's queue stays in memory up to 128 MiB: a queue read back from the log costs this thread
+// synchronous segment reads, which would delay acknowledgements.
 const bus = await LocalLogBus.open(init.busDir, {
-  codec: bytesCodec(), onHandlerError: (err, attempt) => log.error({ err, attempt }, 'pipeline batch failed; retrying'),
+  codec: bytesCodec(), maxQueued: 65_536, maxQueuedBytes: 128 * 2 ** 20, onHandlerError: (err, attempt) => log.error({ err, attempt }, 'pipeline batch failed; retrying'),
 });
 reportBusBacklog(() => bus.backlog);
 const ca = await loadOrCreateCa(init.pkiDir);

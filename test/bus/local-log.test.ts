@@ -79,23 +79,41 @@ test('publish refuses when the log is nearly full, and accepts again once consum
   }
 });
 
-test('a consumer far behind never blocks publishers: its backlog is read back from the log, in order', async () => {
+for (const [limit, options] of [['4 messages', { maxQueued: 4 }], ['200 bytes', { maxQueuedBytes: 200 }]] as const) {
+  test(`a consumer far behind (past ${limit} in memory) never blocks publishers: its backlog is read back from the log, in order`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-logspill-'));
+    try {
+      const bus = await LocalLogBus.open<P>(dir, { codec: jsonCodec(), ...options });
+      let open = false;
+      const got: number[] = [];
+      bus.consume('events.>', async (batch) => {
+        await until(() => open, 'the gate');
+        got.push(...batch.map((m) => m.payload.n));
+      }, { maxBatch: 3, maxWaitMs: 0 });
+      // Every publish resolves while the consumer is stuck: nothing waits for it.
+      for (let n = 0; n < 50; n++) await bus.publish(msg(n));
+      assert.equal(bus.backlog, 50);
+      open = true;
+      await until(() => got.length === 50, 'all fifty, read back from disk');
+      assert.deepEqual(got, Array.from({ length: 50 }, (_, i) => i));
+      assert.ok(bus.counters.readBack >= 40, `most were read back from disk (${bus.counters.readBack})`);
+      await until(() => bus.backlog === 0, 'the log to be released');
+      await bus.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test('within the in-memory limits nothing is read back from the log', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-logspill-'));
   try {
-    const bus = await LocalLogBus.open<P>(dir, { codec: jsonCodec(), maxQueued: 4 });
-    let open = false;
+    const bus = await LocalLogBus.open<P>(dir, { codec: jsonCodec() });
     const got: number[] = [];
-    bus.consume('events.>', async (batch) => {
-      await until(() => open, 'the gate');
-      got.push(...batch.map((m) => m.payload.n));
-    }, { maxBatch: 3, maxWaitMs: 0 });
-    // Every publish resolves while the consumer is stuck: nothing waits for it.
+    bus.consume('events.>', async (batch) => { got.push(...batch.map((m) => m.payload.n)); }, { maxBatch: 3, maxWaitMs: 0 });
     for (let n = 0; n < 50; n++) await bus.publish(msg(n));
-    assert.equal(bus.backlog, 50);
-    open = true;
-    await until(() => got.length === 50, 'all fifty, read back from disk');
-    assert.deepEqual(got, Array.from({ length: 50 }, (_, i) => i));
-    await until(() => bus.backlog === 0, 'the log to be released');
+    await until(() => got.length === 50, 'all fifty');
+    assert.equal(bus.counters.readBack, 0);
     await bus.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
