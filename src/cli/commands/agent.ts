@@ -65,7 +65,8 @@ export async function run(args: string[]): Promise<number> {
   if (!server || !caFile) { console.error(`vigil agent: --server and --ca are required\n${HELP}`); return 2; }
   const dataDir = resolve(values['data-dir'] ?? process.env.VIGIL_AGENT_DIR ?? 'agent-data');
   reexec(1, dataDir);
-  // Only now the agent's modules: the process that re-executes itself never loads them.
+  // Only now the agent's modules: the process that re-executes itself never loads them (with a cold
+  // compile cache, stage 1 loads them to fill it, then re-executes).
   const [{ Agent }, { ResponseExecutor }, { parseServerAddress }, { seedFromProc, selectSensor }, { createLogger }, { onShutdown }] = await Promise.all([
     import('../../agent/agent.ts'), import('../../agent/response/executor.ts'), import('../../agent/response/isolation.ts'),
     import('../../agent/sensors/select.ts'), import('../log.ts'), import('../shutdown.ts'),
