@@ -3,7 +3,8 @@
 // in the event store. Two phases:
 //   1. throughput: agents send as fast as acknowledgements allow (a window of batches in flight each);
 //      batches are encoded before the clock starts, so the figure is the server's, not the generator's;
-//   2. latency: a fixed 10,000 events/s (100-event batches at a steady pace); ack latency p50/p99.
+//   2. latency: a fixed 10,000 events/s (100-event batches at a steady pace); ack latency p50/p99 at the agents,
+//      and from the server's histograms: received → acknowledged, and the bus log's write + fdatasync (the disk's share).
 // Last line: {"bench":"ingest","events_per_s":…,"ack_p50_ms":…,"ack_p99_ms":…}
 //
 // Usage: npm run bench:ingest [-- --seconds 15 --agents 8 --batch 500 --window 4 --rate 10000 --phases throughput,latency]
@@ -92,16 +93,18 @@ async function latencyPhase(agents: SimulatedAgent[]): Promise<{ events: number;
   return { events, latencies, late };
 }
 
-/** The server's ack-time histogram: cumulative count per bucket upper bound (ms). */
-async function ackBuckets(server: VigilProcess): Promise<Map<number, number>> {
+type Buckets = Map<number, number>;
+
+/** The server's histograms `names`: cumulative count per bucket upper bound (ms), by name. */
+async function histograms(server: VigilProcess, names: string[]): Promise<Map<string, Buckets>> {
   const text = await (await fetch(`${server.apiUrl}/metrics`)).text();
-  const out = new Map<number, number>();
-  for (const m of text.matchAll(/^vigil_ingest_ack_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)) out.set(m[1] === '+Inf' ? Infinity : Number(m[1]) * 1000, Number(m[2]));
+  const out = new Map(names.map((n) => [n, new Map<number, number>()]));
+  for (const m of text.matchAll(/^(\w+)_bucket\{le="([^"]+)"\} (\d+)/gm)) out.get(m[1])?.set(m[2] === '+Inf' ? Infinity : Number(m[2]) * 1000, Number(m[3]));
   return out;
 }
 
 /** p50 and p99 (as bucket upper bounds) of the acks counted between two snapshots. */
-function bucketQuantiles(before: Map<number, number>, after: Map<number, number>): { p50: number; p99: number } {
+function bucketQuantiles(before: Buckets, after: Buckets): { p50: number; p99: number } {
   const bounds = [...after.keys()].sort((a, b) => a - b);
   const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
   const at = (q: number) => bounds.find((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0) >= q * total) ?? Infinity;
@@ -132,17 +135,20 @@ async function main(): Promise<void> {
     console.log(`throughput: ${tp.events} events acknowledged in ${round(tp.seconds)} s = ${Math.round(eventsPerS)} events/s `
       + `(${agentCount} agents × ${window} batches of ${batchSize} in flight; ack p50 ${round(percentile(tpSorted, 50))} ms, p99 ${round(percentile(tpSorted, 99))} ms)`);
     await waitForEmptyBacklog(server);
-    const before = await ackBuckets(server);
+    const SERVER_HISTOGRAMS = ['vigil_ingest_ack_seconds', 'vigil_bus_log_commit_seconds'];
+    const before = await histograms(server, SERVER_HISTOGRAMS);
     const lat = await latencyPhase(agents);
-    const serverSide = bucketQuantiles(before, await ackBuckets(server));
+    const after = await histograms(server, SERVER_HISTOGRAMS);
+    const [serverSide, commit] = SERVER_HISTOGRAMS.map((n) => bucketQuantiles(before.get(n)!, after.get(n)!));
     const sorted = lat.latencies.sort((a, b) => a - b);
     console.log(`latency at ${rate} events/s: ${lat.events} events, ack p50 ${round(percentile(sorted, 50))} ms, `
       + `p99 ${round(percentile(sorted, 99))} ms, max ${round(sorted.at(-1) ?? 0)} ms (${lat.late} batches sent late by the generator); `
-      + `in the server (received → acknowledged, histogram upper bounds): p50 ≤ ${serverSide.p50} ms, p99 ≤ ${serverSide.p99} ms`);
+      + `in the server (received → acknowledged, histogram upper bounds): p50 ≤ ${serverSide.p50} ms, p99 ≤ ${serverSide.p99} ms, `
+      + `of which the bus log's write + fdatasync: p50 ≤ ${commit.p50} ms, p99 ≤ ${commit.p99} ms`);
     for (const a of agents) a.close();
     console.log(JSON.stringify({
       bench: 'ingest', events_per_s: Math.round(eventsPerS), ack_p50_ms: round(percentile(sorted, 50)), ack_p99_ms: round(percentile(sorted, 99)),
-      server_ack_p50_ms: serverSide.p50, server_ack_p99_ms: serverSide.p99, rate_for_latency: rate, throughput_ack_p99_ms: round(percentile(tpSorted, 99)), agents: agentCount, batch: batchSize,
+      server_ack_p50_ms: serverSide.p50, server_ack_p99_ms: serverSide.p99, log_commit_p50_ms: commit.p50, log_commit_p99_ms: commit.p99, rate_for_latency: rate, throughput_ack_p99_ms: round(percentile(tpSorted, 99)), agents: agentCount, batch: batchSize,
     }));
   } finally {
     await server.stop('SIGTERM');

@@ -27,6 +27,8 @@ export interface LocalLogBusOptions<T> {
   /** Pause before a failed batch is handed to the handler again (default 500 ms, doubling up to 10 s). */
   retryDelayMs?: number;
   onHandlerError?: (err: unknown, attempt: number) => void;
+  /** Each group commit's write + fdatasync time (see Spool). */
+  onCommit?: (seconds: number) => void;
 }
 
 /** A message for a consumer; `msg` is absent while it is on disk only (read back when handled). */
@@ -215,7 +217,7 @@ export class LocalLogBus<T> implements Bus<T> {
   }
 
   static async open<T>(dir: string, o: LocalLogBusOptions<T>): Promise<LocalLogBus<T>> {
-    return new LocalLogBus(await Spool.open(dir, { maxBytes: o.maxBytes ?? 2 ** 30 }), o);
+    return new LocalLogBus(await Spool.open(dir, { maxBytes: o.maxBytes ?? 2 ** 30, onCommit: o.onCommit }), o);
   }
 
   /** Messages on disk not yet handled by every consumer. */

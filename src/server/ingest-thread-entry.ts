@@ -13,7 +13,7 @@ import type { VigilEvent } from '../schema/event.ts';
 import type { ServerMessage } from '../schema/wire.ts';
 import { ThreadRpc } from '../util/thread-rpc.ts';
 import { IngestServer, type IngestMetadata } from './ingest.ts';
-import { registry, reportBusBacklog } from './metrics.ts';
+import { busLogCommitSeconds, registry, reportBusBacklog } from './metrics.ts';
 import type { IngestThreadInit } from './ingest-thread.ts';
 
 const init = workerData as IngestThreadInit;
@@ -21,7 +21,7 @@ const log = pino({ name: 'vigil', level: init.logLevel }).child({ thread: 'inges
 // The pipeline's queue stays in memory up to 128 MiB: a queue read back from the log costs this thread
 // synchronous segment reads, which would delay acknowledgements.
 const bus = await LocalLogBus.open(init.busDir, {
-  codec: bytesCodec(), maxQueued: 65_536, maxQueuedBytes: 128 * 2 ** 20, onHandlerError: (err, attempt) => log.error({ err, attempt }, 'pipeline batch failed; retrying'),
+  codec: bytesCodec(), maxQueued: 65_536, maxQueuedBytes: 128 * 2 ** 20, onCommit: (s) => busLogCommitSeconds.observe(s), onHandlerError: (err, attempt) => log.error({ err, attempt }, 'pipeline batch failed; retrying'),
 });
 reportBusBacklog(() => bus.backlog);
 const ca = await loadOrCreateCa(init.pkiDir);

@@ -46,6 +46,11 @@ export const ingestAckSeconds = new Histogram({
   buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],
 });
 
+export const busLogCommitSeconds = new Histogram({
+  name: 'vigil_bus_log_commit_seconds', help: 'Write + fdatasync of one group commit of the bus log (the disk\'s share of an ack)',
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],
+});
+
 export const pipelineBatchSeconds = new Histogram({
   name: 'vigil_pipeline_batch_seconds', help: 'Time to process and durably store one pipeline batch',
   buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],

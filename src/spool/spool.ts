@@ -38,6 +38,8 @@ import { crc32 } from 'node:zlib';
 export interface SpoolOptions {
   maxBytes?: number; // default 256 MiB
   segmentBytes?: number; // default min(16 MiB, maxBytes / 4)
+  /** Called after each group commit with its write + fdatasync time (the floor of an append's latency). */
+  onCommit?: (seconds: number) => void;
 }
 
 export interface SpoolStats {
@@ -90,11 +92,13 @@ export class Spool {
   #queue: PendingAppend[] = [];
   #flushing: Promise<void> | null = null;
   #closed = false;
+  readonly #onCommit: ((seconds: number) => void) | undefined;
 
   private constructor(dir: string, opts: SpoolOptions) {
     this.dir = dir;
     this.maxBytes = opts.maxBytes ?? DEFAULT_SPOOL_BYTES;
     this.segmentBytes = opts.segmentBytes ?? Math.min(16 * 1024 * 1024, Math.floor(this.maxBytes / 4));
+    this.#onCommit = opts.onCommit;
     mkdirSync(dir, { recursive: true });
     this.#stateFd = openForUpdate(join(dir, 'state'));
   }
@@ -194,8 +198,10 @@ export class Spool {
     const commit = async () => {
       if (chunk.length === 0) return;
       const seg = this.#segments.at(-1)!;
+      const started = performance.now();
       await this.#active.writev(chunk, seg.size);
       await this.#active.datasync();
+      this.#onCommit?.((performance.now() - started) / 1000);
       seg.size += chunkBytes;
       seg.lastSeq = chunkLast;
       chunk = [];
