@@ -7,9 +7,10 @@
 //      and from the server's histograms: received → acknowledged, and the bus log's write + fdatasync (the disk's share).
 // Last line: {"bench":"ingest","events_per_s":…,"ack_p50_ms":…,"ack_p99_ms":…}
 //
-// Usage: npm run bench:ingest [-- --seconds 15 --agents 8 --batch 500 --window 4 --rate 10000 --phases throughput,latency]
+// Usage: npm run bench:ingest [-- --seconds 15 --agents 8 --batch 500 --window 4 --rate 10000 --phases throughput,latency
+//        --bus-dir DIR]   (--bus-dir: the bus log in DIR, e.g. on another device, through a symlink <data-dir>/bus)
 
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,7 +20,7 @@ import { startVigil, type VigilProcess } from '../test/support/vigil-process.ts'
 const { values } = parseArgs({ options: {
   seconds: { type: 'string', default: '15' }, agents: { type: 'string', default: '8' },
   batch: { type: 'string', default: '500' }, window: { type: 'string', default: '4' }, rate: { type: 'string', default: '10000' },
-  phases: { type: 'string', default: 'throughput,latency' },
+  phases: { type: 'string', default: 'throughput,latency' }, 'bus-dir': { type: 'string' },
 } });
 const phases = new Set(values.phases.split(','));
 const seconds = Number(values.seconds);
@@ -125,6 +126,8 @@ async function waitForEmptyBacklog(server: VigilProcess): Promise<void> {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-ingest-'));
+  const busDir = values['bus-dir'] ? mkdtempSync(join(values['bus-dir'], 'vigil-bench-bus-')) : undefined;
+  if (busDir) symlinkSync(busDir, join(dir, 'bus'));
   const server = await startVigil(['up', '--no-agent', '--data-dir', dir, '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0'], dir);
   try {
     const caPem = readFileSync(join(dir, 'pki', 'ca.pem'), 'utf8');
@@ -153,6 +156,7 @@ async function main(): Promise<void> {
   } finally {
     await server.stop('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
+    if (busDir) rmSync(busDir, { recursive: true, force: true });
   }
 }
 
