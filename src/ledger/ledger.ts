@@ -274,6 +274,11 @@ export class Ledger implements AuditSink {
     return cp;
   }
 
+  /** Catches the cached tree up with the store, so proofs may name sizes other writers reached since. */
+  async refresh(): Promise<void> {
+    await this.serialised(() => this.catchUp());
+  }
+
   /** The latest signed checkpoint, if any was issued. */
   latestCheckpoint(): SignedCheckpoint | undefined {
     return this.latest;
@@ -302,7 +307,7 @@ export class Ledger implements AuditSink {
     const limit = Math.min(query.limit ?? 100, MAX_PAGE);
     if (!Number.isSafeInteger(from) || from < 0) throw new RangeError(`from must be a non-negative integer, got ${from}`);
     if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
-    await this.serialised(() => this.catchUp());
+    await this.refresh();
     const rows = await this.store.rows({ from, limit, tenantId: query.tenantId });
     const entries = rows.map((r) => JSON.parse(r.entry) as LedgerEntry);
     return rows.length === limit ? { entries, next: rows[rows.length - 1].index + 1 } : { entries };

@@ -303,11 +303,19 @@ export function ledgerStoreConformance(kind: string, make: HarnessFactory): void
     assert.equal(page.entries[0].request_id, `req-${n - 1}`);
     const p = writers[0].inclusionProof(later.index, laterCp.size);
     assert.equal(verifyInclusion(later.index, laterCp.size, later.leafHash, p.proof, laterCp.root), true);
+    // …and, once refreshed, proves the other's newer checkpoint consistent with its own older one.
+    const another = await writers[1].append(event(n++));
+    const newestCp = await writers[1].checkpoint();
+    assert.equal(newestCp.size, another.index + 1);
+    assert.throws(() => writers[0].consistencyProof(last0.size, newestCp.size), 'not caught up yet: the size is beyond its tree');
+    await writers[0].refresh();
+    const c = writers[0].consistencyProof(last0.size, newestCp.size);
+    assert.equal(verifyConsistency(last0.size, newestCp.size, last0.root, newestCp.root, c.proof), true);
 
     await Promise.all(writers.map((w) => w.close()));
     const { code, out } = await cli(['verify', ...h.cliArgs]);
     assert.equal(code, 0, out);
-    assert.match(out, new RegExp(`ledger OK: ${size + 1} entries re-hashed; latest signed checkpoint: size ${size + 1}`));
+    assert.match(out, new RegExp(`ledger OK: ${size + 2} entries re-hashed; latest signed checkpoint: size ${size + 2}`));
   });
 
   test(`${kind}: a gap in the stored log stops a writer catching up and a ledger opening`, async (t) => {

@@ -54,6 +54,8 @@ export function ledgerRoutes(api: FastifyInstance, o: ApiOptions): void {
     config: { access: 'ledger:read' },
     schema: { querystring: { type: 'object', additionalProperties: false, required: ['from'], properties: { from: size, to: size } } },
   }, async (req) => {
+    // A size another API process's checkpoint reached may be beyond this process's tree until it catches up.
+    if (Math.max(req.query.from, req.query.to ?? 0) > ledger.size) await ledger.refresh();
     const p = ledger.consistencyProof(req.query.from, req.query.to);
     return { from: p.size1, to: p.size2, proof: p.proof.map(b64) };
   });

@@ -20,8 +20,8 @@ const USAGE = `usage: vigil admin create-superadmin --email EMAIL [--data-dir DI
                      (sign in with tenant ${PLATFORM_TENANT}, then change it: POST /api/v1/auth/password)
 options: --data-dir DIR   the server's data directory (default ./data; env VIGIL_DATA_DIR); with --postgres, the
                           directory holding the deployment's ledger-key.pem (the API processes' key directory)
-         --postgres URL   identity store and ledger in PostgreSQL (scale-out); run it while no API process writes
-                          the ledger`;
+         --postgres URL   identity store and ledger in PostgreSQL (scale-out); safe while API processes write
+                          the ledger (appends are serialised in the database)`;
 
 /** 24 base64url characters: 144 random bits. */
 const oneTimePassword = (): string => randomBytes(18).toString('base64url');
