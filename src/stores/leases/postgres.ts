@@ -6,7 +6,7 @@
 // owner. Parameterised queries only.
 
 import type pg from 'pg';
-import { inTransaction, migratePostgres, openPool } from '../postgres-migrations.ts';
+import { inTransaction, openMigratedPool } from '../postgres-migrations.ts';
 
 const MIGRATION_LOCK = 0x6c65_6173; // 'leas'
 
@@ -32,9 +32,8 @@ export class PartitionLeaseStore {
 
   /** Migrates and makes sure partitions 0..partitions-1 of `pool` have a lease row. */
   static async open(db: pg.PoolConfig, o: { pool: string; member: string; leaseMs: number; partitions: number }): Promise<PartitionLeaseStore> {
-    const store = new PartitionLeaseStore(openPool(db, 2), o);
+    const store = new PartitionLeaseStore(await openMigratedPool(db, 2, 'partition_lease_migrations', MIGRATION_LOCK, MIGRATIONS), o);
     try {
-      await migratePostgres(store.pool, 'partition_lease_migrations', MIGRATION_LOCK, MIGRATIONS);
       await store.pool.query(`INSERT INTO partition_leases (pool, partition)
         SELECT $1, p FROM generate_series(0, $2::int - 1) AS p ON CONFLICT DO NOTHING`, [o.pool, o.partitions]);
       return store;

@@ -5,7 +5,7 @@
 // Writers are serialised on the revision row. Parameterised queries only.
 
 import type pg from 'pg';
-import { inTransaction, migratePostgres, openPool } from '../postgres-migrations.ts';
+import { inTransaction, openMigratedPool } from '../postgres-migrations.ts';
 import type { RuleStateStore } from './types.ts';
 
 const MIGRATION_LOCK = 0x7275_6c65; // 'rule'
@@ -38,9 +38,8 @@ export class PostgresRuleStateStore implements RuleStateStore {
 
   /** Migrates and loads the current state. */
   static async open(o: pg.PoolConfig): Promise<PostgresRuleStateStore> {
-    const store = new PostgresRuleStateStore(openPool(o, 2));
+    const store = new PostgresRuleStateStore(await openMigratedPool(o, 2, 'rule_state_migrations', MIGRATION_LOCK, MIGRATIONS));
     try {
-      await migratePostgres(store.pool, 'rule_state_migrations', MIGRATION_LOCK, MIGRATIONS);
       await store.refresh();
       return store;
     } catch (err) {
