@@ -9,15 +9,14 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { enrollWithNewKey, type EnrolledIdentity } from '../../src/agent/enrolment.ts';
-import { createClient, openStream } from '../../src/agent/transport.ts';
 import { InProcessBus } from '../../src/bus/in-process.ts';
 import { issueServerCertificate, loadOrCreateCa } from '../../src/pki/pki.ts';
 import type { VigilEvent } from '../../src/schema/event.ts';
-import { encodeAgentMessage } from '../../src/schema/wire.ts';
 import { issueEnrollmentToken } from '../../src/server/enrollment-tokens.ts';
 import { IngestServer, type IngestMetadata } from '../../src/server/ingest.ts';
 import { registry } from '../../src/server/metrics.ts';
 import { SqliteMetadataStore } from '../../src/stores/metadata/sqlite.ts';
+import { heartbeatStreamOutcome } from '../support/agent-stream.ts';
 
 const facts = { hostname: 'faults', os: 'linux', kernel: 'test', agentVersion: 'test' };
 let dir: string;
@@ -64,16 +63,7 @@ async function serverErrors(): Promise<number> {
 }
 
 /** Opens a stream as `id`, sends a heartbeat, and resolves with how the server ended it (or 'open'). */
-function heartbeatOutcome(id: EnrolledIdentity): Promise<grpc.ServiceError | 'open'> {
-  const client = createClient(address, { caPem, certPem: id.certPem, keyPem: id.keyPem });
-  const stream = openStream(client);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => { resolve('open'); stream.cancel(); client.close(); }, 2000);
-    stream.on('error', (err: grpc.ServiceError) => { clearTimeout(timer); client.close(); resolve(err); });
-    stream.on('data', () => {});
-    stream.write(encodeAgentMessage({ heartbeat: { version: 'x' } }));
-  });
-}
+const heartbeatOutcome = (id: EnrolledIdentity) => heartbeatStreamOutcome(address, { caPem, certPem: id.certPem, keyPem: id.keyPem }, 2000);
 
 test('a failing metadata store fails the enrolment (retry later); the token is kept and the retry enrols', async () => {
   const t = await token();

@@ -11,9 +11,8 @@ import { pino } from 'pino';
 import { startEmbeddedServer, type RunningServer } from '../../src/server/embedded.ts';
 import { SimulatedAgent } from '../../src/agent/simulator.ts';
 import { enrollWithNewKey } from '../../src/agent/enrolment.ts';
-import { createClient, openStream } from '../../src/agent/transport.ts';
 import { loadOrCreateCa, generateKeyPair, createCsr, signAgentCsr, privateKeyToPem } from '../../src/pki/pki.ts';
-import { encodeAgentMessage } from '../../src/schema/wire.ts';
+import { heartbeatStreamOutcome } from '../support/agent-stream.ts';
 
 const facts = { hostname: 'ingest-test', os: 'linux', kernel: 'test', agentVersion: 'test' };
 let dir: string;
@@ -53,17 +52,6 @@ async function newAgent(name: string): Promise<SimulatedAgent> {
   return a;
 }
 
-/** Opens a stream with the given TLS material and resolves with how the server ended it. */
-function streamOutcome(tls: { caPem: string; certPem?: string; keyPem?: string }): Promise<grpc.ServiceError | 'open'> {
-  const client = createClient(server.grpcAddress, tls);
-  const stream = openStream(client);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => { resolve('open'); stream.cancel(); client.close(); }, 3000);
-    stream.on('error', (err: grpc.ServiceError) => { clearTimeout(timer); client.close(); resolve(err); });
-    stream.on('data', () => {});
-    stream.write(encodeAgentMessage({ heartbeat: { version: 'x' } }));
-  });
-}
 
 test('enrolment with an unknown token is refused', async () => {
   await assert.rejects(enrollWithNewKey(server.grpcAddress, server.caPem, 'vet_not-a-real-token', facts), /unknown enrolment token/);
@@ -93,7 +81,7 @@ test('an enrolment token made through the API enrols an agent that the API then 
 });
 
 test('a stream without a client certificate is refused', async () => {
-  const outcome = await streamOutcome({ caPem: server.caPem });
+  const outcome = await heartbeatStreamOutcome(server.grpcAddress, { caPem: server.caPem });
   assert.notEqual(outcome, 'open');
   assert.equal((outcome as grpc.ServiceError).code, grpc.status.UNAUTHENTICATED);
   assert.match((outcome as grpc.ServiceError).details, /no client certificate/);
@@ -105,7 +93,7 @@ test('a certificate from another CA is refused', async () => {
     const other = await loadOrCreateCa(otherDir, 'Impostor CA');
     const keys = await generateKeyPair();
     const signed = await signAgentCsr(other, await createCsr(keys, 'impostor'), 'agt-impostor', 'default', 1);
-    const outcome = await streamOutcome({ caPem: server.caPem, certPem: signed.certPem, keyPem: await privateKeyToPem(keys.privateKey) });
+    const outcome = await heartbeatStreamOutcome(server.grpcAddress, { caPem: server.caPem, certPem: signed.certPem, keyPem: await privateKeyToPem(keys.privateKey) });
     assert.notEqual(outcome, 'open', 'the stream of an impostor must not stay open');
   } finally {
     rmSync(otherDir, { recursive: true, force: true });
