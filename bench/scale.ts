@@ -3,7 +3,8 @@
 // throw-away namespace), the ClickHouse HTTP test fixture (in-process ClickHouse behind HTTP, its own
 // process) and a throw-away PostgreSQL database. Simulated agents send paced batches and await each ack.
 // Prints per scenario: stored events/s, CPU seconds per 1,000 events for each role (from /proc), agent-ack
-// latency p50/p99; the last line is one JSON object.
+// latency p50/p99, and the ack latency of one ingest process without workers (they and ClickHouse would run on
+// other hosts); the last line is one JSON object.
 // Knobs (env): BENCH_RATE events/s offered (10000), BENCH_SECONDS (10), BENCH_AGENTS (20), BENCH_BATCH
 // events per agent batch (50), BENCH_WORKER_BATCH bus messages per ClickHouse insert (64).
 
@@ -11,8 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { SimulatedAgent } from '../src/agent/simulator.ts';
+import { SimulatedAgent, type PreparedBatch } from '../src/agent/simulator.ts';
 import { JetStreamBus } from '../src/bus/jetstream.ts';
 import { loadOrCreateCa } from '../src/pki/pki.ts';
 import { issueEnrollmentToken } from '../src/server/enrollment-tokens.ts';
@@ -20,6 +20,7 @@ import { ClickHouseHttpEngine } from '../src/stores/events/clickhouse-http.ts';
 import { PostgresMetadataStore } from '../src/stores/metadata/postgres.ts';
 import { spawnClickHouseFixture } from '../test/fixtures/clickhouse-http-server.ts';
 import { cpuSeconds, freePort, spawnRole, stopProcess, type RoleProcess } from '../test/fixtures/vigil-roles.ts';
+import { createTempDatabase } from '../test/support/postgres.ts';
 
 const RATE = Number(process.env.BENCH_RATE ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -27,39 +28,34 @@ const AGENTS = Number(process.env.BENCH_AGENTS ?? 20);
 const BATCH = Number(process.env.BENCH_BATCH ?? 50);
 const WORKER_BATCH = Number(process.env.BENCH_WORKER_BATCH ?? 64);
 const NATS = process.env.VIGIL_BENCH_NATS ?? '127.0.0.1:4222';
-const PG_ADMIN = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'postgres' };
 const PARTITIONS = 2;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
-async function pgAdmin(sql: string): Promise<void> {
-  const c = new pg.Client(PG_ADMIN);
-  await c.connect();
-  try { await c.query(sql); } finally { await c.end(); }
-}
-
 function percentile(sorted: number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : NaN;
 }
 
-interface Stack { dir: string; database: string; clickhouseUrl: string; caPem: string }
+interface Stack { dir: string; postgresUrl: string; clickhouseUrl: string; caPem: string }
 
 interface ScenarioResult {
   pairs: number; events: number; eventsPerS: number; cpuPer1000: { ingest: number; worker: number; total: number; clickhouse_fixture: number };
   ackP50: number; ackP99: number; agentRetries: number;
 }
 
-/** One agent: paced batches (RATE / AGENTS events/s), each awaited; re-sent on failure. */
-async function drive(agent: SimulatedAgent, until: number, latencies: number[], stats: { acked: number; retries: number }): Promise<void> {
+/**
+ * One agent: paced batches (RATE / AGENTS events/s) from `batches`, encoded before the clock starts (so the
+ * latency is the server's, not the generator's), each awaited; re-sent on failure.
+ */
+async function drive(agent: SimulatedAgent, batches: PreparedBatch[], phase: number, until: number, latencies: number[], stats: { acked: number; retries: number }): Promise<void> {
   const intervalMs = (BATCH / (RATE / AGENTS)) * 1000;
-  let next = performance.now();
-  agent.connect();
-  while (Date.now() < until) {
-    const events = agent.syntheticEvents(BATCH);
+  let next = performance.now() + phase * intervalMs; // agents spread over the interval, as independent hosts are
+  await sleep(phase * intervalMs);
+  for (let batch = batches.shift(); batch && Date.now() < until; batch = batches.shift()) {
     for (;;) {
       try {
-        const ack = await agent.send(events);
+        const ack = await agent.sendPrepared(batch);
         latencies.push(ack.latencyMs);
         stats.acked += ack.accepted;
         break;
@@ -82,11 +78,15 @@ async function storedCount(engine: ClickHouseHttpEngine): Promise<number> {
   return Number(r.n);
 }
 
-async function scenario(pairs: number, s: Stack, fixturePid: number, engine: ClickHouseHttpEngine): Promise<ScenarioResult> {
+/**
+ * `pairs` ingest processes, each with a worker unless `ingestOnly` (then the events wait in JetStream, as for
+ * an ingest host whose workers and ClickHouse run elsewhere: its own ack latency, without their CPU here).
+ */
+async function scenario(pairs: number, s: Stack, fixturePid: number, engine: ClickHouseHttpEngine, ingestOnly = false): Promise<ScenarioResult> {
   const namespace = `bench${randomBytes(4).toString('hex')}`;
   const env = {
     ...process.env, VIGIL_NATS_URL: `nats://${NATS}`, VIGIL_BUS_NAMESPACE: namespace, VIGIL_CLICKHOUSE_URL: s.clickhouseUrl,
-    VIGIL_POSTGRES_URL: `postgres://postgres@127.0.0.1:5432/${s.database}`, VIGIL_PKI_DIR: join(s.dir, 'pki'),
+    VIGIL_POSTGRES_URL: s.postgresUrl, VIGIL_PKI_DIR: join(s.dir, 'pki'),
     VIGIL_EVENT_PARTITIONS: String(PARTITIONS), VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn',
   };
   const roles: { role: 'ingest' | 'worker'; p: RoleProcess }[] = [];
@@ -95,7 +95,7 @@ async function scenario(pairs: number, s: Stack, fixturePid: number, engine: Cli
     for (let i = 0; i < pairs; i++) {
       grpcPorts.push(await freePort());
       roles.push({ role: 'ingest', p: await spawnRole(['ingest', '--grpc', `127.0.0.1:${grpcPorts[i]}`], env) });
-      roles.push({ role: 'worker', p: await spawnRole(['worker', '--worker-count', String(pairs), '--worker-index', String(i), '--worker-batch', String(WORKER_BATCH)], env) });
+      if (!ingestOnly) roles.push({ role: 'worker', p: await spawnRole(['worker', '--worker-count', String(pairs), '--worker-index', String(i), '--worker-batch', String(WORKER_BATCH)], env) });
     }
     const metadata = new PostgresMetadataStore({ connectionString: env.VIGIL_POSTGRES_URL });
     const agents = await Promise.all(Array.from({ length: AGENTS }, async (_, i) => {
@@ -104,16 +104,19 @@ async function scenario(pairs: number, s: Stack, fixturePid: number, engine: Cli
     }));
     await metadata.close();
 
+    const perAgent = Math.ceil((SECONDS * RATE) / AGENTS / BATCH) + 1;
+    const prepared = agents.map((a) => Array.from({ length: perAgent }, () => a.prepare(a.syntheticEvents(BATCH))));
+    for (const a of agents) a.connect();
     const before = await storedCount(engine);
     const cpu0 = roles.map((r) => cpuSeconds(r.p.child.pid!));
     const fixtureCpu0 = cpuSeconds(fixturePid);
     const latencies: number[] = [];
     const stats = { acked: 0, retries: 0 };
     const started = performance.now();
-    await Promise.all(agents.map((a) => drive(a, Date.now() + SECONDS * 1000, latencies, stats)));
-    for (let i = 0; i < 1200 && (await storedCount(engine)) - before < stats.acked; i++) await sleep(100);
+    await Promise.all(agents.map((a, i) => drive(a, prepared[i], i / AGENTS, Date.now() + SECONDS * 1000, latencies, stats)));
+    for (let i = 0; !ingestOnly && i < 1200 && (await storedCount(engine)) - before < stats.acked; i++) await sleep(100);
     const elapsedS = (performance.now() - started) / 1000;
-    const stored = (await storedCount(engine)) - before;
+    const stored = ingestOnly ? stats.acked : (await storedCount(engine)) - before;
     const cpu = roles.map((r, i) => ({ role: r.role, s: cpuSeconds(r.p.child.pid!) - cpu0[i] }));
     const per1000 = (role: string) => round(cpu.filter((c) => c.role === role).reduce((a, c) => a + c.s, 0) / stored * 1000, 4);
     latencies.sort((a, b) => a - b);
@@ -124,7 +127,7 @@ async function scenario(pairs: number, s: Stack, fixturePid: number, engine: Cli
       ackP50: round(percentile(latencies, 0.5), 2), ackP99: round(percentile(latencies, 0.99), 2), agentRetries: stats.retries,
     };
     if (stored !== stats.acked) throw new Error(`stored ${stored} events but ${stats.acked} were acknowledged`);
-    console.log(JSON.stringify({ scenario: `${pairs} ingest+worker pair(s)`, offered_events_per_s: RATE, ...result }));
+    console.log(JSON.stringify({ scenario: ingestOnly ? `${pairs} ingest process(es), no workers (acknowledged, not stored)` : `${pairs} ingest+worker pair(s)`, offered_events_per_s: RATE, ...result }));
     return result;
   } finally {
     for (const r of roles) await stopProcess(r.p.child, 'SIGTERM');
@@ -134,27 +137,28 @@ async function scenario(pairs: number, s: Stack, fixturePid: number, engine: Cli
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-scale-'));
-  const database = `vigil_bench_scale_${randomBytes(6).toString('hex')}`;
-  await pgAdmin(`CREATE DATABASE ${database}`);
+  const db = await createTempDatabase('bench_scale');
   const fixture = await spawnClickHouseFixture(join(dir, 'clickhouse'));
   const engine = new ClickHouseHttpEngine({ url: fixture.url });
   try {
     mkdirSync(join(dir, 'pki'), { mode: 0o700 });
-    const stack: Stack = { dir, database, clickhouseUrl: fixture.url, caPem: (await loadOrCreateCa(join(dir, 'pki'))).certPem };
+    const stack: Stack = { dir, postgresUrl: db.url, clickhouseUrl: fixture.url, caPem: (await loadOrCreateCa(join(dir, 'pki'))).certPem };
     console.log(`bench:scale: ${RATE} events/s offered for ${SECONDS} s by ${AGENTS} agents in batches of ${BATCH}; ` +
       `${PARTITIONS} event partitions; ${WORKER_BATCH} bus messages per ClickHouse insert (≤ ${WORKER_BATCH * BATCH} events)`);
     const one = await scenario(1, stack, fixture.child.pid!, engine);
     const two = await scenario(2, stack, fixture.child.pid!, engine);
+    const ingestOnly = await scenario(1, stack, fixture.child.pid!, engine, true);
     console.log(JSON.stringify({
       bench: 'scale', events_per_s_1: one.eventsPerS, events_per_s_2: two.eventsPerS,
       cpu_s_per_1000_1: one.cpuPer1000.total, cpu_s_per_1000_2: two.cpuPer1000.total,
       ack_p50_ms: Math.max(one.ackP50, two.ackP50), ack_p99_ms: Math.max(one.ackP99, two.ackP99),
-      ack_p99_ms_1: one.ackP99, ack_p99_ms_2: two.ackP99, offered_events_per_s: RATE,
+      ack_p99_ms_1: one.ackP99, ack_p99_ms_2: two.ackP99, ack_p50_ms_ingest_only: ingestOnly.ackP50, ack_p99_ms_ingest_only: ingestOnly.ackP99,
+      offered_events_per_s: RATE,
     }));
   } finally {
     await engine.close();
     await fixture.stop();
-    await pgAdmin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await db.drop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
