@@ -112,6 +112,13 @@ function bucketQuantiles(before: Buckets, after: Buckets): { p50: number; p99: n
   return { p50: at(0.5), p99: at(0.99) };
 }
 
+/** The ingest thread's event-loop delay since the previous scrape (p99 and max, ms). */
+async function ingestLoopDelay(server: VigilProcess): Promise<{ p99: number; max: number }> {
+  const text = await (await fetch(`${server.apiUrl}/metrics`)).text();
+  const q = (quantile: string) => round(Number(new RegExp(`^vigil_ingest_thread_loop_delay_seconds\\{quantile="${quantile}"\\} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) * 1000);
+  return { p99: q('0.99'), max: q('1') };
+}
+
 /** Waits until the pipeline has stored everything acknowledged so far (the bus backlog is empty). */
 async function waitForEmptyBacklog(server: VigilProcess): Promise<void> {
   const t0 = performance.now();
@@ -141,17 +148,19 @@ async function main(): Promise<void> {
     const SERVER_HISTOGRAMS = ['vigil_ingest_ack_seconds', 'vigil_bus_log_commit_seconds'];
     const before = await histograms(server, SERVER_HISTOGRAMS);
     const lat = await latencyPhase(agents);
+    const loop = await ingestLoopDelay(server); // first: a scrape resets the delay's statistics
     const after = await histograms(server, SERVER_HISTOGRAMS);
     const [serverSide, commit] = SERVER_HISTOGRAMS.map((n) => bucketQuantiles(before.get(n)!, after.get(n)!));
     const sorted = lat.latencies.sort((a, b) => a - b);
     console.log(`latency at ${rate} events/s: ${lat.events} events, ack p50 ${round(percentile(sorted, 50))} ms, `
       + `p99 ${round(percentile(sorted, 99))} ms, max ${round(sorted.at(-1) ?? 0)} ms (${lat.late} batches sent late by the generator); `
       + `in the server (received → acknowledged, histogram upper bounds): p50 ≤ ${serverSide.p50} ms, p99 ≤ ${serverSide.p99} ms, `
-      + `of which the bus log's write + fdatasync: p50 ≤ ${commit.p50} ms, p99 ≤ ${commit.p99} ms`);
+      + `of which the bus log's write + fdatasync: p50 ≤ ${commit.p50} ms, p99 ≤ ${commit.p99} ms; `
+      + `the ingest thread's event-loop delay p99 ${loop.p99} ms, max ${loop.max} ms`);
     for (const a of agents) a.close();
     console.log(JSON.stringify({
       bench: 'ingest', events_per_s: Math.round(eventsPerS), ack_p50_ms: round(percentile(sorted, 50)), ack_p99_ms: round(percentile(sorted, 99)),
-      server_ack_p50_ms: serverSide.p50, server_ack_p99_ms: serverSide.p99, log_commit_p50_ms: commit.p50, log_commit_p99_ms: commit.p99, rate_for_latency: rate, throughput_ack_p99_ms: round(percentile(tpSorted, 99)), agents: agentCount, batch: batchSize,
+      server_ack_p50_ms: serverSide.p50, server_ack_p99_ms: serverSide.p99, log_commit_p50_ms: commit.p50, log_commit_p99_ms: commit.p99, ingest_loop_delay_p99_ms: loop.p99, ingest_loop_delay_max_ms: loop.max, rate_for_latency: rate, throughput_ack_p99_ms: round(percentile(tpSorted, 99)), agents: agentCount, batch: batchSize,
     }));
   } finally {
     await server.stop('SIGTERM');

@@ -3,7 +3,9 @@
 // acknowledged as soon as it is fsynced, however busy the pipeline, detection and API are in the main
 // thread. Metadata calls, agent hooks and the pipeline's consumer go to the main thread.
 
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
+import { Gauge } from 'prom-client';
 import { pino } from 'pino';
 import { bytesCodec, jsonCodec } from '../bus/codec.ts';
 import { LocalLogBus } from '../bus/local-log.ts';
@@ -50,4 +52,17 @@ rpc.handle('ingest.send', (agentId: string, msg: ServerMessage) => { ingest.chan
 rpc.handle('ingest.refuse', (agentId: string, details: string) => { ingest.disconnect(agentId, details); });
 rpc.handle('ingest.close', () => ingest.close());
 rpc.handle('metrics', () => registry.getMetricsAsJSON());
+
+// How late this thread's event loop ran (GC pauses, synchronous work) since the last scrape: the part of an
+// ack's latency that is neither the disk nor the network.
+const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+loopDelay.enable();
+new Gauge({
+  name: 'vigil_ingest_thread_loop_delay_seconds', help: 'Event-loop delay of the ingest thread since the last scrape, by quantile',
+  labelNames: ['quantile'], registers: [registry],
+  collect() {
+    for (const q of [0.5, 0.99, 1]) this.set({ quantile: String(q) }, (q === 1 ? loopDelay.max : loopDelay.percentile(q * 100)) / 1e9);
+    loopDelay.reset();
+  },
+});
 rpc.notify('ready');
