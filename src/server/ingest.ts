@@ -243,34 +243,47 @@ export class IngestServer {
     send({ body: 'reject', reject: { seq: 0, error: 'agent message has no body' } });
   }
 
-  private async onBatch({ id, send, fail }: StreamContext, seq: number, wire: Record<string, unknown>[]): Promise<void> {
+  private onBatch(s: StreamContext, seq: number, wire: Record<string, unknown>[]): Promise<void> {
     const received = m.ingestAckSeconds.startTimer();
-    const ingested = new Date().toISOString();
-    const good: VigilEvent[] = [];
-    const errors: EventError[] = [];
-    let truncated = 0;
-    wire.forEach((w, index) => {
-      const candidate = fromWireEvent(w) as { agent?: Record<string, unknown>; event?: Record<string, unknown> };
-      // Identity comes from the certificate, never from the event.
-      candidate.agent = { ...(candidate.agent ?? {}), id: id.agentId, tenant_id: id.tenantId };
-      const r = validateEvent(candidate);
-      if (!r.ok) return errors.push({ index, error: r.error });
-      r.event.event.ingested = ingested;
-      if (r.truncated.length) truncated++;
-      good.push(r.event);
-    });
+    const { good, errors, truncated } = checkEvents(s.id, wire);
+    // Only the counts wait for the bus: the events are the bus's from here on. (Kept alive across the fsync,
+    // they would reach the old generation, and the full collections that then follow delay other acks.)
+    const published = good.length ? this.o.bus.publish({ subject: `events.${s.id.tenantId}.${s.id.agentId}`, id: `${s.id.agentId}:${seq}`, payload: good }) : Promise.resolve();
+    return this.acknowledge(s, seq, published, { accepted: good.length, errors, truncated }, received);
+  }
+
+  private async acknowledge({ id, send, fail }: StreamContext, seq: number, published: Promise<void>,
+    ack: { accepted: number; errors: EventError[]; truncated: number }, received: () => void): Promise<void> {
     try {
-      if (good.length) await this.o.bus.publish({ subject: `events.${id.tenantId}.${id.agentId}`, id: `${id.agentId}:${seq}`, payload: good });
+      await published;
     } catch (err) {
       // Not acknowledged: the stream is closed so that the agent reconnects and re-sends from its spool.
       m.ingestRejectedMessages.inc({ reason: 'store_unavailable' });
       this.o.log.error({ err, agentId: id.agentId, seq }, 'batch not stored');
       return fail('events could not be stored; reconnect and re-send');
     }
-    m.ingestEvents.inc({ outcome: 'accepted' }, good.length);
-    if (errors.length) m.ingestEvents.inc({ outcome: 'rejected' }, errors.length);
-    if (truncated) m.ingestEvents.inc({ outcome: 'truncated' }, truncated);
-    send({ body: 'ack', ack: { seq, accepted: good.length, errors, truncated } });
+    m.ingestEvents.inc({ outcome: 'accepted' }, ack.accepted);
+    if (ack.errors.length) m.ingestEvents.inc({ outcome: 'rejected' }, ack.errors.length);
+    if (ack.truncated) m.ingestEvents.inc({ outcome: 'truncated' }, ack.truncated);
+    send({ body: 'ack', ack: { seq, ...ack } });
     received();
   }
+}
+
+/** Validates a batch's wire events; identity comes from the certificate, never from the event. */
+function checkEvents(id: AgentIdentity, wire: Record<string, unknown>[]): { good: VigilEvent[]; errors: EventError[]; truncated: number } {
+  const ingested = new Date().toISOString();
+  const good: VigilEvent[] = [];
+  const errors: EventError[] = [];
+  let truncated = 0;
+  wire.forEach((w, index) => {
+    const candidate = fromWireEvent(w) as { agent?: Record<string, unknown>; event?: Record<string, unknown> };
+    candidate.agent = { ...(candidate.agent ?? {}), id: id.agentId, tenant_id: id.tenantId };
+    const r = validateEvent(candidate);
+    if (!r.ok) return errors.push({ index, error: r.error });
+    r.event.event.ingested = ingested;
+    if (r.truncated.length) truncated++;
+    good.push(r.event);
+  });
+  return { good, errors, truncated };
 }
