@@ -6,15 +6,23 @@
 //   2. latency: a fixed 10,000 events/s (100-event batches at a steady pace); ack latency p50/p99 at the agents,
 //      and from the server's histograms: received → acknowledged, and the bus log's write + fdatasync (the disk's share).
 // Last line: {"bench":"ingest","events_per_s":…,"ack_p50_ms":…,"ack_p99_ms":…}
+// A third phase, only when asked for (`--phases decode`), runs in this process: the ingest thread's CPU time
+// per event for its work on a batch (decode → validate → encode for the bus log) on the simulated agents'
+// batches, and the garbage collections that work causes (median of repeated rounds).
 //
-// Usage: npm run bench:ingest [-- --seconds 15 --agents 8 --batch 500 --window 4 --rate 10000 --phases throughput,latency
+// Usage: npm run bench:ingest [-- --seconds 15 --agents 8 --batch 500 --window 4 --rate 10000 --phases throughput,latency,decode
 //        --bus-dir DIR]   (--bus-dir: the bus log in DIR, e.g. on another device, through a symlink <data-dir>/bus)
 
 import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PerformanceObserver, constants as perf } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { SimulatedAgent, type PreparedBatch } from '../src/agent/simulator.ts';
+import { jsonCodec } from '../src/bus/codec.ts';
+import type { VigilEvent } from '../src/schema/event.ts';
+import { decodeAgentMessage } from '../src/schema/wire.ts';
+import { checkEvents } from '../src/server/ingest.ts';
 import { startVigil, type VigilProcess } from '../test/support/vigil-process.ts';
 
 const { values } = parseArgs({ options: {
@@ -131,6 +139,76 @@ async function waitForEmptyBacklog(server: VigilProcess): Promise<void> {
   console.log(`pipeline caught up ${round((performance.now() - t0) / 1000)} s after the throughput phase`);
 }
 
+/** The ingest thread's work on one batch's bytes, as ingest.ts and ingest-thread-entry.ts do it; returns the log's payload. */
+const eventsCodec = jsonCodec<VigilEvent[]>();
+function ingestWork(id: { agentId: string; tenantId: string }, frame: Buffer): Uint8Array {
+  const msg = decodeAgentMessage(frame);
+  if (msg.body !== 'batch') throw new Error('not a batch');
+  const { good, errors } = checkEvents(id, msg.batch.events ?? []);
+  if (errors.length) throw new Error(`rejected: ${errors[0].error}`);
+  return eventsCodec.encode(good);
+}
+
+/** CPU µs per event of ingestWork (median of rounds over the same batches) and the collections it caused per 100,000 events. */
+async function decodePhase(agent: SimulatedAgent): Promise<{ us_per_event: number; scavenges: number; mark_compacts: number; gc_ms: number }> {
+  const frames = Array.from({ length: 100 }, () => agent.prepare(agent.syntheticEvents(batchSize)).frame);
+  const id = agent.identity;
+  const gcs: PerformanceEntry[] = [];
+  const rounds: number[] = [];
+  let events = 0;
+  for (const f of frames.slice(0, 10)) ingestWork(id, f); // warm-up (optimised code)
+  const observer = new PerformanceObserver((list) => gcs.push(...list.getEntries()));
+  observer.observe({ entryTypes: ['gc'] });
+  for (let r = 0; r < 9; r++) {
+    const cpu = process.cpuUsage();
+    for (const f of frames) ingestWork(id, f);
+    const used = process.cpuUsage(cpu);
+    rounds.push((used.user + used.system) / (frames.length * batchSize));
+    events += frames.length * batchSize;
+    await new Promise((r) => setImmediate(r)); // lets the GC entries arrive
+  }
+  observer.disconnect();
+  const per100k = (n: number) => round((n * 100_000) / events, 1);
+  const kind = (k: number) => gcs.filter((e) => (e as PerformanceEntry & { detail?: { kind: number } }).detail?.kind === k).length;
+  const sorted = rounds.sort((a, b) => a - b);
+  const out = {
+    us_per_event: round(sorted[Math.floor(sorted.length / 2)]), scavenges: per100k(kind(perf.NODE_PERFORMANCE_GC_MINOR)),
+    mark_compacts: per100k(kind(perf.NODE_PERFORMANCE_GC_MAJOR)), gc_ms: per100k(gcs.reduce((s, e) => s + e.duration, 0)),
+  };
+  console.log(`decode: the ingest thread's work on a batch of ${batchSize} (decode → validate → encode for the log): ${out.us_per_event} µs CPU per event `
+    + `(rounds ${sorted.map((x) => round(x, 1)).join(' ')}); per 100,000 events ${out.scavenges} scavenges, ${out.mark_compacts} mark-compacts, ${out.gc_ms} ms in GC`);
+  return out;
+}
+
+async function reportThroughput(server: VigilProcess, agents: SimulatedAgent[]): Promise<Record<string, number>> {
+  const tp = await throughputPhase(agents);
+  const sorted = tp.latencies.sort((a, b) => a - b);
+  const eventsPerS = tp.events / tp.seconds;
+  console.log(`throughput: ${tp.events} events acknowledged in ${round(tp.seconds)} s = ${Math.round(eventsPerS)} events/s `
+    + `(${agentCount} agents × ${window} batches of ${batchSize} in flight; ack p50 ${round(percentile(sorted, 50))} ms, p99 ${round(percentile(sorted, 99))} ms)`);
+  await waitForEmptyBacklog(server);
+  return { events_per_s: Math.round(eventsPerS), throughput_ack_p99_ms: round(percentile(sorted, 99)) };
+}
+
+async function reportLatency(server: VigilProcess, agents: SimulatedAgent[]): Promise<Record<string, number>> {
+  const SERVER_HISTOGRAMS = ['vigil_ingest_ack_seconds', 'vigil_bus_log_commit_seconds'];
+  const before = await histograms(server, SERVER_HISTOGRAMS); // a scrape also resets the loop delay's statistics
+  const lat = await latencyPhase(agents);
+  const loop = await ingestLoopDelay(server);
+  const after = await histograms(server, SERVER_HISTOGRAMS);
+  const [serverSide, commit] = SERVER_HISTOGRAMS.map((n) => bucketQuantiles(before.get(n)!, after.get(n)!));
+  const sorted = lat.latencies.sort((a, b) => a - b);
+  console.log(`latency at ${rate} events/s: ${lat.events} events, ack p50 ${round(percentile(sorted, 50))} ms, `
+    + `p99 ${round(percentile(sorted, 99))} ms, max ${round(sorted.at(-1) ?? 0)} ms (${lat.late} batches sent late by the generator); `
+    + `in the server (received → acknowledged, histogram upper bounds): p50 ≤ ${serverSide.p50} ms, p99 ≤ ${serverSide.p99} ms, `
+    + `of which the bus log's write + fdatasync: p50 ≤ ${commit.p50} ms, p99 ≤ ${commit.p99} ms; `
+    + `the ingest thread's event-loop delay p99 ${loop.p99} ms, max ${loop.max} ms`);
+  return {
+    ack_p50_ms: round(percentile(sorted, 50)), ack_p99_ms: round(percentile(sorted, 99)), server_ack_p50_ms: serverSide.p50, server_ack_p99_ms: serverSide.p99,
+    log_commit_p50_ms: commit.p50, log_commit_p99_ms: commit.p99, ingest_loop_delay_p99_ms: loop.p99, ingest_loop_delay_max_ms: loop.max, rate_for_latency: rate,
+  };
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-ingest-'));
   const busDir = values['bus-dir'] ? mkdtempSync(join(values['bus-dir'], 'vigil-bench-bus-')) : undefined;
@@ -139,29 +217,12 @@ async function main(): Promise<void> {
   try {
     const caPem = readFileSync(join(dir, 'pki', 'ca.pem'), 'utf8');
     const agents = await enrolAgents(server, caPem, agentCount);
-    const tp = phases.has('throughput') ? await throughputPhase(agents) : { events: 0, seconds: 1, latencies: [] };
-    const tpSorted = tp.latencies.sort((a, b) => a - b);
-    const eventsPerS = tp.events / tp.seconds;
-    console.log(`throughput: ${tp.events} events acknowledged in ${round(tp.seconds)} s = ${Math.round(eventsPerS)} events/s `
-      + `(${agentCount} agents × ${window} batches of ${batchSize} in flight; ack p50 ${round(percentile(tpSorted, 50))} ms, p99 ${round(percentile(tpSorted, 99))} ms)`);
-    await waitForEmptyBacklog(server);
-    const SERVER_HISTOGRAMS = ['vigil_ingest_ack_seconds', 'vigil_bus_log_commit_seconds'];
-    const before = await histograms(server, SERVER_HISTOGRAMS);
-    const lat = await latencyPhase(agents);
-    const loop = await ingestLoopDelay(server); // first: a scrape resets the delay's statistics
-    const after = await histograms(server, SERVER_HISTOGRAMS);
-    const [serverSide, commit] = SERVER_HISTOGRAMS.map((n) => bucketQuantiles(before.get(n)!, after.get(n)!));
-    const sorted = lat.latencies.sort((a, b) => a - b);
-    console.log(`latency at ${rate} events/s: ${lat.events} events, ack p50 ${round(percentile(sorted, 50))} ms, `
-      + `p99 ${round(percentile(sorted, 99))} ms, max ${round(sorted.at(-1) ?? 0)} ms (${lat.late} batches sent late by the generator); `
-      + `in the server (received → acknowledged, histogram upper bounds): p50 ≤ ${serverSide.p50} ms, p99 ≤ ${serverSide.p99} ms, `
-      + `of which the bus log's write + fdatasync: p50 ≤ ${commit.p50} ms, p99 ≤ ${commit.p99} ms; `
-      + `the ingest thread's event-loop delay p99 ${loop.p99} ms, max ${loop.max} ms`);
+    const summary: Record<string, number> = { agents: agentCount, batch: batchSize };
+    if (phases.has('throughput')) Object.assign(summary, await reportThroughput(server, agents));
+    if (phases.has('latency')) Object.assign(summary, await reportLatency(server, agents));
+    if (phases.has('decode')) Object.assign(summary, Object.fromEntries(Object.entries(await decodePhase(agents[0])).map(([k, v]) => [`decode_${k}`, v])));
     for (const a of agents) a.close();
-    console.log(JSON.stringify({
-      bench: 'ingest', events_per_s: Math.round(eventsPerS), ack_p50_ms: round(percentile(sorted, 50)), ack_p99_ms: round(percentile(sorted, 99)),
-      server_ack_p50_ms: serverSide.p50, server_ack_p99_ms: serverSide.p99, log_commit_p50_ms: commit.p50, log_commit_p99_ms: commit.p99, ingest_loop_delay_p99_ms: loop.p99, ingest_loop_delay_max_ms: loop.max, rate_for_latency: rate, throughput_ack_p99_ms: round(percentile(tpSorted, 99)), agents: agentCount, batch: batchSize,
-    }));
+    console.log(JSON.stringify({ bench: 'ingest', ...summary }));
   } finally {
     await server.stop('SIGTERM');
     rmSync(dir, { recursive: true, force: true });

@@ -271,7 +271,7 @@ export class IngestServer {
 }
 
 /** Validates a batch's wire events; identity comes from the certificate, never from the event. */
-function checkEvents(id: AgentIdentity, wire: Record<string, unknown>[]): { good: VigilEvent[]; errors: EventError[]; truncated: number } {
+export function checkEvents(id: Pick<AgentIdentity, 'agentId' | 'tenantId'>, wire: Record<string, unknown>[]): { good: VigilEvent[]; errors: EventError[]; truncated: number } {
   const ingested = new Date().toISOString();
   const good: VigilEvent[] = [];
   const errors: EventError[] = [];
