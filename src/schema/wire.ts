@@ -1,8 +1,10 @@
 // The wire codec: encodes and decodes the protobuf messages of vigil.proto with protobufjs, and maps a
 // wire `Event` to and from the schema's VigilEvent (the only difference is `timestamp` ↔ `@timestamp`).
+// Event batches, ingest's hot path, are read by batch-reader.ts straight into schema-shaped events.
 
 import protobuf from 'protobufjs';
 import { fileURLToPath } from 'node:url';
+import { batchReader } from './batch-reader.ts';
 import type { VigilEvent } from './event.ts';
 
 export const PROTO_PATH = fileURLToPath(new URL('./vigil.proto', import.meta.url));
@@ -32,9 +34,9 @@ export interface ArtifactAck { command_id: string; seq: number; error?: string }
 export interface WirePolicy { name: string; version: number; document_json: string }
 export interface PolicyAck { name: string; version: number; error?: string }
 
-/** A decoded agent message; `events` are wire events (use fromWireEvent). */
+/** A decoded agent message; a batch's `events` are schema-shaped but not yet validated (validateEvent). */
 export type AgentMessage =
-  | { body: 'batch'; batch: { seq?: number; events?: Record<string, unknown>[] } }
+  | { body: 'batch'; batch: { seq: number; events: Record<string, unknown>[] } }
   | { body: 'heartbeat'; heartbeat: Heartbeat }
   | { body: 'command_result'; command_result: CommandResult }
   | { body: 'artifact_chunk'; artifact_chunk: ArtifactChunk }
@@ -70,7 +72,19 @@ function decode<T>(t: protobuf.Type, bytes: Uint8Array): T {
 }
 
 export const encodeAgentMessage = (m: object): Buffer => encode(AgentMessageType, m);
-export const decodeAgentMessage = (b: Uint8Array): AgentMessage => decode(AgentMessageType, b);
+const readBatch = batchReader(AgentMessageType);
+
+/** Decodes an agent message; throws an Error whose message says what is malformed. */
+export function decodeAgentMessage(b: Uint8Array): AgentMessage {
+  let batch;
+  try {
+    batch = readBatch(b);
+  } catch (err) {
+    throw new Error(`malformed AgentMessage: ${(err as Error).message}`);
+  }
+  return batch ? { body: 'batch', batch } : decode(AgentMessageType, b);
+}
+
 export const encodeServerMessage = (m: ServerMessage | Omit<ServerMessage, 'body'>): Buffer => encode(ServerMessageType, m);
 export const decodeServerMessage = (b: Uint8Array): ServerMessage => decode(ServerMessageType, b);
 export const encodeEnrollRequest = (m: EnrollRequest): Buffer => encode(EnrollRequestType, m);
@@ -82,12 +96,6 @@ export const decodeEnrollResponse = (b: Uint8Array): EnrollResponse => decode(En
 export function toWireEvent(e: VigilEvent): Record<string, unknown> {
   const { '@timestamp': timestamp, winlog: _winlog, dlp: _dlp, ...rest } = e;
   return { timestamp, ...rest };
-}
-
-/** Wire event object → schema-shaped object (still unvalidated: run validateEvent on it). */
-export function fromWireEvent(w: Record<string, unknown>): Record<string, unknown> {
-  const { timestamp, ...rest } = w;
-  return { '@timestamp': timestamp, ...rest };
 }
 
 /** An encoded EventBatch message, built from events already in wire form. */

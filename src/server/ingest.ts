@@ -11,7 +11,7 @@ import { verifyAgentCertificate, signAgentCsr, type AgentIdentity, type Certific
 import type { VigilEvent } from '../schema/event.ts';
 import { validateEvent } from '../schema/validate.ts';
 import {
-  decodeAgentMessage, decodeEnrollRequest, encodeEnrollResponse, encodeServerMessage, fromWireEvent,
+  decodeAgentMessage, decodeEnrollRequest, encodeEnrollResponse, encodeServerMessage,
   type EventError, type Heartbeat, type ServerMessage, type CommandResult, type ArtifactChunk, type PolicyAck,
 } from '../schema/wire.ts';
 import type { AgentHealth, MetadataStore } from '../stores/metadata/types.ts';
@@ -229,7 +229,7 @@ export class IngestServer {
       m.ingestRejectedMessages.inc({ reason: 'malformed' });
       return send({ body: 'reject', reject: { seq: 0, error: (err as Error).message } });
     }
-    if (msg.body === 'batch') return this.onBatch(s, msg.batch.seq ?? 0, msg.batch.events ?? []);
+    if (msg.body === 'batch') return this.onBatch(s, msg.batch.seq, msg.batch.events);
     if (msg.body === 'heartbeat') {
       const health = healthFrom(msg.heartbeat);
       m.agentDrops.set({ host: id.agentId, where: 'sensor' }, health.sensorDrops ?? 0);
@@ -243,9 +243,9 @@ export class IngestServer {
     send({ body: 'reject', reject: { seq: 0, error: 'agent message has no body' } });
   }
 
-  private onBatch(s: StreamContext, seq: number, wire: Record<string, unknown>[]): Promise<void> {
+  private onBatch(s: StreamContext, seq: number, events: Record<string, unknown>[]): Promise<void> {
     const received = m.ingestAckSeconds.startTimer();
-    const { good, errors, truncated } = checkEvents(s.id, wire);
+    const { good, errors, truncated } = checkEvents(s.id, events);
     // Only the counts wait for the bus: the events are the bus's from here on. (Kept alive across the fsync,
     // they would reach the old generation, and the full collections that then follow delay other acks.)
     const published = good.length ? this.o.bus.publish({ subject: `events.${s.id.tenantId}.${s.id.agentId}`, id: `${s.id.agentId}:${seq}`, payload: good }) : Promise.resolve();
@@ -270,20 +270,28 @@ export class IngestServer {
   }
 }
 
-/** Validates a batch's wire events; identity comes from the certificate, never from the event. */
-export function checkEvents(id: Pick<AgentIdentity, 'agentId' | 'tenantId'>, wire: Record<string, unknown>[]): { good: VigilEvent[]; errors: EventError[]; truncated: number } {
+/**
+ * Validates a batch's decoded events (in place: they become the good ones); identity comes from the
+ * certificate, never from the event.
+ */
+export function checkEvents(id: Pick<AgentIdentity, 'agentId' | 'tenantId'>, events: Record<string, unknown>[]): { good: VigilEvent[]; errors: EventError[]; truncated: number } {
   const ingested = new Date().toISOString();
   const good: VigilEvent[] = [];
   const errors: EventError[] = [];
   let truncated = 0;
-  wire.forEach((w, index) => {
-    const candidate = fromWireEvent(w) as { agent?: Record<string, unknown>; event?: Record<string, unknown> };
-    candidate.agent = { ...(candidate.agent ?? {}), id: id.agentId, tenant_id: id.tenantId };
+  for (let index = 0; index < events.length; index++) {
+    const candidate = events[index] as { agent?: Record<string, unknown> };
+    const agent = (candidate.agent ??= {});
+    agent.id = id.agentId;
+    agent.tenant_id = id.tenantId;
     const r = validateEvent(candidate);
-    if (!r.ok) return errors.push({ index, error: r.error });
+    if (!r.ok) {
+      errors.push({ index, error: r.error });
+      continue;
+    }
     r.event.event.ingested = ingested;
     if (r.truncated.length) truncated++;
     good.push(r.event);
-  });
+  }
   return { good, errors, truncated };
 }
