@@ -19,10 +19,8 @@ import { join } from 'node:path';
 import { PerformanceObserver, constants as perf } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { SimulatedAgent, type PreparedBatch } from '../src/agent/simulator.ts';
-import { jsonCodec } from '../src/bus/codec.ts';
-import type { VigilEvent } from '../src/schema/event.ts';
 import { decodeAgentMessage } from '../src/schema/wire.ts';
-import { checkEvents } from '../src/server/ingest.ts';
+import { acceptBatch, encodeAcceptedBatch } from '../src/server/ingest-batch.ts';
 import { startVigil, type VigilProcess } from '../test/support/vigil-process.ts';
 
 const { values } = parseArgs({ options: {
@@ -140,13 +138,12 @@ async function waitForEmptyBacklog(server: VigilProcess): Promise<void> {
 }
 
 /** The ingest thread's work on one batch's bytes, as ingest.ts and ingest-thread-entry.ts do it; returns the log's payload. */
-const eventsCodec = jsonCodec<VigilEvent[]>();
 function ingestWork(id: { agentId: string; tenantId: string }, frame: Buffer): Uint8Array {
   const msg = decodeAgentMessage(frame);
   if (msg.body !== 'batch') throw new Error('not a batch');
-  const { good, errors } = checkEvents(id, msg.batch.events ?? []);
+  const { batch, errors } = acceptBatch({ agentId: id.agentId, tenantId: id.tenantId, ingested: new Date().toISOString() }, frame, msg.batch.events);
   if (errors.length) throw new Error(`rejected: ${errors[0].error}`);
-  return eventsCodec.encode(good);
+  return encodeAcceptedBatch(batch);
 }
 
 /** CPU µs per event of ingestWork (median of rounds over the same batches) and the collections it caused per 100,000 events. */

@@ -8,8 +8,9 @@ export interface PayloadCodec<T> {
 }
 
 /**
- * JSON: the default for event batches, because it carries every field of VigilEvent (the protobuf wire
- * form drops `winlog` and `dlp`, which the pipeline adds after ingest).
+ * JSON, for payloads of any shape. (Event batches have their own codec, eventBatchCodec in
+ * src/server/ingest-batch.ts: JSON too, because it carries every field of VigilEvent, where the protobuf
+ * wire form drops `winlog` and `dlp`; or the agent's own message when ingest stored it as sent.)
  */
 export function jsonCodec<T>(): PayloadCodec<T> {
   return {

@@ -7,14 +7,14 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Gauge } from 'prom-client';
 import { pino } from 'pino';
-import { bytesCodec, jsonCodec } from '../bus/codec.ts';
+import { bytesCodec } from '../bus/codec.ts';
 import { LocalLogBus } from '../bus/local-log.ts';
 import { serveLogBus } from '../bus/worker-log.ts';
 import { loadOrCreateCa } from '../pki/pki.ts';
-import type { VigilEvent } from '../schema/event.ts';
 import type { ServerMessage } from '../schema/wire.ts';
 import { ThreadRpc } from '../util/thread-rpc.ts';
 import { IngestServer, type IngestMetadata } from './ingest.ts';
+import { encodeAcceptedBatch } from './ingest-batch.ts';
 import { busLogCommitSeconds, registry, reportBusBacklog } from './metrics.ts';
 import type { IngestThreadInit } from './ingest-thread.ts';
 
@@ -37,10 +37,9 @@ const metadata: IngestMetadata = {
   consumeEnrollmentToken: metadataCall('consumeEnrollmentToken'), upsertHost: metadataCall('upsertHost'),
   getAgent: metadataCall('getAgent'), recordHeartbeat: metadataCall('recordHeartbeat'),
 };
-const events = jsonCodec<VigilEvent[]>();
 const ingest = new IngestServer({
   ca, serverCert: init.serverCert, metadata, log,
-  bus: { publish: (m) => bus.publish({ subject: m.subject, id: m.id, payload: events.encode(m.payload) }) },
+  bus: { publish: (m) => bus.publish({ subject: m.subject, id: m.id, payload: encodeAcceptedBatch(m.payload) }) },
   onAgentConnected: (a) => rpc.notify('agent.connected', a),
   onAgentDisconnected: (agentId) => rpc.notify('agent.disconnected', agentId),
   onCommandResult: (a, r) => rpc.notify('agent.commandResult', a, r),

@@ -6,13 +6,13 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
-import { jsonCodec } from '../bus/codec.ts';
 import { threadReady, WorkerLogBus } from '../bus/worker-log.ts';
 import type { AgentIdentity, KeyPairPem } from '../pki/pki.ts';
 import type { VigilEvent } from '../schema/event.ts';
 import type { ArtifactChunk, CommandResult, PolicyAck, ServerMessage } from '../schema/wire.ts';
 import { ThreadRpc } from '../util/thread-rpc.ts';
 import type { AgentChannel, IngestMetadata, IngestOptions } from './ingest.ts';
+import { eventBatchCodec } from './ingest-batch.ts';
 
 /** What the thread is started with (cloneable). */
 export interface IngestThreadInit {
@@ -73,7 +73,7 @@ export async function startIngestThread(o: IngestThreadOptions): Promise<IngestT
   rpc.handle('agent.policyAck', (a: AgentIdentity, ack: PolicyAck) => o.onPolicyAck?.(a, ack));
   await threadReady(worker, rpc);
   return {
-    bus: new WorkerLogBus(rpc, jsonCodec<VigilEvent[]>()),
+    bus: new WorkerLogBus(rpc, eventBatchCodec),
     channels,
     listen: (address) => rpc.call('ingest.listen', address),
     disconnect(agentId, details) {

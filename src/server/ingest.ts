@@ -8,8 +8,6 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/types.ts';
 import { verifyAgentCertificate, signAgentCsr, type AgentIdentity, type CertificateAuthority, type KeyPairPem } from '../pki/pki.ts';
-import type { VigilEvent } from '../schema/event.ts';
-import { validateEvent } from '../schema/validate.ts';
 import {
   decodeAgentMessage, decodeEnrollRequest, encodeEnrollResponse, encodeServerMessage,
   type EventError, type Heartbeat, type ServerMessage, type CommandResult, type ArtifactChunk, type PolicyAck,
@@ -18,6 +16,7 @@ import type { AgentHealth, MetadataStore } from '../stores/metadata/types.ts';
 import { AGENT_SERVICE, MAX_MESSAGE_BYTES } from '../schema/service.ts';
 import * as m from './metrics.ts';
 import { hashEnrollmentToken } from './enrollment-tokens.ts';
+import { acceptBatch, type AcceptedBatch } from './ingest-batch.ts';
 
 /** What ingest needs of the metadata store: enrolment, the agent's record, its heartbeats. */
 export type IngestMetadata = Pick<MetadataStore, 'consumeEnrollmentToken' | 'upsertHost' | 'getAgent' | 'recordHeartbeat'>;
@@ -26,7 +25,8 @@ export interface IngestOptions {
   ca: CertificateAuthority;
   serverCert: KeyPairPem;
   metadata: IngestMetadata;
-  bus: Pick<Bus<VigilEvent[]>, 'publish'>;
+  /** Where accepted batches go (a bus of event batches takes `batch.events`; the embedded log takes their encodeAcceptedBatch form). */
+  bus: Pick<Bus<AcceptedBatch>, 'publish'>;
   log: Logger;
   certificateDays?: number;
   /** Called with each command result an agent reports (response actions). */
@@ -229,7 +229,7 @@ export class IngestServer {
       m.ingestRejectedMessages.inc({ reason: 'malformed' });
       return send({ body: 'reject', reject: { seq: 0, error: (err as Error).message } });
     }
-    if (msg.body === 'batch') return this.onBatch(s, msg.batch.seq, msg.batch.events);
+    if (msg.body === 'batch') return this.onBatch(s, msg.batch.seq, msg.batch.events, bytes);
     if (msg.body === 'heartbeat') {
       const health = healthFrom(msg.heartbeat);
       m.agentDrops.set({ host: id.agentId, where: 'sensor' }, health.sensorDrops ?? 0);
@@ -243,13 +243,15 @@ export class IngestServer {
     send({ body: 'reject', reject: { seq: 0, error: 'agent message has no body' } });
   }
 
-  private onBatch(s: StreamContext, seq: number, events: Record<string, unknown>[]): Promise<void> {
+  private onBatch(s: StreamContext, seq: number, events: Record<string, unknown>[], message: Buffer): Promise<void> {
     const received = m.ingestAckSeconds.startTimer();
-    const { good, errors, truncated } = checkEvents(s.id, events);
+    const stamp = { agentId: s.id.agentId, tenantId: s.id.tenantId, ingested: new Date().toISOString() };
+    const { batch, errors, truncated } = acceptBatch(stamp, message, events);
+    const accepted = batch.events.length;
     // Only the counts wait for the bus: the events are the bus's from here on. (Kept alive across the fsync,
     // they would reach the old generation, and the full collections that then follow delay other acks.)
-    const published = good.length ? this.o.bus.publish({ subject: `events.${s.id.tenantId}.${s.id.agentId}`, id: `${s.id.agentId}:${seq}`, payload: good }) : Promise.resolve();
-    return this.acknowledge(s, seq, published, { accepted: good.length, errors, truncated }, received);
+    const published = accepted ? this.o.bus.publish({ subject: `events.${s.id.tenantId}.${s.id.agentId}`, id: `${s.id.agentId}:${seq}`, payload: batch }) : Promise.resolve();
+    return this.acknowledge(s, seq, published, { accepted, errors, truncated }, received);
   }
 
   private async acknowledge({ id, send, fail }: StreamContext, seq: number, published: Promise<void>,
@@ -268,30 +270,4 @@ export class IngestServer {
     send({ body: 'ack', ack: { seq, ...ack } });
     received();
   }
-}
-
-/**
- * Validates a batch's decoded events (in place: they become the good ones); identity comes from the
- * certificate, never from the event.
- */
-export function checkEvents(id: Pick<AgentIdentity, 'agentId' | 'tenantId'>, events: Record<string, unknown>[]): { good: VigilEvent[]; errors: EventError[]; truncated: number } {
-  const ingested = new Date().toISOString();
-  const good: VigilEvent[] = [];
-  const errors: EventError[] = [];
-  let truncated = 0;
-  for (let index = 0; index < events.length; index++) {
-    const candidate = events[index] as { agent?: Record<string, unknown> };
-    const agent = (candidate.agent ??= {});
-    agent.id = id.agentId;
-    agent.tenant_id = id.tenantId;
-    const r = validateEvent(candidate);
-    if (!r.ok) {
-      errors.push({ index, error: r.error });
-      continue;
-    }
-    r.event.event.ingested = ingested;
-    if (r.truncated.length) truncated++;
-    good.push(r.event);
-  }
-  return { good, errors, truncated };
 }

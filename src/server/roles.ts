@@ -38,6 +38,7 @@ import { startResponseService } from '../response/service.ts';
 import { openPostgresCommandStore } from '../response/store.ts';
 import { splitHostPort, DEFAULT_TENANT } from './embedded.ts';
 import { IngestServer } from './ingest.ts';
+import { eventBatchCodec, publishingEvents } from './ingest-batch.ts';
 import { registry } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
 import { apiRules, sharedRules, storeAndPublishSink, workerDetection } from './role-detection.ts';
@@ -52,7 +53,7 @@ export interface RunningRoles {
 
 function openBus(c: RoleConfig, log: Logger, owned: boolean): Promise<JetStreamBus<VigilEvent[]>> {
   return JetStreamBus.connect<VigilEvent[]>({
-    servers: c.nats.split(','), codec: jsonCodec(), namespace: c.busNamespace, consumerGroup: 'workers', ackWaitMs: c.ackWaitMs,
+    servers: c.nats.split(','), codec: eventBatchCodec, namespace: c.busNamespace, consumerGroup: 'workers', ackWaitMs: c.ackWaitMs,
     eventPartitions: c.eventPartitions, ownedPartitions: owned ? c.ownedPartitions : undefined,
     onUndecodable: (subject, err) => log.error({ subject, err }, 'undecodable bus message dropped'),
     onConsumerError: (filter, err) => log.error({ filter, err }, 'bus consumer setup failed; retrying'),
@@ -205,7 +206,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       let ingest: IngestServer | undefined;
       const ingestRelay = await startIngestRelay(await control(), (agentId) => ingest?.channels.get(agentId), log);
       stops.push(() => ingestRelay.stop());
-      ingest = new IngestServer({ ca, serverCert: await issueServerCertificate(ca, names), metadata, bus, log, ...ingestRelay.hooks });
+      ingest = new IngestServer({ ca, serverCert: await issueServerCertificate(ca, names), metadata, bus: publishingEvents(bus), log, ...ingestRelay.hooks });
       const port = await ingest.listen(hostAddress(grpc.host, grpc.port));
       addresses.grpc = hostAddress(grpc.host, port);
       stops.push(() => ingest.close());

@@ -12,6 +12,7 @@ import { startEmbeddedServer, type RunningServer } from '../../src/server/embedd
 import { SimulatedAgent } from '../../src/agent/simulator.ts';
 import { enrollWithNewKey } from '../../src/agent/enrolment.ts';
 import { loadOrCreateCa, generateKeyPair, createCsr, signAgentCsr, privateKeyToPem } from '../../src/pki/pki.ts';
+import type { VigilEvent } from '../../src/schema/event.ts';
 import { heartbeatStreamOutcome } from '../support/agent-stream.ts';
 
 const facts = { hostname: 'ingest-test', os: 'linux', kernel: 'test', agentVersion: 'test' };
@@ -154,6 +155,29 @@ test('events are attributed to the certificate identity, whatever the event says
     const found = await stored(`/api/v1/events?host=${agent.identity.agentId}`);
     assert.equal(found.body.events[0].agent.id, agent.identity.agentId);
     assert.equal(found.body.events[0].agent.tenant_id, 'default');
+  } finally {
+    agent.close();
+  }
+});
+
+test('events are stored as sent but for the stamp (certificate identity, ingestion time); cut fields are stored cut and flagged', async () => {
+  const agent = await newAgent('as-sent');
+  try {
+    const sent = agent.syntheticEvents(3);
+    const long = agent.syntheticEvents(1, { executable: '/usr/bin/python3', args: ['python3', '-c', 'x'.repeat(40_000)] });
+    await agent.send(sent);
+    await agent.send(long);
+    const found = await stored(`/api/v1/events?host=${agent.identity.agentId}&limit=100`);
+    const byId = new Map(found.body.events.map((e: VigilEvent) => [e.event.id, e]));
+    for (const e of sent) {
+      const s = byId.get(e.event.id) as VigilEvent;
+      assert.deepEqual(s, { ...e, agent: { ...e.agent, id: agent.identity.agentId, tenant_id: 'default' }, event: { ...e.event, ingested: s.event.ingested } });
+      assert.ok(Date.parse(s.event.ingested!) >= Date.parse(e['@timestamp']));
+    }
+    const cut = byId.get(long[0].event.id) as VigilEvent;
+    assert.equal(cut.process!.args![2].length, 32 * 1024);
+    assert.equal(cut.process!.args_truncated, true);
+    assert.deepEqual(cut.event.truncated, ['process.command_line', 'process.args']);
   } finally {
     agent.close();
   }
