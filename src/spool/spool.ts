@@ -11,7 +11,10 @@
 // are CUMULATIVE, ack(n) releases every batch ≤ n. Sequence numbers grow by one per batch and are
 // never reused, also across restarts (the state is made durable before any segment is deleted).
 // Durability: append() resolves only after the record is written and fdatasync'ed; appends that
-// arrive while a sync is in flight are written and synced together (group commit).
+// arrive while a sync is in flight are written and synced together (group commit). With
+// `syncIntervalMs`, append() resolves once the record is written (it then survives the process, not the
+// machine) and the segment is fdatasync'ed within that interval of its first unsynced write, before a
+// segment is closed and at close().
 // Bound: when the segments would exceed maxBytes, whole oldest segments are dropped and their
 // unacknowledged batches counted in `dropped`. A torn or corrupt record (crc, length or sequence
 // mismatch) found at open is cut off with everything after it in that segment and counted in
@@ -40,6 +43,12 @@ export interface SpoolOptions {
   segmentBytes?: number; // default min(16 MiB, maxBytes / 4)
   /** Called after each group commit with its write + fdatasync time (the floor of an append's latency). */
   onCommit?: (seconds: number) => void;
+  /**
+   * 0 (default): every group commit is fdatasync'ed before its appends resolve. N > 0: appends resolve
+   * once written, and written records are fdatasync'ed within N ms (for the agent: one sync a second
+   * instead of one per batch, each a device cache flush that costs the agent more CPU than the batch).
+   */
+  syncIntervalMs?: number;
 }
 
 export interface SpoolStats {
@@ -50,6 +59,7 @@ export interface SpoolStats {
   segments: number;
   dropped: number; // batches dropped because the spool was full (since the spool was created)
   corrupt: number; // corrupt or torn records cut off at open
+  syncs: number; // fdatasyncs of segments since the spool was opened
 }
 
 export interface SpooledBatch {
@@ -67,7 +77,7 @@ interface Segment {
   path: string;
   firstSeq: number;
   lastSeq: number; // firstSeq - 1 while empty
-  size: number; // bytes durably written
+  size: number; // bytes written (synced unless syncIntervalMs)
 }
 
 interface PendingAppend {
@@ -93,12 +103,18 @@ export class Spool {
   #flushing: Promise<void> | null = null;
   #closed = false;
   readonly #onCommit: ((seconds: number) => void) | undefined;
+  readonly #syncIntervalMs: number;
+  #unsynced = false; // the active segment has written records not yet fdatasync'ed (syncIntervalMs > 0)
+  #syncDue = false;
+  #syncTimer: NodeJS.Timeout | undefined;
+  #syncs = 0;
 
   private constructor(dir: string, opts: SpoolOptions) {
     this.dir = dir;
     this.maxBytes = opts.maxBytes ?? DEFAULT_SPOOL_BYTES;
     this.segmentBytes = opts.segmentBytes ?? Math.min(16 * 1024 * 1024, Math.floor(this.maxBytes / 4));
     this.#onCommit = opts.onCommit;
+    this.#syncIntervalMs = opts.syncIntervalMs ?? 0;
     mkdirSync(dir, { recursive: true });
     this.#stateFd = openForUpdate(join(dir, 'state'));
   }
@@ -164,6 +180,7 @@ export class Spool {
       segments: this.#segments.length,
       dropped: this.#dropped,
       corrupt: this.#corrupt,
+      syncs: this.#syncs,
     };
   }
 
@@ -171,6 +188,8 @@ export class Spool {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#flushing;
+    clearTimeout(this.#syncTimer);
+    await this.#syncActive();
     await this.#active.close();
     this.#writeState(true);
     closeSync(this.#stateFd);
@@ -178,10 +197,11 @@ export class Spool {
 
   async #flushLoop(): Promise<void> {
     await null; // let appends of the same tick join the first group
-    while (this.#queue.length > 0) {
+    while (this.#queue.length > 0 || this.#syncDue) {
       const group = this.#queue;
       this.#queue = [];
       try {
+        if (this.#syncDue) await this.#syncActive();
         await this.#writeGroup(group);
         for (const p of group) p.resolve(p.seq);
       } catch (e) {
@@ -200,7 +220,8 @@ export class Spool {
       const seg = this.#segments.at(-1)!;
       const started = performance.now();
       await this.#active.writev(chunk, seg.size);
-      await this.#active.datasync();
+      if (this.#syncIntervalMs > 0) this.#markUnsynced();
+      else await this.#datasync();
       this.#onCommit?.((performance.now() - started) / 1000);
       seg.size += chunkBytes;
       seg.lastSeq = chunkLast;
@@ -222,6 +243,31 @@ export class Spool {
     await commit();
   }
 
+  async #datasync(): Promise<void> {
+    await this.#active.datasync();
+    this.#syncs++;
+  }
+
+  /** Lazy sync: the first unsynced write arms a timer that has the flush loop sync the active segment. */
+  #markUnsynced(): void {
+    if (this.#unsynced) return;
+    this.#unsynced = true;
+    this.#syncTimer = setTimeout(() => {
+      this.#syncDue = true;
+      this.#flushing ??= this.#flushLoop();
+    }, this.#syncIntervalMs);
+    this.#syncTimer.unref();
+  }
+
+  /** Syncs the active segment if it has unsynced writes (lazy sync); called from the flush loop or at close. */
+  async #syncActive(): Promise<void> {
+    this.#syncDue = false;
+    if (!this.#unsynced) return;
+    this.#unsynced = false;
+    clearTimeout(this.#syncTimer);
+    await this.#datasync();
+  }
+
   /** Drop whole oldest segments (not the active one) until `incoming` more bytes fit. */
   #makeRoom(incoming: number): void {
     let total = this.#segments.reduce((n, s) => n + s.size, 0);
@@ -240,6 +286,7 @@ export class Spool {
   }
 
   async #roll(firstSeq: number): Promise<void> {
+    await this.#syncActive();
     await this.#active.close();
     this.#segments.push(newSegment(this.dir, firstSeq));
     await this.#openActive();

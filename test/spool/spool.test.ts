@@ -125,3 +125,40 @@ test('concurrent appends are committed together, in order, and all durable', asy
   assert.equal(again.stats().unacked, 200);
   await again.close();
 });
+
+test('syncIntervalMs: appends resolve once written and one fdatasync covers a burst', async (t) => {
+  const dir = tempDir(t);
+  const s = await Spool.open(dir, { syncIntervalMs: 100 });
+  for (let i = 1; i <= 10; i++) await s.append(batch(i)); // each resolves without a sync of its own
+  assert.equal(s.stats().syncs, 0, 'no sync before the interval');
+  // A process that dies now loses nothing: the records are in the file (the page cache), read by a second opener.
+  const other = await Spool.open(dir);
+  assert.deepEqual(drain(other).map((b) => b.seq), Array.from({ length: 10 }, (_, i) => i + 1));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(s.stats().syncs, 1, 'one sync for the whole burst, within the interval');
+  await s.close();
+  assert.equal(s.stats().syncs, 1, 'nothing left to sync at close');
+  await other.close();
+});
+
+test('syncIntervalMs: a segment is synced before it is closed, and close syncs the rest', async (t) => {
+  const dir = tempDir(t);
+  const s = await Spool.open(dir, { syncIntervalMs: 3_600_000, segmentBytes: 4096 }); // the timer never fires here
+  for (let i = 1; i <= 60; i++) await s.append(batch(i)); // 116 bytes a record: rolls once past 4 KiB
+  assert.equal(s.stats().segments, 2);
+  assert.equal(s.stats().syncs, 1, 'the full segment was synced when it rolled');
+  await s.close();
+  assert.equal(s.stats().syncs, 2, 'close synced the new segment');
+  const again = await Spool.open(dir);
+  assert.equal(drain(again).length, 60);
+  await again.close();
+});
+
+test('without syncIntervalMs every group commit is synced before its appends resolve', async (t) => {
+  const s = await Spool.open(tempDir(t));
+  await s.append(batch(1));
+  assert.equal(s.stats().syncs, 1);
+  await Promise.all([2, 3, 4].map((n) => s.append(batch(n))));
+  assert.equal(s.stats().syncs, 2, 'appends of one tick share one sync');
+  await s.close();
+});

@@ -17,11 +17,12 @@ export const summary = 'run the endpoint agent (enrols on first start with --tok
  */
 export const AGENT_NODE_FLAGS = ['--max-semi-space-size=4', '--external-memory-accounted-in-global-limit', '--max-old-space-size=160'];
 /**
- * glibc malloc settings (unless GLIBC_TUNABLES is set): blocks of 32 KiB and more (event batches, gRPC
- * and spool buffers) are mapped and unmapped on their own instead of fragmenting the heap, which kept
- * RSS at its peak after every burst; two arenas instead of one per thread.
+ * glibc malloc settings (unless GLIBC_TUNABLES is set): two arenas instead of one per thread, and blocks
+ * of 256 KiB and more (spool segments read back) mapped on their own. Event batches, gRPC and TLS buffers
+ * stay on the heap: mapping and unmapping each of them (a 32 KiB threshold) cost a TLB shootdown across
+ * the cores per munmap, ≈ 18 % of the agent's CPU under an exec storm (perf).
  */
-const MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=32768:glibc.malloc.arena_max=2';
+const MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=262144:glibc.malloc.arena_max=2';
 const STAGE_ENV = 'VIGIL_AGENT_STAGE';
 
 /**
