@@ -27,7 +27,8 @@ export interface BuildContext {
   nextSequence(): number;
   /** User name for a uid (e.g. from /etc/passwd), when known. */
   userName?(uid: number): string | undefined;
-  /** The `agent` and `host` fields of every event, made once (events share them; nobody mutates them). */
+  /** The `agent` and `host` fields of every event, made once and deeply frozen (events share them, and the
+   * batch encoder reuses the bytes of frozen messages). */
   readonly eventAgent: VigilEvent['agent'];
   readonly eventHost: NonNullable<VigilEvent['host']>;
 }
@@ -40,8 +41,14 @@ export function createBuildContext(
   let seq = lastSequence;
   return {
     ...fields, nextSequence: () => ++seq,
-    eventAgent: agentFields(fields.agent), eventHost: { id: fields.hostId, hostname: fields.agent.hostname, ...fields.host },
+    eventAgent: deepFreeze(agentFields(fields.agent)),
+    eventHost: deepFreeze({ id: fields.hostId, hostname: fields.agent.hostname, ...structuredClone(fields.host) }),
   };
+}
+
+function deepFreeze<T extends object>(o: T): T {
+  for (const v of Object.values(o)) if (typeof v === 'object' && v !== null) deepFreeze(v);
+  return Object.freeze(o);
 }
 
 export const EVENT_ACTION: Record<EventType, string> = {

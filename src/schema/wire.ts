@@ -125,11 +125,22 @@ const EVENT_MESSAGE_FIELDS: MessageField[] = EventMessageType.fieldsArray
   .sort((a, b) => a.id - b.id)
   .map((f) => ({ name: f.name, tag: (f.id << 3) | 2, type: f.resolvedType as protobuf.Type }));
 
+// A frozen message value (the agent's `agent` and `host` fields, one deeply frozen object shared by all its
+// events) is encoded once and its bytes reused: a frozen object cannot change, so its bytes cannot go stale.
+const frozenMessageBytes = new WeakMap<object, Uint8Array>();
+
+function writeMessageField(w: protobuf.Writer, f: MessageField, value: object): void {
+  if (!Object.isFrozen(value)) return void f.type.encode(value, w.uint32(f.tag).fork()).ldelim();
+  let bytes = frozenMessageBytes.get(value);
+  if (!bytes) frozenMessageBytes.set(value, (bytes = f.type.encode(value).finish()));
+  w.uint32(f.tag).bytes(bytes); // length-delimited: the same bytes as fork() … ldelim()
+}
+
 function writeEvent(w: protobuf.Writer, e: Record<string, unknown>, timestamp: unknown): void {
   if (timestamp != null) w.uint32(TIMESTAMP_TAG).string(timestamp as string);
   for (const f of EVENT_MESSAGE_FIELDS) {
     const value = e[f.name];
-    if (value != null) f.type.encode(value, w.uint32(f.tag).fork()).ldelim();
+    if (value != null) writeMessageField(w, f, value);
   }
   const labels = e.labels as Record<string, string> | undefined;
   if (labels == null) return;

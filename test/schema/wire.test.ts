@@ -74,3 +74,15 @@ test('schema events encode to exactly the bytes of the generic protobuf path, an
   const { dlp: _dlp, winlog: _winlog, ...sent } = fullEvent;
   assert.deepEqual(msg.batch.events[0], sent);
 });
+
+test('frozen agent and host messages are encoded once and reused, to the same bytes; a new frozen object gets its own', () => {
+  const host = Object.freeze({ id: 'h1', hostname: 'web-1', os: Object.freeze({ platform: 'linux', kernel: '6.18' }) });
+  const agent = Object.freeze({ id: 'a1', hostname: 'web-1', tenant_id: 't1', version: '0.1.0' });
+  const events = [1, 2, 3].map((n) => ({ ...event, event: { ...event.event, id: `e${n}` }, agent, host }) as VigilEvent);
+  const generic = encodeBatch(4, events.map((e) => toWireEvent({ ...e, agent: { ...e.agent }, host: structuredClone(e.host) })));
+  assert.deepEqual(frameBatch(4, encodeSchemaEventsPayload(events)), generic);
+  assert.deepEqual(frameBatch(4, encodeSchemaEventsPayload(events)), generic, 'the second encoding, from the reused bytes');
+  const moved = Object.freeze({ ...host, hostname: 'web-2' });
+  const msg = decodeAgentMessage(frameBatch(1, encodeSchemaEventsPayload([{ ...events[0], host: moved }])));
+  assert.equal(msg.body === 'batch' && (msg.batch.events[0] as { host: { hostname: string } }).host.hostname, 'web-2');
+});
