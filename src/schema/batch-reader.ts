@@ -6,7 +6,7 @@
 // of a singular field wins, unknown fields are skipped. It is stricter on malformed input, refused with an
 // Error naming the field: a known field with the wrong wire type, a length or varint running past the end
 // of its message, field number 0, groups; and it reads 10-byte varints as the spec says (protobufjs skips
-// their last 5 bytes unread). Pure; synchronous, so the read position is module state.
+// their last 5 bytes unread). No I/O; synchronous, so the read position is module state.
 
 import protobuf from 'protobufjs';
 
