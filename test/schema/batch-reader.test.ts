@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import protobuf from 'protobufjs';
 import type { VigilEvent } from '../../src/schema/event.ts';
+import { fullEvent } from '../support/events.ts';
 import { AgentMessageType, decodeAgentMessage, encodeAgentMessage, encodeBatch, toWireEvent } from '../../src/schema/wire.ts';
 
 /** What protobufjs reads, with the batch's events schema-shaped (the reading before batch-reader.ts). */
@@ -31,23 +32,6 @@ function assertReadsAsProtobufjs(bytes: Uint8Array): void {
   assert.equal(JSON.stringify(mine), JSON.stringify(ref));
 }
 
-const fullEvent: VigilEvent = {
-  '@timestamp': '2026-02-15T12:34:56.789Z',
-  agent: { id: 'a1', name: 'n', hostname: 'h', tenant_id: 't1', version: '0.1.0' },
-  event: { id: 'e2', type: 'file_rename', category: 'file', action: 'rename', ingested: '2026-02-15T12:34:57.000Z', outcome: 'failure',
-    truncated: ['file.path', 'process.executable'], sequence: 2 ** 40 + 3 },
-  process: { pid: 4_294_967_295, entity_id: 'x', executable: '/bin/mv', command_line: "mv a 'b c'", name: 'mv', start: '2026-02-15T12:34:56.000Z',
-    ppid: 7, tid: 8, args: ['mv', 'a', 'b c', ''], args_truncated: true, working_directory: '/tmp', exit_code: -(2 ** 31), signal: 9,
-    hash: { sha256: 'ab' }, parent: { pid: 7, entity_id: 'y', executable: '/bin/sh', command_line: 'sh', name: 'sh', start: '2026-02-15T12:00:00.000Z' } },
-  user: { id: '0', name: 'röot ☃ 𝄞', effective: { id: '1000' }, group: { id: '0' } },
-  host: { id: 'h1', hostname: 'h', os: { platform: 'linux', kernel: '6.8' } },
-  file: { path: '/tmp/a', target_path: '/tmp/b c', mode: '644', owner: '0' },
-  source: { ip: '10.0.0.1', port: 0 }, destination: { ip: '::1', port: 443 },
-  network: { transport: 'tcp', type: 'ipv6', direction: 'outbound' },
-  container: { cgroup_id: '123' },
-  threat: { mitre: ['T1059'], gtfobins: ['mv'] },
-  labels: { 'event.errno': '13', 'target.pid': '9', 'ü': 'ß', '': 'empty name', 'empty value': '', ['__proto__']: 'own' },
-};
 
 /** Explicit zero values: on the wire, so present after reading. */
 const defaults = {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeAgentMessage, encodeBatch, encodeEventsPayload, encodeSchemaEventsPayload, frameBatch, toWireEvent, encodeServerMessage, decodeServerMessage } from '../../src/schema/wire.ts';
 import type { VigilEvent } from '../../src/schema/event.ts';
+import { fullEvent as everyWireField } from '../support/events.ts';
 
 const event: VigilEvent = {
   '@timestamp': '2026-02-15T12:34:56.789Z',
@@ -42,24 +43,7 @@ test('a spooled events payload framed with its sequence number decodes as that b
 });
 
 /** Every field of the Event message set, plus the schema-only fields that are not sent. */
-const fullEvent: VigilEvent = {
-  '@timestamp': '2026-02-15T12:34:56.789Z',
-  agent: { id: 'a1', name: 'n', hostname: 'h', tenant_id: 't1', version: '0.1.0' },
-  event: { id: 'e2', type: 'file_rename', category: 'file', action: 'rename', ingested: '2026-02-15T12:34:57.000Z', outcome: 'failure',
-    truncated: ['file.path', 'process.executable'], sequence: 2 ** 40 + 3 },
-  process: { pid: 0, entity_id: 'x', executable: '/bin/mv', command_line: "mv a 'b c'", name: 'mv', start: '2026-02-15T12:34:56.000Z',
-    ppid: 7, tid: 8, args: ['mv', 'a', 'b c'], args_truncated: true, working_directory: '/tmp', exit_code: -1, signal: 9,
-    hash: { sha256: 'ab' }, parent: { pid: 7, entity_id: 'y', executable: '/bin/sh', command_line: 'sh', name: 'sh', start: '2026-02-15T12:00:00.000Z' } },
-  user: { id: '0', name: 'root', effective: { id: '1000' }, group: { id: '0' } },
-  host: { id: 'h1', hostname: 'h', os: { platform: 'linux', kernel: '6.8' } },
-  file: { path: '/tmp/a', target_path: '/tmp/b c', mode: '644', owner: '0' },
-  source: { ip: '10.0.0.1', port: 0 }, destination: { ip: '::1', port: 443 },
-  network: { transport: 'tcp', type: 'ipv6', direction: 'outbound' },
-  container: { cgroup_id: '123' },
-  threat: { mitre: ['T1059'], gtfobins: ['mv'] },
-  labels: { 'event.errno': '13', 'target.pid': '9', 'ü': 'ß' },
-  dlp: { rule: 'r', matches: 1 }, winlog: { EventID: 1 },
-};
+const fullEvent: VigilEvent = { ...everyWireField, dlp: { rule: 'r', matches: 1 }, winlog: { EventID: 1 } };
 
 test('schema events encode to exactly the bytes of the generic protobuf path, and decode back', () => {
   const events = [event, fullEvent, { '@timestamp': '2026-02-15T12:34:56.789Z', agent: { id: 'a', tenant_id: 't' }, event: { id: 'e3', type: 'ptrace' } } as VigilEvent];
