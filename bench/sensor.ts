@@ -13,17 +13,15 @@
 //
 // Usage: npm run bench:sensor [-- --idle-seconds 10 --step-seconds 3 --spawners 4 --warmup-seconds 15]
 
-import * as grpc from '@grpc/grpc-js';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SENSOR_BINARY, detectEnvironment, ebpfUnavailableReason } from '../src/agent/sensors/select.ts';
-import { createCsr, generateKeyPair, issueServerCertificate, loadOrCreateCa, privateKeyToPem, signAgentCsr } from '../src/pki/pki.ts';
-import { AGENT_SERVICE } from '../src/schema/service.ts';
-import { AgentMessageType, encodeServerMessage } from '../src/schema/wire.ts';
+import { encodeServerMessage } from '../src/schema/wire.ts';
+import { CLK_TCK, cpuTicks, rssMb } from './support/proc-stats.ts';
+import { benchAgentDirs, startStubIngest, type StubAgentMessage } from './support/stub-ingest.ts';
 
 const { values } = parseArgs({ options: {
   'idle-seconds': { type: 'string', default: '10' }, 'step-seconds': { type: 'string', default: '3' },
@@ -34,7 +32,6 @@ const stepSeconds = Number(values['step-seconds']);
 const spawners = Number(values.spawners);
 const TRIGGER = join(DEFAULT_SENSOR_BINARY, '..', 'vigil-trigger');
 const VIGIL_BIN = fileURLToPath(new URL('../bin/vigil.js', import.meta.url));
-const CLK_TCK = 100;
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -44,31 +41,14 @@ if (unavailable) {
   process.exit(2);
 }
 
-// ---- the agent's identity, made here so that it starts enrolled ----
-const workDir = mkdtempSync(join(tmpdir(), 'vigil-bench-sensor-'));
-const agentDir = join(workDir, 'agent');
-mkdirSync(agentDir, { mode: 0o700 });
-mkdirSync(join(workDir, 'pki'));
-const ca = await loadOrCreateCa(join(workDir, 'pki'));
-const serverCert = await issueServerCertificate(ca, ['127.0.0.1']);
-const agentKeys = await generateKeyPair();
-const agentCert = await signAgentCsr(ca, await createCsr(agentKeys, 'bench'), 'agt-bench', 'default', 1);
-writeFileSync(join(agentDir, 'identity.json'), JSON.stringify({
-  agentId: 'agt-bench', tenantId: 'default', certPem: agentCert.certPem, keyPem: await privateKeyToPem(agentKeys.privateKey), caPem: ca.certPem,
-}), { mode: 0o600 });
-writeFileSync(join(workDir, 'ca.pem'), ca.certPem);
-
-// ---- stub ingest endpoint: counts events and the storm's execs, acknowledges every batch ----
+// ---- the agent's identity (it starts enrolled) and the stub ingest endpoint: counts events and the storm's execs ----
+const { workDir, agentDir, caFile, serverCredentials } = await benchAgentDirs('vigil-bench-sensor-');
 let events = 0;
 const capturedBy = new Map<string, number>(); // storm marker → its execs received, whenever they arrive
 let sensorDrops = 0;
-let connected: grpc.ServerDuplexStream<Buffer, Buffer> | undefined;
 let onHeartbeat: (() => void) | undefined;
 
-interface WireEventView { event?: { type?: string }; process?: { args?: string[] } }
-
-function onAgentMessage(call: grpc.ServerDuplexStream<Buffer, Buffer>, bytes: Buffer): void {
-  const msg = AgentMessageType.decode(bytes) as unknown as { batch?: { seq: number; events: WireEventView[] }; heartbeat?: { sensor_drops?: number } };
+function onAgentMessage(msg: StubAgentMessage): void {
   if (msg.heartbeat) {
     sensorDrops = Number(msg.heartbeat.sensor_drops ?? 0);
     onHeartbeat?.();
@@ -80,35 +60,23 @@ function onAgentMessage(call: grpc.ServerDuplexStream<Buffer, Buffer>, bytes: Bu
     if (!arg?.startsWith('vigil-bench-')) continue;
     for (const [m, n] of capturedBy) if (arg.startsWith(m)) capturedBy.set(m, n + 1);
   }
-  call.write(encodeServerMessage({ ack: { seq: msg.batch.seq, accepted: msg.batch.events.length } }));
 }
 
-const server = new grpc.Server();
-server.addService(AGENT_SERVICE, {
-  Enroll: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb({ code: grpc.status.UNIMPLEMENTED }),
-  Stream: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
-    connected = call;
-    call.on('data', (b: Buffer) => onAgentMessage(call, b));
-    call.on('error', () => {});
-    call.on('end', () => call.end());
-  },
-});
-const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0',
-  grpc.ServerCredentials.createSsl(Buffer.from(ca.certPem), [{ cert_chain: Buffer.from(serverCert.certPem), private_key: Buffer.from(serverCert.keyPem) }], true),
-  (err, p) => (err ? reject(err) : resolve(p))));
+const ingest = await startStubIngest(serverCredentials, onAgentMessage);
+const port = ingest.port;
 
 /** Asks the agent to reconnect; it sends a heartbeat (with the sensor's drop count) on the new stream. */
 async function freshHeartbeat(): Promise<void> {
   const got = new Promise<void>((resolve) => (onHeartbeat = resolve));
-  connected?.write(encodeServerMessage({ command: { id: '', action: 'reconnect' } }));
+  ingest.stream()?.write(encodeServerMessage({ command: { id: '', action: 'reconnect' } }));
   await Promise.race([got, sleep(5000)]);
 }
 
 // ---- the agent process ----
-const agent = spawn(process.execPath, [VIGIL_BIN, 'agent', '--server', `127.0.0.1:${port}`, '--ca', join(workDir, 'ca.pem'),
+const agent = spawn(process.execPath, [VIGIL_BIN, 'agent', '--server', `127.0.0.1:${port}`, '--ca', caFile,
   '--data-dir', agentDir, '--sensor', 'ebpf'], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, VIGIL_LOG_LEVEL: 'warn' } });
 const agentExited = new Promise<void>((resolve) => agent.once('exit', () => resolve()));
-for (let waited = 0; !connected; waited += 100) {
+for (let waited = 0; !ingest.stream(); waited += 100) {
   if (agent.exitCode !== null || waited > 30_000) throw new Error('bench:sensor: the agent did not connect');
   await sleep(100);
 }
@@ -123,13 +91,6 @@ function childPids(pid: number): number[] {
 // ---- measurement ----
 interface Usage { at: number; agentTicks: number; agentSysTicks: number; sensorTicks: number }
 
-/** utime and stime (fields 14, 15 of /proc/<pid>/stat), in clock ticks. */
-function cpuTicks(pid: number): { user: number; sys: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(f[11]), sys: Number(f[12]) };
-}
-
 function usage(): Usage {
   const agent = cpuTicks(agentPid);
   const sensor = cpuTicks(sensorPid!);
@@ -140,11 +101,6 @@ function cpuPct(a: Usage, b: Usage): { agent: number; agentSys: number; sensor: 
   const wallMs = b.at - a.at;
   const pct = (ticks: number) => ((ticks * 1000) / CLK_TCK / wallMs) * 100;
   return { agent: pct(b.agentTicks - a.agentTicks), agentSys: pct(b.agentSysTicks - a.agentSysTicks), sensor: pct(b.sensorTicks - a.sensorTicks) };
-}
-
-function rssMb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssFile'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : 0;
 }
 
 /** Runs `parallel` vigil-trigger storms sharing `rate`; resolves with the execs they started. */
@@ -226,7 +182,7 @@ console.log(`RSS peak: agent ${round(agentRss, 1)} MB (now ${round(rssMb(agentPi
   `idle ${round(idleRss, 1)} MB), sensor ${round(sensorRss, 1)} MB (now ${round(rssMb(sensorPid, 'VmRSS'), 1)} MB); sensor drops ${sensorDrops}`);
 agent.kill('SIGTERM');
 await agentExited;
-server.forceShutdown();
+ingest.close();
 rmSync(workDir, { recursive: true, force: true });
 
 const at5000 = steps.find((s) => s.target === 5000)!;

@@ -109,7 +109,7 @@ function updateCache(obs: Observation, cache: ProcessCache): CachedProcess | und
       return cache.upsert(child);
     }
     case 'process_end':
-      return cache.markExited(obs.pid, obs.startTimeMs);
+      return cache.markExited(obs.pid, obs.startTimeMs, obs.timeMs);
     default:
       return cache.get(obs.pid, obs.startTimeMs);
   }

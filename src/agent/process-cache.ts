@@ -1,6 +1,8 @@
 // The agent's local process cache (seed 002 §9 "Local Agent Cache"): pid → what the agent knows about
 // the process currently (or last) holding that pid, for parent enrichment and for filling in events
-// whose sensor only reports a pid. Bounded; exited entries are evicted first, then the oldest.
+// whose sensor only reports a pid. Bounded; exited entries are evicted first, then the oldest, and an
+// exited entry expires EXITED_TTL_MS after its exit (a storm of short-lived processes would otherwise fill
+// the cache to its bound, and every full GC would mark all of it: memory and CPU for processes long gone).
 // PID reuse is recognised by start time: a pid with a different start time is another process.
 // Memory (≈ 500 B an entry, 100k entries ≈ 50 MB): every entry has the same shape (one hidden class,
 // all fields in the object) and executables and working directories, which many processes share,
@@ -35,19 +37,23 @@ export interface CachedProcess extends ProcessRecord {
 }
 
 export const DEFAULT_PROCESS_CACHE_ENTRIES = 100_000;
+/** How long an exited process stays for the events that still name it (its children, late records). */
+export const EXITED_TTL_MS = 30_000;
 const INTERNED_STRINGS = 4096; // the intern table is emptied when it reaches this size
 
 export class ProcessCache {
   readonly hostId: string;
   readonly maxEntries: number;
   #byPid = new Map<number, CachedProcess>(); // insertion order = age (re-inserted on replacement)
-  #exited = new Map<number, CachedProcess>(); // exit order
+  #exited = new Map<number, number>(); // pid → exit time (ms), in exit order
+  readonly #exitedTtlMs: number;
   #strings = new Map<string, string>(); // interned executables and working directories
   #evictions = 0;
 
-  constructor(hostId: string, opts: { maxEntries?: number } = {}) {
+  constructor(hostId: string, opts: { maxEntries?: number; exitedTtlMs?: number } = {}) {
     this.hostId = hostId;
     this.maxEntries = Math.max(1, opts.maxEntries ?? DEFAULT_PROCESS_CACHE_ENTRIES);
+    this.#exitedTtlMs = opts.exitedTtlMs ?? EXITED_TTL_MS;
   }
 
   get size(): number {
@@ -104,13 +110,24 @@ export class ProcessCache {
     return parent;
   }
 
-  /** Mark a process exited; it stays for parent lookups until evicted. */
-  markExited(pid: number, startTimeMs?: number): CachedProcess | undefined {
+  /**
+   * Mark a process exited at `atMs` (wall clock); it stays for parent lookups until it expires or is
+   * evicted. Exits are the cache's clock: those that expired by `atMs` are removed now.
+   */
+  markExited(pid: number, startTimeMs: number | undefined, atMs: number): CachedProcess | undefined {
+    this.#expire(atMs);
     const p = this.get(pid, startTimeMs);
     if (!p || p.exited) return p;
     p.exited = true;
-    this.#exited.set(pid, p);
+    this.#exited.set(pid, atMs);
     return p;
+  }
+
+  #expire(nowMs: number): void {
+    for (const [pid, exitedAt] of this.#exited) {
+      if (nowMs - exitedAt < this.#exitedTtlMs) return;
+      this.#remove(this.#byPid.get(pid)!);
+    }
   }
 
   /** Load a snapshot (e.g. all processes in /proc), oldest first so that age order is start order. */
@@ -146,7 +163,8 @@ export class ProcessCache {
 
   #makeRoom(): void {
     while (this.#byPid.size >= this.maxEntries) {
-      const victim = firstValue(this.#exited) ?? firstValue(this.#byPid);
+      const exitedPid = firstValue(this.#exited.keys());
+      const victim = exitedPid === undefined ? firstValue(this.#byPid.values()) : this.#byPid.get(exitedPid);
       if (!victim) return;
       this.#remove(victim);
       this.#evictions++;
@@ -154,7 +172,7 @@ export class ProcessCache {
   }
 }
 
-function firstValue<V>(m: Map<number, V>): V | undefined {
-  for (const v of m.values()) return v;
+function firstValue<V>(values: Iterable<V>): V | undefined {
+  for (const v of values) return v;
   return undefined;
 }

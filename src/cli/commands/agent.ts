@@ -22,7 +22,7 @@ export const AGENT_NODE_FLAGS = ['--max-semi-space-size=4', '--external-memory-a
  * stay on the heap: mapping and unmapping each of them (a 32 KiB threshold) cost a TLB shootdown across
  * the cores per munmap, ≈ 18 % of the agent's CPU under an exec storm (perf).
  */
-const MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=262144:glibc.malloc.arena_max=2';
+export const MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=262144:glibc.malloc.arena_max=2';
 const STAGE_ENV = 'VIGIL_AGENT_STAGE';
 
 /**

@@ -1,0 +1,133 @@
+// Agent benchmark: the agent's own CPU per event, without an exec storm beside it. The real eBPF sensor
+// first records a few seconds of a 333 exec/s storm (its framed records, as it writes them to the agent);
+// then an agent process (the production Agent class, the agent's V8 flags and malloc settings, the real
+// frame decoder, process cache, batching, spool and mutual-TLS gRPC to a stub endpoint that acknowledges)
+// is fed those records again at fixed rates, re-timed to the present. bench:sensor measures the agent in
+// a storm, which on a 2-core VM also measures the storm (hundreds of forks a second beside it); this
+// isolates the agent's steady cost, after a warm-up. Needs root, BTF and `make -C sensor` to record.
+// Memory is bench:sensor's to measure: this agent runs its TypeScript without the compile cache.
+// Last line: {"bench":"agent","cpu_1000_pct":…,"us_per_event_1000":…,"cpu_3000_pct":…,"us_per_event_3000":…}
+//
+// Usage: npm run bench:agent [-- --warmup-seconds 30 --seconds 20 --rates 1000,3000]
+
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { Agent } from '../src/agent/agent.ts';
+import type { Observation, Sensor } from '../src/agent/sensor.ts';
+import { FrameDecoder } from '../src/agent/sensors/ebpf/frames.ts';
+import { CLK_TCK as PROC_CLK_TCK, procStartTimeMs, ProcReader } from '../src/agent/sensors/proc/index.ts';
+import { DEFAULT_SENSOR_BINARY, detectEnvironment, ebpfUnavailableReason } from '../src/agent/sensors/select.ts';
+import { AGENT_NODE_FLAGS, MALLOC_TUNABLES } from '../src/cli/commands/agent.ts';
+import { CLK_TCK, cpuTicks } from './support/proc-stats.ts';
+import { benchAgentDirs, startStubIngest } from './support/stub-ingest.ts';
+
+const TICK_MS = 50; // the replay feeds records every 50 ms, as the sensor flushes its ring buffer
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
+
+/** A sensor that replays recorded frames at `rate` observations a second, looping, re-timed to now. */
+function replaySensor(frames: Buffer, rate: number): Sensor {
+  const btimeS = new ProcReader().bootInfo().btimeS;
+  const decoder = new FrameDecoder((bootNs) => procStartTimeMs(Math.floor(bootNs / (1e9 / PROC_CLK_TCK)), btimeS));
+  let timer: NodeJS.Timeout | undefined;
+  let offset = 0;
+  return {
+    mode: 'ebpf',
+    async start(emit: (o: Observation) => void) {
+      timer = setInterval(() => {
+        for (let n = 0; n < (rate * TICK_MS) / 1000; ) {
+          if (offset >= frames.length) {
+            offset = 0;
+            decoder.reset();
+          }
+          const end = offset + frames.readUInt32LE(offset + 4); // one whole frame: its header says its length
+          decoder.push(frames.subarray(offset, end), (f) => {
+            if (f.kind !== 'observation') return;
+            n++;
+            emit({ ...f.observation, timeMs: Date.now() });
+          });
+          offset = end;
+        }
+      }, TICK_MS);
+    },
+    async stop() { clearInterval(timer); },
+    health: () => ({ mode: 'ebpf', drops: 0, restarts: 0 }),
+  };
+}
+
+/** The child process: one agent fed by the replay sensor. */
+async function runAgent([agentDir, server, caFile, framesFile, rate]: string[]): Promise<void> {
+  const agent = new Agent({
+    dataDir: agentDir, server, caPem: readFileSync(caFile, 'utf8'), log: pino({ level: 'warn' }),
+    sensor: replaySensor(readFileSync(framesFile), Number(rate)),
+  });
+  await agent.start();
+}
+
+/** The sensor's output during a storm of `seconds` at 333 exec/s (fork, exec and exit records). */
+async function record(seconds: number): Promise<Buffer> {
+  const sensor = spawn(DEFAULT_SENSOR_BINARY, [], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const chunks: Buffer[] = [];
+  sensor.stdout.on('data', (c: Buffer) => chunks.push(c));
+  await sleep(2000); // attached
+  const trigger = spawn(join(DEFAULT_SENSOR_BINARY, '..', 'vigil-trigger'), ['storm', '333', String(seconds), 'vigil-bench-agent'], { stdio: 'ignore' });
+  await new Promise((resolve) => trigger.once('exit', resolve));
+  await sleep(500);
+  sensor.kill('SIGTERM');
+  await new Promise((resolve) => sensor.once('exit', resolve));
+  return Buffer.concat(chunks);
+}
+
+interface RateResult { rate: number; eventsPerS: number; cpuPct: number; usPerEvent: number }
+
+async function measure(rate: number, framesFile: string, warmupS: number, seconds: number): Promise<RateResult> {
+  const dirs = await benchAgentDirs('vigil-bench-agent-');
+  let events = 0;
+  const ingest = await startStubIngest(dirs.serverCredentials, (m) => { events += m.batch?.events.length ?? 0; });
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, fileURLToPath(import.meta.url), 'agent', dirs.agentDir, `127.0.0.1:${ingest.port}`, dirs.caFile, framesFile, String(rate)],
+    { stdio: 'inherit', env: { GLIBC_TUNABLES: MALLOC_TUNABLES, ...process.env } });
+  await sleep(warmupS * 1000);
+  const ticks = () => { const t = cpuTicks(child.pid!); return t.user + t.sys; };
+  const [t0, e0, w0] = [ticks(), events, performance.now()];
+  await sleep(seconds * 1000);
+  const wallS = (performance.now() - w0) / 1000;
+  const cpuPct = ((ticks() - t0) / CLK_TCK / wallS) * 100;
+  const eventsPerS = (events - e0) / wallS;
+  const result = { rate, eventsPerS: Math.round(eventsPerS), cpuPct: round(cpuPct), usPerEvent: round((cpuPct * 1e4) / eventsPerS, 1) };
+  child.kill('SIGKILL');
+  ingest.close();
+  rmSync(dirs.workDir, { recursive: true, force: true });
+  console.log(`${rate} events/s asked: ${result.eventsPerS} acknowledged/s, agent CPU ${result.cpuPct} % of a core, ${result.usPerEvent} µs per event`);
+  return result;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: {
+    'warmup-seconds': { type: 'string', default: '30' }, seconds: { type: 'string', default: '20' }, rates: { type: 'string', default: '1000,3000' },
+  } });
+  const unavailable = ebpfUnavailableReason(detectEnvironment(DEFAULT_SENSOR_BINARY), DEFAULT_SENSOR_BINARY);
+  if (unavailable) {
+    console.error(`bench:agent: ${unavailable} (needed to record the sensor's records)`);
+    process.exit(2);
+  }
+  const dirs = await benchAgentDirs('vigil-bench-frames-');
+  const framesFile = join(dirs.workDir, 'frames.bin');
+  const frames = await record(5);
+  writeFileSync(framesFile, frames);
+  console.log(`recorded ${frames.length} bytes of sensor records`);
+  const results: RateResult[] = [];
+  for (const rate of values.rates.split(',').map(Number)) results.push(await measure(rate, framesFile, Number(values['warmup-seconds']), Number(values.seconds)));
+  rmSync(dirs.workDir, { recursive: true, force: true });
+  const at = (rate: number) => results.find((r) => r.rate === rate);
+  console.log(JSON.stringify({
+    bench: 'agent', cpu_1000_pct: at(1000)?.cpuPct, us_per_event_1000: at(1000)?.usPerEvent,
+    cpu_3000_pct: at(3000)?.cpuPct, us_per_event_3000: at(3000)?.usPerEvent,
+  }));
+}
+
+if (process.argv[2] === 'agent') await runAgent(process.argv.slice(3));
+else await main();
