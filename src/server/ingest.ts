@@ -222,6 +222,7 @@ export class IngestServer {
 
   private async onMessage(s: StreamContext, bytes: Buffer): Promise<void> {
     const { id, send } = s;
+    const received = m.ingestAckSeconds.startTimer(); // observed for batches: received → acknowledged
     let msg;
     try {
       msg = decodeAgentMessage(bytes);
@@ -229,7 +230,7 @@ export class IngestServer {
       m.ingestRejectedMessages.inc({ reason: 'malformed' });
       return send({ body: 'reject', reject: { seq: 0, error: (err as Error).message } });
     }
-    if (msg.body === 'batch') return this.onBatch(s, msg.batch.seq, msg.batch.events, bytes);
+    if (msg.body === 'batch') return this.onBatch(s, msg.batch.seq, msg.batch.events, bytes, received);
     if (msg.body === 'heartbeat') {
       const health = healthFrom(msg.heartbeat);
       m.agentDrops.set({ host: id.agentId, where: 'sensor' }, health.sensorDrops ?? 0);
@@ -243,8 +244,7 @@ export class IngestServer {
     send({ body: 'reject', reject: { seq: 0, error: 'agent message has no body' } });
   }
 
-  private onBatch(s: StreamContext, seq: number, events: Record<string, unknown>[], message: Buffer): Promise<void> {
-    const received = m.ingestAckSeconds.startTimer();
+  private onBatch(s: StreamContext, seq: number, events: Record<string, unknown>[], message: Buffer, received: () => void): Promise<void> {
     const stamp = { agentId: s.id.agentId, tenantId: s.id.tenantId, ingested: new Date().toISOString() };
     const { batch, errors, truncated } = acceptBatch(stamp, message, events);
     const accepted = batch.events.length;

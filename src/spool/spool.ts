@@ -10,8 +10,12 @@
 // `floor` is the highest sequence number that is gone (acknowledged, or dropped for space): acks
 // are CUMULATIVE, ack(n) releases every batch ≤ n. Sequence numbers grow by one per batch and are
 // never reused, also across restarts (the state is made durable before any segment is deleted).
-// Durability: append() resolves only after the record is written and fdatasync'ed; appends that
-// arrive while a sync is in flight are written and synced together (group commit). With
+// Durability: append() resolves only after the record is written and fdatasync'ed; appends made in the
+// same turn of the event loop (every I/O callback of one poll) are written and synced together (group
+// commit). Writes and syncs are synchronous calls on the owning thread, not libuv thread-pool jobs: an
+// acknowledgement then never waits in the pool's queue behind unrelated work (ClickHouse inserts run
+// there in the embedded server), and the calls arriving meanwhile wait in the socket and form the next
+// group. With
 // `syncIntervalMs`, append() resolves once the record is written (it then survives the process, not the
 // machine) and the segment is fdatasync'ed within that interval of its first unsynced write, before a
 // segment is closed and at close().
@@ -32,9 +36,8 @@ import {
   rmSync,
   truncateSync,
   writeSync,
+  writevSync,
 } from 'node:fs';
-import { open } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 
@@ -93,19 +96,18 @@ export class Spool {
   readonly maxBytes: number;
   readonly segmentBytes: number;
   #segments: Segment[] = [];
-  #active!: FileHandle;
+  #active = -1; // fd of the newest segment
   #stateFd: number;
   #floor = 0;
   #dropped = 0;
   #corrupt = 0;
   #nextSeq = 1;
   #queue: PendingAppend[] = [];
-  #flushing: Promise<void> | null = null;
+  #flushScheduled = false;
   #closed = false;
   readonly #onCommit: ((seconds: number) => void) | undefined;
   readonly #syncIntervalMs: number;
   #unsynced = false; // the active segment has written records not yet fdatasync'ed (syncIntervalMs > 0)
-  #syncDue = false;
   #syncTimer: NodeJS.Timeout | undefined;
   #syncs = 0;
 
@@ -124,7 +126,7 @@ export class Spool {
     const s = new Spool(dir, opts);
     s.#readState();
     s.#recoverSegments();
-    await s.#openActive();
+    s.#openActive();
     return s;
   }
 
@@ -140,7 +142,10 @@ export class Spool {
     const seq = this.#nextSeq++;
     return new Promise((resolve, reject) => {
       this.#queue.push({ seq, header: recordHeader(seq, batch), payload: batch, resolve, reject });
-      this.#flushing ??= this.#flushLoop();
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flush());
+      }
     });
   }
 
@@ -187,41 +192,39 @@ export class Spool {
   /** Wait for pending appends, then close the files. */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#flushing;
+    this.#flush();
     clearTimeout(this.#syncTimer);
-    await this.#syncActive();
-    await this.#active.close();
+    this.#syncActive();
+    closeSync(this.#active);
     this.#writeState(true);
     closeSync(this.#stateFd);
   }
 
-  async #flushLoop(): Promise<void> {
-    await null; // let appends of the same tick join the first group
-    while (this.#queue.length > 0 || this.#syncDue) {
-      const group = this.#queue;
-      this.#queue = [];
-      try {
-        if (this.#syncDue) await this.#syncActive();
-        await this.#writeGroup(group);
-        for (const p of group) p.resolve(p.seq);
-      } catch (e) {
-        for (const p of group) p.reject(e);
-      }
+  /** Writes (and, without syncIntervalMs, syncs) every queued append as one group, then settles them. */
+  #flush(): void {
+    this.#flushScheduled = false;
+    const group = this.#queue;
+    if (group.length === 0) return;
+    this.#queue = [];
+    try {
+      this.#writeGroup(group);
+      for (const p of group) p.resolve(p.seq);
+    } catch (e) {
+      for (const p of group) p.reject(e);
     }
-    this.#flushing = null;
   }
 
-  async #writeGroup(group: PendingAppend[]): Promise<void> {
+  #writeGroup(group: PendingAppend[]): void {
     let chunk: Buffer[] = [];
     let chunkBytes = 0;
     let chunkLast = 0;
-    const commit = async () => {
+    const commit = () => {
       if (chunk.length === 0) return;
       const seg = this.#segments.at(-1)!;
       const started = performance.now();
-      await this.#active.writev(chunk, seg.size);
+      writeFully(this.#active, chunk, chunkBytes, seg.size);
       if (this.#syncIntervalMs > 0) this.#markUnsynced();
-      else await this.#datasync();
+      else this.#datasync();
       this.#onCommit?.((performance.now() - started) / 1000);
       seg.size += chunkBytes;
       seg.lastSeq = chunkLast;
@@ -232,40 +235,36 @@ export class Spool {
       const bytes = HEADER + p.payload.length;
       const seg = this.#segments.at(-1)!;
       if (seg.size + chunkBytes > 0 && seg.size + chunkBytes + bytes > this.segmentBytes) {
-        await commit();
-        await this.#roll(p.seq);
+        commit();
+        this.#roll(p.seq);
       }
       this.#makeRoom(chunkBytes + bytes);
       chunk.push(p.header, Buffer.from(p.payload.buffer, p.payload.byteOffset, p.payload.length));
       chunkBytes += bytes;
       chunkLast = p.seq;
     }
-    await commit();
+    commit();
   }
 
-  async #datasync(): Promise<void> {
-    await this.#active.datasync();
+  #datasync(): void {
+    fdatasyncSync(this.#active);
     this.#syncs++;
   }
 
-  /** Lazy sync: the first unsynced write arms a timer that has the flush loop sync the active segment. */
+  /** Lazy sync: the first unsynced write arms a timer that syncs the active segment. */
   #markUnsynced(): void {
     if (this.#unsynced) return;
     this.#unsynced = true;
-    this.#syncTimer = setTimeout(() => {
-      this.#syncDue = true;
-      this.#flushing ??= this.#flushLoop();
-    }, this.#syncIntervalMs);
+    this.#syncTimer = setTimeout(() => this.#syncActive(), this.#syncIntervalMs);
     this.#syncTimer.unref();
   }
 
-  /** Syncs the active segment if it has unsynced writes (lazy sync); called from the flush loop or at close. */
-  async #syncActive(): Promise<void> {
-    this.#syncDue = false;
+  /** Syncs the active segment if it has unsynced writes (lazy sync); on the timer, before a roll and at close. */
+  #syncActive(): void {
     if (!this.#unsynced) return;
     this.#unsynced = false;
     clearTimeout(this.#syncTimer);
-    await this.#datasync();
+    this.#datasync();
   }
 
   /** Drop whole oldest segments (not the active one) until `incoming` more bytes fit. */
@@ -285,18 +284,17 @@ export class Spool {
     this.#segments.splice(0, victims.length);
   }
 
-  async #roll(firstSeq: number): Promise<void> {
-    await this.#syncActive();
-    await this.#active.close();
+  #roll(firstSeq: number): void {
+    this.#syncActive();
+    closeSync(this.#active);
     this.#segments.push(newSegment(this.dir, firstSeq));
-    await this.#openActive();
+    this.#openActive();
     this.#deleteReleasedSegments();
   }
 
-  async #openActive(): Promise<void> {
+  #openActive(): void {
     if (this.#segments.length === 0) this.#segments.push(newSegment(this.dir, this.#nextSeq));
-    const seg = this.#segments.at(-1)!;
-    this.#active = await open(seg.path, 'r+').catch(() => open(seg.path, 'w+'));
+    this.#active = openForUpdate(this.#segments.at(-1)!.path);
     syncDir(this.dir);
   }
 
@@ -395,6 +393,14 @@ function* records(data: Buffer): Generator<{ seq: number; payload: Buffer; end: 
     yield { seq: Number(data.readBigUInt64LE(off + 8)), payload, end };
     off = end;
   }
+}
+
+/** Writes `chunks` (`bytes` in all) at `position`, continuing after short writes. */
+function writeFully(fd: number, chunks: Buffer[], bytes: number, position: number): void {
+  let written = writevSync(fd, chunks, position);
+  if (written === bytes) return;
+  const all = Buffer.concat(chunks);
+  while (written < bytes) written += writeSync(fd, all, written, bytes - written, position + written);
 }
 
 /** Open read-write without O_APPEND (positional writes must land where they are aimed). */

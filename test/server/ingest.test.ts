@@ -131,6 +131,13 @@ test('a malformed message is refused precisely and the stream stays usable', asy
   }
 });
 
+test('the ingest thread runs at a higher CPU priority than the rest of the server where that is allowed', async () => {
+  const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
+  const nice = Number(/^vigil_ingest_thread_nice (-?\d+)$/m.exec(metrics)?.[1]);
+  // As root (CI) the thread gets its -10; elsewhere it keeps the process's value and says so in the log.
+  assert.equal(nice, process.getuid?.() === 0 ? -10 : 0);
+});
+
 test('duplicate deliveries of a batch are stored once', async () => {
   const agent = await newAgent('duplicates');
   try {
