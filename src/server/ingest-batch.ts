@@ -22,9 +22,12 @@ export interface AcceptedBatch {
   message?: Uint8Array;
 }
 
-/** A bus of event batches as ingest's destination: it takes each accepted batch's events. */
-export function publishingEvents(bus: Pick<Bus<VigilEvent[]>, 'publish'>): Pick<Bus<AcceptedBatch>, 'publish'> {
-  return { publish: (m) => bus.publish({ subject: m.subject, id: m.id, payload: m.payload.events }) };
+/**
+ * A bus of encoded batches (the embedded log, JetStream) as ingest's destination: it takes each accepted
+ * batch in its encodeAcceptedBatch form, which consumers read with eventBatchCodec.
+ */
+export function publishingBatches(bus: Pick<Bus<Uint8Array>, 'publish'>): Pick<Bus<AcceptedBatch>, 'publish'> {
+  return { publish: (m) => bus.publish({ subject: m.subject, id: m.id, payload: encodeAcceptedBatch(m.payload) }) };
 }
 
 /** The agent and tenant of the stamp, before validation (which requires them). */

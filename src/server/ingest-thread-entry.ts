@@ -16,7 +16,7 @@ import type { ServerMessage } from '../schema/wire.ts';
 import { setThreadNice } from '../util/thread-priority.ts';
 import { ThreadRpc } from '../util/thread-rpc.ts';
 import { IngestServer, type IngestMetadata } from './ingest.ts';
-import { encodeAcceptedBatch } from './ingest-batch.ts';
+import { publishingBatches } from './ingest-batch.ts';
 import { busLogCommitSeconds, registry, reportBusBacklog } from './metrics.ts';
 import type { IngestThreadInit } from './ingest-thread.ts';
 
@@ -51,7 +51,7 @@ const metadata: IngestMetadata = {
 };
 const ingest = new IngestServer({
   ca, serverCert: init.serverCert, metadata, log,
-  bus: { publish: (m) => bus.publish({ subject: m.subject, id: m.id, payload: encodeAcceptedBatch(m.payload) }) },
+  bus: publishingBatches(bus),
   onAgentConnected: (a) => rpc.notify('agent.connected', a),
   onAgentDisconnected: (agentId) => rpc.notify('agent.disconnected', agentId),
   onCommandResult: (a, r) => rpc.notify('agent.commandResult', a, r),

@@ -25,7 +25,7 @@ export interface IngestOptions {
   ca: CertificateAuthority;
   serverCert: KeyPairPem;
   metadata: IngestMetadata;
-  /** Where accepted batches go (a bus of event batches takes `batch.events`; the embedded log takes their encodeAcceptedBatch form). */
+  /** Where accepted batches go (publishingBatches: the bus takes their encodeAcceptedBatch form). */
   bus: Pick<Bus<AcceptedBatch>, 'publish'>;
   log: Logger;
   certificateDays?: number;

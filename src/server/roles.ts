@@ -18,7 +18,7 @@ import { LiveFeed } from '../api/live-feed.ts';
 import { alertView } from '../api/routes/alerts.ts';
 import { openApiSecurity } from '../api/security.ts';
 import { buildApi } from '../api/server.ts';
-import { jsonCodec } from '../bus/codec.ts';
+import { bytesCodec, jsonCodec, type PayloadCodec } from '../bus/codec.ts';
 import { JetStreamBus } from '../bus/jetstream.ts';
 import { LeasedPartitionBus } from '../bus/leased-partitions.ts';
 import type { Bus } from '../bus/types.ts';
@@ -38,7 +38,7 @@ import { startResponseService } from '../response/service.ts';
 import { openPostgresCommandStore } from '../response/store.ts';
 import { splitHostPort, DEFAULT_TENANT } from './embedded.ts';
 import { IngestServer } from './ingest.ts';
-import { eventBatchCodec, publishingEvents } from './ingest-batch.ts';
+import { eventBatchCodec, publishingBatches } from './ingest-batch.ts';
 import { registry } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
 import { apiRules, sharedRules, storeAndPublishSink, workerDetection } from './role-detection.ts';
@@ -51,10 +51,14 @@ export interface RunningRoles {
   stop(): Promise<void>;
 }
 
-function openBus(c: RoleConfig, log: Logger, owned: boolean): Promise<JetStreamBus<VigilEvent[]>> {
-  return JetStreamBus.connect<VigilEvent[]>({
-    servers: c.nats.split(','), codec: eventBatchCodec, namespace: c.busNamespace, consumerGroup: 'workers', ackWaitMs: c.ackWaitMs,
-    eventPartitions: c.eventPartitions, ownedPartitions: owned ? c.ownedPartitions : undefined,
+/**
+ * The events stream's connection: workers consume event batches (eventBatchCodec) from their partitions;
+ * ingest publishes batches already encoded (publishingBatches).
+ */
+function openBus<T>(c: RoleConfig, log: Logger, codec: PayloadCodec<T>, ownedPartitions?: number[]): Promise<JetStreamBus<T>> {
+  return JetStreamBus.connect<T>({
+    servers: c.nats.split(','), codec, namespace: c.busNamespace, consumerGroup: 'workers', ackWaitMs: c.ackWaitMs,
+    eventPartitions: c.eventPartitions, ownedPartitions,
     onUndecodable: (subject, err) => log.error({ subject, err }, 'undecodable bus message dropped'),
     onConsumerError: (filter, err) => log.error({ filter, err }, 'bus consumer setup failed; retrying'),
   });
@@ -181,14 +185,14 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
     const events = openEventStore(c);
     stops.push(() => events.close());
     await events.init();
-    const bus = await openBus(c, log, roles.includes('worker'));
-    stops.push(() => bus.close());
 
     const alerts = roles.includes('worker') || roles.includes('api') ? await openAlertStore(c, stops) : undefined;
     let controlBus: Promise<JetStreamBus<unknown>> | undefined;
     // Opened by the first role that needs it, so it closes after that role's consumers have stopped.
     const control = () => (controlBus ??= openControlBus(c, log).then((b) => { stops.push(() => b.close()); return b; }));
     if (alerts && roles.includes('worker')) {
+      const bus = await openBus(c, log, eventBatchCodec, c.ownedPartitions);
+      stops.push(() => bus.close());
       const alertBus = await openAlertBus(c, log);
       stops.push(() => alertBus.close());
       const { stage, detection } = workerDetection(storeAndPublishSink(alerts, alertBus));
@@ -204,9 +208,11 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       const grpc = splitHostPort(c.grpc);
       const names = [...new Set(['localhost', '127.0.0.1', hostname(), grpc.host].filter((n) => n && n !== '0.0.0.0' && n !== '::'))];
       let ingest: IngestServer | undefined;
+      const bus = await openBus(c, log, bytesCodec());
+      stops.push(() => bus.close());
       const ingestRelay = await startIngestRelay(await control(), (agentId) => ingest?.channels.get(agentId), log);
       stops.push(() => ingestRelay.stop());
-      ingest = new IngestServer({ ca, serverCert: await issueServerCertificate(ca, names), metadata, bus: publishingEvents(bus), log, ...ingestRelay.hooks });
+      ingest = new IngestServer({ ca, serverCert: await issueServerCertificate(ca, names), metadata, bus: publishingBatches(bus), log, ...ingestRelay.hooks });
       const port = await ingest.listen(hostAddress(grpc.host, grpc.port));
       addresses.grpc = hostAddress(grpc.host, port);
       stops.push(() => ingest.close());

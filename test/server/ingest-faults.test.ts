@@ -14,7 +14,7 @@ import { issueServerCertificate, loadOrCreateCa } from '../../src/pki/pki.ts';
 import type { VigilEvent } from '../../src/schema/event.ts';
 import { issueEnrollmentToken } from '../../src/server/enrollment-tokens.ts';
 import { IngestServer, type IngestMetadata } from '../../src/server/ingest.ts';
-import { publishingEvents } from '../../src/server/ingest-batch.ts';
+import { publishingBatches } from '../../src/server/ingest-batch.ts';
 import { registry } from '../../src/server/metrics.ts';
 import { SqliteMetadataStore } from '../../src/stores/metadata/sqlite.ts';
 import { heartbeatStreamOutcome } from '../support/agent-stream.ts';
@@ -46,7 +46,7 @@ before(async () => {
     consumeEnrollmentToken: failing('consumeEnrollmentToken'), upsertHost: failing('upsertHost'),
     getAgent: failing('getAgent'), recordHeartbeat: failing('recordHeartbeat'),
   };
-  ingest = new IngestServer({ ca, serverCert: await issueServerCertificate(ca, ['127.0.0.1']), metadata, bus: publishingEvents(new InProcessBus<VigilEvent[]>(16)), log: pino({ level: 'silent' }) });
+  ingest = new IngestServer({ ca, serverCert: await issueServerCertificate(ca, ['127.0.0.1']), metadata, bus: publishingBatches(new InProcessBus<Uint8Array>(16)), log: pino({ level: 'silent' }) });
   address = `127.0.0.1:${await ingest.listen('127.0.0.1:0')}`;
 });
 
