@@ -22,6 +22,7 @@ import { SimulatedAgent, type PreparedBatch } from '../src/agent/simulator.ts';
 import { decodeAgentMessage } from '../src/schema/wire.ts';
 import { acceptBatch, encodeAcceptedBatch } from '../src/server/ingest-batch.ts';
 import { startVigil, type VigilProcess } from '../test/support/vigil-process.ts';
+import { bucketQuantiles, scrapeHistograms } from './support/prometheus.ts';
 
 const { values } = parseArgs({ options: {
   seconds: { type: 'string', default: '15' }, agents: { type: 'string', default: '8' },
@@ -105,24 +106,6 @@ async function latencyPhase(agents: SimulatedAgent[]): Promise<{ events: number;
   return { events, latencies, late, clientLoopDelay: { p99: lateMs(loopDelay.percentile(99)), max: lateMs(loopDelay.max) } };
 }
 
-type Buckets = Map<number, number>;
-
-/** The server's histograms `names`: cumulative count per bucket upper bound (ms), by name. */
-async function histograms(server: VigilProcess, names: string[]): Promise<Map<string, Buckets>> {
-  const text = await (await fetch(`${server.apiUrl}/metrics`)).text();
-  const out = new Map(names.map((n) => [n, new Map<number, number>()]));
-  for (const m of text.matchAll(/^(\w+)_bucket\{le="([^"]+)"\} (\d+)/gm)) out.get(m[1])?.set(m[2] === '+Inf' ? Infinity : Number(m[2]) * 1000, Number(m[3]));
-  return out;
-}
-
-/** p50 and p99 (as bucket upper bounds) of the acks counted between two snapshots. */
-function bucketQuantiles(before: Buckets, after: Buckets): { p50: number; p99: number } {
-  const bounds = [...after.keys()].sort((a, b) => a - b);
-  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
-  const at = (q: number) => bounds.find((b) => (after.get(b) ?? 0) - (before.get(b) ?? 0) >= q * total) ?? Infinity;
-  return { p50: at(0.5), p99: at(0.99) };
-}
-
 /** The ingest thread's event-loop delay since the previous scrape (p99 and max, ms). */
 async function ingestLoopDelay(server: VigilProcess): Promise<{ p99: number; max: number }> {
   const text = await (await fetch(`${server.apiUrl}/metrics`)).text();
@@ -194,10 +177,10 @@ async function reportThroughput(server: VigilProcess, agents: SimulatedAgent[]):
 
 async function reportLatency(server: VigilProcess, agents: SimulatedAgent[]): Promise<Record<string, number>> {
   const SERVER_HISTOGRAMS = ['vigil_ingest_ack_seconds', 'vigil_bus_log_commit_seconds'];
-  const before = await histograms(server, SERVER_HISTOGRAMS); // a scrape also resets the loop delay's statistics
+  const before = await scrapeHistograms(`${server.apiUrl}/metrics`, SERVER_HISTOGRAMS); // a scrape also resets the loop delay's statistics
   const lat = await latencyPhase(agents);
   const loop = await ingestLoopDelay(server);
-  const after = await histograms(server, SERVER_HISTOGRAMS);
+  const after = await scrapeHistograms(`${server.apiUrl}/metrics`, SERVER_HISTOGRAMS);
   const [serverSide, commit] = SERVER_HISTOGRAMS.map((n) => bucketQuantiles(before.get(n)!, after.get(n)!));
   const sorted = lat.latencies.sort((a, b) => a - b);
   console.log(`latency at ${rate} events/s: ${lat.events} events, ack p50 ${round(percentile(sorted, 50))} ms, `

@@ -3,7 +3,7 @@
 // throw-away namespace), the ClickHouse HTTP test fixture (in-process ClickHouse behind HTTP, its own
 // process) and a throw-away PostgreSQL database. Simulated agents send paced batches and await each ack.
 // Prints per scenario: stored events/s, CPU seconds per 1,000 events for each role (from /proc), agent-ack
-// latency p50/p99, and the ack latency of one ingest process without workers (they and ClickHouse would run on
+// latency p50/p99, the ingest processes' own received → acknowledged p99 (a histogram bucket bound), and the ack latency of one ingest process without workers (they and ClickHouse would run on
 // other hosts); the last line is one JSON object.
 // Knobs (env): BENCH_RATE events/s offered (10000), BENCH_SECONDS (10), BENCH_AGENTS (20), BENCH_BATCH
 // events per agent batch (50), BENCH_WORKER_BATCH bus messages per ClickHouse insert (64).
@@ -21,6 +21,7 @@ import { PostgresMetadataStore } from '../src/stores/metadata/postgres.ts';
 import { spawnClickHouseFixture } from '../test/fixtures/clickhouse-http-server.ts';
 import { cpuSeconds, freePort, spawnRole, stopProcess, type RoleProcess } from '../test/fixtures/vigil-roles.ts';
 import { createTempDatabase } from '../test/support/postgres.ts';
+import { bucketQuantiles, scrapeHistograms, type Buckets } from './support/prometheus.ts';
 
 const RATE = Number(process.env.BENCH_RATE ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -41,7 +42,17 @@ interface Stack { dir: string; postgresUrl: string; clickhouseUrl: string; caPem
 
 interface ScenarioResult {
   pairs: number; events: number; eventsPerS: number; cpuPer1000: { ingest: number; worker: number; total: number; clickhouse_fixture: number };
-  ackP50: number; ackP99: number; agentRetries: number;
+  ackP50: number; ackP99: number; serverAckP99: number; agentRetries: number;
+}
+
+/** The ingest processes' received → acknowledged histogram, summed over the processes. */
+async function serverAckBuckets(ingests: RoleProcess[]): Promise<Buckets> {
+  const sum: Buckets = new Map();
+  for (const p of ingests) {
+    const scraped = await scrapeHistograms(`http://${p.addresses.health}/metrics`, ['vigil_ingest_ack_seconds']);
+    for (const [bound, n] of scraped.get('vigil_ingest_ack_seconds')!) sum.set(bound, (sum.get(bound) ?? 0) + n);
+  }
+  return sum;
 }
 
 /**
@@ -110,10 +121,13 @@ async function scenario(pairs: number, s: Stack, fixturePid: number, engine: Cli
     const before = await storedCount(engine);
     const cpu0 = roles.map((r) => cpuSeconds(r.p.child.pid!));
     const fixtureCpu0 = cpuSeconds(fixturePid);
+    const ingests = roles.filter((r) => r.role === 'ingest').map((r) => r.p);
+    const serverAck0 = await serverAckBuckets(ingests);
     const latencies: number[] = [];
     const stats = { acked: 0, retries: 0 };
     const started = performance.now();
     await Promise.all(agents.map((a, i) => drive(a, prepared[i], i / AGENTS, Date.now() + SECONDS * 1000, latencies, stats)));
+    const serverAck = bucketQuantiles(serverAck0, await serverAckBuckets(ingests));
     for (let i = 0; !ingestOnly && i < 1200 && (await storedCount(engine)) - before < stats.acked; i++) await sleep(100);
     const elapsedS = (performance.now() - started) / 1000;
     const stored = ingestOnly ? stats.acked : (await storedCount(engine)) - before;
@@ -124,7 +138,8 @@ async function scenario(pairs: number, s: Stack, fixturePid: number, engine: Cli
       pairs, events: stored, eventsPerS: Math.round(stored / elapsedS),
       cpuPer1000: { ingest: per1000('ingest'), worker: per1000('worker'), total: round(per1000('ingest') + per1000('worker'), 4),
         clickhouse_fixture: round((cpuSeconds(fixturePid) - fixtureCpu0) / stored * 1000, 4) },
-      ackP50: round(percentile(latencies, 0.5), 2), ackP99: round(percentile(latencies, 0.99), 2), agentRetries: stats.retries,
+      ackP50: round(percentile(latencies, 0.5), 2), ackP99: round(percentile(latencies, 0.99), 2),
+      serverAckP99: serverAck.p99, agentRetries: stats.retries,
     };
     if (stored !== stats.acked) throw new Error(`stored ${stored} events but ${stats.acked} were acknowledged`);
     console.log(JSON.stringify({ scenario: ingestOnly ? `${pairs} ingest process(es), no workers (acknowledged, not stored)` : `${pairs} ingest+worker pair(s)`, offered_events_per_s: RATE, ...result }));
@@ -153,6 +168,7 @@ async function main(): Promise<void> {
       cpu_s_per_1000_1: one.cpuPer1000.total, cpu_s_per_1000_2: two.cpuPer1000.total,
       ack_p50_ms: Math.max(one.ackP50, two.ackP50), ack_p99_ms: Math.max(one.ackP99, two.ackP99),
       ack_p99_ms_1: one.ackP99, ack_p99_ms_2: two.ackP99, ack_p50_ms_ingest_only: ingestOnly.ackP50, ack_p99_ms_ingest_only: ingestOnly.ackP99,
+      server_ack_p99_ms_1: one.serverAckP99, server_ack_p99_ms_2: two.serverAckP99, server_ack_p99_ms_ingest_only: ingestOnly.serverAckP99,
       offered_events_per_s: RATE,
     }));
   } finally {
