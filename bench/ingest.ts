@@ -12,8 +12,10 @@
 //
 // Usage: npm run bench:ingest [-- --seconds 15 --agents 8 --batch 500 --window 4 --rate 10000 --phases throughput,latency,decode
 //        --bus-dir DIR]   (--bus-dir: the bus log in DIR, e.g. on another device, through a symlink <data-dir>/bus)
+// Env: VIGIL_CHILD_NODE_ARGS node flags for the server (e.g. "--trace-gc"), VIGIL_BENCH_SERVER_LOG=FILE: the
+// server's output is written to FILE at the end.
 
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver, constants as perf, monitorEventLoopDelay } from 'node:perf_hooks';
@@ -212,7 +214,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ bench: 'ingest', ...summary }));
   } finally {
     await server.stop('SIGTERM');
-    if (process.env.DUMP_SERVER_OUTPUT) (await import('node:fs')).writeFileSync(process.env.DUMP_SERVER_OUTPUT, server.output());
+    if (process.env.VIGIL_BENCH_SERVER_LOG) writeFileSync(process.env.VIGIL_BENCH_SERVER_LOG, server.output());
     rmSync(dir, { recursive: true, force: true });
     if (busDir) rmSync(busDir, { recursive: true, force: true });
   }
