@@ -6,7 +6,8 @@
 // latency p50/p99, the ingest processes' own received → acknowledged p99 (a histogram bucket bound), and the ack latency of one ingest process without workers (they and ClickHouse would run on
 // other hosts); the last line is one JSON object.
 // Knobs (env): BENCH_RATE events/s offered (10000), BENCH_SECONDS (10), BENCH_AGENTS (20), BENCH_BATCH
-// events per agent batch (50), BENCH_WORKER_BATCH bus messages per ClickHouse insert (64).
+// events per agent batch (50), BENCH_WORKER_BATCH bus messages per ClickHouse insert (64), BENCH_WORKER_WAIT_MS how long a worker
+// waits for its batch to fill (250, the role's default).
 
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 20);
 const BATCH = Number(process.env.BENCH_BATCH ?? 50);
 const WORKER_BATCH = Number(process.env.BENCH_WORKER_BATCH ?? 64);
+const WORKER_WAIT_MS = Number(process.env.BENCH_WORKER_WAIT_MS ?? 250);
 const NATS = process.env.VIGIL_BENCH_NATS ?? '127.0.0.1:4222';
 const PARTITIONS = 2;
 
@@ -106,7 +108,7 @@ async function scenario(pairs: number, s: Stack, fixturePid: number, engine: Cli
     for (let i = 0; i < pairs; i++) {
       grpcPorts.push(await freePort());
       roles.push({ role: 'ingest', p: await spawnRole(['ingest', '--grpc', `127.0.0.1:${grpcPorts[i]}`], env) });
-      if (!ingestOnly) roles.push({ role: 'worker', p: await spawnRole(['worker', '--worker-count', String(pairs), '--worker-index', String(i), '--worker-batch', String(WORKER_BATCH)], env) });
+      if (!ingestOnly) roles.push({ role: 'worker', p: await spawnRole(['worker', '--worker-count', String(pairs), '--worker-index', String(i), '--worker-batch', String(WORKER_BATCH), '--worker-batch-wait-ms', String(WORKER_WAIT_MS)], env) });
     }
     const metadata = new PostgresMetadataStore({ connectionString: env.VIGIL_POSTGRES_URL });
     const agents = await Promise.all(Array.from({ length: AGENTS }, async (_, i) => {
@@ -159,7 +161,7 @@ async function main(): Promise<void> {
     mkdirSync(join(dir, 'pki'), { mode: 0o700 });
     const stack: Stack = { dir, postgresUrl: db.url, clickhouseUrl: fixture.url, caPem: (await loadOrCreateCa(join(dir, 'pki'))).certPem };
     console.log(`bench:scale: ${RATE} events/s offered for ${SECONDS} s by ${AGENTS} agents in batches of ${BATCH}; ` +
-      `${PARTITIONS} event partitions; ${WORKER_BATCH} bus messages per ClickHouse insert (≤ ${WORKER_BATCH * BATCH} events)`);
+      `${PARTITIONS} event partitions; ${WORKER_BATCH} bus messages per ClickHouse insert (≤ ${WORKER_BATCH * BATCH} events, waiting ≤ ${WORKER_WAIT_MS} ms to fill)`);
     const one = await scenario(1, stack, fixture.child.pid!, engine);
     const two = await scenario(2, stack, fixture.child.pid!, engine);
     const ingestOnly = await scenario(1, stack, fixture.child.pid!, engine, true);

@@ -198,7 +198,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       const { stage, detection } = workerDetection(storeAndPublishSink(alerts, alertBus));
       const rules = await sharedRules(detection, { ...ruleOptions(c, log, await control()), role: 'worker' });
       stops.push(() => rules.stop());
-      const pipeline = new Pipeline({ bus: await workerBus(c, bus, log, stops), store: events, stages: [stage], log, maxBatchMessages: c.workerBatch });
+      const pipeline = new Pipeline({ bus: await workerBus(c, bus, log, stops), store: events, stages: [stage], log, maxBatchMessages: c.workerBatch, maxWaitMs: c.workerBatchWaitMs });
       pipeline.start();
       stops.push(() => pipeline.stop());
     }
