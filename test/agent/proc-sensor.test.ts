@@ -101,26 +101,54 @@ test('ignored pids: their processes and sockets are not reported', async (t) => 
   assert.deepEqual(seen.filter((o) => o.dstPort === port), []);
 });
 
-test('processes living less than one poll are counted as drops', async (t) => {
-  const sensor = new ProcSensor({ intervalMs: 60_000 });
+// Drop accounting is tested in two halves, so that no fork elsewhere on the host (other tests run in
+// parallel) can offset it: the kernel's counter counts processes that live less than a poll (real
+// /proc: other forks only add to it), and the sensor counts as drops exactly the tasks that counter
+// created but no poll saw (a fake /proc whose counter and processes the test sets).
+test('the kernel fork counter the sensor reads counts processes living less than one poll', () => {
+  const reader = new ProcReader();
+  const before = reader.bootInfo().forks;
+  for (let i = 0; i < 5; i++) spawnSync('true');
+  const created = reader.bootInfo().forks - before;
+  assert.ok(created >= 5, `/proc/stat processes grew by ${created} for 5 processes`);
+});
+
+test('tasks created between polls that no poll saw are counted as drops; new processes and threads are not', async (t) => {
+  const proc = fakeProc(tempDir(t));
+  proc.add(10, 1, 500, ['bash']);
+  proc.forks(100);
+  const sensor = new ProcSensor({ procRoot: proc.root, intervalMs: 60_000 });
   await sensor.start(() => {});
   t.after(() => sensor.stop());
+
+  proc.forks(105); // five processes came and went between the polls
   sensor.poll();
-  const before = sensor.health().drops;
-  for (let i = 0; i < 5; i++) spawnSync('true');
+  assert.equal(sensor.health().drops, 5);
+
+  proc.add(11, 10, 600, ['worker'], 3); // a new process with two more threads: three tasks seen
+  proc.forks(105 + 3 + 2); // and two more that nobody saw
   sensor.poll();
-  assert.ok(sensor.health().drops - before >= 5, `drops ${before} → ${sensor.health().drops}`);
+  assert.equal(sensor.health().drops, 5 + 2);
+
+  proc.add(10, 1, 500, ['bash'], 4); // a known process started three threads
+  proc.forks(110 + 3);
+  sensor.poll();
+  assert.equal(sensor.health().drops, 7, 'new threads of a known process are seen tasks');
 });
 
 /** A fake /proc tree: what an unprivileged reader sees (no exe or cwd links). */
 function fakeProc(root: string) {
-  writeFileSync(join(root, 'stat'), 'cpu 0 0 0\nbtime 1700000000\nprocesses 100\n');
+  const forks = (n: number) => writeFileSync(join(root, 'stat'), `cpu 0 0 0\nbtime 1700000000\nprocesses ${n}\n`);
+  forks(100);
   mkdirSync(join(root, 'net'), { recursive: true });
   return {
-    add(pid: number, ppid: number, ticks: number, args: string[]) {
+    root,
+    /** Sets the kernel's count of tasks created since boot. */
+    forks,
+    add(pid: number, ppid: number, ticks: number, args: string[], threads = 1) {
       const dir = join(root, String(pid));
       mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, 'stat'), `${pid} (${args[0]}) S ${ppid} 0 0 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 ${ticks} 0 0\n`);
+      writeFileSync(join(dir, 'stat'), `${pid} (${args[0]}) S ${ppid} 0 0 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 ${threads} 0 ${ticks} 0 0\n`);
       writeFileSync(join(dir, 'cmdline'), args.join('\0') + '\0');
       writeFileSync(join(dir, 'status'), `Name:\t${args[0]}\nUid:\t1000\t1000\t1000\t1000\nGid:\t50\t50\t50\t50\n`);
     },
