@@ -3,6 +3,7 @@
 // streams as channels (sending down a channel posts to the thread), relays its agent hooks, and gives the
 // pipeline the bus log as a WorkerLogBus. The thread's Prometheus metrics are read with metricsJson().
 
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
@@ -47,8 +48,15 @@ export interface IngestThread {
 /** An ArtifactChunk's bytes arrive as a Uint8Array: hand them on as a Buffer, as ingest does. */
 const asBuffer = (c: ArtifactChunk): ArtifactChunk => ({ ...c, data: Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength) });
 
+const INGEST_INITIAL_OLD_SPACE_MB = 64;
+
 export async function startIngestThread(o: IngestThreadOptions): Promise<IngestThread> {
   const init: IngestThreadInit = { busDir: o.busDir, pkiDir: o.pkiDir, serverCert: o.serverCert, logLevel: o.log.level };
+  // With V8's default initial old generation this thread's small heap (≈ 17 MB live, limit ≈ 41 MB) got a
+  // full collection every ≈ 0.9 s (`--trace-incremental-marking`: started by a task, far below the limit),
+  // each pausing it 3–15 ms: in an ack's p99. With 64 MB: 0–3 in 15 s (docs/deployment.md). The flag is
+  // read when an isolate is created, so it applies to this thread's and not to the main thread's.
+  setFlagsFromString(`--initial-old-space-size=${INGEST_INITIAL_OLD_SPACE_MB}`);
   const worker = new Worker(new URL('./ingest-thread-entry.ts', import.meta.url), { workerData: init });
   const rpc = new ThreadRpc(worker);
   rpc.onNotifyError((err) => o.log.error({ err }, 'ingest thread notification failed'));
