@@ -1,6 +1,7 @@
 // Ingest benchmark: simulated agents stream over loopback gRPC (mutual TLS) into a `vigil up --no-agent`
 // server process; an event counts only once the server acknowledged its batch, i.e. after it is durable
-// in the event store. Two phases:
+// (fsynced) on the server's bus log, from which the pipeline stores it in the event store (the throughput
+// phase then waits for the pipeline to catch up and says how long it took). Two phases:
 //   1. throughput: agents send as fast as acknowledgements allow (a window of batches in flight each);
 //      batches are encoded before the clock starts, so the figure is the server's, not the generator's;
 //   2. latency: a fixed 10,000 events/s (100-event batches at a steady pace); ack latency p50/p99 at the agents,
