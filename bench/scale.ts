@@ -7,7 +7,8 @@
 // other hosts); the last line is one JSON object.
 // Knobs (env): BENCH_RATE events/s offered (10000), BENCH_SECONDS (10), BENCH_AGENTS (20), BENCH_BATCH
 // events per agent batch (50), BENCH_WORKER_BATCH bus messages per ClickHouse insert (64), BENCH_WORKER_WAIT_MS how long a worker
-// waits for its batch to fill (250, the role's default).
+// waits for its batch to fill (250, the role's default), BENCH_ROUNDS how often one pair and two pairs
+// alternate (3; the last line gives, for each, the run with the median CPU per event).
 
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,7 @@ const AGENTS = Number(process.env.BENCH_AGENTS ?? 20);
 const BATCH = Number(process.env.BENCH_BATCH ?? 50);
 const WORKER_BATCH = Number(process.env.BENCH_WORKER_BATCH ?? 64);
 const WORKER_WAIT_MS = Number(process.env.BENCH_WORKER_WAIT_MS ?? 250);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const NATS = process.env.VIGIL_BENCH_NATS ?? '127.0.0.1:4222';
 const PARTITIONS = 2;
 
@@ -45,6 +47,11 @@ interface Stack { dir: string; postgresUrl: string; clickhouseUrl: string; caPem
 interface ScenarioResult {
   pairs: number; events: number; eventsPerS: number; cpuPer1000: { ingest: number; worker: number; total: number; clickhouse_fixture: number };
   ackP50: number; ackP99: number; serverAckP99: number; agentRetries: number;
+}
+
+/** The run whose total CPU per event is the median of `runs` (its other figures come with it). */
+function median(runs: ScenarioResult[]): ScenarioResult {
+  return [...runs].sort((a, b) => a.cpuPer1000.total - b.cpuPer1000.total)[Math.floor(runs.length / 2)];
 }
 
 /** The ingest processes' received → acknowledged histogram, summed over the processes. */
@@ -162,12 +169,20 @@ async function main(): Promise<void> {
     const stack: Stack = { dir, postgresUrl: db.url, clickhouseUrl: fixture.url, caPem: (await loadOrCreateCa(join(dir, 'pki'))).certPem };
     console.log(`bench:scale: ${RATE} events/s offered for ${SECONDS} s by ${AGENTS} agents in batches of ${BATCH}; ` +
       `${PARTITIONS} event partitions; ${WORKER_BATCH} bus messages per ClickHouse insert (≤ ${WORKER_BATCH * BATCH} events, waiting ≤ ${WORKER_WAIT_MS} ms to fill)`);
-    const one = await scenario(1, stack, fixture.child.pid!, engine);
-    const two = await scenario(2, stack, fixture.child.pid!, engine);
+    // One pair and two pairs alternate ROUNDS times: the machine's drift then weighs on both alike.
+    const ones: ScenarioResult[] = [];
+    const twos: ScenarioResult[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      ones.push(await scenario(1, stack, fixture.child.pid!, engine));
+      twos.push(await scenario(2, stack, fixture.child.pid!, engine));
+    }
+    const [one, two] = [median(ones), median(twos)];
     const ingestOnly = await scenario(1, stack, fixture.child.pid!, engine, true);
     console.log(JSON.stringify({
       bench: 'scale', events_per_s_1: one.eventsPerS, events_per_s_2: two.eventsPerS,
       cpu_s_per_1000_1: one.cpuPer1000.total, cpu_s_per_1000_2: two.cpuPer1000.total,
+      cpu_ratio_2_to_1: round(two.cpuPer1000.total / one.cpuPer1000.total, 3),
+      cpu_s_per_1000_1_runs: ones.map((r) => r.cpuPer1000.total), cpu_s_per_1000_2_runs: twos.map((r) => r.cpuPer1000.total),
       ack_p50_ms: Math.max(one.ackP50, two.ackP50), ack_p99_ms: Math.max(one.ackP99, two.ackP99),
       ack_p99_ms_1: one.ackP99, ack_p99_ms_2: two.ackP99, ack_p50_ms_ingest_only: ingestOnly.ackP50, ack_p99_ms_ingest_only: ingestOnly.ackP99,
       server_ack_p99_ms_1: one.serverAckP99, server_ack_p99_ms_2: two.serverAckP99, server_ack_p99_ms_ingest_only: ingestOnly.serverAckP99,
