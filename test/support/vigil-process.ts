@@ -17,10 +17,13 @@ export interface VigilProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** VIGIL_CHILD_NODE_ARGS: extra node flags for the `vigil` children, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof". */
+export function childNodeArgs(): string[] {
+  return (process.env.VIGIL_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+}
+
 export async function startVigil(args: string[], dataDir: string, timeoutMs = 60_000): Promise<VigilProcess> {
-  // VIGIL_CHILD_NODE_ARGS: extra node flags for the child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const nodeArgs = (process.env.VIGIL_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, VIGIL_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VIGIL_LOG_LEVEL: 'warn' } });
+  const child = spawn(process.execPath, [...childNodeArgs(), VIGIL_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VIGIL_LOG_LEVEL: 'warn' } });
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
