@@ -63,6 +63,7 @@ export interface SpoolStats {
   dropped: number; // batches dropped because the spool was full (since the spool was created)
   corrupt: number; // corrupt or torn records cut off at open
   syncs: number; // fdatasyncs of segments since the spool was opened
+  syncErrors: number; // lazy syncs that failed (and were tried again) since the spool was opened
 }
 
 export interface SpooledBatch {
@@ -110,6 +111,7 @@ export class Spool {
   #unsynced = false; // the active segment has written records not yet fdatasync'ed (syncIntervalMs > 0)
   #syncTimer: NodeJS.Timeout | undefined;
   #syncs = 0;
+  #syncErrors = 0;
 
   private constructor(dir: string, opts: SpoolOptions) {
     this.dir = dir;
@@ -186,6 +188,7 @@ export class Spool {
       dropped: this.#dropped,
       corrupt: this.#corrupt,
       syncs: this.#syncs,
+      syncErrors: this.#syncErrors,
     };
   }
 
@@ -255,16 +258,30 @@ export class Spool {
   #markUnsynced(): void {
     if (this.#unsynced) return;
     this.#unsynced = true;
-    this.#syncTimer = setTimeout(() => this.#syncActive(), this.#syncIntervalMs);
+    this.#armSyncTimer();
+  }
+
+  #armSyncTimer(): void {
+    this.#syncTimer = setTimeout(() => this.#syncOnTimer(), this.#syncIntervalMs);
     this.#syncTimer.unref();
+  }
+
+  /** The lazy sync's timer: a sync that fails (the disk) is counted and tried again an interval later. */
+  #syncOnTimer(): void {
+    try {
+      this.#syncActive();
+    } catch {
+      this.#syncErrors++;
+      this.#armSyncTimer();
+    }
   }
 
   /** Syncs the active segment if it has unsynced writes (lazy sync); on the timer, before a roll and at close. */
   #syncActive(): void {
     if (!this.#unsynced) return;
-    this.#unsynced = false;
     clearTimeout(this.#syncTimer);
     this.#datasync();
+    this.#unsynced = false;
   }
 
   /** Drop whole oldest segments (not the active one) until `incoming` more bytes fit. */
