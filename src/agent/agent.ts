@@ -1,6 +1,6 @@
 // The Vigil agent: enrols once, then turns sensor observations into events, batches them (100 events or
-// 1 s by default), writes every batch to its spool before sending (synced to disk within a second, see
-// SPOOL_SYNC_MS), and streams batches to the server over mutual TLS. A batch leaves the spool only when the server acknowledges it (at-least-once); on any
+// 1 s by default; each event is encoded into its batch as it is made), writes every batch to its spool
+// before sending (synced to disk within a second, see SPOOL_SYNC_MS), and streams batches to the server over mutual TLS. A batch leaves the spool only when the server acknowledges it (at-least-once); on any
 // stream failure the agent reconnects with exponential backoff and jitter and re-sends what is unacked.
 // Policies pushed by the server are kept in <data-dir>/policies/ (they apply from the next start too), their
 // documented keys (src/agent/policy.ts) override the options, and each version is acknowledged.
@@ -10,14 +10,13 @@ import { hostname as osHostname, release, platform } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import {
-  decodeServerMessage, encodeAgentMessage, encodeSchemaEventsPayload, frameBatch,
-  type ArtifactAck, type ArtifactChunk, type CommandResult, type Heartbeat, type ServerMessage, type WireCommand, type WirePolicy,
+  decodeServerMessage, encodeAgentMessage, frameBatch, schemaEventsWriter,
+  type ArtifactAck, type ArtifactChunk, type CommandResult, type EventsWriter, type Heartbeat, type ServerMessage, type WireCommand, type WirePolicy,
 } from '../schema/wire.ts';
 import { effectiveSettings, isIgnored, settingsOf, type AgentSettings, type StoredPolicy } from './policy.ts';
 import { createBuildContext, buildEvent, type BuildContext } from './events.ts';
 import { ProcessCache } from './process-cache.ts';
 import type { Observation, Sensor } from './sensor.ts';
-import type { VigilEvent } from '../schema/event.ts';
 import { Spool, type SpooledBatch } from '../spool/spool.ts';
 import { createClient, openStream } from './transport.ts';
 import { enrollWithNewKey, localHostFacts, type EnrolledIdentity } from './enrolment.ts';
@@ -59,7 +58,7 @@ export class Agent {
   private identity!: EnrolledIdentity;
   private spool!: Spool;
   private ctx!: BuildContext;
-  private pending: VigilEvent[] = [];
+  private readonly pending: EventsWriter = schemaEventsWriter(); // the batch being filled, encoded event by event
   private flushTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private stream: ReturnType<typeof openStream> | undefined;
@@ -229,16 +228,15 @@ export class Agent {
       return;
     }
     if (isIgnored(this.settingsNow, event.process?.name ?? obs.comm, event.process?.executable)) return;
-    this.pending.push(event);
-    if (this.pending.length >= this.settingsNow.batchEvents) this.flush();
+    this.pending.add(event); // encoded now: the event is garbage before the next scavenge, never promoted
+    if (this.pending.count >= this.settingsNow.batchEvents) this.flush();
   }
 
   /** Moves pending events into a spooled batch and sends it when connected. */
   flush(): void {
-    if (!this.pending.length) return;
-    const payload = encodeSchemaEventsPayload(this.pending);
-    const count = this.pending.length; // the events themselves are garbage from here on
-    this.pending = [];
+    const count = this.pending.count;
+    if (!count) return;
+    const payload = this.pending.take();
     // Appended at once, not after the previous append: the spool syncs concurrent appends together.
     const appended = this.spool.append(payload).then(
       (seq) => {

@@ -140,23 +140,25 @@ function processFields(obs: Observation, cached: CachedProcess | undefined, cach
   const startTimeMs = obs.startTimeMs ?? cached?.startTimeMs;
   const p: ProcessFields = { pid: obs.pid };
   const ppid = obs.ppid ?? cached?.ppid;
-  setIf(p, 'ppid', ppid);
-  setIf(p, 'tid', obs.tid);
+  if (ppid !== undefined) p.ppid = ppid;
+  if (obs.tid !== undefined) p.tid = obs.tid;
   const same = cached !== undefined && startTimeMs !== undefined && cached.startTimeMs === Math.trunc(startTimeMs);
   if (startTimeMs !== undefined) p.entity_id = same ? cached!.entityId : processEntityId(cache.hostId, obs.pid, startTimeMs);
-  setIf(p, 'executable', executable);
-  setIf(p, 'name', processName(executable, args, obs.comm));
+  if (executable !== undefined) p.executable = executable;
+  const name = processName(executable, args, obs.comm);
+  if (name !== undefined) p.name = name;
   if (args) {
     p.args = args;
     p.command_line = args === cached?.args ? cached.commandLine : joinCommandLine(args);
   }
   if (obs.argsTruncated ?? cached?.argsTruncated) p.args_truncated = true;
-  setIf(p, 'working_directory', obs.cwd ?? cached?.cwd);
+  const cwd = obs.cwd ?? cached?.cwd;
+  if (cwd !== undefined) p.working_directory = cwd;
   if (startTimeMs !== undefined) p.start = same ? cached!.startIso : isoTime(startTimeMs);
-  setIf(p, 'exit_code', obs.exitCode);
-  setIf(p, 'signal', obs.signal);
+  if (obs.exitCode !== undefined) p.exit_code = obs.exitCode;
+  if (obs.signal !== undefined) p.signal = obs.signal;
   const parent = cache.parentOf({ ppid, startTimeMs });
-  if (parent) p.parent = parent.asParent ??= parentFields(parent);
+  if (parent) p.parent = parent.asParent ??= Object.freeze(parentFields(parent)); // frozen: encoded once (batch-writer.ts)
   else if (ppid !== undefined) p.parent = { pid: ppid };
   return p;
 }
@@ -168,8 +170,9 @@ function parentFields(parent: CachedProcess): ParentProcess {
     command_line: parent.commandLine,
     start: parent.startIso,
   };
-  setIf(out, 'executable', parent.executable);
-  setIf(out, 'name', processName(parent.executable, parent.args, undefined));
+  if (parent.executable !== undefined) out.executable = parent.executable;
+  const name = processName(parent.executable, parent.args, undefined);
+  if (name !== undefined) out.name = name;
   return out;
 }
 
@@ -179,7 +182,8 @@ function userFields(obs: Observation, cached: CachedProcess | undefined, ctx: Bu
   const user: NonNullable<VigilEvent['user']> = {};
   if (uid !== undefined) {
     user.id = String(uid);
-    setIf(user, 'name', cached?.uid === uid && cached.user ? cached.user : ctx.userName?.(uid));
+    const name = cached?.uid === uid && cached.user ? cached.user : ctx.userName?.(uid);
+    if (name !== undefined) user.name = name;
   }
   const effective = obs.type === 'privilege_change' ? (obs.newUid ?? obs.euid) : obs.euid;
   if (effective !== undefined) user.effective = { id: String(effective) };
@@ -191,8 +195,9 @@ function userFields(obs: Observation, cached: CachedProcess | undefined, ctx: Bu
 function addTypeSpecificFields(ev: VigilEvent, obs: Observation): void {
   if (obs.path !== undefined || obs.targetPath !== undefined || obs.moduleName !== undefined) {
     const file: NonNullable<VigilEvent['file']> = {};
-    setIf(file, 'path', obs.path ?? obs.moduleName);
-    setIf(file, 'target_path', obs.targetPath);
+    const path = obs.path ?? obs.moduleName;
+    if (path !== undefined) file.path = path;
+    if (obs.targetPath !== undefined) file.target_path = obs.targetPath;
     if (obs.mode !== undefined) file.mode = obs.mode.toString(8);
     if (obs.ownerUid !== undefined) file.owner = String(obs.ownerUid);
     ev.file = file;
@@ -201,9 +206,9 @@ function addTypeSpecificFields(ev: VigilEvent, obs: Observation): void {
   if (obs.dstIp !== undefined || obs.dstPort !== undefined) ev.destination = endpoint(obs.dstIp, obs.dstPort);
   if (obs.transport || obs.family || obs.direction) {
     const network: NonNullable<VigilEvent['network']> = {};
-    setIf(network, 'transport', obs.transport);
-    setIf(network, 'type', obs.family);
-    setIf(network, 'direction', obs.direction);
+    if (obs.transport !== undefined) network.transport = obs.transport;
+    if (obs.family !== undefined) network.type = obs.family;
+    if (obs.direction !== undefined) network.direction = obs.direction;
     ev.network = network;
   }
   if (obs.cgroupId !== undefined) ev.container = { cgroup_id: obs.cgroupId };
@@ -226,13 +231,9 @@ function observationLabels(obs: Observation): Record<string, string> | undefined
 
 function endpoint(ip: string | undefined, port: number | undefined): { ip?: string; port?: number } {
   const out: { ip?: string; port?: number } = {};
-  setIf(out, 'ip', ip);
-  setIf(out, 'port', port);
+  if (ip !== undefined) out.ip = ip;
+  if (port !== undefined) out.port = port;
   return out;
-}
-
-function setIf<T extends object, K extends keyof T>(o: T, k: K, v: T[K] | undefined): void {
-  if (v !== undefined) o[k] = v;
 }
 
 function processName(executable?: string, args?: string[], comm?: string): string | undefined {

@@ -32,7 +32,7 @@ export interface CachedProcess extends ProcessRecord {
   exited: boolean;
   /** `startTimeMs` as ISO 8601, made once (every event of the process and of its children carries it). */
   startIso: string;
-  /** The event fields of this process as a parent, made at its first child's event; reset when it execs. */
+  /** The event fields of this process as a parent, made (frozen) at its first child's event; reset when it execs. */
   asParent?: ParentProcess;
 }
 

@@ -1,10 +1,12 @@
 // The wire codec: encodes and decodes the protobuf messages of vigil.proto with protobufjs, and maps a
 // wire `Event` to and from the schema's VigilEvent (the only difference is `timestamp` ↔ `@timestamp`).
-// Event batches, ingest's hot path, are read by batch-reader.ts straight into schema-shaped events.
+// Event batches, ingest's hot path, are read by batch-reader.ts straight into schema-shaped events, and
+// the agent's, its hot path, written by batch-writer.ts straight from them.
 
 import protobuf from 'protobufjs';
 import { fileURLToPath } from 'node:url';
 import { batchReader } from './batch-reader.ts';
+import { eventsWriters, type EventsWriter } from './batch-writer.ts';
 import type { VigilEvent } from './event.ts';
 
 export const PROTO_PATH = fileURLToPath(new URL('./vigil.proto', import.meta.url));
@@ -103,69 +105,30 @@ export function encodeBatch(seq: number, events: Record<string, unknown>[]): Buf
   return encodeAgentMessage({ batch: { seq, events } });
 }
 
-// ---- the agent's hot path: events straight to bytes ----
-// Event messages are written field by field with protobufjs's generated encoders for the nested messages
-// (no fromObject/verify, no wire-form copy of the event): the same bytes as encode(EventBatch, …) —
-// fields in field-number order, map entries in key insertion order. The caller guarantees the shapes
-// (VigilEvent's types), which is what verify checked.
+// ---- the agent's hot path: events straight to bytes (batch-writer.ts) ----
 
-const EventMessageType = type('Event');
-const EVENTS_TAG = (2 << 3) | 2; // EventBatch.events: field 2, length-delimited
-const TIMESTAMP_TAG = (1 << 3) | 2; // Event.timestamp
-const LABELS_TAG = (13 << 3) | 2; // Event.labels (map<string, string>)
-const MAP_KEY_TAG = (1 << 3) | 2;
-const MAP_VALUE_TAG = (2 << 3) | 2;
+const EventBatchType = type('EventBatch');
+const schemaEventsWriters = eventsWriters(EventBatchType, '@timestamp');
+const wireEvents = eventsWriters(EventBatchType, 'timestamp')();
+const schemaEvents = schemaEventsWriters();
 
-interface MessageField { name: string; tag: number; type: protobuf.Type }
-
-/** Event's message-typed fields (all but timestamp and labels), in field-number order. */
-const EVENT_MESSAGE_FIELDS: MessageField[] = EventMessageType.fieldsArray
-  .map((f) => f.resolve())
-  .filter((f) => f.resolvedType instanceof protobuf.Type && !f.map)
-  .sort((a, b) => a.id - b.id)
-  .map((f) => ({ name: f.name, tag: (f.id << 3) | 2, type: f.resolvedType as protobuf.Type }));
-
-// A frozen message value (the agent's `agent` and `host` fields, one deeply frozen object shared by all its
-// events) is encoded once and its bytes reused: a frozen object cannot change, so its bytes cannot go stale.
-const frozenMessageBytes = new WeakMap<object, Uint8Array>();
-
-function writeMessageField(w: protobuf.Writer, f: MessageField, value: object): void {
-  if (!Object.isFrozen(value)) return void f.type.encode(value, w.uint32(f.tag).fork()).ldelim();
-  let bytes = frozenMessageBytes.get(value);
-  if (!bytes) frozenMessageBytes.set(value, (bytes = f.type.encode(value).finish()));
-  w.uint32(f.tag).bytes(bytes); // length-delimited: the same bytes as fork() … ldelim()
-}
-
-function writeEvent(w: protobuf.Writer, e: Record<string, unknown>, timestamp: unknown): void {
-  if (timestamp != null) w.uint32(TIMESTAMP_TAG).string(timestamp as string);
-  for (const f of EVENT_MESSAGE_FIELDS) {
-    const value = e[f.name];
-    if (value != null) writeMessageField(w, f, value);
-  }
-  const labels = e.labels as Record<string, string> | undefined;
-  if (labels == null) return;
-  for (const k of Object.keys(labels)) w.uint32(LABELS_TAG).fork().uint32(MAP_KEY_TAG).string(k).uint32(MAP_VALUE_TAG).string(labels[k]).ldelim();
-}
-
-function eventsPayload<E>(events: readonly E[], timestampOf: (e: E) => unknown): Buffer {
-  const w = protobuf.Writer.create();
-  for (const e of events) {
-    w.uint32(EVENTS_TAG).fork();
-    writeEvent(w, e as Record<string, unknown>, timestampOf(e));
-    w.ldelim();
-  }
-  const bytes = w.finish();
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength); // a view, not a copy
+function payload(writer: EventsWriter, events: readonly object[]): Buffer {
+  for (const e of events) writer.add(e);
+  return writer.take();
 }
 
 /**
  * The events of a batch, encoded once (an EventBatch without its seq). The agent spools these bytes and
  * frames them with the spool's sequence number when sending (frameBatch), so nothing is re-encoded.
  */
-export const encodeEventsPayload = (events: readonly Record<string, unknown>[]): Buffer => eventsPayload(events, (e) => e.timestamp);
+export const encodeEventsPayload = (events: readonly Record<string, unknown>[]): Buffer => payload(wireEvents, events);
 
 /** encodeEventsPayload for schema events, without making their wire form first (winlog and dlp are not sent). */
-export const encodeSchemaEventsPayload = (events: readonly VigilEvent[]): Buffer => eventsPayload(events, (e) => e['@timestamp']);
+export const encodeSchemaEventsPayload = (events: readonly VigilEvent[]): Buffer => payload(schemaEvents, events);
+
+/** A writer of schema events into an encodeSchemaEventsPayload batch, one event at a time (the agent's batches). */
+export const schemaEventsWriter = (): EventsWriter => schemaEventsWriters();
+export type { EventsWriter };
 
 function varint(n: number): number[] {
   const out: number[] = [];

@@ -70,3 +70,18 @@ test('frozen agent and host messages are encoded once and reused, to the same by
   const msg = decodeAgentMessage(frameBatch(1, encodeSchemaEventsPayload([{ ...events[0], host: moved }])));
   assert.equal(msg.body === 'batch' && (msg.batch.events[0] as { host: { hostname: string } }).host.hostname, 'web-2');
 });
+
+test('long and non-ASCII values (lengths of 1, 2 and 3 varint bytes, nested and top-level) encode to the generic bytes', () => {
+  const long = (n: number, unit: string) => unit.repeat(Math.ceil(n / unit.length)).slice(0, n);
+  const events = [127, 128, 16_383, 16_384, 70_000].flatMap((n) => [long(n, 'a'), long(n, 'é𝄞x')]).map((text, i) => ({
+    '@timestamp': '2026-02-15T12:34:56.789Z',
+    agent: { id: 'a1', tenant_id: 't1' },
+    event: { id: `e${i}`, type: 'process_start', category: 'process', sequence: i },
+    process: { pid: i, command_line: text, args: [text, '', 'ü'], parent: { pid: 1, command_line: text } },
+    labels: { [text]: text },
+  }) as VigilEvent);
+  const generic = encodeBatch(2 ** 20, events.map(toWireEvent));
+  assert.deepEqual(frameBatch(2 ** 20, encodeSchemaEventsPayload(events)), generic);
+  const msg = decodeAgentMessage(generic);
+  assert.equal(msg.body === 'batch' && msg.batch.events.length, events.length);
+});

@@ -1,0 +1,267 @@
+// The agent's hot path to protobuf: schema-shaped events written one by one, as they are made, straight into
+// a reusable byte buffer as the `events` of an EventBatch (the counterpart of batch-reader.ts). No protobufjs writer, whose every
+// field is an operation object (≈ 60 objects an event of garbage), and no wire-form copy of the event. Its
+// tables are made from vigil.proto's reflection. The bytes are protobufjs's encode of the same values:
+// fields in field-number order, a field written iff its value is neither undefined nor null (defaults
+// included), repeated fields iff non-empty, map entries in key order. The caller guarantees the value
+// types (VigilEvent's), which protobufjs's verify would check. A frozen message value (the agent's `agent`
+// and `host` fields, shared by all its events) is encoded once and its bytes copied after. No I/O;
+// an event is written synchronously, so the buffer being written and the position are module state.
+
+import protobuf from 'protobufjs';
+
+const STRING = 0, UINT32 = 1, INT32 = 2, UINT64 = 3, BOOL = 4, STRINGS = 5, MESSAGE = 6, STRING_MAP = 7;
+const SCALARS: Record<string, number> = { string: STRING, uint32: UINT32, int32: INT32, uint64: UINT64, bool: BOOL };
+
+/**
+ * A field to write: its tag (a one-byte varint for every field here), its name in the schema's objects and,
+ * for a message, the message's table and the bytes of the frozen values met in this field.
+ */
+interface Field { name: string; tag: number; kind: number; table?: Table; frozen?: WeakMap<object, Buffer> }
+/** A message's fields in field-number order. */
+type Table = Field[];
+
+function kindOf(f: protobuf.Field, path: string): number {
+  if (f instanceof protobuf.MapField) {
+    if (f.keyType === 'string' && f.type === 'string') return STRING_MAP;
+  } else if (f.resolvedType instanceof protobuf.Type) {
+    if (!f.repeated) return MESSAGE;
+  } else if (f.type === 'string') {
+    return f.repeated ? STRINGS : STRING;
+  } else if (!f.repeated && SCALARS[f.type] !== undefined) {
+    return SCALARS[f.type];
+  }
+  throw new Error(`batch writer: ${path} (${f.repeated ? 'repeated ' : ''}${f.type}) is not a field type it writes`);
+}
+
+/** The writing table of `t`; `renames` maps `Type.field` to the schema's name of the field. */
+function compile(t: protobuf.Type, renames: Record<string, string>): Table {
+  return [...t.fieldsArray].sort((a, b) => a.id - b.id).map((f) => {
+    f.resolve();
+    const kind = kindOf(f, `${t.name}.${f.name}`);
+    const tag = (f.id << 3) | (kind === STRING || kind === STRINGS || kind === MESSAGE || kind === STRING_MAP ? 2 : 0);
+    if (tag > 0x7f) throw new Error(`batch writer: ${t.name}.${f.name}: field numbers above 15 are not written`);
+    const field: Field = { name: renames[`${t.name}.${f.name}`] ?? f.name, tag, kind };
+    if (kind === MESSAGE) {
+      field.table = compile(f.resolvedType as protobuf.Type, renames);
+      field.frozen = new WeakMap();
+    }
+    return field;
+  });
+}
+
+// ---- the output buffer: a writer's, while it adds an event (each writer's keeps the size of its largest batch) ----
+
+let out = Buffer.alloc(0);
+let pos = 0;
+
+function ensure(bytes: number): void {
+  if (pos + bytes <= out.length) return;
+  const bigger = Buffer.allocUnsafeSlow(Math.max(2 * out.length, pos + bytes));
+  out.copy(bigger, 0, 0, pos);
+  out = bigger;
+}
+
+const varintSize = (n: number): number => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x20_0000 ? 3 : n < 0x1000_0000 ? 4 : 5);
+
+/** An unsigned 32-bit varint (room ensured by the caller). */
+function varint32(n: number): void {
+  while (n > 0x7f) {
+    out[pos++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  out[pos++] = n;
+}
+
+/** A 64-bit varint from its low and high unsigned 32-bit halves (room ensured by the caller). */
+function varint64(lo: number, hi: number): void {
+  while (hi !== 0 || lo > 0x7f) {
+    out[pos++] = (lo & 0x7f) | 0x80;
+    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+    hi >>>= 7;
+  }
+  out[pos++] = lo;
+}
+
+/**
+ * A number as protobufjs writes it as a 64-bit varint (LongBits.fromNumber: negatives two's complement;
+ * room ensured by the caller).
+ */
+function numberVarint64(value: number): void {
+  const magnitude = Math.abs(value);
+  let lo = magnitude >>> 0;
+  let hi = ((magnitude - lo) / 4294967296) >>> 0;
+  if (value < 0) {
+    hi = ~hi >>> 0;
+    lo = ~lo >>> 0;
+    if (++lo > 0xffff_ffff) {
+      lo = 0;
+      hi = (hi + 1) >>> 0;
+    }
+  }
+  varint64(lo, hi);
+}
+
+/** A length-delimited string: ASCII byte by byte, anything else through Buffer's UTF-8 encoder. */
+function string(s: string): void {
+  const n = s.length;
+  ensure(5 + 3 * n);
+  const start = pos;
+  varint32(n);
+  const bytes = out;
+  const at = pos;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return void utf8String(s, start);
+    bytes[at + i] = c;
+  }
+  pos = at + n;
+}
+
+function utf8String(s: string, start: number): void {
+  pos = start;
+  varint32(Buffer.byteLength(s));
+  pos += out.write(s, pos, 'utf8');
+}
+
+/** Starts a length-delimited value whose length is not known yet; returns where its contents begin. */
+function openDelimited(): number {
+  ensure(1);
+  return ++pos; // one byte reserved for the length: moved along if it needs more
+}
+
+function closeDelimited(contentsAt: number): void {
+  const length = pos - contentsAt;
+  const size = varintSize(length);
+  if (size > 1) {
+    ensure(size - 1);
+    out.copyWithin(contentsAt + size - 1, contentsAt, pos);
+    pos += size - 1;
+  }
+  const end = pos;
+  pos = contentsAt - 1;
+  varint32(length);
+  pos = end;
+}
+
+/** A message field's value; a frozen value cannot change, so its bytes are made once and then copied. */
+function message(f: Field, m: Record<string, unknown>): void {
+  if (Object.isExtensible(m) || !Object.isFrozen(m)) return void fields(f.table!, m);
+  const bytes = f.frozen!.get(m);
+  if (!bytes) {
+    const start = pos;
+    fields(f.table!, m);
+    f.frozen!.set(m, Buffer.from(out.subarray(start, pos)));
+    return;
+  }
+  ensure(bytes.length);
+  out.set(bytes, pos);
+  pos += bytes.length;
+}
+
+function fields(table: Table, m: Record<string, unknown>): void {
+  for (let i = 0; i < table.length; i++) {
+    const f = table[i];
+    const v = m[f.name];
+    if (v === undefined || v === null) continue;
+    if (f.kind === STRINGS || f.kind === STRING_MAP) {
+      if (f.kind === STRINGS) strings(f.tag, v as string[]);
+      else stringMap(f.tag, v as Record<string, string>);
+      continue;
+    }
+    ensure(11); // the tag and a scalar's varint (strings and messages ensure their own room)
+    out[pos++] = f.tag;
+    switch (f.kind) {
+      case STRING: string(v as string); break;
+      case UINT32: varint32((v as number) >>> 0); break;
+      case INT32: if ((v as number) < 0) numberVarint64(v as number); else varint32((v as number) >>> 0); break;
+      case UINT64: numberVarint64(v as number); break;
+      case BOOL: out[pos++] = v ? 1 : 0; break;
+      case MESSAGE: {
+        const at = openDelimited();
+        message(f, v as Record<string, unknown>);
+        closeDelimited(at);
+      }
+    }
+  }
+}
+
+function strings(tag: number, values: readonly string[]): void {
+  for (let i = 0; i < values.length; i++) {
+    ensure(1);
+    out[pos++] = tag;
+    string(values[i]);
+  }
+}
+
+const MAP_KEY_TAG = (1 << 3) | 2;
+const MAP_VALUE_TAG = (2 << 3) | 2;
+
+function stringMap(tag: number, map: Record<string, string>): void {
+  for (const k of Object.keys(map)) {
+    ensure(1);
+    out[pos++] = tag;
+    const at = openDelimited();
+    out[pos++] = MAP_KEY_TAG;
+    string(k);
+    ensure(1);
+    out[pos++] = MAP_VALUE_TAG;
+    string(map[k]);
+    closeDelimited(at);
+  }
+}
+
+/** Writes the events of one batch as they come, so that each event object can be garbage at once. */
+export interface EventsWriter {
+  /** Encodes one more event into the batch. */
+  add(event: object): void;
+  /** Events added since the last take(). */
+  readonly count: number;
+  /** The batch's bytes (the caller's copy); the writer starts an empty batch. */
+  take(): Buffer;
+}
+
+/**
+ * Makes writers of `events` (the repeated Event field of `eventBatch`, vigil.v1.EventBatch) from events named
+ * as the schema names them (`timestampField`: the name of Event.timestamp).
+ */
+export function eventsWriters(eventBatch: protobuf.Type, timestampField: string): () => EventsWriter {
+  const eventsField = eventBatch.fields.events.resolve();
+  const eventsTag = (eventsField.id << 3) | 2;
+  const table = compile(eventsField.resolvedType as protobuf.Type, { 'Event.timestamp': timestampField });
+  return () => new Writer(table, eventsTag);
+}
+
+/** A writer's bytes become the module's output buffer while it adds an event (the write functions use that). */
+class Writer implements EventsWriter {
+  readonly #table: Table;
+  readonly #tag: number;
+  #bytes = Buffer.allocUnsafeSlow(64 * 1024);
+  #length = 0;
+  count = 0;
+
+  constructor(table: Table, tag: number) {
+    this.#table = table;
+    this.#tag = tag;
+  }
+
+  add(event: object): void {
+    out = this.#bytes;
+    pos = this.#length;
+    ensure(1);
+    out[pos++] = this.#tag;
+    const at = openDelimited();
+    fields(this.#table, event as Record<string, unknown>);
+    closeDelimited(at);
+    this.#bytes = out; // grown, perhaps
+    this.#length = pos;
+    this.count++;
+  }
+
+  take(): Buffer {
+    const bytes = Buffer.from(this.#bytes.subarray(0, this.#length));
+    this.#length = 0;
+    this.count = 0;
+    return bytes;
+  }
+}
