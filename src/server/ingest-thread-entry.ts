@@ -2,7 +2,7 @@
 // and the durable bus log it appends to, in a thread of their own, so that an agent's batch is
 // acknowledged as soon as it is fsynced, however busy the pipeline, detection and API are in the main
 // thread. Metadata calls, agent hooks and the pipeline's consumer go to the main thread. The thread asks
-// for a higher CPU priority than the rest of the process (INGEST_THREAD_NICE) where it is allowed to.
+// for a higher CPU priority than the rest of the process (ingest-priority.ts) where it is allowed to.
 
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -13,25 +13,18 @@ import { LocalLogBus } from '../bus/local-log.ts';
 import { serveLogBus } from '../bus/worker-log.ts';
 import { loadOrCreateCa } from '../pki/pki.ts';
 import type { ServerMessage } from '../schema/wire.ts';
-import { setThreadNice } from '../util/thread-priority.ts';
 import { ThreadRpc } from '../util/thread-rpc.ts';
 import { IngestServer, type IngestMetadata } from './ingest.ts';
 import { publishingBatches } from './ingest-batch.ts';
+import { prioritiseIngestThread } from './ingest-priority.ts';
 import { busLogCommitSeconds, registry, reportBusBacklog } from './metrics.ts';
 import type { IngestThreadInit } from './ingest-thread.ts';
 
 const init = workerData as IngestThreadInit;
 const log = pino({ name: 'vigil', level: init.logLevel }).child({ thread: 'ingest' });
 
-// On two cores the pipeline, the event store's threads and garbage collection keep both cores busy in
-// bursts; a waiting ack then waits for a core too. Ahead of them, this thread's ack latency p99 at
-// 10,000 events/s fell from ≈ 47–53 to ≈ 19–28 ms (bench:ingest, docs/deployment.md).
-const INGEST_THREAD_NICE = -10;
-const priority = setThreadNice(INGEST_THREAD_NICE);
-if (!priority.ok) {
-  log.warn({ nice: priority.nice, error: priority.error }, 'ingest thread keeps its CPU priority (needs CAP_SYS_NICE or LimitNICE)');
-}
-new Gauge({ name: 'vigil_ingest_thread_nice', help: 'Nice value of the ingest thread (lower is scheduled first)', registers: [registry] }).set(priority.nice);
+prioritiseIngestThread(log, registry);
+
 // The pipeline's queue stays in memory up to 128 MiB: a queue read back from the log costs this thread
 // synchronous segment reads, which would delay acknowledgements.
 const bus = await LocalLogBus.open(init.busDir, {

@@ -38,6 +38,7 @@ import { startResponseService } from '../response/service.ts';
 import { openPostgresCommandStore } from '../response/store.ts';
 import { splitHostPort, DEFAULT_TENANT } from './embedded.ts';
 import { IngestServer } from './ingest.ts';
+import { prioritiseIngestThread } from './ingest-priority.ts';
 import { eventBatchCodec, publishingBatches } from './ingest-batch.ts';
 import { registry } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
@@ -203,6 +204,8 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       stops.push(() => pipeline.stop());
     }
     if (roles.includes('ingest')) {
+      // Ahead of the batch work of workers on the same machine (a worker in this process would share it).
+      if (!roles.includes('worker')) prioritiseIngestThread(log, registry);
       mkdirSync(c.pkiDir, { recursive: true, mode: 0o700 });
       const ca = await loadOrCreateCa(c.pkiDir);
       const grpc = splitHostPort(c.grpc);

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from '../../src/agent/agent.ts';
@@ -118,6 +118,14 @@ after(async () => {
   await JetStreamBus.deleteStreams(NATS, namespace);
   await db?.drop();
   rmSync(dir, { recursive: true, force: true });
+});
+
+test('a process running the ingest role without workers schedules its main thread ahead where allowed', async () => {
+  const metrics = await (await fetch(`http://${ingest.addresses.health}/metrics`)).text();
+  const expected = process.getuid?.() === 0 ? -10 : 0; // as root (CI); elsewhere it keeps its nice value and logs why
+  assert.equal(Number(/^vigil_ingest_thread_nice (-?\d+)$/m.exec(metrics)?.[1]), expected);
+  const stat = readFileSync(`/proc/${ingest.child.pid}/stat`, 'utf8');
+  assert.equal(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]), expected, 'the main thread\'s nice value');
 });
 
 test('list_processes then kill_process by PID and entity id, through the API role and the ingest process', { timeout: 60_000 }, async () => {
