@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { Agent } from '../src/agent/agent.ts';
 import type { Observation, Sensor } from '../src/agent/sensor.ts';
-import { FrameDecoder } from '../src/agent/sensors/ebpf/frames.ts';
+import { FRAME, FrameDecoder, type Frame } from '../src/agent/sensors/ebpf/frames.ts';
 import { CLK_TCK as PROC_CLK_TCK, procStartTimeMs, ProcReader } from '../src/agent/sensors/proc/index.ts';
 import { DEFAULT_SENSOR_BINARY, detectEnvironment, ebpfUnavailableReason } from '../src/agent/sensors/select.ts';
 import { AGENT_NODE_FLAGS, MALLOC_TUNABLES } from '../src/cli/commands/agent.ts';
@@ -29,27 +29,37 @@ const TICK_MS = 50; // the replay feeds records every 50 ms, as the sensor flush
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
-/** A sensor that replays recorded frames at `rate` observations a second, looping, re-timed to now. */
+/**
+ * A sensor that replays recorded frames at `rate` observations a second, looping, re-timed to now. Like the
+ * eBPF sensor's pipe, it hands the decoder one chunk of whole frames per flush of the ring buffer (every
+ * 50 ms), and the observations go to the agent as the decoder makes them.
+ */
 function replaySensor(frames: Buffer, rate: number): Sensor {
   const btimeS = new ProcReader().bootInfo().btimeS;
   const decoder = new FrameDecoder((bootNs) => procStartTimeMs(Math.floor(bootNs / (1e9 / PROC_CLK_TCK)), btimeS));
+  const perTick = (rate * TICK_MS) / 1000;
   let timer: NodeJS.Timeout | undefined;
   let offset = 0;
   return {
     mode: 'ebpf',
     async start(emit: (o: Observation) => void) {
       timer = setInterval(() => {
-        for (let n = 0; n < (rate * TICK_MS) / 1000; ) {
+        const now = Date.now();
+        const onFrame = (f: Frame) => {
+          if (f.kind !== 'observation') return;
+          f.observation.timeMs = now; // a new object each time: re-timed in place
+          emit(f.observation);
+        };
+        for (let n = 0; n < perTick; ) {
           if (offset >= frames.length) {
             offset = 0;
             decoder.reset();
           }
-          const end = offset + frames.readUInt32LE(offset + 4); // one whole frame: its header says its length
-          decoder.push(frames.subarray(offset, end), (f) => {
-            if (f.kind !== 'observation') return;
-            n++;
-            emit({ ...f.observation, timeMs: Date.now() });
-          });
+          let end = offset;
+          for (; end < frames.length && n < perTick; end += frames.readUInt32LE(end + 4)) { // whole frames: a header says its length
+            if (frames[end + 9] < FRAME.stats) n++; // a kernel record (the sensor's own stats and hello frames are not)
+          }
+          decoder.push(frames.subarray(offset, end), onFrame);
           offset = end;
         }
       }, TICK_MS);
