@@ -1,12 +1,13 @@
-// The agent's hot path to protobuf: schema-shaped events written one by one, as they are made, straight into
-// a reusable byte buffer as the `events` of an EventBatch (the counterpart of batch-reader.ts). No protobufjs writer, whose every
-// field is an operation object (≈ 60 objects an event of garbage), and no wire-form copy of the event. Its
-// tables are made from vigil.proto's reflection. The bytes are protobufjs's encode of the same values:
-// fields in field-number order, a field written iff its value is neither undefined nor null (defaults
-// included), repeated fields iff non-empty, map entries in key order. The caller guarantees the value
-// types (VigilEvent's), which protobufjs's verify would check. A frozen message value (the agent's `agent`
-// and `host` fields, shared by all its events) is encoded once and its bytes copied after. No I/O;
-// an event is written synchronously, so the buffer being written and the position are module state.
+// The agent's hot path to protobuf: schema-shaped events written one by one, as they are made, straight
+// into a reusable byte buffer as the `events` of an EventBatch (the counterpart of batch-reader.ts). No
+// protobufjs writer, whose every field is an operation object (≈ 60 objects an event of garbage), and no
+// wire-form copy of the event. Its tables are made from vigil.proto's reflection. The bytes are
+// protobufjs's encode of the same values: fields in field-number order, a field written iff its value is
+// neither undefined nor null (defaults included), repeated fields iff non-empty, map entries in key order.
+// The caller guarantees the value types (VigilEvent's), which protobufjs's verify would check. A frozen
+// message value (the agent's `agent` and `host` fields, shared by all its events; a parent's fields) is
+// encoded once and its bytes copied after: it must be frozen all the way down, as those are. No I/O; an
+// event is written synchronously, so the buffer being written and the position are module state.
 
 import protobuf from 'protobufjs';
 
