@@ -29,6 +29,12 @@ export interface LocalLogBusOptions<T> {
   onHandlerError?: (err: unknown, attempt: number) => void;
   /** Each group commit's write + fdatasync time (see Spool). */
   onCommit?: (seconds: number) => void;
+  /**
+   * 0 (default): publish() resolves once the message is fdatasync'ed (it survives a machine crash). N > 0:
+   * once it is written to the log file (it survives the process, e.g. SIGKILL, not the machine), and the log
+   * is fdatasync'ed within N ms: JetStream's own contract (its file store syncs every `sync_interval`).
+   */
+  syncIntervalMs?: number;
 }
 
 /** A message for a consumer; `msg` is absent while it is on disk only (read back when handled). */
@@ -217,10 +223,15 @@ export class LocalLogBus<T> implements Bus<T> {
   }
 
   static async open<T>(dir: string, o: LocalLogBusOptions<T>): Promise<LocalLogBus<T>> {
-    return new LocalLogBus(await Spool.open(dir, { maxBytes: o.maxBytes ?? 2 ** 30, onCommit: o.onCommit }), o);
+    return new LocalLogBus(await Spool.open(dir, { maxBytes: o.maxBytes ?? 2 ** 30, onCommit: o.onCommit, syncIntervalMs: o.syncIntervalMs }), o);
   }
 
   /** Messages on disk not yet handled by every consumer. */
+  /** fdatasyncs of the log since it was opened. */
+  get syncs(): number {
+    return this.spool.stats().syncs;
+  }
+
   get backlog(): number {
     return this.spool.stats().unacked;
   }

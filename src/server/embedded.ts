@@ -48,6 +48,11 @@ export interface ServerOptions {
   grpc: string; // host:port
   log: Logger;
   retentionDays?: number;
+  /**
+   * How an agent's batch is durable when acknowledged: 0 (default) fdatasync'ed on the bus log; N > 0
+   * written to it (survives the process) and fdatasync'ed within N ms, as JetStream does (docs/deployment.md).
+   */
+  busSyncMs?: number;
   /** Response actions: expiry, two-person approval for isolation. */
   response?: ResponseConfig;
   /** Automated response (rules that name a response): off unless enabled here. */
@@ -164,7 +169,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
     send: ({ agentId }, msg) => { const c = ingest.channels.get(agentId); c?.send(msg); return c !== undefined; } });
   // Ingest and the bus log run in a thread of their own: acknowledgements never wait for this thread.
   // Policies: the latest versions go down each stream as it opens, new versions to the tenant's open streams.
-  const ingest = await startIngestThread({ busDir: join(o.dataDir, 'bus'), pkiDir: join(o.dataDir, 'pki'), serverCert: await serverCertificate(ca, grpcAddr.host),
+  const ingest = await startIngestThread({ busDir: join(o.dataDir, 'bus'), busSyncMs: o.busSyncMs ?? 0, pkiDir: join(o.dataDir, 'pki'), serverCert: await serverCertificate(ca, grpcAddr.host),
     metadata, log: o.log, ...response.ingestHooks,
     onAgentConnected: (a) => {
       response.ingestHooks.onAgentConnected?.(a);

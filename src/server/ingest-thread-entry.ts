@@ -17,7 +17,7 @@ import { ThreadRpc } from '../util/thread-rpc.ts';
 import { IngestServer, type IngestMetadata } from './ingest.ts';
 import { publishingBatches } from './ingest-batch.ts';
 import { prioritiseIngestThread } from './ingest-priority.ts';
-import { busLogCommitSeconds, registry, reportBusBacklog } from './metrics.ts';
+import { busLogCommitSeconds, busLogSyncIntervalMs, registry, reportBusBacklog } from './metrics.ts';
 import type { IngestThreadInit } from './ingest-thread.ts';
 
 const init = workerData as IngestThreadInit;
@@ -28,9 +28,10 @@ prioritiseIngestThread(log, registry);
 // The pipeline's queue stays in memory up to 128 MiB: a queue read back from the log costs this thread
 // synchronous segment reads, which would delay acknowledgements.
 const bus = await LocalLogBus.open(init.busDir, {
-  codec: bytesCodec(), maxQueued: 65_536, maxQueuedBytes: 128 * 2 ** 20, onCommit: (s) => busLogCommitSeconds.observe(s), onHandlerError: (err, attempt) => log.error({ err, attempt }, 'pipeline batch failed; retrying'),
+  codec: bytesCodec(), syncIntervalMs: init.busSyncMs, maxQueued: 65_536, maxQueuedBytes: 128 * 2 ** 20, onCommit: (s) => busLogCommitSeconds.observe(s), onHandlerError: (err, attempt) => log.error({ err, attempt }, 'pipeline batch failed; retrying'),
 });
 reportBusBacklog(() => bus.backlog);
+busLogSyncIntervalMs.set(init.busSyncMs);
 const ca = await loadOrCreateCa(init.pkiDir);
 const rpc = new ThreadRpc(parentPort!);
 rpc.onNotifyError((err) => log.error({ err }, 'ingest thread request failed'));

@@ -18,6 +18,8 @@ import { eventBatchCodec } from './ingest-batch.ts';
 /** What the thread is started with (cloneable). */
 export interface IngestThreadInit {
   busDir: string;
+  /** The bus log's sync interval (LocalLogBusOptions.syncIntervalMs): 0 syncs before every ack. */
+  busSyncMs: number;
   pkiDir: string;
   serverCert: KeyPairPem;
   logLevel: string;
@@ -51,7 +53,7 @@ const asBuffer = (c: ArtifactChunk): ArtifactChunk => ({ ...c, data: Buffer.from
 const INGEST_INITIAL_OLD_SPACE_MB = 64;
 
 export async function startIngestThread(o: IngestThreadOptions): Promise<IngestThread> {
-  const init: IngestThreadInit = { busDir: o.busDir, pkiDir: o.pkiDir, serverCert: o.serverCert, logLevel: o.log.level };
+  const init: IngestThreadInit = { busDir: o.busDir, busSyncMs: o.busSyncMs, pkiDir: o.pkiDir, serverCert: o.serverCert, logLevel: o.log.level };
   // With V8's default initial old generation this thread's small heap (≈ 17 MB live, limit ≈ 41 MB) got a
   // full collection every ≈ 0.9 s (`--trace-incremental-marking`: started by a task, far below the limit),
   // each pausing it 3–15 ms: in an ack's p99. With 64 MB: 0–3 in 15 s (docs/deployment.md). The flag is

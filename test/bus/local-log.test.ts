@@ -119,3 +119,27 @@ test('within the in-memory limits nothing is read back from the log', async () =
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('publish waits for an fdatasync of its own group by default; with syncIntervalMs the log syncs once per interval', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-loglog-'));
+  try {
+    const strict = await LocalLogBus.open<P>(join(dir, 'strict'), { codec: jsonCodec() });
+    for (let n = 0; n < 5; n++) await strict.publish(msg(n));
+    assert.equal(strict.syncs, 5, 'one fdatasync per awaited publish');
+    await strict.close();
+
+    const lazy = await LocalLogBus.open<P>(join(dir, 'lazy'), { codec: jsonCodec(), syncIntervalMs: 300 });
+    for (let n = 0; n < 5; n++) await lazy.publish(msg(n));
+    assert.equal(lazy.syncs, 0, 'resolved once written, before any fdatasync');
+    await until(() => lazy.syncs === 1, 'the interval sync');
+    await lazy.close();
+    const reopened = await LocalLogBus.open<P>(join(dir, 'lazy'), { codec: jsonCodec() });
+    const got: number[] = [];
+    reopened.consume('events.>', async (batch) => { got.push(...batch.map((m) => m.payload.n)); }, { maxBatch: 10, maxWaitMs: 0 });
+    await until(() => got.length === 5, 'the five messages after reopening');
+    assert.deepEqual(got, [0, 1, 2, 3, 4]);
+    await reopened.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
