@@ -7,7 +7,9 @@
 // other hosts); the last line is one JSON object.
 // Each scenario first runs the same load for BENCH_WARMUP_SECONDS (3) and waits until it is stored: start-up
 // costs of the new processes (V8 compiling the hot code, connections, stream set-up) are paid once per
-// process, not per event, and are not counted; CPU and latency are measured over the next BENCH_SECONDS.
+// process, not per event, and are not counted; CPU and latency are measured over the next BENCH_SECONDS,
+// with the simulated agents (this process) at the ingest processes' CPU priority as root: they stand for
+// other hosts (bench/support/agent-priority.ts; BENCH_AGENTS_NICE=0 measures without it).
 // Knobs (env): BENCH_RATE events/s offered (10000), BENCH_SECONDS (10), BENCH_AGENTS (20), BENCH_BATCH
 // events per agent batch (50), BENCH_WORKER_BATCH bus messages per ClickHouse insert (64), BENCH_WORKER_WAIT_MS how long a worker
 // waits for its batch to fill (250, the role's default), BENCH_ROUNDS how often one pair and two pairs
@@ -26,6 +28,7 @@ import { PostgresMetadataStore } from '../src/stores/metadata/postgres.ts';
 import { spawnClickHouseFixture } from '../test/fixtures/clickhouse-http-server.ts';
 import { cpuSeconds, freePort, spawnRole, stopProcess, type RoleProcess } from '../test/fixtures/vigil-roles.ts';
 import { createTempDatabase } from '../test/support/postgres.ts';
+import { withAgentPriority } from './support/agent-priority.ts';
 import { bucketQuantiles, scrapeHistograms, type Buckets } from './support/prometheus.ts';
 
 const RATE = Number(process.env.BENCH_RATE ?? 10_000);
@@ -50,7 +53,7 @@ interface Stack { dir: string; postgresUrl: string; clickhouseUrl: string; caPem
 
 interface ScenarioResult {
   pairs: number; events: number; eventsPerS: number; cpuPer1000: { ingest: number; worker: number; total: number; clickhouse_fixture: number };
-  ackP50: number; ackP99: number; serverAckP99: number; agentRetries: number;
+  ackP50: number; ackP99: number; serverAckP99: number; agentRetries: number; agentsNice: number;
 }
 
 /** The run whose total CPU per event is the median of `runs` (its other figures come with it). */
@@ -148,7 +151,7 @@ async function scenario(pairs: number, s: Stack, fixturePid: number, engine: Cli
     const serverAck0 = await serverAckBuckets(ingests);
     const latencies: number[] = [];
     const started = performance.now();
-    await load(measured, SECONDS, latencies);
+    const { agentsNice } = await withAgentPriority(() => load(measured, SECONDS, latencies));
     for (const a of agents) a.close();
     const serverAck = bucketQuantiles(serverAck0, await serverAckBuckets(ingests));
     await untilStored();
@@ -163,7 +166,7 @@ async function scenario(pairs: number, s: Stack, fixturePid: number, engine: Cli
       cpuPer1000: { ingest: per1000('ingest'), worker: per1000('worker'), total: round(per1000('ingest') + per1000('worker'), 4),
         clickhouse_fixture: round((cpuSeconds(fixturePid) - fixtureCpu0) / events * 1000, 4) },
       ackP50: round(percentile(latencies, 0.5), 2), ackP99: round(percentile(latencies, 0.99), 2),
-      serverAckP99: serverAck.p99, agentRetries: stats.retries,
+      serverAckP99: serverAck.p99, agentRetries: stats.retries, agentsNice,
     };
     if (totalStored !== stats.acked) throw new Error(`stored ${totalStored} events but ${stats.acked} were acknowledged`);
     if (warmStored !== warmAcked) throw new Error(`warm-up: stored ${warmStored} events but ${warmAcked} were acknowledged`);
@@ -202,7 +205,7 @@ async function main(): Promise<void> {
       ack_p50_ms: Math.max(one.ackP50, two.ackP50), ack_p99_ms: Math.max(one.ackP99, two.ackP99),
       ack_p99_ms_1: one.ackP99, ack_p99_ms_2: two.ackP99, ack_p50_ms_ingest_only: ingestOnly.ackP50, ack_p99_ms_ingest_only: ingestOnly.ackP99,
       server_ack_p99_ms_1: one.serverAckP99, server_ack_p99_ms_2: two.serverAckP99, server_ack_p99_ms_ingest_only: ingestOnly.serverAckP99,
-      offered_events_per_s: RATE,
+      offered_events_per_s: RATE, agents_nice: one.agentsNice,
     }));
   } finally {
     await engine.close();

@@ -6,7 +6,7 @@
 // value again, so processes it spawns (servers, roles) do not inherit the raised priority. Where that is
 // not allowed (not root, no CAP_SYS_NICE) the agents keep their priority and the figures say so.
 
-import { INGEST_THREAD_NICE } from '../../src/server/ingest-priority.ts';
+import { INGEST_THREAD_NICE } from '../../src/server/role-priority.ts';
 import { setThreadNice, threadNice } from '../../src/util/thread-priority.ts';
 
 export const AGENTS_NICE_ENV = 'BENCH_AGENTS_NICE';

@@ -2,7 +2,7 @@
 // and the durable bus log it appends to, in a thread of their own, so that an agent's batch is
 // acknowledged as soon as it is fsynced, however busy the pipeline, detection and API are in the main
 // thread. Metadata calls, agent hooks and the pipeline's consumer go to the main thread. The thread asks
-// for a higher CPU priority than the rest of the process (ingest-priority.ts) where it is allowed to.
+// for a higher CPU priority than the rest of the process (role-priority.ts) where it is allowed to.
 
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -16,7 +16,7 @@ import type { ServerMessage } from '../schema/wire.ts';
 import { ThreadRpc } from '../util/thread-rpc.ts';
 import { IngestServer, type IngestMetadata } from './ingest.ts';
 import { publishingBatches } from './ingest-batch.ts';
-import { prioritiseIngestThread } from './ingest-priority.ts';
+import { prioritiseIngestThread } from './role-priority.ts';
 import { busLogCommitSeconds, busLogSyncIntervalMs, registry, reportBusBacklog } from './metrics.ts';
 import type { IngestThreadInit } from './ingest-thread.ts';
 

@@ -38,7 +38,7 @@ import { startResponseService } from '../response/service.ts';
 import { openPostgresCommandStore } from '../response/store.ts';
 import { splitHostPort, DEFAULT_TENANT } from './embedded.ts';
 import { IngestServer } from './ingest.ts';
-import { prioritiseIngestThread } from './ingest-priority.ts';
+import { lowerWorkerPriority, prioritiseIngestThread } from './role-priority.ts';
 import { eventBatchCodec, publishingBatches } from './ingest-batch.ts';
 import { registry } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
@@ -177,6 +177,8 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       try { await stop(); } catch (err) { log.error({ err }, 'stop step failed'); }
     }
   };
+  // First, so that the threads this process starts from here on inherit it.
+  if (roles.includes('worker') && !roles.includes('ingest')) lowerWorkerPriority(c.workerNice, log, registry);
   try {
     const metadata = new PostgresMetadataStore({ connectionString: c.postgres });
     stops.push(() => metadata.close());

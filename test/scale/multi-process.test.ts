@@ -11,7 +11,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,6 +140,10 @@ test('SIGKILLed worker (partitions taken over) and ingest, restarted NATS: every
   const held = async (w: RoleProcess) => Number(/^vigil_worker_partitions_held (\d+)$/m.exec(await (await fetch(`http://${w.addresses.health}/metrics`)).text())?.[1]);
   const split = (ws: RoleProcess[]) => until('two partitions per worker', async () => (await held(ws[0])) === 2 && (await held(ws[1])) === 2 || undefined, 20_000);
   await split(workers);
+  const workerMetrics = await (await fetch(`http://${workers[0].addresses.health}/metrics`)).text();
+  assert.equal(Number(/^vigil_worker_nice (-?\d+)$/m.exec(workerMetrics)?.[1]), 5, 'a worker process yields the CPU to ingest (default VIGIL_WORKER_NICE)');
+  const stat = readFileSync(`/proc/${workers[0].child.pid}/stat`, 'utf8');
+  assert.equal(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]), 5, 'the worker\'s main thread\'s nice value');
   const api = await role(['api', '--http', '127.0.0.1:0']);
 
   const metadata = new PostgresMetadataStore({ connectionString: db.url });
