@@ -9,9 +9,11 @@
 // costs of the new processes (V8 compiling the hot code, connections, stream set-up) are paid once per
 // process, not per event, and are not counted; CPU and latency are measured over the next BENCH_SECONDS,
 // with the simulated agents (this process) at the ingest processes' CPU priority as root: they stand for
-// other hosts (bench/support/agent-priority.ts; BENCH_AGENTS_NICE=0 measures without it).
+// other hosts (bench/support/agent-priority.ts; BENCH_AGENTS_NICE=0 measures without it). The ClickHouse
+// fixture, which stands for a ClickHouse server on other hosts, runs at the workers' nice value
+// (BENCH_FIXTURE_NICE, default 5).
 // Knobs (env): BENCH_RATE events/s offered (10000), BENCH_SECONDS (10), BENCH_AGENTS (20), BENCH_BATCH
-// events per agent batch (50), BENCH_WORKER_BATCH bus messages per ClickHouse insert (64), BENCH_WORKER_WAIT_MS how long a worker
+// events per agent batch (100, the agent's default batch), BENCH_WORKER_BATCH bus messages per ClickHouse insert (64), BENCH_WORKER_WAIT_MS how long a worker
 // waits for its batch to fill (250, the role's default), BENCH_ROUNDS how often one pair and two pairs
 // alternate (3; the last line gives, for each, the run with the median CPU per event).
 
@@ -35,12 +37,13 @@ const RATE = Number(process.env.BENCH_RATE ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 20);
-const BATCH = Number(process.env.BENCH_BATCH ?? 50);
+const BATCH = Number(process.env.BENCH_BATCH ?? 100);
 const WORKER_BATCH = Number(process.env.BENCH_WORKER_BATCH ?? 64);
 const WORKER_WAIT_MS = Number(process.env.BENCH_WORKER_WAIT_MS ?? 250);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const NATS = process.env.VIGIL_BENCH_NATS ?? '127.0.0.1:4222';
 const PARTITIONS = 2;
+const FIXTURE_NICE = Number(process.env.BENCH_FIXTURE_NICE ?? 5);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
@@ -181,7 +184,7 @@ async function scenario(pairs: number, s: Stack, fixturePid: number, engine: Cli
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-scale-'));
   const db = await createTempDatabase('bench_scale');
-  const fixture = await spawnClickHouseFixture(join(dir, 'clickhouse'));
+  const fixture = await spawnClickHouseFixture(join(dir, 'clickhouse'), { nice: FIXTURE_NICE });
   const engine = new ClickHouseHttpEngine({ url: fixture.url });
   try {
     mkdirSync(join(dir, 'pki'), { mode: 0o700 });
@@ -205,7 +208,7 @@ async function main(): Promise<void> {
       ack_p50_ms: Math.max(one.ackP50, two.ackP50), ack_p99_ms: Math.max(one.ackP99, two.ackP99),
       ack_p99_ms_1: one.ackP99, ack_p99_ms_2: two.ackP99, ack_p50_ms_ingest_only: ingestOnly.ackP50, ack_p99_ms_ingest_only: ingestOnly.ackP99,
       server_ack_p99_ms_1: one.serverAckP99, server_ack_p99_ms_2: two.serverAckP99, server_ack_p99_ms_ingest_only: ingestOnly.serverAckP99,
-      offered_events_per_s: RATE, agents_nice: one.agentsNice,
+      offered_events_per_s: RATE, agents_nice: one.agentsNice, fixture_nice: FIXTURE_NICE,
     }));
   } finally {
     await engine.close();
