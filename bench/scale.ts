@@ -3,8 +3,9 @@
 // throw-away namespace), the ClickHouse HTTP test fixture (in-process ClickHouse behind HTTP, its own
 // process) and a throw-away PostgreSQL database. Simulated agents send paced batches and await each ack.
 // Prints per scenario: stored events/s, CPU seconds per 1,000 events for each role (from /proc), agent-ack
-// latency p50/p99, the ingest processes' own received → acknowledged p99 (a histogram bucket bound), and the ack latency of one ingest process without workers (they and ClickHouse would run on
-// other hosts); the last line is one JSON object.
+// latency p50/p99, the ingest processes' own received → acknowledged p99 and its JetStream share, publish →
+// PubAck p99 (histogram bucket bounds), and the ack latency of one ingest process without workers (they and
+// ClickHouse would run on other hosts); the last line is one JSON object.
 // Each scenario first runs the same load for BENCH_WARMUP_SECONDS (3) and waits until it is stored: start-up
 // costs of the new processes (V8 compiling the hot code, connections, stream set-up) are paid once per
 // process, not per event, and are not counted; CPU and latency are measured over the next BENCH_SECONDS,
@@ -56,7 +57,7 @@ interface Stack { dir: string; postgresUrl: string; clickhouseUrl: string; caPem
 
 interface ScenarioResult {
   pairs: number; events: number; eventsPerS: number; cpuPer1000: { ingest: number; worker: number; total: number; clickhouse_fixture: number };
-  ackP50: number; ackP99: number; serverAckP99: number; agentRetries: number; agentsNice: number;
+  ackP50: number; ackP99: number; serverAckP99: number; publishP99: number; agentRetries: number; agentsNice: number;
 }
 
 /** The run whose total CPU per event is the median of `runs` (its other figures come with it). */
@@ -64,14 +65,18 @@ function median(runs: ScenarioResult[]): ScenarioResult {
   return [...runs].sort((a, b) => a.cpuPer1000.total - b.cpuPer1000.total)[Math.floor(runs.length / 2)];
 }
 
-/** The ingest processes' received → acknowledged histogram, summed over the processes. */
-async function serverAckBuckets(ingests: RoleProcess[]): Promise<Buckets> {
-  const sum: Buckets = new Map();
+const INGEST_HISTOGRAMS = ['vigil_ingest_ack_seconds', 'vigil_bus_publish_seconds'];
+
+/** The ingest processes' received → acknowledged and publish → PubAck histograms, each summed over the processes. */
+async function ingestBuckets(ingests: RoleProcess[]): Promise<Buckets[]> {
+  const sums = INGEST_HISTOGRAMS.map((): Buckets => new Map());
   for (const p of ingests) {
-    const scraped = await scrapeHistograms(`http://${p.addresses.health}/metrics`, ['vigil_ingest_ack_seconds']);
-    for (const [bound, n] of scraped.get('vigil_ingest_ack_seconds')!) sum.set(bound, (sum.get(bound) ?? 0) + n);
+    const scraped = await scrapeHistograms(`http://${p.addresses.health}/metrics`, INGEST_HISTOGRAMS);
+    INGEST_HISTOGRAMS.forEach((name, i) => {
+      for (const [bound, n] of scraped.get(name)!) sums[i].set(bound, (sums[i].get(bound) ?? 0) + n);
+    });
   }
-  return sum;
+  return sums;
 }
 
 /**
@@ -151,12 +156,12 @@ async function scenario(pairs: number, s: Stack, fixturePid: number, engine: Cli
     const cpu0 = roles.map((r) => cpuSeconds(r.p.child.pid!));
     const fixtureCpu0 = cpuSeconds(fixturePid);
     const ingests = roles.filter((r) => r.role === 'ingest').map((r) => r.p);
-    const serverAck0 = await serverAckBuckets(ingests);
+    const ingest0 = await ingestBuckets(ingests);
     const latencies: number[] = [];
     const started = performance.now();
     const { agentsNice } = await withAgentPriority(() => load(measured, SECONDS, latencies));
     for (const a of agents) a.close();
-    const serverAck = bucketQuantiles(serverAck0, await serverAckBuckets(ingests));
+    const [serverAck, publish] = (await ingestBuckets(ingests)).map((after, i) => bucketQuantiles(ingest0[i], after));
     await untilStored();
     const elapsedS = (performance.now() - started) / 1000;
     const totalStored = ingestOnly ? stats.acked : await stored();
@@ -169,7 +174,7 @@ async function scenario(pairs: number, s: Stack, fixturePid: number, engine: Cli
       cpuPer1000: { ingest: per1000('ingest'), worker: per1000('worker'), total: round(per1000('ingest') + per1000('worker'), 4),
         clickhouse_fixture: round((cpuSeconds(fixturePid) - fixtureCpu0) / events * 1000, 4) },
       ackP50: round(percentile(latencies, 0.5), 2), ackP99: round(percentile(latencies, 0.99), 2),
-      serverAckP99: serverAck.p99, agentRetries: stats.retries, agentsNice,
+      serverAckP99: serverAck.p99, publishP99: publish.p99, agentRetries: stats.retries, agentsNice,
     };
     if (totalStored !== stats.acked) throw new Error(`stored ${totalStored} events but ${stats.acked} were acknowledged`);
     if (warmStored !== warmAcked) throw new Error(`warm-up: stored ${warmStored} events but ${warmAcked} were acknowledged`);
@@ -208,6 +213,7 @@ async function main(): Promise<void> {
       ack_p50_ms: Math.max(one.ackP50, two.ackP50), ack_p99_ms: Math.max(one.ackP99, two.ackP99),
       ack_p99_ms_1: one.ackP99, ack_p99_ms_2: two.ackP99, ack_p50_ms_ingest_only: ingestOnly.ackP50, ack_p99_ms_ingest_only: ingestOnly.ackP99,
       server_ack_p99_ms_1: one.serverAckP99, server_ack_p99_ms_2: two.serverAckP99, server_ack_p99_ms_ingest_only: ingestOnly.serverAckP99,
+      publish_p99_ms_1: one.publishP99, publish_p99_ms_2: two.publishP99, publish_p99_ms_ingest_only: ingestOnly.publishP99,
       offered_events_per_s: RATE, agents_nice: one.agentsNice, fixture_nice: FIXTURE_NICE,
     }));
   } finally {

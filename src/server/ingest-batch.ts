@@ -24,10 +24,18 @@ export interface AcceptedBatch {
 
 /**
  * A bus of encoded batches (the embedded log, JetStream) as ingest's destination: it takes each accepted
- * batch in its encodeAcceptedBatch form, which consumers read with eventBatchCodec.
+ * batch in its encodeAcceptedBatch form, which consumers read with eventBatchCodec. `onPublished` gets the
+ * time from publish to the bus's acknowledgement (JetStream's PubAck).
  */
-export function publishingBatches(bus: Pick<Bus<Uint8Array>, 'publish'>): Pick<Bus<AcceptedBatch>, 'publish'> {
-  return { publish: (m) => bus.publish({ subject: m.subject, id: m.id, payload: encodeAcceptedBatch(m.payload) }) };
+export function publishingBatches(bus: Pick<Bus<Uint8Array>, 'publish'>, onPublished?: (seconds: number) => void): Pick<Bus<AcceptedBatch>, 'publish'> {
+  return {
+    publish: async (m) => {
+      const payload = encodeAcceptedBatch(m.payload);
+      const started = performance.now();
+      await bus.publish({ subject: m.subject, id: m.id, payload });
+      onPublished?.((performance.now() - started) / 1000);
+    },
+  };
 }
 
 /** The agent and tenant of the stamp, before validation (which requires them). */

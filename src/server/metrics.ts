@@ -49,6 +49,11 @@ export const ingestAckSeconds = new Histogram({
   buckets: LATENCY_BUCKETS, registers: [registry],
 });
 
+export const busPublishSeconds = new Histogram({
+  name: 'vigil_bus_publish_seconds', help: 'Ingest on JetStream: a batch\'s publish until its PubAck (the bus\'s share of an ack)',
+  buckets: LATENCY_BUCKETS, registers: [registry],
+});
+
 export const busLogSyncIntervalMs = new Gauge({
   name: 'vigil_bus_log_sync_interval_ms', help: 'How an ack is durable: 0 = fdatasync\'ed before it, N = written before it and fdatasync\'ed within N ms',
   registers: [registry],

@@ -40,7 +40,7 @@ import { splitHostPort, DEFAULT_TENANT } from './embedded.ts';
 import { IngestServer } from './ingest.ts';
 import { lowerWorkerPriority, prioritiseIngestThread } from './role-priority.ts';
 import { eventBatchCodec, publishingBatches } from './ingest-batch.ts';
-import { registry } from './metrics.ts';
+import { busPublishSeconds, registry } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
 import { apiRules, sharedRules, storeAndPublishSink, workerDetection } from './role-detection.ts';
 
@@ -217,7 +217,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       stops.push(() => bus.close());
       const ingestRelay = await startIngestRelay(await control(), (agentId) => ingest?.channels.get(agentId), log);
       stops.push(() => ingestRelay.stop());
-      ingest = new IngestServer({ ca, serverCert: await issueServerCertificate(ca, names), metadata, bus: publishingBatches(bus), log, ...ingestRelay.hooks });
+      ingest = new IngestServer({ ca, serverCert: await issueServerCertificate(ca, names), metadata, bus: publishingBatches(bus, (s) => busPublishSeconds.observe(s)), log, ...ingestRelay.hooks });
       const port = await ingest.listen(hostAddress(grpc.host, grpc.port));
       addresses.grpc = hostAddress(grpc.host, port);
       stops.push(() => ingest.close());

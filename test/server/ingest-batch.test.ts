@@ -1,13 +1,13 @@
 // Accepted batches and their bus forms (ingest-batch.ts): the message form reads back as the same events
 // as the JSON form, key for key; it is used only when every event passed as sent; the JSON encoder writes
-// exactly JSON.stringify's bytes.
+// exactly JSON.stringify's bytes; publishing times the bus's acknowledgement.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { VigilEvent } from '../../src/schema/event.ts';
 import { BOUNDS } from '../../src/schema/validate.ts';
 import { decodeAgentMessage, encodeSchemaEventsPayload, frameBatch } from '../../src/schema/wire.ts';
-import { acceptBatch, encodeAcceptedBatch, eventBatchCodec, type Stamp } from '../../src/server/ingest-batch.ts';
+import { acceptBatch, encodeAcceptedBatch, eventBatchCodec, publishingBatches, type Stamp } from '../../src/server/ingest-batch.ts';
 
 const stamp: Stamp = { agentId: 'agt-1', tenantId: 'default', ingested: '2026-02-15T12:35:00.000Z' };
 
@@ -67,4 +67,18 @@ test('the JSON encoder writes exactly what JSON.stringify writes', () => {
     assert.equal(Buffer.from(bytes).toString('utf8'), JSON.stringify(events));
     assert.deepEqual(eventBatchCodec.decode(bytes), JSON.parse(JSON.stringify(events)));
   }
+});
+
+test('publishing a batch hands the bus its encoded form and reports the time until the bus acknowledged it', async () => {
+  const { batch } = accept([event(1)]);
+  const published: { subject: string; id: string; payload: Uint8Array }[] = [];
+  const times: number[] = [];
+  const slowBus = { publish: async (m: { subject: string; id: string; payload: Uint8Array }) => { await new Promise((r) => setTimeout(r, 30)); published.push(m); } };
+  await publishingBatches(slowBus, (s) => times.push(s)).publish({ subject: 'events.default.agt-1', id: 'b1', payload: batch });
+  assert.deepEqual(published.map((m) => [m.subject, m.id, Buffer.from(m.payload).equals(encodeAcceptedBatch(batch))]), [['events.default.agt-1', 'b1', true]]);
+  assert.equal(times.length, 1);
+  assert.ok(times[0] >= 0.025 && times[0] < 5, `publish → ack ${times[0]} s`);
+  const failing = { publish: async () => { throw new Error('no PubAck'); } };
+  await assert.rejects(publishingBatches(failing, (s) => times.push(s)).publish({ subject: 'events.default.agt-1', id: 'b2', payload: batch }), /no PubAck/);
+  assert.equal(times.length, 1, 'a failed publish is not timed');
 });
