@@ -113,7 +113,7 @@ async function latencyPhase(agents: SimulatedAgent[]): Promise<{ events: number;
   return { events, latencies, late, clientLoopDelay: { p99: lateMs(loopDelay.percentile(99)), max: lateMs(loopDelay.max) } };
 }
 
-/** The ingest thread's event-loop delay since the previous scrape (p99 and max, ms). */
+/** How late the ingest thread's event loop ran since the previous scrape (p99 and max, ms). */
 async function ingestLoopDelay(server: VigilProcess): Promise<{ p99: number; max: number }> {
   const text = await (await fetch(`${server.apiUrl}/metrics`)).text();
   const q = (quantile: string) => round(Number(new RegExp(`^vigil_ingest_thread_loop_delay_seconds\\{quantile="${quantile}"\\} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) * 1000);
@@ -194,7 +194,7 @@ async function reportLatency(server: VigilProcess, agents: SimulatedAgent[]): Pr
     + `p99 ${round(percentile(sorted, 99))} ms, max ${round(sorted.at(-1) ?? 0)} ms (${lat.late} batches sent late by the generator); `
     + `in the server (received → acknowledged, histogram upper bounds): p50 ≤ ${serverSide.p50} ms, p99 ≤ ${serverSide.p99} ms, `
     + `of which the bus log's write + fdatasync: p50 ≤ ${commit.p50} ms, p99 ≤ ${commit.p99} ms; `
-    + `the ingest thread's event-loop delay p99 ${loop.p99} ms, max ${loop.max} ms; `
+    + `the ingest thread's event loop ran late by p99 ${loop.p99} ms, max ${loop.max} ms; `
     + `the simulated agents' own event loop (this process, nice ${agentsNice}) ran late by p99 ${lat.clientLoopDelay.p99} ms, max ${lat.clientLoopDelay.max} ms`);
   return {
     ack_p50_ms: round(percentile(sorted, 50)), ack_p99_ms: round(percentile(sorted, 99)), server_ack_p50_ms: serverSide.p50, server_ack_p99_ms: serverSide.p99,

@@ -4,7 +4,8 @@
 // process) and a throw-away PostgreSQL database. Simulated agents send paced batches and await each ack.
 // Prints per scenario: stored events/s, CPU seconds per 1,000 events for each role (from /proc), agent-ack
 // latency p50/p99, the ingest processes' own received → acknowledged p99 and its JetStream share, publish →
-// PubAck p99 (histogram bucket bounds), and the ack latency of one ingest process without workers (they and
+// PubAck p99 (histogram bucket bounds), how late the ingest processes' event loops ran (p99), and the ack
+// latency of one ingest process without workers (they and
 // ClickHouse would run on other hosts); the last line is one JSON object.
 // Each scenario first runs the same load for BENCH_WARMUP_SECONDS (3) and waits until it is stored: start-up
 // costs of the new processes (V8 compiling the hot code, connections, stream set-up) are paid once per
@@ -57,7 +58,7 @@ interface Stack { dir: string; postgresUrl: string; clickhouseUrl: string; caPem
 
 interface ScenarioResult {
   pairs: number; events: number; eventsPerS: number; cpuPer1000: { ingest: number; worker: number; total: number; clickhouse_fixture: number };
-  ackP50: number; ackP99: number; serverAckP99: number; publishP99: number; agentRetries: number; agentsNice: number;
+  ackP50: number; ackP99: number; serverAckP99: number; publishP99: number; ingestLoopDelayP99: number; agentRetries: number; agentsNice: number;
 }
 
 /** The run whose total CPU per event is the median of `runs` (its other figures come with it). */
@@ -66,6 +67,15 @@ function median(runs: ScenarioResult[]): ScenarioResult {
 }
 
 const INGEST_HISTOGRAMS = ['vigil_ingest_ack_seconds', 'vigil_bus_publish_seconds'];
+
+/** The highest event-loop delay p99 (ms) of the ingest processes since their previous scrape (a scrape resets it). */
+async function ingestLoopDelayP99(ingests: RoleProcess[]): Promise<number> {
+  const p99s = await Promise.all(ingests.map(async (p) => {
+    const text = await (await fetch(`http://${p.addresses.health}/metrics`)).text();
+    return Number(/^vigil_ingest_thread_loop_delay_seconds\{quantile="0.99"\} (\S+)/m.exec(text)?.[1] ?? NaN) * 1000;
+  }));
+  return round(Math.max(...p99s), 2);
+}
 
 /** The ingest processes' received → acknowledged and publish → PubAck histograms, each summed over the processes. */
 async function ingestBuckets(ingests: RoleProcess[]): Promise<Buckets[]> {
@@ -157,11 +167,13 @@ async function scenario(pairs: number, s: Stack, fixturePid: number, engine: Cli
     const fixtureCpu0 = cpuSeconds(fixturePid);
     const ingests = roles.filter((r) => r.role === 'ingest').map((r) => r.p);
     const ingest0 = await ingestBuckets(ingests);
+    await ingestLoopDelayP99(ingests);
     const latencies: number[] = [];
     const started = performance.now();
     const { agentsNice } = await withAgentPriority(() => load(measured, SECONDS, latencies));
     for (const a of agents) a.close();
     const [serverAck, publish] = (await ingestBuckets(ingests)).map((after, i) => bucketQuantiles(ingest0[i], after));
+    const loopDelayP99 = await ingestLoopDelayP99(ingests);
     await untilStored();
     const elapsedS = (performance.now() - started) / 1000;
     const totalStored = ingestOnly ? stats.acked : await stored();
@@ -174,7 +186,7 @@ async function scenario(pairs: number, s: Stack, fixturePid: number, engine: Cli
       cpuPer1000: { ingest: per1000('ingest'), worker: per1000('worker'), total: round(per1000('ingest') + per1000('worker'), 4),
         clickhouse_fixture: round((cpuSeconds(fixturePid) - fixtureCpu0) / events * 1000, 4) },
       ackP50: round(percentile(latencies, 0.5), 2), ackP99: round(percentile(latencies, 0.99), 2),
-      serverAckP99: serverAck.p99, publishP99: publish.p99, agentRetries: stats.retries, agentsNice,
+      serverAckP99: serverAck.p99, publishP99: publish.p99, ingestLoopDelayP99: loopDelayP99, agentRetries: stats.retries, agentsNice,
     };
     if (totalStored !== stats.acked) throw new Error(`stored ${totalStored} events but ${stats.acked} were acknowledged`);
     if (warmStored !== warmAcked) throw new Error(`warm-up: stored ${warmStored} events but ${warmAcked} were acknowledged`);
@@ -214,6 +226,7 @@ async function main(): Promise<void> {
       ack_p99_ms_1: one.ackP99, ack_p99_ms_2: two.ackP99, ack_p50_ms_ingest_only: ingestOnly.ackP50, ack_p99_ms_ingest_only: ingestOnly.ackP99,
       server_ack_p99_ms_1: one.serverAckP99, server_ack_p99_ms_2: two.serverAckP99, server_ack_p99_ms_ingest_only: ingestOnly.serverAckP99,
       publish_p99_ms_1: one.publishP99, publish_p99_ms_2: two.publishP99, publish_p99_ms_ingest_only: ingestOnly.publishP99,
+      ingest_loop_delay_p99_ms_1: one.ingestLoopDelayP99, ingest_loop_delay_p99_ms_2: two.ingestLoopDelayP99, ingest_loop_delay_p99_ms_ingest_only: ingestOnly.ingestLoopDelayP99,
       offered_events_per_s: RATE, agents_nice: one.agentsNice, fixture_nice: FIXTURE_NICE,
     }));
   } finally {

@@ -4,9 +4,7 @@
 // thread. Metadata calls, agent hooks and the pipeline's consumer go to the main thread. The thread asks
 // for a higher CPU priority than the rest of the process (role-priority.ts) where it is allowed to.
 
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
-import { Gauge } from 'prom-client';
 import { pino } from 'pino';
 import { bytesCodec } from '../bus/codec.ts';
 import { LocalLogBus } from '../bus/local-log.ts';
@@ -17,7 +15,7 @@ import { ThreadRpc } from '../util/thread-rpc.ts';
 import { IngestServer, type IngestMetadata } from './ingest.ts';
 import { publishingBatches } from './ingest-batch.ts';
 import { prioritiseIngestThread } from './role-priority.ts';
-import { busLogCommitSeconds, busLogSyncIntervalMs, registry, reportBusBacklog } from './metrics.ts';
+import { busLogCommitSeconds, busLogSyncIntervalMs, registry, reportBusBacklog, reportIngestLoopDelay } from './metrics.ts';
 import type { IngestThreadInit } from './ingest-thread.ts';
 
 const init = workerData as IngestThreadInit;
@@ -58,16 +56,5 @@ rpc.handle('ingest.refuse', (agentId: string, details: string) => { ingest.disco
 rpc.handle('ingest.close', () => ingest.close());
 rpc.handle('metrics', () => registry.getMetricsAsJSON());
 
-// How late this thread's event loop ran (GC pauses, synchronous work) since the last scrape: the part of an
-// ack's latency that is neither the disk nor the network.
-const loopDelay = monitorEventLoopDelay({ resolution: 5 });
-loopDelay.enable();
-new Gauge({
-  name: 'vigil_ingest_thread_loop_delay_seconds', help: 'Event-loop delay of the ingest thread since the last scrape, by quantile',
-  labelNames: ['quantile'], registers: [registry],
-  collect() {
-    for (const q of [0.5, 0.99, 1]) this.set({ quantile: String(q) }, (q === 1 ? loopDelay.max : loopDelay.percentile(q * 100)) / 1e9);
-    loopDelay.reset();
-  },
-});
+reportIngestLoopDelay();
 rpc.notify('ready');

@@ -2,6 +2,7 @@
 // per-host drop counters reported by agents. Each thread has its own registry (the process-wide default
 // metrics only in the main thread); metricsText() sums the main thread's with those of the threads added.
 
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { isMainThread } from 'node:worker_threads';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
@@ -74,6 +75,27 @@ export const agentDrops = new Gauge({
 
 /** Messages on the embedded bus's log not yet stored by the pipeline (read when /metrics is scraped). */
 let backlogSource: () => number = () => 0;
+/**
+ * Reports how late the calling thread's event loop ran since the last scrape (GC pauses, synchronous work,
+ * waiting for a core): the part of an ack's latency that is neither the disk, the bus nor the network. For the
+ * thread that runs ingest (the embedded ingest thread, or an ingest role's main thread).
+ */
+export function reportIngestLoopDelay(): void {
+  const resolutionMs = 5;
+  const loopDelay = monitorEventLoopDelay({ resolution: resolutionMs });
+  loopDelay.enable();
+  // The histogram holds the intervals between the monitor's timer ticks; minus the tick, how late each ran.
+  const lateSeconds = (ns: number) => Math.max(0, ns / 1e6 - resolutionMs) / 1000;
+  new Gauge({
+    name: 'vigil_ingest_thread_loop_delay_seconds', help: 'How late the event loop of the thread that runs ingest ran since the last scrape, by quantile',
+    labelNames: ['quantile'], registers: [registry],
+    collect() {
+      for (const q of [0.5, 0.99, 1]) this.set({ quantile: String(q) }, lateSeconds(q === 1 ? loopDelay.max : loopDelay.percentile(q * 100)));
+      loopDelay.reset();
+    },
+  });
+}
+
 export function reportBusBacklog(source: () => number): void {
   backlogSource = source;
 }

@@ -40,7 +40,7 @@ import { splitHostPort, DEFAULT_TENANT } from './embedded.ts';
 import { IngestServer } from './ingest.ts';
 import { lowerWorkerPriority, prioritiseIngestThread } from './role-priority.ts';
 import { eventBatchCodec, publishingBatches } from './ingest-batch.ts';
-import { busPublishSeconds, registry } from './metrics.ts';
+import { busPublishSeconds, registry, reportIngestLoopDelay } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
 import { apiRules, sharedRules, storeAndPublishSink, workerDetection } from './role-detection.ts';
 
@@ -208,6 +208,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
     if (roles.includes('ingest')) {
       // Ahead of the batch work of workers on the same machine (a worker in this process would share it).
       if (!roles.includes('worker')) prioritiseIngestThread(log, registry);
+      reportIngestLoopDelay();
       mkdirSync(c.pkiDir, { recursive: true, mode: 0o700 });
       const ca = await loadOrCreateCa(c.pkiDir);
       const grpc = splitHostPort(c.grpc);

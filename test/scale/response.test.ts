@@ -124,6 +124,7 @@ test('a process running the ingest role without workers schedules its main threa
   const metrics = await (await fetch(`http://${ingest.addresses.health}/metrics`)).text();
   const expected = process.getuid?.() === 0 ? -10 : 0; // as root (CI); elsewhere it keeps its nice value and logs why
   assert.equal(Number(/^vigil_ingest_thread_nice (-?\d+)$/m.exec(metrics)?.[1]), expected);
+  assert.match(metrics, /^vigil_ingest_thread_loop_delay_seconds\{quantile="0.99"\} [\d.e+-]+$/m, 'its event-loop delay is reported');
   const stat = readFileSync(`/proc/${ingest.child.pid}/stat`, 'utf8');
   assert.equal(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]), expected, 'the main thread\'s nice value');
 });
