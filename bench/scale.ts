@@ -58,7 +58,7 @@ interface Stack { dir: string; postgresUrl: string; clickhouseUrl: string; caPem
 
 interface ScenarioResult {
   pairs: number; events: number; eventsPerS: number; cpuPer1000: { ingest: number; worker: number; total: number; clickhouse_fixture: number };
-  ackP50: number; ackP99: number; serverAckP99: number; publishP99: number; ingestLoopDelayP99: number; agentRetries: number; agentsNice: number;
+  ackP50: number; ackP99: number; serverAckP99: number; publishP99: number; ingestLoopDelayP99: number; agentsLoopLateP99: number; agentRetries: number; agentsNice: number;
 }
 
 /** The run whose total CPU per event is the median of `runs` (its other figures come with it). */
@@ -170,7 +170,7 @@ async function scenario(pairs: number, s: Stack, fixturePid: number, engine: Cli
     await ingestLoopDelayP99(ingests);
     const latencies: number[] = [];
     const started = performance.now();
-    const { agentsNice } = await withAgentPriority(() => load(measured, SECONDS, latencies));
+    const { agentsNice, loopLate } = await withAgentPriority(() => load(measured, SECONDS, latencies));
     for (const a of agents) a.close();
     const [serverAck, publish] = (await ingestBuckets(ingests)).map((after, i) => bucketQuantiles(ingest0[i], after));
     const loopDelayP99 = await ingestLoopDelayP99(ingests);
@@ -186,7 +186,7 @@ async function scenario(pairs: number, s: Stack, fixturePid: number, engine: Cli
       cpuPer1000: { ingest: per1000('ingest'), worker: per1000('worker'), total: round(per1000('ingest') + per1000('worker'), 4),
         clickhouse_fixture: round((cpuSeconds(fixturePid) - fixtureCpu0) / events * 1000, 4) },
       ackP50: round(percentile(latencies, 0.5), 2), ackP99: round(percentile(latencies, 0.99), 2),
-      serverAckP99: serverAck.p99, publishP99: publish.p99, ingestLoopDelayP99: loopDelayP99, agentRetries: stats.retries, agentsNice,
+      serverAckP99: serverAck.p99, publishP99: publish.p99, ingestLoopDelayP99: loopDelayP99, agentsLoopLateP99: loopLate.p99, agentRetries: stats.retries, agentsNice,
     };
     if (totalStored !== stats.acked) throw new Error(`stored ${totalStored} events but ${stats.acked} were acknowledged`);
     if (warmStored !== warmAcked) throw new Error(`warm-up: stored ${warmStored} events but ${warmAcked} were acknowledged`);
@@ -226,6 +226,7 @@ async function main(): Promise<void> {
       ack_p99_ms_1: one.ackP99, ack_p99_ms_2: two.ackP99, ack_p50_ms_ingest_only: ingestOnly.ackP50, ack_p99_ms_ingest_only: ingestOnly.ackP99,
       server_ack_p99_ms_1: one.serverAckP99, server_ack_p99_ms_2: two.serverAckP99, server_ack_p99_ms_ingest_only: ingestOnly.serverAckP99,
       publish_p99_ms_1: one.publishP99, publish_p99_ms_2: two.publishP99, publish_p99_ms_ingest_only: ingestOnly.publishP99,
+      agents_loop_late_p99_ms_1: one.agentsLoopLateP99, agents_loop_late_p99_ms_2: two.agentsLoopLateP99,
       ingest_loop_delay_p99_ms_1: one.ingestLoopDelayP99, ingest_loop_delay_p99_ms_2: two.ingestLoopDelayP99, ingest_loop_delay_p99_ms_ingest_only: ingestOnly.ingestLoopDelayP99,
       offered_events_per_s: RATE, agents_nice: one.agentsNice, fixture_nice: FIXTURE_NICE,
     }));
