@@ -10,6 +10,7 @@
 // nearly full, publish() refuses, so agents keep their batches and retry.
 
 import { Spool } from '../spool/spool.ts';
+import { trimOldest } from '../util/trim-oldest.ts';
 import type { PayloadCodec } from './codec.ts';
 import { VIGIL_STREAMS } from './jetstream.ts';
 import { subjectMatches, type Bus, type BusMessage, type ConsumeOptions, type Subscription } from './types.ts';
@@ -22,7 +23,7 @@ export interface LocalLogBusOptions<T> {
   maxQueued?: number;
   /** Encoded bytes held in memory per consumer, likewise (default 64 MiB). */
   maxQueuedBytes?: number;
-  /** Recently published message ids remembered for deduplication (default 100,000). */
+  /** Recently published message ids remembered for deduplication (default 100,000; past it the oldest tenth is forgotten). */
   dedupIds?: number;
   /** Pause before a failed batch is handed to the handler again (default 500 ms, doubling up to 10 s). */
   retryDelayMs?: number;
@@ -258,7 +259,7 @@ export class LocalLogBus<T> implements Bus<T> {
 
   private remember(id: string): void {
     this.recentIds.add(id);
-    if (this.recentIds.size > (this.o.dedupIds ?? 100_000)) this.recentIds.delete(this.recentIds.values().next().value!);
+    trimOldest(this.recentIds, this.o.dedupIds ?? 100_000);
   }
 
   consume(filter: string, handler: Handler<T>, opts: ConsumeOptions): Subscription {

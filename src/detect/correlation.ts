@@ -1,7 +1,7 @@
 // Correlation rules (sigma-correlation-rules-specification): event_count, value_count, temporal,
 // temporal_ordered, value_sum, value_avg, value_percentile over `timespan`, grouped by `group-by` (with
 // `aliases`), chained (a correlation may reference another correlation). State is partitioned by host and
-// bounded: at most MAX_GROUPS groups per correlation (least recently updated evicted first, counted) and
+// bounded: at most MAX_GROUPS groups per correlation (past it, the least recently updated tenth is evicted, counted) and
 // MAX_ENTRIES entries per group (oldest dropped, counted).
 // Window semantics: conditions that only grow true (gt/gte, temporal) use a sliding window and fire as soon
 // as they hold; conditions with an upper bound (lt/lte/eq/neq, averages, percentiles) use a window opened by
@@ -11,6 +11,7 @@
 import type { CorrelationIR } from '../sigma/ir.ts';
 import { getterFor, stringForm } from '../sigma/predicate.ts';
 import type { Getter } from '../sigma/predicate.ts';
+import { trimOldest } from '../util/trim-oldest.ts';
 
 export const MAX_GROUPS = 10_000;
 export const MAX_ENTRIES = 4_096;
@@ -174,11 +175,7 @@ export class CorrelationState {
   }
 
   private evictGroups(): void {
-    while (this.groups.size > MAX_GROUPS) {
-      const oldest = this.groups.keys().next().value as string;
-      this.groups.delete(oldest);
-      this.counters.evictedGroups++;
-    }
+    this.counters.evictedGroups += trimOldest(this.groups, MAX_GROUPS);
   }
 
   private slide(group: Group, now: number): void {

@@ -1,9 +1,10 @@
 // The live process index: the processes of each host that have started and not exited, kept up to date by
 // the pipeline from process_start/process_end events, so the live process tree is served from memory
 // instead of re-aggregating stored process nodes on every request. Seeded from the store at start; bounded
-// per host (the least recently started processes are forgotten first). Pure.
+// per host: past the bound, the least recently started tenth of it is forgotten at once. Pure.
 
 import type { VigilEvent } from '../schema/event.ts';
+import { trimOldest } from '../util/trim-oldest.ts';
 import { processNodeFromEvent, type ProcessNode } from './process-tree.ts';
 
 export class LiveProcessIndex {
@@ -35,7 +36,7 @@ export class LiveProcessIndex {
       if (node.exit_ts !== null) { h.delete(node.entity_id); continue; }
       const known = h.get(node.entity_id);
       h.set(node.entity_id, known ?? node);
-      if (h.size > this.maxPerHost) h.delete(h.keys().next().value!);
+      trimOldest(h, this.maxPerHost);
     }
   }
 

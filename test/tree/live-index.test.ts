@@ -33,3 +33,14 @@ test('seeded processes are kept until they exit, and each host is bounded', () =
   idx.apply([1, 2, 3, 4, 5].map((p) => ev('process_start', p, 1000)));
   assert.deepEqual(idx.nodes('t1', 'h1')!.map((n) => n.pid), [3, 4, 5]);
 });
+
+test('past its bound a host forgets the least recently started tenth of it at once, and keeps the rest in order', () => {
+  const idx = new LiveProcessIndex(1000);
+  const pids = Array.from({ length: 5_432 }, (_, i) => i + 1);
+  idx.apply(pids.map((p) => ev('process_start', p, 1000)));
+  const live = idx.nodes('t1', 'h1')!.map((n) => n.pid);
+  assert.ok(live.length > 900 && live.length <= 1000, `${live.length} live`);
+  assert.deepEqual(live, pids.slice(-live.length), 'the most recently started, in start order');
+  idx.apply([ev('process_end', 5_432, 1000), ev('process_start', 9_999, 2000)]);
+  assert.deepEqual(idx.nodes('t1', 'h1')!.map((n) => n.pid).slice(-2), [5_431, 9_999]);
+});
