@@ -7,8 +7,11 @@
 // isolates the agent's steady cost, after a warm-up. Needs root, BTF and `make -C sensor` to record.
 // Memory is bench:sensor's to measure: this agent runs its TypeScript without the compile cache.
 // Last line: {"bench":"agent","cpu_1000_pct":…,"us_per_event_1000":…,"cpu_3000_pct":…,"us_per_event_3000":…}
+// `--storm` measures instead, in one process and without the sensor, what the process cache keeps after
+// 55,000 short-lived processes (bytes each) and the event path's CPU per event (support/process-storm.ts):
+// {"bench":"agent-storm","cached":…,"bytes_per_cached_process":…,"us_per_event":…}
 //
-// Usage: npm run bench:agent [-- --warmup-seconds 30 --seconds 20 --rates 1000,3000]
+// Usage: npm run bench:agent [-- --warmup-seconds 30 --seconds 20 --rates 1000,3000 | --storm]
 
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,16 +26,23 @@ import { CLK_TCK as PROC_CLK_TCK, procStartTimeMs, ProcReader } from '../src/age
 import { DEFAULT_SENSOR_BINARY, detectEnvironment, ebpfUnavailableReason } from '../src/agent/sensors/select.ts';
 import { AGENT_NODE_FLAGS, MALLOC_TUNABLES } from '../src/cli/commands/agent.ts';
 import { CLK_TCK, cpuTicks } from './support/proc-stats.ts';
+import { processStorm, type StormResult } from './support/process-storm.ts';
 import { benchAgentDirs, startStubIngest } from './support/stub-ingest.ts';
 
 const TICK_MS = 50; // the replay feeds records every 50 ms, as the sensor flushes its ring buffer
+const PID_LIMIT = 4_194_304; // Linux's highest pid_max
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 
 /**
  * A sensor that replays recorded frames at `rate` observations a second, looping, re-timed to now. Like the
  * eBPF sensor's pipe, it hands the decoder one chunk of whole frames per flush of the ring buffer (every
- * 50 ms), and the observations go to the agent as the decoder makes them.
+ * 50 ms), and the observations go to the agent as the decoder makes them. Each pass's processes are new
+ * ones, as in a storm: their pids are moved beyond those of the previous passes (Linux pids stay below
+ * PID_LIMIT) and their start times by how much later the pass began than the recording (the same for all its
+ * records). Before, every pass replaced the previous pass's processes in the agent's process cache (the
+ * same pids) or updated them (the same start times), so that it never held more than one pass's processes,
+ * where a storm leaves 30 s of them.
  */
 function replaySensor(frames: Buffer, rate: number): Sensor {
   const btimeS = new ProcReader().bootInfo().btimeS;
@@ -40,6 +50,8 @@ function replaySensor(frames: Buffer, rate: number): Sensor {
   const perTick = (rate * TICK_MS) / 1000;
   let timer: NodeJS.Timeout | undefined;
   let offset = 0;
+  let pass = 0;
+  let startShiftMs: number | undefined; // for this pass: set by its first record
   return {
     mode: 'ebpf',
     async start(emit: (o: Observation) => void) {
@@ -47,12 +59,21 @@ function replaySensor(frames: Buffer, rate: number): Sensor {
         const now = Date.now();
         const onFrame = (f: Frame) => {
           if (f.kind !== 'observation') return;
-          f.observation.timeMs = now; // a new object each time: re-timed in place
-          emit(f.observation);
+          const o = f.observation; // a new object each time: re-timed in place
+          startShiftMs ??= now - o.timeMs;
+          if (o.startTimeMs !== undefined) o.startTimeMs += startShiftMs;
+          o.timeMs = now;
+          const pidShift = (pass % 500) * PID_LIMIT; // below 2^31
+          if (o.pid > 0) o.pid += pidShift;
+          if (o.tid) o.tid += pidShift;
+          if (o.ppid) o.ppid += pidShift;
+          emit(o);
         };
         for (let n = 0; n < perTick; ) {
           if (offset >= frames.length) {
             offset = 0;
+            pass++;
+            startShiftMs = undefined;
             decoder.reset();
           }
           let end = offset;
@@ -139,5 +160,18 @@ async function main(): Promise<void> {
   }));
 }
 
+/** `--storm`: the event path and process cache in one process (support/process-storm.ts), under the agent's V8 flags. */
+async function storm(): Promise<void> {
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, '--expose-gc', fileURLToPath(import.meta.url), 'storm'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  await new Promise((resolve) => child.once('close', resolve));
+  const r = JSON.parse(out) as StormResult;
+  console.log(`in-process storm: ${r.cached} processes cached after ${r.processes}, ${r.bytesPerCachedProcess} bytes each; ${r.usPerEvent} µs per event`);
+  console.log(JSON.stringify({ bench: 'agent-storm', cached: r.cached, bytes_per_cached_process: r.bytesPerCachedProcess, us_per_event: r.usPerEvent }));
+}
+
 if (process.argv[2] === 'agent') await runAgent(process.argv.slice(3));
+else if (process.argv[2] === 'storm') console.log(JSON.stringify(processStorm(55_000, 300_000)));
+else if (process.argv.includes('--storm')) await storm();
 else await main();

@@ -4,12 +4,15 @@
 // exited entry expires EXITED_TTL_MS after its exit (a storm of short-lived processes would otherwise fill
 // the cache to its bound, and every full GC would mark all of it: memory and CPU for processes long gone).
 // PID reuse is recognised by start time: a pid with a different start time is another process.
-// Memory (≈ 500 B an entry, 100k entries ≈ 50 MB): every entry has the same shape (one hidden class,
-// all fields in the object) and executables and working directories, which many processes share,
-// are stored once (interned). Pure: no I/O (seeding from /proc lives in sensors/proc/reader.ts and hands records in).
+// Memory: a running process is an object (≈ 590 B with its strings; every entry has the same shape, and
+// executables and working directories, which many processes share, are stored once (interned)); an
+// exited one (most of the cache after a storm) is packed into columns (exited-processes.ts, ≈ 200–270 B)
+// and made an object again only if asked for; the one its exit event is made from is the caller's.
+// Pure: no I/O (seeding from /proc lives in sensors/proc/reader.ts and hands records in).
 
 import { processEntityId } from '../tree/entity.ts';
 import { isoTime, joinCommandLine } from './events.ts';
+import { ExitedProcesses } from './exited-processes.ts';
 import type { ParentProcess } from '../schema/event.ts';
 
 /** What a sensor or the /proc snapshot knows about a process. */
@@ -44,8 +47,8 @@ const INTERNED_STRINGS = 4096; // the intern table is emptied when it reaches th
 export class ProcessCache {
   readonly hostId: string;
   readonly maxEntries: number;
-  #byPid = new Map<number, CachedProcess>(); // insertion order = age (re-inserted on replacement)
-  #exited = new Map<number, number>(); // pid → exit time (ms), in exit order
+  #byPid = new Map<number, CachedProcess | number>(); // a running process, or an exited one's slot in #exited; insertion order = age
+  readonly #exited: ExitedProcesses; // in exit order
   readonly #exitedTtlMs: number;
   #strings = new Map<string, string>(); // interned executables and working directories
   #evictions = 0;
@@ -54,6 +57,7 @@ export class ProcessCache {
     this.hostId = hostId;
     this.maxEntries = Math.max(1, opts.maxEntries ?? DEFAULT_PROCESS_CACHE_ENTRIES);
     this.#exitedTtlMs = opts.exitedTtlMs ?? EXITED_TTL_MS;
+    this.#exited = new ExitedProcesses(hostId, (pid, slot) => this.#byPid.set(pid, slot));
   }
 
   get size(): number {
@@ -70,14 +74,15 @@ export class ProcessCache {
    */
   upsert(rec: ProcessRecord): CachedProcess {
     const startTimeMs = Math.trunc(rec.startTimeMs);
-    const current = this.#byPid.get(rec.pid);
-    if (current && current.startTimeMs === startTimeMs) {
+    const known = this.#byPid.get(rec.pid);
+    if (known !== undefined && this.#startOf(known) === startTimeMs) {
+      const current = this.#entryOf(known);
       this.#assignDefined(current, rec);
       if (rec.args) current.commandLine = joinCommandLine(current.args);
       current.asParent = undefined;
       return current;
     }
-    if (current) this.#remove(current);
+    if (known !== undefined) this.#remove(rec.pid, known);
     else this.#makeRoom();
     const args = rec.args ?? [];
     const entry: CachedProcess = { // every field, always in this order: one shape for all entries
@@ -92,10 +97,10 @@ export class ProcessCache {
 
   /** The process holding `pid`; when `startTimeMs` is given, only if it is that very process. */
   get(pid: number, startTimeMs?: number): CachedProcess | undefined {
-    const p = this.#byPid.get(pid);
-    if (!p) return undefined;
-    if (startTimeMs !== undefined && p.startTimeMs !== Math.trunc(startTimeMs)) return undefined;
-    return p;
+    const known = this.#byPid.get(pid);
+    if (known === undefined) return undefined;
+    if (startTimeMs !== undefined && this.#startOf(known) !== Math.trunc(startTimeMs)) return undefined;
+    return this.#entryOf(known);
   }
 
   /**
@@ -104,30 +109,39 @@ export class ProcessCache {
    */
   parentOf(child: { ppid?: number; startTimeMs?: number }): CachedProcess | undefined {
     if (child.ppid === undefined) return undefined;
-    const parent = this.#byPid.get(child.ppid);
-    if (!parent) return undefined;
-    if (child.startTimeMs !== undefined && parent.startTimeMs > child.startTimeMs) return undefined;
-    return parent;
+    const known = this.#byPid.get(child.ppid);
+    if (known === undefined) return undefined;
+    if (child.startTimeMs !== undefined && this.#startOf(known) > child.startTimeMs) return undefined;
+    return this.#entryOf(known);
   }
 
   /**
    * Mark a process exited at `atMs` (wall clock); it stays for parent lookups until it expires or is
-   * evicted. Exits are the cache's clock: those that expired by `atMs` are removed now.
+   * evicted. Exits are the cache's clock: those that expired by `atMs` are removed now. Returns the
+   * process as it was when it exited.
    */
   markExited(pid: number, startTimeMs: number | undefined, atMs: number): CachedProcess | undefined {
     this.#expire(atMs);
     const p = this.get(pid, startTimeMs);
     if (!p || p.exited) return p;
     p.exited = true;
-    this.#exited.set(pid, atMs);
+    this.#byPid.set(pid, this.#exited.add(p, atMs)); // the same key: its age stays
     return p;
   }
 
   #expire(nowMs: number): void {
-    for (const [pid, exitedAt] of this.#exited) {
-      if (nowMs - exitedAt < this.#exitedTtlMs) return;
-      this.#remove(this.#byPid.get(pid)!);
+    for (let slot = this.#exited.first(); slot >= 0; slot = this.#exited.first()) {
+      if (nowMs - this.#exited.exitedAtMs(slot) < this.#exitedTtlMs) return;
+      this.#remove(this.#exited.pid(slot), slot);
     }
+  }
+
+  #startOf(known: CachedProcess | number): number {
+    return typeof known === 'number' ? this.#exited.startTimeMs(known) : known.startTimeMs;
+  }
+
+  #entryOf(known: CachedProcess | number): CachedProcess {
+    return typeof known === 'number' ? this.#exited.entry(known) : known;
   }
 
   /** Load a snapshot (e.g. all processes in /proc), oldest first so that age order is start order. */
@@ -156,23 +170,21 @@ export class ProcessCache {
     return s;
   }
 
-  #remove(p: CachedProcess): void {
-    this.#byPid.delete(p.pid);
-    if (p.exited) this.#exited.delete(p.pid);
+  #remove(pid: number, known: CachedProcess | number): void {
+    this.#byPid.delete(pid);
+    if (typeof known === 'number') this.#exited.remove(known);
   }
 
   #makeRoom(): void {
     while (this.#byPid.size >= this.maxEntries) {
-      const exitedPid = firstValue(this.#exited.keys());
-      const victim = exitedPid === undefined ? firstValue(this.#byPid.values()) : this.#byPid.get(exitedPid);
-      if (!victim) return;
-      this.#remove(victim);
+      const exited = this.#exited.first();
+      if (exited >= 0) this.#remove(this.#exited.pid(exited), exited);
+      else {
+        const [oldest] = this.#byPid.keys(); // nothing exited: all entries are running processes, oldest first
+        if (oldest === undefined) return;
+        this.#remove(oldest, this.#byPid.get(oldest)!);
+      }
       this.#evictions++;
     }
   }
-}
-
-function firstValue<V>(values: Iterable<V>): V | undefined {
-  for (const v of values) return v;
-  return undefined;
 }

@@ -94,3 +94,110 @@ test('an exited process expires a TTL after its exit, counted by later exits; a 
   assert.equal(c.size, 2);
   assert.equal(c.evictions, 0, 'expiry is not eviction for room');
 });
+
+test('an exited process is packed and given back with the fields it had, entity id and start time included', () => {
+  const c = new ProcessCache('h');
+  const plain = c.upsert({ pid: 20, ppid: 1, startTimeMs: 1_765_000_000_123.9, executable: '/usr/bin/true', args: ['true', 'x-1'], cwd: '/tmp', uid: 1000, user: 'ann', argsTruncated: false });
+  const quoted = c.upsert({ pid: 21, ppid: 20, startTimeMs: 1_765_000_000_200, args: ['sh', '-c', "echo 'a b'", ''], argsTruncated: true });
+  const bare = c.upsert({ pid: 22, ppid: 20, startTimeMs: 1_765_000_000_300 });
+  const before = [plain, quoted, bare].map((p) => ({ ...p, args: [...p.args], exited: true }));
+  for (const p of [plain, quoted, bare]) c.markExited(p.pid, p.startTimeMs, 1_765_000_001_000);
+  const after = [20, 21, 22].map((pid) => c.get(pid)!);
+  assert.deepEqual(after.map((p) => ({ ...p })), before);
+  assert.equal(after[0].entityId, processEntityId('h', 20, 1_765_000_000_123));
+  assert.equal(after[0].startIso, new Date(1_765_000_000_123).toISOString());
+  assert.equal(c.get(20), after[0], 'made once, then the same object');
+  assert.equal(c.parentOf({ ppid: 20, startTimeMs: 1_765_000_000_200 }), after[0]);
+  assert.equal(c.get(21, 1_765_000_000_999), undefined, 'another start time is another process');
+});
+
+test('an exited parent keeps its object, and the frozen parent fields made for its children', () => {
+  const c = new ProcessCache('h');
+  const parent = c.upsert(rec(30, 1, 1000));
+  parent.asParent = Object.freeze({ pid: 30 });
+  c.markExited(30, 1000, 2000);
+  assert.equal(c.parentOf({ ppid: 30, startTimeMs: 1500 }), parent);
+  assert.equal(parent.asParent?.pid, 30);
+});
+
+// The cache as it was before exited processes were packed: the reference for the randomised test below.
+class ReferenceCache {
+  byPid = new Map<number, { start: number; exe: string; args: string[]; exited: boolean }>();
+  exited = new Map<number, number>();
+  evictions = 0;
+  readonly max: number;
+  readonly ttl: number;
+  constructor(max: number, ttl: number) {
+    this.max = max;
+    this.ttl = ttl;
+  }
+  upsert(pid: number, start: number, exe: string, args: string[]): void {
+    const p = this.byPid.get(pid);
+    if (p && p.start === start) return void Object.assign(p, { exe, args });
+    if (p) this.#remove(pid);
+    while (!p && this.byPid.size >= this.max) {
+      const [victim] = this.exited.size ? this.exited.keys() : this.byPid.keys();
+      this.#remove(victim);
+      this.evictions++;
+    }
+    this.byPid.set(pid, { start, exe, args, exited: false });
+  }
+  markExited(pid: number, start: number, at: number): void {
+    for (const [p, t] of this.exited) if (at - t >= this.ttl) this.#remove(p); else break;
+    const p = this.byPid.get(pid);
+    if (!p || p.start !== start || p.exited) return;
+    p.exited = true;
+    this.exited.set(pid, at);
+  }
+  #remove(pid: number): void {
+    this.byPid.delete(pid);
+    this.exited.delete(pid);
+  }
+}
+
+test('randomised: starts, execs, exits, PID reuse, expiry and eviction agree with the reference through the packed ring growing and shrinking', () => {
+  let seed = 42;
+  const random = (n: number) => { // mulberry32
+    let t = (seed = (seed + 0x6d2b79f5) | 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) % n;
+  };
+  const c = new ProcessCache('h', { maxEntries: 6000, exitedTtlMs: 5000 });
+  const ref = new ReferenceCache(6000, 5000);
+  const pids = 20_000;
+  const recent: number[] = []; // pids started lately: most exits are theirs
+  let now = 1_000_000;
+  const check = (pid: number) => {
+    const want = ref.byPid.get(pid);
+    const got = c.get(pid);
+    assert.deepEqual(got && { start: got.startTimeMs, exe: got.executable, args: got.args, exited: got.exited }, want, `pid ${pid} at ${now}`);
+  };
+  for (let op = 0; op < 100_000; op++) {
+    now += random(3000) === 0 ? 6000 : 1; // now and then a quiet spell longer than the TTL
+    const r = random(10);
+    if (r < 5) {
+      const pid = random(pids);
+      const args = random(4) === 0 ? ['sh', '-c', `echo ${op}`] : ['true', `m-${op}`];
+      c.upsert({ pid, ppid: 1, startTimeMs: now, executable: `/bin/e${op % 7}`, args });
+      ref.upsert(pid, now, `/bin/e${op % 7}`, args);
+      recent[op % 2000] = pid;
+    } else if (r < 9) {
+      const pid = random(3) === 0 ? random(pids) : recent[random(recent.length)];
+      const start = c.get(pid)?.startTimeMs ?? now;
+      c.markExited(pid, start, now);
+      ref.markExited(pid, start, now);
+    } else {
+      const pid = random(pids);
+      const p = ref.byPid.get(pid);
+      if (p) {
+        c.upsert({ pid, ppid: 1, startTimeMs: p.start, executable: '/bin/exec', args: ['exec', String(op)] });
+        ref.upsert(pid, p.start, '/bin/exec', ['exec', String(op)]);
+      }
+    }
+    if (op % 10_000 === 9999) for (let p = 0; p < pids; p++) check(p);
+    assert.equal(c.size, ref.byPid.size);
+  }
+  assert.equal(c.evictions, ref.evictions);
+  assert.ok(c.evictions > 0);
+});
