@@ -14,9 +14,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { Agent } from '../../src/agent/agent.ts';
 import type { Observation, Sensor, SensorHealth } from '../../src/agent/sensor.ts';
-import { ChdbEngine } from '../../src/stores/events/chdb-engine.ts';
-import { ClickHouseEventStore } from '../../src/stores/events/clickhouse-store.ts';
-import { eventually, startVigil, type VigilProcess } from '../support/vigil-process.ts';
+import { apiGet, eventually, startVigil, type VigilProcess } from '../support/vigil-process.ts';
 
 /** Emits `total` process starts at a steady rate, then nothing. */
 class SteadySensor implements Sensor {
@@ -87,19 +85,22 @@ for (const [mode, extraArgs] of [['fdatasync before every ack', []], ['--bus-syn
     await eventually(async () => (agents.every((a) => a.sensor.emitted === perAgent && a.agent.health().queue_depth === 0) ? true : undefined),
       120_000, 'every spooled batch to be acknowledged after the restart');
     await Promise.all(agents.map((a) => a.agent.stop()));
+    assert.ok(ackedBeforeKill > 0);
+    // Read back through the API (the pipeline may still be storing the last batches). Not with an event store
+    // of this process's own: libchdb takes one data directory per process, and this file runs twice.
+    const ids = await eventually(async () => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await apiGet(server, `/api/v1/events?limit=10000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`) as { events: { event: { id: string } }[]; next: string | null };
+        seen.push(...page.events.map((e) => e.event.id));
+        cursor = page.next;
+      } while (cursor);
+      return seen.length >= 2 * perAgent ? seen : undefined;
+    }, 60_000, 'every event to be stored');
+    assert.equal(ids.length, 2 * perAgent, `read ${ids.length} events for ${2 * perAgent}`);
+    assert.equal(new Set(ids).size, ids.length, 'no event twice');
     assert.equal(await server.stop('SIGTERM'), 0);
-
-    const store = new ClickHouseEventStore(new ChdbEngine(join(dir, 'server', 'events')), { retentionDays: 30 });
-    await store.init();
-    try {
-      const stored = await store.countDistinct('default');
-      assert.ok(ackedBeforeKill > 0);
-      assert.equal(stored, 2 * perAgent, `stored ${stored} of ${2 * perAgent} events`);
-      const page = await store.queryEvents({ tenantId: 'default', limit: 10_000 });
-      assert.equal(new Set(page.events.map((e) => e.event.id)).size, page.events.length, 'no duplicate on read');
-    } finally {
-      await store.close();
-    }
   } finally {
     await Promise.allSettled(agents.map((a) => a.agent.stop()));
     await server.stop('SIGKILL');
