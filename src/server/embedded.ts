@@ -53,6 +53,12 @@ export interface ServerOptions {
    * written to it (survives the process) and fdatasync'ed within N ms, as JetStream does (docs/deployment.md).
    */
   busSyncMs?: number;
+  /**
+   * How long the pipeline lets a batch for the event store fill (default 1000 ms; at most 256 bus messages): events
+   * are stored and detected that much later, and each insert costs the in-process engine a fixed ≈ 50 ms of CPU
+   * (a part with a file per column), so fewer, larger inserts leave the cores to ingest (docs/deployment.md).
+   */
+  pipelineBatchWaitMs?: number;
   /** Response actions: expiry, two-person approval for isolation. */
   response?: ResponseConfig;
   /** Automated response (rules that name a response): off unless enabled here. */
@@ -178,7 +184,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
     onPolicyAck: (a, ack) => { policies.onAck(a, ack).catch((err: unknown) => o.log.error({ err, agentId: a.agentId }, 'policy acknowledgement not recorded')); },
   });
   const bus = ingest.bus;
-  const pipeline = new Pipeline({ bus, store: events, stages: [liveStage, detection.stage, ...(o.stages ?? [])], log: o.log, maxBatchMessages: 64, maxWaitMs: 250 });
+  const pipeline = new Pipeline({ bus, store: events, stages: [liveStage, detection.stage, ...(o.stages ?? [])], log: o.log, maxBatchMessages: 256, maxWaitMs: o.pipelineBatchWaitMs ?? 1000 });
   pipeline.start();
   const policies = new PolicyPush({ metadata, channels: ingest.channels, log: o.log });
   const removeIngestMetrics = addThreadMetrics(() => ingest.metricsJson());

@@ -14,7 +14,7 @@ export const summary = 'start the embedded server and a local agent (no external
 
 const HELP = `usage: vigil up [--data-dir DIR] [--http HOST:PORT] [--grpc HOST:PORT] [--no-agent] [--sensor auto|ebpf|proc]
                 [--rules DIR]... [--placeholders FILE] [--ir-two-person] [--ir-expiry SECONDS] [--auto-response]
-                [--allow-private-alert-sinks] [--bus-sync-ms MS]
+                [--allow-private-alert-sinks] [--bus-sync-ms MS] [--pipeline-batch-wait-ms MS]
 
   --data-dir DIR     where everything is kept (default ./data; env VIGIL_DATA_DIR)
   --http HOST:PORT   REST API and console (default 127.0.0.1:8440; env VIGIL_HTTP)
@@ -33,13 +33,21 @@ const HELP = `usage: vigil up [--data-dir DIR] [--http HOST:PORT] [--grpc HOST:P
   --rate-limit-tenant N  API requests per minute per tenant, burst 2× (default 10000; env VIGIL_RATE_LIMIT_TENANT)
   --bus-sync-ms MS   0 (default): an agent's batch is acknowledged once fdatasync'ed on the bus log (survives
                      a power cut); MS > 0: once written to it (survives the process), fdatasync'ed within MS ms,
-                     as JetStream does; shorter ack latency where the disk's flushes are slow (env VIGIL_BUS_SYNC_MS)`;
+                     as JetStream does; shorter ack latency where the disk's flushes are slow (env VIGIL_BUS_SYNC_MS)
+  --pipeline-batch-wait-ms MS  how long events wait to be stored and detected in batches (default 1000; larger
+                     batches cost the event store less CPU; env VIGIL_PIPELINE_BATCH_WAIT_MS)`;
 
 /** A per-minute limit with seed 001's burst of 2×; undefined when not set, null when not a whole number. */
 function rateLimit(v: string | undefined): { perMinute: number; burst: number } | undefined | null {
   if (v === undefined) return undefined;
   const n = Number(v);
   return Number.isInteger(n) && n > 0 ? { perMinute: n, burst: 2 * n } : null;
+}
+
+/** A whole number of milliseconds from 0 to `max`; null when it is not. */
+function millis(v: string, max: number): number | null {
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 0 && n <= max ? n : null;
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -50,6 +58,7 @@ export async function run(args: string[]): Promise<number> {
     'ir-two-person': { type: 'boolean' }, 'ir-expiry': { type: 'string' }, 'auto-response': { type: 'boolean' },
     'allow-private-alert-sinks': { type: 'boolean' },
     'rate-limit-user': { type: 'string' }, 'rate-limit-tenant': { type: 'string' }, 'bus-sync-ms': { type: 'string' },
+    'pipeline-batch-wait-ms': { type: 'string' },
   } });
   if (values.help) { console.log(HELP); return 0; }
   const dataDir = resolve(values['data-dir'] ?? process.env.VIGIL_DATA_DIR ?? 'data');
@@ -58,12 +67,14 @@ export async function run(args: string[]): Promise<number> {
   const perUser = rateLimit(values['rate-limit-user'] ?? process.env.VIGIL_RATE_LIMIT_USER);
   const perTenant = rateLimit(values['rate-limit-tenant'] ?? process.env.VIGIL_RATE_LIMIT_TENANT);
   if (perUser === null || perTenant === null) { console.error('vigil up: rate limits are whole numbers of requests per minute'); return 2; }
-  const busSyncMs = Number(values['bus-sync-ms'] ?? process.env.VIGIL_BUS_SYNC_MS ?? 0);
-  if (!Number.isInteger(busSyncMs) || busSyncMs < 0 || busSyncMs > 60_000) { console.error('vigil up: --bus-sync-ms must be a whole number of milliseconds, 0 to 60000'); return 2; }
+  const busSyncMs = millis(values['bus-sync-ms'] ?? process.env.VIGIL_BUS_SYNC_MS ?? '0', 60_000);
+  if (busSyncMs === null) { console.error('vigil up: --bus-sync-ms must be a whole number of milliseconds, 0 to 60000'); return 2; }
+  const pipelineBatchWaitMs = millis(values['pipeline-batch-wait-ms'] ?? process.env.VIGIL_PIPELINE_BATCH_WAIT_MS ?? '1000', 10_000);
+  if (pipelineBatchWaitMs === null) { console.error('vigil up: --pipeline-batch-wait-ms must be a whole number of milliseconds, 0 to 10000'); return 2; }
   const log = createLogger('vigil');
   const server = await startEmbeddedServer({
     security: { rateLimits: { ...(perUser ? { perUser } : {}), ...(perTenant ? { perTenant } : {}) } },
-    dataDir, log, busSyncMs, ruleDirs: values.rules, placeholders: values.placeholders,
+    dataDir, log, busSyncMs, pipelineBatchWaitMs, ruleDirs: values.rules, placeholders: values.placeholders,
     autoResponse: { enabled: values['auto-response'] ?? process.env.VIGIL_AUTO_RESPONSE === '1' },
     response: { requireIsolationApproval: values['ir-two-person'] ?? process.env.VIGIL_IR_TWO_PERSON === '1', commandTtlMs: irExpiryS * 1000 },
     allowPrivateAlertSinks: values['allow-private-alert-sinks'] ?? process.env.VIGIL_ALLOW_PRIVATE_ALERT_SINKS === '1',
