@@ -129,7 +129,7 @@ async function storedCount(engine: ClickHouseHttpEngine): Promise<number> {
 async function scenario(pairs: number, s: Stack, fixturePid: number, engine: ClickHouseHttpEngine, ingestOnly = false): Promise<ScenarioResult> {
   const namespace = `bench${randomBytes(4).toString('hex')}`;
   const env = {
-    ...process.env, VIGIL_NATS_URL: `nats://${NATS}`, VIGIL_BUS_NAMESPACE: namespace, VIGIL_CLICKHOUSE_URL: s.clickhouseUrl,
+    ...process.env, VIGIL_NATS_URL: `nats://${NATS}`, VIGIL_BUS_NAMESPACE: namespace, VIGIL_BUS_MAX_BYTES: String(2 * 2 ** 30), VIGIL_CLICKHOUSE_URL: s.clickhouseUrl,
     VIGIL_POSTGRES_URL: s.postgresUrl, VIGIL_PKI_DIR: join(s.dir, 'pki'),
     VIGIL_EVENT_PARTITIONS: String(PARTITIONS), VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn',
   };

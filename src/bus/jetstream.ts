@@ -27,6 +27,12 @@ export interface StreamSpec {
   maxAgeMs: number;
   /** Per-subject history kept (rules: only the latest rule set of a tenant matters). */
   maxMsgsPerSubject?: number;
+  /**
+   * Its disk bound as a share of the events stream's (`maxBytes`). JetStream reserves every stream's bound
+   * from its store when the stream is created, so the small streams get small bounds: 10 GiB for each would
+   * reserve 50 GiB per deployment.
+   */
+  bytesShare: number;
 }
 
 /**
@@ -34,12 +40,13 @@ export interface StreamSpec {
  * retention, not interest: a message published before its durable consumer exists is kept, not dropped.
  */
 export const VIGIL_STREAMS: readonly StreamSpec[] = [
-  { root: 'events', name: 'EVENTS', tokens: 2, maxAgeMs: 24 * HOUR_MS },
-  { root: 'alerts', name: 'ALERTS', tokens: 1, maxAgeMs: 7 * 24 * HOUR_MS },
-  { root: 'ir', name: 'IR_COMMANDS', tokens: 2, maxAgeMs: 24 * HOUR_MS },
-  // Agents' answers to response commands (results, artefact chunks, "connected", "delivered"), ingest → API role.
-  { root: 'ir-reports', name: 'IR_REPORTS', tokens: 2, maxAgeMs: 24 * HOUR_MS },
-  { root: 'rules', name: 'RULE_UPDATES', tokens: 1, maxAgeMs: 30 * 24 * HOUR_MS, maxMsgsPerSubject: 1 },
+  { root: 'events', name: 'EVENTS', tokens: 2, maxAgeMs: 24 * HOUR_MS, bytesShare: 1 },
+  { root: 'alerts', name: 'ALERTS', tokens: 1, maxAgeMs: 7 * 24 * HOUR_MS, bytesShare: 1 / 10 },
+  { root: 'ir', name: 'IR_COMMANDS', tokens: 2, maxAgeMs: 24 * HOUR_MS, bytesShare: 1 / 40 },
+  // Agents' answers to response commands (results, artefact chunks, "connected", "delivered"), ingest → API
+  // role. Triage archives (up to 500 MiB by default) travel here in chunks, hence a quarter.
+  { root: 'ir-reports', name: 'IR_REPORTS', tokens: 2, maxAgeMs: 24 * HOUR_MS, bytesShare: 1 / 4 },
+  { root: 'rules', name: 'RULE_UPDATES', tokens: 1, maxAgeMs: 30 * 24 * HOUR_MS, maxMsgsPerSubject: 1, bytesShare: 1 / 160 },
 ];
 
 export interface JetStreamBusOptions<T> {
@@ -52,7 +59,11 @@ export interface JetStreamBusOptions<T> {
   namespace?: string;
   /** Durable consumers are named `<group>_<filter>`; processes of one group share the messages. */
   consumerGroup?: string;
-  maxBytesPerStream?: number; // disk bound per stream (oldest discarded beyond it); default 10 GiB
+  /**
+   * Disk bound of the events stream (oldest discarded beyond it; default 10 GiB); every other stream gets its
+   * spec's `bytesShare` of it, so a deployment reserves ≈ 1.4 × this from JetStream's store.
+   */
+  maxBytes?: number;
   duplicateWindowMs?: number; // server-side dedup window for message ids; default 2 min
   ackWaitMs?: number; // redelivery when a consumer died holding a message; default 30 s
   redeliveryDelayMs?: number; // after a handler failure; default 1 s
@@ -81,6 +92,22 @@ export function hostPartition(tenant: string, host: string, partitions: number):
   let h = 0x811c9dc5;
   for (const c of Buffer.from(`${tenant}.${host}`)) h = Math.imul(h ^ c, 0x01000193) >>> 0;
   return h % partitions;
+}
+
+export const DEFAULT_EVENTS_MAX_BYTES = 10 * 2 ** 30;
+
+/** The disk bound of one stream: its share of the events stream's, at least 1 MiB. */
+export function streamMaxBytes(spec: StreamSpec, eventsMaxBytes = DEFAULT_EVENTS_MAX_BYTES): number {
+  return Math.max(2 ** 20, Math.floor(eventsMaxBytes * spec.bytesShare));
+}
+
+/** JetStream's "insufficient storage" names neither the stream nor the cure; this error does. */
+function explainStreamError(stream: string, maxBytes: number, err: unknown): unknown {
+  if (!(err instanceof Error) || !/insufficient storage/i.test(err.message)) return err;
+  return new Error(
+    `cannot create stream ${stream}: JetStream cannot reserve its bound of ${maxBytes} bytes (${err.message}); ` +
+    'lower --bus-max-bytes, raise the NATS server\'s max_file_store, or free its store\'s disk', { cause: err },
+  );
 }
 
 /** A durable consumer name for a filter: `.`, `*`, `>` are not allowed in names. */
@@ -132,7 +159,7 @@ export class JetStreamBus<T> implements Bus<T> {
         retention: RetentionPolicy.Limits,
         discard: DiscardPolicy.Old,
         max_age: nanos(spec.maxAgeMs),
-        max_bytes: this.o.maxBytesPerStream ?? 10 * 2 ** 30,
+        max_bytes: streamMaxBytes(spec, this.o.maxBytes),
         max_msgs_per_subject: spec.maxMsgsPerSubject ?? -1,
         duplicate_window: nanos(this.o.duplicateWindowMs ?? 120_000),
         num_replicas: 1,
@@ -142,7 +169,7 @@ export class JetStreamBus<T> implements Bus<T> {
         await this.jsm.streams.update(config.name, config);
       } catch (err) {
         if (!isNotFound(err)) throw err;
-        await this.jsm.streams.add(config);
+        await this.jsm.streams.add(config).catch((e: unknown) => { throw explainStreamError(config.name, config.max_bytes, e); });
       }
     }
   }

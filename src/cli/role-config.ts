@@ -6,10 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import { DEFAULT_EVENTS_MAX_BYTES } from '../bus/jetstream.ts';
 
 export interface RoleConfig {
   nats: string;
   busNamespace: string;
+  busMaxBytes: number;
   eventPartitions: number;
   ownedPartitions: number[] | undefined;
   clickhouse: string;
@@ -41,6 +43,7 @@ interface Setting { key: keyof RoleConfig; flag: string; env: string; kind: Kind
 export const SETTINGS: readonly Setting[] = [
   { key: 'nats', flag: 'nats', env: 'VIGIL_NATS_URL', kind: 'string', fallback: 'nats://127.0.0.1:4222', help: 'NATS servers, comma-separated' },
   { key: 'busNamespace', flag: 'bus-namespace', env: 'VIGIL_BUS_NAMESPACE', kind: 'string', fallback: '', help: 'prefix of subjects and streams (one NATS, several deployments)' },
+  { key: 'busMaxBytes', flag: 'bus-max-bytes', env: 'VIGIL_BUS_MAX_BYTES', kind: 'int', fallback: String(DEFAULT_EVENTS_MAX_BYTES), min: 2 ** 20, help: 'disk bound of the events stream in bytes (oldest dropped beyond it); the other streams get fixed shares, ≈ 1.4 × this reserved in JetStream in all' },
   { key: 'eventPartitions', flag: 'event-partitions', env: 'VIGIL_EVENT_PARTITIONS', kind: 'int', fallback: '1', help: 'host partitions of the events stream (same on every process)' },
   { key: 'ownedPartitions', flag: 'partitions', env: 'VIGIL_PARTITIONS', kind: 'int-list', fallback: '', help: 'worker: the partitions it consumes, e.g. 0,2 (default all)' },
   { key: 'workerCount', flag: 'worker-count', env: 'VIGIL_WORKER_COUNT', kind: 'optional-int', fallback: '', help: 'worker: how many workers share the partitions (with --worker-index, instead of --partitions)' },

@@ -58,7 +58,7 @@ export interface RunningRoles {
  */
 function openBus<T>(c: RoleConfig, log: Logger, codec: PayloadCodec<T>, ownedPartitions?: number[]): Promise<JetStreamBus<T>> {
   return JetStreamBus.connect<T>({
-    servers: c.nats.split(','), codec, namespace: c.busNamespace, consumerGroup: 'workers', ackWaitMs: c.ackWaitMs,
+    servers: c.nats.split(','), codec, namespace: c.busNamespace, maxBytes: c.busMaxBytes, consumerGroup: 'workers', ackWaitMs: c.ackWaitMs,
     eventPartitions: c.eventPartitions, ownedPartitions,
     onUndecodable: (subject, err) => log.error({ subject, err }, 'undecodable bus message dropped'),
     onConsumerError: (filter, err) => log.error({ filter, err }, 'bus consumer setup failed; retrying'),
@@ -72,7 +72,7 @@ function openBus<T>(c: RoleConfig, log: Logger, codec: PayloadCodec<T>, ownedPar
  */
 function openAlertBus(c: RoleConfig, log: Logger, ackWaitMs?: number): Promise<JetStreamBus<StoredAlert>> {
   return JetStreamBus.connect<StoredAlert>({
-    servers: c.nats.split(','), codec: jsonCodec(), namespace: c.busNamespace, eventPartitions: c.eventPartitions,
+    servers: c.nats.split(','), codec: jsonCodec(), namespace: c.busNamespace, maxBytes: c.busMaxBytes, eventPartitions: c.eventPartitions,
     consumerGroup: 'alert-delivery', ackWaitMs,
     onUndecodable: (subject, err) => log.error({ subject, err }, 'undecodable bus message dropped'),
     onConsumerError: (filter, err) => log.error({ filter, err }, 'alerts consumer failed; retrying'),
@@ -107,7 +107,7 @@ async function startAlertFanout(c: RoleConfig, log: Logger, stops: (() => Promis
  */
 function openControlBus(c: RoleConfig, log: Logger): Promise<JetStreamBus<unknown>> {
   return JetStreamBus.connect<unknown>({
-    servers: c.nats.split(','), codec: jsonCodec(), namespace: c.busNamespace, consumerGroup: 'api', eventPartitions: c.eventPartitions,
+    servers: c.nats.split(','), codec: jsonCodec(), namespace: c.busNamespace, maxBytes: c.busMaxBytes, consumerGroup: 'api', eventPartitions: c.eventPartitions,
     onUndecodable: (subject, err) => log.error({ subject, err }, 'undecodable bus message dropped'),
     onConsumerError: (filter, err) => log.error({ filter, err }, 'bus consumer failed; retrying'),
   });

@@ -65,7 +65,7 @@ const implementations: BusUnderTest[] = [
     async open() {
       const namespace = `vt${randomBytes(6).toString('hex')}`;
       const bus = await JetStreamBus.connect<Payload>({
-        servers: NATS, codec: jsonCodec(), namespace, redeliveryDelayMs: 50, maxBytesPerStream: 64 * 2 ** 20,
+        servers: NATS, codec: jsonCodec(), namespace, redeliveryDelayMs: 50, maxBytes: 64 * 2 ** 20,
       });
       return { bus, dispose: async () => { await bus.close(); await JetStreamBus.deleteStreams(NATS, namespace); } };
     },
@@ -185,7 +185,7 @@ describe('jetstream host partitions', () => {
   test('two consumers owning half the partitions each: every host goes wholly to one, nothing missing', async () => {
     const namespace = `vt${randomBytes(6).toString('hex')}`;
     const open = (owned: number[]) => JetStreamBus.connect<Payload>({
-      servers: NATS, codec: jsonCodec(), namespace, eventPartitions: 4, ownedPartitions: owned, maxBytesPerStream: 64 * 2 ** 20,
+      servers: NATS, codec: jsonCodec(), namespace, eventPartitions: 4, ownedPartitions: owned, maxBytes: 64 * 2 ** 20,
     });
     const buses = [await open([0, 1]), await open([2, 3])];
     try {

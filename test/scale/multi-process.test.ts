@@ -73,7 +73,7 @@ async function waitForPort(port: number): Promise<void> {
 
 function env(): NodeJS.ProcessEnv {
   return {
-    ...process.env, VIGIL_NATS_URL: `nats://127.0.0.1:${natsPort}`, VIGIL_CLICKHOUSE_URL: clickhouse.url,
+    ...process.env, VIGIL_NATS_URL: `nats://127.0.0.1:${natsPort}`, VIGIL_BUS_MAX_BYTES: String(256 * 2 ** 20), VIGIL_CLICKHOUSE_URL: clickhouse.url,
     VIGIL_POSTGRES_URL: db.url, VIGIL_PKI_DIR: join(dir, 'pki'),
     VIGIL_REDIS_URL: REDIS_URL, VIGIL_EVENT_PARTITIONS: '4', VIGIL_ACK_WAIT_MS: '3000', VIGIL_PARTITION_LEASE_MS: '2000', VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn',
   };

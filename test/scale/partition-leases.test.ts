@@ -27,7 +27,7 @@ let bus: JetStreamBus<string>;
 
 before(async () => {
   db = await createTempDatabase('leases');
-  bus = await JetStreamBus.connect<string>({ servers: NATS, codec: jsonCodec(), namespace, eventPartitions: P, consumerGroup: 'workers' });
+  bus = await JetStreamBus.connect<string>({ servers: NATS, codec: jsonCodec(), namespace, eventPartitions: P, consumerGroup: 'workers', maxBytes: 64 * 2 ** 20 });
 });
 
 after(async () => {

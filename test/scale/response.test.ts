@@ -49,7 +49,7 @@ const children = new Set<ChildProcess>();
 
 function env(): NodeJS.ProcessEnv {
   return {
-    ...process.env, VIGIL_NATS_URL: NATS, VIGIL_BUS_NAMESPACE: namespace, VIGIL_CLICKHOUSE_URL: clickhouse.url, VIGIL_POSTGRES_URL: db.url,
+    ...process.env, VIGIL_NATS_URL: NATS, VIGIL_BUS_NAMESPACE: namespace, VIGIL_BUS_MAX_BYTES: String(256 * 2 ** 20), VIGIL_CLICKHOUSE_URL: clickhouse.url, VIGIL_POSTGRES_URL: db.url,
     VIGIL_PKI_DIR: join(dir, 'pki'), VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn',
   };
 }

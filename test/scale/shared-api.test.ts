@@ -109,7 +109,7 @@ async function alertStream(http: string, key: string): Promise<{ ids: string[]; 
 
 async function role(args: string[]): Promise<RoleProcess> {
   const p = await spawnRole(args, {
-    ...process.env, VIGIL_NATS_URL: NATS, VIGIL_BUS_NAMESPACE: namespace, VIGIL_CLICKHOUSE_URL: clickhouse.url,
+    ...process.env, VIGIL_NATS_URL: NATS, VIGIL_BUS_NAMESPACE: namespace, VIGIL_BUS_MAX_BYTES: String(256 * 2 ** 20), VIGIL_CLICKHOUSE_URL: clickhouse.url,
     VIGIL_POSTGRES_URL: db.url, VIGIL_PKI_DIR: join(dir, 'pki'),
     VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn', VIGIL_ALLOW_PRIVATE_ALERT_SINKS: '1',
   });
