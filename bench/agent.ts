@@ -11,7 +11,10 @@
 // 55,000 short-lived processes (bytes each) and the event path's CPU per event (support/process-storm.ts):
 // {"bench":"agent-storm","cached":…,"bytes_per_cached_process":…,"us_per_event":…}
 //
-// Usage: npm run bench:agent [-- --warmup-seconds 30 --seconds 20 --rates 1000,3000 | --storm]
+// `--cpu-prof DIR` also profiles the agent over each measured window: DIR/agent-<rate>.cpuprofile, and the
+// functions with the most self time printed.
+//
+// Usage: npm run bench:agent [-- --warmup-seconds 30 --seconds 20 --rates 1000,3000 --cpu-prof DIR | --storm]
 
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,6 +30,7 @@ import { DEFAULT_SENSOR_BINARY, detectEnvironment, ebpfUnavailableReason } from 
 import { AGENT_NODE_FLAGS, MALLOC_TUNABLES } from '../src/cli/commands/agent.ts';
 import { CLK_TCK, cpuTicks } from './support/proc-stats.ts';
 import { processStorm, type StormResult } from './support/process-storm.ts';
+import { serveCpuProfile, startCpuProfile, stopCpuProfile } from './support/cpu-profile.ts';
 import { benchAgentDirs, startStubIngest } from './support/stub-ingest.ts';
 
 const TICK_MS = 50; // the replay feeds records every 50 ms, as the sensor flushes its ring buffer
@@ -92,6 +96,7 @@ function replaySensor(frames: Buffer, rate: number): Sensor {
 
 /** The child process: one agent fed by the replay sensor. */
 async function runAgent([agentDir, server, caFile, framesFile, rate]: string[]): Promise<void> {
+  if (process.send) serveCpuProfile();
   const agent = new Agent({
     dataDir: agentDir, server, caPem: readFileSync(caFile, 'utf8'), log: pino({ level: 'warn' }),
     sensor: replaySensor(readFileSync(framesFile), Number(rate)),
@@ -115,19 +120,21 @@ async function record(seconds: number): Promise<Buffer> {
 
 interface RateResult { rate: number; eventsPerS: number; cpuPct: number; usPerEvent: number }
 
-async function measure(rate: number, framesFile: string, warmupS: number, seconds: number): Promise<RateResult> {
+async function measure(rate: number, framesFile: string, warmupS: number, seconds: number, profileDir?: string): Promise<RateResult> {
   const dirs = await benchAgentDirs('vigil-bench-agent-');
   let events = 0;
   const ingest = await startStubIngest(dirs.serverCredentials, (m) => { events += m.batch?.events.length ?? 0; });
   const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, fileURLToPath(import.meta.url), 'agent', dirs.agentDir, `127.0.0.1:${ingest.port}`, dirs.caFile, framesFile, String(rate)],
-    { stdio: 'inherit', env: { GLIBC_TUNABLES: MALLOC_TUNABLES, ...process.env } });
+    { stdio: ['inherit', 'inherit', 'inherit', ...(profileDir ? ['ipc' as const] : [])], env: { GLIBC_TUNABLES: MALLOC_TUNABLES, ...process.env } });
   await sleep(warmupS * 1000);
   const ticks = () => { const t = cpuTicks(child.pid!); return t.user + t.sys; };
+  if (profileDir) startCpuProfile(child);
   const [t0, e0, w0] = [ticks(), events, performance.now()];
   await sleep(seconds * 1000);
   const wallS = (performance.now() - w0) / 1000;
   const cpuPct = ((ticks() - t0) / CLK_TCK / wallS) * 100;
   const eventsPerS = (events - e0) / wallS;
+  if (profileDir) console.log(`agent self time at ${rate} events/s (profile ${join(profileDir, `agent-${rate}.cpuprofile`)}):\n${await stopCpuProfile(child, join(profileDir, `agent-${rate}.cpuprofile`))}`);
   const result = { rate, eventsPerS: Math.round(eventsPerS), cpuPct: round(cpuPct), usPerEvent: round((cpuPct * 1e4) / eventsPerS, 1) };
   child.kill('SIGKILL');
   ingest.close();
@@ -139,6 +146,7 @@ async function measure(rate: number, framesFile: string, warmupS: number, second
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     'warmup-seconds': { type: 'string', default: '30' }, seconds: { type: 'string', default: '20' }, rates: { type: 'string', default: '1000,3000' },
+    'cpu-prof': { type: 'string' },
   } });
   const unavailable = ebpfUnavailableReason(detectEnvironment(DEFAULT_SENSOR_BINARY), DEFAULT_SENSOR_BINARY);
   if (unavailable) {
@@ -151,7 +159,7 @@ async function main(): Promise<void> {
   writeFileSync(framesFile, frames);
   console.log(`recorded ${frames.length} bytes of sensor records`);
   const results: RateResult[] = [];
-  for (const rate of values.rates.split(',').map(Number)) results.push(await measure(rate, framesFile, Number(values['warmup-seconds']), Number(values.seconds)));
+  for (const rate of values.rates.split(',').map(Number)) results.push(await measure(rate, framesFile, Number(values['warmup-seconds']), Number(values.seconds), values['cpu-prof']));
   rmSync(dirs.workDir, { recursive: true, force: true });
   const at = (rate: number) => results.find((r) => r.rate === rate);
   console.log(JSON.stringify({
