@@ -12,8 +12,9 @@
 // process, not per event, and are not counted; CPU and latency are measured over the next BENCH_SECONDS,
 // with the simulated agents (this process) at the ingest processes' CPU priority as root: they stand for
 // other hosts (bench/support/agent-priority.ts; BENCH_AGENTS_NICE=0 measures without it). The ClickHouse
-// fixture, which stands for a ClickHouse server on other hosts, runs at the workers' nice value
-// (BENCH_FIXTURE_NICE, default 5).
+// fixture, which stands for a ClickHouse server on other hosts, runs at the workers' priority
+// (BENCH_FIXTURE_PRIORITY: `idle`, the default, or a nice value); the workers at theirs (the role's default,
+// SCHED_IDLE; BENCH_WORKER_IDLE_SCHEDULING=0 gives them nice +5 instead).
 // Knobs (env): BENCH_RATE events/s offered (10000), BENCH_SECONDS (10), BENCH_AGENTS (20), BENCH_BATCH
 // events per agent batch (100, the agent's default batch), BENCH_WORKER_BATCH bus messages per ClickHouse insert (64), BENCH_WORKER_WAIT_MS how long a worker
 // waits for its batch to fill (250, the role's default), BENCH_ROUNDS how often one pair and two pairs
@@ -45,7 +46,9 @@ const WORKER_WAIT_MS = Number(process.env.BENCH_WORKER_WAIT_MS ?? 250);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const NATS = process.env.VIGIL_BENCH_NATS ?? '127.0.0.1:4222';
 const PARTITIONS = 2;
-const FIXTURE_NICE = Number(process.env.BENCH_FIXTURE_NICE ?? 5);
+const FIXTURE_PRIORITY = process.env.BENCH_FIXTURE_PRIORITY === undefined || process.env.BENCH_FIXTURE_PRIORITY === 'idle'
+  ? 'idle' : Number(process.env.BENCH_FIXTURE_PRIORITY);
+const WORKER_IDLE_SCHEDULING = process.env.BENCH_WORKER_IDLE_SCHEDULING ?? '1';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
@@ -132,6 +135,7 @@ async function scenario(pairs: number, s: Stack, fixturePid: number, engine: Cli
     ...process.env, VIGIL_NATS_URL: `nats://${NATS}`, VIGIL_BUS_NAMESPACE: namespace, VIGIL_BUS_MAX_BYTES: String(2 * 2 ** 30), VIGIL_CLICKHOUSE_URL: s.clickhouseUrl,
     VIGIL_POSTGRES_URL: s.postgresUrl, VIGIL_PKI_DIR: join(s.dir, 'pki'),
     VIGIL_EVENT_PARTITIONS: String(PARTITIONS), VIGIL_HEALTH: '127.0.0.1:0', VIGIL_LOG_LEVEL: 'warn',
+    VIGIL_WORKER_IDLE_SCHEDULING: WORKER_IDLE_SCHEDULING,
   };
   const roles: { role: 'ingest' | 'worker'; p: RoleProcess }[] = [];
   try {
@@ -201,7 +205,7 @@ async function scenario(pairs: number, s: Stack, fixturePid: number, engine: Cli
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-scale-'));
   const db = await createTempDatabase('bench_scale');
-  const fixture = await spawnClickHouseFixture(join(dir, 'clickhouse'), { nice: FIXTURE_NICE });
+  const fixture = await spawnClickHouseFixture(join(dir, 'clickhouse'), { priority: FIXTURE_PRIORITY });
   const engine = new ClickHouseHttpEngine({ url: fixture.url });
   try {
     mkdirSync(join(dir, 'pki'), { mode: 0o700 });
@@ -228,7 +232,7 @@ async function main(): Promise<void> {
       publish_p99_ms_1: one.publishP99, publish_p99_ms_2: two.publishP99, publish_p99_ms_ingest_only: ingestOnly.publishP99,
       agents_loop_late_p99_ms_1: one.agentsLoopLateP99, agents_loop_late_p99_ms_2: two.agentsLoopLateP99,
       ingest_loop_delay_p99_ms_1: one.ingestLoopDelayP99, ingest_loop_delay_p99_ms_2: two.ingestLoopDelayP99, ingest_loop_delay_p99_ms_ingest_only: ingestOnly.ingestLoopDelayP99,
-      offered_events_per_s: RATE, agents_nice: one.agentsNice, fixture_nice: FIXTURE_NICE,
+      offered_events_per_s: RATE, agents_nice: one.agentsNice, fixture_priority: FIXTURE_PRIORITY, worker_idle_scheduling: WORKER_IDLE_SCHEDULING === '1',
     }));
   } finally {
     await engine.close();

@@ -27,6 +27,7 @@ export interface RoleConfig {
   workerBatch: number;
   workerBatchWaitMs: number;
   workerNice: number;
+  workerIdleScheduling: boolean;
   ackWaitMs: number;
   workerIndex: number | undefined;
   workerCount: number | undefined;
@@ -65,7 +66,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'redis', flag: 'redis', env: 'VIGIL_REDIS_URL', kind: 'optional-string', fallback: '', help: 'api: Redis URL for rate limits shared by every API process (default: per process)' },
   { key: 'allowPrivateAlertSinks', flag: 'allow-private-alert-sinks', env: 'VIGIL_ALLOW_PRIVATE_ALERT_SINKS', kind: 'boolean', fallback: '0', help: 'api: alert webhooks may target loopback, private, link-local and metadata addresses (SSRF guard off): 1 or 0' },
   { key: 'workerBatch', flag: 'worker-batch', env: 'VIGIL_WORKER_BATCH', kind: 'int', fallback: '256', help: 'worker: most bus messages per ClickHouse insert' },
-  { key: 'workerNice', flag: 'worker-nice', env: 'VIGIL_WORKER_NICE', kind: 'int', fallback: '5', min: 0, help: 'worker, in a process without ingest: its CPU nice value (0–19; on a shared host ingest and NATS come first)' },
+  { key: 'workerIdleScheduling', flag: 'worker-idle-scheduling', env: 'VIGIL_WORKER_IDLE_SCHEDULING', kind: 'boolean', fallback: '1', help: 'worker, in a process without ingest: run under SCHED_IDLE, only on CPU time nothing else wants (on a shared host ingest and NATS answer agents first): 1 or 0' },
+  { key: 'workerNice', flag: 'worker-nice', env: 'VIGIL_WORKER_NICE', kind: 'int', fallback: '5', min: 0, help: 'worker, in a process without ingest: its CPU nice value (0–19; what counts without idle scheduling)' },
   { key: 'workerBatchWaitMs', flag: 'worker-batch-wait-ms', env: 'VIGIL_WORKER_BATCH_WAIT_MS', kind: 'int', fallback: '250', min: 0, help: 'worker: how long a batch may wait to fill before its insert (fewer, larger inserts; events are stored and detected that much later)' },
 ];
 

@@ -9,7 +9,7 @@
 
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
-import { setThreadNice } from '../util/thread-priority.ts';
+import { setProcessIdleScheduling, setThreadNice } from '../util/thread-priority.ts';
 
 export const INGEST_THREAD_NICE = -10;
 
@@ -23,11 +23,15 @@ export function prioritiseIngestThread(log: Logger, registry: Registry): void {
 }
 
 /**
- * Gives the calling thread (a worker process's main thread, before it starts other threads, which inherit
- * it) the nice value `nice`; reports it as a gauge.
+ * Called by a worker process's main thread before it starts its own threads (which inherit from it): every
+ * thread under SCHED_IDLE when `idle`, else the nice value `nice` (also the fallback when idle scheduling is
+ * refused). Reports both as gauges.
  */
-export function lowerWorkerPriority(nice: number, log: Logger, registry: Registry): void {
-  const priority = setThreadNice(nice);
-  if (!priority.ok) log.warn({ nice: priority.nice, error: priority.error }, 'worker keeps its CPU priority');
-  new Gauge({ name: 'vigil_worker_nice', help: 'Nice value of the worker process\'s main thread (higher yields the CPU to ingest)', registers: [registry] }).set(priority.nice);
+export function lowerWorkerPriority(o: { idle: boolean; nice: number }, log: Logger, registry: Registry): void {
+  const idle = o.idle ? setProcessIdleScheduling() : undefined;
+  if (idle && !idle.ok) log.warn({ error: idle.error, nice: o.nice }, 'worker cannot use idle scheduling; lowering its nice value instead');
+  const priority = setThreadNice(o.nice);
+  if (!priority.ok) log.warn({ nice: priority.nice, error: priority.error }, 'worker keeps its nice value');
+  new Gauge({ name: 'vigil_worker_idle_scheduling', help: 'Whether the worker process runs under SCHED_IDLE (1: only on CPU time nothing else wants)', registers: [registry] }).set(idle?.ok ? 1 : 0);
+  new Gauge({ name: 'vigil_worker_nice', help: 'Nice value of the worker process\'s main thread (higher yields the CPU to ingest; no effect under SCHED_IDLE)', registers: [registry] }).set(priority.nice);
 }

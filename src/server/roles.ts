@@ -178,7 +178,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
     }
   };
   // First, so that the threads this process starts from here on inherit it.
-  if (roles.includes('worker') && !roles.includes('ingest')) lowerWorkerPriority(c.workerNice, log, registry);
+  if (roles.includes('worker') && !roles.includes('ingest')) lowerWorkerPriority({ idle: c.workerIdleScheduling, nice: c.workerNice }, log, registry);
   try {
     const metadata = new PostgresMetadataStore({ connectionString: c.postgres });
     stops.push(() => metadata.close());

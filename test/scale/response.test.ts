@@ -29,6 +29,7 @@ import { createTempDatabase, type TempDatabase } from '../support/postgres.ts';
 import { spawnClickHouseFixture } from '../fixtures/clickhouse-http-server.ts';
 import { freePort, spawnRole, stopProcess, type RoleProcess } from '../fixtures/vigil-roles.ts';
 import { quiet, SilentSensor, until } from '../response/helpers.ts';
+import { SCHED_IDLE, threadPolicies } from '../../src/util/thread-priority.ts';
 
 const NATS = 'nats://127.0.0.1:4222';
 const namespace = `irt${randomBytes(4).toString('hex')}`;
@@ -127,6 +128,22 @@ test('a process running the ingest role without workers schedules its main threa
   assert.match(metrics, /^vigil_ingest_thread_loop_delay_seconds\{quantile="0.99"\} [\d.e+-]+$/m, 'its event-loop delay is reported');
   const stat = readFileSync(`/proc/${ingest.child.pid}/stat`, 'utf8');
   assert.equal(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]), expected, 'the main thread\'s nice value');
+});
+
+test('a process running the worker role without ingest runs every thread under SCHED_IDLE, or at its nice value without', async () => {
+  for (const [setting, idle] of [[undefined, 1], ['0', 0]] as const) {
+    const worker = await spawnRole(['worker'], { ...env(), VIGIL_WORKER_IDLE_SCHEDULING: setting });
+    children.add(worker.child);
+    try {
+      const metrics = await (await fetch(`http://${worker.addresses.health}/metrics`)).text();
+      assert.equal(Number(/^vigil_worker_idle_scheduling (\d+)$/m.exec(metrics)?.[1]), idle);
+      assert.equal(Number(/^vigil_worker_nice (\d+)$/m.exec(metrics)?.[1]), 5);
+      const policies = threadPolicies(worker.child.pid);
+      assert.ok(policies.length > 1 && policies.every((p) => p === (idle ? SCHED_IDLE : 0)), `threads' policies: ${policies.join(',')}`);
+    } finally {
+      await stopProcess(worker.child, 'SIGTERM');
+    }
+  }
 });
 
 test('list_processes then kill_process by PID and entity id, through the API role and the ingest process', { timeout: 60_000 }, async () => {
