@@ -76,6 +76,9 @@ async function freshHeartbeat(): Promise<void> {
 const agent = spawn(process.execPath, [VIGIL_BIN, 'agent', '--server', `127.0.0.1:${port}`, '--ca', caFile,
   '--data-dir', agentDir, '--sensor', 'ebpf'], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, VIGIL_LOG_LEVEL: 'warn' } });
 const agentExited = new Promise<void>((resolve) => agent.once('exit', () => resolve()));
+// Stopped early (Ctrl-C, a timeout) or failed: the agent stops too, and with it its privileged sensor.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+process.once('exit', () => { if (agent.exitCode === null) agent.kill('SIGTERM'); });
 for (let waited = 0; !ingest.stream(); waited += 100) {
   if (agent.exitCode !== null || waited > 30_000) throw new Error('bench:sensor: the agent did not connect');
   await sleep(100);
