@@ -50,7 +50,8 @@ export function summarizeProfile(profile: Profile, top: number): string {
     const key = `${functionName || '(anonymous)'} ${where}`.trim();
     byFunction.set(key, (byFunction.get(key) ?? 0) + (node.hitCount ?? 0));
   }
-  const head = `${total} busy samples of the main thread ((program): native code outside JavaScript; other threads are not sampled)`;
+  const head = `${total} busy samples of the main thread ((program): native code outside JavaScript; other threads are not sampled; ` +
+    'the sampling itself costs the process ≈ 10 % of a core, so its CPU figure while profiled is not comparable)';
   return [head, ...[...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)
     .map(([name, hits]) => `${((hits / Math.max(1, total)) * 100).toFixed(1).padStart(5)} %  ${name}`)].join('\n');
 }
