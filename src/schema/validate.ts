@@ -277,8 +277,28 @@ function mergeTruncated(existing: string[] | undefined, added: string[]): string
 
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 
+/** The two-digit number at `at` of a string whose shape TIMESTAMP has checked. */
+const twoDigits = (s: string, at: number): number => (s.charCodeAt(at) - 48) * 10 + (s.charCodeAt(at + 1) - 48);
+
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+}
+
+/**
+ * An ISO 8601 date-time with a real calendar date, hours 00–23, minutes and seconds 00–59 and an offset of
+ * at most 23:59. Checked digit by digit: Date.parse, used before, let a 30 February and 24:00:00 through
+ * (and perf put ≈ 3 % of the ingest thread's CPU in V8's date parser, three timestamps an event).
+ */
 export function isTimestamp(s: string): boolean {
-  return TIMESTAMP.test(s) && !Number.isNaN(Date.parse(s));
+  if (!TIMESTAMP.test(s)) return false;
+  const year = twoDigits(s, 0) * 100 + twoDigits(s, 2);
+  const month = twoDigits(s, 5);
+  const offset = s.length - 6; // where a ±hh:mm offset begins
+  return month >= 1 && month <= 12
+    && twoDigits(s, 8) >= 1 && twoDigits(s, 8) <= daysInMonth(year, month)
+    && twoDigits(s, 11) <= 23 && twoDigits(s, 14) <= 59 && twoDigits(s, 17) <= 59
+    && (s.endsWith('Z') || (twoDigits(s, offset + 1) <= 23 && twoDigits(s, offset + 4) <= 59));
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

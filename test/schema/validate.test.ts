@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BOUNDS, truncateUtf8, utf8Length, validateEvent } from '../../src/schema/validate.ts';
+import { BOUNDS, isTimestamp, truncateUtf8, utf8Length, validateEvent } from '../../src/schema/validate.ts';
 
 function goodEvent(): Record<string, any> {
   return {
@@ -87,4 +87,35 @@ test('truncateUtf8 never splits a surrogate pair or a multi-byte character', () 
   assert.equal(truncateUtf8('ab😀c', 6), 'ab😀');
   assert.equal(truncateUtf8('€€', 4), '€');
   assert.equal(utf8Length('a€😀'), 1 + 3 + 4);
+});
+
+test('isTimestamp: real calendar dates and clock times only, with or without an offset', () => {
+  for (const s of ['2024-02-29T00:00:00Z', '2023-12-31T23:59:59.999999999Z', '2024-06-30T12:00:00+23:59', '2024-01-01T00:00:00-05:00', '2000-02-29T00:00:00Z']) {
+    assert.ok(isTimestamp(s), s);
+  }
+  for (const s of [
+    '2023-02-29T00:00:00Z', '1900-02-29T00:00:00Z', '2024-02-30T00:00:00Z', '2024-04-31T00:00:00Z', '2024-13-01T00:00:00Z',
+    '2024-00-10T00:00:00Z', '2024-01-00T00:00:00Z', '2024-01-01T24:00:00Z', '2024-01-01T23:60:00Z', '2024-01-01T23:59:60Z',
+    '2024-01-01T00:00:00+24:00', '2024-01-01T00:00:00+23:60', '2024-01-01 00:00:00Z', '2024-01-01T00:00:00', 'not a time',
+  ]) assert.equal(isTimestamp(s), false, s);
+});
+
+test('isTimestamp agrees with Date.parse on every day of four years and random clock times and offsets', () => {
+  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+  let checked = 0;
+  for (const year of [1999, 2000, 2024, 2100]) {
+    for (let month = 0; month <= 13; month++) {
+      for (let day = 0; day <= 32; day++) {
+        const clock = `${pad(Math.floor(Math.random() * 24))}:${pad(Math.floor(Math.random() * 60))}:${pad(Math.floor(Math.random() * 60))}`;
+        const zone = Math.random() < 0.5 ? 'Z' : `${Math.random() < 0.5 ? '+' : '-'}${pad(Math.floor(Math.random() * 24))}:${pad(Math.floor(Math.random() * 60))}`;
+        const s = `${year}-${pad(month)}-${pad(day)}T${clock}.${pad(Math.floor(Math.random() * 1000), 3)}${zone}`;
+        // Date.parse accepts any day up to 31 in any month; a date that overflows its month is not the same date.
+        const parsed = Date.parse(s);
+        const sameDate = !Number.isNaN(parsed) && new Date(Date.UTC(year, month - 1, day)).getUTCDate() === day;
+        assert.equal(isTimestamp(s), sameDate, s);
+        checked++;
+      }
+    }
+  }
+  assert.equal(checked, 4 * 14 * 33);
 });
