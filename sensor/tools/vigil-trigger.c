@@ -41,8 +41,8 @@ static void reap(int flags, long *running)
 		(*running)--;
 }
 
-/* storm RATE SECONDS MARKER: runs /bin/true MARKER-<n> RATE times a second. */
-static int storm(long rate, double seconds, const char *marker)
+/* storm RATE SECONDS MARKER [PROGRAM]: runs PROGRAM (default /bin/true) MARKER-<n> RATE times a second. */
+static int storm(long rate, double seconds, const char *marker, const char *program)
 {
 	long started = 0, running = 0, total = (long)(rate * seconds);
 	char arg[128];
@@ -53,7 +53,7 @@ static int storm(long rate, double seconds, const char *marker)
 		while (started < due && started < total) {
 			pid_t pid;
 			snprintf(arg, sizeof(arg), "%s-%ld", marker, started);
-			if (posix_spawn(&pid, "/bin/true", NULL, NULL, argv, environ) != 0)
+			if (posix_spawn(&pid, program, NULL, NULL, argv, environ) != 0)
 				return fail("posix_spawn");
 			started++;
 			running++;
@@ -156,8 +156,8 @@ static int do_memfd_exec(void)
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
-	if (strcmp(cmd, "storm") == 0 && argc == 5)
-		return storm(atol(argv[2]), atof(argv[3]), argv[4]);
+	if (strcmp(cmd, "storm") == 0 && (argc == 5 || argc == 6))
+		return storm(atol(argv[2]), atof(argv[3]), argv[4], argc == 6 ? argv[5] : "/bin/true");
 	if ((strcmp(cmd, "setuid") == 0 || strcmp(cmd, "setgid") == 0) && argc == 3)
 		return do_setid(cmd, atol(argv[2]));
 	if (strcmp(cmd, "ptrace") == 0)
@@ -168,7 +168,7 @@ int main(int argc, char **argv)
 		return do_udp(atoi(argv[2]));
 	if (strcmp(cmd, "memfd-exec") == 0)
 		return do_memfd_exec();
-	fprintf(stderr, "usage: vigil-trigger storm RATE SECONDS MARKER | setuid UID | setgid GID | ptrace |\n"
+	fprintf(stderr, "usage: vigil-trigger storm RATE SECONDS MARKER [PROGRAM] | setuid UID | setgid GID | ptrace |\n"
 			"       tcp 4|6 | udp PORT | memfd-exec\n");
 	return 2;
 }
