@@ -33,7 +33,7 @@ import { processStorm, type StormResult } from './support/process-storm.ts';
 import { serveCpuProfile, startCpuProfile, stopCpuProfile } from './support/cpu-profile.ts';
 import { benchAgentDirs, startStubIngest } from './support/stub-ingest.ts';
 
-const TICK_MS = 50; // the replay feeds records every 50 ms, as the sensor flushes its ring buffer
+const TICK_MS = 200; // the replay feeds records every 200 ms, as the sensor flushes its ring buffer (--flush-ms)
 const PID_LIMIT = 4_194_304; // Linux's highest pid_max
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
@@ -41,7 +41,7 @@ const round = (n: number, d = 2) => Math.round(n * 10 ** d) / 10 ** d;
 /**
  * A sensor that replays recorded frames at `rate` observations a second, looping, re-timed to now. Like the
  * eBPF sensor's pipe, it hands the decoder one chunk of whole frames per flush of the ring buffer (every
- * 50 ms), and the observations go to the agent as the decoder makes them. Each pass's processes are new
+ * 200 ms), and the observations go to the agent as the decoder makes them. Each pass's processes are new
  * ones, as in a storm: their pids are moved beyond those of the previous passes (Linux pids stay below
  * PID_LIMIT) and their start times by how much later the pass began than the recording (the same for all its
  * records). Before, every pass replaced the previous pass's processes in the agent's process cache (the

@@ -22,7 +22,6 @@
 
 #define MAX_IGNORED 64
 #define LIST_LEN 2048
-#define POLL_MS 50
 
 struct options {
 	unsigned ignored[MAX_IGNORED];
@@ -31,6 +30,7 @@ struct options {
 	const char *listen_path;
 	long listen_gid; /* group given access to the socket, -1: root's */
 	unsigned ringbuf_mb;
+	unsigned flush_ms; /* longest wait before pending records go to the reader */
 };
 
 struct sensor {
@@ -38,6 +38,7 @@ struct sensor {
 	struct ring_buffer *rb;
 	struct wire out;
 	int listen_fd;
+	int flush_ms;
 	bool ignore_reader;  /* the socket reader's events are filtered like the sensor's own */
 	uint32_t reader_pid;
 	int64_t wall_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
@@ -61,11 +62,12 @@ static uint64_t clock_ns(clockid_t id)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: vigil-sensor [--ignore-pid PID]... [--no-ignore-self] [--listen PATH [--listen-gid GID]]\n"
-		   "                    [--ringbuf-mb N]\n"
+		   "                    [--ringbuf-mb N] [--flush-ms MS]\n"
 		   "Streams framed kernel events (format: docs/sensor.md) to stdout, or to the client of\n"
 		   "a Unix socket with --listen (mode 0660, group GID). The sensor's own events and, with\n"
 		   "--listen, its reader's are filtered out unless --no-ignore-self. Needs root (CAP_BPF,\n"
-		   "CAP_PERFMON) and kernel BTF.\n");
+		   "CAP_PERFMON) and kernel BTF. Records reach the reader every --flush-ms (default 200,\n"
+		   "at most 1000), or sooner once 256 KiB are pending.\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -73,14 +75,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 	static const struct option longopts[] = {
 		{"ignore-pid", required_argument, NULL, 'i'}, {"no-ignore-self", no_argument, NULL, 'n'},
 		{"listen", required_argument, NULL, 'l'},      {"ringbuf-mb", required_argument, NULL, 'r'},
-		{"listen-gid", required_argument, NULL, 'g'},
+		{"listen-gid", required_argument, NULL, 'g'}, {"flush-ms", required_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
 	int c;
-	*o = (struct options){.ignore_self = true, .ringbuf_mb = 2, .listen_gid = -1};
+	*o = (struct options){.ignore_self = true, .ringbuf_mb = 2, .listen_gid = -1, .flush_ms = 200};
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		char *end = NULL;
 		unsigned long v = 0;
-		bool numeric = c == 'i' || c == 'r' || c == 'g';
+		bool numeric = c == 'i' || c == 'r' || c == 'g' || c == 'f';
 		if (numeric)
 			v = strtoul(optarg, &end, 10);
 		if (numeric && (*end || (v == 0 && c != 'g') || v > 0x7fffffff)) {
@@ -104,6 +106,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return -1;
 			}
 			o->ringbuf_mb = (unsigned)v;
+			break;
+		case 'f':
+			if (v > 1000) {
+				fprintf(stderr, "vigil-sensor: --flush-ms must be 1 to 1000\n");
+				return -1;
+			}
+			o->flush_ms = (unsigned)v;
 			break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
@@ -467,7 +476,7 @@ static int run(struct sensor *s)
 {
 	uint64_t next_stats = clock_ns(CLOCK_MONOTONIC) + 1000000000ull;
 	while (!stopping) {
-		int n = ring_buffer__poll(s->rb, POLL_MS);
+		int n = ring_buffer__poll(s->rb, s->flush_ms);
 		if (n < 0 && n != -EINTR) {
 			fprintf(stderr, "vigil-sensor: ring buffer poll: %s\n", strerror(-n));
 			return 1;
@@ -496,6 +505,7 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	s.wall_offset_ns = (int64_t)(clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC));
 	s.ignore_reader = o.ignore_self;
+	s.flush_ms = (int)o.flush_ms;
 	if (o.listen_path && (s.listen_fd = listen_unix(o.listen_path, o.listen_gid)) < 0)
 		return 1;
 	if (wire_init(&s.out, o.listen_path ? -1 : STDOUT_FILENO, 1 << 20) < 0 || setup(&s, &o) < 0)

@@ -5,9 +5,10 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { EbpfSensor } from '../../src/agent/sensors/ebpf/index.ts';
 import { DEFAULT_SENSOR_BINARY, detectEnvironment, ebpfUnavailableReason, seedFromProc } from '../../src/agent/sensors/select.ts';
@@ -16,14 +17,24 @@ import { buildEvent, createBuildContext } from '../../src/agent/events.ts';
 import type { Observation } from '../../src/agent/sensor.ts';
 
 const TRIGGER = join(DEFAULT_SENSOR_BINARY, '..', 'vigil-trigger');
+const NOOP = join(DEFAULT_SENSOR_BINARY, '..', 'vigil-noop');
 const skip = ebpfUnavailableReason(detectEnvironment(DEFAULT_SENSOR_BINARY), DEFAULT_SENSOR_BINARY)
-  ?? (existsSync(TRIGGER) ? undefined : `${TRIGGER} not built (make -C sensor)`);
+  ?? ([TRIGGER, NOOP].find((f) => !existsSync(f)) ? `${TRIGGER} or ${NOOP} not built (make -C sensor)` : undefined);
 
 const STORM = 2000;
+const execFileAsync = promisify(execFile);
 
 function trigger(...args: string[]): { pid: number; [k: string]: number } {
   return JSON.parse(execFileSync(TRIGGER, args, { encoding: 'utf8' }));
 }
+
+test('the sensor refuses a --flush-ms outside 1 to 1000 ms, before loading anything', { skip: existsSync(DEFAULT_SENSOR_BINARY) ? undefined : 'sensor not built' }, () => {
+  for (const bad of ['0', '1001', '2x']) {
+    const r = spawnSync(DEFAULT_SENSOR_BINARY, ['--flush-ms', bad], { encoding: 'utf8' });
+    assert.equal(r.status, 2, `--flush-ms ${bad}`);
+    assert.match(r.stderr, bad === '1001' ? /--flush-ms must be 1 to 1000/ : /bad number/);
+  }
+});
 
 describe('eBPF sensor on the running kernel', { skip }, () => {
   let sensor: EbpfSensor;
@@ -62,6 +73,22 @@ describe('eBPF sensor on the running kernel', { skip }, () => {
     await waitFor('exits', () => seen.filter((o) => o.type === 'process_end' && o.ppid === storm.pid).length >= STORM || undefined);
     assert.equal(sensor.counters().kernelDrops, 0);
     console.log(`storm: ${Math.round(storm.rate)} exec/s`);
+  });
+
+  test('a storm of 5,000 exec/s for 2 s (vigil-noop, no loader) is seen whole, fork, exec and exit', async () => {
+    seen = [];
+    const marker = `vigil-noop-storm-${process.pid}-${Date.now()}`;
+    // Not execFileSync: this process reads the sensor's pipe, and must go on reading during the storm.
+    const storm = JSON.parse((await execFileAsync(TRIGGER, ['storm', '5000', '2', marker, NOOP], { encoding: 'utf8' })).stdout);
+    assert.equal(storm.started, 10_000);
+    const ofStorm = (type: string) => seen.filter((o) => o.type === type && o.ppid === storm.pid);
+    await waitFor('10,000 exits', () => ofStorm('process_end').length >= 10_000 || undefined, 30_000);
+    const markers = new Set(ofStorm('process_start').map((o) => o.args?.[1]));
+    assert.equal(markers.size, 10_000);
+    assert.ok([...markers].every((m) => m?.startsWith(`${marker}-`)));
+    assert.equal(ofStorm('process_fork').length, 10_000);
+    assert.equal(sensor.counters().kernelDrops, 0);
+    console.log(`noop storm: ${Math.round(storm.rate)} exec/s`);
   });
 
   for (const family of ['4', '6']) {
