@@ -17,8 +17,11 @@
 // SCHED_IDLE; BENCH_WORKER_IDLE_SCHEDULING=0 gives them nice +5 instead).
 // Knobs (env): BENCH_RATE events/s offered (10000), BENCH_SECONDS (10), BENCH_AGENTS (20), BENCH_BATCH
 // events per agent batch (100, the agent's default batch), BENCH_WORKER_BATCH bus messages per ClickHouse insert (64), BENCH_WORKER_WAIT_MS how long a worker
-// waits for its batch to fill (250, the role's default), BENCH_ROUNDS how often one pair and two pairs
-// alternate (3; the last line gives, for each, the run with the median CPU per event).
+// waits for its batch to fill (250, the role's default), BENCH_ROUNDS how often one pair, two pairs and one
+// pair at half the rate alternate (3; the last line gives, for each, the run with the median CPU per event).
+// Two pairs against one at the same total load is the issue's ratio; at the same load per process (two pairs
+// against one pair at half the rate) it leaves out what a process gains from a fuller load (more batches per
+// wake-up, fuller socket writes) and keeps what two pairs add: coordination and contention.
 
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -93,11 +96,11 @@ async function ingestBuckets(ingests: RoleProcess[]): Promise<Buckets[]> {
 }
 
 /**
- * One agent: paced batches (RATE / AGENTS events/s) from `batches`, encoded before the clock starts (so the
+ * One agent: paced batches (rate / AGENTS events/s) from `batches`, encoded before the clock starts (so the
  * latency is the server's, not the generator's), each awaited; re-sent on failure.
  */
-async function drive(agent: SimulatedAgent, batches: PreparedBatch[], phase: number, until: number, latencies: number[], stats: { acked: number; retries: number }): Promise<void> {
-  const intervalMs = (BATCH / (RATE / AGENTS)) * 1000;
+async function drive(agent: SimulatedAgent, batches: PreparedBatch[], rate: number, phase: number, until: number, latencies: number[], stats: { acked: number; retries: number }): Promise<void> {
+  const intervalMs = (BATCH / (rate / AGENTS)) * 1000;
   let next = performance.now() + phase * intervalMs; // agents spread over the interval, as independent hosts are
   await sleep(phase * intervalMs);
   for (let batch = batches.shift(); batch && Date.now() < until; batch = batches.shift()) {
@@ -127,9 +130,10 @@ async function storedCount(engine: ClickHouseHttpEngine): Promise<number> {
 
 /**
  * `pairs` ingest processes, each with a worker unless `ingestOnly` (then the events wait in JetStream, as for
- * an ingest host whose workers and ClickHouse run elsewhere: its own ack latency, without their CPU here).
+ * an ingest host whose workers and ClickHouse run elsewhere: its own ack latency, without their CPU here),
+ * under `rate` events/s.
  */
-async function scenario(pairs: number, s: Stack, fixturePid: number, engine: ClickHouseHttpEngine, ingestOnly = false): Promise<ScenarioResult> {
+async function scenario(pairs: number, s: Stack, fixturePid: number, engine: ClickHouseHttpEngine, rate = RATE, ingestOnly = false): Promise<ScenarioResult> {
   const namespace = `bench${randomBytes(4).toString('hex')}`;
   const env = {
     ...process.env, VIGIL_NATS_URL: `nats://${NATS}`, VIGIL_BUS_NAMESPACE: namespace, VIGIL_BUS_MAX_BYTES: String(2 * 2 ** 30), VIGIL_CLICKHOUSE_URL: s.clickhouseUrl,
@@ -152,13 +156,13 @@ async function scenario(pairs: number, s: Stack, fixturePid: number, engine: Cli
     }));
     await metadata.close();
 
-    const prepare = (seconds: number) => agents.map((a) => Array.from({ length: Math.ceil((seconds * RATE) / AGENTS / BATCH) + 1 }, () => a.prepare(a.syntheticEvents(BATCH))));
+    const prepare = (seconds: number) => agents.map((a) => Array.from({ length: Math.ceil((seconds * rate) / AGENTS / BATCH) + 1 }, () => a.prepare(a.syntheticEvents(BATCH))));
     const [warmup, measured] = [prepare(WARMUP_SECONDS), prepare(SECONDS)];
     for (const a of agents) a.connect();
     const stats = { acked: 0, retries: 0 };
     const before = await storedCount(engine);
     const load = async (batches: PreparedBatch[][], seconds: number, latencies: number[]) => {
-      await Promise.all(agents.map((a, i) => drive(a, batches[i], i / AGENTS, Date.now() + seconds * 1000, latencies, stats)));
+      await Promise.all(agents.map((a, i) => drive(a, batches[i], rate, i / AGENTS, Date.now() + seconds * 1000, latencies, stats)));
     };
     const stored = async () => (await storedCount(engine)) - before;
     const untilStored = async () => {
@@ -194,7 +198,7 @@ async function scenario(pairs: number, s: Stack, fixturePid: number, engine: Cli
     };
     if (totalStored !== stats.acked) throw new Error(`stored ${totalStored} events but ${stats.acked} were acknowledged`);
     if (warmStored !== warmAcked) throw new Error(`warm-up: stored ${warmStored} events but ${warmAcked} were acknowledged`);
-    console.log(JSON.stringify({ scenario: ingestOnly ? `${pairs} ingest process(es), no workers (acknowledged, not stored)` : `${pairs} ingest+worker pair(s)`, offered_events_per_s: RATE, ...result }));
+    console.log(JSON.stringify({ scenario: ingestOnly ? `${pairs} ingest process(es), no workers (acknowledged, not stored)` : `${pairs} ingest+worker pair(s)`, offered_events_per_s: rate, ...result }));
     return result;
   } finally {
     for (const r of roles) await stopProcess(r.p.child, 'SIGTERM');
@@ -212,20 +216,23 @@ async function main(): Promise<void> {
     const stack: Stack = { dir, postgresUrl: db.url, clickhouseUrl: fixture.url, caPem: (await loadOrCreateCa(join(dir, 'pki'))).certPem };
     console.log(`bench:scale: ${RATE} events/s offered for ${SECONDS} s by ${AGENTS} agents in batches of ${BATCH}; ` +
       `${PARTITIONS} event partitions; ${WORKER_BATCH} bus messages per ClickHouse insert (≤ ${WORKER_BATCH * BATCH} events, waiting ≤ ${WORKER_WAIT_MS} ms to fill)`);
-    // One pair and two pairs alternate ROUNDS times: the machine's drift then weighs on both alike.
-    const ones: ScenarioResult[] = [];
-    const twos: ScenarioResult[] = [];
+    // One pair, two pairs and one pair at half the rate (each process then carries what each of two pairs
+    // carries) alternate ROUNDS times: the machine's drift then weighs on all alike.
+    const [ones, twos, halves]: ScenarioResult[][] = [[], [], []];
     for (let r = 0; r < ROUNDS; r++) {
       ones.push(await scenario(1, stack, fixture.child.pid!, engine));
       twos.push(await scenario(2, stack, fixture.child.pid!, engine));
+      halves.push(await scenario(1, stack, fixture.child.pid!, engine, RATE / 2));
     }
-    const [one, two] = [median(ones), median(twos)];
-    const ingestOnly = await scenario(1, stack, fixture.child.pid!, engine, true);
+    const [one, two, half] = [median(ones), median(twos), median(halves)];
+    const ingestOnly = await scenario(1, stack, fixture.child.pid!, engine, RATE, true);
     console.log(JSON.stringify({
       bench: 'scale', events_per_s_1: one.eventsPerS, events_per_s_2: two.eventsPerS,
       cpu_s_per_1000_1: one.cpuPer1000.total, cpu_s_per_1000_2: two.cpuPer1000.total,
       cpu_ratio_2_to_1: round(two.cpuPer1000.total / one.cpuPer1000.total, 3),
       cpu_s_per_1000_1_runs: ones.map((r) => r.cpuPer1000.total), cpu_s_per_1000_2_runs: twos.map((r) => r.cpuPer1000.total),
+      cpu_s_per_1000_1_half_rate: half.cpuPer1000.total, cpu_s_per_1000_1_half_rate_runs: halves.map((r) => r.cpuPer1000.total),
+      cpu_ratio_2_to_1_same_load_per_pair: round(two.cpuPer1000.total / half.cpuPer1000.total, 3),
       ack_p50_ms: Math.max(one.ackP50, two.ackP50), ack_p99_ms: Math.max(one.ackP99, two.ackP99),
       ack_p99_ms_1: one.ackP99, ack_p99_ms_2: two.ackP99, ack_p50_ms_ingest_only: ingestOnly.ackP50, ack_p99_ms_ingest_only: ingestOnly.ackP99,
       server_ack_p99_ms_1: one.serverAckP99, server_ack_p99_ms_2: two.serverAckP99, server_ack_p99_ms_ingest_only: ingestOnly.serverAckP99,

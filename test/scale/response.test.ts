@@ -30,6 +30,7 @@ import { spawnClickHouseFixture } from '../fixtures/clickhouse-http-server.ts';
 import { freePort, spawnRole, stopProcess, type RoleProcess } from '../fixtures/vigil-roles.ts';
 import { quiet, SilentSensor, until } from '../response/helpers.ts';
 import { SCHED_IDLE, threadPolicies } from '../../src/util/thread-priority.ts';
+import { INGEST_NODE_FLAGS } from '../../src/cli/run-roles.ts';
 
 const NATS = 'nats://127.0.0.1:4222';
 const namespace = `irt${randomBytes(4).toString('hex')}`;
@@ -128,6 +129,20 @@ test('a process running the ingest role without workers schedules its main threa
   assert.match(metrics, /^vigil_ingest_thread_loop_delay_seconds\{quantile="0.99"\} [\d.e+-]+$/m, 'its event-loop delay is reported');
   const stat = readFileSync(`/proc/${ingest.child.pid}/stat`, 'utf8');
   assert.equal(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]), expected, 'the main thread\'s nice value');
+});
+
+test('an ingest process re-executes itself (same pid) under its V8 flags; VIGIL_INGEST_NODE_FLAGS replaces them or turns them off', async () => {
+  const nodeFlags = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a.startsWith('--max-semi-space-size'));
+  assert.deepEqual(nodeFlags(ingest.child.pid!), INGEST_NODE_FLAGS);
+  for (const [setting, expected] of [['off', []], ['--max-semi-space-size=8', ['--max-semi-space-size=8']]] as const) {
+    const other = await spawnRole(['ingest', '--grpc', `127.0.0.1:${await freePort()}`], { ...env(), VIGIL_INGEST_NODE_FLAGS: setting });
+    children.add(other.child);
+    try {
+      assert.deepEqual(nodeFlags(other.child.pid!), expected, `VIGIL_INGEST_NODE_FLAGS=${setting}`);
+    } finally {
+      await stopProcess(other.child, 'SIGTERM');
+    }
+  }
 });
 
 test('a process running the worker role without ingest runs every thread under SCHED_IDLE, or at its nice value without', async () => {

@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { flushCompileCache } from 'node:module';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { execveWithNodeFlags, nodeFlagsSetting } from '../node-flags.ts';
 
 export const summary = 'run the endpoint agent (enrols on first start with --token)';
 
@@ -36,9 +37,8 @@ function reexec(stage: 1 | 2, dataDir: string): void {
   if (setting === 'off' || Number(process.env[STAGE_ENV] ?? 0) >= stage) return;
   const cacheDir = join(dataDir, 'compile-cache');
   mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
-  const flags = stage === 1 ? (setting?.split(' ').filter(Boolean) ?? AGENT_NODE_FLAGS) : [];
-  process.execve!(process.execPath, [process.execPath, ...process.execArgv, ...flags, ...process.argv.slice(1)],
-    { GLIBC_TUNABLES: MALLOC_TUNABLES, ...process.env, [STAGE_ENV]: String(stage), NODE_COMPILE_CACHE: cacheDir });
+  const flags = stage === 1 ? nodeFlagsSetting(setting, AGENT_NODE_FLAGS) : [];
+  execveWithNodeFlags(flags, { GLIBC_TUNABLES: MALLOC_TUNABLES, ...process.env, [STAGE_ENV]: String(stage), NODE_COMPILE_CACHE: cacheDir });
 }
 
 /** Whether this process loaded Node's TypeScript parser (some module was not in the compile cache). */
