@@ -436,7 +436,7 @@ static void accept_reader(struct sensor *s)
 	if (fd < 0)
 		return;
 	wire_flush(&s->out); /* what was built before counts as undelivered */
-	s->out.fd = fd;
+	wire_set_fd(&s->out, fd);
 	ignore_reader(s, fd);
 	write_hello(s);
 }
@@ -476,7 +476,7 @@ static int run(struct sensor *s)
 {
 	uint64_t next_stats = clock_ns(CLOCK_MONOTONIC) + 1000000000ull;
 	while (!stopping) {
-		int n = ring_buffer__poll(s->rb, s->flush_ms);
+		int n = ring_buffer__poll(s->rb, s->out.len > 0 ? 10 : s->flush_ms) /* a backlog: retry soon */;
 		if (n < 0 && n != -EINTR) {
 			fprintf(stderr, "vigil-sensor: ring buffer poll: %s\n", strerror(-n));
 			return 1;
@@ -513,7 +513,7 @@ int main(int argc, char **argv)
 	if (!o.listen_path)
 		write_hello(&s);
 	rc = run(&s);
-	wire_flush(&s.out);
+	wire_drain(&s.out);
 out:
 	ring_buffer__free(s.rb);
 	vigil_bpf__destroy(s.skel);

@@ -16,10 +16,15 @@
 #define WIRE_STATS 100
 #define WIRE_HELLO 101
 
+/* Most a reader that has stopped reading may leave queued in the sensor; beyond it the sensor waits for
+ * the reader (and the kernel ring fills, then drops and counts). */
+#define WIRE_MAX_BUFFER (64u << 20)
+
 struct wire {
 	int fd;                 /* -1: no reader, frames are discarded */
 	uint8_t *buf;
 	size_t len, cap;
+	size_t base_cap;        /* the buffer's size when the reader keeps up */
 	size_t frame;           /* start of the frame being built */
 	uint64_t pending;       /* complete frames in buf */
 	uint64_t frames;        /* frames handed to the reader */
@@ -27,6 +32,9 @@ struct wire {
 };
 
 int wire_init(struct wire *w, int fd, size_t cap);
+/* The reader from now on; a pipe or socket is made non-blocking, so that a slow reader never stops the
+ * sensor from draining the kernel ring (frames queue in the buffer, up to WIRE_MAX_BUFFER). */
+void wire_set_fd(struct wire *w, int fd);
 void wire_free(struct wire *w);
 void wire_begin(struct wire *w, uint8_t type, uint16_t flags);
 void wire_u8(struct wire *w, uint8_t v);
@@ -36,7 +44,9 @@ void wire_u64(struct wire *w, uint64_t v);
 void wire_bytes(struct wire *w, const void *p, size_t n);
 void wire_str(struct wire *w, const void *p, size_t n); /* u16 length + bytes */
 void wire_end(struct wire *w);
-/* Writes out complete frames; false when the reader has gone away (its fd is then closed). */
+/* Writes out what the reader takes now; false when the reader has gone away (its fd is then closed). */
 bool wire_flush(struct wire *w);
+/* Writes out every queued frame, waiting up to ≈ 5 s for the reader (at exit). */
+void wire_drain(struct wire *w);
 
 #endif
