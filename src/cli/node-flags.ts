@@ -12,3 +12,14 @@ export function nodeFlagsSetting(setting: string | undefined, defaults: readonly
 export function execveWithNodeFlags(flags: readonly string[], env: NodeJS.ProcessEnv): void {
   process.execve!(process.execPath, [process.execPath, ...process.execArgv, ...flags, ...process.argv.slice(1)], env);
 }
+
+/**
+ * V8 flags of an ingest-only process (`vigil ingest`): a young generation of at most 4 MB semi-spaces.
+ * With V8's default (up to 16 MB, grown under load) an ingest process could settle where the agents'
+ * batch buffers (external memory, freed only by a collection) reached V8's external limit before the
+ * young generation filled: a full collection every 1–3 s and almost no scavenges, ≈ 40 % more CPU per
+ * event and 5–10 ms pauses on the ack path; with 4 MB the buffers go at each scavenge (docs/scaling.md,
+ * "Ingest heap"). Workers keep the default (4 MB cost them ≈ 20 % more CPU). `VIGIL_INGEST_NODE_FLAGS`
+ * replaces these (space-separated; `off`: no re-exec).
+ */
+export const INGEST_NODE_FLAGS = ['--max-semi-space-size=4'];

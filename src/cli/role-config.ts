@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_EVENTS_MAX_BYTES } from '../bus/jetstream.ts';
+import { INGEST_NODE_FLAGS } from './node-flags.ts';
 
 export interface RoleConfig {
   nats: string;
@@ -109,7 +110,8 @@ function readConfigFile(path: string): Record<string, string> {
 
 export function roleUsage(command: string): string {
   return [`usage: vigil ${command} [--config FILE] [--SETTING VALUE …]`, '',
-    ...SETTINGS.map((s) => `  --${s.flag.padEnd(20)} ${s.help} (env ${s.env}; default ${s.fallback || 'none'})`)].join('\n');
+    ...SETTINGS.map((s) => `  --${s.flag.padEnd(20)} ${s.help} (env ${s.env}; default ${s.fallback || 'none'})`), '',
+    `Environment only: VIGIL_INGEST_NODE_FLAGS, the V8 flags \`vigil ingest\` re-executes itself under (default ${INGEST_NODE_FLAGS.join(' ')}; off: none).`].join('\n');
 }
 
 /** Settings from defaults, file, environment and flags; throws with the setting's name on bad values. */

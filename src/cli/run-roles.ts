@@ -3,20 +3,10 @@
 
 import { startRoles, type RoleName } from '../server/roles.ts';
 import { createLogger } from './log.ts';
-import { execveWithNodeFlags, nodeFlagsSetting } from './node-flags.ts';
+import { execveWithNodeFlags, INGEST_NODE_FLAGS, nodeFlagsSetting } from './node-flags.ts';
 import { loadRoleConfig, roleUsage } from './role-config.ts';
 import { onShutdown } from './shutdown.ts';
 
-/**
- * V8 flags of an ingest-only process (`vigil ingest`): a young generation of at most 4 MB semi-spaces.
- * With V8's default (up to 16 MB, grown under load) an ingest process could settle where the agents'
- * batch buffers (external memory, freed only by a collection) reached V8's external limit before the
- * young generation filled: a full collection every 1–3 s and almost no scavenges, ≈ 40 % more CPU per
- * event and 5–10 ms pauses on the ack path; with 4 MB the buffers go at each scavenge (docs/scaling.md,
- * "Ingest heap"). Workers keep the default (4 MB cost them ≈ 20 % more CPU). `VIGIL_INGEST_NODE_FLAGS`
- * replaces these (space-separated; `off`: no re-exec).
- */
-export const INGEST_NODE_FLAGS = ['--max-semi-space-size=4'];
 const INGEST_FLAGS_ENV = 'VIGIL_INGEST_NODE_FLAGS_APPLIED';
 
 export async function runRoles(command: string, roles: RoleName[], args: string[]): Promise<number> {

@@ -30,7 +30,7 @@ import { spawnClickHouseFixture } from '../fixtures/clickhouse-http-server.ts';
 import { freePort, spawnRole, stopProcess, type RoleProcess } from '../fixtures/vigil-roles.ts';
 import { quiet, SilentSensor, until } from '../response/helpers.ts';
 import { SCHED_IDLE, threadPolicies } from '../../src/util/thread-priority.ts';
-import { INGEST_NODE_FLAGS } from '../../src/cli/run-roles.ts';
+import { INGEST_NODE_FLAGS } from '../../src/cli/node-flags.ts';
 
 const NATS = 'nats://127.0.0.1:4222';
 const namespace = `irt${randomBytes(4).toString('hex')}`;
