@@ -9,11 +9,15 @@ import { onShutdown } from './shutdown.ts';
 
 const INGEST_FLAGS_ENV = 'VIGIL_INGEST_NODE_FLAGS_APPLIED';
 
+/** An ingest-only process replaces itself once with one under the ingest's V8 flags (INGEST_NODE_FLAGS). */
+function reexecIngestUnderItsFlags(roles: RoleName[]): void {
+  if (roles.length !== 1 || roles[0] !== 'ingest' || process.env[INGEST_FLAGS_ENV]) return;
+  const flags = nodeFlagsSetting(process.env.VIGIL_INGEST_NODE_FLAGS, INGEST_NODE_FLAGS);
+  if (flags.length) execveWithNodeFlags(flags, { ...process.env, [INGEST_FLAGS_ENV]: flags.join(' ') });
+}
+
 export async function runRoles(command: string, roles: RoleName[], args: string[]): Promise<number> {
-  if (roles.length === 1 && roles[0] === 'ingest' && !process.env[INGEST_FLAGS_ENV]) {
-    const flags = nodeFlagsSetting(process.env.VIGIL_INGEST_NODE_FLAGS, INGEST_NODE_FLAGS);
-    if (flags.length) execveWithNodeFlags(flags, { ...process.env, [INGEST_FLAGS_ENV]: flags.join(' ') });
-  }
+  reexecIngestUnderItsFlags(roles);
   let config;
   try {
     config = loadRoleConfig(args);
