@@ -14,7 +14,8 @@ import {
   type ArtifactAck, type ArtifactChunk, type CommandResult, type EventsWriter, type Heartbeat, type ServerMessage, type WireCommand, type WirePolicy,
 } from '../schema/wire.ts';
 import { effectiveSettings, isIgnored, settingsOf, type AgentSettings, type StoredPolicy } from './policy.ts';
-import { createBuildContext, buildEvent, type BuildContext } from './events.ts';
+import { createBuildContext, buildEvent, snapshotObservations, type BuildContext } from './events.ts';
+import { UserNames } from './sensors/proc/users.ts';
 import { ProcessCache } from './process-cache.ts';
 import type { Observation, Sensor } from './sensor.ts';
 import { Spool, type SpooledBatch } from '../spool/spool.ts';
@@ -40,7 +41,12 @@ export interface AgentOptions {
   enrollmentToken?: string; // needed once, for the first start
   sensor: Sensor;
   log: Logger;
-  seedProcesses?: (cache: ProcessCache) => void; // fills the process cache at start (from /proc)
+  /** Fills the process cache at start (from /proc); those still running are reported as `snapshot` process starts. */
+  seedProcesses?: (cache: ProcessCache, userName: (uid: number) => string | undefined) => void;
+  /** Vigil's own processes on this host (default: this one): their events and their descendants' are labelled `vigil.self`. */
+  selfPids?: number[];
+  /** User names for uids (default: /etc/passwd, re-read when a uid is unknown). */
+  userName?: (uid: number) => string | undefined;
   batchEvents?: number;
   batchIntervalMs?: number;
   heartbeatMs?: number;
@@ -106,15 +112,18 @@ export class Agent {
     mkdirSync(this.o.dataDir, { recursive: true, mode: 0o700 });
     this.identity = await this.loadOrEnroll();
     this.spool = await Spool.open(join(this.o.dataDir, 'spool'), { maxBytes: this.o.spoolBytes, segmentBytes: SPOOL_SEGMENT_BYTES, syncIntervalMs: SPOOL_SYNC_MS });
-    const cache = new ProcessCache(this.identity.agentId);
-    this.o.seedProcesses?.(cache);
+    const cache = new ProcessCache(this.identity.agentId, { selfPids: this.o.selfPids });
+    const names = new UserNames();
+    const userName = this.o.userName ?? ((uid: number) => names.lookup(uid));
+    this.o.seedProcesses?.(cache, userName);
     this.ctx = createBuildContext({
       hostId: this.identity.agentId,
       agent: { id: this.identity.agentId, hostname: osHostname(), tenantId: this.identity.tenantId, version: AGENT_VERSION },
       host: { os: { platform: platform(), kernel: release() } },
-      cache,
+      cache, userName,
     }, this.loadSequence());
     this.loadPolicies();
+    if (this.o.seedProcesses) for (const obs of snapshotObservations(cache, Date.now())) this.onObservation(obs);
     await this.o.sensor.start((obs) => this.onObservation(obs));
     this.connect();
   }

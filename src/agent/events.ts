@@ -4,7 +4,7 @@
 // Pure apart from the random event ids; the cache is passed in.
 
 import { randomFillSync } from 'node:crypto';
-import { EVENT_CATEGORY } from '../schema/event.ts';
+import { EVENT_CATEGORY, SNAPSHOT_ACTION, VIGIL_SELF_LABEL } from '../schema/event.ts';
 import { processEntityId } from '../tree/entity.ts';
 import type { EventType, ParentProcess, ProcessFields, VigilEvent } from '../schema/event.ts';
 import type { Observation } from './sensor.ts';
@@ -89,7 +89,20 @@ export function buildEvent(obs: Observation, ctx: BuildContext): VigilEvent {
   const user = userFields(obs, proc, ctx);
   if (user) ev.user = user;
   addTypeSpecificFields(ev, obs);
+  if (proc?.vigil) (ev.labels ??= {})[VIGIL_SELF_LABEL] = 'true';
   return ev;
+}
+
+/**
+ * The observations that report every process in the cache still running (after seeding it from /proc at
+ * start), parents first: `process_start` events with the action `snapshot`, so that the host's tree holds
+ * the processes that started before the agent.
+ */
+export function snapshotObservations(cache: ProcessCache, nowMs: number): Observation[] {
+  return cache.running().map((p) => ({
+    type: 'process_start', action: SNAPSHOT_ACTION, timeMs: nowMs, pid: p.pid, ppid: p.ppid, uid: p.uid,
+    startTimeMs: p.startTimeMs, executable: p.executable, args: p.args, argsTruncated: p.argsTruncated, cwd: p.cwd,
+  }));
 }
 
 /** Keep the cache current and return what it knows about the observed process. */

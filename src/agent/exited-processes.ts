@@ -17,6 +17,7 @@ const MIN_SLOTS = 1024;
 const DEAD = -1;
 const HAS_ARGS_TRUNCATED = 1;
 const ARGS_TRUNCATED = 2;
+const VIGIL = 4;
 
 export class ExitedProcesses {
   readonly #hostId: string;
@@ -45,7 +46,7 @@ export class ExitedProcesses {
     c.uid[slot] = p.uid ?? NaN;
     c.start[slot] = p.startTimeMs;
     c.exitedAt[slot] = exitedAtMs;
-    c.flags[slot] = p.argsTruncated === undefined ? 0 : HAS_ARGS_TRUNCATED | (p.argsTruncated ? ARGS_TRUNCATED : 0);
+    c.flags[slot] = (p.argsTruncated === undefined ? 0 : HAS_ARGS_TRUNCATED | (p.argsTruncated ? ARGS_TRUNCATED : 0)) | (p.vigil ? VIGIL : 0);
     c.executable[slot] = p.executable;
     c.cwd[slot] = p.cwd;
     c.user[slot] = p.user;
@@ -75,7 +76,7 @@ export class ExitedProcesses {
       argsTruncated: flags & HAS_ARGS_TRUNCATED ? (flags & ARGS_TRUNCATED) !== 0 : undefined,
       cwd: c.cwd[slot], uid: Number.isNaN(uid) ? undefined : uid, user: c.user[slot],
       commandLine, entityId: processEntityId(this.#hostId, pid, startTimeMs), exited: true,
-      startIso: new Date(startTimeMs).toISOString(), asParent: undefined,
+      startIso: new Date(startTimeMs).toISOString(), asParent: undefined, vigil: (flags & VIGIL) !== 0,
     };
     c.entry[slot] = p;
     return p;

@@ -37,6 +37,8 @@ export interface CachedProcess extends ProcessRecord {
   startIso: string;
   /** The event fields of this process as a parent, made (frozen) at its first child's event; reset when it execs. */
   asParent?: ParentProcess;
+  /** Vigil's own process (the agent, or the server it runs in) or one of its descendants: never alerted on. */
+  vigil: boolean;
 }
 
 export const DEFAULT_PROCESS_CACHE_ENTRIES = 100_000;
@@ -52,9 +54,12 @@ export class ProcessCache {
   readonly #exitedTtlMs: number;
   #strings = new Map<string, string>(); // interned executables and working directories
   #evictions = 0;
+  readonly #selfPids: ReadonlySet<number>;
 
-  constructor(hostId: string, opts: { maxEntries?: number; exitedTtlMs?: number } = {}) {
+  /** `selfPids`: Vigil's own processes (default: this one); they and their descendants are marked `vigil`. */
+  constructor(hostId: string, opts: { maxEntries?: number; exitedTtlMs?: number; selfPids?: number[] } = {}) {
     this.hostId = hostId;
+    this.#selfPids = new Set(opts.selfPids ?? [process.pid]);
     this.maxEntries = Math.max(1, opts.maxEntries ?? DEFAULT_PROCESS_CACHE_ENTRIES);
     this.#exitedTtlMs = opts.exitedTtlMs ?? EXITED_TTL_MS;
     this.#exited = new ExitedProcesses(hostId, (pid, slot) => this.#byPid.set(pid, slot));
@@ -90,6 +95,7 @@ export class ProcessCache {
       argsTruncated: rec.argsTruncated, cwd: this.#intern(rec.cwd), uid: rec.uid, user: rec.user,
       commandLine: joinCommandLine(args), entityId: processEntityId(this.hostId, rec.pid, startTimeMs), exited: false,
       startIso: isoTime(startTimeMs), asParent: undefined,
+      vigil: this.#selfPids.has(rec.pid) || this.parentOf({ ppid: rec.ppid, startTimeMs })?.vigil === true,
     };
     this.#byPid.set(rec.pid, entry);
     return entry;
@@ -142,6 +148,13 @@ export class ProcessCache {
 
   #entryOf(known: CachedProcess | number): CachedProcess {
     return typeof known === 'number' ? this.#exited.entry(known) : known;
+  }
+
+  /** The processes not known to have exited, oldest first. */
+  running(): CachedProcess[] {
+    const out: CachedProcess[] = [];
+    for (const known of this.#byPid.values()) if (typeof known !== 'number' && !known.exited) out.push(known);
+    return out.sort((a, b) => a.startTimeMs - b.startTimeMs || a.pid - b.pid);
   }
 
   /** Load a snapshot (e.g. all processes in /proc), oldest first so that age order is start order. */

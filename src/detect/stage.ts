@@ -1,20 +1,20 @@
 // The detection stage of the server pipeline (shape of src/server/pipeline.ts's PipelineStage): maps each
 // stored VigilEvent to its Sigma logsource (Vigil Linux events by event.type; imported Windows events by
-// channel and event id), runs the detector (single-event rules and host-partitioned correlations) and
+// channel and event id), skips the events of Vigil's own processes and the agents' start-up snapshots, runs the detector (single-event rules and host-partitioned correlations) and
 // writes the alerts to an AlertSink. Hot reload swaps the rule snapshot between batches and keeps the state
 // of unchanged correlations. Events it cannot classify are counted, never fatal.
 
-import type { VigilEvent } from '../schema/event.ts';
+import { isExemptFromDetection, type VigilEvent } from '../schema/event.ts';
 import type { AlertSink } from './alerts.ts';
 import { Detector } from './engine.ts';
 import type { RuleSnapshot } from './engine.ts';
 import { normalizeRecord } from './records.ts';
 
-export interface DetectionCounters { events: number; unclassified: number; alerts: number }
+export interface DetectionCounters { events: number; unclassified: number; exempt: number; alerts: number }
 
 export class DetectionStage {
   readonly name = 'detection';
-  readonly counters: DetectionCounters = { events: 0, unclassified: 0, alerts: 0 };
+  readonly counters: DetectionCounters = { events: 0, unclassified: 0, exempt: 0, alerts: 0 };
   private detector: Detector;
   private readonly sink: AlertSink;
 
@@ -38,6 +38,7 @@ export class DetectionStage {
     const alerts = [];
     for (const ev of events) {
       this.counters.events++;
+      if (isExemptFromDetection(ev)) { this.counters.exempt++; continue; }
       const n = normalizeRecord(ev);
       if (!n) { this.counters.unclassified++; continue; }
       for (const a of detector.detect(n, ev.agent?.tenant_id ?? '')) alerts.push(a);

@@ -64,6 +64,16 @@ export interface ProcessFields extends ParentProcess {
   parent?: ParentProcess;
 }
 
+/** The label on events of Vigil's own processes (the agent, the server it runs in, their descendants). */
+export const VIGIL_SELF_LABEL = 'vigil.self';
+/** `event.action` of the process_start events that report processes already running when the agent started. */
+export const SNAPSHOT_ACTION = 'snapshot';
+
+/** Events detection never alerts on: Vigil's own processes' and the start-up snapshot of running processes. */
+export function isExemptFromDetection(e: VigilEvent): boolean {
+  return e.event.action === SNAPSHOT_ACTION || e.labels?.[VIGIL_SELF_LABEL] === 'true';
+}
+
 export interface VigilEvent {
   '@timestamp': string; // ISO 8601 with milliseconds, when the action happened on the host
   agent: { id: string; name?: string; hostname?: string; tenant_id: string; version?: string };

@@ -138,3 +138,37 @@ test('eBPF observations: a precise action overrides the default, truncated paths
   assert.equal(buildEvent({ ...base, type: 'file_write', path: '/x' }, ctx).event.action, 'write');
   for (const ev of [setres, ptrace, write]) assert.equal(validateEvent(ev).ok, true);
 });
+
+test('the start-up snapshot reports every running process parents first, and Vigil\'s own processes are labelled', async () => {
+  const { snapshotObservations } = await import('../../src/agent/events.ts');
+  const cache = new ProcessCache('host-9', { selfPids: [40] });
+  cache.seed([
+    { pid: 41, ppid: 40, startTimeMs: 3_000, executable: '/usr/sbin/nft', args: ['nft', 'list'] },
+    { pid: 1, ppid: 0, startTimeMs: 1_000, executable: '/sbin/init', args: ['init'] },
+    { pid: 40, ppid: 1, startTimeMs: 2_000, executable: '/usr/bin/node', args: ['node', 'vigil', 'up'], uid: 1000 },
+    { pid: 50, ppid: 1, startTimeMs: 2_500, executable: '/bin/bash', args: ['bash'], uid: 1000 },
+  ]);
+  const ctx = context(cache);
+  const events = snapshotObservations(cache, 9_000).map((o) => buildEvent(o, ctx));
+  assert.deepEqual(events.map((e) => e.process?.pid), [1, 40, 50, 41], 'in start order, so parents come first');
+  for (const e of events) {
+    assert.equal(e.event.type, 'process_start');
+    assert.equal(e.event.action, 'snapshot');
+    assert.equal(validateEvent(structuredClone(e)).ok, true);
+  }
+  const byPid = new Map(events.map((e) => [e.process!.pid, e]));
+  assert.equal(byPid.get(40)!.labels?.['vigil.self'], 'true');
+  assert.equal(byPid.get(41)!.labels?.['vigil.self'], 'true', 'a child of Vigil is Vigil\'s');
+  assert.equal(byPid.get(50)!.labels?.['vigil.self'], undefined);
+  assert.equal(byPid.get(50)!.user?.name, 'jim', 'uids are named');
+  assert.equal(byPid.get(50)!.process?.parent?.entity_id, processEntityId('host-9', 1, 1_000));
+
+  // A process Vigil forks and execs later is Vigil's too, also once it has exited.
+  buildEvent({ type: 'process_fork', timeMs: 10_000, pid: 60, ppid: 40, startTimeMs: 10_000 }, ctx);
+  const exec = buildEvent({ type: 'process_start', timeMs: 10_001, pid: 60, ppid: 40, startTimeMs: 10_000, executable: '/usr/bin/chrt', args: ['chrt'] }, ctx);
+  const exit = buildEvent({ type: 'process_end', timeMs: 10_002, pid: 60, startTimeMs: 10_000, exitCode: 0 }, ctx);
+  const late = buildEvent({ type: 'file_write', timeMs: 10_003, pid: 60, startTimeMs: 10_000, path: '/tmp/x' }, ctx);
+  assert.deepEqual([exec, exit, late].map((e) => e.labels?.['vigil.self']), ['true', 'true', 'true']);
+  const other = buildEvent({ type: 'process_start', timeMs: 10_004, pid: 61, ppid: 50, startTimeMs: 10_004, executable: '/bin/ls', args: ['ls'] }, ctx);
+  assert.equal(other.labels, undefined);
+});

@@ -96,6 +96,6 @@ export class FallbackSensor implements Sensor {
 }
 
 /** Fills the process cache with every process now running (before the sensor's first event). */
-export function seedFromProc(cache: ProcessCache, reader = new ProcReader()): void {
-  cache.seed(reader.readAllProcesses());
+export function seedFromProc(cache: ProcessCache, userName?: (uid: number) => string | undefined, reader = new ProcReader()): void {
+  cache.seed(reader.readAllProcesses(userName));
 }

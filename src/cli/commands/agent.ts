@@ -82,7 +82,7 @@ export async function run(args: string[]): Promise<number> {
     ...responder.agentOptions(), dataDir, server,
     caPem: readFileSync(caFile, 'utf8'), enrollmentToken: values.token ?? process.env.VIGIL_ENROLLMENT_TOKEN, log,
     sensor: await selectSensor({ prefer: (values.sensor as 'auto' | 'ebpf' | 'proc' | undefined) ?? 'auto' }),
-    seedProcesses: (cache) => seedFromProc(cache),
+    seedProcesses: seedFromProc,
   });
   responder.attach(agent);
   await agent.start();

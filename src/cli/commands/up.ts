@@ -95,7 +95,7 @@ export async function run(args: string[]): Promise<number> {
       dataDir: agentDir, server: server.grpcAddress, caPem: server.caPem, log: log.child({ component: 'agent' }),
       enrollmentToken: await server.createEnrollmentToken(5 * 60_000),
       sensor: await selectSensor({ prefer: (values.sensor as 'auto' | 'ebpf' | 'proc' | undefined) ?? 'auto' }),
-      seedProcesses: (cache) => seedFromProc(cache),
+      seedProcesses: seedFromProc,
     });
     responder.attach(agent);
     await agent.start();
