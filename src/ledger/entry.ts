@@ -74,3 +74,15 @@ export function rowSeal(key: Uint8Array, index: number, leaf: Hash): Uint8Array 
   position.writeBigUInt64BE(BigInt(index));
   return new Uint8Array(createHmac('sha256', key).update(position).update(leaf).digest());
 }
+
+/**
+ * Whether a stored row belongs in `tenantId`'s view: its tenant column selected it, and the entry it holds (the
+ * hashed bytes) must name the same tenant, so a rewritten column never shows one tenant's entry to another.
+ */
+export function entryOfTenant(entry: string, tenantId: string): boolean {
+  try {
+    return (JSON.parse(entry) as { tenant_id?: unknown }).tenant_id === tenantId;
+  } catch {
+    return false;
+  }
+}

@@ -14,7 +14,7 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { openCheckpoint, signCheckpoint, type SignedCheckpoint } from './checkpoint.ts';
 import {
-  encodeEntry, entryLeafHash, makeEntry, rowSeal, rowSealKey, validateEvent,
+  encodeEntry, entryLeafHash, entryOfTenant, makeEntry, rowSeal, rowSealKey, validateEvent,
   type AuditEvent, type LedgerEntry,
 } from './entry.ts';
 import type { Hash } from './merkle.ts';
@@ -309,7 +309,10 @@ export class Ledger implements AuditSink {
     if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
     await this.refresh();
     const rows = await this.store.rows({ from, limit, tenantId: query.tenantId });
-    const entries = rows.map((r) => JSON.parse(r.entry) as LedgerEntry);
+    // A row whose tenant column disagrees with its entry is listed to nobody by tenant (verification reports it).
+    const tenantId = query.tenantId;
+    const shown = tenantId === undefined ? rows : rows.filter((r) => entryOfTenant(r.entry, tenantId));
+    const entries = shown.map((r) => JSON.parse(r.entry) as LedgerEntry);
     return rows.length === limit ? { entries, next: rows[rows.length - 1].index + 1 } : { entries };
   }
 

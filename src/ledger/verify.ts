@@ -1,5 +1,5 @@
 // Full verification of a stored ledger: re-hashes every stored entry, checks each row against its position
-// (stored index, leaf hash, embedded index, row seal), rebuilds the Merkle tree, checks every stored signed
+// (stored index, leaf hash, embedded index, row seal) and its tenant column against the hashed entry's tenant, rebuilds the Merkle tree, checks every stored signed
 // checkpoint and any exported (externally notarised) checkpoints against it, including a consistency proof from
 // each exported checkpoint to the latest signed one. Reports the first bad position. Pure: rows arrive through an
 // async iterable.
@@ -81,13 +81,18 @@ function rowProblem(row: StoredRow, leaf: Hash, sealKey: Uint8Array | undefined)
   if (sealKey && !same(rowSeal(sealKey, row.index, leaf), row.seal)) {
     return 'row seal does not match: entry altered, inserted or moved';
   }
-  let recorded: unknown;
+  let recorded: { index?: unknown; tenant_id?: unknown };
   try {
-    recorded = (JSON.parse(row.entry) as { index?: unknown }).index;
+    recorded = JSON.parse(row.entry) as { index?: unknown; tenant_id?: unknown };
   } catch {
     return 'entry is not valid JSON';
   }
-  return recorded === row.index ? undefined : `entry records index ${String(recorded)}: moved or inserted`;
+  if (recorded.index !== row.index) return `entry records index ${String(recorded.index)}: moved or inserted`;
+  // The tenant column decides whose view lists the entry; it must be the tenant the hashed entry names.
+  if (recorded.tenant_id !== row.tenantId) {
+    return `tenant_id column ${JSON.stringify(row.tenantId)} differs from the entry's tenant ${JSON.stringify(recorded.tenant_id)}: moved to another tenant's view`;
+  }
+  return undefined;
 }
 
 /** The problem with a row whose stored index is not the one after its predecessor's. */

@@ -24,6 +24,8 @@ export interface StoreHarness {
   openLedger(opts?: Partial<OpenLedgerOptions>): Promise<Ledger>;
   /** Runs SQL with `?` placeholders on the raw database, bypassing the store. */
   sql(query: string, params?: unknown[]): Promise<RawRow[]>;
+  /** The column names of a table, in their order. */
+  columns(table: string): Promise<string[]>;
   /** Drops the append-only guards, as an attacker with database access would. */
   disableAppendOnly(): Promise<void>;
   cleanup(): Promise<void>;
@@ -64,6 +66,7 @@ export const sqliteHarness: HarnessFactory = async () => {
       const stmt = db().prepare(query);
       return /^\s*select/i.test(query) ? stmt.all(...(params as SQLInputValue[])) : (stmt.run(...(params as SQLInputValue[])), []);
     },
+    columns: async (table) => (db().prepare('SELECT name FROM pragma_table_info(?) ORDER BY cid').all(table) as { name: string }[]).map((r) => r.name),
     disableAppendOnly: async () => {
       for (const t of ['entries_no_update', 'entries_no_delete', 'checkpoints_no_update', 'checkpoints_no_delete']) {
         db().exec(`DROP TRIGGER IF EXISTS ledger_${t}`);
@@ -92,6 +95,8 @@ export const postgresHarness: HarnessFactory = async () => {
     openStore: async () => opened.track(await PostgresLedgerStore.connect(database.config)),
     openLedger: async (opts = {}) => opened.track(await openLedger({ dataDir, postgres: database.config, ...opts })),
     sql: async (query, params = []) => (await pool.query(toDollar(query), params)).rows as RawRow[],
+    columns: async (table) => (await pool.query<{ name: string }>(
+      'SELECT column_name AS name FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position', [table])).rows.map((r) => r.name),
     disableAppendOnly: async () => {
       await pool.query('ALTER TABLE ledger_entries DISABLE TRIGGER USER; ALTER TABLE ledger_checkpoints DISABLE TRIGGER USER');
     },

@@ -4,6 +4,7 @@
 
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { entryOfTenant } from '../../ledger/entry.ts';
 import { verifierOf, type LedgerKey } from '../../ledger/ledger.ts';
 import type { NoteVerifier } from '../../ledger/note.ts';
 import type { LedgerStore, StoredRow } from '../../ledger/store.ts';
@@ -127,7 +128,10 @@ async function entries(at: Location, from: number, limit: number, tenantId: stri
   const store = await openExistingStore(at);
   try {
     const rows = await store.rows({ from, limit: limit + 1, tenantId });
-    for (const r of rows.slice(0, limit)) console.log(r.entry);
+    for (const r of rows.slice(0, limit)) {
+      if (tenantId === undefined || entryOfTenant(r.entry, tenantId)) console.log(r.entry);
+      else console.error(`entry ${r.index}: its tenant_id column differs from the entry; not shown (run 'vigil ledger verify')`);
+    }
     if (rows.length > limit) console.error(`more entries: --from ${rows[limit].index}`);
     return 0;
   } finally {
