@@ -1,7 +1,11 @@
 // Alerts: what a detection hands to the rest of the product (stored by the lead's alert store, shown in
 // the API and CLI), and the sink interface they are written to. An alert's id is a hash of the rule id and
-// the contributing event ids, so the same detection produced twice (a replay, a retry) dedupes. Every alert
-// carries the rule's author (Detection Rule License 1.1 of SigmaHQ rules). Pure.
+// the contributing event ids, so the same detection produced twice (a replay, a retry) dedupes; a single-event
+// rule that matches a process is one alert per rule and process entity within a window (REPEAT_WINDOW_MS):
+// its later matches (the fork, start and end of one process, a process that keeps doing it) are repeats,
+// merged into it by the store (mergeRepeat: an occurrence count, first and last seen). Every alert carries the
+// rule's author (Detection Rule License 1.1 of SigmaHQ rules) and, where it names a process, that process and
+// its ancestors as they were when it was made. Pure.
 
 import { createHash } from 'node:crypto';
 import type { CorrelationIR, Level, RuleIR, RuleResponse } from '../sigma/ir.ts';
@@ -9,6 +13,12 @@ import type { CorrelationMatch } from './correlation.ts';
 import { technique } from './mitre.ts';
 import type { Technique } from './mitre.ts';
 import type { EventRecord } from './records.ts';
+import type { ProcessSummary } from '../tree/live-index.ts';
+
+/** One alert per rule and process entity within this window (by the matching event's time). */
+export const REPEAT_WINDOW_MS = 3_600_000;
+/** Event ids (and events) an alert keeps of its repeats, besides its count. */
+export const MAX_KEPT_EVENTS = 20;
 
 export interface AlertRule {
   id: string;
@@ -38,6 +48,11 @@ export interface Alert {
   group_by?: Record<string, string>;
   first_seen: string;
   last_seen: string;
+  /** Matches merged into this alert (1 for a new one; absent on alerts stored before repeats were merged). */
+  occurrences?: number;
+  /** The process the alert is about and its ancestors, root first, captured when the alert was made. */
+  process?: ProcessSummary;
+  ancestors?: ProcessSummary[];
 }
 
 export interface AlertSink {
@@ -62,9 +77,16 @@ function iso(ms: number): string {
 
 export interface EventContext { tenant: string; host?: string; processEntity?: string; eventId: string; time: number }
 
+/** A single-event rule's alert id: per process entity and window where the event names a process, else per event. */
+export function singleEventAlertId(ruleId: string, ctx: EventContext): string {
+  if (!ctx.processEntity) return alertId(ruleId, [ctx.eventId]);
+  const window = Math.floor(ctx.time / REPEAT_WINDOW_MS);
+  return alertId(ruleId, [`process\u0000${ctx.tenant}\u0000${ctx.host ?? ''}\u0000${ctx.processEntity}\u0000${window}`]);
+}
+
 export function singleEventAlert(rule: RuleIR, record: EventRecord, ctx: EventContext): Alert {
   return {
-    id: alertId(rule.id, [ctx.eventId]), tenant_id: ctx.tenant, host_id: ctx.host, process_entity_id: ctx.processEntity,
+    id: singleEventAlertId(rule.id, ctx), occurrences: 1, tenant_id: ctx.tenant, host_id: ctx.host, process_entity_id: ctx.processEntity,
     rule: alertRule(rule, 'single'), mitre: rule.mitre.map(technique), events: [record], event_ids: [ctx.eventId],
     first_seen: iso(ctx.time), last_seen: iso(ctx.time),
   };
@@ -73,8 +95,26 @@ export function singleEventAlert(rule: RuleIR, record: EventRecord, ctx: EventCo
 export function correlationAlert(m: CorrelationMatch): Alert {
   const c = m.correlation;
   return {
-    id: alertId(c.id, m.eventIds), tenant_id: m.tenant, host_id: m.host || undefined,
+    id: alertId(c.id, m.eventIds), occurrences: 1, tenant_id: m.tenant, host_id: m.host || undefined,
     rule: alertRule(c, c.type), mitre: c.mitre.map(technique), events: [], event_ids: m.eventIds, group_by: m.groupBy,
     first_seen: iso(m.first), last_seen: iso(m.last),
+  };
+}
+
+/**
+ * `stored` with a repeat of it (same id) merged in: one more occurrence, the time span widened, its event kept
+ * (up to MAX_KEPT_EVENTS); undefined when the repeat's events are already in it (a re-delivery, not a repeat).
+ */
+export function mergeRepeat(stored: Alert, repeat: Alert): Alert | undefined {
+  const known = new Set(stored.event_ids);
+  const fresh = repeat.event_ids.filter((id) => !known.has(id));
+  if (fresh.length === 0) return undefined;
+  return {
+    ...stored,
+    occurrences: (stored.occurrences ?? 1) + 1,
+    first_seen: repeat.first_seen < stored.first_seen ? repeat.first_seen : stored.first_seen,
+    last_seen: repeat.last_seen > stored.last_seen ? repeat.last_seen : stored.last_seen,
+    event_ids: [...stored.event_ids, ...fresh].slice(0, MAX_KEPT_EVENTS),
+    events: [...stored.events, ...repeat.events].slice(0, MAX_KEPT_EVENTS),
   };
 }

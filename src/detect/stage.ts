@@ -1,11 +1,13 @@
 // The detection stage of the server pipeline (shape of src/server/pipeline.ts's PipelineStage): maps each
 // stored VigilEvent to its Sigma logsource (Vigil Linux events by event.type; imported Windows events by
-// channel and event id), skips the events of Vigil's own processes and the agents' start-up snapshots, runs the detector (single-event rules and host-partitioned correlations) and
+// channel and event id), skips the events of Vigil's own processes and the agents' start-up snapshots, keeps
+// the process index current and captures each alert's process lineage from it, runs the detector (single-event rules and host-partitioned correlations) and
 // writes the alerts to an AlertSink. Hot reload swaps the rule snapshot between batches and keeps the state
 // of unchanged correlations. Events it cannot classify are counted, never fatal.
 
 import { isExemptFromDetection, type VigilEvent } from '../schema/event.ts';
-import type { AlertSink } from './alerts.ts';
+import type { LiveProcessIndex } from '../tree/live-index.ts';
+import type { Alert, AlertSink } from './alerts.ts';
 import { Detector } from './engine.ts';
 import type { RuleSnapshot } from './engine.ts';
 import { normalizeRecord } from './records.ts';
@@ -17,10 +19,13 @@ export class DetectionStage {
   readonly counters: DetectionCounters = { events: 0, unclassified: 0, exempt: 0, alerts: 0 };
   private detector: Detector;
   private readonly sink: AlertSink;
+  private readonly processes: LiveProcessIndex | undefined;
 
-  constructor(snapshot: RuleSnapshot, sink: AlertSink) {
+  /** `processes`: the index this stage keeps current from the events, whose lineage every alert captures. */
+  constructor(snapshot: RuleSnapshot, sink: AlertSink, processes?: LiveProcessIndex) {
     this.detector = new Detector(snapshot, undefined);
     this.sink = sink;
+    this.processes = processes;
   }
 
   /** Replaces the rules; correlation state of unchanged correlation rules is kept. */
@@ -35,7 +40,8 @@ export class DetectionStage {
 
   async process(events: VigilEvent[]): Promise<void> {
     const detector = this.detector;
-    const alerts = [];
+    this.processes?.apply(events);
+    const alerts: Alert[] = [];
     for (const ev of events) {
       this.counters.events++;
       if (isExemptFromDetection(ev)) { this.counters.exempt++; continue; }
@@ -45,6 +51,13 @@ export class DetectionStage {
     }
     if (alerts.length === 0) return;
     this.counters.alerts += alerts.length;
+    for (const a of alerts) this.addLineage(a);
     await this.sink.write(alerts);
+  }
+
+  private addLineage(a: Alert): void {
+    if (!this.processes || !a.host_id || !a.process_entity_id) return;
+    const lineage = this.processes.lineage(a.tenant_id, a.host_id, a.process_entity_id);
+    if (lineage) Object.assign(a, lineage);
   }
 }

@@ -10,6 +10,7 @@ import { loadCompileOptions, loadRuleSources } from '../detect/loader.ts';
 import { RuleRegistry } from '../detect/registry.ts';
 import { RuleService } from '../detect/rule-service.ts';
 import { DetectionStage } from '../detect/stage.ts';
+import type { LiveProcessIndex } from '../tree/live-index.ts';
 import { SqliteAlertStore } from '../stores/alerts/sqlite.ts';
 import type { AlertStore, StoredAlert } from '../stores/alerts/types.ts';
 import { SqliteRuleStateStore } from '../stores/rules/sqlite.ts';
@@ -23,6 +24,8 @@ export interface DetectionOptions {
   ruleDirs?: string[];
   /** YAML map of placeholder values for rules that use `%placeholders%`. */
   placeholders?: string;
+  /** The process index the detection stage keeps current and takes alert lineage from. */
+  processes?: LiveProcessIndex;
 }
 
 export interface Detection {
@@ -57,7 +60,7 @@ export async function startDetection(o: DetectionOptions): Promise<Detection> {
       for (const a of await alerts.write(batch)) for (const l of listeners) l(a);
     },
   };
-  const stage = new DetectionStage({ rules: [], correlations: [] }, sink);
+  const stage = new DetectionStage({ rules: [], correlations: [] }, sink, o.processes);
   const rules = new RuleService(ruleRegistry(o), state, stage);
   loadRules(rules, o);
   return {

@@ -165,9 +165,8 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   // This process is the store's only writer, so searches can be answered from an exact cache between inserts.
   const events = new CachedEventStore(new ClickHouseEventStore(new ChdbEngine(join(o.dataDir, 'events')), { retentionDays: o.retentionDays }));
   await events.init();
-  const detection = await startDetection({ dataDir: o.dataDir, log: o.log, ruleDirs: o.ruleDirs, placeholders: o.placeholders });
   const liveProcesses = await seedLiveProcesses(metadata, events);
-  const liveStage: PipelineStage = { name: 'live-processes', process: async (batch) => liveProcesses.apply(batch) };
+  const detection = await startDetection({ dataDir: o.dataDir, log: o.log, ruleDirs: o.ruleDirs, placeholders: o.placeholders, processes: liveProcesses });
   // Response actions: commands go down the agent's open stream; results, artefacts and reconnects come back.
   // One ledger writer per data directory: the API's ledger is everyone's audit sink.
   const security = await openApiSecurity({ dataDir: o.dataDir, ...o.security });
@@ -184,7 +183,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
     onPolicyAck: (a, ack) => { policies.onAck(a, ack).catch((err: unknown) => o.log.error({ err, agentId: a.agentId }, 'policy acknowledgement not recorded')); },
   });
   const bus = ingest.bus;
-  const pipeline = new Pipeline({ bus, store: events, stages: [liveStage, detection.stage, ...(o.stages ?? [])], log: o.log, maxBatchMessages: 256, maxWaitMs: o.pipelineBatchWaitMs ?? 1000 });
+  const pipeline = new Pipeline({ bus, store: events, stages: [detection.stage, ...(o.stages ?? [])], log: o.log, maxBatchMessages: 256, maxWaitMs: o.pipelineBatchWaitMs ?? 1000 });
   pipeline.start();
   const policies = new PolicyPush({ metadata, channels: ingest.channels, log: o.log });
   const removeIngestMetrics = addThreadMetrics(() => ingest.metricsJson());

@@ -20,6 +20,7 @@ import type { Alert, AlertSink } from '../detect/alerts.ts';
 import type { ChangeResult, RuleRegistry } from '../detect/registry.ts';
 import { RuleService } from '../detect/rule-service.ts';
 import { DetectionStage } from '../detect/stage.ts';
+import { LiveProcessIndex } from '../tree/live-index.ts';
 import { PLATFORM_TENANT } from '../identity/permissions.ts';
 import type { AlertStore, StoredAlert } from '../stores/alerts/types.ts';
 import { PostgresRuleStateStore } from '../stores/rules/postgres.ts';
@@ -170,6 +171,7 @@ export function storeAndPublishSink(alerts: AlertStore, bus: Bus<StoredAlert>): 
 
 /** The worker's detection stage (required: its failure fails the batch); its rules come from `sharedRules`. */
 export function workerDetection(sink: AlertSink): { stage: PipelineStage; detection: DetectionStage } {
-  const detection = new DetectionStage({ rules: [], correlations: [] }, sink);
+  // Each host's events reach one worker at a time: its process index holds the lineage of the hosts it detects for.
+  const detection = new DetectionStage({ rules: [], correlations: [] }, sink, new LiveProcessIndex());
   return { detection, stage: { name: detection.name, required: true, process: (events) => detection.process(events) } };
 }

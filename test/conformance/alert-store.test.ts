@@ -96,6 +96,20 @@ for (const impl of implementations) {
       }
     });
 
+    test('a repeat (same id, new event) is merged: one alert, occurrences counted, span widened, re-deliveries ignored', async () => {
+      const first = { ...alert({ tenant: 'rep', event: 'p1', at: at(5) }), id: 'same-process-alert', occurrences: 1 };
+      const repeat = (event: string, second: number) => ({ ...first, event_ids: [event], first_seen: at(second), last_seen: at(second) });
+      assert.equal((await store.write([first])).length, 1);
+      assert.deepEqual(await store.write([repeat('p2', 9), repeat('p3', 2)]), [], 'repeats are not new alerts');
+      assert.deepEqual(await store.write([repeat('p2', 9)]), [], 'a re-delivered repeat');
+      const got = (await store.get('rep', first.id))!;
+      assert.equal(got.occurrences, 3);
+      assert.deepEqual(got.event_ids, ['p1', 'p2', 'p3']);
+      assert.equal(got.first_seen, at(2));
+      assert.equal(got.last_seen, at(9));
+      assert.deepEqual((await store.list({ tenantId: 'rep', limit: 10 })).alerts.map((a) => a.id), [first.id]);
+    });
+
     test('list: newest first, filters, tenant scope', async () => {
       await store.write([
         alert({ tenant: 'f', event: 'f1', at: at(10), level: 'low', host: 'h1', rule: 'r1' }),

@@ -19,7 +19,7 @@ import { createClient } from 'redis';
 import { SimulatedAgent } from '../../src/agent/simulator.ts';
 import { jsonCodec } from '../../src/bus/codec.ts';
 import { JetStreamBus } from '../../src/bus/jetstream.ts';
-import { alertId } from '../../src/detect/alerts.ts';
+import { alertIdOf } from '../support/events.ts';
 import { PostgresAlertStore } from '../../src/stores/alerts/postgres.ts';
 import type { StoredAlert } from '../../src/stores/alerts/types.ts';
 import { loadOrCreateCa } from '../../src/pki/pki.ts';
@@ -122,7 +122,7 @@ async function streamBatches(agent: SimulatedAgent, batches: number, acked: Set<
         const ack = await Promise.race([agent.send(events), sleep(15_000).then(() => { throw new Error('ack timeout'); })]);
         assert.equal(ack.accepted, BATCH);
         for (const e of events) acked.add(e.event.id);
-        stats.shells.push(...shell.map((e) => e.event.id));
+        stats.shells.push(...shell.map((e) => alertIdOf(NETCAT_RULE, e)));
         break;
       } catch {
         stats.retries++;
@@ -205,7 +205,7 @@ test('SIGKILLed worker (partitions taken over) and ingest, restarted NATS: every
 
   const hosts = await (await fetch(`http://${api.addresses.http}/api/v1/hosts`, { headers: { authorization: `Bearer ${apiKey}` } })).json() as unknown;
   assert.equal(JSON.stringify(hosts).match(/sim-\d/g)?.length, AGENTS, 'the API process lists every agent');
-  await assertAlertsOnce(stats.shells.map((id) => alertId(NETCAT_RULE, [id])), api.addresses.http, apiKey);
+  await assertAlertsOnce(stats.shells, api.addresses.http, apiKey);
 
   await assertRateLimitedInRedis(api.addresses.http, apiKey, `vigil:rl:user:default:apikey:${keyRecord.id}`);
 

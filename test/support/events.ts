@@ -1,6 +1,7 @@
 // Test fixtures: an event that sets every field of the wire's Event message, with extreme values (the
 // largest uint32, the smallest int32, non-ASCII text, empty strings, a `__proto__` label).
 
+import { singleEventAlertId } from '../../src/detect/alerts.ts';
 import type { VigilEvent } from '../../src/schema/event.ts';
 
 export const fullEvent: VigilEvent = {
@@ -20,3 +21,10 @@ export const fullEvent: VigilEvent = {
   threat: { mitre: ['T1059'], gtfobins: ['mv'] },
   labels: { 'event.errno': '13', 'target.pid': '9', 'ü': 'ß', '': 'empty name', 'empty value': '', ['__proto__']: 'own' },
 };
+
+/** The id of the alert a single-event rule raises on `e` (per process entity and window, see src/detect/alerts.ts). */
+export function alertIdOf(ruleId: string, e: VigilEvent): string {
+  return singleEventAlertId(ruleId, {
+    tenant: e.agent.tenant_id, host: e.agent.id, processEntity: e.process?.entity_id, eventId: e.event.id, time: Date.parse(e['@timestamp']),
+  });
+}

@@ -3,12 +3,12 @@
 // beside the filter and triage columns, comments and suppressions in their own tables. Times are ISO-8601
 // text, compared as text exactly as SQLite does; ids sort bytewise (COLLATE "C"). A write is one
 // transaction; INSERT … ON CONFLICT DO NOTHING makes concurrent writers of the same deterministic alert id
-// store it once and report it new to exactly one of them. Migrations run under an advisory lock.
+// store it once and report it new to exactly one of them; the others merge theirs into it as a repeat (row lock). Migrations run under an advisory lock.
 // Parameterised queries only.
 
 import type pg from 'pg';
 import { inTransaction, migratePostgres, openPool } from '../postgres-migrations.ts';
-import type { Alert } from '../../detect/alerts.ts';
+import { mergeRepeat, type Alert } from '../../detect/alerts.ts';
 import { LEVEL_RISK, decodeCursor, encodeCursor } from './sqlite.ts';
 import { bucketTime, type AlertComment, type AlertCounts, type AlertQuery, type AlertStatus, type AlertStore, type LevelBucket, type StoredAlert, type TriageAction } from './types.ts';
 
@@ -75,10 +75,19 @@ export class PostgresAlertStore implements AlertStore {
         [a.tenant_id, a.id, a.host_id ?? '', a.rule.id, a.rule.level, status, until, a.first_seen, a.last_seen, JSON.stringify(a), now]);
         if (r.rowCount === 1) {
           stored.push({ ...a, status, assignee: null, close_reason: null, suppressed_until: until, comments: [], updated_at: now });
-        }
+        } else await this.mergeRepeat(client, a, now);
       }
       return stored;
     });
+  }
+
+  /** A repeat of a stored alert (same id) widens it and counts one more occurrence; a re-delivery changes nothing. */
+  private async mergeRepeat(db: Queryable, repeat: Alert, now: string): Promise<void> {
+    const r = await db.query<{ doc: Alert }>('SELECT doc FROM alerts WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [repeat.tenant_id, repeat.id]);
+    const merged = r.rows[0] && mergeRepeat(r.rows[0].doc, repeat);
+    if (!merged) return;
+    await db.query('UPDATE alerts SET first_seen = $1, last_seen = $2, doc = $3, updated_at = $4 WHERE tenant_id = $5 AND id = $6',
+      [merged.first_seen, merged.last_seen, JSON.stringify(merged), now, repeat.tenant_id, repeat.id]);
   }
 
   private async activeSuppression(db: Queryable, tenantId: string, ruleId: string, hostId: string, now: string): Promise<string | null> {

@@ -1,10 +1,11 @@
 // The alert store on SQLite (node:sqlite), the embedded server's: one row per alert with its full document
-// as JSON beside the columns that filters and triage use; comments and suppressions in their own tables.
+// as JSON beside the columns that filters and triage use; comments and suppressions in their own tables. A
+// repeat of a stored alert (same id: the same rule on the same process within the window) is merged into it.
 // Parameterised statements only.
 
 import { DatabaseSync } from 'node:sqlite';
 import { migrateSqlite } from '../sqlite-migrations.ts';
-import type { Alert } from '../../detect/alerts.ts';
+import { mergeRepeat, type Alert } from '../../detect/alerts.ts';
 import { bucketTime, type AlertComment, type AlertCounts, type AlertQuery, type AlertStatus, type AlertStore, type LevelBucket, type StoredAlert, type TriageAction } from './types.ts';
 
 const MIGRATIONS: string[][] = [[
@@ -71,7 +72,7 @@ export class SqliteAlertStore implements AlertStore {
         const r = insert.run(a.tenant_id, a.id, a.host_id ?? '', a.rule.id, a.rule.level, status, until, a.first_seen, a.last_seen, JSON.stringify(a), now);
         if (Number(r.changes) === 1) {
           stored.push({ ...a, status, assignee: null, close_reason: null, suppressed_until: until, comments: [], updated_at: now });
-        }
+        } else this.mergeRepeat(a, now);
       }
       this.db.exec('COMMIT');
     } catch (err) {
@@ -79,6 +80,15 @@ export class SqliteAlertStore implements AlertStore {
       throw err;
     }
     return stored;
+  }
+
+  /** A repeat of a stored alert (same id) widens it and counts one more occurrence; a re-delivery changes nothing. */
+  private mergeRepeat(repeat: Alert, now: string): void {
+    const row = this.db.prepare('SELECT doc FROM alerts WHERE tenant_id = ? AND id = ?').get(repeat.tenant_id, repeat.id) as { doc: string } | undefined;
+    const merged = row && mergeRepeat(JSON.parse(row.doc) as Alert, repeat);
+    if (!merged) return;
+    this.db.prepare('UPDATE alerts SET first_seen = ?, last_seen = ?, doc = ?, updated_at = ? WHERE tenant_id = ? AND id = ?')
+      .run(merged.first_seen, merged.last_seen, JSON.stringify(merged), now, repeat.tenant_id, repeat.id);
   }
 
   private activeSuppression(tenantId: string, ruleId: string, hostId: string, now: string): string | null {
