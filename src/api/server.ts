@@ -32,6 +32,7 @@ import { consoleRoutes } from './routes/console.ts';
 import { enrollmentRoutes } from './routes/enrollment.ts';
 import { eventRoutes } from './routes/events.ts';
 import { hostRoutes } from './routes/hosts.ts';
+import { processRoutes } from './routes/processes.ts';
 import { responseRoutes } from './routes/response.ts';
 import type { ResponseDispatcher } from '../response/dispatcher.ts';
 import { huntRoutes } from './routes/hunt.ts';
@@ -218,6 +219,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
     apiKeyRoutes(api, o);
     tenantRoutes(api, o);
     hostRoutes(api, o);
+    processRoutes(api, o);
     agentRoutes(api, o);
     policyRoutes(api, o);
     enrollmentRoutes(api, o);

@@ -104,6 +104,7 @@ export class PostgresAlertStore implements AlertStore {
     if (q.statuses?.length) where.push(`status = ANY(${param(q.statuses)})`);
     if (q.hostId) where.push(`host_id = ${param(q.hostId)}`);
     if (q.ruleId) where.push(`rule_id = ${param(q.ruleId)}`);
+    if (q.processEntityId) where.push(`doc->>'process_entity_id' = ${param(q.processEntityId)}`);
     if (q.from) where.push(`last_seen >= ${param(q.from.toISOString())}`);
     if (q.to) where.push(`last_seen < ${param(q.to.toISOString())}`);
     if (q.cursor) {

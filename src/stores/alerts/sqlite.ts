@@ -109,6 +109,7 @@ export class SqliteAlertStore implements AlertStore {
     anyOf('status', q.statuses);
     if (q.hostId) { where.push('host_id = ?'); params.push(q.hostId); }
     if (q.ruleId) { where.push('rule_id = ?'); params.push(q.ruleId); }
+    if (q.processEntityId) { where.push("json_extract(doc, '$.process_entity_id') = ?"); params.push(q.processEntityId); }
     if (q.from) { where.push('last_seen >= ?'); params.push(q.from.toISOString()); }
     if (q.to) { where.push('last_seen < ?'); params.push(q.to.toISOString()); }
     if (q.cursor) {

@@ -26,6 +26,8 @@ export interface AlertQuery {
   statuses?: AlertStatus[];
   hostId?: string;
   ruleId?: string;
+  /** Alerts about this process (entity id). */
+  processEntityId?: string;
   from?: Date;
   to?: Date;
   limit: number;

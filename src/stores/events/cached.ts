@@ -69,6 +69,18 @@ export class CachedEventStore implements EventStore {
     return this.inner.processNodes(tenantId, hostId, at, limit);
   }
 
+  processEvents(tenantId: string, hostId: string, entityIds: string[]): Promise<VigilEvent[]> {
+    return this.inner.processEvents(tenantId, hostId, entityIds);
+  }
+
+  childProcessEvents(tenantId: string, hostId: string, parentEntityId: string, since: Date, limit: number): Promise<VigilEvent[]> {
+    return this.inner.childProcessEvents(tenantId, hostId, parentEntityId, since, limit);
+  }
+
+  processEventCounts(tenantId: string, hostId: string, entityId: string, since: Date): Promise<Record<string, number>> {
+    return this.inner.processEventCounts(tenantId, hostId, entityId, since);
+  }
+
   countDistinct(tenantId: string): Promise<number> { return this.inner.countDistinct(tenantId); }
 
   eventCounts(tenantId: string, from: Date, bucketSeconds: number): Promise<{ t: string; count: number }[]> {

@@ -17,6 +17,8 @@ import {
 import type { EventPage, EventQuery, EventStore } from './types.ts';
 
 const CATALOGUE_TTL_MS = 60_000;
+/** The events that start, re-image and end a process. */
+const LIFECYCLE_TYPES = ['process_fork', 'process_start', 'process_end'];
 
 interface Cursor { ts: string; id: string }
 
@@ -155,6 +157,33 @@ export class ClickHouseEventStore implements EventStore {
        ORDER BY started LIMIT {limit:UInt32}`,
       { tenant: tenantId, host: hostId, at: chTime(at.toISOString()), limit });
     return rows.map((r) => ({ ...r, pid: Number(r.pid), ppid: Number(r.ppid), uid: Number(r.uid), gid: Number(r.gid) }));
+  }
+
+  async processEvents(tenantId: string, hostId: string, entityIds: string[]): Promise<VigilEvent[]> {
+    if (entityIds.length === 0) return [];
+    const rows = await this.engine.query<{ raw: string }>(
+      `SELECT raw FROM telemetry_events
+       WHERE tenant_id = {tenant:String} AND host_id = {host:String} AND process_entity_id IN {ids:Array(String)} AND event_type IN {types:Array(String)}
+       ORDER BY timestamp, event_id LIMIT 10000`, { tenant: tenantId, host: hostId, ids: entityIds, types: LIFECYCLE_TYPES });
+    return uniqueEvents(rows);
+  }
+
+  async childProcessEvents(tenantId: string, hostId: string, parentEntityId: string, since: Date, limit: number): Promise<VigilEvent[]> {
+    const rows = await this.engine.query<{ raw: string }>(
+      `SELECT raw FROM telemetry_events
+       WHERE tenant_id = {tenant:String} AND host_id = {host:String} AND timestamp >= {since:DateTime64(3)}
+         AND process_parent_entity_id = {parent:String} AND event_type IN {types:Array(String)}
+       ORDER BY timestamp, event_id LIMIT {limit:UInt32}`,
+      { tenant: tenantId, host: hostId, since: chTime(since.toISOString()), parent: parentEntityId, types: LIFECYCLE_TYPES, limit });
+    return uniqueEvents(rows);
+  }
+
+  async processEventCounts(tenantId: string, hostId: string, entityId: string, since: Date): Promise<Record<string, number>> {
+    const rows = await this.engine.query<{ type: string; n: string }>(
+      `SELECT event_type AS type, uniqExact(event_id) AS n FROM telemetry_events
+       WHERE tenant_id = {tenant:String} AND host_id = {host:String} AND timestamp >= {since:DateTime64(3)} AND process_entity_id = {entity:String}
+       GROUP BY event_type ORDER BY event_type`, { tenant: tenantId, host: hostId, since: chTime(since.toISOString()), entity: entityId });
+    return Object.fromEntries(rows.map((r) => [r.type, Number(r.n)]));
   }
 
   async countDistinct(tenantId: string): Promise<number> {

@@ -62,7 +62,8 @@ export function eventStoreDdl(o: DdlOptions): string[] {
       INDEX idx_file_path file_path TYPE ngrambf_v1(3, 8192, 2, 0) GRANULARITY 4,
       INDEX idx_executable process_executable TYPE bloom_filter(0.01) GRANULARITY 4,
       INDEX idx_hostname hostname TYPE bloom_filter(0.01) GRANULARITY 4,
-      INDEX idx_entity process_entity_id TYPE bloom_filter(0.01) GRANULARITY 4
+      INDEX idx_entity process_entity_id TYPE bloom_filter(0.01) GRANULARITY 4,
+      INDEX idx_parent_entity process_parent_entity_id TYPE bloom_filter(0.01) GRANULARITY 4
     ) ENGINE = ${mt('ReplacingMergeTree')}(ingested)
     PARTITION BY toYYYYMM(timestamp)
     ORDER BY (tenant_id, host_id, timestamp, event_id)

@@ -27,6 +27,12 @@ export interface EventStore {
   queryEvents(q: EventQuery): Promise<EventPage>;
   /** The processes of a host alive at `at` (merged start and exit rows). */
   processNodes(tenantId: string, hostId: string, at: Date, limit: number): Promise<ProcessNode[]>;
+  /** The lifecycle events (fork, start, end) of these processes of a host, oldest first. */
+  processEvents(tenantId: string, hostId: string, entityIds: string[]): Promise<VigilEvent[]>;
+  /** The lifecycle events of the processes whose parent is `parentEntityId`, from `since` on, oldest first. */
+  childProcessEvents(tenantId: string, hostId: string, parentEntityId: string, since: Date, limit: number): Promise<VigilEvent[]>;
+  /** How many events of each type a process of a host has, from `since` on. */
+  processEventCounts(tenantId: string, hostId: string, entityId: string, since: Date): Promise<Record<string, number>>;
   /** Events stored with this id, counted once each: for delivery checks. */
   countDistinct(tenantId: string): Promise<number>;
   /** Events per time bucket since `from` (hourly buckets come from events_hourly). */
