@@ -11,12 +11,13 @@ import { inSlices } from '../../util/event-loop.ts';
 const SERIALIZE_SLICE = 250;
 import type { SqlEngine, SqlParams } from './engine.ts';
 import {
-  checkHuntAst, HUNT_TABLES, HuntRefusal, parseExplainAst, refusalOf, singleStatement, wrapHuntQuery,
-  type HuntCatalogue, type HuntLimits, type HuntResult,
+  checkHuntAst, functionCatalogue, HUNT_TABLES, HuntGate, HuntRefusal, parseExplainAst, refusalOf, singleStatement, wrapHuntQuery,
+  type FunctionCatalogue, type HuntCatalogue, type HuntLimits, type HuntResult,
 } from './hunt.ts';
 import type { EventPage, EventQuery, EventStore } from './types.ts';
 
 const CATALOGUE_TTL_MS = 60_000;
+const EXPLAIN_PREFIX = 'EXPLAIN AST ';
 /** The events that start, re-image and end a process. */
 const LIFECYCLE_TYPES = ['process_fork', 'process_start', 'process_end'];
 
@@ -203,38 +204,66 @@ export class ClickHouseEventStore implements EventStore {
   }
 
   private catalogue: { at: number; value: HuntCatalogue } | undefined;
+  /** Hunts running at once in this process, per tenant and in all. */
+  readonly huntGate = new HuntGate();
 
-  /** Which allowed tables exist, and every table and database name (refreshed every minute). */
+  /** Which allowed tables exist, every table and database name, and the engine's functions (refreshed every minute). */
   private async huntCatalogue(): Promise<HuntCatalogue> {
     if (this.catalogue && Date.now() - this.catalogue.at < CATALOGUE_TTL_MS) return this.catalogue.value;
-    const tables = await this.engine.query<{ name: string }>('SELECT name FROM system.tables WHERE database = currentDatabase()');
+    const tables = await this.engine.query<{ database: string; name: string; own: number | string }>(
+      'SELECT database, name, database = currentDatabase() AS own FROM system.tables');
     const databases = await this.engine.query<{ name: string }>('SELECT name FROM system.databases');
-    const own = new Set(tables.map((t) => t.name));
-    const value = {
+    const own = new Set(tables.filter((t) => Number(t.own) === 1).map((t) => t.name));
+    const dbNames = [...databases.map((d) => d.name), 'system', 'information_schema', 'INFORMATION_SCHEMA'];
+    const value: HuntCatalogue = {
       allowed: new Set(HUNT_TABLES.filter((t) => own.has(t))),
-      names: new Set([...own, ...databases.map((d) => d.name), 'system', 'information_schema', 'INFORMATION_SCHEMA']),
+      names: new Set([...own, ...dbNames]),
+      reserved: new Set([...tables.map((t) => t.name), ...dbNames, ...HUNT_TABLES].map((n) => n.toLowerCase())),
+      functions: await this.functions(),
     };
     this.catalogue = { at: Date.now(), value };
     return value;
   }
 
+  /** The engine's functions with their categories; a server without categories (older ClickHouse) gives none. */
+  private async functions(): Promise<FunctionCatalogue> {
+    const columns = 'name, is_aggregate, case_insensitive, alias_to';
+    try {
+      return functionCatalogue(await this.engine.query(`SELECT ${columns}, categories FROM system.functions`));
+    } catch {
+      return functionCatalogue(await this.engine.query(`SELECT ${columns} FROM system.functions`));
+    }
+  }
+
+  /**
+   * Checks the query on the engine's parse tree (interactive lane: parse only), waits for a slot of the hunt
+   * gate, then runs it on the engine's hunt lane, so it never holds searches, process trees or inserts behind it.
+   */
   async hunt(tenantId: string, sql: string, limits: HuntLimits): Promise<HuntResult> {
     const statement = singleStatement(sql, limits);
     let ast: { explain: string }[];
     try {
-      ast = await this.engine.query<{ explain: string }>(`EXPLAIN AST ${statement}`);
+      ast = await this.engine.query<{ explain: string }>(`${EXPLAIN_PREFIX}${statement}`);
     } catch (err) {
-      throw new HuntRefusal('syntax', refusalOf(err).message);
+      // Positions on the first line count from the statement, not from the `EXPLAIN AST ` before it.
+      const shift = (n: string) => String(Math.max(1, Number(n) - EXPLAIN_PREFIX.length));
+      throw new HuntRefusal('syntax', refusalOf(err).message.replace(/position (\d+)/, (_, n: string) => `position ${shift(n)}`)
+        .replace(/\(line 1, col (\d+)\)/, (_, n: string) => `(line 1, col ${shift(n)})`));
     }
     const catalogue = await this.huntCatalogue();
     checkHuntAst(parseExplainAst(ast.map((r) => r.explain)), catalogue, statement);
+    const release = await this.huntGate.acquire(tenantId, limits);
     const started = performance.now();
     let rows: Record<string, unknown>[];
     try {
-      rows = await this.engine.query(wrapHuntQuery(statement, tenantId, catalogue.allowed, limits), {}, { timeoutMs: (limits.maxExecutionSeconds + 5) * 1000 });
+      rows = await this.engine.query(wrapHuntQuery(statement, tenantId, catalogue.allowed, limits), {},
+        { lane: 'hunt', timeoutMs: (limits.maxExecutionSeconds + 5) * 1000, onSettled: release });
     } catch (err) {
+      // A query the caller stopped waiting for still runs on the engine: its slot is released by onSettled.
+      if (!(err as { timedOut?: boolean }).timedOut) release();
       throw refusalOf(err);
     }
+    release();
     const columns = rows.length > 0 ? Object.keys(rows[0]) : [];
     return {
       columns, rows: rows.slice(0, limits.maxRows).map((r) => columns.map((c) => r[c])),

@@ -12,9 +12,32 @@ export const JSON_EACH_ROW_INSERT_SETTINGS = {
 
 export type SqlParams = Record<string, string | number | boolean | string[] | null>;
 
+/**
+ * Where a query runs. `interactive` (the default): the store's own short reads, DDL and inserts. `hunt`: a
+ * caller's long ad-hoc query (POST /hunt), kept apart so it can never hold an interactive read behind it — on
+ * chdb its own connections (one query at a time each) and never the process-wide chain of parameterised
+ * queries, so a hunt lane query takes no parameters; over HTTP its own connection pool.
+ */
+export type QueryLane = 'interactive' | 'hunt';
+
+export interface QueryOptions {
+  /**
+   * The caller stops waiting after this long. Over HTTP the request is aborted (and the server cancels a
+   * read-only query then); chdb cannot interrupt a running query, so there the engine's own limits
+   * (max_execution_time in the statement) are what stops it.
+   */
+  timeoutMs?: number;
+  lane?: QueryLane;
+  /**
+   * Called once when the engine is done with the query — which, after a timeout on chdb, is later than when
+   * the returned promise rejected. Whoever bounds how many queries run (the hunt gate) releases its slot here.
+   */
+  onSettled?: () => void;
+}
+
 export interface SqlEngine {
   /** Runs a statement with `{name:Type}` parameters; returns the rows (JSONEachRow) of a SELECT. */
-  query<T = Record<string, unknown>>(sql: string, params?: SqlParams, opts?: { timeoutMs?: number }): Promise<T[]>;
+  query<T = Record<string, unknown>>(sql: string, params?: SqlParams, opts?: QueryOptions): Promise<T[]>;
   /** Inserts newline-separated JSON rows (with JSON_EACH_ROW_INSERT_SETTINGS); durable (written to the table's parts) when it resolves. */
   insertJsonEachRow(table: string, rows: Buffer): Promise<void>;
   close(): Promise<void>;
