@@ -20,6 +20,14 @@ const freshUser: Target = async (fx) => (await call(fx, 'POST', '/users', { toke
 const freshKey: Target = async (fx) => (await call(fx, 'POST', '/api-keys', { token: fx.adminKey, body: { name: unique('k'), role: 'viewer' } })).body.id;
 const freshToken: Target = async (fx) => (await call(fx, 'POST', '/enrollment-tokens', { token: fx.adminKey, body: {} })).body.id;
 const ownHost: Target = async (fx) => fx.agents[0].identity.agentId;
+/** A process of the own host, stored: `<host>/processes/<entity id>`. */
+const ownProcess: Target = async (fx) => {
+  const [e] = fx.agents[0].syntheticEvents(1);
+  await fx.agents[0].send([e]);
+  const id = `${fx.agents[0].identity.agentId}/processes/${e.process!.entity_id}`;
+  for (let i = 0; i < 100 && (await call(fx, 'GET', `/hosts/${id}`, { token: fx.adminKey })).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+  return id;
+};
 const someUser: Target = async (fx) => (await call(fx, 'GET', '/users', { token: fx.adminKey })).body.users[0].id;
 const ownEntry: Target = async (fx) => String((await call(fx, 'GET', '/ledger/entries?limit=1', { token: fx.adminKey })).body.entries[0].index);
 const ownAlert: Target = async () => OWN_ALERT_ID;
@@ -77,6 +85,7 @@ const MATRIX: Row[] = [
   { method: 'POST', route: '/tenants', body: () => ({ id: unique('t'), name: 'T' }), ok: 403, roles: [], super: 201, foreign: 403 },
   { method: 'GET', route: '/hosts', ok: 200, roles: ALL, super: 200, foreign: 200 },
   { method: 'GET', route: '/hosts/:id', path: '/hosts/{id}', target: ownHost, ok: 200, roles: ALL, super: 404, foreign: 404 },
+  { method: 'GET', route: '/hosts/:id/processes/:entity_id', path: '/hosts/{id}', target: ownProcess, ok: 200, roles: ALL, super: 404, foreign: 404 },
   { method: 'GET', route: '/hosts/:id/process-tree', path: '/hosts/{id}/process-tree', target: ownHost, ok: 200, roles: ALL, super: 404, foreign: 404 },
   { method: 'GET', route: '/agents', ok: 200, roles: ALL, super: 200, foreign: 200 },
   { method: 'GET', route: '/agents/:id', path: '/agents/{id}', target: ownHost, ok: 200, roles: ALL, super: 404, foreign: 404 },
@@ -98,6 +107,7 @@ const MATRIX: Row[] = [
   { method: 'POST', route: '/ledger/verify', body: {}, ok: 200, roles: ADMIN, super: 200, foreign: 200 },
   { method: 'GET', route: '/stats/overview', ok: 200, roles: ALL, super: 200, foreign: 200 },
   { method: 'GET', route: '/stream', ok: 200, roles: ALL, super: 200, foreign: 200 },
+  { method: 'POST', route: '/stream/ticket', ok: 200, roles: ALL, super: 200, foreign: 200 },
   { method: 'GET', route: '/alerts', ok: 200, roles: ALL, super: 200, foreign: 200 },
   { method: 'GET', route: '/alerts/:id', path: '/alerts/{id}', target: ownAlert, ok: 200, roles: ALL, super: 404, foreign: 404 },
   { method: 'POST', route: '/alerts/:id/acknowledge', path: '/alerts/{id}/acknowledge', target: ownAlert, body: {}, ok: 200, roles: TRIAGERS, super: 404, foreign: 404 },
