@@ -8,6 +8,7 @@ import { systemClock, systemRandom, type Clock, type Random } from './clock.ts';
 import { AuthError } from './errors.ts';
 import { isTenantRole } from './permissions.ts';
 import { API_KEY_PREFIX, hashSecret, newSecret, sameHash } from './secrets.ts';
+import { checkWellFormed } from './validate.ts';
 
 const KEY_SHAPE = /^vgk_([0-9a-f]{24})_[A-Za-z0-9_-]{43}$/;
 const TOUCH_EVERY_MS = 60_000;
@@ -17,7 +18,7 @@ export interface NewApiKey {
   tenantId: string;
   name: string;
   role: string;
-  /** Who creates it (`user:<id>`), recorded with the key. */
+  /** Who is accountable for it: the creating user (`user:<id>`; for a key made with a key, that key's owner). */
   createdBy: string;
   expiresAt?: number | null;
 }
@@ -33,22 +34,38 @@ export class ApiKeys {
     this.random = opts.random ?? systemRandom;
   }
 
-  /** Creates a key; `key` is the only time the secret exists outside the caller's hands. */
-  async create(spec: NewApiKey): Promise<{ key: string; record: ApiKeyRecord }> {
+  /**
+   * A new key and the record to store (nothing is stored yet: the caller records the creation in the audit ledger
+   * first, then calls `save`). `key` is the only time the secret exists outside the caller's hands.
+   */
+  prepare(spec: NewApiKey): { key: string; record: ApiKeyRecord } {
     if (!isTenantRole(spec.role)) throw new AuthError('invalid_request', `API key role must be a tenant role, not ${JSON.stringify(spec.role)}`);
     if (typeof spec.name !== 'string' || spec.name.trim() === '' || spec.name.length > MAX_NAME) {
       throw new AuthError('invalid_request', `API key name must be 1..${MAX_NAME} characters`);
     }
+    checkWellFormed('API key name', spec.name);
     const now = this.clock();
-    if (spec.expiresAt != null && spec.expiresAt <= now) throw new AuthError('invalid_request', 'API key expiry is in the past');
+    if (spec.expiresAt != null && (!Number.isSafeInteger(spec.expiresAt) || spec.expiresAt <= now)) {
+      throw new AuthError('invalid_request', 'API key expiry is in the past or not a time');
+    }
     const id = Buffer.from(this.random(12)).toString('hex');
     const key = `${API_KEY_PREFIX}${id}_${newSecret('', this.random)}`;
     const record: ApiKeyRecord = {
       id, tenantId: spec.tenantId, name: spec.name.trim(), role: spec.role, keyHash: hashSecret(key),
       createdBy: spec.createdBy, createdAt: now, expiresAt: spec.expiresAt ?? null, revokedAt: null, lastUsedAt: null,
     };
-    await this.store.createApiKey(record);
     return { key, record };
+  }
+
+  save(record: ApiKeyRecord): Promise<void> {
+    return this.store.createApiKey(record);
+  }
+
+  /** Creates and stores a key at once (no audit record: the AuthService records before it saves). */
+  async create(spec: NewApiKey): Promise<{ key: string; record: ApiKeyRecord }> {
+    const created = this.prepare(spec);
+    await this.save(created.record);
+    return created;
   }
 
   /** The key's record when `key` is a live key; throws AuthError malformed, bad_credentials, revoked or expired. */

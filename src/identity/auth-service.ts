@@ -1,23 +1,27 @@
 // AuthService: the façade the API calls for authentication. Login (password, TOTP, lockout, rehash on parameter
 // change) → access JWT + refresh token; refresh with rotation and reuse detection; logout; verification of
-// access tokens and API keys into a Principal; API-key management. Every login success and failure and every
-// privileged change is recorded through the AuditSink (the ledger); recording failures propagate (fail closed).
-// Time and randomness injected. Secrets are never logged or recorded.
+// access tokens and API keys into a Principal, checked against the store at every call (a disabled or deleted
+// user, or the disabled or deleted owner of an API key, is refused at once; the user's current role applies);
+// API-key management. Every login success and failure and every privileged change is recorded through the
+// AuditSink (the ledger) before it takes effect (src/identity/audited.ts): a ledger that cannot record leaves
+// nothing changed. Time and randomness injected. Secrets are never logged or recorded.
 
-import type { AuditSink } from '../ledger/sink.ts';
-import type { ApiKeyOrder, ApiKeyRecord, IdentityStore, UserRecord } from '../stores/identity/types.ts';
+import type { AuditRecord, AuditSink } from '../ledger/sink.ts';
+import type { ApiKeyOrder, ApiKeyRecord, IdentityStore, RefreshFamilyRecord, UserRecord } from '../stores/identity/types.ts';
 import type { KeysetPage } from '../stores/keyset.ts';
-import { AccessTokens } from './access-token.ts';
+import { AccessTokens, type AccessClaims } from './access-token.ts';
 import { ApiKeys } from './api-key.ts';
+import { recordThenApply } from './audited.ts';
 import { systemClock, systemRandom, type Clock, type Random } from './clock.ts';
+import { SecretChecks } from './credentials.ts';
 import { AuthError } from './errors.ts';
-import { DEFAULT_LOCKOUT, lockAfterFailure, lockRemainingMs, type LockoutPolicy } from './lockout.ts';
+import { DEFAULT_LOCKOUT, type LockoutPolicy } from './lockout.ts';
 import { PasswordHasher } from './password.ts';
-import { isRole } from './permissions.ts';
+import { hasPermission, isRole, permissionsOf } from './permissions.ts';
 import { apiKeyPrincipal, requirePermission, userPrincipal, type Principal } from './principal.ts';
 import { RefreshReuseError, RefreshTokens } from './refresh-token.ts';
 import { credentialKind } from './secrets.ts';
-import { base32Decode, verifyTotp } from './totp.ts';
+import { checkTenantId, isWellFormed } from './validate.ts';
 
 export interface AuthServiceOptions {
   store: IdentityStore;
@@ -53,6 +57,8 @@ export interface TokenPair {
 }
 
 const MAX_SECRET_INPUT = 1024;
+/** How far `apikey:` creators are followed (keys made with keys, recorded before owners were). */
+const MAX_OWNER_HOPS = 8;
 
 /** Normalised e-mail: trimmed, lower case. */
 export function normaliseEmail(email: string): string {
@@ -65,6 +71,14 @@ function checkLoginShape(r: LoginRequest): void {
     || (r.totp !== undefined && typeof r.totp !== 'string')) {
     throw new AuthError('invalid_request', 'login needs tenant, email and password as non-empty strings (and totp as a string)');
   }
+  if (!isWellFormed(r.email) || (r.totp !== undefined && !isWellFormed(r.totp))) {
+    throw new AuthError('invalid_request', 'login fields must be well-formed Unicode (no lone surrogates)');
+  }
+  checkTenantId(r.tenantId);
+}
+
+function loginRecord(tenantId: string, actor: string, outcome: string, ctx: RequestContext, reason?: string): AuditRecord {
+  return { actor, tenantId, action: 'auth.login', outcome, requestId: ctx.requestId, ...(reason ? { detail: { reason } } : {}) };
 }
 
 export class AuthService {
@@ -74,8 +88,7 @@ export class AuthService {
   readonly passwords: PasswordHasher;
   readonly refreshTokens: RefreshTokens;
   readonly apiKeys: ApiKeys;
-  private readonly lockout: LockoutPolicy;
-  private readonly clock: Clock;
+  private readonly checks: SecretChecks;
 
   constructor(opts: AuthServiceOptions) {
     const clock = opts.clock ?? systemClock;
@@ -86,29 +99,21 @@ export class AuthService {
     this.passwords = opts.passwords ?? new PasswordHasher({ random });
     this.refreshTokens = new RefreshTokens({ store: opts.store, clock, random, ttlMs: opts.refreshTtlMs });
     this.apiKeys = new ApiKeys({ store: opts.store, clock, random });
-    this.lockout = opts.lockout ?? DEFAULT_LOCKOUT;
-    this.clock = clock;
+    this.checks = new SecretChecks({ store: opts.store, passwords: this.passwords, lockout: opts.lockout ?? DEFAULT_LOCKOUT, clock });
   }
 
-  /** Logs in; throws AuthError bad_credentials, locked, disabled, mfa_required or mfa_invalid. */
+  /** Logs in; throws AuthError bad_credentials, locked, disabled, mfa_required, mfa_invalid or invalid_request. */
   async login(req: LoginRequest, ctx: RequestContext = {}): Promise<TokenPair> {
     checkLoginShape(req);
     const email = normaliseEmail(req.email);
+    let user: UserRecord;
     try {
-      const user = await this.checkCredentials(req, email);
-      const pair = await this.issuePair(user);
-      await this.recordLogin(user.tenantId, `user:${user.id}`, 'success', ctx);
-      return pair;
+      user = await this.checkCredentials(req, email);
     } catch (err) {
-      if (err instanceof AuthError) await this.recordLogin(req.tenantId, email, 'failure', ctx, err.code);
+      if (err instanceof AuthError) await this.audit.record(loginRecord(req.tenantId, email, 'failure', ctx, err.code));
       throw err;
     }
-  }
-
-  private recordLogin(tenantId: string, actor: string, outcome: string, ctx: RequestContext, reason?: string): Promise<void> {
-    return this.audit.record({
-      actor, tenantId, action: 'auth.login', outcome, requestId: ctx.requestId, ...(reason ? { detail: { reason } } : {}),
-    });
+    return recordThenApply(this.audit, loginRecord(user.tenantId, `user:${user.id}`, 'success', ctx), () => this.issuePair(user));
   }
 
   private async checkCredentials(req: LoginRequest, email: string): Promise<UserRecord> {
@@ -117,36 +122,12 @@ export class AuthService {
       await this.passwords.burn(req.password);
       throw new AuthError('bad_credentials', 'e-mail or password is wrong');
     }
-    const now = this.clock();
-    const locked = lockRemainingMs(user.lockedUntil, now);
-    if (locked > 0) throw new AuthError('locked', 'account is locked after repeated failures', Math.ceil(locked / 1000));
-    const check = await this.passwords.verify(req.password, user.passwordHash);
-    if (!check.valid) await this.failure(user, new AuthError('bad_credentials', 'e-mail or password is wrong'));
+    this.checks.refuseLocked(user);
+    const { needsRehash } = await this.checks.password(user, req.password);
     if (user.disabled) throw new AuthError('disabled', 'account is disabled');
-    if (user.totpSecret !== null) await this.checkTotp(user, req.totp);
-    const patch = { failedLogins: 0, lockedUntil: null, updatedAt: now, ...(check.needsRehash ? { passwordHash: await this.passwords.hash(req.password) } : {}) };
-    if (user.failedLogins > 0 || check.needsRehash || user.lockedUntil !== null) await this.store.updateUser(user.tenantId, user.id, patch);
+    await this.checks.totp(user, req.totp);
+    await this.checks.succeeded(user, needsRehash ? await this.passwords.hash(req.password) : undefined);
     return user;
-  }
-
-  private async checkTotp(user: UserRecord, code: string | undefined): Promise<void> {
-    if (code === undefined || code === '') throw new AuthError('mfa_required', 'a TOTP code is required');
-    const now = this.clock();
-    const check = verifyTotp(base32Decode(user.totpSecret!), code, now, user.totpLastStep);
-    if (!check.ok) await this.failure(user, new AuthError('mfa_invalid', `TOTP code is ${check.reason}`));
-    else if (!(await this.store.useTotpStep(user.tenantId, user.id, check.step))) {
-      await this.failure(user, new AuthError('mfa_invalid', 'TOTP code is replayed'));
-    }
-  }
-
-  /** Counts a failed login (locking the account at the limit) and throws `refusal` (or 'locked'). */
-  private async failure(user: UserRecord, refusal: AuthError): Promise<never> {
-    const now = this.clock();
-    const failures = await this.store.incrementFailedLogins(user.tenantId, user.id, now);
-    const lockedUntil = lockAfterFailure(failures, now, this.lockout);
-    if (lockedUntil === undefined) throw refusal;
-    await this.store.updateUser(user.tenantId, user.id, { lockedUntil, failedLogins: 0, updatedAt: now });
-    throw new AuthError('locked', 'account is locked after repeated failures', Math.ceil(this.lockout.lockMs / 1000));
   }
 
   private async issuePair(user: UserRecord): Promise<TokenPair> {
@@ -186,23 +167,41 @@ export class AuthService {
     return this.pairWith(user, next.token, next.expiresAt);
   }
 
-  /** Ends a session: revokes the refresh family and, when given, the access token until it expires. */
-  async logout(tokens: { refreshToken?: string; accessToken?: string }, ctx: RequestContext = {}): Promise<void> {
-    let actor = 'unknown';
-    let tenantId = '';
+  /**
+   * Ends the caller's session: revokes their access token (until it expires) and the refresh family of
+   * `refreshToken` when it is theirs. Another principal's token (or an unknown one) is left alone: the call
+   * still succeeds (no oracle) and the ledger records the caller, with outcome `denied` for another's token.
+   */
+  async logout(actor: Principal, tokens: { refreshToken?: string; accessToken?: string }, ctx: RequestContext = {}): Promise<void> {
+    const mine = (tenantId: string, subject: string) => actor.kind === 'user' && tenantId === actor.tenantId && subject === actor.subject;
+    let access: AccessClaims | undefined;
     if (tokens.accessToken !== undefined) {
       const claims = await this.accessTokens.verify(tokens.accessToken);
-      await this.store.revokeAccessToken(claims.tokenId, claims.expiresAt * 1000);
-      [actor, tenantId] = [claims.subject, claims.tenantId];
+      if (mine(claims.tenantId, claims.subject)) access = claims;
     }
+    let refresh = 'absent';
+    let family: RefreshFamilyRecord | undefined;
     if (tokens.refreshToken !== undefined) {
-      const family = await this.refreshTokens.revoke(tokens.refreshToken, 'logout');
-      [actor, tenantId] = [`user:${family.userId}`, family.tenantId];
+      const found = await this.refreshTokens.familyOf(tokens.refreshToken);
+      if (!found) refresh = 'unknown';
+      else if (mine(found.tenantId, `user:${found.userId}`)) [family, refresh] = [found, 'revoked'];
+      else refresh = 'not_own';
     }
-    await this.audit.record({ actor, tenantId, action: 'auth.logout', outcome: 'success', requestId: ctx.requestId });
+    await recordThenApply(this.audit, {
+      actor: actor.subject, tenantId: actor.tenantId, action: 'auth.logout', outcome: refresh === 'not_own' ? 'denied' : 'success',
+      requestId: ctx.requestId, ...(family ? { target: `session:${family.id}` } : {}),
+      detail: { access_token: access ? 'revoked' : 'absent', refresh_token: refresh },
+    }, async () => {
+      if (access) await this.store.revokeAccessToken(access.tokenId, access.expiresAt * 1000);
+      if (family) await this.refreshTokens.revokeFamily(family.id, 'logout');
+    });
   }
 
-  /** The principal of an access JWT; throws AuthError malformed, expired, tampered, revoked or wrong_type. */
+  /**
+   * The principal of an access JWT, as the store says now: the user must still exist and be enabled, and their
+   * current role applies (a downgrade takes effect at the next call). Throws AuthError malformed, expired,
+   * tampered, revoked (also: the user was deleted), disabled or wrong_type.
+   */
   async verifyAccessToken(token: string): Promise<Principal> {
     const kind = credentialKind(token);
     if (kind === 'refresh' || kind === 'apikey') throw new AuthError('wrong_type', `a ${kind === 'apikey' ? 'API key' : 'refresh token'} is not an access token`);
@@ -210,14 +209,53 @@ export class AuthService {
     if (await this.store.isAccessTokenRevoked(claims.tokenId)) throw new AuthError('revoked', 'access token has been revoked');
     const [kindOf, id] = claims.subject.split(':', 2);
     if (kindOf !== 'user' || !id) throw new AuthError('malformed', 'access token subject is not a user');
-    return userPrincipal(id, claims.tenantId, claims.role, claims.tokenId, claims.expiresAt * 1000);
+    const user = await this.store.getUser(claims.tenantId, id);
+    if (!user) throw new AuthError('revoked', 'the user of this access token no longer exists');
+    if (user.disabled) throw new AuthError('disabled', 'account is disabled');
+    if (!isRole(user.role)) throw new AuthError('disabled', 'account has no valid role');
+    return userPrincipal(id, claims.tenantId, user.role, claims.tokenId, claims.expiresAt * 1000);
   }
 
-  /** The principal of an API key; throws AuthError malformed, bad_credentials, revoked or expired. */
+  /**
+   * The principal of an API key; its owner (the user who created it) must still exist, be enabled and hold every
+   * permission of the key's role. Throws AuthError malformed, bad_credentials, revoked, expired or disabled.
+   */
   async verifyApiKey(key: string): Promise<Principal> {
     const record = await this.apiKeys.verify(key);
     if (!isRole(record.role)) throw new AuthError('revoked', 'API key has no valid role');
-    return apiKeyPrincipal(record.id, record.tenantId, record.role, record.expiresAt);
+    const owner = await this.activeOwner(record.tenantId, record.role, record.createdBy);
+    return apiKeyPrincipal(record.id, record.tenantId, record.role, record.expiresAt, owner);
+  }
+
+  /** The owner of a key made by `createdBy`, checked: a user must be enabled and hold `role`'s permissions. */
+  private async activeOwner(tenantId: string, role: string, createdBy: string, hops = 0): Promise<string> {
+    if (createdBy.startsWith('user:')) {
+      const user = await this.store.getUser(tenantId, createdBy.slice('user:'.length));
+      if (!user || user.disabled) throw new AuthError('disabled', 'the user who created this API key is disabled or deleted');
+      if (!permissionsOf(role).every((p) => hasPermission(user.role, p))) {
+        throw new AuthError('revoked', `the user who created this API key no longer holds its role (${role})`);
+      }
+      return createdBy;
+    }
+    if (createdBy.startsWith('apikey:')) {
+      const parent = await this.store.getApiKey(createdBy.slice('apikey:'.length));
+      if (parent && parent.tenantId === tenantId && hops < MAX_OWNER_HOPS) return this.activeOwner(tenantId, role, parent.createdBy, hops + 1);
+    }
+    return createdBy; // `system` (the bootstrap key) or an unresolvable creator: no person to check
+  }
+
+  /**
+   * The person accountable for `subject` (an actor as the ledger names it) in `tenantId`: a user is themself, an
+   * API key is whoever created it (followed through keys made with keys); anything else is itself.
+   */
+  async ownerOf(tenantId: string, subject: string): Promise<string> {
+    let current = subject;
+    for (let hops = 0; hops <= MAX_OWNER_HOPS && current.startsWith('apikey:'); hops++) {
+      const key = await this.store.getApiKey(current.slice('apikey:'.length));
+      if (!key || key.tenantId !== tenantId) break;
+      current = key.createdBy;
+    }
+    return current;
   }
 
   /** The principal of an `Authorization: Bearer` credential: an access JWT or an API key. */
@@ -228,25 +266,33 @@ export class AuthService {
   /** Revokes an access token by id until `expiresAt` (e.g. an admin ending another user's session). */
   async revokeAccessToken(actor: Principal, tokenId: string, expiresAt: number, ctx: RequestContext = {}): Promise<void> {
     requirePermission(actor, 'users:manage');
-    await this.store.revokeAccessToken(tokenId, expiresAt);
-    await this.audit.record({ actor: actor.subject, tenantId: actor.tenantId, action: 'auth.revoke-token', target: `jti:${tokenId}`, outcome: 'success', requestId: ctx.requestId });
+    await recordThenApply(this.audit, {
+      actor: actor.subject, tenantId: actor.tenantId, action: 'auth.revoke-token', target: `jti:${tokenId}`, outcome: 'success', requestId: ctx.requestId,
+    }, () => this.store.revokeAccessToken(tokenId, expiresAt));
   }
 
-  /** Creates an API key in the actor's tenant; the returned `key` is shown once and never again. */
+  /**
+   * Creates an API key in the actor's tenant; the returned `key` is shown once and never again. The key's owner
+   * (`createdBy`) is the actor's owner: the user, or for an actor that is itself a key, that key's owner.
+   */
   async createApiKey(actor: Principal, spec: { name: string; role: string; expiresAt?: number | null }, ctx: RequestContext = {}): Promise<{ key: string; record: ApiKeyRecord }> {
     requirePermission(actor, 'apikeys:manage');
-    const created = await this.apiKeys.create({ ...spec, tenantId: actor.tenantId, createdBy: actor.subject });
-    await this.audit.record({
-      actor: actor.subject, tenantId: actor.tenantId, action: 'apikeys.create', target: `apikey:${created.record.id}`,
-      outcome: 'success', requestId: ctx.requestId, detail: { name: created.record.name, role: created.record.role },
-    });
+    const created = this.apiKeys.prepare({ ...spec, tenantId: actor.tenantId, createdBy: actor.owner ?? actor.subject });
+    const r = created.record;
+    await recordThenApply(this.audit, {
+      actor: actor.subject, tenantId: actor.tenantId, action: 'apikeys.create', target: `apikey:${r.id}`,
+      outcome: 'success', requestId: ctx.requestId, detail: { name: r.name, role: r.role, owner: r.createdBy },
+    }, () => this.apiKeys.save(r));
     return created;
   }
 
   async revokeApiKey(actor: Principal, id: string, ctx: RequestContext = {}): Promise<void> {
     requirePermission(actor, 'apikeys:manage');
-    await this.apiKeys.revoke(actor.tenantId, id);
-    await this.audit.record({ actor: actor.subject, tenantId: actor.tenantId, action: 'apikeys.revoke', target: `apikey:${id}`, outcome: 'success', requestId: ctx.requestId });
+    const key = await this.store.getApiKey(id);
+    if (!key || key.tenantId !== actor.tenantId || key.revokedAt !== null) throw new AuthError('not_found', 'no such live API key in this tenant');
+    await recordThenApply(this.audit, {
+      actor: actor.subject, tenantId: actor.tenantId, action: 'apikeys.revoke', target: `apikey:${id}`, outcome: 'success', requestId: ctx.requestId,
+    }, () => this.apiKeys.revoke(actor.tenantId, id));
   }
 
   /** The actor's tenant's API keys (without hashes), by creation; a page of them when `page` is given. */

@@ -3,8 +3,8 @@
 // contain secrets, and login refusals never reveal whether an e-mail exists (bad_credentials covers both).
 
 export type AuthErrorCode =
-  // login
-  | 'bad_credentials' | 'locked' | 'mfa_required' | 'mfa_invalid' | 'disabled'
+  // login, and re-authentication before a credential change ('reauth_required': the current password is missing)
+  | 'bad_credentials' | 'locked' | 'mfa_required' | 'mfa_invalid' | 'disabled' | 'reauth_required'
   // access tokens and API keys
   | 'malformed' | 'expired' | 'tampered' | 'revoked' | 'wrong_type'
   // refresh tokens
@@ -13,7 +13,7 @@ export type AuthErrorCode =
   | 'invalid_request' | 'forbidden' | 'not_found' | 'conflict';
 
 export const AUTH_ERROR_STATUS: Record<AuthErrorCode, number> = {
-  bad_credentials: 401, locked: 401, mfa_required: 401, mfa_invalid: 401, disabled: 401,
+  bad_credentials: 401, locked: 401, mfa_required: 401, mfa_invalid: 401, disabled: 401, reauth_required: 401,
   malformed: 401, expired: 401, tampered: 401, revoked: 401, wrong_type: 401, reuse_detected: 401,
   invalid_request: 400, forbidden: 403, not_found: 404, conflict: 409,
 };

@@ -19,15 +19,22 @@ export interface Principal {
   tokenId: string;
   /** When the credential stops being valid (epoch ms), if it expires. */
   expiresAt?: number;
+  /**
+   * The person accountable for the call: `user:<id>` for a user; for an API key, whoever created it (the creating
+   * user, followed through keys made with keys; `system` for the bootstrap key). Two-person rules compare this.
+   */
+  owner?: string;
 }
 
 export function userPrincipal(userId: string, tenantId: string, role: Role, tokenId: string, expiresAt: number): Principal {
-  return { kind: 'user', userId, subject: `user:${userId}`, tenantId, role, permissions: permissionsOf(role), tokenId, expiresAt };
+  const subject = `user:${userId}`;
+  return { kind: 'user', userId, subject, tenantId, role, permissions: permissionsOf(role), tokenId, expiresAt, owner: subject };
 }
 
-export function apiKeyPrincipal(apiKeyId: string, tenantId: string, role: Role, expiresAt: number | null): Principal {
+export function apiKeyPrincipal(apiKeyId: string, tenantId: string, role: Role, expiresAt: number | null, owner?: string): Principal {
   const p: Principal = {
     kind: 'apikey', apiKeyId, subject: `apikey:${apiKeyId}`, tenantId, role, permissions: permissionsOf(role), tokenId: apiKeyId,
+    owner: owner ?? `apikey:${apiKeyId}`,
   };
   if (expiresAt !== null) p.expiresAt = expiresAt;
   return p;

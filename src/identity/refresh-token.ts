@@ -87,6 +87,14 @@ export class RefreshTokens {
     return this.issue(family);
   }
 
+  /** The live family of `token`, or undefined when it is not a refresh token, unknown or of a revoked session. */
+  async familyOf(token: string): Promise<RefreshFamilyRecord | undefined> {
+    if (credentialKind(token) !== 'refresh') return undefined;
+    const record = await this.store.findRefreshToken(hashSecret(token));
+    const family = record && await this.store.getRefreshFamily(record.familyId);
+    return family && family.revokedAt === null ? family : undefined;
+  }
+
   /** Revokes the family of `token` (logout). Returns the family revoked. */
   async revoke(token: string, reason: string): Promise<RefreshFamilyRecord> {
     const { family } = await this.lookup(token);

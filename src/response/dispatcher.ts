@@ -43,6 +43,12 @@ export interface AgentTarget { tenantId: string; agentId: string }
  */
 export type AgentSender = (agent: AgentTarget, msg: ServerMessage) => boolean;
 
+/**
+ * The person accountable for an actor (as the ledger names it) in a tenant: `user:<id>` for a user and for the API
+ * keys that user created (src/identity AuthService.ownerOf). Two-person approval compares owners, not actors.
+ */
+export type OwnerOf = (tenantId: string, actor: string) => Promise<string>;
+
 export interface DispatcherOptions {
   store: CommandStore;
   artifacts: ArtifactStore;
@@ -51,6 +57,8 @@ export interface DispatcherOptions {
   log: Logger;
   config?: ResponseConfig;
   now?: () => number;
+  /** Without it each actor is its own owner (then a person's API key could approve their own request). */
+  ownerOf?: OwnerOf;
 }
 
 export class ResponseError extends Error {
@@ -149,13 +157,20 @@ export class ResponseDispatcher {
     return this.serial(c.id, () => this.deliver(c));
   }
 
-  /** A second principal approves a command awaiting approval; the requester cannot approve their own. */
+  /**
+   * A second person approves a command awaiting approval: not the requester, nor anyone acting for the same person
+   * (an API key counts as the user who created it, so a requester cannot approve with a key they minted).
+   */
   async approve(who: Requester, id: string): Promise<CommandRecord> {
     return this.serial(id, async () => {
       const c = await this.o.store.get(who.tenantId, id);
       if (!c) throw new ResponseError(404, 'no such response action');
       if (c.status !== 'awaiting_approval') throw new ResponseError(409, `the action is ${c.status}, not awaiting approval`);
-      if (c.requestedBy === who.actor) throw new ResponseError(409, 'a different principal must approve (two-person rule)');
+      const ownerOf = this.o.ownerOf ?? (async (_tenantId: string, actor: string) => actor);
+      const [requester, approver] = await Promise.all([ownerOf(c.tenantId, c.requestedBy), ownerOf(c.tenantId, who.actor)]);
+      if (c.requestedBy === who.actor || requester === approver) {
+        throw new ResponseError(409, 'a different principal, and another person, must approve (two-person rule; an API key counts as the user who created it)');
+      }
       const moved = await this.move(c, { type: 'approve' }, { approvedBy: who.actor }, who.actor);
       if (!moved) throw new ResponseError(409, 'the action changed meanwhile; try again');
       return this.deliver(moved);

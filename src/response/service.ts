@@ -11,7 +11,7 @@ import type { AgentIdentity } from '../pki/pki.ts';
 import type { ArtifactChunk, CommandResult } from '../schema/wire.ts';
 import { openLedger } from '../stores/ledger/open.ts';
 import { ArtifactStorage, type ArtifactStore } from './artifacts.ts';
-import { ResponseDispatcher, type AgentSender, type ResponseConfig } from './dispatcher.ts';
+import { ResponseDispatcher, type AgentSender, type OwnerOf, type ResponseConfig } from './dispatcher.ts';
 import { openSqliteCommandStore, type CommandStore } from './store.ts';
 
 export interface ResponseServiceOptions {
@@ -20,6 +20,8 @@ export interface ResponseServiceOptions {
   send: AgentSender;
   audit?: AuditSink;
   config?: ResponseConfig;
+  /** Who is accountable for an actor, for two-person approval (the API's AuthService.ownerOf). */
+  ownerOf?: OwnerOf;
 }
 
 /** What the ingest server calls; spread into its options. */
@@ -44,6 +46,8 @@ export interface ResponseParts {
   send: AgentSender;
   log: Logger;
   config?: ResponseConfig;
+  /** Who is accountable for an actor, for two-person approval (the API's AuthService.ownerOf). */
+  ownerOf?: OwnerOf;
 }
 
 /** Starts a dispatcher over the given parts; closing the service stops it and closes the store. */
@@ -51,7 +55,7 @@ export async function startResponseService(p: ResponseParts): Promise<ResponseSe
   await p.store.migrate();
   const log = p.log.child({ component: 'response' });
   const dispatcher = new ResponseDispatcher({
-    store: p.store, artifacts: p.artifacts, audit: p.audit, send: p.send, log, config: p.config,
+    store: p.store, artifacts: p.artifacts, audit: p.audit, send: p.send, log, config: p.config, ownerOf: p.ownerOf,
   });
   dispatcher.start();
   const logged = (what: string) => (err: unknown) => log.error({ err }, what);
@@ -74,7 +78,7 @@ export async function openResponseService(o: ResponseServiceOptions): Promise<Re
   const ledger = o.audit ? undefined : await openLedger({ dataDir: o.dataDir });
   const service = await startResponseService({
     store: openSqliteCommandStore(join(o.dataDir, 'response.db')), artifacts: new ArtifactStorage(join(o.dataDir, 'artifacts')),
-    audit: o.audit ?? ledger!, send: o.send, log: o.log, config: o.config,
+    audit: o.audit ?? ledger!, send: o.send, log: o.log, config: o.config, ownerOf: o.ownerOf,
   });
   return {
     ...service,

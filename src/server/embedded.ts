@@ -171,6 +171,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   // One ledger writer per data directory: the API's ledger is everyone's audit sink.
   const security = await openApiSecurity({ dataDir: o.dataDir, ...o.security });
   const response = await openResponseService({ dataDir: o.dataDir, log: o.log, config: o.response, audit: o.audit ?? security.ledger,
+    ownerOf: (tenantId, actor) => security.auth.ownerOf(tenantId, actor),
     send: ({ agentId }, msg) => { const c = ingest.channels.get(agentId); c?.send(msg); return c !== undefined; } });
   // Ingest and the bus log run in a thread of their own: acknowledgements never wait for this thread.
   // Policies: the latest versions go down each stream as it opens, new versions to the tenant's open streams.

@@ -231,7 +231,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       const response = await startResponseService({
         store: openPostgresCommandStore({ connectionString: c.postgres }),
         artifacts: await PostgresArtifactStore.open({ connectionString: c.postgres }), audit: security.ledger,
-        send: relaySender(await control(), log), log,
+        send: relaySender(await control(), log), log, ownerOf: (tenantId, actor) => security.auth.ownerOf(tenantId, actor),
       });
       stops.push(() => response.close());
       const reports = consumeReports(await control(), response.dispatcher, log);

@@ -106,9 +106,9 @@ test('MFA: enrol, then login requires a valid, unused TOTP code', async (t) => {
   const me = (await login(auth)).principal;
   const { secret, uri } = await users.beginTotpEnrolment(me);
   assert.match(uri, /^otpauth:\/\/totp\/Vigil%3Aviewer%40t1\.io\?secret=/);
-  await assert.rejects(users.confirmTotpEnrolment(me, secret, '000000'), refusal('mfa_invalid'));
+  await assert.rejects(users.confirmTotpEnrolment(me, { password: PASSWORD }, secret, '000000'), refusal('mfa_invalid'));
   const key = base32Decode(secret);
-  await users.confirmTotpEnrolment(me, secret, totp(key, clock.now));
+  await users.confirmTotpEnrolment(me, { password: PASSWORD }, secret, totp(key, clock.now));
   await assert.rejects(login(auth), refusal('mfa_required'));
   await assert.rejects(login(auth, { totp: totp(key, clock.now) }), refusal('mfa_invalid')); // the enrolment code's step is used
   clock.now += 30_000;
@@ -148,7 +148,7 @@ test('refresh tokens expire after 7 days; concurrent use of one token is reuse',
 test('logout revokes the access token (until expiry) and the refresh family', async (t) => {
   const { auth } = await setup(t);
   const pair = await login(auth);
-  await auth.logout({ accessToken: pair.accessToken, refreshToken: pair.refreshToken });
+  await auth.logout(pair.principal, { accessToken: pair.accessToken, refreshToken: pair.refreshToken });
   await assert.rejects(auth.verifyAccessToken(pair.accessToken), refusal('revoked'));
   await assert.rejects(auth.refresh(pair.refreshToken), refusal('revoked'));
 });
@@ -212,7 +212,7 @@ test('password hashes made with old parameters are upgraded at login; password c
   await stronger.login({ tenantId: 't1', email: 'viewer@t1.io', password: PASSWORD });
   assert.match((await store.getUser('t1', viewer.id))!.passwordHash, /m=512,/);
   const pair = await login(auth);
-  await users.changeOwnPassword(pair.principal, PASSWORD, 'another long passphrase');
+  await users.changeOwnPassword(pair.principal, { password: PASSWORD }, 'another long passphrase');
   await assert.rejects(auth.refresh(pair.refreshToken), refusal('revoked'));
   await login(auth, { password: 'another long passphrase' });
 });

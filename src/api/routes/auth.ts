@@ -1,14 +1,18 @@
 // Authentication routes: login (password, TOTP, lockout) → access JWT + rotating refresh token; refresh;
-// logout; who am I; TOTP enrolment and own password change. Refusals are 401 problems with the AuthError
-// `code` (bad_credentials, mfa_required, mfa_invalid, locked + Retry-After, disabled, reuse_detected, …).
+// logout (of the caller's own tokens only); who am I; TOTP enrolment and own password change, both with
+// re-authentication (`current_password`, plus `totp`, the current code, when MFA is on). Refusals are 401 problems
+// with the AuthError `code` (bad_credentials, reauth_required, mfa_required, mfa_invalid, locked + Retry-After,
+// disabled, reuse_detected, …).
 
 import type { FastifyInstance } from 'fastify';
 import { credentialOf, requestContext } from '../http.ts';
 import type { TokenPair } from '../../identity/auth-service.ts';
 import type { ApiOptions } from '../server.ts';
+import { TENANT_ID_PATTERN } from '../../identity/validate.ts';
 
 const SMALL_BODY = 16 * 1024;
 const secret = { type: 'string', minLength: 1, maxLength: 1024 } as const;
+const totpCode = { type: 'string', pattern: '^[0-9]{6}$' } as const;
 
 export function authRoutes(api: FastifyInstance, o: ApiOptions): void {
   const { auth, users, identity } = o.security;
@@ -26,7 +30,7 @@ export function authRoutes(api: FastifyInstance, o: ApiOptions): void {
     config: { access: 'public' }, bodyLimit: SMALL_BODY,
     schema: { body: { type: 'object', additionalProperties: false, required: ['email', 'password'], properties: {
       email: { type: 'string', minLength: 1, maxLength: 320 }, password: secret,
-      totp: { type: 'string', pattern: '^[0-9]{6}$' }, tenant: { type: 'string', minLength: 1, maxLength: 64 } } } },
+      totp: totpCode, tenant: { type: 'string', pattern: TENANT_ID_PATTERN, maxLength: 64 } } } },
   }, async (req) => {
     const b = req.body;
     return session(await auth.login({ tenantId: b.tenant ?? o.defaultTenant ?? 'default', email: b.email, password: b.password, totp: b.totp }, requestContext(req)));
@@ -42,7 +46,7 @@ export function authRoutes(api: FastifyInstance, o: ApiOptions): void {
     schema: { body: { type: ['object', 'null'], additionalProperties: false, properties: { refresh_token: secret } } },
   }, async (req, reply) => {
     const accessToken = req.principal!.kind === 'user' ? credentialOf(req) : undefined;
-    await auth.logout({ accessToken, refreshToken: req.body?.refresh_token }, requestContext(req));
+    await auth.logout(req.principal!, { accessToken, refreshToken: req.body?.refresh_token }, requestContext(req));
     return reply.code(204).send();
   });
 
@@ -58,21 +62,24 @@ export function authRoutes(api: FastifyInstance, o: ApiOptions): void {
 
   api.post('/auth/totp/enroll', { config: { access: 'authenticated' } }, async (req) => users.beginTotpEnrolment(req.principal!));
 
-  api.post<{ Body: { secret: string; code: string } }>('/auth/totp/confirm', {
+  // `current_password` is not required by the schema so that its absence is the precise 401 reauth_required.
+  api.post<{ Body: { secret: string; code: string; current_password?: string; totp?: string } }>('/auth/totp/confirm', {
     config: { access: 'authenticated' }, bodyLimit: SMALL_BODY,
     schema: { body: { type: 'object', additionalProperties: false, required: ['secret', 'code'], properties: {
-      secret: { type: 'string', pattern: '^[A-Z2-7]{16,128}$' }, code: { type: 'string', pattern: '^[0-9]{6}$' } } } },
+      secret: { type: 'string', pattern: '^[A-Z2-7]{16,128}$' }, code: totpCode, current_password: secret, totp: totpCode } } },
   }, async (req, reply) => {
-    await users.confirmTotpEnrolment(req.principal!, req.body.secret, req.body.code, requestContext(req));
+    const b = req.body;
+    await users.confirmTotpEnrolment(req.principal!, { password: b.current_password, totp: b.totp }, b.secret, b.code, requestContext(req));
     return reply.code(204).send();
   });
 
-  api.post<{ Body: { current_password: string; new_password: string } }>('/auth/password', {
+  api.post<{ Body: { current_password: string; new_password: string; totp?: string } }>('/auth/password', {
     config: { access: 'authenticated' }, bodyLimit: SMALL_BODY,
     schema: { body: { type: 'object', additionalProperties: false, required: ['current_password', 'new_password'], properties: {
-      current_password: secret, new_password: secret } } },
+      current_password: secret, new_password: secret, totp: totpCode } } },
   }, async (req, reply) => {
-    await users.changeOwnPassword(req.principal!, req.body.current_password, req.body.new_password, requestContext(req));
+    const b = req.body;
+    await users.changeOwnPassword(req.principal!, { password: b.current_password, totp: b.totp }, b.new_password, requestContext(req));
     return reply.code(204).send();
   });
 }
