@@ -32,7 +32,15 @@ export interface AlertRule {
   type: 'single' | CorrelationIR['type'];
   /** The automated response the rule names, if any (run only where the server's policy allows). */
   response?: RuleResponse;
+  /** Who answers for that response (set with it): it never runs on a host of another tenant than the owner's. */
+  owner?: RuleOwner;
 }
+
+/**
+ * Who answers for a rule's automated response: the tenant whose principal uploaded the rule, or the operator who
+ * loaded it from a rule file (its responses run in the tenants the server's automation policy names).
+ */
+export type RuleOwner = { kind: 'tenant'; tenant_id: string } | { kind: 'operator' };
 
 export interface Alert {
   id: string;

@@ -1,8 +1,9 @@
 // Correlation rules (sigma-correlation-rules-specification): event_count, value_count, temporal,
 // temporal_ordered, value_sum, value_avg, value_percentile over `timespan`, grouped by `group-by` (with
-// `aliases`), chained (a correlation may reference another correlation). State is partitioned by host and
-// bounded: at most MAX_GROUPS groups per correlation (past it, the least recently updated tenth is evicted, counted) and
-// MAX_ENTRIES entries per group (oldest dropped, counted).
+// `aliases`), chained (a correlation may reference another correlation). State is partitioned by tenant and host
+// and bounded: at most MAX_GROUPS groups per correlation and tenant (past it, the tenant's least recently updated
+// tenth is evicted, counted: one tenant's events never push another tenant's groups out) and MAX_ENTRIES entries
+// per group (oldest dropped, counted).
 // Window semantics: conditions that only grow true (gt/gte, temporal) use a sliding window and fire as soon
 // as they hold; conditions with an upper bound (lt/lte/eq/neq, averages, percentiles) use a window opened by
 // the group's first event and are decided when it closes (a later event of the same host past its end, or
@@ -13,6 +14,7 @@ import { getterFor, stringForm } from '../sigma/predicate.ts';
 import type { Getter } from '../sigma/predicate.ts';
 import { trimOldest } from '../util/trim-oldest.ts';
 
+/** Open groups per correlation and tenant. */
 export const MAX_GROUPS = 10_000;
 export const MAX_ENTRIES = 4_096;
 const MAX_EVENT_IDS = 100;
@@ -115,7 +117,8 @@ function orderedSequence(c: CorrelationIR, entries: Entry[]): boolean {
 /** One correlation rule's state and logic. */
 export class CorrelationState {
   readonly ir: CorrelationIR;
-  private readonly groups = new Map<string, Group>(); // insertion order = least recently updated first
+  /** Per tenant, its groups by key; insertion order = least recently updated first. */
+  private readonly tenants = new Map<string, Map<string, Group>>();
   private readonly refs: Set<string>;
   private readonly valueField: Map<string, Getter | string>; // rule id → field of the aggregated value
   private readonly upperBounded: boolean;
@@ -139,12 +142,18 @@ export class CorrelationState {
 
   references(ruleId: string): boolean { return this.refs.has(ruleId); }
 
-  get groupCount(): number { return this.groups.size; }
+  get groupCount(): number {
+    let n = 0;
+    for (const groups of this.tenants.values()) n += groups.size;
+    return n;
+  }
 
   /** Adds one input; returns the matches it completes (closed windows of this host, then this group). */
   add(input: CorrelationInput): CorrelationMatch[] {
     const partition = `${input.tenant}\u0000${input.host}`;
-    const out = this.closeBefore(partition, input.time);
+    let groups = this.tenants.get(input.tenant);
+    if (!groups) { groups = new Map(); this.tenants.set(input.tenant, groups); }
+    const out = this.closeBefore(groups, partition, input.time);
     const groupBy: Record<string, string> = {};
     for (const g of this.ir.group_by) {
       const v = stringForm(input.get(this.fieldFor(g, input.ruleId)));
@@ -152,11 +161,11 @@ export class CorrelationState {
       groupBy[g] = v;
     }
     const key = `${partition}\u0000${this.ir.group_by.map((g) => groupBy[g]).join('\u0000')}`;
-    let group = this.groups.get(key);
-    if (group) this.groups.delete(key);
+    let group = groups.get(key);
+    if (group) groups.delete(key);
     else group = { key, tenant: input.tenant, host: input.host, groupBy, entries: [], tally: new Map() };
-    this.groups.set(key, group);
-    this.evictGroups();
+    groups.set(key, group);
+    this.counters.evictedGroups += trimOldest(groups, MAX_GROUPS);
     const field = this.valueField.get(input.ruleId) as string;
     const entry: Entry = { time: input.time, ruleId: input.ruleId, value: field ? input.get(field) : undefined, eventIds: input.eventIds.slice(0, MAX_EVENT_IDS) };
     group.entries.push(entry);
@@ -171,11 +180,10 @@ export class CorrelationState {
 
   /** Decides every open window (end of input). */
   flush(): CorrelationMatch[] {
-    return this.upperBounded ? this.closeBefore(undefined, Number.POSITIVE_INFINITY) : [];
-  }
-
-  private evictGroups(): void {
-    this.counters.evictedGroups += trimOldest(this.groups, MAX_GROUPS);
+    if (!this.upperBounded) return [];
+    const out: CorrelationMatch[] = [];
+    for (const groups of [...this.tenants.values()]) out.push(...this.closeBefore(groups, undefined, Number.POSITIVE_INFINITY));
+    return out;
   }
 
   private slide(group: Group, now: number): void {
@@ -185,11 +193,11 @@ export class CorrelationState {
     if (drop > 0) for (const e of group.entries.splice(0, drop)) this.count(group, e, -1);
   }
 
-  /** Upper-bounded conditions: decide the windows of a tenant/host partition (all when undefined) ending before `now`. */
-  private closeBefore(partition: string | undefined, now: number): CorrelationMatch[] {
+  /** Upper-bounded conditions: decide the windows of one tenant's groups, of a host partition (all when undefined), ending before `now`. */
+  private closeBefore(groups: Map<string, Group>, partition: string | undefined, now: number): CorrelationMatch[] {
     if (!this.upperBounded) return [];
     const out: CorrelationMatch[] = [];
-    for (const g of [...this.groups.values()]) {
+    for (const g of [...groups.values()]) {
       if ((partition !== undefined && !g.key.startsWith(`${partition}\u0000`)) || g.entries[0].time + this.ir.timespan_ms >= now) continue;
       const end = g.entries[0].time + this.ir.timespan_ms;
       const inWindow = g.entries.filter((e) => e.time <= end);
@@ -197,7 +205,7 @@ export class CorrelationState {
       this.setEntries(g, inWindow);
       const m = this.decide(g);
       if (m) out.push(m);
-      if (rest.length > 0) { this.setEntries(g, rest); this.groups.set(g.key, g); } else this.groups.delete(g.key);
+      if (rest.length > 0) { this.setEntries(g, rest); groups.set(g.key, g); } else this.remove(g);
     }
     return out;
   }
@@ -241,8 +249,13 @@ export class CorrelationState {
     const m: CorrelationMatch = {
       correlation: ir, tenant: g.tenant, host: g.host, groupBy: g.groupBy, eventIds, first: g.entries[0].time, last: g.entries[g.entries.length - 1].time, value,
     };
-    this.groups.delete(g.key);
+    this.remove(g);
     return m;
+  }
+
+  /** Forgets a group (its tenant's map stays, empty: one per tenant ever seen). */
+  private remove(g: Group): void {
+    this.tenants.get(g.tenant)?.delete(g.key);
   }
 }
 

@@ -5,11 +5,14 @@
 // the registry is rebuilt from the state as it stands. `resync()` rebuilds the registry from the state store
 // (rule files as loaded, then the stored uploads and switches): how a scale-out process applies a change
 // another process made. Also tries a rule text against given events without enabling it.
+// Every write names its writer (tenant and principal), persisted with it: an uploaded rule belongs to the writer's
+// tenant (its automated response runs only there), and a text naming a response is refused (`forbidden`) unless
+// the writer may respond (`ir:execute`).
 
 import type { VigilEvent } from '../schema/event.ts';
 import type { RejectedRule } from '../sigma/ir.ts';
 import type { RuleSource } from '../sigma/parser.ts';
-import type { RuleStateStore } from '../stores/rules/sqlite.ts';
+import type { RuleStateStore, RuleWrite } from '../stores/rules/types.ts';
 import type { Alert } from './alerts.ts';
 import { Detector } from './engine.ts';
 import { normalizeRecord } from './records.ts';
@@ -17,6 +20,12 @@ import { RuleRegistry, type ChangeResult, type RuleInfo } from './registry.ts';
 import type { DetectionStage } from './stage.ts';
 
 export interface RuleTestResult { matches: number; alerts: Alert[]; rejected: RejectedRule[] }
+
+/** Who writes: the principal's tenant (the owner of what it uploads), its ledger name, and whether it may respond. */
+export interface RuleWriter extends RuleWrite {
+  /** The writer holds `ir:execute`: only then may a rule it writes name an automated response. */
+  mayRespond: boolean;
+}
 
 export class RuleService {
   private registry: RuleRegistry;
@@ -47,8 +56,8 @@ export class RuleService {
     registry.setSources('directory', this.files.directories);
     const rejected: RejectedRule[] = [];
     const uploadKeyOf = new Map<string, string>();
-    for (const { key, text } of this.state.uploads()) {
-      const r = registry.add(text);
+    for (const { key, text, tenantId } of this.state.uploads()) {
+      const r = registry.add(text, { owner: tenantId });
       if (r.ok) for (const id of r.ids) uploadKeyOf.set(id, key);
       else rejected.push(...r.rejected.map((x) => ({ ...x, reason: `stored upload ${key}: ${x.reason}` })));
     }
@@ -71,22 +80,22 @@ export class RuleService {
     return this.registry.get(id);
   }
 
-  async add(text: string): Promise<ChangeResult> {
-    const r = this.registry.add(text);
+  async add(text: string, by: RuleWriter): Promise<ChangeResult> {
+    const r = this.registry.add(text, { owner: by.tenantId, mayRespond: by.mayRespond });
     if (r.ok) {
       const key = r.ids[0];
       for (const id of r.ids) this.uploadKeyOf.set(id, key);
-      await this.persist(() => this.state.saveUpload(key, text));
+      await this.persist(() => this.state.saveUpload(key, text, writeOf(by)));
     }
     return r;
   }
 
-  async replace(id: string, text: string): Promise<ChangeResult> {
-    const r = this.registry.replace(id, text);
+  async replace(id: string, text: string, by: RuleWriter): Promise<ChangeResult> {
+    const r = this.registry.replace(id, text, { owner: by.tenantId, mayRespond: by.mayRespond });
     if (r.ok) {
       const key = this.uploadKeyOf.get(id) ?? id;
       for (const rid of r.ids) this.uploadKeyOf.set(rid, key);
-      await this.persist(() => this.state.saveUpload(key, text));
+      await this.persist(() => this.state.saveUpload(key, text, writeOf(by)));
     }
     return r;
   }
@@ -101,9 +110,9 @@ export class RuleService {
     return r;
   }
 
-  async setEnabled(id: string, enabled: boolean): Promise<boolean> {
+  async setEnabled(id: string, enabled: boolean, by?: RuleWrite): Promise<boolean> {
     if (!this.registry.setEnabled(id, enabled)) return false;
-    await this.persist(() => this.state.saveSwitch(id, enabled));
+    await this.persist(() => this.state.saveSwitch(id, enabled, by && writeOf(by)));
     return true;
   }
 
@@ -135,4 +144,9 @@ export class RuleService {
   private reload(): void {
     this.stage.reload(this.registry.snapshot());
   }
+}
+
+/** The persisted part of a writer (tenant and principal). */
+function writeOf(by: RuleWrite): RuleWrite {
+  return { tenantId: by.tenantId, actor: by.actor };
 }

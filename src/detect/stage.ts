@@ -47,7 +47,8 @@ export class DetectionStage {
       if (isExemptFromDetection(ev)) { this.counters.exempt++; continue; }
       const n = normalizeRecord(ev);
       if (!n) { this.counters.unclassified++; continue; }
-      for (const a of detector.detect(n, ev.agent?.tenant_id ?? '')) alerts.push(a);
+      // Tenant and host are the reporting agent's (stamped by ingest from its certificate), never the event's own.
+      for (const a of detector.detect(n, ev.agent?.tenant_id ?? '', ev.agent?.id)) alerts.push(a);
     }
     if (alerts.length === 0) return;
     this.counters.alerts += alerts.length;

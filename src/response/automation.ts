@@ -2,6 +2,10 @@
 // fires, guarded by policy. `planAutoResponse` is the pure decision (is it allowed, with which parameters);
 // `AutoResponder.onAlert` is the hook the detection stage calls with each alert: it applies the policy, a per-host
 // rate limit, and files the command through the dispatcher as `rule:<rule id>` (audited like any request).
+// Tenancy: the rule set is shared by every tenant, its responses are not. A response runs only on a host of the
+// tenant that owns the rule (the tenant whose principal uploaded it, stamped on the alert by the detector), and a
+// rule file's (the operator's) only in the tenants `operatorRuleTenants` names; a rule with no recorded owner
+// never responds. The alert's tenant and host are the reporting agent's, from its certificate.
 
 import type { Alert } from '../detect/alerts.ts';
 import type { Level } from '../sigma/ir.ts';
@@ -21,11 +25,32 @@ export interface AutoResponsePolicy {
   maxPerHostPerHour: number;
   /** Hosts never acted on automatically (e.g. critical servers). */
   excludedHosts: string[];
+  /**
+   * Tenants on whose hosts the responses of rule files (built-ins, `--rules` directories: the operator's) may run,
+   * or '*' for every tenant. Default: the platform's home tenant `default` only. Uploaded rules respond only in
+   * their owner's tenant, whatever this says.
+   */
+  operatorRuleTenants: string[] | '*';
 }
+
+/** The platform's home tenant (src/server/embedded.ts DEFAULT_TENANT): the operator's own. */
+const HOME_TENANT = 'default';
 
 export const DEFAULT_AUTO_RESPONSE_POLICY: AutoResponsePolicy = {
   enabled: false, allowedActions: ['kill_process', 'collect_triage'], minLevel: 'high', maxPerHostPerHour: 5, excludedHosts: [],
+  operatorRuleTenants: [HOME_TENANT],
 };
+
+/** Why a response may not run for this alert's tenant (undefined: it may). */
+function tenancyRefusal(alert: Alert, policy: AutoResponsePolicy): string | undefined {
+  const owner = alert.rule.owner;
+  if (!owner) return 'the rule records no owning tenant (uploaded before owners were recorded: save it again to have it respond)';
+  if (owner.kind === 'tenant') {
+    return owner.tenant_id === alert.tenant_id ? undefined : `the rule belongs to tenant ${owner.tenant_id}; its response never runs on another tenant's host`;
+  }
+  const tenants = policy.operatorRuleTenants;
+  return tenants === '*' || tenants.includes(alert.tenant_id) ? undefined : `responses of rule files are not configured for tenant ${alert.tenant_id}`;
+}
 
 const LEVELS: Level[] = ['informational', 'low', 'medium', 'high', 'critical'];
 
@@ -45,6 +70,8 @@ function matchingProcess(alert: Alert): Record<string, unknown> | undefined {
 export function planAutoResponse(alert: Alert, response: RuleResponse, policy: AutoResponsePolicy, recentForHost: number): AutoPlan {
   if (!policy.enabled) return { run: false, reason: 'automated response is disabled' };
   if (!alert.host_id) return { run: false, reason: 'the alert names no host' };
+  const refusal = tenancyRefusal(alert, policy);
+  if (refusal) return { run: false, reason: refusal };
   if (!policy.allowedActions.includes(response.action)) return { run: false, reason: `${response.action} is not allowed unattended` };
   if (LEVELS.indexOf(alert.rule.level) < LEVELS.indexOf(policy.minLevel)) return { run: false, reason: `level ${alert.rule.level} is below ${policy.minLevel}` };
   if (policy.excludedHosts.includes(alert.host_id)) return { run: false, reason: 'the host is excluded from automated response' };

@@ -172,7 +172,14 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   const security = await openApiSecurity({ dataDir: o.dataDir, ...o.security });
   const response = await openResponseService({ dataDir: o.dataDir, log: o.log, config: o.response, audit: o.audit ?? security.ledger,
     ownerOf: (tenantId, actor) => security.auth.ownerOf(tenantId, actor),
-    send: ({ agentId }, msg) => { const c = ingest.channels.get(agentId); c?.send(msg); return c !== undefined; } });
+    // Only down the stream of that agent in that tenant (as the scale-out relay does): a command never reaches
+    // another tenant's agent, whatever host id it names.
+    send: ({ tenantId, agentId }, msg) => {
+      const c = ingest.channels.get(agentId);
+      if (!c || c.identity.tenantId !== tenantId) return false;
+      c.send(msg);
+      return true;
+    } });
   // Ingest and the bus log run in a thread of their own: acknowledgements never wait for this thread.
   // Policies: the latest versions go down each stream as it opens, new versions to the tenant's open streams.
   const ingest = await startIngestThread({ busDir: join(o.dataDir, 'bus'), busSyncMs: o.busSyncMs ?? 0, pkiDir: join(o.dataDir, 'pki'), serverCert: await serverCertificate(ca, grpcAddr.host),

@@ -18,12 +18,13 @@ import { Gauge } from 'prom-client';
 import type { Bus, BusMessage, Subscription } from '../bus/types.ts';
 import type { Alert, AlertSink } from '../detect/alerts.ts';
 import type { ChangeResult, RuleRegistry } from '../detect/registry.ts';
-import { RuleService } from '../detect/rule-service.ts';
+import { RuleService, type RuleWriter } from '../detect/rule-service.ts';
 import { DetectionStage } from '../detect/stage.ts';
 import { LiveProcessIndex } from '../tree/live-index.ts';
 import { PLATFORM_TENANT } from '../identity/permissions.ts';
 import type { AlertStore, StoredAlert } from '../stores/alerts/types.ts';
 import { PostgresRuleStateStore } from '../stores/rules/postgres.ts';
+import type { RuleWrite } from '../stores/rules/types.ts';
 import { loadRules, ruleRegistry } from './detection.ts';
 import { registry as metrics } from './metrics.ts';
 import type { PipelineStage } from './pipeline.ts';
@@ -69,20 +70,20 @@ export class SharedRuleService extends RuleService {
     this.role = o.role;
   }
 
-  override add(text: string): Promise<ChangeResult> {
-    return this.change(() => super.add(text), (r) => r.ok);
+  override add(text: string, by: RuleWriter): Promise<ChangeResult> {
+    return this.change(() => super.add(text, by), (r) => r.ok);
   }
 
-  override replace(id: string, text: string): Promise<ChangeResult> {
-    return this.change(() => super.replace(id, text), (r) => r.ok);
+  override replace(id: string, text: string, by: RuleWriter): Promise<ChangeResult> {
+    return this.change(() => super.replace(id, text, by), (r) => r.ok);
   }
 
   override delete(id: string): Promise<ChangeResult> {
     return this.change(() => super.delete(id), (r) => r.ok);
   }
 
-  override setEnabled(id: string, enabled: boolean): Promise<boolean> {
-    return this.change(() => super.setEnabled(id, enabled), (r) => r);
+  override setEnabled(id: string, enabled: boolean, by?: RuleWrite): Promise<boolean> {
+    return this.change(() => super.setEnabled(id, enabled, by), (r) => r);
   }
 
   /** Re-reads the shared state; rebuilds the rules when its revision moved since this process last read it. */
@@ -164,7 +165,9 @@ export function storeAndPublishSink(alerts: AlertStore, bus: Bus<StoredAlert>): 
     async write(batch: Alert[]) {
       const fresh = new Map((await alerts.write(batch)).map((a) => [a.id, a]));
       const views = await Promise.all(batch.map(async (a) => fresh.get(a.id) ?? await alerts.get(a.tenant_id, a.id)));
-      await Promise.all(views.filter((a) => a !== undefined).map((a) => bus.publish({ subject: `alerts.${a.tenant_id}`, id: a.id, payload: a })));
+      // The message id names the tenant: alert ids are unique per tenant only, and JetStream drops a repeated id
+      // within its duplicate window, so another tenant's alert of the same id must not silence this one.
+      await Promise.all(views.filter((a) => a !== undefined).map((a) => bus.publish({ subject: `alerts.${a.tenant_id}`, id: `${a.tenant_id}/${a.id}`, payload: a })));
     },
   };
 }

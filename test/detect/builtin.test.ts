@@ -15,7 +15,7 @@ registry.setSources('builtin', loadRuleSources([join(import.meta.dirname, '../..
 let n = 0;
 function ev(type: VigilEvent['event']['type'], fields: Partial<VigilEvent>, t = 0, host = 'h1'): VigilEvent {
   return {
-    '@timestamp': new Date(Date.UTC(2026, 0, 1) + t * 1000).toISOString(), agent: { id: 'a1', tenant_id: 't1' },
+    '@timestamp': new Date(Date.UTC(2026, 0, 1) + t * 1000).toISOString(), agent: { id: host, tenant_id: 't1' }, // the host is the reporting agent's
     host: { id: host }, event: { id: `b${++n}`, type }, ...fields,
   };
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { gzipSync } from 'node:zlib';
 import { decodeEventFile, parseEvents } from '../../src/detect/input.ts';
-import { normalizeRecord } from '../../src/detect/records.ts';
+import { hostOf, normalizeRecord } from '../../src/detect/records.ts';
 import { loadCompileOptions, loadRuleSources } from '../../src/detect/loader.ts';
 import { compileSigma } from '../../src/sigma/parser.ts';
 import { DetectionStage } from '../../src/detect/stage.ts';
@@ -63,8 +63,10 @@ async function pipelineAlerts(): Promise<Alert[]> {
   for (const path of DATASETS) {
     for (const f of decodeEventFile(path, readFileSync(path))) {
       const batch: VigilEvent[] = [];
+      // Each record as the agent of its own Windows host would send it: the pipeline's alert host is the reporting
+      // agent, `vigil scan`'s the record's computer, so they name the same host.
       parseEvents(f.text, (raw) => batch.push({
-        '@timestamp': '', agent: { id: 'imported', tenant_id: 'default' }, event: { id: '', type: 'windows' }, winlog: raw as Record<string, unknown>,
+        '@timestamp': '', agent: { id: hostOf(normalizeRecord(raw)?.record ?? {}) ?? 'imported', tenant_id: 'default' }, event: { id: '', type: 'windows' }, winlog: raw as Record<string, unknown>,
       }));
       await stage.process(batch);
     }

@@ -71,7 +71,7 @@ test('the isolation ruleset: its own inet table, drop policy, v4 and v6 allow-li
 function alert(level: Alert['rule']['level'], extra: Partial<Alert> = {}): Alert {
   return {
     id: 'al-1', tenant_id: 't1', host_id: 'agt-1', process_entity_id: 'ENTITY', mitre: [], event_ids: ['e1'],
-    rule: { id: 'r-1', title: 'reverse shell', level, references: [], type: 'single' },
+    rule: { id: 'r-1', title: 'reverse shell', level, references: [], type: 'single', owner: { kind: 'tenant', tenant_id: 't1' } },
     events: [{ process: { pid: 4242, entity_id: 'ENTITY' } }], first_seen: '', last_seen: '', ...extra,
   };
 }

