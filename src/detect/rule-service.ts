@@ -136,7 +136,7 @@ export class RuleService {
     const alerts: Alert[] = [];
     for (const ev of events) {
       const n = normalizeRecord(ev);
-      if (n) alerts.push(...detector.detect(n, ev.agent?.tenant_id ?? ''));
+      if (n) alerts.push(...detector.detect(n, ev.agent?.tenant_id ?? '', ev.agent?.id)); // as the pipeline stage: the reporting agent's host
     }
     return { matches: alerts.length, alerts, rejected: [] };
   }
