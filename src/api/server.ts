@@ -2,9 +2,12 @@
 //   onRequest  authenticate (access JWT or API key → Principal; the tenant comes from the credential only),
 //              rate-limit per user and per tenant (429 + Retry-After), check the route's declared access
 //              (`config: { access: 'hosts:read' }`: one permission from src/identity/permissions.ts);
+//   preValidation / preHandler  the input guard: no lone UTF-16 surrogate, non-finite number or nesting deeper
+//              than MAX_INPUT_DEPTH in a body, query or path (a precise 400, before any store or the ledger sees it);
 //   onSend     ETag/304 on polled lists; record every state-changing call in the audit ledger.
-// Errors are RFC 9457 problem details (AuthError codes kept as `code`); the OpenAPI 3.1 document is generated
-// from the route schemas and served at /api/openapi.json. Also /healthz, /readyz and /metrics.
+// Errors are RFC 9457 problem details (AuthError codes kept as `code`): client input is always a 4xx (validation
+// 400, body too large 413, unsupported media type 415), never a 5xx. The OpenAPI 3.1 document is generated from the
+// route schemas and served at /api/openapi.json. Also /healthz, /readyz and /metrics.
 
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -20,7 +23,7 @@ import type { HuntLimits } from '../stores/events/hunt.ts';
 import type { EventStore } from '../stores/events/types.ts';
 import type { MetadataStore, PolicyRecord } from '../stores/metadata/types.ts';
 import { metricsText, registry } from '../server/metrics.ts';
-import { credentialOf, problem, type RouteAccess } from './http.ts';
+import { credentialOf, HttpError, inputProblem, problem, type RouteAccess } from './http.ts';
 import { LiveFeed } from './live-feed.ts';
 import { agentRoutes } from './routes/agents.ts';
 import { alertSinkRoutes } from './routes/alert-sinks.ts';
@@ -93,22 +96,55 @@ function outcomeOf(status: number): string {
   return status === 401 || status === 403 || status === 429 ? 'denied' : 'failure';
 }
 
+/** Codes of Fastify's own client errors (request parsing, routing), by their Fastify code. */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large', FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'body_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type', FST_ERR_CTP_INVALID_TYPE: 'unsupported_media_type',
+};
+
+/**
+ * One mapping of errors to problems. Client errors keep their 4xx status: schema validation (400 invalid_request),
+ * Fastify's parsing errors (400 malformed JSON, 413 body too large — Fastify throws it as a RangeError, so status
+ * comes before class here —, 414, 415), HttpError and AuthError. A RangeError or MerkleProofError without a status
+ * is a value the client chose out of range (400). Anything else is the server's fault (500, logged, no detail).
+ */
 function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, req, reply) => {
     if (err instanceof AuthError) {
       if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds));
       return problem(reply, err.status, TITLES[err.status] ?? 'Error', err.message, { code: err.code });
     }
-    if (err instanceof RangeError || err instanceof MerkleProofError) return problem(reply, 400, 'Bad Request', err.message, { code: 'invalid_request' });
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
-    if (status >= 500) {
-      req.log.error({ err }, 'request failed');
-      return problem(reply, status, 'Internal Server Error', undefined, { request_id: req.id });
+    const clientStatus = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : undefined;
+    if (err.validation) return problem(reply, 400, 'Bad Request', err.message, { code: 'invalid_request' });
+    if (clientStatus !== undefined) {
+      const fastify = typeof err.code === 'string' && err.code.startsWith('FST_');
+      const code = fastify ? FASTIFY_CODES[err.code!] ?? 'invalid_request' : typeof err.code === 'string' ? err.code : 'invalid_request';
+      return problem(reply, clientStatus, TITLES[clientStatus] ?? 'Bad Request', err.message, { code });
     }
-    const code = err.validation ? 'invalid_request' : (typeof err.code === 'string' && !err.code.startsWith('FST_') ? err.code : 'invalid_request');
-    return problem(reply, status, TITLES[status] ?? 'Bad Request', err.message, { code });
+    if (err instanceof RangeError || err instanceof MerkleProofError) return problem(reply, 400, 'Bad Request', err.message, { code: 'invalid_request' });
+    const status = err.statusCode && err.statusCode >= 500 && err.statusCode < 600 ? err.statusCode : 500;
+    req.log.error({ err }, 'request failed');
+    return problem(reply, status, status === 503 ? 'Service Unavailable' : 'Internal Server Error', undefined, { request_id: req.id });
   });
   app.setNotFoundHandler((req, reply) => problem(reply, 404, 'Not Found', `no route ${req.method} ${req.url.split('?')[0]}`, { code: 'not_found' }));
+}
+
+/**
+ * Refuses input no store can take, for every route, before its handler (and so before the ledger or a store sees
+ * it): a lone UTF-16 surrogate in a string or key (JSON's `\ud800` escapes), a number that is not finite (JSON's
+ * 1e309, or a query's `Infinity`, which Ajv coerces and then lets past minimum/maximum), nesting deeper than
+ * MAX_INPUT_DEPTH. Bodies and queries are checked once parsed (preValidation); queries and paths again after the
+ * schema coerced them (preHandler).
+ */
+function installInputGuard(app: FastifyInstance): void {
+  const check = (parts: ('params' | 'query' | 'body')[]) => async (req: FastifyRequest) => {
+    for (const part of parts) {
+      const wrong = inputProblem(req[part], part === 'query' ? 'querystring' : part);
+      if (wrong) throw new HttpError(400, wrong.message, wrong.code);
+    }
+  };
+  app.addHook('preValidation', check(['params', 'query', 'body']));
+  app.addHook('preHandler', check(['params', 'query']));
 }
 
 /** Authentication, rate limits and the route's declared access, in that order (401, then 429, then 403). */
@@ -193,6 +229,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
   });
   const feed = o.liveFeed ?? new LiveFeed();
   installErrorHandling(app);
+  installInputGuard(app);
   installOpenApi(app);
   app.addHook('onSend', async (req, reply, payload) => {
     reply.header('x-request-id', req.id);

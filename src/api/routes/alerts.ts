@@ -4,14 +4,15 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ALERT_STATUSES, type AlertStatus, type StoredAlert, type TriageAction } from '../../stores/alerts/types.ts';
-import { parseTime, problem } from '../http.ts';
+import { HttpError, intSchema, isoTimeSchema, parseTime, problem } from '../http.ts';
+import { checkTimeCursor } from '../pagination.ts';
 import type { ApiOptions } from '../server.ts';
 
 const MAX_ALERTS = 1000;
 
 export function alertView(a: StoredAlert) {
   const { mitre, ...rest } = a;
-  return { ...rest, severity: a.rule.level, techniques: mitre };
+  return { ...rest, occurrences: a.occurrences ?? 1, severity: a.rule.level, techniques: mitre };
 }
 
 const list = (v: string | undefined) => v?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -21,7 +22,7 @@ const triageBodies: Record<string, object> = {
   assign: { type: 'object', additionalProperties: false, required: ['assignee'], properties: { assignee: { type: 'string', minLength: 1, maxLength: 200 } } },
   close: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason: { type: 'string', minLength: 1, maxLength: 2000 } } },
   suppress: { type: 'object', additionalProperties: false, required: ['reason', 'until'], properties: {
-    reason: { type: 'string', minLength: 1, maxLength: 2000 }, until: { type: 'string', maxLength: 40 } } },
+    reason: { type: 'string', minLength: 1, maxLength: 2000 }, until: isoTimeSchema } },
   comment: { type: 'object', additionalProperties: false, required: ['text'], properties: { text: { type: 'string', minLength: 1, maxLength: 10_000 } } },
 };
 
@@ -32,7 +33,7 @@ function triageAction(action: string, body: Record<string, string>): TriageActio
     case 'comment': return { action, text: body.text };
     case 'suppress': {
       const until = parseTime(body.until, 'until')!;
-      if (until.getTime() <= Date.now()) throw Object.assign(new Error('until must be in the future'), { statusCode: 400 });
+      if (until.getTime() <= Date.now()) throw new HttpError(400, 'until must be in the future', 'invalid_request');
       return { action, reason: body.reason, until };
     }
     default: return { action: 'acknowledge' };
@@ -47,21 +48,23 @@ export function alertRoutes(api: FastifyInstance, o: ApiOptions): void {
     config: { access: 'alerts:read' },
     schema: { querystring: { type: 'object', additionalProperties: false, properties: {
       severity: { type: 'string', maxLength: 200 }, status: { type: 'string', maxLength: 200 }, host: { type: 'string', maxLength: 128 },
-      rule: { type: 'string', maxLength: 256 }, from: { type: 'string', maxLength: 40 }, to: { type: 'string', maxLength: 40 },
-      limit: { type: 'integer', minimum: 1, maximum: MAX_ALERTS }, cursor: { type: 'string', maxLength: 512 } } } },
+      rule: { type: 'string', maxLength: 256 }, from: isoTimeSchema, to: isoTimeSchema,
+      limit: intSchema(1, MAX_ALERTS), cursor: { type: 'string', minLength: 1, maxLength: 512 } } } },
   }, async (req, reply) => {
     const q = req.query;
     const statuses = list(q.status);
     const bad = statuses?.find((s) => !(ALERT_STATUSES as readonly string[]).includes(s));
-    if (bad) return problem(reply, 400, 'Bad Request', `unknown status '${bad}' (one of ${ALERT_STATUSES.join(', ')})`);
+    if (bad) return problem(reply, 400, 'Bad Request', `unknown status '${bad}' (one of ${ALERT_STATUSES.join(', ')})`, { code: 'invalid_request' });
+    const [from, to] = [parseTime(q.from, 'from'), parseTime(q.to, 'to')];
+    checkTimeCursor(q.cursor);
     try {
       const page = await store.list({
         tenantId: req.principal!.tenantId, severities: list(q.severity), statuses: statuses as AlertStatus[] | undefined,
-        hostId: q.host, ruleId: q.rule, from: parseTime(q.from, 'from'), to: parseTime(q.to, 'to'), limit: q.limit ?? 100, cursor: q.cursor,
+        hostId: q.host, ruleId: q.rule, from, to, limit: q.limit ?? 100, cursor: q.cursor,
       });
       return { alerts: page.alerts.map(alertView), next: page.next };
     } catch (err) {
-      if ((err as Error).message === 'invalid cursor') return problem(reply, 400, 'Bad Request', 'invalid cursor');
+      if ((err as Error).message === 'invalid cursor') return problem(reply, 400, 'Bad Request', 'invalid cursor', { code: 'invalid_cursor' });
       throw err;
     }
   });

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { HostRecord } from '../../stores/metadata/types.ts';
 import { buildTree } from '../../tree/process-tree.ts';
-import { parseTime, problem } from '../http.ts';
+import { intSchema, isoTimeSchema, parseTime, problem } from '../http.ts';
 import type { ApiOptions } from '../server.ts';
 
 const MAX_TREE_NODES = 50_000;
@@ -41,12 +41,12 @@ export function hostRoutes(api: FastifyInstance, o: ApiOptions): void {
   api.get<{ Params: { id: string }; Querystring: { at?: string; limit?: number } }>('/hosts/:id/process-tree', {
     config: { access: 'hosts:read' },
     schema: { params: idParams, querystring: { type: 'object', additionalProperties: false, properties: {
-      at: { type: 'string', maxLength: 40 }, limit: { type: 'integer', minimum: 1, maximum: MAX_TREE_NODES } } } },
+      at: isoTimeSchema, limit: intSchema(1, MAX_TREE_NODES) } } },
   }, async (req, reply) => {
     const tenant = req.principal!.tenantId;
+    const at = parseTime(req.query.at, 'at') ?? new Date();
     const h = await o.metadata.getHost(tenant, req.params.id);
     if (!h) return problem(reply, 404, 'Not Found', 'no such host');
-    const at = parseTime(req.query.at, 'at') ?? new Date();
     const limit = req.query.limit ?? MAX_TREE_NODES;
     const live = req.query.at === undefined ? o.liveProcesses?.nodes(tenant, h.id) : undefined;
     const nodes = live ? live.slice(0, limit) : await o.events.processNodes(tenant, h.id, at, limit);

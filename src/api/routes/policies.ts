@@ -5,7 +5,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { PolicyRecord } from '../../stores/metadata/types.ts';
-import { notFound } from '../http.ts';
+import { intSchema, notFound } from '../http.ts';
 import { keysetPage, pageQueryProperties, textKey, type PageQuery } from '../pagination.ts';
 import type { ApiOptions } from '../server.ts';
 
@@ -29,7 +29,7 @@ export function policyRoutes(api: FastifyInstance, o: ApiOptions): void {
 
   api.get<{ Params: { name: string }; Querystring: { version?: number } }>('/policies/:name', {
     config: { access: 'policies:read' },
-    schema: { params: nameParams, querystring: { type: 'object', additionalProperties: false, properties: { version: { type: 'integer', minimum: 1 } } } },
+    schema: { params: nameParams, querystring: { type: 'object', additionalProperties: false, properties: { version: intSchema(1, 2 ** 31 - 1) } } },
   }, async (req) => {
     const p = await o.metadata.getPolicy(req.principal!.tenantId, req.params.name, req.query.version);
     if (!p) throw notFound('policy');

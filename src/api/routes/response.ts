@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasPermission, type Permission } from '../../identity/permissions.ts';
 import { COMMAND_STATUSES, type CommandRecord, type CommandStatus, type ResponseAction } from '../../response/model.ts';
 import { ResponseError, type Requester, type ResponseDispatcher } from '../../response/dispatcher.ts';
-import { problem } from '../http.ts';
+import { intSchema, isoTimeSchema, parseTime, problem } from '../http.ts';
 import type { ApiOptions } from '../server.ts';
 
 /**
@@ -44,6 +44,16 @@ const HOST_ROUTES: { path: string; action: ResponseAction }[] = [
   { path: 'get-file', action: 'get_file' },
 ];
 
+/**
+ * The body of a host action: a JSON object (the action's parameters, checked by the dispatcher, and
+ * `expires_in_s`); no body is an empty one. Arrays, strings and numbers are a 400.
+ */
+const actionBody = {
+  type: 'object',
+  properties: { expires_in_s: { type: 'number' } }, // its range is the dispatcher's (a precise 400)
+} as const;
+const noBodyIsEmpty = async (req: FastifyRequest) => { if (req.body === undefined) req.body = {}; };
+
 function sendError(reply: FastifyReply, err: unknown) {
   if (err instanceof ResponseError) return problem(reply, err.status, err.status === 404 ? 'Not Found' : err.status === 409 ? 'Conflict' : 'Bad Request', err.message);
   throw err;
@@ -55,12 +65,14 @@ export function responseRoutes(api: FastifyInstance, o: ApiOptions): void {
   const deny = (reply: FastifyReply, permission: Permission) => problem(reply, 403, 'Forbidden', `this action needs the ${permission} permission`);
 
   for (const r of HOST_ROUTES) {
-    api.post<{ Params: { id: string }; Body: Record<string, unknown> | undefined }>(`/hosts/:id/${r.path}`, EXECUTE, async (req, reply) => {
+    api.post<{ Params: { id: string }; Body: Record<string, unknown> }>(`/hosts/:id/${r.path}`, {
+      ...EXECUTE, schema: { body: actionBody }, preValidation: noBodyIsEmpty,
+    }, async (req, reply) => {
       if (!allowed(req, 'ir:execute')) return deny(reply, 'ir:execute');
       const who = requesterOf(req);
       const host = await o.metadata.getHost(who.tenantId, req.params.id);
       if (!host) return problem(reply, 404, 'Not Found', 'no such host');
-      const { expires_in_s: expiresIn, ...params } = req.body ?? {};
+      const { expires_in_s: expiresIn, ...params } = req.body;
       if (expiresIn !== undefined && typeof expiresIn !== 'number') return problem(reply, 400, 'Bad Request', 'expires_in_s must be a number');
       try {
         const c = await ir.request(who, host.id, r.action, params, expiresIn === undefined ? undefined : Math.round(expiresIn * 1000));
@@ -83,13 +95,12 @@ export function responseRoutes(api: FastifyInstance, o: ApiOptions): void {
   api.get<{ Querystring: { host_id?: string; status?: CommandStatus; limit?: number; before?: string } }>('/ir/actions', {
     schema: { querystring: { type: 'object', additionalProperties: false, properties: {
       host_id: { type: 'string', maxLength: 128 }, status: { type: 'string', enum: [...COMMAND_STATUSES] },
-      limit: { type: 'integer', minimum: 1, maximum: 1000 }, before: { type: 'string', maxLength: 40 } } } },
+      limit: intSchema(1, 1000), before: isoTimeSchema } } },
     config: READ.config,
   }, async (req, reply) => {
     if (!allowed(req, 'ir:read')) return deny(reply, 'ir:read');
     const q = req.query;
-    const before = q.before === undefined ? undefined : Date.parse(q.before);
-    if (Number.isNaN(before)) return problem(reply, 400, 'Bad Request', 'before must be an ISO 8601 time');
+    const before = parseTime(q.before, 'before')?.getTime();
     const actions = await ir.list(req.principal!.tenantId, { hostId: q.host_id, status: q.status, limit: q.limit ?? 100, before });
     return { actions: actions.map(actionView) };
   });
