@@ -1,5 +1,5 @@
 // Shared pieces of the REST API: the authenticated principal on each request, the per-route declarations
-// (permission, ETag, query-string token) that the hooks of server.ts enforce, RFC 9457 problem details, the schema
+// (permission, ETag, stream ticket) that the hooks of server.ts enforce, RFC 9457 problem details, the schema
 // fragments every route uses for limits and times, and parsing of values that Fastify's schemas cannot check alone.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -15,13 +15,17 @@ export type { Principal };
 export type RouteAccess = Permission | 'authenticated' | 'public';
 
 declare module 'fastify' {
-  interface FastifyRequest { principal?: Principal }
+  interface FastifyRequest {
+    principal?: Principal;
+    /** The credential inside a redeemed stream ticket (server.ts), authenticated like a header's. */
+    ticketCredential?: string;
+  }
   interface FastifyContextConfig {
     access?: RouteAccess;
     /** Answer with an ETag and 304 to a matching If-None-Match (lists that clients poll). */
     etag?: boolean;
-    /** Also accept the credential as `?access_token=` (EventSource cannot send headers). */
-    queryToken?: boolean;
+    /** Also accept a single-use `?ticket=` of POST /stream/ticket (EventSource cannot send headers; never a credential). */
+    streamTicket?: boolean;
   }
 }
 
@@ -116,13 +120,13 @@ export function inputProblem(input: unknown, where: string): { code: string; mes
 /** The request context recorded with identity and ledger entries. */
 export const requestContext = (req: { id: string }) => ({ requestId: req.id });
 
-/** The credential of a request: `Authorization: Bearer …`, or `?access_token=` on routes that allow it. */
+/**
+ * The credential of a request: `Authorization: Bearer …`, or on GET /stream the one inside a redeemed single-use
+ * `?ticket=` (src/api/stream-ticket.ts). Never a credential from the URL: URLs end up in logs and histories.
+ */
 export function credentialOf(req: FastifyRequest): string | undefined {
   const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-  if (m) return m[1];
-  if (!req.routeOptions.config.queryToken) return undefined;
-  const q = (req.query as Record<string, unknown> | undefined)?.access_token;
-  return typeof q === 'string' && q !== '' ? q : undefined;
+  return m ? m[1] : req.ticketCredential;
 }
 
 /** Epoch milliseconds as ISO 8601, null stays null. */

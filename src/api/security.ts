@@ -20,6 +20,7 @@ import type { IdentityStore } from '../stores/identity/types.ts';
 import { ledgerPaths } from '../stores/ledger/key-file.ts';
 import { openLedger } from '../stores/ledger/open.ts';
 import { acquireLedgerWriterLock } from '../stores/ledger/writer-lock.ts';
+import { StreamTickets } from './stream-ticket.ts';
 
 export interface ApiSecurity {
   identity: IdentityStore;
@@ -27,6 +28,8 @@ export interface ApiSecurity {
   users: UserDirectory;
   ledger: Ledger;
   limits: RequestRateLimits;
+  /** Single-use tickets of GET /stream (src/api/stream-ticket.ts), redeemable by every API process sharing the keys. */
+  streamTickets: StreamTickets;
   /** Re-hashes the whole stored ledger and checks it against its signed checkpoints (and exported notes). */
   verifyLedger(external?: string[]): Promise<VerifyReport>;
   close(): Promise<void>;
@@ -62,7 +65,8 @@ export async function openApiSecurity(o: ApiSecurityOptions): Promise<ApiSecurit
   }
   const limiter: RateLimiter = o.redisUrl ? await RedisRateLimiter.connect({ url: o.redisUrl }) : new MemoryRateLimiter();
   const passwords = new PasswordHasher({ params: o.passwordParams });
-  const accessTokens = new AccessTokens({ key: loadOrCreateAccessTokenKey(o.dataDir), ttlSeconds: o.accessTokenTtlSeconds });
+  const accessTokenKey = loadOrCreateAccessTokenKey(o.dataDir);
+  const accessTokens = new AccessTokens({ key: accessTokenKey, ttlSeconds: o.accessTokenTtlSeconds });
   const location = { dataDir: o.dataDir, paths: ledgerPaths(o.dataDir), postgres: typeof o.postgres?.connectionString === 'string' ? o.postgres.connectionString : undefined };
   return {
     identity,
@@ -70,6 +74,7 @@ export async function openApiSecurity(o: ApiSecurityOptions): Promise<ApiSecurit
     users: new UserDirectory({ store: identity, audit: ledger, passwords }),
     ledger,
     limits: new RequestRateLimits(limiter, o.rateLimits),
+    streamTickets: new StreamTickets({ key: accessTokenKey, identity }),
     verifyLedger: (external) => verifyStoredLedger(location, external),
     async close() {
       await limiter.close();

@@ -1,17 +1,21 @@
 // The REST API server (Fastify 5). Owns the request pipeline every route under /api/v1 goes through:
-//   onRequest  authenticate (access JWT or API key → Principal; the tenant comes from the credential only),
-//              rate-limit per user and per tenant (429 + Retry-After), check the route's declared access
-//              (`config: { access: 'hosts:read' }`: one permission from src/identity/permissions.ts);
+//   onRequest  redeem a stream ticket (GET /stream only), authenticate (access JWT or API key → Principal; the
+//              tenant comes from the credential only), rate-limit per user and per tenant (429 + Retry-After),
+//              check the route's declared access (`config: { access: 'hosts:read' }`: a permission of
+//              src/identity/permissions.ts);
 //   preValidation / preHandler  the input guard: no lone UTF-16 surrogate, non-finite number or nesting deeper
 //              than MAX_INPUT_DEPTH in a body, query or path (a precise 400, before any store or the ledger sees it);
 //   onSend     ETag/304 on polled lists; record every state-changing call in the audit ledger.
 // Errors are RFC 9457 problem details (AuthError codes kept as `code`): client input is always a 4xx (validation
-// 400, body too large 413, unsupported media type 415), never a 5xx. The OpenAPI 3.1 document is generated from the
-// route schemas and served at /api/openapi.json. Also /healthz, /readyz and /metrics.
+// 400, body too large 413, unsupported media type 415), never a 5xx. The request log never holds a credential: the
+// request serializer logs the path and query parameter names only, never their values or any header. The OpenAPI
+// 3.1 document is generated from the route schemas and served at /api/openapi.json. Also /healthz, /readyz and
+// /metrics.
 
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { createHash, randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { AuthError } from '../identity/errors.ts';
 import { MerkleProofError } from '../ledger/merkle.ts';
@@ -147,6 +151,39 @@ function installInputGuard(app: FastifyInstance): void {
   app.addHook('preHandler', check(['params', 'query']));
 }
 
+/** Names of query parameters whose values are logged: none (a value may be a credential, a ticket or personal data). */
+function redactedUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const names = [...new URLSearchParams(url.slice(q + 1)).keys()].map((k) => `${encodeURIComponent(k.slice(0, 64))}=[REDACTED]`);
+  return `${url.slice(0, q)}?${names.join('&')}`;
+}
+
+/**
+ * What the request log records of a request (Fastify's `incoming request` line and every line that logs `req`):
+ * method, path, the names of the query parameters, client address. Never a header (Authorization, Cookie) nor a
+ * query value.
+ */
+export function requestLogView(req: FastifyRequest | IncomingMessage) {
+  const r = req as FastifyRequest;
+  return {
+    method: req.method, url: redactedUrl(req.url ?? ''), host: r.host, remoteAddress: r.ip ?? req.socket?.remoteAddress,
+    remotePort: req.socket?.remotePort,
+  };
+}
+
+/**
+ * GET /stream (`config: { streamTicket: true }`) without an Authorization header: redeems `?ticket=` once and
+ * hands the credential inside it to authentication (credentialOf), which then checks it as it checks a header.
+ */
+function installStreamTickets(api: FastifyInstance, o: ApiOptions): void {
+  api.addHook('onRequest', async (req: FastifyRequest) => {
+    if (!req.routeOptions.config.streamTicket || req.headers.authorization !== undefined) return;
+    const ticket = (req.query as Record<string, unknown> | undefined)?.ticket;
+    if (typeof ticket === 'string' && ticket !== '') req.ticketCredential = await o.security.streamTickets.redeem(ticket);
+  });
+}
+
 /** Authentication, rate limits and the route's declared access, in that order (401, then 429, then 403). */
 function installAccessControl(api: FastifyInstance, o: ApiOptions): void {
   const { auth, limits } = o.security;
@@ -224,7 +261,8 @@ function installOpenApi(app: FastifyInstance): void {
 
 export function buildApi(o: ApiOptions): FastifyInstance {
   const app = Fastify({
-    loggerInstance: o.log as FastifyBaseLogger, bodyLimit: 1024 * 1024, genReqId: () => randomUUID(), requestIdHeader: false,
+    loggerInstance: o.log.child({}, { serializers: { req: requestLogView } }) as FastifyBaseLogger,
+    bodyLimit: 1024 * 1024, genReqId: () => randomUUID(), requestIdHeader: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
   const feed = o.liveFeed ?? new LiveFeed();
@@ -247,6 +285,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
   consoleRoutes(app);
 
   app.register(async (api) => {
+    installStreamTickets(api, o);
     installAccessControl(api, o);
     installEtags(api);
     installAudit(api, o);

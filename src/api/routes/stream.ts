@@ -1,9 +1,11 @@
-// GET /stream: Server-Sent Events for the console, authenticated like every route (header, or `?access_token=`
-// since EventSource sends no headers). Emits `alert` events published on the LiveFeed and `host` events when a
-// host of the caller's tenant goes online or offline (checked every few seconds); a comment line keeps the
-// connection alive. The stream ends when the credential expires.
+// GET /stream: Server-Sent Events for the console, authenticated like every route: by header, or, since
+// EventSource sends no headers, by `?ticket=` from POST /stream/ticket (single use, 30 s; src/api/stream-ticket.ts).
+// A credential itself is never accepted in the URL. Emits `alert` events published on the LiveFeed and `host`
+// events when a host of the caller's tenant goes online or offline (checked every few seconds); a comment line
+// keeps the connection alive. The stream ends when the credential expires.
 
 import type { FastifyInstance } from 'fastify';
+import { credentialOf } from '../http.ts';
 import type { LiveFeed } from '../live-feed.ts';
 import type { ApiOptions } from '../server.ts';
 import { isOnline } from './hosts.ts';
@@ -14,9 +16,17 @@ const KEEPALIVE_MS = 15_000;
 const sse = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 
 export function streamRoutes(api: FastifyInstance, o: ApiOptions & { liveFeed: LiveFeed }): void {
+  api.post('/stream/ticket', {
+    config: { access: 'alerts:read' },
+    schema: { response: { 200: { type: 'object', required: ['ticket', 'expires_in'], properties: { ticket: { type: 'string' }, expires_in: { type: 'integer' } } } } },
+  }, async (req) => {
+    const { ticket, expiresIn } = await o.security.streamTickets.issue(credentialOf(req)!);
+    return { ticket, expires_in: expiresIn };
+  });
+
   api.get('/stream', {
-    config: { access: 'alerts:read', queryToken: true },
-    schema: { querystring: { type: 'object', additionalProperties: false, properties: { access_token: { type: 'string', maxLength: 4096 } } } },
+    config: { access: 'alerts:read', streamTicket: true },
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: { ticket: { type: 'string', minLength: 1, maxLength: 8192 } } } },
   }, async (req, reply) => {
     const p = req.principal!;
     const out = reply.raw;

@@ -24,7 +24,7 @@ export function setCredential(c: Credential | null): void {
   for (const l of listeners) l();
 }
 
-/** The bearer value for the Authorization header or the stream's access_token parameter. */
+/** The bearer value for the Authorization header (never put in a URL: the live stream uses a ticket). */
 export function bearerOf(c: Credential): string { return c.kind === 'api-key' ? c.key : c.accessToken; }
 
 export function useCredential(): Credential | null {
