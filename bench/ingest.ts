@@ -111,7 +111,7 @@ async function latencyPhase(agents: SimulatedAgent[], prepared: PreparedBatch[][
 
 /** How late the ingest thread's event loop ran since the previous scrape (p99 and max, ms). */
 async function ingestLoopDelay(server: VigilProcess): Promise<{ p99: number; max: number }> {
-  const text = await (await fetch(`${server.apiUrl}/metrics`)).text();
+  const text = await (await fetch(`${server.apiUrl}/metrics`, { headers: { authorization: `Bearer ${server.metricsToken}` } })).text();
   const q = (quantile: string) => round(Number(new RegExp(`^vigil_ingest_thread_loop_delay_seconds\\{quantile="${quantile}"\\} (\\S+)`, 'm').exec(text)?.[1] ?? NaN) * 1000);
   return { p99: q('0.99'), max: q('1') };
 }
@@ -120,7 +120,7 @@ async function ingestLoopDelay(server: VigilProcess): Promise<{ p99: number; max
 async function waitForEmptyBacklog(server: VigilProcess): Promise<void> {
   const t0 = performance.now();
   for (;;) {
-    const text = await (await fetch(`${server.apiUrl}/metrics`)).text();
+    const text = await (await fetch(`${server.apiUrl}/metrics`, { headers: { authorization: `Bearer ${server.metricsToken}` } })).text();
     const m = /^vigil_bus_backlog_messages (\d+)/m.exec(text);
     if (m && Number(m[1]) === 0) break;
     await new Promise((r) => setTimeout(r, 200));
@@ -180,11 +180,11 @@ async function reportThroughput(server: VigilProcess, agents: SimulatedAgent[]):
 
 async function reportLatency(server: VigilProcess, agents: SimulatedAgent[]): Promise<Record<string, number>> {
   const SERVER_HISTOGRAMS = ['vigil_ingest_ack_seconds', 'vigil_bus_log_commit_seconds'];
-  const before = await scrapeHistograms(`${server.apiUrl}/metrics`, SERVER_HISTOGRAMS); // a scrape also resets the loop delay's statistics
+  const before = await scrapeHistograms(`${server.apiUrl}/metrics`, SERVER_HISTOGRAMS, { authorization: `Bearer ${server.metricsToken}` }); // a scrape also resets the loop delay's statistics
   const prepared = prepareAll(agents, Math.ceil(latencyBatches() / agents.length), LATENCY_BATCH);
   const { result: lat, agentsNice, loopLate } = await withAgentPriority(() => latencyPhase(agents, prepared));
   const loop = await ingestLoopDelay(server);
-  const after = await scrapeHistograms(`${server.apiUrl}/metrics`, SERVER_HISTOGRAMS);
+  const after = await scrapeHistograms(`${server.apiUrl}/metrics`, SERVER_HISTOGRAMS, { authorization: `Bearer ${server.metricsToken}` });
   const [serverSide, commit] = SERVER_HISTOGRAMS.map((n) => bucketQuantiles(before.get(n)!, after.get(n)!));
   const sorted = lat.latencies.sort((a, b) => a - b);
   console.log(`latency at ${rate} events/s: ${lat.events} events, ack p50 ${round(percentile(sorted, 50))} ms, `

@@ -34,7 +34,7 @@ import { issueEnrollmentToken } from '../src/server/enrollment-tokens.ts';
 import { ClickHouseHttpEngine } from '../src/stores/events/clickhouse-http.ts';
 import { PostgresMetadataStore } from '../src/stores/metadata/postgres.ts';
 import { spawnClickHouseFixture } from '../test/fixtures/clickhouse-http-server.ts';
-import { cpuSeconds, freePort, spawnRole, stopProcess, type RoleProcess } from '../test/fixtures/vigil-roles.ts';
+import { cpuSeconds, freePort, metricsHeaders, spawnRole, stopProcess, type RoleProcess } from '../test/fixtures/vigil-roles.ts';
 import { createTempDatabase } from '../test/support/postgres.ts';
 import { withAgentPriority } from './support/agent-priority.ts';
 import { bucketQuantiles, scrapeHistograms, type Buckets } from './support/prometheus.ts';
@@ -77,7 +77,7 @@ const INGEST_HISTOGRAMS = ['vigil_ingest_ack_seconds', 'vigil_bus_publish_second
 /** The highest event-loop delay p99 (ms) of the ingest processes since their previous scrape (a scrape resets it). */
 async function ingestLoopDelayP99(ingests: RoleProcess[]): Promise<number> {
   const p99s = await Promise.all(ingests.map(async (p) => {
-    const text = await (await fetch(`http://${p.addresses.health}/metrics`)).text();
+    const text = await (await fetch(`http://${p.addresses.health}/metrics`, { headers: metricsHeaders })).text();
     return Number(/^vigil_ingest_thread_loop_delay_seconds\{quantile="0.99"\} (\S+)/m.exec(text)?.[1] ?? NaN) * 1000;
   }));
   return round(Math.max(...p99s), 2);
@@ -87,7 +87,7 @@ async function ingestLoopDelayP99(ingests: RoleProcess[]): Promise<number> {
 async function ingestBuckets(ingests: RoleProcess[]): Promise<Buckets[]> {
   const sums = INGEST_HISTOGRAMS.map((): Buckets => new Map());
   for (const p of ingests) {
-    const scraped = await scrapeHistograms(`http://${p.addresses.health}/metrics`, INGEST_HISTOGRAMS);
+    const scraped = await scrapeHistograms(`http://${p.addresses.health}/metrics`, INGEST_HISTOGRAMS, metricsHeaders);
     INGEST_HISTOGRAMS.forEach((name, i) => {
       for (const [bound, n] of scraped.get(name)!) sums[i].set(bound, (sums[i].get(bound) ?? 0) + n);
     });

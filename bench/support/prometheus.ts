@@ -3,9 +3,9 @@
 
 export type Buckets = Map<number, number>;
 
-/** The histograms `names` at `metricsUrl`: cumulative count per bucket upper bound (ms), by name. */
-export async function scrapeHistograms(metricsUrl: string, names: string[]): Promise<Map<string, Buckets>> {
-  const text = await (await fetch(metricsUrl)).text();
+/** The histograms `names` at `metricsUrl` (scraped with `headers`: the scrape token): cumulative count per bucket upper bound (ms), by name. */
+export async function scrapeHistograms(metricsUrl: string, names: string[], headers: Record<string, string> = {}): Promise<Map<string, Buckets>> {
+  const text = await (await fetch(metricsUrl, { headers })).text();
   const out = new Map(names.map((n) => [n, new Map<number, number>()]));
   for (const m of text.matchAll(/^(\w+)_bucket\{le="([^"]+)"\} (\d+)/gm)) out.get(m[1])?.set(m[2] === '+Inf' ? Infinity : Number(m[2]) * 1000, Number(m[3]));
   return out;

@@ -9,8 +9,8 @@
 // Errors are RFC 9457 problem details (AuthError codes kept as `code`): client input is always a 4xx (validation
 // 400, body too large 413, unsupported media type 415), never a 5xx. The request log never holds a credential: the
 // request serializer logs the path and query parameter names only, never their values or any header. The OpenAPI
-// 3.1 document is generated from the route schemas and served at /api/openapi.json. Also /healthz, /readyz and
-// /metrics.
+// 3.1 document is generated from the route schemas and served at /api/openapi.json. Also /healthz and /readyz
+// (nothing tenant-specific) and /metrics (Bearer scrape token only: src/server/metrics.ts).
 
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -26,7 +26,7 @@ import type { AlertStore } from '../stores/alerts/types.ts';
 import type { HuntLimits } from '../stores/events/hunt.ts';
 import type { EventStore } from '../stores/events/types.ts';
 import type { MetadataStore, PolicyRecord } from '../stores/metadata/types.ts';
-import { metricsText, registry } from '../server/metrics.ts';
+import { metricsAuthorized, metricsText, registry } from '../server/metrics.ts';
 import { credentialOf, HttpError, inputProblem, problem, type RouteAccess } from './http.ts';
 import { LiveFeed } from './live-feed.ts';
 import { agentRoutes } from './routes/agents.ts';
@@ -82,6 +82,8 @@ export interface ApiOptions {
   alertSinks?: AlertSinkStore;
   /** Sinks may target loopback, private, link-local and metadata addresses (default false: refused, SSRF guard). */
   allowPrivateAlertSinks?: boolean;
+  /** The Bearer token GET /metrics requires (data/metrics-token); without one /metrics refuses every scrape. */
+  metricsToken?: string;
 }
 
 const API_PREFIX = '/api/v1';
@@ -281,7 +283,13 @@ export function buildApi(o: ApiOptions): FastifyInstance {
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async () => ({ status: 'ready' }));
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(registry.contentType).send(await metricsText()));
+  app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
+    if (!metricsAuthorized(req.headers.authorization, o.metricsToken)) {
+      reply.header('www-authenticate', 'Bearer realm="metrics"');
+      return problem(reply, 401, 'Unauthorized', 'metrics need Authorization: Bearer <the scrape token in the data directory\'s metrics-token>', { code: 'unauthenticated' });
+    }
+    return reply.type(registry.contentType).send(await metricsText());
+  });
   consoleRoutes(app);
 
   app.register(async (api) => {

@@ -23,6 +23,7 @@ export interface RoleConfig {
   grpc: string;
   http: string;
   health: string;
+  metricsToken: string | undefined;
   pkiDir: string;
   retentionDays: number;
   workerBatch: number;
@@ -59,6 +60,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'grpc', flag: 'grpc', env: 'VIGIL_GRPC', kind: 'string', fallback: '0.0.0.0:8443', help: 'ingest: agent endpoint HOST:PORT (mutual TLS)' },
   { key: 'http', flag: 'http', env: 'VIGIL_HTTP', kind: 'string', fallback: '0.0.0.0:8440', help: 'api: REST API HOST:PORT' },
   { key: 'health', flag: 'health', env: 'VIGIL_HEALTH', kind: 'string', fallback: '0.0.0.0:8441', help: '/healthz, /readyz and /metrics HOST:PORT' },
+  { key: 'metricsToken', flag: 'metrics-token', env: 'VIGIL_METRICS_TOKEN', kind: 'optional-string', fallback: '', help: 'the Bearer token /metrics requires, 16+ characters (prefer the variable); without it /metrics refuses every scrape' },
   { key: 'pkiDir', flag: 'pki-dir', env: 'VIGIL_PKI_DIR', kind: 'string', fallback: '/var/lib/vigil/pki', help: 'ingest: agent CA (shared by all ingest processes)' },
   { key: 'retentionDays', flag: 'retention-days', env: 'VIGIL_RETENTION_DAYS', kind: 'int', fallback: '90', help: 'event retention (ClickHouse TTL)' },
   { key: 'ackWaitMs', flag: 'ack-wait-ms', env: 'VIGIL_ACK_WAIT_MS', kind: 'int', fallback: '30000', help: 'worker: redelivery delay of a batch a dead worker held' },
@@ -127,6 +129,8 @@ export function loadRoleConfig(args: string[], env: NodeJS.ProcessEnv = process.
     const raw = (flags[s.flag] as string | undefined) ?? env[s.env] ?? file[s.flag] ?? s.fallback;
     config[s.key] = convert(s, raw);
   }
+  // Its value is a secret: the message never repeats it.
+  if (typeof config.metricsToken === 'string' && config.metricsToken.trim().length < 16) throw new Error('metrics-token: expected at least 16 characters');
   return withWorkerPartitions(config as RoleConfig);
 }
 

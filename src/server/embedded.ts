@@ -4,7 +4,7 @@
 // directory layout:
 //   pki/ (CA and server certificate), metadata.db, bus/ (the durable log between ingest and pipeline),
 //   events/ (ClickHouse parts), identity.db, ledger.db, access-token-key.pem, ledger-key.pem(.pub),
-//   admin-api-key and admin-password (mode 600), alert-sinks.db.
+//   admin-api-key, admin-password and metrics-token (mode 600), alert-sinks.db.
 
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ import type { EventStore } from '../stores/events/types.ts';
 import { SqliteMetadataStore } from '../stores/metadata/sqlite.ts';
 import type { MetadataStore } from '../stores/metadata/types.ts';
 import { startIngestThread } from './ingest-thread.ts';
-import { addThreadMetrics } from './metrics.ts';
+import { addThreadMetrics, loadOrCreateMetricsToken } from './metrics.ts';
 import { startDetection, type Detection } from './detection.ts';
 import { issueEnrollmentToken } from './enrollment-tokens.ts';
 import { Pipeline, type PipelineStage } from './pipeline.ts';
@@ -84,6 +84,8 @@ export interface RunningServer {
   caPem: string;
   metadata: MetadataStore;
   adminKeyPath: string;
+  /** The Bearer token GET /metrics requires (<data-dir>/metrics-token, created at first start). */
+  metricsToken: string;
   /** The initial admin user's password (user ADMIN_EMAIL in the default tenant), written on first start. */
   adminPasswordPath: string;
   /** Identity, ledger and rate limits as the API uses them. */
@@ -198,6 +200,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   const grpcPort = await ingest.listen(`${grpcAddr.host.includes(':') ? `[${grpcAddr.host}]` : grpcAddr.host}:${grpcAddr.port}`);
   const adminKeyPath = await ensureAdminKey(security, o.dataDir);
   const adminPasswordPath = await ensureAdminUser(security, o.dataDir);
+  const metricsToken = loadOrCreateMetricsToken(o.dataDir);
   const liveFeed = new LiveFeed();
   detection.onAlert((a) => liveFeed.publish('alert', a.tenant_id, alertView(a)));
   const autoResponder = new AutoResponder(response.dispatcher, o.autoResponse ?? {});
@@ -212,7 +215,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   const delivery = new AlertDelivery({ store: alertSinks, log: o.log, ...o.alertDelivery, allowPrivateTargets: allowPrivateAlertSinks });
   detection.onAlert((a) => delivery.enqueue(a.tenant_id, alertView(a)));
   const api = buildApi({ metadata, events, log: o.log, security, liveFeed, hunt: o.hunt, defaultTenant: DEFAULT_TENANT, isConnected: (id) => ingest.channels.has(id), response: response.dispatcher,
-    onPolicyStored: (p) => policies.published(p), onAgentRevoked: (id) => ingest.disconnect(id, 'agent certificate revoked'), alertSinks, allowPrivateAlertSinks, alerts: detection.alerts, rules: detection.rules, liveProcesses });
+    onPolicyStored: (p) => policies.published(p), onAgentRevoked: (id) => ingest.disconnect(id, 'agent certificate revoked'), alertSinks, allowPrivateAlertSinks, alerts: detection.alerts, rules: detection.rules, liveProcesses, metricsToken });
   const http = splitHostPort(o.http);
   await api.listen({ host: http.host, port: http.port });
   const address = api.server.address();
@@ -225,6 +228,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
     caPem: ca.certPem,
     metadata,
     adminKeyPath,
+    metricsToken,
     adminPasswordPath,
     security,
     liveFeed,

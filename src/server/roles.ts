@@ -40,7 +40,7 @@ import { splitHostPort, DEFAULT_TENANT } from './embedded.ts';
 import { IngestServer } from './ingest.ts';
 import { lowerWorkerPriority, prioritiseIngestThread } from './role-priority.ts';
 import { eventBatchCodec, publishingBatches } from './ingest-batch.ts';
-import { busPublishSeconds, registry, reportIngestLoopDelay } from './metrics.ts';
+import { busPublishSeconds, metricsAuthorized, registry, reportIngestLoopDelay } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
 import { apiRules, sharedRules, storeAndPublishSink, workerDetection } from './role-detection.ts';
 
@@ -144,7 +144,8 @@ async function workerBus(c: RoleConfig, bus: JetStreamBus<VigilEvent[]>, log: Lo
 
 const hostAddress = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
 
-function startHealth(address: string, ready: () => boolean): Promise<{ server: Server; address: string }> {
+/** /healthz and /readyz (open, nothing tenant-specific); /metrics with the Bearer scrape token only. */
+function startHealth(address: string, ready: () => boolean, metricsToken: string | undefined): Promise<{ server: Server; address: string }> {
   const { host, port } = splitHostPort(address);
   const server = createServer((req, res) => {
     if (req.url === '/healthz') return void res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"status":"ok"}');
@@ -153,6 +154,9 @@ function startHealth(address: string, ready: () => boolean): Promise<{ server: S
       return void res.writeHead(ok ? 200 : 503, { 'Content-Type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ready' : 'not ready' }));
     }
     if (req.url === '/metrics') {
+      if (!metricsAuthorized(req.headers.authorization, metricsToken)) {
+        return void res.writeHead(401, { 'Content-Type': 'application/json', 'WWW-Authenticate': 'Bearer realm="metrics"' }).end('{"status":401,"detail":"metrics need Authorization: Bearer <VIGIL_METRICS_TOKEN>"}');
+      }
       return void registry.metrics().then((text) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(text));
     }
     res.writeHead(404).end();
@@ -241,7 +245,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       const { liveFeed, sinks } = await startAlertFanout(c, log, stops);
       const api = buildApi({
         metadata, events, log, security, alerts, rules: rules.rules, response: response.dispatcher, liveFeed,
-        alertSinks: sinks, allowPrivateAlertSinks: c.allowPrivateAlertSinks,
+        alertSinks: sinks, allowPrivateAlertSinks: c.allowPrivateAlertSinks, metricsToken: c.metricsToken,
       });
       const http = splitHostPort(c.http);
       await api.listen({ host: http.host, port: http.port });
@@ -249,7 +253,8 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       addresses.http = hostAddress(http.host, typeof a === 'object' && a ? a.port : http.port);
       stops.push(() => api.close());
     }
-    const health = await startHealth(c.health, () => accepting);
+    if (!c.metricsToken) log.warn('VIGIL_METRICS_TOKEN is not set: /metrics refuses every scrape');
+    const health = await startHealth(c.health, () => accepting, c.metricsToken);
     addresses.health = health.address;
     stops.push(() => new Promise<void>((resolve) => health.server.close(() => resolve())));
     accepting = true;

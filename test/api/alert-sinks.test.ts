@@ -59,7 +59,7 @@ function reverseShell(i: number): VigilEvent {
 }
 
 const metric = async (outcome: string) =>
-  Number(new RegExp(`vigil_alert_sink_deliveries_total\\{outcome="${outcome}"\\} (\\d+)`).exec(await (await fetch(`${f.server.httpUrl}/metrics`)).text())?.[1] ?? 0);
+  Number(new RegExp(`vigil_alert_sink_deliveries_total\\{outcome="${outcome}"\\} (\\d+)`).exec(await (await fetch(`${f.server.httpUrl}/metrics`, { headers: { authorization: `Bearer ${f.server.metricsToken}` } })).text())?.[1] ?? 0);
 
 test('create, list and delete a sink; the secret is never returned; bad input is a precise 400', async () => {
   const created = await call(f, 'POST', '/alert-sinks', { token: f.tokens.admin, body: { name: 'soc', url, secret: SECRET } });
@@ -101,7 +101,7 @@ test('a new alert is POSTed to the sink, signed; a failing receiver is retried u
     assert.equal(d.headers['x-vigil-delivery'], payload.delivery_id);
   }
   await until('the delivered counter', async () => (await metric('delivered')) >= 1);
-  assert.match(await (await fetch(`${f.server.httpUrl}/metrics`)).text(), /vigil_alert_sink_retries_total [2-9]/);
+  assert.match(await (await fetch(`${f.server.httpUrl}/metrics`, { headers: { authorization: `Bearer ${f.server.metricsToken}` } })).text(), /vigil_alert_sink_retries_total [2-9]/);
 });
 
 test('a receiver that keeps failing is given up after the last attempt; a 4xx is not retried', async () => {

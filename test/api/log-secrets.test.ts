@@ -27,6 +27,7 @@ before(async () => {
   f = await startFixture({ log: createLogger('vigil', sink), allowPrivateAlertSinks: true });
   browser = await launchChromium();
   remember('admin API key', f.adminKey);
+  remember('metrics token', f.server.metricsToken);
   remember('password', PASSWORD);
   for (const [role, token] of Object.entries(f.tokens)) remember(`${role} access token`, token);
 });

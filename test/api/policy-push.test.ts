@@ -108,7 +108,7 @@ test('a new version goes to the connected agent at once: batch_events and sensor
 
 test('a document value the agent cannot use is refused by the agent and not recorded as applied', async () => {
   assert.equal((await api('PUT', '/policies/sensor', { document: { batch_events: 0 } })).body.version, 2);
-  const metrics = async () => (await (await fetch(`${server.httpUrl}/metrics`)).text());
+  const metrics = async () => (await (await fetch(`${server.httpUrl}/metrics`, { headers: { authorization: `Bearer ${server.metricsToken}` } })).text());
   await until('the refused acknowledgement counted', async () => /vigil_policy_acks_total\{outcome="agent_error"\} 1/.test(await metrics()));
   assert.equal((await agentRow()).policy_versions.sensor, 1);
   assert.equal(agent.settings.batchEvents, 100, 'the bad value is not applied');
@@ -119,7 +119,7 @@ test('revoking the agent cuts its open stream at once and refuses its reconnecti
   const revoked = await api('POST', `/agents/${agent.agentId}/revoke`);
   assert.equal(revoked.status, 200);
   await until('the stream cut', () => !agent.connected);
-  const refusals = async () => Number(/vigil_streams_refused_total\{reason="agent certificate revoked"\} (\d+)/.exec(await (await fetch(`${server.httpUrl}/metrics`)).text())?.[1] ?? 0);
+  const refusals = async () => Number(/vigil_streams_refused_total\{reason="agent certificate revoked"\} (\d+)/.exec(await (await fetch(`${server.httpUrl}/metrics`, { headers: { authorization: `Bearer ${server.metricsToken}` } })).text())?.[1] ?? 0);
   assert.ok(await refusals() >= 1, 'the open stream was cut');
   await until('a reconnection refused', async () => (await refusals()) >= 2);
   assert.equal((await agentRow()).certificate.revoked, true);

@@ -61,7 +61,7 @@ for (const [mode, extraArgs] of [['fdatasync before every ack', []], ['--bus-syn
   const dir = mkdtempSync(join(tmpdir(), 'vigil-crash-'));
   const args = ['up', '--no-agent', '--data-dir', join(dir, 'server'), '--http', '127.0.0.1:0', '--grpc', `127.0.0.1:${await freePort()}`, ...extraArgs];
   let server = await startVigil(args, join(dir, 'server'));
-  const metrics = await (await fetch(`${server.apiUrl}/metrics`)).text();
+  const metrics = await (await fetch(`${server.apiUrl}/metrics`, { headers: { authorization: `Bearer ${server.metricsToken}` } })).text();
   assert.match(metrics, new RegExp(`^vigil_bus_log_sync_interval_ms ${extraArgs[1] ?? 0}$`, 'm'));
   const log = pino({ level: 'silent' });
   const perAgent = 12_000;

@@ -27,7 +27,7 @@ before(async () => {
 /** Waits until the server holds `n` agent streams. */
 async function connectedAgents(n: number): Promise<void> {
   const line = new RegExp(`^vigil_connected_agents ${n}$`, 'm');
-  await until(`${n} agents connected`, async () => line.test(await (await fetch(`${t.server.httpUrl}/metrics`)).text()) || undefined);
+  await until(`${n} agents connected`, async () => line.test(await (await fetch(`${t.server.httpUrl}/metrics`, { headers: { authorization: `Bearer ${t.server.metricsToken}` } })).text()) || undefined);
 }
 
 /** Stops the agent and waits until the server has seen its stream close. */
@@ -200,7 +200,7 @@ test('another tenant sees none of this tenant\'s hosts or actions; a viewer cann
 });
 
 async function refusedReports(reason: string): Promise<number> {
-  const text = await (await fetch(`${t.server.httpUrl}/metrics`)).text();
+  const text = await (await fetch(`${t.server.httpUrl}/metrics`, { headers: { authorization: `Bearer ${t.server.metricsToken}` } })).text();
   return Number(new RegExp(`^vigil_ir_refused_reports_total\\{reason="${reason}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
 }
 

@@ -30,7 +30,7 @@ import { ClickHouseHttpEngine } from '../../src/stores/events/clickhouse-http.ts
 import { PostgresMetadataStore } from '../../src/stores/metadata/postgres.ts';
 import { createTempDatabase, type TempDatabase } from '../support/postgres.ts';
 import { spawnClickHouseFixture } from '../fixtures/clickhouse-http-server.ts';
-import { freePort, spawnRole, stopProcess, type RoleProcess } from '../fixtures/vigil-roles.ts';
+import { freePort, metricsHeaders, spawnRole, stopProcess, type RoleProcess } from '../fixtures/vigil-roles.ts';
 import { until } from '../response/helpers.ts';
 
 const NATS_SERVER = process.env.VIGIL_TEST_NATS_SERVER ?? '/usr/sbin/nats-server';
@@ -140,10 +140,10 @@ test('SIGKILLed worker (partitions taken over) and ingest, restarted NATS: every
   const workerArgs = ['worker', '--worker-batch', '64'];
   let ingests = await Promise.all([role(ingestArgs(0)), role(ingestArgs(1))]);
   let workers = await Promise.all([role(workerArgs), role(workerArgs)]);
-  const held = async (w: RoleProcess) => Number(/^vigil_worker_partitions_held (\d+)$/m.exec(await (await fetch(`http://${w.addresses.health}/metrics`)).text())?.[1]);
+  const held = async (w: RoleProcess) => Number(/^vigil_worker_partitions_held (\d+)$/m.exec(await (await fetch(`http://${w.addresses.health}/metrics`, { headers: metricsHeaders })).text())?.[1]);
   const split = (ws: RoleProcess[]) => until('two partitions per worker', async () => (await held(ws[0])) === 2 && (await held(ws[1])) === 2 || undefined, 20_000);
   await split(workers);
-  const workerMetrics = await (await fetch(`http://${workers[0].addresses.health}/metrics`)).text();
+  const workerMetrics = await (await fetch(`http://${workers[0].addresses.health}/metrics`, { headers: metricsHeaders })).text();
   assert.equal(Number(/^vigil_worker_nice (-?\d+)$/m.exec(workerMetrics)?.[1]), 5, 'a worker process yields the CPU to ingest (VIGIL_WORKER_NICE)');
   const stat = readFileSync(`/proc/${workers[0].child.pid}/stat`, 'utf8');
   assert.equal(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]), 5, 'the worker\'s main thread\'s nice value');

@@ -27,7 +27,7 @@ import { openPostgresIdentityStore } from '../../src/stores/identity/postgres.ts
 import { PostgresMetadataStore } from '../../src/stores/metadata/postgres.ts';
 import { createTempDatabase, type TempDatabase } from '../support/postgres.ts';
 import { spawnClickHouseFixture } from '../fixtures/clickhouse-http-server.ts';
-import { freePort, spawnRole, stopProcess, type RoleProcess } from '../fixtures/vigil-roles.ts';
+import { freePort, metricsHeaders, spawnRole, stopProcess, type RoleProcess } from '../fixtures/vigil-roles.ts';
 import { quiet, SilentSensor, until } from '../response/helpers.ts';
 import { SCHED_IDLE, threadPolicies } from '../../src/util/thread-priority.ts';
 import { INGEST_NODE_FLAGS } from '../../src/cli/node-flags.ts';
@@ -123,7 +123,7 @@ after(async () => {
 });
 
 test('a process running the ingest role without workers schedules its main thread ahead where allowed', async () => {
-  const metrics = await (await fetch(`http://${ingest.addresses.health}/metrics`)).text();
+  const metrics = await (await fetch(`http://${ingest.addresses.health}/metrics`, { headers: metricsHeaders })).text();
   const expected = process.getuid?.() === 0 ? -10 : 0; // as root (CI); elsewhere it keeps its nice value and logs why
   assert.equal(Number(/^vigil_ingest_thread_nice (-?\d+)$/m.exec(metrics)?.[1]), expected);
   assert.match(metrics, /^vigil_ingest_thread_loop_delay_seconds\{quantile="0.99"\} [\d.e+-]+$/m, 'its event-loop delay is reported');
@@ -150,7 +150,7 @@ test('a process running the worker role without ingest runs every thread under S
     const worker = await spawnRole(['worker'], { ...env(), VIGIL_WORKER_IDLE_SCHEDULING: setting });
     children.add(worker.child);
     try {
-      const metrics = await (await fetch(`http://${worker.addresses.health}/metrics`)).text();
+      const metrics = await (await fetch(`http://${worker.addresses.health}/metrics`, { headers: metricsHeaders })).text();
       assert.equal(Number(/^vigil_worker_idle_scheduling (\d+)$/m.exec(metrics)?.[1]), idle);
       assert.equal(Number(/^vigil_worker_nice (\d+)$/m.exec(metrics)?.[1]), 5);
       const policies = threadPolicies(worker.child.pid);

@@ -27,7 +27,7 @@ import { openPostgresIdentityStore } from '../../src/stores/identity/postgres.ts
 import { PostgresMetadataStore } from '../../src/stores/metadata/postgres.ts';
 import { createTempDatabase, type TempDatabase } from '../support/postgres.ts';
 import { spawnClickHouseFixture } from '../fixtures/clickhouse-http-server.ts';
-import { freePort, spawnRole, stopProcess, type RoleProcess } from '../fixtures/vigil-roles.ts';
+import { freePort, metricsHeaders, spawnRole, stopProcess, type RoleProcess } from '../fixtures/vigil-roles.ts';
 import { until } from '../response/helpers.ts';
 
 const NATS = 'nats://127.0.0.1:4222';
@@ -119,7 +119,7 @@ async function role(args: string[]): Promise<RoleProcess> {
 
 /** The revision of the shared rule state a process's role runs (from its /metrics). */
 async function ruleRevision(p: RoleProcess, roleName: string): Promise<number> {
-  const text = await (await fetch(`http://${p.addresses.health}/metrics`)).text();
+  const text = await (await fetch(`http://${p.addresses.health}/metrics`, { headers: metricsHeaders })).text();
   return Number(new RegExp(`^vigil_rule_state_revision\\{role="${roleName}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? -1);
 }
 

@@ -40,7 +40,7 @@ async function api(path: string, init: RequestInit = {}): Promise<{ status: numb
 async function stored(path: string): Promise<{ status: number; body: any }> {
   const until = Date.now() + 15_000;
   for (;;) {
-    const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${server.httpUrl}/metrics`, { headers: { authorization: `Bearer ${server.metricsToken}` } })).text();
     if (/^vigil_bus_backlog_messages 0$/m.test(metrics)) return api(path);
     if (Date.now() > until) throw new Error('the pipeline did not catch up');
     await new Promise((r) => setTimeout(r, 20));
@@ -124,7 +124,7 @@ test('a malformed message is refused precisely and the stream stays usable', asy
     agent.sendRaw(Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01]));
     const ack = await agent.send(agent.syntheticEvents(3));
     assert.equal(ack.accepted, 3);
-    const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${server.httpUrl}/metrics`, { headers: { authorization: `Bearer ${server.metricsToken}` } })).text();
     assert.match(metrics, /vigil_ingest_rejected_messages_total\{reason="malformed"\} [1-9]/);
   } finally {
     agent.close();
@@ -132,7 +132,7 @@ test('a malformed message is refused precisely and the stream stays usable', asy
 });
 
 test('the ingest thread runs at a higher CPU priority than the rest of the server where that is allowed', async () => {
-  const metrics = await (await fetch(`${server.httpUrl}/metrics`)).text();
+  const metrics = await (await fetch(`${server.httpUrl}/metrics`, { headers: { authorization: `Bearer ${server.metricsToken}` } })).text();
   const nice = Number(/^vigil_ingest_thread_nice (-?\d+)$/m.exec(metrics)?.[1]);
   // As root (CI) the thread gets its -10; elsewhere it keeps the process's value and says so in the log.
   assert.equal(nice, process.getuid?.() === 0 ? -10 : 0);

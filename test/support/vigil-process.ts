@@ -12,6 +12,8 @@ export interface VigilProcess {
   apiUrl: string; // http://host:port (without /api/v1)
   grpcAddress: string;
   apiKey: string;
+  /** The Bearer token of its /metrics (<data-dir>/metrics-token). */
+  metricsToken: string;
   output(): string;
   /** Sends a signal and resolves with the exit code (null when killed by a signal). */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -41,6 +43,7 @@ export async function startVigil(args: string[], dataDir: string, timeoutMs = 60
   return {
     child, apiUrl: api[1], grpcAddress: grpc[1],
     apiKey: readFileSync(`${dataDir}/admin-api-key`, 'utf8').trim(),
+    metricsToken: readFileSync(`${dataDir}/metrics-token`, 'utf8').trim(),
     output: () => out,
     stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);

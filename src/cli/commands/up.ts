@@ -108,6 +108,8 @@ export async function run(args: string[]): Promise<number> {
   }
   console.log(`vigil: API listening on ${server.httpUrl}/api/v1 (admin key in ${server.adminKeyPath})`);
   console.log(`vigil: agents connect to ${server.grpcAddress} (CA: ${join(dataDir, 'pki', 'ca.pem')})`);
+  // Where secrets are, never the secrets themselves (stdout is often captured by service managers).
+  console.log(`vigil: Prometheus metrics at ${server.httpUrl}/metrics (Bearer token in ${join(dataDir, 'metrics-token')})`);
   if (agent) console.log(`vigil: local agent ${agent.agentId} running`);
   await onShutdown(async () => {
     await agent?.stop();
