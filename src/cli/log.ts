@@ -1,8 +1,9 @@
 // The structured JSON logger (pino) of every Vigil process; level from VIGIL_LOG_LEVEL (default info).
 // No secret reaches a log: secrets are redacted by path wherever they could appear in a logged object, a URL
-// with a password (postgres://, redis://, nats://, a webhook) keeps everything but the password, and errors are
-// serialized with such passwords removed from their message, stack and properties (Node's invalid-URL errors
-// carry the whole URL in `input`). The API's request serializer (src/api/server.ts) logs no header and no query
+// (postgres://, redis://, nats://, a webhook) keeps everything but its password and its query values (libpq takes
+// `?password=`, webhooks carry tokens there), and errors are serialized with URL passwords and credential-named
+// query parameters removed from their message, stack and properties (Node's invalid-URL errors carry the whole URL
+// in `input`). The API's request serializer (src/api/server.ts) logs no header and no query
 // value.
 
 import { pino, type Logger } from 'pino';
@@ -18,18 +19,32 @@ export const REDACT_PATHS = [
 ];
 
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*):[^\s/?#@]*@/gi;
+const CREDENTIAL_PARAMETER = /([?&;](?:[a-z_]*password|pass|pwd|[a-z_]*token|[a-z_]*secret|[a-z_]*key|ticket|signature|sig|auth|credentials?)=)[^&;\s#"'<>]*/gi;
 
-/** `text` with the password of every URL in it replaced (`scheme://user:[REDACTED]@host`). */
+/**
+ * `text` with the password of every URL in it replaced (`scheme://user:[REDACTED]@host`), and the values of
+ * query parameters named like credentials (`password=`, `token=`, `access_token=`, `api_key=`, `secret=`, …).
+ */
 export function withoutUrlPasswords(text: string): string {
-  return text.replace(URL_PASSWORD, '$1:[REDACTED]@');
+  return text.replace(URL_PASSWORD, '$1:[REDACTED]@').replace(CREDENTIAL_PARAMETER, '$1[REDACTED]');
+}
+
+/** A URL field's value: without its password and without any query value (webhooks carry tokens there). */
+function urlWithoutSecrets(text: string): string {
+  const clean = withoutUrlPasswords(text);
+  const q = clean.indexOf('?');
+  if (q < 0) return clean;
+  const end = clean.indexOf('#', q);
+  const query = clean.slice(q + 1, end < 0 ? undefined : end).split('&').map((kv) => `${kv.split('=')[0]}=[REDACTED]`).join('&');
+  return `${clean.slice(0, q)}?${query}${end < 0 ? '' : clean.slice(end)}`;
 }
 
 const URL_PATHS = new Set(['postgres', 'redis', 'nats', 'url', 'connectionString']);
 
-/** A redacted value: a URL keeps all but its password; anything else is replaced whole. */
+/** A redacted value: a URL keeps all but its password and query values; anything else is replaced whole. */
 function censor(value: unknown, path: string[]): unknown {
   if (URL_PATHS.has(path[path.length - 1]) && (typeof value === 'string' || Array.isArray(value))) {
-    return typeof value === 'string' ? withoutUrlPasswords(value) : value.map((v) => (typeof v === 'string' ? withoutUrlPasswords(v) : v));
+    return typeof value === 'string' ? urlWithoutSecrets(value) : value.map((v) => (typeof v === 'string' ? urlWithoutSecrets(v) : v));
   }
   return '[Redacted]';
 }

@@ -2,8 +2,8 @@
 // at info: every request is logged) into memory while the web console, in Debian's Chromium, signs in with an API
 // key and with a password and opens its live stream (a single-use ticket, never the credential, in the URL), and
 // while a client puts credentials where they do not belong: `?access_token=`, `?api_key=`, a webhook URL with a
-// token in its query or a password in it, a wrong password. Connection URLs with passwords and Node's invalid-URL
-// errors (whose `input` is the whole URL) are logged as the roles would log them. Then no API key, access or
+// token in its query or a password in it, a wrong password. Connection URLs with passwords (in the user part or as
+// `?password=`) and Node's invalid-URL errors (whose `input` is the whole URL) are logged as the roles would log them. Then no API key, access or
 // refresh token, ticket, scrape token, password or URL password appears anywhere in the log, while the requests
 // themselves are there (path and query parameter names).
 
@@ -100,6 +100,10 @@ test('connection URLs with passwords and invalid-URL errors are logged without t
   log.error({ err: invalid }, 'rate limits: Redis unreachable');
   log.error({ err: new Error('connect failed: postgres://vigil:pg-password-Vb27@db:5432/vigil') }, 'metadata store failed');
   log.info({ config: { postgres: 'postgres://vigil:pg-password-Vb27@db:5432/vigil', nats: 'nats://u:nats-password-Tt10@nats:4222', redis: 'redis://:redis-password-Lm55@redis:6379' } }, 'settings');
+  remember('libpq password parameter', 'pg-query-password-Hs44');
+  remember('webhook query token', 'hook-query-token-Yy61');
+  log.info({ sink: { url: 'https://hooks.example/services/T1?token=hook-query-token-Yy61' }, postgres: 'postgres://vigil@db/vigil?password=pg-query-password-Hs44' }, 'more settings');
+  log.error({ err: new Error('cannot connect to postgres://vigil@db/vigil?sslmode=require&password=pg-query-password-Hs44') }, 'metadata store failed');
   assert.match(logText, /postgres:\/\/vigil:\[REDACTED\]@db:5432\/vigil/, 'the URL is still there, without its password');
 });
 
