@@ -14,9 +14,9 @@ import {
   type ArtifactAck, type ArtifactChunk, type CommandResult, type EventsWriter, type Heartbeat, type ServerMessage, type WireCommand, type WirePolicy,
 } from '../schema/wire.ts';
 import { effectiveSettings, isIgnored, settingsOf, type AgentSettings, type StoredPolicy } from './policy.ts';
-import { createBuildContext, buildEvent, snapshotObservations, type BuildContext } from './events.ts';
+import { createBuildContext, buildEvent, reconcileObservations, snapshotObservations, type BuildContext } from './events.ts';
 import { UserNames } from './sensors/proc/users.ts';
-import { ProcessCache } from './process-cache.ts';
+import { ProcessCache, type ProcessRecord } from './process-cache.ts';
 import type { Observation, Sensor } from './sensor.ts';
 import { Spool, type SpooledBatch } from '../spool/spool.ts';
 import { createClient, openStream } from './transport.ts';
@@ -41,8 +41,11 @@ export interface AgentOptions {
   enrollmentToken?: string; // needed once, for the first start
   sensor: Sensor;
   log: Logger;
-  /** Fills the process cache at start (from /proc); those still running are reported as `snapshot` process starts. */
-  seedProcesses?: (cache: ProcessCache, userName: (uid: number) => string | undefined) => void;
+  /**
+   * The processes running now (from /proc): read at start to seed the process cache and report them as
+   * `snapshot` process starts, and once more when the sensor runs, to close the gap between the two.
+   */
+  runningProcesses?: (userName: (uid: number) => string | undefined) => ProcessRecord[];
   /** Vigil's own processes on this host (default: this one): their events and their descendants' are labelled `vigil.self`. */
   selfPids?: number[];
   /** User names for uids (default: /etc/passwd, re-read when a uid is unknown). */
@@ -115,7 +118,7 @@ export class Agent {
     const cache = new ProcessCache(this.identity.agentId, { selfPids: this.o.selfPids });
     const names = new UserNames();
     const userName = this.o.userName ?? ((uid: number) => names.lookup(uid));
-    this.o.seedProcesses?.(cache, userName);
+    if (this.o.runningProcesses) cache.seed(this.o.runningProcesses(userName));
     this.ctx = createBuildContext({
       hostId: this.identity.agentId,
       agent: { id: this.identity.agentId, hostname: osHostname(), tenantId: this.identity.tenantId, version: AGENT_VERSION },
@@ -123,8 +126,9 @@ export class Agent {
       cache, userName,
     }, this.loadSequence());
     this.loadPolicies();
-    if (this.o.seedProcesses) for (const obs of snapshotObservations(cache, Date.now())) this.onObservation(obs);
+    if (this.o.runningProcesses) for (const obs of snapshotObservations(cache, Date.now())) this.onObservation(obs);
     await this.o.sensor.start((obs) => this.onObservation(obs));
+    if (this.o.runningProcesses) for (const obs of reconcileObservations(cache, this.o.runningProcesses(userName), Date.now())) this.onObservation(obs);
     this.connect();
   }
 

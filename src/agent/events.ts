@@ -99,10 +99,31 @@ export function buildEvent(obs: Observation, ctx: BuildContext): VigilEvent {
  * the processes that started before the agent.
  */
 export function snapshotObservations(cache: ProcessCache, nowMs: number): Observation[] {
-  return cache.running().map((p) => ({
+  return cache.running().map((p) => snapshotStart(p, nowMs));
+}
+
+function snapshotStart(p: ProcessRecord, nowMs: number): Observation {
+  return {
     type: 'process_start', action: SNAPSHOT_ACTION, timeMs: nowMs, pid: p.pid, ppid: p.ppid, uid: p.uid,
     startTimeMs: p.startTimeMs, executable: p.executable, args: p.args, argsTruncated: p.argsTruncated, cwd: p.cwd,
-  }));
+  };
+}
+
+/**
+ * The observations that close the gap between the start-up snapshot and the sensor's first records, from a
+ * second read of the running processes made once the sensor runs: a process the cache believes running that
+ * is gone ends (it exited before the sensor could see it), and a process the cache does not know is reported
+ * as a snapshot start (it started before the sensor could see it), parents first. A record still in flight
+ * from the sensor may repeat one of these; repeats are harmless (an end or a start of a known entity).
+ */
+export function reconcileObservations(cache: ProcessCache, running: ProcessRecord[], nowMs: number): Observation[] {
+  const key = (pid: number, startTimeMs: number) => `${pid}:${Math.trunc(startTimeMs)}`;
+  const now = new Set(running.map((r) => key(r.pid, r.startTimeMs)));
+  const ended: Observation[] = cache.running().filter((p) => !now.has(key(p.pid, p.startTimeMs)))
+    .map((p) => ({ type: 'process_end', timeMs: nowMs, pid: p.pid, ppid: p.ppid, startTimeMs: p.startTimeMs }));
+  const started = [...running].sort((a, b) => a.startTimeMs - b.startTimeMs || a.pid - b.pid)
+    .filter((r) => !cache.get(r.pid, r.startTimeMs)).map((r) => snapshotStart(r, nowMs));
+  return [...ended, ...started];
 }
 
 /** Keep the cache current and return what it knows about the observed process. */

@@ -172,3 +172,28 @@ test('the start-up snapshot reports every running process parents first, and Vig
   const other = buildEvent({ type: 'process_start', timeMs: 10_004, pid: 61, ppid: 50, startTimeMs: 10_004, executable: '/bin/ls', args: ['ls'] }, ctx);
   assert.equal(other.labels, undefined);
 });
+
+test('the second read of /proc, once the sensor runs, ends the snapshot processes that are gone and reports those that started unseen', async () => {
+  const { reconcileObservations } = await import('../../src/agent/events.ts');
+  const cache = new ProcessCache('host-9', { selfPids: [] });
+  cache.seed([
+    { pid: 1, ppid: 0, startTimeMs: 1_000, executable: '/sbin/init', args: ['init'] },
+    { pid: 7, ppid: 1, startTimeMs: 2_000, executable: '/bin/short', args: ['short'] }, // exits before the sensor runs
+    { pid: 8, ppid: 1, startTimeMs: 2_100, executable: '/bin/old', args: ['old'] }, // exits, and its pid is reused
+  ]);
+  const ctx = context(cache);
+  const running = [
+    { pid: 1, ppid: 0, startTimeMs: 1_000, executable: '/sbin/init', args: ['init'] },
+    { pid: 9, ppid: 8, startTimeMs: 2_600, executable: '/usr/bin/vigil-sensor', args: ['vigil-sensor'] }, // a child of the new pid 8
+    { pid: 8, ppid: 1, startTimeMs: 2_500, executable: '/bin/new', args: ['new'] },
+  ];
+  const events = reconcileObservations(cache, running, 5_000).map((o) => buildEvent(o, ctx));
+  assert.deepEqual(events.map((e) => [e.event.type, e.event.action, e.process?.pid, e.process?.executable]), [
+    ['process_end', 'exit', 7, '/bin/short'],
+    ['process_end', 'exit', 8, '/bin/old'],
+    ['process_start', 'snapshot', 8, '/bin/new'],
+    ['process_start', 'snapshot', 9, '/usr/bin/vigil-sensor'],
+  ]);
+  assert.equal(events[3].process?.parent?.entity_id, processEntityId('host-9', 8, 2_500), 'parents first, so the child finds the new pid 8');
+  assert.deepEqual(reconcileObservations(cache, running, 6_000), [], 'nothing left to reconcile');
+});

@@ -4,7 +4,7 @@
 
 import { accessSync, constants, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { ProcessCache } from '../process-cache.ts';
+import type { ProcessCache, ProcessRecord } from '../process-cache.ts';
 import type { Observation, Sensor, SensorHealth } from '../sensor.ts';
 import { EbpfSensor } from './ebpf/index.ts';
 import { ProcReader, ProcSensor } from './proc/index.ts';
@@ -95,7 +95,12 @@ export class FallbackSensor implements Sensor {
   }
 }
 
-/** Fills the process cache with every process now running (before the sensor's first event). */
-export function seedFromProc(cache: ProcessCache, userName?: (uid: number) => string | undefined, reader = new ProcReader()): void {
-  cache.seed(reader.readAllProcesses(userName));
+/** Every user-space process now running, from /proc (to seed the process cache before the sensor's first event). */
+export function runningFromProc(userName?: (uid: number) => string | undefined, reader = new ProcReader()): ProcessRecord[] {
+  return reader.readAllProcesses(userName);
+}
+
+/** Fills the process cache with every process now running. */
+export function seedFromProc(cache: ProcessCache, reader = new ProcReader()): void {
+  cache.seed(runningFromProc(undefined, reader));
 }

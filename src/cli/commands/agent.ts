@@ -68,7 +68,7 @@ export async function run(args: string[]): Promise<number> {
   reexec(1, dataDir);
   // Only now the agent's modules: the process that re-executes itself never loads them (with a cold
   // compile cache, stage 1 loads them to fill it, then re-executes).
-  const [{ Agent }, { ResponseExecutor }, { parseServerAddress }, { seedFromProc, selectSensor }, { createLogger }, { onShutdown }] = await Promise.all([
+  const [{ Agent }, { ResponseExecutor }, { parseServerAddress }, { runningFromProc, selectSensor }, { createLogger }, { onShutdown }] = await Promise.all([
     import('../../agent/agent.ts'), import('../../agent/response/executor.ts'), import('../../agent/response/isolation.ts'),
     import('../../agent/sensors/select.ts'), import('../log.ts'), import('../shutdown.ts'),
   ]);
@@ -82,7 +82,7 @@ export async function run(args: string[]): Promise<number> {
     ...responder.agentOptions(), dataDir, server,
     caPem: readFileSync(caFile, 'utf8'), enrollmentToken: values.token ?? process.env.VIGIL_ENROLLMENT_TOKEN, log,
     sensor: await selectSensor({ prefer: (values.sensor as 'auto' | 'ebpf' | 'proc' | undefined) ?? 'auto' }),
-    seedProcesses: seedFromProc,
+    runningProcesses: runningFromProc,
   });
   responder.attach(agent);
   await agent.start();

@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import { Agent } from '../../agent/agent.ts';
-import { seedFromProc, selectSensor } from '../../agent/sensors/select.ts';
+import { runningFromProc, selectSensor } from '../../agent/sensors/select.ts';
 import { ResponseExecutor } from '../../agent/response/executor.ts';
 import { splitHostPort, startEmbeddedServer } from '../../server/embedded.ts';
 import { createLogger } from '../log.ts';
@@ -101,7 +101,7 @@ export async function run(args: string[]): Promise<number> {
       dataDir: agentDir, server: server.grpcAddress, caPem: server.caPem, log: log.child({ component: 'agent' }),
       enrollmentToken: await server.createEnrollmentToken(5 * 60_000),
       sensor: await selectSensor({ prefer: (values.sensor as 'auto' | 'ebpf' | 'proc' | undefined) ?? 'auto' }),
-      seedProcesses: seedFromProc,
+      runningProcesses: runningFromProc,
     });
     responder.attach(agent);
     await agent.start();
