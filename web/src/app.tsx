@@ -22,6 +22,7 @@ const HostDetailPage = lazyPage(() => import('./pages/host-detail.tsx'), 'HostDe
 const HostsPage = lazyPage(() => import('./pages/hosts.tsx'), 'HostsPage');
 const HuntPage = lazyPage(() => import('./pages/hunt.tsx'), 'HuntPage');
 const MitrePage = lazyPage(() => import('./pages/mitre.tsx'), 'MitrePage');
+const ProcessPage = lazyPage(() => import('./pages/process.tsx'), 'ProcessPage');
 const ResponsePage = lazyPage(() => import('./pages/response.tsx'), 'ResponsePage');
 const RulesPage = lazyPage(() => import('./pages/rules.tsx'), 'RulesPage');
 const SettingsPage = lazyPage(() => import('./pages/settings.tsx'), 'SettingsPage');
@@ -77,6 +78,7 @@ function Shell({ cred }: { cred: Credential }) {
           <Route path="/" element={<DashboardPage />} />
           <Route path="/hosts" element={<HostsPage />} />
           <Route path="/hosts/:id" element={<HostDetailPage />} />
+          <Route path="/hosts/:hostId/processes/:entityId" element={<ProcessPage />} />
           <Route path="/alerts" element={<AlertsPage />} />
           <Route path="/alerts/:id" element={<AlertDetailPage />} />
           <Route path="/mitre" element={<MitrePage />} />

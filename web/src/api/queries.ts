@@ -4,7 +4,7 @@
 
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api } from './client.ts';
-import type { Alert, Host, HuntResult, LedgerEntry, Overview, ProcessTree, Rule, User, VigilEvent } from './types.ts';
+import type { Alert, Host, HuntResult, LedgerEntry, Overview, ProcessInfo, ProcessTree, Rule, User, VigilEvent } from './types.ts';
 
 /** Builds a query string from the defined, non-empty values. */
 export function queryString(params: Record<string, string | number | undefined | null>): string {
@@ -24,13 +24,18 @@ export const useProcessTree = (hostId: string, at: string | null) => useQuery({
   queryFn: () => api<ProcessTree>(`/hosts/${encodeURIComponent(hostId)}/process-tree${queryString({ at })}`),
 });
 
+export const useProcess = (hostId: string, entityId: string) => useQuery({
+  queryKey: ['process', hostId, entityId],
+  queryFn: () => api<ProcessInfo>(`/hosts/${encodeURIComponent(hostId)}/processes/${encodeURIComponent(entityId)}`),
+});
+
 export interface EventFilter { host?: string; type?: string; q?: string; from?: string; to?: string; limit?: number }
 export const useEvents = (f: EventFilter, enabled = true) => useQuery({
   queryKey: ['events', f], enabled,
   queryFn: () => api<{ events: VigilEvent[]; next: string | null }>(`/events${queryString({ ...f })}`),
 });
 
-export interface AlertFilter { severity?: string; status?: string; host?: string; rule?: string; from?: string; to?: string; limit?: number }
+export interface AlertFilter { severity?: string; status?: string; host?: string; rule?: string; from?: string; to?: string; limit?: number; cursor?: string; [more: string]: string | number | undefined }
 export const useAlerts = (f: AlertFilter) => useQuery({
   queryKey: ['alerts', f], refetchInterval: LIVE_MS,
   queryFn: () => api<{ alerts: Alert[]; next: string | null }>(`/alerts${queryString({ ...f })}`),

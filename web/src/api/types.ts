@@ -19,16 +19,35 @@ export interface ProcessNode {
 
 export interface ProcessTree { host_id: string; at: string; live: boolean; count: number; roots: ProcessNode[] }
 
+export interface EventParent { pid?: number; entity_id?: string; executable?: string; command_line?: string; name?: string }
+
 /** An ECS-shaped event; only the fields the console shows are typed. */
 export interface VigilEvent {
   '@timestamp': string;
-  event: { id: string; type: string; category?: string; action?: string };
-  process?: { pid?: number; entity_id?: string; executable?: string; command_line?: string; parent?: { pid?: number; executable?: string } };
+  event: { id: string; type: string; category?: string; action?: string; outcome?: string };
+  agent?: { id?: string; hostname?: string };
+  process?: EventParent & { ppid?: number; args?: string[]; working_directory?: string; exit_code?: number; hash?: { sha256?: string }; parent?: EventParent };
   user?: { name?: string; id?: string | number };
   host?: { id?: string; hostname?: string };
+  source?: { ip?: string; port?: number };
   destination?: { ip?: string; port?: number };
-  file?: { path?: string };
+  network?: { transport?: string; direction?: string };
+  file?: { path?: string; target_path?: string; mode?: string; owner?: string };
   [field: string]: unknown;
+}
+
+/** A process as alerts and the process endpoint describe it (src/tree/live-index.ts ProcessSummary). */
+export interface ProcessSummary {
+  entity_id: string; pid: number; ppid: number; parent_entity_id: string; executable: string; command_line: string;
+  start: string; exit: string | null; user_name: string; user_id: string;
+}
+
+export interface ExecStep { executable: string; command_line: string; at: string; event_id: string; snapshot: boolean }
+
+/** GET /hosts/{id}/processes/{entity_id} */
+export interface ProcessInfo {
+  host_id: string; hostname: string; process: ProcessSummary; ancestors: ProcessSummary[]; children: ProcessSummary[];
+  exec_chain: ExecStep[]; events: Record<string, number>; alerts: string[];
 }
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical' | 'informational';
@@ -45,7 +64,11 @@ export interface Rule {
 export interface Alert {
   id: string; tenant_id: string; host_id: string; process_entity_id: string | null; rule: Rule; techniques: Technique[];
   status: AlertStatus; assignee: string | null; first_seen: string; last_seen: string; events: VigilEvent[];
+  event_ids?: string[]; occurrences?: number; severity?: Severity; group_by?: Record<string, string>;
+  /** The process the alert is about and its ancestors, root first, captured when the alert was made. */
+  process?: ProcessSummary; ancestors?: ProcessSummary[];
   comments: { author: string; text: string; at: string }[]; close_reason: string | null; suppressed_until: string | null;
+  disposition?: string | null; [extra: string]: unknown;
 }
 
 export interface Overview {

@@ -7,7 +7,15 @@ import { useMutation } from '@tanstack/react-query';
 import { api } from '../api/client.ts';
 import { useCheckpoint, useLedgerEntries } from '../api/queries.ts';
 import { formatTime } from '../components/format.ts';
+import { useHostNames, userLabel, useUserNames } from '../components/names.tsx';
 import { ErrorState, QueryState } from '../components/query-state.tsx';
+
+/** A ledger target or detail with host ids named: `host:agt-…` or a bare host id becomes `web-1 (agt-…)`. */
+function withHostNames(text: string, hosts: Map<string, string>): string {
+  let out = text;
+  for (const [id, name] of hosts) if (out.includes(id)) out = out.split(id).join(`${name} (${id.slice(0, 12)}…)`);
+  return out;
+}
 
 const PAGE = 50;
 
@@ -32,6 +40,8 @@ function Entries({ size }: { size: number }) {
   const pages = Math.max(1, Math.ceil(size / PAGE));
   const [page, setPage] = useState(pages);
   const entries = useLedgerEntries((page - 1) * PAGE, PAGE);
+  const hosts = useHostNames();
+  const users = useUserNames();
   return (
     <Stack gap="xs">
       <QueryState query={entries} what="Ledger entries" isEmpty={(d) => d.entries.length === 0}>
@@ -39,8 +49,8 @@ function Entries({ size }: { size: number }) {
           <ScrollArea><Table fz="sm" striped aria-label="Ledger entries">
             <Table.Thead><Table.Tr>{['#', 'Time', 'Actor', 'Action', 'Target', 'Outcome', 'Request'].map((h) => <Table.Th key={h}>{h}</Table.Th>)}</Table.Tr></Table.Thead>
             <Table.Tbody>{d.entries.map((e) => (
-              <Table.Tr key={e.index}><Table.Td>{e.index}</Table.Td><Table.Td style={{ whiteSpace: 'nowrap' }}>{formatTime(e.timestamp)}</Table.Td><Table.Td>{e.actor}</Table.Td><Table.Td>{e.action}</Table.Td>
-                <Table.Td>{e.target}{e.details ? <Text size="xs" c="dimmed" ff="monospace">{JSON.stringify(e.details)}</Text> : null}</Table.Td><Table.Td>{e.outcome}</Table.Td><Table.Td ff="monospace" fz="xs" title={e.request_id}>{e.request_id.slice(0, 8)}</Table.Td></Table.Tr>
+              <Table.Tr key={e.index}><Table.Td>{e.index}</Table.Td><Table.Td style={{ whiteSpace: 'nowrap' }}>{formatTime(e.timestamp)}</Table.Td><Table.Td title={e.actor}>{userLabel(users, e.actor)}</Table.Td><Table.Td>{e.action}</Table.Td>
+                <Table.Td title={e.target}>{withHostNames(userLabel(users, e.target), hosts)}{e.details ? <Text size="xs" c="dimmed" ff="monospace">{withHostNames(JSON.stringify(e.details), hosts)}</Text> : null}</Table.Td><Table.Td>{e.outcome}</Table.Td><Table.Td ff="monospace" fz="xs" title={e.request_id}>{e.request_id.slice(0, 8)}</Table.Td></Table.Tr>
             ))}</Table.Tbody>
           </Table></ScrollArea>
         )}

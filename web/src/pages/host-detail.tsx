@@ -1,12 +1,14 @@
-// Host detail: inventory and health, the process tree (live or at a chosen time), a timeline of recent
-// events, and response actions. The open tab is in the URL (?tab=) so links and reloads keep it.
+// Host detail: inventory and health, the process tree (live or at a chosen time), the timeline (filtered by
+// type, process, text and time; every value a pivot), and response actions. The open tab is in the URL
+// (?tab=) so links and reloads keep it.
 
 import { useMemo, useState, type ReactNode } from 'react';
-import { Button, Card, Group, SimpleGrid, Stack, Table, Tabs, Text, TextInput, Title } from '@mantine/core';
-import { useParams, useSearchParams } from 'react-router';
-import { useAlerts, useEvents, useHost, useProcessTree } from '../api/queries.ts';
+import { Anchor, Button, Card, Group, SimpleGrid, Stack, Table, Tabs, Text, TextInput, Title } from '@mantine/core';
+import { Link, useParams, useSearchParams } from 'react-router';
+import { useAlerts, useHost, useProcessTree } from '../api/queries.ts';
 import type { Host } from '../api/types.ts';
 import { HostStatusBadge } from '../components/badges.tsx';
+import { HostTimeline } from '../components/host-timeline.tsx';
 import { formatAgo, formatBytes, formatCount, formatTime, localInputValue } from '../components/format.ts';
 import { QueryState } from '../components/query-state.tsx';
 import { ResponseActions } from '../components/response-actions.tsx';
@@ -41,27 +43,6 @@ function Overview({ host }: { host: Host }) {
         ['Events sent', formatCount(h.eventsSent)],
       ]} />
     </SimpleGrid>
-  );
-}
-
-function Timeline({ hostId }: { hostId: string }) {
-  const events = useEvents({ host: hostId, limit: 100 });
-  return (
-    <QueryState query={events} what="Events" isEmpty={(d) => d.events.length === 0}>
-      {(d) => (
-        <Table fz="sm" striped aria-label="Recent events">
-          <Table.Thead><Table.Tr><Table.Th>Time</Table.Th><Table.Th>Type</Table.Th><Table.Th>PID</Table.Th><Table.Th>Process</Table.Th></Table.Tr></Table.Thead>
-          <Table.Tbody>
-            {d.events.map((e) => (
-              <Table.Tr key={e.event.id}>
-                <Table.Td>{formatTime(e['@timestamp'])}</Table.Td><Table.Td>{e.event.type}</Table.Td><Table.Td>{e.process?.pid ?? ''}</Table.Td>
-                <Table.Td ff="monospace" style={{ wordBreak: 'break-all' }}>{e.process?.command_line ?? e.process?.executable ?? ''}</Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      )}
-    </QueryState>
   );
 }
 
@@ -101,7 +82,8 @@ export function HostDetailPage() {
     <QueryState query={host} what="Host">
       {(h) => (
         <Stack>
-          <Group><Title order={2}>{h.hostname}</Title><HostStatusBadge status={h.status} /></Group>
+          <Group><Title order={2}>{h.hostname}</Title><HostStatusBadge status={h.status} />
+            <Anchor component={Link} size="sm" to={`/alerts?host=${encodeURIComponent(h.id)}`}>Alerts on this host</Anchor></Group>
           <Tabs value={tab} onChange={(t) => setParams(t === 'overview' ? {} : { tab: t ?? 'overview' })} keepMounted={false}>
             <Tabs.List mb="md">
               <Tabs.Tab value="overview">Overview</Tabs.Tab>
@@ -111,7 +93,7 @@ export function HostDetailPage() {
             </Tabs.List>
             <Tabs.Panel value="overview"><Overview host={h} /></Tabs.Panel>
             <Tabs.Panel value="tree"><TreeTab hostId={h.id} /></Tabs.Panel>
-            <Tabs.Panel value="timeline"><Timeline hostId={h.id} /></Tabs.Panel>
+            <Tabs.Panel value="timeline"><HostTimeline hostId={h.id} /></Tabs.Panel>
             <Tabs.Panel value="response"><ResponseActions host={h} /></Tabs.Panel>
           </Tabs>
         </Stack>

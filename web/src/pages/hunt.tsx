@@ -1,7 +1,8 @@
 // Hunt: a SQL editor over the event store with the table's schema at hand, a results table, export as CSV
 // or JSON, and saved queries (kept in this browser). Ctrl+Enter runs the query.
 
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
+import { useSearchParams } from 'react-router';
 import { Alert, Badge, Button, Card, Group, NumberInput, ScrollArea, Select, SimpleGrid, Stack, Table, Text, TextInput, Textarea, Title } from '@mantine/core';
 import { useMutation } from '@tanstack/react-query';
 import { EXTRACTED_COLUMNS } from '../../../src/stores/events/ddl.ts';
@@ -61,11 +62,21 @@ function Results({ r }: { r: HuntResult }) {
 }
 
 export function HuntPage() {
-  const [sql, setSql] = useState(EXAMPLE);
+  // A pivot opens the hunt prefilled (?sql=…) and, with ?run=1, runs it once.
+  const [params] = useSearchParams();
+  const [sql, setSql] = useState(() => params.get('sql') ?? EXAMPLE);
   const [limit, setLimit] = useState<number | string>(1000);
   const [saved, setSaved] = useState(readSaved);
   const [name, setName] = useState('');
-  const hunt = useMutation({ mutationFn: () => runHunt(sql, Number(limit)) });
+  const hunt = useMutation({ mutationFn: (text?: string) => runHunt(text ?? sql, Number(limit)) });
+  const fromUrl = params.get('sql');
+  const ran = useRef<string | null>(null);
+  useEffect(() => {
+    if (!fromUrl || ran.current === fromUrl) return;
+    ran.current = fromUrl;
+    setSql(fromUrl);
+    if (params.get('run') === '1') hunt.mutate(fromUrl);
+  }, [fromUrl, params, hunt]);
   const store = (next: Saved) => { localStorage.setItem(SAVED_KEY, JSON.stringify(next)); setSaved(next); };
   return (
     <Stack>
@@ -73,9 +84,9 @@ export function HuntPage() {
       <SimpleGrid cols={{ base: 1, md: 2 }} style={{ gridTemplateColumns: 'minmax(0, 3fr) minmax(0, 1fr)' }}>
         <Stack gap="xs">
           <Textarea aria-label="SQL" value={sql} onChange={(e) => setSql(e.currentTarget.value)} autosize minRows={8} maxRows={20}
-            styles={{ input: { fontFamily: 'monospace' } }} onKeyDown={(e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) hunt.mutate(); }} />
+            styles={{ input: { fontFamily: 'monospace' } }} onKeyDown={(e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) hunt.mutate(undefined); }} />
           <Group>
-            <Button loading={hunt.isPending} onClick={() => hunt.mutate()}>Run (Ctrl+Enter)</Button>
+            <Button loading={hunt.isPending} onClick={() => hunt.mutate(undefined)}>Run (Ctrl+Enter)</Button>
             <NumberInput aria-label="Row limit" w={120} min={1} max={100000} value={limit} onChange={setLimit} />
             <Select placeholder="Saved queries" aria-label="Saved queries" data={Object.keys(saved)} value={null} onChange={(k) => { if (k) setSql(saved[k]); }} w={200} />
             <TextInput placeholder="Name" aria-label="Query name" w={150} value={name} onChange={(e) => setName(e.currentTarget.value)} />

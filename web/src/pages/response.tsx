@@ -1,12 +1,12 @@
 // Response: every response action with its live status (polled), and the artefacts it collected with their
 // SHA-256 hashes, downloaded with the session's credential and checked in the browser.
 
-import { useState } from 'react';
-import { Anchor, Button, Code, Stack, Text, Title } from '@mantine/core';
-import { Link } from 'react-router';
+import { useMemo, useState } from 'react';
+import { Button, Code, Stack, Text, Title } from '@mantine/core';
 import { downloadFile, type Download } from '../api/client.ts';
 import { useIrActions, type IrAction } from '../api/queries.ts';
 import { formatTime } from '../components/format.ts';
+import { hostLabel, HostLink, useHostNames, userLabel, useUserNames } from '../components/names.tsx';
 import { QueryState } from '../components/query-state.tsx';
 import { SortableTable, type Column } from '../components/sortable-table.tsx';
 
@@ -38,23 +38,26 @@ function targetOf(a: IrAction): string {
   return '';
 }
 
-const COLUMNS: Column<IrAction>[] = [
+const columnsOf = (hosts: Map<string, string>, users: Map<string, string>): Column<IrAction>[] => [
   { key: 'requested', label: 'Requested', render: (a) => formatTime(a.requested_at), sortValue: (a) => a.requested_at ?? '' },
-  { key: 'host', label: 'Host', render: (a) => <Anchor component={Link} to={`/hosts/${a.host_id}`}>{a.host_id}</Anchor>, sortValue: (a) => a.host_id },
+  { key: 'host', label: 'Host', render: (a) => <HostLink id={a.host_id} />, sortValue: (a) => hostLabel(hosts, a.host_id) },
   { key: 'action', label: 'Action', render: (a) => `${a.action} ${targetOf(a)}`.trim(), sortValue: (a) => a.action },
   { key: 'status', label: 'Status', render: (a) => (a.error ? `${a.status}: ${a.error}` : a.status), sortValue: (a) => a.status, wrap: true },
   { key: 'artefact', label: 'Artefact', render: (a) => <Artefact action={a} />, wrap: true },
-  { key: 'by', label: 'By', render: (a) => a.requested_by ?? '—' },
+  { key: 'by', label: 'By', render: (a) => userLabel(users, a.requested_by), sortValue: (a) => userLabel(users, a.requested_by) },
 ];
 
 export function ResponsePage() {
   const actions = useIrActions();
+  const hosts = useHostNames();
+  const users = useUserNames();
+  const columns = useMemo(() => columnsOf(hosts, users), [hosts, users]);
   return (
     <Stack>
       <Title order={2}>Response actions</Title>
       <Text size="sm" c="dimmed">Issue isolate, release, kill and collect from a host's Response tab.</Text>
       <QueryState query={actions} what="Response actions" isEmpty={(d) => d.actions.length === 0}>
-        {(d) => <SortableTable label="Response actions" rows={d.actions} columns={COLUMNS} rowKey={(a) => a.id} initialSort={{ key: 'requested', desc: true }} />}
+        {(d) => <SortableTable label="Response actions" rows={d.actions} columns={columns} rowKey={(a) => a.id} initialSort={{ key: 'requested', desc: true }} />}
       </QueryState>
     </Stack>
   );

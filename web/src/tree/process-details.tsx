@@ -3,6 +3,8 @@
 
 import type { ReactNode } from 'react';
 import { Anchor, Box, Code, Drawer, Group, Stack, Table, Text, Title } from '@mantine/core';
+import { Link } from 'react-router';
+import { processUrl } from '../components/pivots.tsx';
 import { useEvents } from '../api/queries.ts';
 import type { ProcessNode, VigilEvent } from '../api/types.ts';
 import { formatTime } from '../components/format.ts';
@@ -49,6 +51,7 @@ export function ProcessDetails({ hostId, node, onClose }: { hostId: string; node
     <Drawer opened={node !== null} onClose={onClose} position="right" size="lg" title={node ? `Process ${node.pid}` : ''}>
       {node && (
         <Stack gap="xs" data-testid="process-details">
+          <Anchor component={Link} to={processUrl(hostId, node.entity_id)} fw={600}>Open the process page (lineage, children, alerts, response)</Anchor>
           <Field label="Executable">{node.exe}</Field>
           <Field label="Command line"><Code block style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}>{node.cmdline}</Code></Field>
           <Field label="PID / PPID">{node.pid} / {node.ppid}</Field>
