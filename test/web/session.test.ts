@@ -31,7 +31,7 @@ before(async () => {
   const enrol = await call(f, 'POST', '/auth/totp/enroll', { token });
   assert.equal(enrol.status, 200);
   totpSecret = base32Decode(enrol.body.secret);
-  const confirm = await call(f, 'POST', '/auth/totp/confirm', { token, body: { secret: enrol.body.secret, code: totp(totpSecret, Date.now()) } });
+  const confirm = await call(f, 'POST', '/auth/totp/confirm', { token, body: { secret: enrol.body.secret, code: totp(totpSecret, Date.now()), current_password: PASSWORD } });
   assert.equal(confirm.status, 204, JSON.stringify(confirm.body));
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
