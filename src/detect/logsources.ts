@@ -242,3 +242,96 @@ export function logsourceMatches(rule: Logsource, ev: EventLogsource): boolean {
   if (rule.category && !ev.categories.includes(rule.category)) return false;
   return true;
 }
+
+// ---- What Vigil collects: event types per rule logsource, and each rule's coverage ---------------------------------
+
+/** Event types the /proc fallback sensor produces (every sensor does); the eBPF sensor produces every Linux type. */
+const PROC_SENSOR_TYPES: readonly string[] = ['process_start', 'process_end'];
+/** Event types of Vigil's Linux sensors (the eBPF sensor's; `windows` is an imported type, not a sensor's). */
+const LINUX_EVENT_TYPES: readonly string[] = [
+  'process_start', 'process_end', 'process_fork', 'network_connection', 'network_accept', 'network_send', 'file_create', 'file_write',
+  'file_delete', 'file_rename', 'file_chmod', 'file_chown', 'privilege_change', 'ptrace', 'module_load', 'memfd_exec',
+];
+
+/** The Linux event types of a Sigma category: those mapped to it, or a type named like it (types without a category). */
+function linuxTypesOf(category: string): string[] {
+  const mapped = LINUX_EVENT_TYPES.filter((t) => LINUX_CATEGORIES[t] === category);
+  return mapped.length ? mapped : LINUX_EVENT_TYPES.filter((t) => t === category && LINUX_CATEGORIES[t] === undefined);
+}
+
+/**
+ * The stored event types a rule of this logsource can match (`event.type` values), for narrowing a search; undefined
+ * when any type may match (no product and no category). An empty list: no event Vigil stores can match.
+ */
+export function eventTypesFor(ls: Logsource | undefined): string[] | undefined {
+  if (!ls || (!ls.product && !ls.category && !ls.service)) return undefined;
+  if (ls.product === 'windows') return ['windows'];
+  if (ls.product && ls.product !== 'linux') return [];
+  if (ls.service) return ls.product ? [] : ['windows']; // Linux service logs are not collected; a bare service may be a Windows one
+  if (ls.category) return [...linuxTypesOf(ls.category), ...(ls.product ? [] : ['windows'])];
+  return [...LINUX_EVENT_TYPES];
+}
+
+export type Coverage = 'collected' | 'partial' | 'not_collected';
+
+/** Whether Vigil collects what a rule needs, why, and the log source it is grouped under (e.g. `linux/process_creation`). */
+export interface RuleCoverage { coverage: Coverage; reason: string; logsource: string }
+
+const COVERAGE_RANK: Record<Coverage, number> = { collected: 0, partial: 1, not_collected: 2 };
+
+/** The log source's label: product/service/category, `*` for what the rule leaves open. */
+export function logsourceLabel(ls: Logsource | undefined): string {
+  if (!ls) return '*';
+  return [ls.product ?? '*', ...(ls.service ? [ls.service] : []), ...(ls.category ? [ls.category] : ls.service ? [] : ['*'])].join('/');
+}
+
+/** Whether Vigil's sensors produce the events of a (single-event) rule's logsource. Pure. */
+export function logsourceCoverage(ls: Logsource | undefined): RuleCoverage {
+  const logsource = logsourceLabel(ls);
+  const of = (coverage: Coverage, reason: string): RuleCoverage => ({ coverage, reason, logsource });
+  if (!ls || (!ls.product && !ls.category && !ls.service)) return of('partial', 'the rule names no logsource: it is evaluated on every event Vigil stores, whatever log it was written for');
+  if (ls.product === 'windows') {
+    return of('not_collected', 'Vigil\'s agent runs on Linux and collects no Windows event log; only Windows events imported as event.type "windows" (or files given to `vigil scan`) reach such a rule');
+  }
+  if (ls.product && ls.product !== 'linux') return of('not_collected', `Vigil collects no ${ls.product} logs (its agent records Linux process, file and network activity)`);
+  if (ls.service) {
+    return of('not_collected', `Vigil does not collect the ${ls.product ?? ''}${ls.product ? ' ' : ''}${ls.service} log (its agent records process, file and network activity with its own sensors, not ${ls.service} records)`);
+  }
+  if (!ls.category) {
+    return of('partial', 'product linux without a category or service means any Linux log (syslog, shell history, …); Vigil evaluates it over its own process, file and network events only');
+  }
+  const types = linuxTypesOf(ls.category);
+  if (types.length === 0) return of('not_collected', `no Vigil sensor produces ${ls.category} events`);
+  if (types.some((t) => PROC_SENSOR_TYPES.includes(t))) return of('collected', `${types.join(', ')} events, from every sensor (eBPF and the /proc fallback)`);
+  return of('partial', `${types.join(', ')} events come from the eBPF sensor only; an agent on the /proc fallback sensor records process starts and ends only`);
+}
+
+/**
+ * Coverage of every rule and correlation: a rule's from its logsource; a correlation's is the least covered of the
+ * rules (or correlations) it references, with that rule's reason. A reference to an unknown rule is not_collected.
+ */
+export function rulesCoverage(rules: { id: string; logsource?: Logsource }[], correlations: { id: string; rules: string[] }[]): Map<string, RuleCoverage> {
+  const out = new Map<string, RuleCoverage>(rules.map((r) => [r.id, logsourceCoverage(r.logsource)]));
+  const byId = new Map(correlations.map((c) => [c.id, c]));
+  const visiting = new Set<string>();
+  const resolve = (id: string): RuleCoverage => {
+    const known = out.get(id);
+    if (known) return known;
+    const c = byId.get(id);
+    if (!c || visiting.has(id)) return { coverage: 'not_collected', reason: `references ${id}, which is not loaded`, logsource: '*' };
+    visiting.add(id);
+    let worst: { ref: string; cov: RuleCoverage } | undefined;
+    for (const ref of c.rules) {
+      const cov = resolve(ref);
+      if (!worst || COVERAGE_RANK[cov.coverage] > COVERAGE_RANK[worst.cov.coverage]) worst = { ref, cov };
+    }
+    visiting.delete(id);
+    const result: RuleCoverage = worst
+      ? { coverage: worst.cov.coverage, reason: worst.cov.coverage === 'collected' ? `every referenced rule's events are collected (${c.rules.join(', ')})` : `referenced rule ${worst.ref}: ${worst.cov.reason}`, logsource: worst.cov.logsource }
+      : { coverage: 'not_collected', reason: 'references no rule', logsource: '*' };
+    out.set(id, result);
+    return result;
+  };
+  for (const c of correlations) resolve(c.id);
+  return out;
+}

@@ -15,11 +15,41 @@ import type { RuleSource } from '../sigma/parser.ts';
 import type { RuleStateStore, RuleWrite } from '../stores/rules/types.ts';
 import type { Alert } from './alerts.ts';
 import { Detector } from './engine.ts';
+import { eventTypesFor, rulesCoverage, type RuleCoverage } from './logsources.ts';
 import { normalizeRecord } from './records.ts';
 import { RuleRegistry, type ChangeResult, type RuleInfo } from './registry.ts';
 import type { DetectionStage } from './stage.ts';
 
 export interface RuleTestResult { matches: number; alerts: Alert[]; rejected: RejectedRule[] }
+
+/** One page of stored events, newest first, and the keyset cursor of the next (older) page. */
+export type EventPager = (cursor: string | undefined, types: string[] | undefined) => Promise<{ events: VigilEvent[]; next: string | null }>;
+
+export interface RuleScanOptions {
+  /** Reads the range page by page, newest first (the event store's keyset cursor). */
+  page: EventPager;
+  /** Stop starting new pages once this much time has passed (the page in hand is finished). */
+  budgetMs: number;
+  /** Alerts kept in the result (all are counted). Default 100. */
+  keepAlerts?: number;
+  now?: () => number;
+}
+
+/** A dry run over a stored range: what was scanned, and whether it stopped at its time budget before the range's start. */
+export interface RuleScanResult extends RuleTestResult {
+  eventsScanned: number;
+  pages: number;
+  /** The event types read (the rule's logsources); undefined: every type. */
+  eventTypes: string[] | undefined;
+  /** Every page of the range was read. */
+  complete: boolean;
+  /** The budget ran out before the range was read to its start. */
+  stoppedAtBudget: boolean;
+  /** The time of the oldest event read (complete or not), ISO 8601; undefined when none. */
+  oldestScanned?: string;
+  newestScanned?: string;
+  elapsedMs: number;
+}
 
 /** Who writes: the principal's tenant (the owner of what it uploads), its ledger name, and whether it may respond. */
 export interface RuleWriter extends RuleWrite {
@@ -33,6 +63,7 @@ export class RuleService {
   private readonly stage: DetectionStage;
   private uploadKeyOf = new Map<string, string>(); // rule id → key of the upload holding it
   private files: { builtin: RuleSource[]; directories: RuleSource[] } = { builtin: [], directories: [] };
+  private coverageCache: { registry: RuleRegistry; revision: number; map: Map<string, RuleCoverage> } | undefined;
 
   constructor(registry: RuleRegistry, state: RuleStateStore, stage: DetectionStage) {
     this.registry = registry;
@@ -139,6 +170,71 @@ export class RuleService {
       if (n) alerts.push(...detector.detect(n, ev.agent?.tenant_id ?? '', ev.agent?.id)); // as the pipeline stage: the reporting agent's host
     }
     return { matches: alerts.length, alerts, rejected: [] };
+  }
+
+  /**
+   * Runs a rule text (not loaded, not enabled) over stored events, page by page from the newest, until the range is
+   * read or `budgetMs` has passed; only events of the types its logsources can match are read. Each page is detected
+   * in time order (oldest first) and correlations keep their state across pages; open correlation windows are decided
+   * at the end.
+   */
+  async scan(text: string, o: RuleScanOptions): Promise<RuleScanResult> {
+    const started = (o.now ?? Date.now)();
+    const elapsed = () => (o.now ?? Date.now)() - started;
+    const trial = new RuleRegistry(this.registry.options);
+    const r = trial.add(text);
+    const empty = { matches: 0, alerts: [], eventsScanned: 0, pages: 0, complete: true, stoppedAtBudget: false, eventTypes: [] as string[] | undefined };
+    if (!r.ok) return { ...empty, rejected: r.rejected, elapsedMs: elapsed() };
+    const snapshot = trial.snapshot();
+    const typeLists = snapshot.rules.map((x) => eventTypesFor(x.logsource));
+    const eventTypes = typeLists.some((t) => t === undefined) ? undefined : [...new Set(typeLists.flatMap((t) => t!))].sort();
+    const result: RuleScanResult = { ...empty, eventTypes, rejected: [], complete: false, elapsedMs: 0 };
+    const keep = o.keepAlerts ?? 100;
+    const detector = new Detector(snapshot);
+    const take = (alerts: Alert[]) => {
+      result.matches += alerts.length;
+      for (const a of alerts) if (result.alerts.length < keep) result.alerts.push(a);
+    };
+    if (eventTypes && eventTypes.length === 0) { // no stored event can match: nothing to read
+      result.complete = true;
+      result.elapsedMs = elapsed();
+      return result;
+    }
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await o.page(cursor, eventTypes);
+      result.pages++;
+      result.eventsScanned += page.events.length;
+      if (page.events.length) {
+        result.newestScanned ??= page.events[0]['@timestamp'];
+        result.oldestScanned = page.events[page.events.length - 1]['@timestamp'];
+      }
+      for (let i = page.events.length - 1; i >= 0; i--) { // oldest first within the page
+        const ev = page.events[i];
+        const n = normalizeRecord(ev);
+        if (n) take(detector.detect(n, ev.agent?.tenant_id ?? '', ev.agent?.id)); // as the pipeline stage: the reporting agent's host
+      }
+      if (!page.next) { result.complete = true; break; }
+      if (elapsed() >= o.budgetMs) { result.stoppedAtBudget = true; break; }
+      cursor = page.next;
+    }
+    take(detector.flush());
+    result.elapsedMs = elapsed();
+    return result;
+  }
+
+  /** Whether Vigil collects what each loaded rule needs (collected, partial, not_collected) and why. */
+  coverage(): Map<string, RuleCoverage> {
+    const c = this.coverageCache;
+    if (c && c.registry === this.registry && c.revision === this.registry.revision) return c.map;
+    const list = this.registry.list();
+    const correlations = list.filter((x) => x.kind === 'correlation').map((x) => {
+      const ir = this.registry.get(x.id)?.ir;
+      return { id: x.id, rules: ir && 'rules' in ir ? ir.rules : [] };
+    });
+    const map = rulesCoverage(list.filter((x) => x.kind === 'rule'), correlations);
+    this.coverageCache = { registry: this.registry, revision: this.registry.revision, map };
+    return map;
   }
 
   private reload(): void {
