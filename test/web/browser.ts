@@ -4,7 +4,8 @@
 import { mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
-export const ARTIFACTS_DIR = new URL('../../test-artifacts/', import.meta.url).pathname;
+/** Where screenshots go: test-artifacts/ (git-ignored), or VIGIL_SCREENSHOTS_DIR (e.g. /tmp/shots/). */
+export const ARTIFACTS_DIR = process.env.VIGIL_SCREENSHOTS_DIR ? `${process.env.VIGIL_SCREENSHOTS_DIR.replace(/\/$/, '')}/` : new URL('../../test-artifacts/', import.meta.url).pathname;
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
@@ -24,5 +25,6 @@ export async function signInWithApiKey(page: Page, baseUrl: string, apiKey: stri
 
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(ARTIFACTS_DIR, { recursive: true });
+  await page.evaluate(() => window.scrollTo(0, 0)); // a fixed header would otherwise be drawn mid-page
   await page.screenshot({ path: `${ARTIFACTS_DIR}${name}.png`, fullPage: true });
 }

@@ -122,7 +122,7 @@ export function HostTimeline({ hostId }: { hostId: string }) {
       <Group align="flex-end">
         <MultiSelect label="Event types" placeholder={f.type ? undefined : 'all types'} data={EVENT_TYPES} w={320} clearable searchable
           value={f.type ? f.type.split(',') : []} onChange={(v) => set('type', v.join(','))} />
-        <TextInput label="Text" placeholder="command line, executable or path" w={260} defaultValue={f.q ?? ''}
+        <TextInput label="Text" placeholder="command line, executable or path" w={300} defaultValue={f.q ?? ''}
           onKeyDown={(e) => { if (e.key === 'Enter') set('q', e.currentTarget.value.trim()); }}
           onBlur={(e) => set('q', e.currentTarget.value.trim())} />
         {time('from', 'From')}{time('to', 'To')}

@@ -10,7 +10,8 @@ export function sqlString(v: string): string {
   return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-const HUNT_COLUMNS = 'timestamp, hostname, event_type, process_pid, process_executable, process_command_line, user_name, file_path, destination_ip, destination_port';
+// Ports are 0 where an event has none: shown empty rather than as a misleading 0.
+const HUNT_COLUMNS = 'timestamp, hostname, event_type, process_pid, process_executable, process_command_line, user_name, file_path, destination_ip,\n  if(destination_port = 0, \'\', toString(destination_port)) AS destination_port';
 
 /** A hunt over telemetry_events with `where`, newest first. */
 export function huntSql(where: string, hostId?: string): string {

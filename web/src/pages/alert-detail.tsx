@@ -64,9 +64,9 @@ function RuleCard({ alert }: { alert: Alert }) {
         : <Text key={u} size="sm" c="dimmed">{u}</Text>)}
       <Anchor component={Link} to={`/alerts?rule=${encodeURIComponent(r.id)}`} size="sm" display="block" mt="xs">Other alerts of this rule</Anchor>
       <Title order={6} mt="sm">MITRE ATT&CK</Title>
-      <Stack gap={4} aria-label="MITRE techniques">
+      <Stack gap={4} aria-label="MITRE techniques" role="list">
         {alert.techniques.length ? alert.techniques.map((t) => (
-          <Group key={t.id} gap="xs" wrap="nowrap">
+          <Group key={t.id} gap="xs" wrap="nowrap" role="listitem">
             <Anchor component={Link} to={`/mitre#${t.id}`}><Badge variant="outline" style={{ flexShrink: 0 }}>{t.id}</Badge></Anchor>
             <Text size="sm">{t.name || 'unnamed technique'}</Text>
             {t.tactics.length > 0 && <Text size="xs" c="dimmed">{t.tactics.map((x) => x.replace(/-/g, ' ')).join(', ')}</Text>}

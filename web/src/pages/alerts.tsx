@@ -7,6 +7,7 @@ import type { Alert } from '../api/types.ts';
 import { AlertTriage } from '../components/alert-triage.tsx';
 import { AlertStatusBadge, LEVEL_ORDER, SeverityBadge } from '../components/badges.tsx';
 import { formatTime, localInputValue } from '../components/format.ts';
+import { HostLink } from '../components/names.tsx';
 import { QueryState } from '../components/query-state.tsx';
 import { SortableTable, type Column } from '../components/sortable-table.tsx';
 
@@ -16,7 +17,7 @@ const COLUMNS: Column<Alert>[] = [
   { key: 'last', label: 'Last seen', render: (a) => formatTime(a.last_seen), sortValue: (a) => a.last_seen },
   { key: 'severity', label: 'Severity', render: (a) => <SeverityBadge level={a.rule.level} />, sortValue: (a) => LEVEL_ORDER[a.rule.level] ?? 0 },
   { key: 'rule', label: 'Rule', render: (a) => <Anchor component={Link} to={`/alerts/${a.id}`}>{a.rule.title}</Anchor>, sortValue: (a) => a.rule.title, wrap: true },
-  { key: 'host', label: 'Host', render: (a) => <Anchor component={Link} to={`/hosts/${a.host_id}`}>{a.host_id.slice(0, 12)}</Anchor>, sortValue: (a) => a.host_id },
+  { key: 'host', label: 'Host', render: (a) => <HostLink id={a.host_id} />, sortValue: (a) => a.host_id },
   { key: 'status', label: 'Status', render: (a) => <AlertStatusBadge status={a.status} />, sortValue: (a) => a.status },
   { key: 'assignee', label: 'Assignee', render: (a) => a.assignee ?? '—', sortValue: (a) => a.assignee ?? '' },
   { key: 'triage', label: 'Triage', render: (a) => <AlertTriage alert={a} /> },

@@ -43,7 +43,7 @@ function Results({ r }: { r: HuntResult }) {
   return (
     <Stack gap="xs">
       <Group>
-        <Text size="sm">{r.rows.length.toLocaleString()} rows in {r.elapsed_ms} ms</Text>
+        <Text size="sm">{r.rows.length.toLocaleString()} row{r.rows.length === 1 ? '' : 's'} in {r.elapsed_ms} ms</Text>
         {r.truncated && <Badge color="orange">truncated</Badge>}
         <Button size="xs" variant="default" onClick={() => download('hunt.csv', 'text/csv', toCsv(r.columns, r.rows))}>Export CSV</Button>
         <Button size="xs" variant="default" onClick={() => download('hunt.json', 'application/json',

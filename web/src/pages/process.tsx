@@ -128,6 +128,7 @@ function Files({ d, hostname }: { d: ProcessInfo; hostname: string }) {
     }
     return [...seen];
   }, [d, events.data]);
+  const connections = (events.data?.events ?? []).filter((e) => e.destination?.ip || e.source?.ip).slice(0, 200);
   return (
     <Stack gap="xs">
       <Table fz="sm" aria-label="Files">
@@ -139,7 +140,21 @@ function Files({ d, hostname }: { d: ProcessInfo; hostname: string }) {
           </Table.Tr>
         ))}</Table.Tbody>
       </Table>
-      {events.isPending && <Text size="xs" c="dimmed">Reading the process's events for the files it touched…</Text>}
+      {connections.length > 0 && (
+        <Table fz="sm" aria-label="Connections">
+          <Table.Thead><Table.Tr><Table.Th>Connection</Table.Th><Table.Th>Type</Table.Th><Table.Th>At</Table.Th></Table.Tr></Table.Thead>
+          <Table.Tbody>{connections.map((e) => (
+            <Table.Tr key={e.event.id}>
+              <Table.Td ff="monospace">
+                {e.source?.ip ? <Pivot kind="address" value={e.source.ip} hostId={d.host_id} mono /> : '?'}{e.source?.port !== undefined ? `:${e.source.port}` : ''}
+                {' → '}{e.destination?.ip ? <Pivot kind="address" value={e.destination.ip} hostId={d.host_id} mono /> : '?'}{e.destination?.port !== undefined ? `:${e.destination.port}` : ''}
+              </Table.Td>
+              <Table.Td>{e.event.type}</Table.Td><Table.Td style={{ whiteSpace: 'nowrap' }}>{formatTime(e['@timestamp'])}</Table.Td>
+            </Table.Tr>
+          ))}</Table.Tbody>
+        </Table>
+      )}
+      {events.isPending && <Text size="xs" c="dimmed">Reading the process's events for the files and connections…</Text>}
       {events.data && !events.data.complete && <Text size="xs" c="dimmed">Files from the first {events.data.searched.toLocaleString()} events of the host during the process's life; open its timeline for the rest.</Text>}
     </Stack>
   );
@@ -183,7 +198,7 @@ export function ProcessPage() {
             </Card>
             <Card withBorder><Title order={5} mb="xs">Exec chain</Title><ExecChain d={d} /></Card>
             <Card withBorder><Title order={5} mb="xs">Children ({d.children.length})</Title><Children d={d} /></Card>
-            <Card withBorder><Title order={5} mb="xs">Files</Title><Files d={d} hostname={d.hostname} /></Card>
+            <Card withBorder><Title order={5} mb="xs">Files and connections</Title><Files d={d} hostname={d.hostname} /></Card>
           </Stack>
         );
       }}
