@@ -117,7 +117,9 @@ export class ResponseDispatcher {
   }
 
   start(): void {
-    this.sweepTimer = setInterval(() => { void this.sweepExpired(); }, this.config.expirySweepMs ?? 1000);
+    this.sweepTimer = setInterval(() => {
+      this.sweepExpired().catch((err: unknown) => this.o.log.error({ err }, 'expiry sweep failed; retried at the next sweep'));
+    }, this.config.expirySweepMs ?? 1000);
     this.sweepTimer.unref();
   }
 
@@ -261,7 +263,7 @@ export class ResponseDispatcher {
   /** Expires every open command past its deadline. */
   async sweepExpired(): Promise<void> {
     const due = await this.o.store.expiredBy(this.now(), 500);
-    await Promise.all(due.map((c) => this.serial(c.id, async () => {
+    const results = await Promise.allSettled(due.map((c) => this.serial(c.id, async () => {
       const current = await this.o.store.get(c.tenantId, c.id);
       if (!current || current.expiresAt > this.now()) return;
       const moved = await this.move(current, { type: 'expire' }, { error: 'expired before the agent finished it' }, 'system');
@@ -270,6 +272,8 @@ export class ResponseDispatcher {
         await this.o.artifacts.abort(c.id);
       }
     })));
+    const failed = results.filter((r) => r.status === 'rejected');
+    if (failed.length) throw new AggregateError(failed.map((r) => r.reason), `${failed.length} of ${due.length} expiries failed`);
   }
 
   // ---- internals ----
@@ -280,12 +284,12 @@ export class ResponseDispatcher {
       id: s.artifactId, tenantId: c.tenantId, hostId: c.hostId, commandId: c.id, name, kind: c.action === 'collect_triage' ? 'triage' : 'file',
       size: s.size, sha256: s.sha256, createdAt: this.now(),
     };
-    await this.o.store.insertArtifact(artifact);
-    await this.o.store.update({ ...c, artifactId: artifact.id, updatedAt: this.now() }, c.status);
-    await this.o.audit.record({
+    await this.o.audit.record({ // before the artefact is listed: custody starts with its record
       actor: c.requestedBy, tenantId: c.tenantId, action: 'ir.artifact.stored', target: artifact.id, outcome: 'success',
       detail: { command_id: c.id, host_id: c.hostId, name, sha256: s.sha256, size: s.size, received_from: `agent:${c.hostId}` },
     });
+    await this.o.store.insertArtifact(artifact);
+    await this.o.store.update({ ...c, artifactId: artifact.id, updatedAt: this.now() }, c.status);
   }
 
   /** The command `id` if it belongs to this agent; otherwise the report is counted and dropped. */
@@ -320,18 +324,20 @@ export class ResponseDispatcher {
     }
     if (!t.changed && e.type === 'report') return c; // a repeated report: nothing new
     const next: CommandRecord = { ...c, ...patch, status: t.status, updatedAt: this.now() };
-    if (!(await this.o.store.update(next, c.status))) return undefined;
-    if (t.changed) {
-      const detail: { [k: string]: JsonValue } = { from: c.status, by };
-      if (next.error) detail.error = next.error;
-      await this.audit(next, e.type === 'approve' ? 'ir.approved' : `ir.${t.status}`, c.requestedBy, detail);
-    }
-    return next;
+    // A change of status is audited before it is stored, so it never exists without its record; a change that
+    // then loses the compare-and-set (another process moved the command first) is recorded as not applied.
+    const action = e.type === 'approve' ? 'ir.approved' : `ir.${t.status}`;
+    const detail: { [k: string]: JsonValue } = { from: c.status, by };
+    if (next.error) detail.error = next.error;
+    if (t.changed) await this.audit(next, action, c.requestedBy, detail);
+    if (await this.o.store.update(next, c.status)) return next;
+    if (t.changed) await this.audit(next, action, c.requestedBy, { ...detail, applied: false, reason: 'the command changed concurrently' }, undefined, 'failure');
+    return undefined;
   }
 
-  private async audit(c: CommandRecord, action: string, actor: string, extra: { [k: string]: JsonValue }, requestId?: string): Promise<void> {
+  private async audit(c: CommandRecord, action: string, actor: string, extra: { [k: string]: JsonValue }, requestId?: string, outcome?: 'failure'): Promise<void> {
     await this.o.audit.record({
-      actor, tenantId: c.tenantId, action, target: c.id, outcome: c.status === 'failed' || c.status === 'expired' ? 'failure' : 'success',
+      actor, tenantId: c.tenantId, action, target: c.id, outcome: outcome ?? (c.status === 'failed' || c.status === 'expired' ? 'failure' : 'success'),
       requestId, detail: { host_id: c.hostId, action: c.action, status: c.status, ...extra },
     });
   }

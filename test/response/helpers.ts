@@ -46,9 +46,8 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(response: ResponseConfig = {}): Promise<TestServer> {
+export async function startTestServer(response: ResponseConfig = {}, audit = new MemoryAudit()): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-response-'));
-  const audit = new MemoryAudit();
   const server = await startEmbeddedServer({ dataDir: dir, http: '127.0.0.1:0', grpc: '127.0.0.1:0', log: quiet, response, audit });
   const adminKey = readFileSync(server.adminKeyPath, 'utf8').trim();
   return {
