@@ -19,6 +19,8 @@ declare module 'fastify' {
     principal?: Principal;
     /** The credential inside a redeemed stream ticket (server.ts), authenticated like a header's. */
     ticketCredential?: string;
+    /** What a state-changing call changed, added by its route to the call's ledger entry (`details`). */
+    auditDetail?: { [key: string]: import('../ledger/canonical.ts').JsonValue };
   }
   interface FastifyContextConfig {
     access?: RouteAccess;

@@ -38,6 +38,7 @@ import { authRoutes } from './routes/auth.ts';
 import { consoleRoutes } from './routes/console.ts';
 import { enrollmentRoutes } from './routes/enrollment.ts';
 import { eventRoutes } from './routes/events.ts';
+import { exceptionRoutes } from './routes/exceptions.ts';
 import { hostRoutes } from './routes/hosts.ts';
 import { processRoutes } from './routes/processes.ts';
 import { responseRoutes } from './routes/response.ts';
@@ -221,7 +222,7 @@ function installAudit(api: FastifyInstance, o: ApiOptions): void {
       await o.security.ledger.record({
         actor: req.principal?.subject ?? 'anonymous', tenantId: req.principal?.tenantId ?? ANONYMOUS_TENANT,
         action: `api.${req.method.toLowerCase()} ${req.routeOptions.url}`, outcome: outcomeOf(reply.statusCode),
-        requestId: req.id, detail: { status: reply.statusCode, params },
+        requestId: req.id, detail: { status: reply.statusCode, params, ...req.auditDetail },
       });
       return payload;
     } catch (err) {
@@ -314,6 +315,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
     statsRoutes(api, o);
     streamRoutes(api, { ...o, liveFeed: feed });
     alertRoutes(api, o);
+    exceptionRoutes(api, o);
     alertSinkRoutes(api, o);
     ruleRoutes(api, o);
   }, { prefix: API_PREFIX });

@@ -12,7 +12,7 @@ import { RuleService } from '../detect/rule-service.ts';
 import { DetectionStage } from '../detect/stage.ts';
 import type { LiveProcessIndex } from '../tree/live-index.ts';
 import { SqliteAlertStore } from '../stores/alerts/sqlite.ts';
-import type { AlertStore, StoredAlert } from '../stores/alerts/types.ts';
+import { isDeliverable, type AlertStore, type StoredAlert } from '../stores/alerts/types.ts';
 import { SqliteRuleStateStore } from '../stores/rules/sqlite.ts';
 
 export const BUILTIN_RULES_DIR = fileURLToPath(new URL('../../rules/builtin', import.meta.url));
@@ -57,7 +57,8 @@ export async function startDetection(o: DetectionOptions): Promise<Detection> {
   const listeners: ((a: StoredAlert) => void)[] = [];
   const sink: AlertSink = {
     async write(batch: Alert[]) {
-      for (const a of await alerts.write(batch)) for (const l of listeners) l(a);
+      // New alerts only, and not the excepted ones (stored, visible with status=excepted, never delivered).
+      for (const a of (await alerts.write(batch)).filter(isDeliverable)) for (const l of listeners) l(a);
     },
   };
   const stage = new DetectionStage({ rules: [], correlations: [] }, sink, o.processes);

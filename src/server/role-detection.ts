@@ -22,7 +22,7 @@ import { RuleService, type RuleWriter } from '../detect/rule-service.ts';
 import { DetectionStage } from '../detect/stage.ts';
 import { LiveProcessIndex } from '../tree/live-index.ts';
 import { PLATFORM_TENANT } from '../identity/permissions.ts';
-import type { AlertStore, StoredAlert } from '../stores/alerts/types.ts';
+import { isDeliverable, type AlertStore, type StoredAlert } from '../stores/alerts/types.ts';
 import { PostgresRuleStateStore } from '../stores/rules/postgres.ts';
 import type { RuleWrite } from '../stores/rules/types.ts';
 import { loadRules, ruleRegistry } from './detection.ts';
@@ -159,7 +159,7 @@ export function apiRules(o: RoleRuleOptions & { postgres: string; bus: RuleBus }
   return sharedRules(new DetectionStage({ rules: [], correlations: [] }, { write: async () => {} }), { ...o, role: 'api' });
 }
 
-/** Stores the alerts, then publishes each (new or already stored: a redelivered batch) on its tenant's subject. */
+/** Stores the alerts, then publishes each (new or already stored: a redelivered batch) on its tenant's subject, unless excepted. */
 export function storeAndPublishSink(alerts: AlertStore, bus: Bus<StoredAlert>): AlertSink {
   return {
     async write(batch: Alert[]) {
@@ -167,7 +167,8 @@ export function storeAndPublishSink(alerts: AlertStore, bus: Bus<StoredAlert>): 
       const views = await Promise.all(batch.map(async (a) => fresh.get(a.id) ?? await alerts.get(a.tenant_id, a.id)));
       // The message id names the tenant: alert ids are unique per tenant only, and JetStream drops a repeated id
       // within its duplicate window, so another tenant's alert of the same id must not silence this one.
-      await Promise.all(views.filter((a) => a !== undefined).map((a) => bus.publish({ subject: `alerts.${a.tenant_id}`, id: `${a.tenant_id}/${a.id}`, payload: a })));
+      // Excepted alerts are stored but never published (no sink delivery, no live feed).
+      await Promise.all(views.filter((a): a is StoredAlert => a !== undefined && isDeliverable(a)).map((a) => bus.publish({ subject: `alerts.${a.tenant_id}`, id: `${a.tenant_id}/${a.id}`, payload: a })));
     },
   };
 }

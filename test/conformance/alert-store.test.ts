@@ -1,24 +1,35 @@
 // Alert store conformance: the same cases against SQLite (a temporary file) and PostgreSQL (a uniquely
 // named database on 127.0.0.1:5432, or VIGIL_TEST_PG_HOST, dropped afterwards): dedupe by alert id (also
-// between two handles writing at once, as two workers do), filters, keyset cursors, tenant scoping,
-// triage, suppression of later alerts, counts.
+// between two handles writing at once, as two workers do), filters (host ids, process, disposition), exact
+// totals, groups by rule, host and process with their cursor, keyset cursors, tenant scoping, triage (close with a
+// disposition), bulk triage, exceptions (CRUD, applied to new alerts as `excepted`), the migration of the old
+// suppressions into exceptions, counts.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import pg from 'pg';
 import { createTempDatabase } from '../support/postgres.ts';
 import { alertId, type Alert } from '../../src/detect/alerts.ts';
 import type { Level } from '../../src/sigma/ir.ts';
-import { PostgresAlertStore } from '../../src/stores/alerts/postgres.ts';
-import { SqliteAlertStore } from '../../src/stores/alerts/sqlite.ts';
-import type { AlertStore } from '../../src/stores/alerts/types.ts';
+import { migratePostgres } from '../../src/stores/postgres-migrations.ts';
+import { migrateSqlite } from '../../src/stores/sqlite-migrations.ts';
+import { MIGRATIONS as PG_MIGRATIONS, MIGRATION_LOCK, PostgresAlertStore } from '../../src/stores/alerts/postgres.ts';
+import { MIGRATIONS as SQLITE_MIGRATIONS, SqliteAlertStore } from '../../src/stores/alerts/sqlite.ts';
+import { isDeliverable, type AlertStore } from '../../src/stores/alerts/types.ts';
 
 interface StoreUnderTest {
   name: string;
   /** Opens a store; `second` opens another handle on the same data (another process's view). */
   open(): Promise<{ store: AlertStore; second(): AlertStore; dispose(): Promise<void> }>;
+  /**
+   * A fresh store at schema version 1 (before exceptions) holding what `sql` inserts (statements with `?`
+   * placeholders), then opened as the current store (not yet migrated).
+   */
+  openV1(rows: [string, unknown[]][]): Promise<{ store: AlertStore; dispose(): Promise<void> }>;
 }
 
 const implementations: StoreUnderTest[] = [
@@ -28,6 +39,15 @@ const implementations: StoreUnderTest[] = [
       const dir = mkdtempSync(join(tmpdir(), 'vigil-alerts-'));
       const path = join(dir, 'detection.db');
       return { store: new SqliteAlertStore(path), second: () => new SqliteAlertStore(path), dispose: async () => rmSync(dir, { recursive: true, force: true }) };
+    },
+    async openV1(rows) {
+      const dir = mkdtempSync(join(tmpdir(), 'vigil-alerts-v1-'));
+      const path = join(dir, 'detection.db');
+      const db = new DatabaseSync(path);
+      migrateSqlite(db, 'alert_schema_migrations', SQLITE_MIGRATIONS.slice(0, 1));
+      for (const [sql, params] of rows) db.prepare(sql).run(...(params as string[]));
+      db.close();
+      return { store: new SqliteAlertStore(path), dispose: async () => rmSync(dir, { recursive: true, force: true }) };
     },
   },
   {
@@ -40,17 +60,34 @@ const implementations: StoreUnderTest[] = [
         dispose: () => db.drop(),
       };
     },
+    async openV1(rows) {
+      const db = await createTempDatabase('alertsv1');
+      const pool = new pg.Pool({ ...db.config, max: 1 });
+      await migratePostgres(pool, 'alert_schema_migrations', MIGRATION_LOCK, PG_MIGRATIONS.slice(0, 1));
+      for (const [sql, params] of rows) {
+        let i = 0;
+        await pool.query(sql.replace(/\?/g, () => `$${++i}`), params);
+      }
+      await pool.end();
+      return { store: new PostgresAlertStore({ ...db.config, max: 2 }), dispose: () => db.drop() };
+    },
   },
 ];
 
-interface AlertSpec { tenant?: string; host?: string; rule?: string; level?: Level; event: string; at: string }
+interface AlertSpec {
+  tenant?: string; host?: string; rule?: string; level?: Level; event: string; at: string;
+  /** The process the alert is about (entity id) and its executable and command line, in the matching event. */
+  process?: string; exe?: string; cmd?: string;
+}
 
 function alert(s: AlertSpec): Alert {
   const rule = s.rule ?? 'rule-a';
+  const events = s.exe === undefined ? [] : [{ event: { id: s.event, type: 'process_start' }, process: { entity_id: s.process, executable: s.exe, command_line: s.cmd, args: s.cmd?.split(' ') } }];
   return {
     id: alertId(rule, [s.event]), tenant_id: s.tenant ?? 't1', host_id: s.host ?? 'h1',
+    ...(s.process === undefined ? {} : { process_entity_id: s.process }),
     rule: { id: rule, title: `Title of ${rule}`, level: s.level ?? 'high', references: [], type: 'single' },
-    mitre: [], events: [], event_ids: [s.event], first_seen: s.at, last_seen: s.at,
+    mitre: [], events, event_ids: [s.event], first_seen: s.at, last_seen: s.at,
   };
 }
 
@@ -80,7 +117,7 @@ for (const impl of implementations) {
       assert.deepEqual(stored.comments, []);
       assert.deepEqual(await store.write([a, alert({ tenant: 'w', event: 'e2', at: at(2) })]).then((r) => r.map((x) => x.event_ids[0])), ['e2']);
       const got = await store.get('w', a.id);
-      assert.deepEqual({ ...got, updated_at: '' }, { ...a, status: 'open', assignee: null, close_reason: null, suppressed_until: null, comments: [], updated_at: '' });
+      assert.deepEqual({ ...got, updated_at: '' }, { ...a, status: 'open', assignee: null, close_reason: null, disposition: null, exception_id: null, comments: [], updated_at: '' });
     });
 
     test('two handles writing the same alerts at once: each stored once, reported new once', async () => {
@@ -153,28 +190,197 @@ for (const impl of implementations) {
       await store.triage('tri', a.id, 'ana', { action: 'comment', text: 'first' });
       const commented = await store.triage('tri', a.id, 'bob', { action: 'comment', text: 'second' });
       assert.deepEqual(commented?.comments.map((c) => [c.author, c.text]), [['ana', 'first'], ['bob', 'second']]);
-      const closed = await store.triage('tri', a.id, 'bob', { action: 'close', reason: 'benign' });
-      assert.deepEqual([closed?.status, closed?.close_reason], ['closed', 'benign']);
+      const closed = await store.triage('tri', a.id, 'bob', { action: 'close', reason: 'admin testing', disposition: 'benign' });
+      assert.deepEqual([closed?.status, closed?.close_reason, closed?.disposition], ['closed', 'admin testing', 'benign']);
+      assert.deepEqual((await store.list({ tenantId: 'tri', dispositions: ['benign'], limit: 5 })).alerts.map((x) => x.id), [a.id]);
+      assert.equal(await store.count({ tenantId: 'tri', dispositions: ['true_positive'] }), 0);
       assert.equal((await store.triage('tri', a.id, 'bob', { action: 'acknowledge' }))?.status, 'closed', 'acknowledge leaves a closed alert closed');
       assert.equal(await store.triage('tri', 'no-such-id', 'ana', { action: 'acknowledge' }), undefined);
       assert.equal(await store.triage('elsewhere', a.id, 'ana', { action: 'acknowledge' }), undefined);
       assert.deepEqual((await store.list({ tenantId: 'tri', limit: 5 })).alerts[0].comments.map((c) => c.text), ['first', 'second']);
     });
 
-    test('suppress: later alerts of the same rule on the same host arrive suppressed until the expiry', async () => {
-      const [a] = await store.write([alert({ tenant: 'sup', event: 's1', at: at(1) })]);
-      const until = new Date(Date.now() + 3_600_000);
-      const s = await store.triage('sup', a.id, 'ana', { action: 'suppress', reason: 'noisy', until });
-      assert.deepEqual([s?.status, s?.suppressed_until], ['suppressed', until.toISOString()]);
-      const later = await store.write([
-        alert({ tenant: 'sup', event: 's2', at: at(2) }), alert({ tenant: 'sup', event: 's3', at: at(3), host: 'h9' }),
-        alert({ tenant: 'sup', event: 's4', at: at(4), rule: 'rule-b' }),
+    test('count is exact for every filter; hosts by id list, process filter', async () => {
+      await store.write([
+        alert({ tenant: 'n', event: 'n1', at: at(1), host: 'hA', process: 'pA', exe: '/bin/a', cmd: 'a -x' }),
+        alert({ tenant: 'n', event: 'n2', at: at(2), host: 'hB', process: 'pB', exe: '/bin/b' }),
+        alert({ tenant: 'n', event: 'n3', at: at(3), host: 'hB', level: 'low' }),
+        alert({ tenant: 'n2', event: 'n4', at: at(4), host: 'hA' }),
       ]);
-      assert.deepEqual(later.map((x) => [x.event_ids[0], x.status]), [['s2', 'suppressed'], ['s3', 'open'], ['s4', 'open']]);
-      assert.equal(later[0].suppressed_until, until.toISOString());
-      const [expired] = await store.write([alert({ tenant: 'sup2', event: 'x1', at: at(1) })]);
-      await store.triage('sup2', expired.id, 'ana', { action: 'suppress', reason: 'old', until: new Date(Date.now() - 1000) });
-      assert.equal((await store.write([alert({ tenant: 'sup2', event: 'x2', at: at(2) })]))[0].status, 'open', 'an expired suppression no longer applies');
+      assert.equal(await store.count({ tenantId: 'n' }), 3);
+      assert.equal(await store.count({ tenantId: 'n', hostIds: ['hA', 'hB'] }), 3);
+      assert.equal(await store.count({ tenantId: 'n', hostIds: ['hB'], severities: ['high'] }), 1);
+      assert.equal(await store.count({ tenantId: 'n', hostIds: [] }), 0, 'an empty host list matches nothing');
+      assert.equal(await store.count({ tenantId: 'n', processEntityId: 'pA' }), 1);
+      assert.deepEqual((await store.list({ tenantId: 'n', processEntityId: 'pB', limit: 10 })).alerts.map((a) => a.event_ids[0]), ['n2']);
+      assert.equal(await store.count({ tenantId: 'n', statuses: ['excepted'] }), 0);
+    });
+
+    test('groups by rule, host and process: counts, occurrences, max severity, statuses, labels; their own cursor', async () => {
+      const t = 'g';
+      const [a1] = await store.write([alert({ tenant: t, event: 'g1', at: at(1), rule: 'r1', host: 'hA', process: 'p1', exe: '/bin/one', cmd: 'one --a', level: 'low' })]);
+      await store.write([
+        alert({ tenant: t, event: 'g2', at: at(2), rule: 'r1', host: 'hA', process: 'p1', exe: '/bin/one', cmd: 'one --b', level: 'critical' }),
+        alert({ tenant: t, event: 'g3', at: at(3), rule: 'r2', host: 'hB', process: 'p2', exe: '/bin/two', level: 'medium' }),
+        alert({ tenant: t, event: 'g4', at: at(4), rule: 'r3', host: 'hB' }),
+      ]);
+      // a repeat of g1 counts one more occurrence in its group
+      await store.write([{ ...alert({ tenant: t, event: 'g1b', at: at(1), rule: 'r1', host: 'hA', process: 'p1' }), id: a1.id }]);
+      await store.triage(t, a1.id, 'ana', { action: 'acknowledge' });
+      const byRule = await store.groups({ tenantId: t, limit: 10 }, 'rule');
+      assert.equal(byRule.total_groups, 3);
+      assert.deepEqual(byRule.groups.map((g) => [g.key, g.label, g.count, g.occurrences, g.max_severity, g.last_seen]), [
+        ['r3', 'Title of r3', 1, 1, 'high', at(4)], ['r2', 'Title of r2', 1, 1, 'medium', at(3)], ['r1', 'Title of r1', 2, 3, 'critical', at(2)],
+      ]);
+      assert.deepEqual(byRule.groups[2].statuses, { open: 1, acknowledged: 1, closed: 0, excepted: 0 });
+      assert.equal(byRule.groups[2].first_seen, at(1));
+      const byProcess = await store.groups({ tenantId: t, limit: 10 }, 'process');
+      assert.deepEqual(byProcess.groups.map((g) => [g.key, g.label, g.host_id, g.count]), [
+        ['', null, undefined, 1], ['p2', '/bin/two', 'hB', 1], ['p1', 'one --b', 'hA', 2],
+      ]);
+      const byHost = await store.groups({ tenantId: t, severities: ['high', 'critical'], limit: 10 }, 'host');
+      assert.deepEqual(byHost.groups.map((g) => [g.key, g.count]), [['hB', 1], ['hA', 1]]);
+      // paging: one group a page, in the same order, without repeats
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.groups({ tenantId: t, limit: 1, cursor }, 'rule');
+        seen.push(...page.groups.map((g) => g.key));
+        cursor = page.next ?? undefined;
+      } while (cursor);
+      assert.deepEqual(seen, ['r3', 'r2', 'r1']);
+      const first = await store.groups({ tenantId: t, limit: 1 }, 'rule');
+      await assert.rejects(store.groups({ tenantId: t, limit: 1, cursor: first.next! }, 'host'), /invalid cursor/, "a rule cursor is not a host cursor");
+      assert.deepEqual((await store.groups({ tenantId: 'nobody', limit: 10 }, 'rule')), { groups: [], next: null, total_groups: 0 });
+    });
+
+    test('bulk triage: acts on the filtered selection it would change, bounded, says how many changed and remain', async () => {
+      const t = 'bulk';
+      await store.write(Array.from({ length: 12 }, (_, i) => alert({ tenant: t, event: `b${i}`, at: at(i), host: i < 8 ? 'hA' : 'hB' })));
+      await store.write([alert({ tenant: 'bulk-other', event: 'bx', at: at(1), host: 'hA' })]);
+      const ack = await store.bulkTriage({ tenantId: t, hostIds: ['hA'] }, 'ana', { action: 'acknowledge' }, 5);
+      assert.deepEqual([ack.matched, ack.changed.length, ack.remaining], [8, 5, 3]);
+      const again = await store.bulkTriage({ tenantId: t, hostIds: ['hA'] }, 'ana', { action: 'acknowledge' }, 5);
+      assert.deepEqual([again.matched, again.changed.length, again.remaining], [8, 3, 0], 'the next call takes the rest');
+      assert.equal(await store.count({ tenantId: t, statuses: ['acknowledged'] }), 8);
+      assert.equal((await store.list({ tenantId: 'bulk-other', limit: 1 })).alerts[0].status, 'open', "another tenant's alert is untouched");
+      const ids = (await store.list({ tenantId: t, hostIds: ['hB'], limit: 10 })).alerts.map((a) => a.id);
+      const close = await store.bulkTriage({ tenantId: t, ids: ids.slice(0, 2) }, 'ana', { action: 'close', disposition: 'false_positive', reason: 'lab host' });
+      assert.deepEqual([close.matched, [...close.changed].sort(), close.remaining], [2, ids.slice(0, 2).sort(), 0]);
+      const closed = await store.get(t, ids[0]);
+      assert.deepEqual([closed?.status, closed?.disposition, closed?.close_reason], ['closed', 'false_positive', 'lab host']);
+      assert.equal((await store.bulkTriage({ tenantId: t, ids: ids.slice(0, 2) }, 'ana', { action: 'close', disposition: 'false_positive', reason: 'lab host' })).changed.length, 0,
+        'closing again the same way changes nothing');
+      const assign = await store.bulkTriage({ tenantId: t, statuses: ['acknowledged', 'open'] }, 'ana', { action: 'assign', assignee: 'bob' });
+      assert.deepEqual([assign.matched, assign.changed.length], [10, 10]);
+      assert.equal((await store.bulkTriage({ tenantId: t }, 'ana', { action: 'assign', assignee: 'bob' })).changed.length, 2, 'only the two closed ones were not bob\'s');
+      assert.equal((await store.bulkTriage({ tenantId: t, ids: [] }, 'ana', { action: 'acknowledge' })).matched, 0);
+    });
+
+    test('exceptions: create, get, list with cursor and total, update, delete; tenant-scoped', async () => {
+      const t = 'ex';
+      const made = [];
+      for (let i = 0; i < 3; i++) {
+        made.push(await store.createException(t, 'user:ana', {
+          rule_id: i < 2 ? 'r1' : 'r2', conditions: [{ field: 'process.executable', op: 'equals', value: `/bin/x${i}` }],
+          scope: i === 0 ? { host_ids: ['hA'] } : {}, reason: `reason ${i}`, expires_at: i === 2 ? new Date(Date.now() - 1000).toISOString() : null,
+        }));
+      }
+      const e0 = made[0];
+      assert.match(e0.id, /^exc_/);
+      assert.deepEqual(await store.getException(t, e0.id), e0);
+      assert.equal(await store.getException('elsewhere', e0.id), undefined);
+      const all = await store.listExceptions({ tenantId: t, limit: 10 });
+      assert.equal(all.total, 3);
+      assert.deepEqual(new Set(all.exceptions.map((e) => e.id)), new Set(made.map((e) => e.id)));
+      assert.deepEqual((await store.listExceptions({ tenantId: t, ruleId: 'r1', limit: 10 })).total, 2);
+      assert.deepEqual((await store.listExceptions({ tenantId: t, active: false, limit: 10 })).exceptions.map((e) => e.id), [made[2].id]);
+      assert.equal((await store.listExceptions({ tenantId: t, active: true, limit: 10 })).total, 2);
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.listExceptions({ tenantId: t, limit: 2, cursor });
+        assert.equal(page.total, 3);
+        seen.push(...page.exceptions.map((e) => e.id));
+        cursor = page.next ?? undefined;
+      } while (cursor);
+      assert.deepEqual(seen, all.exceptions.map((e) => e.id));
+      const updated = await store.updateException(t, e0.id, 'user:bob', { reason: 'changed', expires_at: '2299-01-01T00:00:00.000Z' });
+      assert.deepEqual([updated?.reason, updated?.expires_at, updated?.updated_by, updated?.created_by, updated?.conditions], ['changed', '2299-01-01T00:00:00.000Z', 'user:bob', 'user:ana', e0.conditions]);
+      assert.deepEqual(await store.getException(t, e0.id), updated);
+      assert.equal(await store.updateException('elsewhere', e0.id, 'x', { reason: 'no' }), undefined);
+      assert.equal(await store.deleteException('elsewhere', e0.id), undefined);
+      assert.deepEqual(await store.deleteException(t, e0.id), updated);
+      assert.equal(await store.getException(t, e0.id), undefined);
+    });
+
+    test('a new alert an active exception matches is stored excepted, names it, and is not deliverable', async () => {
+      const t = 'exm';
+      const backup = await store.createException(t, 'user:ana', {
+        rule_id: 'r1', conditions: [{ field: 'process.executable', op: 'equals', value: '/usr/bin/backup' }, { field: 'process.command_line', op: 'contains', value: '--nightly' }],
+        scope: { host_ids: ['hA'] }, reason: 'nightly backup', expires_at: null,
+      });
+      const anywhere = await store.createException(t, 'user:ana', {
+        rule_id: 'r2', conditions: [{ field: 'process.args', op: 'startswith', value: '--tmp' }], scope: {}, reason: 'tmp runs', expires_at: null,
+      });
+      await store.createException(t, 'user:ana', { rule_id: 'r1', conditions: [], scope: {}, reason: 'expired', expires_at: new Date(Date.now() - 1000).toISOString() });
+      const written = await store.write([
+        alert({ tenant: t, event: 'm1', at: at(1), rule: 'r1', host: 'hA', exe: '/usr/bin/backup', cmd: 'backup --nightly /srv' }),
+        alert({ tenant: t, event: 'm2', at: at(2), rule: 'r1', host: 'hB', exe: '/usr/bin/backup', cmd: 'backup --nightly /srv' }),
+        alert({ tenant: t, event: 'm3', at: at(3), rule: 'r1', host: 'hA', exe: '/usr/bin/backup', cmd: 'backup --weekly' }),
+        alert({ tenant: t, event: 'm4', at: at(4), rule: 'r2', host: 'hC', exe: '/bin/job', cmd: 'job --tmpdir /x' }),
+        alert({ tenant: t, event: 'm5', at: at(5), rule: 'r3', host: 'hA', exe: '/usr/bin/backup', cmd: 'backup --nightly' }),
+        alert({ tenant: 'exm-other', event: 'm6', at: at(6), rule: 'r1', host: 'hA', exe: '/usr/bin/backup', cmd: 'backup --nightly' }),
+      ]);
+      assert.deepEqual(written.map((a) => [a.event_ids[0], a.status, a.exception_id]), [
+        ['m1', 'excepted', backup.id], ['m2', 'open', null], ['m3', 'open', null], ['m4', 'excepted', anywhere.id], ['m5', 'open', null], ['m6', 'open', null],
+      ], 'host scope, every condition, list fields, rule, expiry and tenant all count');
+      assert.deepEqual(written.filter(isDeliverable).map((a) => a.event_ids[0]), ['m2', 'm3', 'm5', 'm6']);
+      const stored = await store.get(t, written[0].id);
+      assert.deepEqual([stored?.status, stored?.exception_id], ['excepted', backup.id]);
+      assert.deepEqual((await store.list({ tenantId: t, statuses: ['excepted'], limit: 10 })).alerts.map((a) => a.event_ids[0]), ['m4', 'm1']);
+      // a repeat of an excepted alert stays excepted and is not new
+      assert.deepEqual(await store.write([{ ...written[0], event_ids: ['m1b'], events: written[0].events }]), []);
+      assert.equal((await store.get(t, written[0].id))?.occurrences, 2);
+      // deleting the exception applies to later alerts only
+      await store.deleteException(t, backup.id);
+      const later = await store.write([alert({ tenant: t, event: 'm7', at: at(7), rule: 'r1', host: 'hA', exe: '/usr/bin/backup', cmd: 'backup --nightly' })]);
+      assert.equal(later[0].status, 'open');
+      assert.equal((await store.get(t, written[0].id))?.status, 'excepted');
+    });
+
+    test('migration: each old suppression becomes an exception of its rule on its host; suppressed alerts become excepted', async () => {
+      const until = new Date(Date.now() + 3_600_000).toISOString();
+      const past = new Date(Date.now() - 3_600_000).toISOString();
+      const doc = (id: string, host: string) => JSON.stringify({ ...alert({ tenant: 'mig', event: id, at: at(1), host }), id });
+      const insertAlert = `INSERT INTO alerts (tenant_id, id, host_id, rule_id, level, status, suppressed_until, first_seen, last_seen, doc, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+      const insertSuppression = `INSERT INTO alert_suppressions (tenant_id, rule_id, host_id, until, reason, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`;
+      const v1 = await impl.openV1([
+        [insertAlert, ['mig', 'old1', 'hA', 'rule-a', 'high', 'suppressed', until, at(1), at(1), doc('old1', 'hA'), at(1)]],
+        [insertAlert, ['mig', 'old2', 'hB', 'rule-a', 'high', 'open', null, at(2), at(2), doc('old2', 'hB'), at(2)]],
+        [insertSuppression, ['mig', 'rule-a', 'hA', until, 'noisy backup', 'user:ana', at(1)]],
+        [insertSuppression, ['mig', 'rule-b', 'hA', past, 'old one', 'user:bob', at(0)]],
+      ]);
+      try {
+        await v1.store.migrate();
+        const { exceptions } = await v1.store.listExceptions({ tenantId: 'mig', limit: 10 });
+        assert.deepEqual(exceptions.map((e) => [e.rule_id, e.conditions, e.scope, e.reason, e.expires_at, e.created_by]), [
+          ['rule-a', [], { host_ids: ['hA'] }, 'noisy backup', until, 'user:ana'], ['rule-b', [], { host_ids: ['hA'] }, 'old one', past, 'user:bob'],
+        ]);
+        const old1 = await v1.store.get('mig', 'old1');
+        assert.deepEqual([old1?.status, old1?.exception_id], ['excepted', exceptions[0].id]);
+        assert.equal((await v1.store.get('mig', 'old2'))?.status, 'open');
+        const fresh = await v1.store.write([
+          alert({ tenant: 'mig', event: 'new1', at: at(3), host: 'hA' }), alert({ tenant: 'mig', event: 'new2', at: at(3), host: 'hB' }),
+          alert({ tenant: 'mig', event: 'new3', at: at(3), host: 'hA', rule: 'rule-b' }),
+        ]);
+        assert.deepEqual(fresh.map((a) => a.status), ['excepted', 'open', 'open'], 'the migrated exception applies as the suppression did; the expired one not');
+        assert.equal(await v1.store.count({ tenantId: 'mig', statuses: ['excepted'] }), 2);
+      } finally {
+        await v1.store.close();
+        await v1.dispose();
+      }
     });
 
     test('counts: by severity since a time, top rules, top hosts by risk of open and acknowledged alerts', async () => {
@@ -184,7 +390,7 @@ for (const impl of implementations) {
         alert({ tenant: 'c', event: 'c3', at: at(3), level: 'critical', host: 'hB', rule: 'r2' }),
         alert({ tenant: 'c', event: 'c4', at: at(4), level: 'medium', host: 'hA', rule: 'r3' }),
       ]);
-      await store.triage('c', written[3].id, 'ana', { action: 'close', reason: 'fp' });
+      await store.triage('c', written[3].id, 'ana', { action: 'close', reason: 'fp', disposition: 'false_positive' });
       const c = await store.counts('c', new Date(at(2)));
       assert.deepEqual(c.bySeverity, { high: 1, critical: 1, medium: 1 });
       assert.deepEqual(c.topRules, [{ id: 'r1', title: 'Title of r1', count: 1 }, { id: 'r2', title: 'Title of r2', count: 1 }, { id: 'r3', title: 'Title of r3', count: 1 }]);

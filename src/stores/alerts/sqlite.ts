@@ -1,14 +1,22 @@
 // The alert store on SQLite (node:sqlite), the embedded server's: one row per alert with its full document
-// as JSON beside the columns that filters and triage use; comments and suppressions in their own tables. A
-// repeat of a stored alert (same id: the same rule on the same process within the window) is merged into it.
-// Parameterised statements only.
+// as JSON beside the columns that filters, groups and triage use; comments and exceptions in their own tables.
+// A repeat of a stored alert (same id: the same rule on the same process within the window) is merged into it.
+// A new alert that an active exception of its tenant and rule matches is stored `excepted`. Parameterised
+// statements only.
 
+import { randomBytes } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 import { migrateSqlite } from '../sqlite-migrations.ts';
 import { mergeRepeat, type Alert } from '../../detect/alerts.ts';
-import { bucketTime, type AlertComment, type AlertCounts, type AlertQuery, type AlertStatus, type AlertStore, type LevelBucket, type StoredAlert, type TriageAction } from './types.ts';
+import { matchingException, type AlertException } from '../../detect/exceptions.ts';
+import {
+  ALERT_STATUSES, MAX_BULK, MAX_EXCEPTIONS, SEVERITY_ORDER, TooManyExceptionsError, bucketTime,
+  type AlertComment, type AlertCounts, type AlertFilter, type AlertGroup, type AlertQuery, type AlertStatus, type AlertStore,
+  type BulkAction, type BulkResult, type Disposition, type ExceptionInput, type ExceptionPatch, type ExceptionQuery, type GroupBy,
+  type LevelBucket, type StoredAlert, type TriageAction,
+} from './types.ts';
 
-const MIGRATIONS: string[][] = [[
+export const MIGRATIONS: string[][] = [[
   `CREATE TABLE alerts (
     tenant_id TEXT NOT NULL, id TEXT NOT NULL, host_id TEXT NOT NULL, rule_id TEXT NOT NULL, level TEXT NOT NULL,
     status TEXT NOT NULL, assignee TEXT, close_reason TEXT, suppressed_until TEXT,
@@ -23,14 +31,47 @@ const MIGRATIONS: string[][] = [[
     tenant_id TEXT NOT NULL, rule_id TEXT NOT NULL, host_id TEXT NOT NULL, until TEXT NOT NULL, reason TEXT NOT NULL,
     created_by TEXT NOT NULL, created_at TEXT NOT NULL)`,
   'CREATE INDEX alert_suppressions_by_rule ON alert_suppressions (tenant_id, rule_id, host_id)',
+], [
+  // Issue 18: columns for the process filter, groups and dispositions; indexes for 100,000 alerts per tenant
+  // (each filter's own keyset index, and one covering index that counts and groups without reading documents);
+  // exceptions replace suppressions (each suppression becomes an exception of its rule on its host).
+  "ALTER TABLE alerts ADD COLUMN process_entity_id TEXT NOT NULL DEFAULT ''",
+  'ALTER TABLE alerts ADD COLUMN occurrences INTEGER NOT NULL DEFAULT 1',
+  'ALTER TABLE alerts ADD COLUMN disposition TEXT',
+  'ALTER TABLE alerts ADD COLUMN exception_id TEXT',
+  `UPDATE alerts SET process_entity_id = COALESCE(json_extract(doc, '$.process_entity_id'), ''),
+    occurrences = COALESCE(json_extract(doc, '$.occurrences'), 1)`,
+  'DROP INDEX alerts_by_rule',
+  'CREATE INDEX alerts_by_rule ON alerts (tenant_id, rule_id, last_seen DESC, id DESC)',
+  'CREATE INDEX alerts_by_host ON alerts (tenant_id, host_id, last_seen DESC, id DESC)',
+  'CREATE INDEX alerts_by_status ON alerts (tenant_id, status, last_seen DESC, id DESC)',
+  'CREATE INDEX alerts_by_process ON alerts (tenant_id, process_entity_id, last_seen DESC, id DESC)',
+  `CREATE INDEX alerts_facets ON alerts (tenant_id, last_seen, rule_id, host_id, process_entity_id, level, status, occurrences,
+    first_seen, disposition, assignee, id)`,
+  `CREATE TABLE alert_exceptions (
+    tenant_id TEXT NOT NULL, id TEXT NOT NULL, rule_id TEXT NOT NULL, conditions TEXT NOT NULL, scope TEXT NOT NULL,
+    reason TEXT NOT NULL, expires_at TEXT, source_alert_id TEXT, created_by TEXT NOT NULL, created_at TEXT NOT NULL,
+    updated_by TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (tenant_id, id))`,
+  'CREATE INDEX alert_exceptions_by_rule ON alert_exceptions (tenant_id, rule_id)',
+  'CREATE INDEX alert_exceptions_by_time ON alert_exceptions (tenant_id, created_at DESC, id DESC)',
+  `INSERT INTO alert_exceptions (tenant_id, id, rule_id, conditions, scope, reason, expires_at, source_alert_id, created_by, created_at, updated_by, updated_at)
+    SELECT tenant_id, 'exc_' || lower(hex(randomblob(12))), rule_id, '[]', json_object('host_ids', json_array(host_id)), reason, until, NULL,
+      created_by, created_at, created_by, created_at FROM alert_suppressions`,
+  `UPDATE alerts SET status = 'excepted', exception_id = (SELECT e.id FROM alert_exceptions e WHERE e.tenant_id = alerts.tenant_id
+      AND e.rule_id = alerts.rule_id AND e.expires_at = alerts.suppressed_until AND e.scope = json_object('host_ids', json_array(alerts.host_id))
+      ORDER BY e.created_at DESC LIMIT 1)
+    WHERE status = 'suppressed'`,
+  'DROP TABLE alert_suppressions',
 ]];
 
 /** Weight of an alert's level in a host's risk score. */
 export const LEVEL_RISK: Record<string, number> = { informational: 0, low: 1, medium: 3, high: 7, critical: 10 };
 
+const COLUMNS = 'id, doc, status, assignee, close_reason, disposition, exception_id, updated_at, last_seen';
+
 interface Row {
-  doc: string; status: string; assignee: string | null; close_reason: string | null;
-  suppressed_until: string | null; updated_at: string; id: string; last_seen: string;
+  doc: string; status: string; assignee: string | null; close_reason: string | null; disposition: string | null;
+  exception_id: string | null; updated_at: string; id: string; last_seen: string;
 }
 
 export function encodeCursor(lastSeen: string, id: string): string {
@@ -45,6 +86,57 @@ export function decodeCursor(c: string): [string, string] {
   throw new Error('invalid cursor');
 }
 
+/** A group list's cursor: its grouping, then the last group's last_seen and key. */
+export function encodeGroupCursor(by: GroupBy, lastSeen: string, key: string): string {
+  return Buffer.from(JSON.stringify([by, lastSeen, key])).toString('base64url');
+}
+
+export function decodeGroupCursor(c: string, by: GroupBy): [string, string] {
+  try {
+    const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'string') && v[0] === by) return [v[1], v[2]];
+  } catch { /* reported below */ }
+  throw new Error('invalid cursor');
+}
+
+/** The column a grouping groups by. */
+export const GROUP_COLUMN: Record<GroupBy, string> = { rule: 'rule_id', host: 'host_id', process: 'process_entity_id' };
+
+/** `CASE level …` as the level's rank in SEVERITY_ORDER (0 for unknown levels). */
+export const LEVEL_RANK_SQL = `CASE level ${SEVERITY_ORDER.map((l, i) => `WHEN '${l}' THEN ${i}`).join(' ')} ELSE 0 END`;
+export const STATUS_COUNTS_SQL = ALERT_STATUSES.map((s) => `SUM(CASE WHEN status = '${s}' THEN 1 ELSE 0 END) AS n_${s}`).join(', ');
+
+export interface GroupRow {
+  key: string; n: number | string; occ: number | string; rank: number | string; first_seen: string; last_seen: string;
+  [status: `n_${string}`]: number | string;
+}
+
+export function groupOf(r: GroupRow): AlertGroup {
+  return {
+    key: r.key, label: null, count: Number(r.n), occurrences: Number(r.occ), max_severity: SEVERITY_ORDER[Number(r.rank)] ?? 'informational',
+    first_seen: r.first_seen, last_seen: r.last_seen,
+    statuses: Object.fromEntries(ALERT_STATUSES.map((s) => [s, Number(r[`n_${s}`] ?? 0)])) as Record<AlertStatus, number>,
+  };
+}
+
+/** The label of a process group from its latest alert's document. */
+export function processLabel(doc: Alert | undefined): string | null {
+  const p = doc?.process as { command_line?: string; executable?: string } | undefined;
+  const e = (doc?.events[0] as { process?: { command_line?: string; executable?: string } } | undefined)?.process;
+  return p?.command_line || e?.command_line || p?.executable || e?.executable || null;
+}
+
+export const newExceptionId = () => `exc_${randomBytes(12).toString('hex')}`;
+
+interface ExceptionRow {
+  tenant_id: string; id: string; rule_id: string; conditions: string; scope: string; reason: string; expires_at: string | null;
+  source_alert_id: string | null; created_by: string; created_at: string; updated_by: string; updated_at: string;
+}
+
+function exceptionOf(r: ExceptionRow): AlertException {
+  return { ...r, conditions: JSON.parse(r.conditions), scope: JSON.parse(r.scope) };
+}
+
 export class SqliteAlertStore implements AlertStore {
   private readonly db: DatabaseSync;
 
@@ -57,22 +149,27 @@ export class SqliteAlertStore implements AlertStore {
     migrateSqlite(this.db, 'alert_schema_migrations', MIGRATIONS);
   }
 
-
   async write(alerts: Alert[]): Promise<StoredAlert[]> {
     const insert = this.db.prepare(`INSERT OR IGNORE INTO alerts
-      (tenant_id, id, host_id, rule_id, level, status, suppressed_until, first_seen, last_seen, doc, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    const now = new Date().toISOString();
+      (tenant_id, id, host_id, rule_id, level, status, exception_id, first_seen, last_seen, doc, updated_at, process_entity_id, occurrences)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const now = new Date();
+    const nowText = now.toISOString();
+    const exceptions = new Map<string, AlertException[]>();
     const stored: StoredAlert[] = [];
-    this.db.exec('BEGIN');
+    this.db.exec('BEGIN IMMEDIATE');
     try {
       for (const a of alerts) {
-        const until = this.activeSuppression(a.tenant_id, a.rule.id, a.host_id ?? '', now);
-        const status: AlertStatus = until ? 'suppressed' : 'open';
-        const r = insert.run(a.tenant_id, a.id, a.host_id ?? '', a.rule.id, a.rule.level, status, until, a.first_seen, a.last_seen, JSON.stringify(a), now);
+        const pair = JSON.stringify([a.tenant_id, a.rule.id]);
+        if (!exceptions.has(pair)) exceptions.set(pair, this.activeExceptions(a.tenant_id, a.rule.id, nowText));
+        const exception = matchingException(exceptions.get(pair)!, a, now);
+        const status: AlertStatus = exception ? 'excepted' : 'open';
+        const exceptionId = exception?.id ?? null;
+        const r = insert.run(a.tenant_id, a.id, a.host_id ?? '', a.rule.id, a.rule.level, status, exceptionId, a.first_seen, a.last_seen,
+          JSON.stringify(a), nowText, a.process_entity_id ?? '', a.occurrences ?? 1);
         if (Number(r.changes) === 1) {
-          stored.push({ ...a, status, assignee: null, close_reason: null, suppressed_until: until, comments: [], updated_at: now });
-        } else this.mergeRepeat(a, now);
+          stored.push({ ...a, status, assignee: null, close_reason: null, disposition: null, exception_id: exceptionId, comments: [], updated_at: nowText });
+        } else this.mergeRepeat(a, nowText);
       }
       this.db.exec('COMMIT');
     } catch (err) {
@@ -87,46 +184,86 @@ export class SqliteAlertStore implements AlertStore {
     const row = this.db.prepare('SELECT doc FROM alerts WHERE tenant_id = ? AND id = ?').get(repeat.tenant_id, repeat.id) as { doc: string } | undefined;
     const merged = row && mergeRepeat(JSON.parse(row.doc) as Alert, repeat);
     if (!merged) return;
-    this.db.prepare('UPDATE alerts SET first_seen = ?, last_seen = ?, doc = ?, updated_at = ? WHERE tenant_id = ? AND id = ?')
-      .run(merged.first_seen, merged.last_seen, JSON.stringify(merged), now, repeat.tenant_id, repeat.id);
+    this.db.prepare('UPDATE alerts SET first_seen = ?, last_seen = ?, doc = ?, occurrences = ?, updated_at = ? WHERE tenant_id = ? AND id = ?')
+      .run(merged.first_seen, merged.last_seen, JSON.stringify(merged), merged.occurrences ?? 1, now, repeat.tenant_id, repeat.id);
   }
 
-  private activeSuppression(tenantId: string, ruleId: string, hostId: string, now: string): string | null {
-    const row = this.db.prepare(`SELECT MAX(until) AS until FROM alert_suppressions
-      WHERE tenant_id = ? AND rule_id = ? AND host_id = ? AND until > ?`).get(tenantId, ruleId, hostId, now) as { until: string | null } | undefined;
-    return row?.until ?? null;
+  private activeExceptions(tenantId: string, ruleId: string, now: string): AlertException[] {
+    return (this.db.prepare(`SELECT * FROM alert_exceptions WHERE tenant_id = ? AND rule_id = ? AND (expires_at IS NULL OR expires_at > ?)
+      ORDER BY created_at, id`).all(tenantId, ruleId, now) as unknown as ExceptionRow[]).map(exceptionOf);
+  }
+
+  /** WHERE terms and parameters of a filter. */
+  private where(f: AlertFilter): { where: string[]; params: (string | number)[] } {
+    const where = ['tenant_id = ?'];
+    const params: (string | number)[] = [f.tenantId];
+    const anyOf = (column: string, values: readonly string[] | undefined) => {
+      if (values === undefined) return;
+      where.push(values.length ? `${column} IN (${values.map(() => '?').join(', ')})` : '0');
+      params.push(...values);
+    };
+    if (f.severities?.length) anyOf('level', f.severities);
+    if (f.statuses?.length) anyOf('status', f.statuses);
+    if (f.dispositions?.length) anyOf('disposition', f.dispositions);
+    if (f.hostId) { where.push('host_id = ?'); params.push(f.hostId); }
+    anyOf('host_id', f.hostIds);
+    if (f.ruleId) { where.push('rule_id = ?'); params.push(f.ruleId); }
+    if (f.processEntityId) { where.push('process_entity_id = ?'); params.push(f.processEntityId); }
+    anyOf('id', f.ids);
+    if (f.from) { where.push('last_seen >= ?'); params.push(f.from.toISOString()); }
+    if (f.to) { where.push('last_seen < ?'); params.push(f.to.toISOString()); }
+    return { where, params };
   }
 
   async list(q: AlertQuery): Promise<{ alerts: StoredAlert[]; next: string | null }> {
-    const where = ['tenant_id = ?'];
-    const params: (string | number)[] = [q.tenantId];
-    const anyOf = (column: string, values: string[] | undefined) => {
-      if (!values?.length) return;
-      where.push(`${column} IN (${values.map(() => '?').join(', ')})`);
-      params.push(...values);
-    };
-    anyOf('level', q.severities);
-    anyOf('status', q.statuses);
-    if (q.hostId) { where.push('host_id = ?'); params.push(q.hostId); }
-    if (q.ruleId) { where.push('rule_id = ?'); params.push(q.ruleId); }
-    if (q.processEntityId) { where.push("json_extract(doc, '$.process_entity_id') = ?"); params.push(q.processEntityId); }
-    if (q.from) { where.push('last_seen >= ?'); params.push(q.from.toISOString()); }
-    if (q.to) { where.push('last_seen < ?'); params.push(q.to.toISOString()); }
+    const { where, params } = this.where(q);
     if (q.cursor) {
       const [lastSeen, id] = decodeCursor(q.cursor);
       where.push('(last_seen < ? OR (last_seen = ? AND id < ?))');
       params.push(lastSeen, lastSeen, id);
     }
-    const rows = this.db.prepare(`SELECT id, doc, status, assignee, close_reason, suppressed_until, updated_at, last_seen FROM alerts
+    const rows = this.db.prepare(`SELECT ${COLUMNS} FROM alerts
       WHERE ${where.join(' AND ')} ORDER BY last_seen DESC, id DESC LIMIT ?`).all(...params, q.limit + 1) as unknown as Row[];
     const page = rows.slice(0, q.limit);
     const next = rows.length > q.limit ? encodeCursor(page.at(-1)!.last_seen, page.at(-1)!.id) : null;
     return { alerts: page.map((r) => this.view(q.tenantId, r)), next };
   }
 
+  async count(f: AlertFilter): Promise<number> {
+    const { where, params } = this.where(f);
+    return Number((this.db.prepare(`SELECT COUNT(*) AS n FROM alerts WHERE ${where.join(' AND ')}`).get(...params) as { n: number }).n);
+  }
+
+  async groups(q: AlertQuery, by: GroupBy): Promise<{ groups: AlertGroup[]; next: string | null; total_groups: number }> {
+    const column = GROUP_COLUMN[by];
+    const { where, params } = this.where(q);
+    const having: string[] = [];
+    const havingParams: string[] = [];
+    if (q.cursor) {
+      const [lastSeen, key] = decodeGroupCursor(q.cursor, by);
+      having.push(`HAVING (MAX(last_seen) < ? OR (MAX(last_seen) = ? AND ${column} < ?))`);
+      havingParams.push(lastSeen, lastSeen, key);
+    }
+    const base = `FROM alerts WHERE ${where.join(' AND ')} GROUP BY ${column}`;
+    const rows = this.db.prepare(`SELECT ${column} AS key, COUNT(*) AS n, SUM(occurrences) AS occ, MAX(${LEVEL_RANK_SQL}) AS rank,
+      MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen, ${STATUS_COUNTS_SQL} ${base} ${having.join(' ')}
+      ORDER BY MAX(last_seen) DESC, ${column} DESC LIMIT ?`).all(...params, ...havingParams, q.limit + 1) as unknown as GroupRow[];
+    const total = Number((this.db.prepare(`SELECT COUNT(*) AS n FROM (SELECT 1 ${base})`).get(...params) as { n: number }).n);
+    const page = rows.slice(0, q.limit).map(groupOf);
+    const latest = this.db.prepare(`SELECT host_id, doc FROM alerts WHERE tenant_id = ? AND ${column} = ? ORDER BY last_seen DESC, id DESC LIMIT 1`);
+    for (const g of page) {
+      if (by === 'host' || g.key === '') continue;
+      const r = latest.get(q.tenantId, g.key) as { host_id: string; doc: string } | undefined;
+      const doc = r ? JSON.parse(r.doc) as Alert : undefined;
+      if (by === 'rule') g.label = doc?.rule.title ?? null;
+      else { g.label = processLabel(doc); g.host_id = r?.host_id; }
+    }
+    const last = page.at(-1);
+    return { groups: page, next: rows.length > q.limit && last ? encodeGroupCursor(by, last.last_seen, last.key) : null, total_groups: total };
+  }
+
   async get(tenantId: string, id: string): Promise<StoredAlert | undefined> {
-    const row = this.db.prepare(`SELECT id, doc, status, assignee, close_reason, suppressed_until, updated_at, last_seen FROM alerts
-      WHERE tenant_id = ? AND id = ?`).get(tenantId, id) as unknown as Row | undefined;
+    const row = this.db.prepare(`SELECT ${COLUMNS} FROM alerts WHERE tenant_id = ? AND id = ?`).get(tenantId, id) as unknown as Row | undefined;
     return row ? this.view(tenantId, row) : undefined;
   }
 
@@ -135,7 +272,7 @@ export class SqliteAlertStore implements AlertStore {
       .all(tenantId, r.id) as unknown as AlertComment[];
     return {
       ...(JSON.parse(r.doc) as Alert), status: r.status as AlertStatus, assignee: r.assignee, close_reason: r.close_reason,
-      suppressed_until: r.suppressed_until, comments, updated_at: r.updated_at,
+      disposition: r.disposition as Disposition | null, exception_id: r.exception_id, comments, updated_at: r.updated_at,
     };
   }
 
@@ -148,18 +285,102 @@ export class SqliteAlertStore implements AlertStore {
     switch (t.action) {
       case 'acknowledge': set("status = CASE WHEN status = 'open' THEN 'acknowledged' ELSE status END"); break;
       case 'assign': set('assignee = ?', t.assignee); break;
-      case 'close': set("status = 'closed', close_reason = ?", t.reason); break;
-      case 'suppress':
-        set("status = 'suppressed', suppressed_until = ?", t.until.toISOString());
-        this.db.prepare(`INSERT INTO alert_suppressions (tenant_id, rule_id, host_id, until, reason, created_by, created_at)
-          VALUES (?, ?, ?, ?, ?, ?, ?)`).run(tenantId, alert.rule.id, alert.host_id ?? '', t.until.toISOString(), t.reason, actor, now);
-        break;
+      case 'close': set("status = 'closed', close_reason = ?, disposition = ?", t.reason, t.disposition); break;
       case 'comment':
         this.db.prepare('INSERT INTO alert_comments (tenant_id, alert_id, author, text, at) VALUES (?, ?, ?, ?, ?)').run(tenantId, id, actor, t.text, now);
         set('status = status');
         break;
     }
     return this.get(tenantId, id);
+  }
+
+  async bulkTriage(f: AlertFilter, _actor: string, t: BulkAction, max = MAX_BULK): Promise<BulkResult> {
+    const { where, params } = this.where(f);
+    let change: string; let changeParams: string[]; let assignments: string; let values: string[];
+    switch (t.action) {
+      case 'acknowledge': change = "status = 'open'"; changeParams = []; assignments = "status = 'acknowledged'"; values = []; break;
+      case 'assign': change = 'assignee IS NOT ?'; changeParams = [t.assignee]; assignments = 'assignee = ?'; values = [t.assignee]; break;
+      case 'close':
+        change = "(status <> 'closed' OR disposition IS NOT ? OR close_reason IS NOT ?)"; changeParams = [t.disposition, t.reason];
+        assignments = "status = 'closed', disposition = ?, close_reason = ?"; values = [t.disposition, t.reason]; break;
+    }
+    const now = new Date().toISOString();
+    const selection = `WHERE ${[...where, change].join(' AND ')}`;
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const matched = Number((this.db.prepare(`SELECT COUNT(*) AS n FROM alerts WHERE ${where.join(' AND ')}`).get(...params) as { n: number }).n);
+      const eligible = Number((this.db.prepare(`SELECT COUNT(*) AS n FROM alerts ${selection}`).get(...params, ...changeParams) as { n: number }).n);
+      const changed = (this.db.prepare(`UPDATE alerts SET ${assignments}, updated_at = ? WHERE tenant_id = ? AND id IN
+        (SELECT id FROM alerts ${selection} ORDER BY last_seen DESC, id DESC LIMIT ?) RETURNING id`)
+        .all(...values, now, f.tenantId, ...params, ...changeParams, max) as { id: string }[]).map((r) => r.id);
+      this.db.exec('COMMIT');
+      return { matched, changed, remaining: eligible - changed.length };
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  async listExceptions(q: ExceptionQuery): Promise<{ exceptions: AlertException[]; next: string | null; total: number }> {
+    const where = ['tenant_id = ?'];
+    const params: string[] = [q.tenantId];
+    if (q.ruleId !== undefined) { where.push('rule_id = ?'); params.push(q.ruleId); }
+    if (q.active !== undefined) {
+      where.push(q.active ? '(expires_at IS NULL OR expires_at > ?)' : '(expires_at IS NOT NULL AND expires_at <= ?)');
+      params.push((q.now ?? new Date()).toISOString());
+    }
+    const total = Number((this.db.prepare(`SELECT COUNT(*) AS n FROM alert_exceptions WHERE ${where.join(' AND ')}`).get(...params) as { n: number }).n);
+    if (q.cursor) {
+      const [createdAt, id] = decodeCursor(q.cursor);
+      where.push('(created_at < ? OR (created_at = ? AND id < ?))');
+      params.push(createdAt, createdAt, id);
+    }
+    const rows = (this.db.prepare(`SELECT * FROM alert_exceptions WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ?`)
+      .all(...params, q.limit + 1) as unknown as ExceptionRow[]).map(exceptionOf);
+    const page = rows.slice(0, q.limit);
+    const last = page.at(-1);
+    return { exceptions: page, next: rows.length > q.limit && last ? encodeCursor(last.created_at, last.id) : null, total };
+  }
+
+  async getException(tenantId: string, id: string): Promise<AlertException | undefined> {
+    const r = this.db.prepare('SELECT * FROM alert_exceptions WHERE tenant_id = ? AND id = ?').get(tenantId, id) as unknown as ExceptionRow | undefined;
+    return r ? exceptionOf(r) : undefined;
+  }
+
+  async createException(tenantId: string, actor: string, e: ExceptionInput): Promise<AlertException> {
+    const now = new Date().toISOString();
+    const x: AlertException = {
+      id: newExceptionId(), tenant_id: tenantId, rule_id: e.rule_id, conditions: e.conditions, scope: e.scope, reason: e.reason,
+      expires_at: e.expires_at, source_alert_id: e.source_alert_id ?? null, created_by: actor, created_at: now, updated_by: actor, updated_at: now,
+    };
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const n = Number((this.db.prepare('SELECT COUNT(*) AS n FROM alert_exceptions WHERE tenant_id = ?').get(tenantId) as { n: number }).n);
+      if (n >= MAX_EXCEPTIONS) throw new TooManyExceptionsError(`a tenant has at most ${MAX_EXCEPTIONS} exceptions`);
+      this.db.prepare(`INSERT INTO alert_exceptions (tenant_id, id, rule_id, conditions, scope, reason, expires_at, source_alert_id,
+        created_by, created_at, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(x.tenant_id, x.id, x.rule_id,
+        JSON.stringify(x.conditions), JSON.stringify(x.scope), x.reason, x.expires_at, x.source_alert_id, actor, now, actor, now);
+      this.db.exec('COMMIT');
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+    return x;
+  }
+
+  async updateException(tenantId: string, id: string, actor: string, patch: ExceptionPatch): Promise<AlertException | undefined> {
+    const before = await this.getException(tenantId, id);
+    if (!before) return undefined;
+    const after: AlertException = { ...before, ...patch, updated_by: actor, updated_at: new Date().toISOString() };
+    this.db.prepare(`UPDATE alert_exceptions SET conditions = ?, scope = ?, reason = ?, expires_at = ?, updated_by = ?, updated_at = ?
+      WHERE tenant_id = ? AND id = ?`).run(JSON.stringify(after.conditions), JSON.stringify(after.scope), after.reason, after.expires_at,
+      after.updated_by, after.updated_at, tenantId, id);
+    return after;
+  }
+
+  async deleteException(tenantId: string, id: string): Promise<AlertException | undefined> {
+    const r = this.db.prepare('DELETE FROM alert_exceptions WHERE tenant_id = ? AND id = ? RETURNING *').get(tenantId, id) as unknown as ExceptionRow | undefined;
+    return r ? exceptionOf(r) : undefined;
   }
 
   async counts(tenantId: string, since: Date): Promise<AlertCounts> {
