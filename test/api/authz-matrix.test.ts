@@ -37,6 +37,8 @@ const ruleText = (id: string = crypto.randomUUID()) => ({ yaml: `title: Matrix $
 const freshRule: Target = async (fx) => (await call(fx, 'POST', '/rules', { token: fx.adminKey, body: ruleText() })).body.ids[0];
 const freshAction: Target = async (fx) => (await call(fx, 'POST', `/hosts/${fx.agents[0].identity.agentId}/list-processes`, { token: fx.adminKey, body: {} })).body.id;
 const OWN_ALERT_ID = 'a'.repeat(32);
+const freshException: Target = async (fx) => (await call(fx, 'POST', '/exceptions', { token: fx.adminKey, body: {
+  rule_id: BUILTIN_RULE, conditions: [{ field: 'process.executable', op: 'equals', value: `/matrix/${unique('x')}` }], reason: 'matrix' } })).body.id;
 const freshSink: Target = async (fx) => (await call(fx, 'POST', '/alert-sinks', { token: fx.adminKey, body: { name: unique('s'), url: 'https://203.0.113.10/hook' } })).body.id;
 
 type Cell = 'viewer' | 'analyst' | 'responder' | 'admin' | 'super' | 'foreign';
@@ -113,8 +115,17 @@ const MATRIX: Row[] = [
   { method: 'POST', route: '/alerts/:id/acknowledge', path: '/alerts/{id}/acknowledge', target: ownAlert, body: {}, ok: 200, roles: TRIAGERS, super: 404, foreign: 404 },
   { method: 'POST', route: '/alerts/:id/assign', path: '/alerts/{id}/assign', target: ownAlert, body: { assignee: 'analyst@default.test' }, ok: 200, roles: TRIAGERS, super: 404, foreign: 404 },
   { method: 'POST', route: '/alerts/:id/comment', path: '/alerts/{id}/comment', target: ownAlert, body: { text: 'seen' }, ok: 200, roles: TRIAGERS, super: 404, foreign: 404 },
-  { method: 'POST', route: '/alerts/:id/suppress', path: '/alerts/{id}/suppress', target: ownAlert, body: () => ({ reason: 'noise', until: new Date(Date.now() + 3_600_000).toISOString() }), ok: 200, roles: TRIAGERS, super: 404, foreign: 404 },
-  { method: 'POST', route: '/alerts/:id/close', path: '/alerts/{id}/close', target: ownAlert, body: { reason: 'benign' }, ok: 200, roles: TRIAGERS, super: 404, foreign: 404 },
+  // Suppression was replaced by exceptions: whoever may triage gets a 400 that says so.
+  { method: 'POST', route: '/alerts/:id/suppress', path: '/alerts/{id}/suppress', target: ownAlert, body: () => ({ reason: 'noise', until: new Date(Date.now() + 3_600_000).toISOString() }), ok: 400, roles: TRIAGERS, super: 400, foreign: 400 },
+  { method: 'POST', route: '/alerts/:id/close', path: '/alerts/{id}/close', target: ownAlert, body: { reason: 'matrix', disposition: 'benign' }, ok: 200, roles: TRIAGERS, super: 404, foreign: 404 },
+  // Bulk triage acts on the caller's tenant only: the super-admin and a foreign tenant select nothing (200, 0 changed).
+  { method: 'POST', route: '/alerts/bulk', body: { ids: [OWN_ALERT_ID], action: 'assign', assignee: 'matrix' }, ok: 200, roles: TRIAGERS, super: 200, foreign: 200 },
+  { method: 'POST', route: '/alerts/:id/exception', path: '/alerts/{id}/exception', target: ownAlert, body: () => ({ fields: [], reason: 'matrix', expires_at: new Date(Date.now() + 60_000).toISOString() }), ok: 201, roles: TRIAGERS, super: 404, foreign: 404 },
+  { method: 'GET', route: '/exceptions', ok: 200, roles: ALL, super: 200, foreign: 200 },
+  { method: 'GET', route: '/exceptions/:id', path: '/exceptions/{id}', target: freshException, ok: 200, roles: ALL, super: 404, foreign: 404 },
+  { method: 'POST', route: '/exceptions', body: () => ({ rule_id: BUILTIN_RULE, conditions: [{ field: 'process.executable', op: 'equals', value: `/matrix/${unique('c')}` }], reason: 'matrix' }), ok: 201, roles: TRIAGERS, super: 201, foreign: 201 },
+  { method: 'PATCH', route: '/exceptions/:id', path: '/exceptions/{id}', target: freshException, body: { reason: 'changed by the matrix' }, ok: 200, roles: TRIAGERS, super: 404, foreign: 404 },
+  { method: 'DELETE', route: '/exceptions/:id', path: '/exceptions/{id}', target: freshException, ok: 204, roles: TRIAGERS, super: 404, foreign: 404 },
   // Rules are platform-wide: every holder of rules:read sees them; only the platform's tenant (and the super-admin)
   // changes them; another tenant's authors may dry-run rule texts over their own events.
   { method: 'GET', route: '/alert-sinks', ok: 200, roles: ADMIN, super: 200, foreign: 200 },
