@@ -414,5 +414,24 @@ for (const impl of implementations) {
         { t: '2026-11-23T13:00:00.000Z', level: 'low', count: 1 },
       ]);
     });
+
+    test('technique counts: alerts per MITRE technique over every alert of the statuses asked, tenant-scoped', async () => {
+      const withMitre = (s: AlertSpec, ids: string[]): Alert => ({ ...alert({ tenant: 'mt', ...s }), mitre: ids.map((id) => ({ id, name: id, tactics: ['execution'] })) });
+      const written = await store.write([
+        withMitre({ event: 'm1', at: at(1) }, ['T1059', 'T1105']),
+        withMitre({ event: 'm2', at: at(2) }, ['T1059']),
+        withMitre({ event: 'm3', at: at(3) }, ['T1059', 'T1059']), // a technique twice in one alert counts once
+        withMitre({ event: 'm4', at: at(4) }, []),
+        withMitre({ event: 'm5', at: at(5) }, ['T1105']),
+        { ...withMitre({ event: 'm6', at: at(6) }, ['T1059']), tenant_id: 'mt-other' },
+      ]);
+      await store.triage('mt', written[4].id, 'ana', { action: 'close', reason: 'done', disposition: 'benign' });
+      await store.triage('mt', written[1].id, 'ana', { action: 'acknowledge' });
+      assert.deepEqual(await store.techniqueCounts('mt', ['open', 'acknowledged']),
+        { alerts: 4, techniques: [{ id: 'T1059', alerts: 3 }, { id: 'T1105', alerts: 1 }] });
+      assert.deepEqual(await store.techniqueCounts('mt', ['open']), { alerts: 3, techniques: [{ id: 'T1059', alerts: 2 }, { id: 'T1105', alerts: 1 }] });
+      assert.deepEqual(await store.techniqueCounts('mt', []), { alerts: 5, techniques: [{ id: 'T1059', alerts: 3 }, { id: 'T1105', alerts: 2 }] });
+      assert.deepEqual(await store.techniqueCounts('nobody', ['open']), { alerts: 0, techniques: [] });
+    });
   });
 }

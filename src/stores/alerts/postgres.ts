@@ -367,6 +367,16 @@ export class PostgresAlertStore implements AlertStore {
     return r.rows.map((x) => ({ t: bucketTime(x.b), level: x.level, count: Number(x.n) }));
   }
 
+  async techniqueCounts(tenantId: string, statuses: AlertStatus[]) {
+    const where = `a.tenant_id = $1${statuses.length ? ' AND a.status = ANY($2)' : ''}`;
+    const params = statuses.length ? [tenantId, statuses] : [tenantId];
+    const alerts = await this.pool.query<{ n: string }>(`SELECT COUNT(*) AS n FROM alerts a WHERE ${where}`, params);
+    const r = await this.pool.query<{ id: string; n: string }>(`SELECT t->>'id' AS id, COUNT(DISTINCT a.id) AS n
+      FROM alerts a CROSS JOIN LATERAL jsonb_array_elements(CASE WHEN jsonb_typeof(a.doc->'mitre') = 'array' THEN a.doc->'mitre' ELSE '[]'::jsonb END) t
+      WHERE ${where} AND t->>'id' IS NOT NULL GROUP BY 1 ORDER BY n DESC, (t->>'id') COLLATE "C"`, params);
+    return { alerts: Number(alerts.rows[0].n), techniques: r.rows.map((x) => ({ id: x.id, alerts: Number(x.n) })) };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -403,6 +403,14 @@ export class SqliteAlertStore implements AlertStore {
     return rows.map((r) => ({ t: bucketTime(r.b), level: r.level, count: Number(r.n) }));
   }
 
+  async techniqueCounts(tenantId: string, statuses: AlertStatus[]) {
+    const where = `a.tenant_id = ?${statuses.length ? ` AND a.status IN (${statuses.map(() => '?').join(', ')})` : ''}`;
+    const alerts = this.db.prepare(`SELECT COUNT(*) AS n FROM alerts a WHERE ${where}`).get(tenantId, ...statuses) as { n: number };
+    const rows = this.db.prepare(`SELECT json_extract(t.value, '$.id') AS id, COUNT(DISTINCT a.id) AS n FROM alerts a, json_each(a.doc, '$.mitre') t
+      WHERE ${where} AND json_extract(t.value, '$.id') IS NOT NULL GROUP BY 1 ORDER BY n DESC, id`).all(tenantId, ...statuses) as { id: string; n: number }[];
+    return { alerts: Number(alerts.n), techniques: rows.map((r) => ({ id: String(r.id), alerts: Number(r.n) })) };
+  }
+
   async close(): Promise<void> {
     this.db.close();
   }

@@ -163,5 +163,7 @@ export interface AlertStore {
   counts(tenantId: string, since: Date): Promise<AlertCounts>;
   /** Alerts by level per time bucket since a time (by last_seen; buckets start at multiples of bucketSeconds since the epoch). */
   levelBuckets(tenantId: string, since: Date, bucketSeconds: number): Promise<LevelBucket[]>;
+  /** MITRE techniques over every alert of these statuses (none: all): alerts carrying each technique id, most first, and the alerts counted. */
+  techniqueCounts(tenantId: string, statuses: AlertStatus[]): Promise<{ alerts: number; techniques: { id: string; alerts: number }[] }>;
   close(): Promise<void>;
 }
