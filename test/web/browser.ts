@@ -25,6 +25,6 @@ export async function signInWithApiKey(page: Page, baseUrl: string, apiKey: stri
 
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(ARTIFACTS_DIR, { recursive: true });
-  await page.evaluate(() => window.scrollTo(0, 0)); // a fixed header would otherwise be drawn mid-page
+  await page.evaluate('window.scrollTo(0, 0)'); // a fixed header would otherwise be drawn mid-page
   await page.screenshot({ path: `${ARTIFACTS_DIR}${name}.png`, fullPage: true });
 }
