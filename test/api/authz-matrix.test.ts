@@ -108,6 +108,7 @@ const MATRIX: Row[] = [
   { method: 'GET', route: '/ledger/proof/consistency', path: '/ledger/proof/consistency?from=1', ok: 200, roles: ADMIN, super: 200, foreign: 200 },
   { method: 'POST', route: '/ledger/verify', body: {}, ok: 200, roles: ADMIN, super: 200, foreign: 200 },
   { method: 'GET', route: '/stats/overview', ok: 200, roles: ALL, super: 200, foreign: 200 },
+  { method: 'GET', route: '/stats/mitre', ok: 200, roles: ALL, super: 200, foreign: 200 },
   { method: 'GET', route: '/stream', ok: 200, roles: ALL, super: 200, foreign: 200 },
   { method: 'POST', route: '/stream/ticket', ok: 200, roles: ALL, super: 200, foreign: 200 },
   { method: 'GET', route: '/alerts', ok: 200, roles: ALL, super: 200, foreign: 200 },
