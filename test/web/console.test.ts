@@ -129,7 +129,7 @@ test('acknowledge an alert raised by a test process', { timeout: 60_000 }, async
   await row.getByText('acknowledged').waitFor();
 
   await row.getByRole('link', { name: alert.rule.title }).click();
-  await page.getByText(`by ${alert.rule.author}`, { exact: false }).waitFor();
+  await page.getByTestId('rule-author').filter({ hasText: alert.rule.author }).waitFor();
   await screenshot(page, 'alert-detail');
 });
 

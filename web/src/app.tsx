@@ -18,6 +18,9 @@ function lazyPage<K extends string>(load: () => Promise<Record<K, ComponentType>
 const AlertDetailPage = lazyPage(() => import('./pages/alert-detail.tsx'), 'AlertDetailPage');
 const AlertsPage = lazyPage(() => import('./pages/alerts.tsx'), 'AlertsPage');
 const AuditPage = lazyPage(() => import('./pages/audit.tsx'), 'AuditPage');
+const ExceptionsPage = lazyPage(() => import('./pages/exceptions.tsx'), 'ExceptionsPage');
+const IncidentsPage = lazyPage(() => import('./pages/incidents.tsx'), 'IncidentsPage');
+const IncidentDetailPage = lazyPage(() => import('./pages/incident-detail.tsx'), 'IncidentDetailPage');
 const HostDetailPage = lazyPage(() => import('./pages/host-detail.tsx'), 'HostDetailPage');
 const HostsPage = lazyPage(() => import('./pages/hosts.tsx'), 'HostsPage');
 const HuntPage = lazyPage(() => import('./pages/hunt.tsx'), 'HuntPage');
@@ -28,7 +31,7 @@ const RulesPage = lazyPage(() => import('./pages/rules.tsx'), 'RulesPage');
 const SettingsPage = lazyPage(() => import('./pages/settings.tsx'), 'SettingsPage');
 
 const NAV = [
-  ['/', 'Dashboard'], ['/hosts', 'Hosts'], ['/alerts', 'Alerts'], ['/mitre', 'MITRE tactics'], ['/rules', 'Rules'],
+  ['/', 'Dashboard'], ['/hosts', 'Hosts'], ['/incidents', 'Incidents'], ['/alerts', 'Alerts'], ['/exceptions', 'Exceptions'], ['/mitre', 'MITRE tactics'], ['/rules', 'Rules'],
   ['/hunt', 'Hunt'], ['/response', 'Response'], ['/audit', 'Audit'], ['/settings', 'Settings'],
 ] as const;
 
@@ -81,6 +84,9 @@ function Shell({ cred }: { cred: Credential }) {
           <Route path="/hosts/:hostId/processes/:entityId" element={<ProcessPage />} />
           <Route path="/alerts" element={<AlertsPage />} />
           <Route path="/alerts/:id" element={<AlertDetailPage />} />
+          <Route path="/exceptions" element={<ExceptionsPage />} />
+          <Route path="/incidents" element={<IncidentsPage />} />
+          <Route path="/incidents/:id" element={<IncidentDetailPage />} />
           <Route path="/mitre" element={<MitrePage />} />
           <Route path="/rules" element={<RulesPage />} />
           <Route path="/hunt" element={<HuntPage />} />

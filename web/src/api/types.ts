@@ -51,7 +51,7 @@ export interface ProcessInfo {
 }
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical' | 'informational';
-export type AlertStatus = 'open' | 'acknowledged' | 'closed' | 'suppressed';
+export type AlertStatus = 'open' | 'acknowledged' | 'closed' | 'excepted' | 'suppressed';
 
 export interface Technique { id: string; name: string; tactics: string[] }
 
@@ -67,8 +67,8 @@ export interface Alert {
   event_ids?: string[]; occurrences?: number; severity?: Severity; group_by?: Record<string, string>;
   /** The process the alert is about and its ancestors, root first, captured when the alert was made. */
   process?: ProcessSummary; ancestors?: ProcessSummary[];
-  comments: { author: string; text: string; at: string }[]; close_reason: string | null; suppressed_until: string | null;
-  disposition?: string | null; [extra: string]: unknown;
+  comments: { author: string; text: string; at: string }[]; close_reason: string | null; suppressed_until?: string | null;
+  disposition?: string | null; exception_id?: string | null; [extra: string]: unknown;
 }
 
 export interface Overview {
@@ -86,3 +86,32 @@ export interface HuntResult { columns: string[]; rows: unknown[][]; elapsed_ms: 
 export interface LedgerEntry { index: number; actor: string; tenant_id: string; action: string; target: string; outcome: string; request_id: string; timestamp: string; details?: Record<string, unknown> }
 
 export interface User { id: string; email: string; role: string; tenant_id: string }
+
+export interface IncidentNote { author: string; text: string; at: string }
+
+export interface Incident {
+  id: string; title: string; title_set: boolean; status: 'open' | 'investigating' | 'closed'; severity: Severity;
+  computed_severity: Severity; severity_override: Severity | null; assignee: string | null; disposition: string | null;
+  close_reason: string | null; closed_at: string | null; closed_by: string | null; alert_count: number; host_ids: string[];
+  first_seen: string; last_seen: string; created_at: string; updated_at: string;
+  alert_ids?: string[]; action_ids?: string[]; notes?: IncidentNote[];
+}
+
+export interface IncidentAlert {
+  id: string; rule: { id: string; title: string; level: Severity }; severity: Severity; status: AlertStatus; host_id: string; hostname?: string;
+  process: { entity_id: string; pid: number; executable: string; command_line: string } | null;
+  first_seen: string; last_seen: string; occurrences: number; techniques: Technique[];
+}
+
+export interface TimelineEntry {
+  at: string; kind: 'alert' | 'event' | 'action'; host_id?: string;
+  alert_id?: string; title?: string; severity?: Severity;
+  event_id?: string; type?: string; action?: string; process?: { pid?: number; entity_id?: string; executable?: string; command_line?: string };
+  action_id?: string; status?: string; requested_by?: string;
+}
+
+export interface IncidentDetail extends Incident {
+  alerts: IncidentAlert[];
+  actions: (Record<string, unknown> & { id: string; host_id: string; action: string; status: string; link?: string; requested_at?: string; requested_by?: string; params?: Record<string, unknown> })[];
+  timeline: TimelineEntry[]; timeline_truncated?: boolean;
+}

@@ -6,14 +6,15 @@ import type { AlertStatus, Severity } from '../api/types.ts';
 export const SEVERITY_COLOURS: Record<string, string> = { informational: 'gray', low: 'blue', medium: 'yellow', high: 'orange', critical: 'red' };
 /** Severity rank for sorting, lowest first. */
 export const LEVEL_ORDER: Record<string, number> = { informational: 0, low: 1, medium: 2, high: 3, critical: 4 };
-const STATUS_COLOURS: Record<AlertStatus, string> = { open: 'red', acknowledged: 'yellow', closed: 'gray', suppressed: 'violet' };
+const STATUS_COLOURS: Record<string, string> = { open: 'red', acknowledged: 'yellow', closed: 'gray', excepted: 'violet', suppressed: 'violet', investigating: 'yellow' };
 
 export function SeverityBadge({ level }: { level: Severity | string }) {
-  return <Badge color={SEVERITY_COLOURS[level] ?? 'gray'} variant="light">{level}</Badge>;
+  return <Badge color={SEVERITY_COLOURS[level] ?? 'gray'} variant="light" style={{ flexShrink: 0, maxWidth: 'none', overflow: 'visible' }}>{level}</Badge>;
 }
 
-export function AlertStatusBadge({ status }: { status: AlertStatus }) {
-  return <Badge color={STATUS_COLOURS[status]} variant="outline">{status}</Badge>;
+/** An alert's (or incident's) status; with `count`, how many alerts have it. */
+export function AlertStatusBadge({ status, count }: { status: AlertStatus | string; count?: number }) {
+  return <Badge color={STATUS_COLOURS[status] ?? 'gray'} variant="outline" style={{ flexShrink: 0, maxWidth: 'none', overflow: 'visible' }}>{count !== undefined ? `${count} ` : ''}{status}</Badge>;
 }
 
 export function HostStatusBadge({ status }: { status: 'online' | 'offline' }) {

@@ -6,7 +6,9 @@
 import { Anchor, Badge, Card, Group, SimpleGrid, Stack, Text, Title } from '@mantine/core';
 import { Link, useParams } from 'react-router';
 import { useAlert } from '../api/queries.ts';
-import type { Alert } from '../api/types.ts';
+import { useQuery } from '@tanstack/react-query';
+import { api } from '../api/client.ts';
+import type { Alert, Incident } from '../api/types.ts';
 import { AlertTriage } from '../components/alert-triage.tsx';
 import { AlertStatusBadge, SeverityBadge } from '../components/badges.tsx';
 import { EventView } from '../components/event-view.tsx';
@@ -77,6 +79,13 @@ function RuleCard({ alert }: { alert: Alert }) {
   );
 }
 
+/** The incident holding this alert (GET /alerts/{id}/incident), when the server groups alerts. */
+function IncidentOf({ alertId }: { alertId: string }) {
+  const q = useQuery({ queryKey: ['incidents', 'of', alertId], retry: false, queryFn: () => api<Incident>(`/alerts/${encodeURIComponent(alertId)}/incident`) });
+  if (!q.data) return null;
+  return <Text size="sm"><Text span c="dimmed" inherit>Incident </Text><Anchor component={Link} to={`/incidents/${q.data.id}`}>{q.data.title}</Anchor> ({q.data.status})</Text>;
+}
+
 function Facts({ a }: { a: Alert }) {
   const n = a.occurrences ?? 1;
   return (
@@ -90,7 +99,8 @@ function Facts({ a }: { a: Alert }) {
         <Text size="sm"><Text span c="dimmed" inherit>Assignee </Text><UserName id={a.assignee} /></Text>
         {a.disposition && <Text size="sm"><Text span c="dimmed" inherit>Disposition </Text>{String(a.disposition).replace(/_/g, ' ')}</Text>}
         {a.close_reason && <Text size="sm"><Text span c="dimmed" inherit>Closed </Text>{a.close_reason}</Text>}
-        {a.suppressed_until && <Text size="sm"><Text span c="dimmed" inherit>Suppressed until </Text>{formatTime(a.suppressed_until)}</Text>}
+        {a.exception_id && <Text size="sm"><Text span c="dimmed" inherit>Excepted by </Text><Anchor component={Link} to="/exceptions">an exception</Anchor> (stored as expected, not delivered)</Text>}
+        <IncidentOf alertId={a.id} />
         {a.process && <Anchor component={Link} size="sm" to={processUrl(a.host_id, a.process.entity_id)}>Respond on the process page (kill, collect a file)</Anchor>}
       </Stack>
     </Card>
