@@ -120,7 +120,7 @@ export function exceptionRoutes(api: FastifyInstance, o: ApiOptions): void {
   api.patch<{ Params: { id: string }; Body: { conditions?: ExceptionCondition[]; scope?: ExceptionScope; reason?: string; expires_at?: string | null } }>('/exceptions/:id', {
     config: { access: 'alerts:triage' },
     schema: { body: { type: 'object', additionalProperties: false, minProperties: 1, properties: {
-      conditions: conditionsSchema, scope: scopeSchema, reason: reasonSchema, expires_at: { anyOf: [isoTimeSchema, { type: 'null' }] } } } },
+      conditions: conditionsSchema, scope: scopeSchema, reason: reasonSchema, expires_at: { ...isoTimeSchema, type: ['string', 'null'] } } } },
   }, async (req, reply) => {
     const p = req.principal!;
     const b = req.body;
