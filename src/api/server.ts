@@ -213,11 +213,33 @@ function tooMany(reply: FastifyReply, retryAfterSeconds: number) {
   return problem(reply, 429, 'Too Many Requests', `rate limit exceeded; retry in ${retryAfterSeconds} s`, { code: 'rate_limited' });
 }
 
-/** Every state-changing call is appended to the ledger before its answer leaves (fail closed: 503 if it cannot be). */
+/**
+ * Every state-changing call is appended to the ledger twice: as `started` before its handler runs (an
+ * authenticated, authorised call whose record cannot be written is refused with 503 before it changes
+ * anything, so no change ever lacks a record of who attempted it), and with its outcome before its answer
+ * leaves (fail closed: 503 if it cannot be). Public routes (login, refresh) are recorded by the identity
+ * service, which records before it changes anything.
+ */
 function installAudit(api: FastifyInstance, o: ApiOptions): void {
+  const paramsOf = (req: FastifyRequest) => Object.fromEntries(Object.entries((req.params ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+  const unrecorded = new WeakSet<FastifyRequest>(); // refused because their `started` record failed: nothing to record after
+  api.addHook('preHandler', async (req, reply) => {
+    if (!STATE_CHANGING.has(req.method) || req.routeOptions.url === undefined || !req.principal) return;
+    try {
+      await o.security.ledger.record({
+        actor: req.principal.subject, tenantId: req.principal.tenantId,
+        action: `api.${req.method.toLowerCase()} ${req.routeOptions.url}`, outcome: 'started', requestId: req.id, detail: { params: paramsOf(req) },
+      });
+    } catch (err) {
+      req.log.error({ err }, 'audit ledger append failed');
+      unrecorded.add(req);
+      return problem(reply, 503, 'Service Unavailable', 'the audit ledger could not record this call; nothing was changed', { code: 'audit_unavailable' });
+    }
+  });
   api.addHook('onSend', async (req, reply, payload) => {
     if (!STATE_CHANGING.has(req.method) || req.routeOptions.url === undefined) return payload;
-    const params = Object.fromEntries(Object.entries((req.params ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+    if (unrecorded.has(req)) return payload;
+    const params = paramsOf(req);
     try {
       await o.security.ledger.record({
         actor: req.principal?.subject ?? 'anonymous', tenantId: req.principal?.tenantId ?? ANONYMOUS_TENANT,
