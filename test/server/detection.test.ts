@@ -4,6 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { TestServer } from '../support/embedded-server.ts';
 import { eventually as eventuallyWithin } from '../support/vigil-process.ts';
 import type { VigilEvent } from '../../src/schema/event.ts';
@@ -84,7 +85,7 @@ test('an exception made from an alert: later matching alerts arrive excepted and
   assert.ok(told.includes(c.id));
   const excepted = await api('GET', '/api/v1/alerts?status=excepted');
   assert.ok(excepted.body.alerts.some((x: any) => x.id === b.id));
-  const deleted = await fetch(`${t.server.httpUrl}/api/v1/exceptions/${e.body.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${t.key}` } });
+  const deleted = await fetch(`${t.server.httpUrl}/api/v1/exceptions/${e.body.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${readFileSync(t.server.adminKeyPath, 'utf8').trim()}` } });
   assert.equal(deleted.status, 204);
 });
 
