@@ -1,9 +1,10 @@
+// Alert store figures at 100,000 alerts in one tenant (SQLite, then PostgreSQL on 127.0.0.1:5432): list + total, filters, groups, a bulk close.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteAlertStore } from '/work/main/src/stores/alerts/sqlite.ts';
-import { PostgresAlertStore } from '/work/main/src/stores/alerts/postgres.ts';
-import { createTempDatabase } from '/work/main/test/support/postgres.ts';
+import { SqliteAlertStore } from '../src/stores/alerts/sqlite.ts';
+import { PostgresAlertStore } from '../src/stores/alerts/postgres.ts';
+import { createTempDatabase } from '../test/support/postgres.ts';
 const N = 100_000;
 const mk = (i: number) => ({ id: `a${i}`, tenant_id: 't', host_id: `h${i % 200}`, process_entity_id: `p${i % 5000}`,
   rule: { id: `r${i % 300}`, title: `Rule ${i % 300}`, level: (['low', 'medium', 'high', 'critical'] as const)[i % 4], references: [], type: 'single' as const },
