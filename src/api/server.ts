@@ -85,6 +85,9 @@ export interface ApiOptions {
   allowPrivateAlertSinks?: boolean;
   /** The Bearer token GET /metrics requires (data/metrics-token); without one /metrics refuses every scrape. */
   metricsToken?: string;
+  /** The agents' gRPC endpoint as agents should dial it (HOST:PORT) and the CA certificate they trust (enrolment answers). */
+  agentEndpoint?: string;
+  agentCaPem?: string;
 }
 
 const API_PREFIX = '/api/v1';

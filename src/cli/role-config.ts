@@ -25,6 +25,7 @@ export interface RoleConfig {
   health: string;
   metricsToken: string | undefined;
   pkiDir: string;
+  agentEndpoint: string | undefined;
   retentionDays: number;
   workerBatch: number;
   workerBatchWaitMs: number;
@@ -62,6 +63,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'health', flag: 'health', env: 'VIGIL_HEALTH', kind: 'string', fallback: '0.0.0.0:8441', help: '/healthz, /readyz and /metrics HOST:PORT' },
   { key: 'metricsToken', flag: 'metrics-token', env: 'VIGIL_METRICS_TOKEN', kind: 'optional-string', fallback: '', help: 'the Bearer token /metrics requires, 16+ characters (prefer the variable); without it /metrics refuses every scrape' },
   { key: 'pkiDir', flag: 'pki-dir', env: 'VIGIL_PKI_DIR', kind: 'string', fallback: '/var/lib/vigil/pki', help: 'ingest: agent CA (shared by all ingest processes)' },
+  { key: 'agentEndpoint', flag: 'agent-endpoint', env: 'VIGIL_AGENT_ENDPOINT', kind: 'optional-string', fallback: '', help: 'api: the ingest endpoint HOST:PORT as agents dial it, shown with new enrolment tokens (default: this process\'s ingest role; the CA from <pki-dir>/ca.pem)' },
   { key: 'retentionDays', flag: 'retention-days', env: 'VIGIL_RETENTION_DAYS', kind: 'int', fallback: '90', help: 'event retention (ClickHouse TTL)' },
   { key: 'ackWaitMs', flag: 'ack-wait-ms', env: 'VIGIL_ACK_WAIT_MS', kind: 'int', fallback: '30000', help: 'worker: redelivery delay of a batch a dead worker held' },
   { key: 'ruleDirs', flag: 'rule-dirs', env: 'VIGIL_RULE_DIRS', kind: 'string-list', fallback: '', help: 'worker, api: Sigma rule directories besides the built-ins, comma-separated (the same on every process)' },

@@ -14,6 +14,9 @@ import type { LiveProcessIndex } from '../tree/live-index.ts';
 import { SqliteAlertStore } from '../stores/alerts/sqlite.ts';
 import { isDeliverable, type AlertStore, type StoredAlert } from '../stores/alerts/types.ts';
 import { SqliteRuleStateStore } from '../stores/rules/sqlite.ts';
+import { groupStored, storedViews } from '../incidents/assign.ts';
+import { SqliteIncidentStore } from '../stores/incidents/sqlite.ts';
+import type { IncidentStore } from '../stores/incidents/types.ts';
 
 export const BUILTIN_RULES_DIR = fileURLToPath(new URL('../../rules/builtin', import.meta.url));
 
@@ -32,6 +35,8 @@ export interface Detection {
   stage: DetectionStage;
   rules: RuleService;
   alerts: AlertStore;
+  /** Incidents (alerts grouped by lineage), in detection.db beside the alerts. */
+  incidents: IncidentStore;
   /** Listeners called with every newly stored alert. */
   onAlert(listener: (a: StoredAlert) => void): void;
   close(): Promise<void>;
@@ -53,22 +58,28 @@ export async function startDetection(o: DetectionOptions): Promise<Detection> {
   const path = join(o.dataDir, 'detection.db');
   const alerts = new SqliteAlertStore(path);
   await alerts.migrate();
+  const incidents = new SqliteIncidentStore(path);
+  await incidents.migrate();
   const state = new SqliteRuleStateStore(path);
   const listeners: ((a: StoredAlert) => void)[] = [];
   const sink: AlertSink = {
     async write(batch: Alert[]) {
+      const fresh = await alerts.write(batch);
+      // Incidents: every stored alert of the batch is grouped (a failure is logged; detection goes on).
+      await groupStored(incidents, await storedViews(alerts, batch, fresh)).catch((err: unknown) => o.log.error({ err }, 'alerts not grouped into incidents'));
       // New alerts only, and not the excepted ones (stored, visible with status=excepted, never delivered).
-      for (const a of (await alerts.write(batch)).filter(isDeliverable)) for (const l of listeners) l(a);
+      for (const a of fresh.filter(isDeliverable)) for (const l of listeners) l(a);
     },
   };
   const stage = new DetectionStage({ rules: [], correlations: [] }, sink, o.processes);
   const rules = new RuleService(ruleRegistry(o), state, stage);
   loadRules(rules, o);
   return {
-    stage, rules, alerts,
+    stage, rules, alerts, incidents,
     onAlert: (l) => { listeners.push(l); },
     async close() {
       state.close();
+      await incidents.close();
       await alerts.close();
     },
   };

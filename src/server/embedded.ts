@@ -98,6 +98,12 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** HOST:PORT as agents dial it: an unspecified listen address (0.0.0.0, ::) is advertised as this machine's hostname (in the server certificate). */
+export function dialAddress(host: string, port: number): string {
+  const h = host === '' || host === '0.0.0.0' || host === '::' ? hostname() : host;
+  return `${h.includes(':') ? `[${h}]` : h}:${port}`;
+}
+
 export function splitHostPort(s: string): { host: string; port: number } {
   const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(s);
   if (!m) throw new Error(`expected HOST:PORT, got '${s}'`);
@@ -215,6 +221,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   const delivery = new AlertDelivery({ store: alertSinks, log: o.log, ...o.alertDelivery, allowPrivateTargets: allowPrivateAlertSinks });
   detection.onAlert((a) => delivery.enqueue(a.tenant_id, alertView(a)));
   const api = buildApi({ metadata, events, log: o.log, security, liveFeed, hunt: o.hunt, defaultTenant: DEFAULT_TENANT, isConnected: (id) => ingest.channels.has(id), response: response.dispatcher,
+    agentEndpoint: dialAddress(grpcAddr.host, grpcPort), agentCaPem: ca.certPem,
     onPolicyStored: (p) => policies.published(p), onAgentRevoked: (id) => ingest.disconnect(id, 'agent certificate revoked'), alertSinks, allowPrivateAlertSinks, alerts: detection.alerts, rules: detection.rules, liveProcesses, metricsToken });
   const http = splitHostPort(o.http);
   await api.listen({ host: http.host, port: http.port });

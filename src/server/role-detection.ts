@@ -26,6 +26,8 @@ import { isDeliverable, type AlertStore, type StoredAlert } from '../stores/aler
 import { PostgresRuleStateStore } from '../stores/rules/postgres.ts';
 import type { RuleWrite } from '../stores/rules/types.ts';
 import { loadRules, ruleRegistry } from './detection.ts';
+import { groupStored } from '../incidents/assign.ts';
+import type { IncidentStore } from '../stores/incidents/types.ts';
 import { registry as metrics } from './metrics.ts';
 import type { PipelineStage } from './pipeline.ts';
 
@@ -160,11 +162,13 @@ export function apiRules(o: RoleRuleOptions & { postgres: string; bus: RuleBus }
 }
 
 /** Stores the alerts, then publishes each (new or already stored: a redelivered batch) on its tenant's subject, unless excepted. */
-export function storeAndPublishSink(alerts: AlertStore, bus: Bus<StoredAlert>): AlertSink {
+export function storeAndPublishSink(alerts: AlertStore, bus: Bus<StoredAlert>, incidents?: IncidentStore): AlertSink {
   return {
     async write(batch: Alert[]) {
       const fresh = new Map((await alerts.write(batch)).map((a) => [a.id, a]));
       const views = await Promise.all(batch.map(async (a) => fresh.get(a.id) ?? await alerts.get(a.tenant_id, a.id)));
+      // Incidents: grouped before publishing; a failure fails the batch, whose redelivery groups what is not yet.
+      if (incidents) await groupStored(incidents, views);
       // The message id names the tenant: alert ids are unique per tenant only, and JetStream drops a repeated id
       // within its duplicate window, so another tenant's alert of the same id must not silence this one.
       // Excepted alerts are stored but never published (no sink delivery, no live feed).

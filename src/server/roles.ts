@@ -8,9 +8,10 @@
 // what is in hand (a worker acks its batch after the store write), then close the connections.
 
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AlertDelivery } from '../alerts/delivery.ts';
 import { PostgresAlertSinkStore } from '../alerts/postgres-sink-store.ts';
@@ -36,7 +37,7 @@ import { consumeReports, relaySender, startIngestRelay } from '../response/relay
 import { PostgresArtifactStore } from '../response/postgres-artifacts.ts';
 import { startResponseService } from '../response/service.ts';
 import { openPostgresCommandStore } from '../response/store.ts';
-import { splitHostPort, DEFAULT_TENANT } from './embedded.ts';
+import { dialAddress, splitHostPort, DEFAULT_TENANT } from './embedded.ts';
 import { IngestServer } from './ingest.ts';
 import { lowerWorkerPriority, prioritiseIngestThread } from './role-priority.ts';
 import { eventBatchCodec, publishingBatches } from './ingest-batch.ts';
@@ -142,6 +143,8 @@ async function workerBus(c: RoleConfig, bus: JetStreamBus<VigilEvent[]>, log: Lo
   return new LeasedPartitionBus(bus, leases, { partitions: c.eventPartitions, leaseMs: c.partitionLeaseMs, log });
 }
 
+const readIfExists = (path: string): string | undefined => (existsSync(path) ? readFileSync(path, 'utf8') : undefined);
+
 const hostAddress = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
 
 /** /healthz and /readyz (open, nothing tenant-specific); /metrics with the Bearer scrape token only. */
@@ -194,6 +197,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
     await events.init();
 
     const alerts = roles.includes('worker') || roles.includes('api') ? await openAlertStore(c, stops) : undefined;
+    let agent: { endpoint: string; caPem: string } | undefined; // this process's ingest role: what agents dial and trust
     let controlBus: Promise<JetStreamBus<unknown>> | undefined;
     // Opened by the first role that needs it, so it closes after that role's consumers have stopped.
     const control = () => (controlBus ??= openControlBus(c, log).then((b) => { stops.push(() => b.close()); return b; }));
@@ -225,6 +229,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       ingest = new IngestServer({ ca, serverCert: await issueServerCertificate(ca, names), metadata, bus: publishingBatches(bus, (s) => busPublishSeconds.observe(s)), log, ...ingestRelay.hooks });
       const port = await ingest.listen(hostAddress(grpc.host, grpc.port));
       addresses.grpc = hostAddress(grpc.host, port);
+      agent = { endpoint: dialAddress(grpc.host, port), caPem: ca.certPem };
       stops.push(() => ingest.close());
     }
     if (roles.includes('api')) {
@@ -246,6 +251,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       const api = buildApi({
         metadata, events, log, security, alerts, rules: rules.rules, response: response.dispatcher, liveFeed,
         alertSinks: sinks, allowPrivateAlertSinks: c.allowPrivateAlertSinks, metricsToken: c.metricsToken,
+        agentEndpoint: c.agentEndpoint ?? agent?.endpoint, agentCaPem: agent?.caPem ?? readIfExists(join(c.pkiDir, 'ca.pem')),
       });
       const http = splitHostPort(c.http);
       await api.listen({ host: http.host, port: http.port });

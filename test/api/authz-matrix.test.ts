@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AccessTokens } from '../../src/identity/access-token.ts';
 import { loadOrCreateAccessTokenKey } from '../../src/stores/identity/open.ts';
+import { alertFacts } from '../../src/incidents/grouping.ts';
 import { call, drained, login, PASSWORD, ROLES, startFixture, type Fixture } from './support.ts';
 
 let f: Fixture;
@@ -37,6 +38,16 @@ const ruleText = (id: string = crypto.randomUUID()) => ({ yaml: `title: Matrix $
 const freshRule: Target = async (fx) => (await call(fx, 'POST', '/rules', { token: fx.adminKey, body: ruleText() })).body.ids[0];
 const freshAction: Target = async (fx) => (await call(fx, 'POST', `/hosts/${fx.agents[0].identity.agentId}/list-processes`, { token: fx.adminKey, body: {} })).body.id;
 const OWN_ALERT_ID = 'a'.repeat(32);
+/** A fresh incident of the default tenant (grouped from a fresh alert's facts); `closed` closes it first. */
+const incidentFacts = (id: string) => alertFacts({ id, tenant_id: 'default', host_id: 'matrix-host', rule: { id: BUILTIN_RULE, title: 'Netcat Reverse Shell', level: 'high', references: [], type: 'single' },
+  mitre: [], events: [], event_ids: [id], first_seen: new Date().toISOString(), last_seen: new Date().toISOString() });
+const freshIncident: Target = async (fx) => (await fx.server.detection.incidents.assign([incidentFacts(unique('matrix-alert'))]))[0].incident_id;
+const closedIncident: Target = async (fx) => {
+  const id = await freshIncident(fx);
+  await fx.server.detection.incidents.closeIncident('default', id, { disposition: 'benign', reason: 'matrix', actor: 'matrix' }, async () => {});
+  return id;
+};
+const groupedAlert: Target = async (fx) => { await fx.server.detection.incidents.assign([incidentFacts(OWN_ALERT_ID)]); return OWN_ALERT_ID; };
 const freshException: Target = async (fx) => (await call(fx, 'POST', '/exceptions', { token: fx.adminKey, body: {
   rule_id: BUILTIN_RULE, conditions: [{ field: 'process.executable', op: 'equals', value: `/matrix/${unique('x')}` }], reason: 'matrix' } })).body.id;
 const freshSink: Target = async (fx) => (await call(fx, 'POST', '/alert-sinks', { token: fx.adminKey, body: { name: unique('s'), url: 'https://203.0.113.10/hook' } })).body.id;
@@ -132,6 +143,15 @@ const MATRIX: Row[] = [
   { method: 'GET', route: '/alert-sinks', ok: 200, roles: ADMIN, super: 200, foreign: 200 },
   { method: 'POST', route: '/alert-sinks', body: () => ({ name: unique('sink'), url: 'https://203.0.113.10/hook' }), ok: 201, roles: ADMIN, super: 201, foreign: 201 },
   { method: 'DELETE', route: '/alert-sinks/:id', path: '/alert-sinks/{id}', target: freshSink, ok: 204, roles: ADMIN, super: 404, foreign: 404 },
+  { method: 'GET', route: '/incidents', ok: 200, roles: ALL, super: 200, foreign: 200 },
+  { method: 'GET', route: '/incidents/:id', path: '/incidents/{id}', target: freshIncident, ok: 200, roles: ALL, super: 404, foreign: 404 },
+  { method: 'GET', route: '/alerts/:id/incident', path: '/alerts/{id}/incident', target: groupedAlert, ok: 200, roles: ALL, super: 404, foreign: 404 },
+  { method: 'PATCH', route: '/incidents/:id', path: '/incidents/{id}', target: freshIncident, body: { title: 'matrix' }, ok: 200, roles: TRIAGERS, super: 404, foreign: 404 },
+  { method: 'POST', route: '/incidents/:id/notes', path: '/incidents/{id}/notes', target: freshIncident, body: { text: 'matrix' }, ok: 201, roles: TRIAGERS, super: 404, foreign: 404 },
+  { method: 'POST', route: '/incidents/:id/close', path: '/incidents/{id}/close', target: freshIncident, body: { disposition: 'benign', reason: 'matrix' }, ok: 200, roles: TRIAGERS, super: 404, foreign: 404 },
+  { method: 'POST', route: '/incidents/:id/reopen', path: '/incidents/{id}/reopen', target: closedIncident, body: {}, ok: 200, roles: TRIAGERS, super: 404, foreign: 404 },
+  { method: 'POST', route: '/incidents/:id/alerts', path: '/incidents/{id}/alerts', target: freshIncident, body: { add: [] }, ok: 200, roles: TRIAGERS, super: 404, foreign: 404 },
+  { method: 'POST', route: '/incidents/:id/actions', path: '/incidents/{id}/actions', target: freshIncident, body: { add: [] }, ok: 200, roles: TRIAGERS, super: 404, foreign: 404 },
   { method: 'GET', route: '/rules', ok: 200, roles: ALL, super: 200, foreign: 200 },
   { method: 'GET', route: '/rules/:id', path: `/rules/${BUILTIN_RULE}`, ok: 200, roles: ALL, super: 200, foreign: 200 },
   { method: 'POST', route: '/rules', body: () => ruleText(), ok: 201, roles: AUTHORS, super: 201, foreign: 403 },

@@ -1,5 +1,7 @@
 // Enrolment-token routes: an admin creates a token (expiry, use limit) that agents exchange for a
 // client certificate (the secret is shown once and only its hash is stored), lists and revokes them.
+// A new token comes with what a new host needs to enrol: the agents' endpoint as agents dial it, the CA
+// certificate (public) and a shell command that writes the CA to a file and starts the agent with both.
 
 import type { FastifyInstance } from 'fastify';
 import { issueEnrollmentToken } from '../../server/enrollment-tokens.ts';
@@ -17,8 +19,26 @@ export function enrollmentRoutes(api: FastifyInstance, o: ApiOptions): void {
   }, async (req, reply) => {
     const body = req.body ?? {};
     const t = await issueEnrollmentToken(o.metadata, req.principal!.tenantId, (body.ttl_seconds ?? 3600) * 1000, body.max_uses === undefined ? 1 : body.max_uses);
-    return reply.code(201).send({ id: t.id, token: t.token, expires_at: new Date(t.expiresAt).toISOString(), max_uses: t.maxUses });
+    const endpoint = o.agentEndpoint ?? null;
+    const caPem = o.agentCaPem ?? null;
+    return reply.code(201).send({
+      id: t.id, token: t.token, expires_at: new Date(t.expiresAt).toISOString(), max_uses: t.maxUses,
+      agent_endpoint: endpoint, ca_pem: caPem, install_command: endpoint && caPem ? installCommand(endpoint, caPem, t.token) : null,
+    });
   });
+}
+
+/** A word for a POSIX shell, quoted: single quotes, each `'` written as `'\''`. */
+export const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The command that enrols and starts an agent on a new host, run from a directory where `npx vigil` is Vigil (a
+ * Vigil checkout after `bash scripts/install.sh`): writes the CA certificate to vigil-ca.pem, then starts the agent
+ * with the endpoint, that file and the token (the agent keeps its identity in ./agent-data; the token is needed once).
+ */
+export function installCommand(endpoint: string, caPem: string, token: string): string {
+  const pem = caPem.endsWith('\n') ? caPem : `${caPem}\n`;
+  return `printf '%s' ${shellQuote(pem)} > vigil-ca.pem && npx vigil agent --server ${shellQuote(endpoint)} --ca vigil-ca.pem --token ${shellQuote(token)}`;
 }
 
 const tokenJson = (t: EnrollmentToken) => ({
