@@ -33,6 +33,8 @@ import { agentRoutes } from './routes/agents.ts';
 import { alertSinkRoutes } from './routes/alert-sinks.ts';
 import type { AlertSinkStore } from '../alerts/sink-store.ts';
 import { alertRoutes } from './routes/alerts.ts';
+import { incidentRoutes } from './routes/incidents.ts';
+import type { IncidentStore } from '../stores/incidents/types.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { authRoutes } from './routes/auth.ts';
 import { consoleRoutes } from './routes/console.ts';
@@ -63,6 +65,8 @@ export interface ApiOptions {
   liveFeed?: LiveFeed;
   /** Alerts (triage routes, and the aggregates of GET /stats/overview). */
   alerts?: AlertStore;
+  /** Incidents: alerts grouped by lineage (incident routes, with `alerts`). */
+  incidents?: IncidentStore;
   /** Detection rules (rule routes). */
   rules?: RuleService;
   /** The live processes per host, kept by the pipeline (embedded); without it the store answers. */
@@ -340,6 +344,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
     statsRoutes(api, o);
     streamRoutes(api, { ...o, liveFeed: feed });
     alertRoutes(api, o);
+    incidentRoutes(api, o);
     exceptionRoutes(api, o);
     alertSinkRoutes(api, o);
     ruleRoutes(api, o);

@@ -222,7 +222,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   detection.onAlert((a) => delivery.enqueue(a.tenant_id, alertView(a)));
   const api = buildApi({ metadata, events, log: o.log, security, liveFeed, hunt: o.hunt, defaultTenant: DEFAULT_TENANT, isConnected: (id) => ingest.channels.has(id), response: response.dispatcher,
     agentEndpoint: dialAddress(grpcAddr.host, grpcPort), agentCaPem: ca.certPem,
-    onPolicyStored: (p) => policies.published(p), onAgentRevoked: (id) => ingest.disconnect(id, 'agent certificate revoked'), alertSinks, allowPrivateAlertSinks, alerts: detection.alerts, rules: detection.rules, liveProcesses, metricsToken });
+    onPolicyStored: (p) => policies.published(p), onAgentRevoked: (id) => ingest.disconnect(id, 'agent certificate revoked'), alertSinks, allowPrivateAlertSinks, alerts: detection.alerts, incidents: detection.incidents, rules: detection.rules, liveProcesses, metricsToken });
   const http = splitHostPort(o.http);
   await api.listen({ host: http.host, port: http.port });
   const address = api.server.address();

@@ -30,6 +30,7 @@ import { ClickHouseHttpEngine } from '../stores/events/clickhouse-http.ts';
 import { ClickHouseEventStore } from '../stores/events/clickhouse-store.ts';
 import { PLATFORM_TENANT } from '../identity/permissions.ts';
 import { PostgresAlertStore } from '../stores/alerts/postgres.ts';
+import { PostgresIncidentStore } from '../stores/incidents/postgres.ts';
 import type { StoredAlert } from '../stores/alerts/types.ts';
 import { PartitionLeaseStore } from '../stores/leases/postgres.ts';
 import { PostgresMetadataStore } from '../stores/metadata/postgres.ts';
@@ -121,6 +122,13 @@ async function openAlertStore(c: RoleConfig, stops: (() => Promise<void>)[]): Pr
   return alerts;
 }
 
+async function openIncidentStore(c: RoleConfig, stops: (() => Promise<void>)[]): Promise<PostgresIncidentStore> {
+  const incidents = new PostgresIncidentStore({ connectionString: c.postgres });
+  stops.push(() => incidents.close());
+  await incidents.migrate();
+  return incidents;
+}
+
 const ruleOptions = (c: RoleConfig, log: Logger, bus: JetStreamBus<unknown>) => ({ log, ruleDirs: c.ruleDirs, placeholders: c.placeholders, postgres: c.postgres, bus });
 
 function openEventStore(c: RoleConfig): ClickHouseEventStore {
@@ -197,6 +205,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
     await events.init();
 
     const alerts = roles.includes('worker') || roles.includes('api') ? await openAlertStore(c, stops) : undefined;
+    const incidents = alerts ? await openIncidentStore(c, stops) : undefined;
     let agent: { endpoint: string; caPem: string } | undefined; // this process's ingest role: what agents dial and trust
     let controlBus: Promise<JetStreamBus<unknown>> | undefined;
     // Opened by the first role that needs it, so it closes after that role's consumers have stopped.
@@ -206,7 +215,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       stops.push(() => bus.close());
       const alertBus = await openAlertBus(c, log);
       stops.push(() => alertBus.close());
-      const { stage, detection } = workerDetection(storeAndPublishSink(alerts, alertBus));
+      const { stage, detection } = workerDetection(storeAndPublishSink(alerts, alertBus, incidents));
       const rules = await sharedRules(detection, { ...ruleOptions(c, log, await control()), role: 'worker' });
       stops.push(() => rules.stop());
       const pipeline = new Pipeline({ bus: await workerBus(c, bus, log, stops), store: events, stages: [stage], log, maxBatchMessages: c.workerBatch, maxWaitMs: c.workerBatchWaitMs });
@@ -249,7 +258,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       stops.push(() => rules.stop());
       const { liveFeed, sinks } = await startAlertFanout(c, log, stops);
       const api = buildApi({
-        metadata, events, log, security, alerts, rules: rules.rules, response: response.dispatcher, liveFeed,
+        metadata, events, log, security, alerts, incidents, rules: rules.rules, response: response.dispatcher, liveFeed,
         alertSinks: sinks, allowPrivateAlertSinks: c.allowPrivateAlertSinks, metricsToken: c.metricsToken,
         agentEndpoint: c.agentEndpoint ?? agent?.endpoint, agentCaPem: agent?.caPem ?? readIfExists(join(c.pkiDir, 'ca.pem')),
       });
