@@ -166,6 +166,37 @@ test('the host timeline filtered to a process; a pivot opens a hunt', { timeout:
   await screenshot(page, 'investigation-hunt-pivot');
 });
 
+test('the alert list: total, host filter by name, grouping by process, bulk acknowledge of a selection', { timeout: 90_000 }, async (t) => {
+  const probe = await call(f, 'GET', '/alerts?limit=1', { token: f.adminKey });
+  if (probe.body.total === undefined) { t.skip('GET /alerts answers no total on this server yet'); return; }
+  await page.goto(`${f.server.httpUrl}/alerts`);
+  await page.getByRole('combobox', { name: 'Host' }).fill('own');
+  await page.getByRole('option', { name: 'own-host' }).click();
+  await page.waitForURL(/host=own-host/);
+  await page.getByTestId('alert-total').filter({ hasText: /^2 alerts match/ }).waitFor();
+
+  await page.locator('label[for$="-process"]').click();
+  const groups = page.getByRole('table', { name: 'Alert groups' });
+  await groups.getByRole('button', { name: /^nc 10\.9\.9\.9/ }).waitFor();
+  await page.getByTestId('alert-total').filter({ hasText: '2 alerts in 2 processes' }).waitFor();
+  await screenshot(page, 'investigation-alerts-by-process');
+  await groups.getByRole('button', { name: /^nc 10\.9\.9\.9/ }).click();
+  await page.waitForURL(new RegExp(`process_entity_id=${NC.entity}`));
+  await page.getByTestId('alert-total').filter({ hasText: /^1 alert match/ }).waitFor();
+  await page.getByRole('button', { name: 'all processes' }).click();
+
+  const list = page.getByRole('table', { name: 'Alerts' });
+  await page.getByTestId('alert-total').filter({ hasText: /^2 alerts match/ }).waitFor();
+  await list.getByRole('checkbox', { name: 'Select every alert on this page' }).check();
+  const bar = page.getByTestId('bulk-bar');
+  await bar.getByText('2 alerts selected').waitFor();
+  await screenshot(page, 'investigation-alerts-bulk');
+  await bar.getByRole('button', { name: 'Acknowledge' }).click();
+  await page.getByTestId('bulk-result').filter({ hasText: '2 changed of 2 matching' }).waitFor();
+  const acked = await call(f, 'GET', `/alerts?host=${hostId}&status=acknowledged`, { token: f.adminKey });
+  assert.equal(acked.body.total, 2);
+});
+
 test('an exception from the alert: choose fields, see what it does, list it, remove it', { timeout: 90_000 }, async (t) => {
   if (!(await endpointThere(t, '/exceptions'))) return;
   await page.goto(`${f.server.httpUrl}/alerts/${netcatAlert.id}`);

@@ -38,9 +38,12 @@ function usePaging(reset: string) {
   };
 }
 
-function Pager({ page, next, onNext, onPrev }: { page: number; next: string | null; onNext: (c: string) => void; onPrev: () => void }) {
+function Pager({ page, next, onNext, onPrev, limit, setLimit }:
+  { page: number; next: string | null; onNext: (c: string) => void; onPrev: () => void; limit: number; setLimit: (n: number) => void }) {
   return (
     <Group gap="xs">
+      <Select aria-label="Per page" w={110} size="xs" value={String(limit)} onChange={(v) => setLimit(Number(v ?? 50))}
+        data={['25', '50', '100', '200'].map((v) => ({ value: v, label: `${v} per page` }))} allowDeselect={false} />
       <Button size="xs" variant="default" disabled={page === 1} onClick={onPrev}>Previous page</Button>
       <Text size="sm">page {page}</Text>
       <Button size="xs" variant="default" disabled={!next} onClick={() => next && onNext(next)}>Next page</Button>
@@ -133,7 +136,7 @@ function AlertRows({ alerts, selected, setSelected }: { alerts: Alert[]; selecte
   );
 }
 
-function FlatList({ filter, limit }: { filter: Filter; limit: number }) {
+function FlatList({ filter, limit, setLimit }: { filter: Filter; limit: number; setLimit: (n: number) => void }) {
   const paging = usePaging(JSON.stringify([filter, limit]));
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const q = useQuery({
@@ -148,7 +151,7 @@ function FlatList({ filter, limit }: { filter: Filter; limit: number }) {
           <Group justify="space-between">
             <Text size="sm" data-testid="alert-total">{d.total !== undefined ? `${d.total.toLocaleString()} alert${d.total === 1 ? '' : 's'} match` : `${d.alerts.length} alerts on this page`}
               {d.total !== undefined && d.total > d.alerts.length && ` · showing ${((paging.page - 1) * limit + 1).toLocaleString()}–${((paging.page - 1) * limit + d.alerts.length).toLocaleString()}`}</Text>
-            <Pager page={paging.page} next={d.next} onNext={paging.next} onPrev={paging.prev} />
+            <Pager page={paging.page} next={d.next} onNext={paging.next} onPrev={paging.prev} limit={limit} setLimit={setLimit} />
           </Group>
           <BulkBar selected={[...selected]} filter={filter} total={d.total ?? d.alerts.length} onDone={() => setSelected(new Set())} />
           <AlertRows alerts={d.alerts} selected={selected} setSelected={setSelected} />
@@ -162,7 +165,7 @@ function StatusCounts({ s }: { s: Record<string, number> }) {
   return <Group gap={4}>{Object.entries(s).filter(([, n]) => n > 0).map(([k, n]) => <AlertStatusBadge key={k} status={k as AlertStatus} count={n} />)}</Group>;
 }
 
-function Grouped({ filter, by, limit, onOpen }: { filter: Filter; by: string; limit: number; onOpen: (g: AlertGroup) => void }) {
+function Grouped({ filter, by, limit, setLimit, onOpen }: { filter: Filter; by: string; limit: number; setLimit: (n: number) => void; onOpen: (g: AlertGroup) => void }) {
   const paging = usePaging(JSON.stringify([filter, by, limit]));
   const hosts = useHostNames();
   const q = useQuery({
@@ -180,7 +183,7 @@ function Grouped({ filter, by, limit, onOpen }: { filter: Filter; by: string; li
         <Stack gap="xs">
           <Group justify="space-between">
             <Text size="sm" data-testid="alert-total">{d.total.toLocaleString()} alerts in {d.total_groups.toLocaleString()} {by === 'process' ? 'processes' : `${by}s`}</Text>
-            <Pager page={paging.page} next={d.next} onNext={paging.next} onPrev={paging.prev} />
+            <Pager page={paging.page} next={d.next} onNext={paging.next} onPrev={paging.prev} limit={limit} setLimit={setLimit} />
           </Group>
           <Table aria-label="Alert groups" striped verticalSpacing="xs" fz="sm">
             <Table.Thead><Table.Tr>{[by === 'process' ? 'Process' : by === 'host' ? 'Host' : 'Rule', ...(by === 'process' ? ['Host'] : []), 'Alerts', 'Occurrences', 'Highest', 'Statuses', 'Last seen'].map((h) => <Table.Th key={h}>{h}</Table.Th>)}</Table.Tr></Table.Thead>
@@ -225,7 +228,7 @@ export function AlertsPage() {
   const hostOptions = useMemo(() => [...new Set((hosts.data?.hosts ?? []).map((h) => h.hostname))].sort(), [hosts.data]);
   const ruleOptions = useMemo(() => (rules.data?.rules ?? []).map((r) => ({ value: r.id, label: r.title })), [rules.data]);
   const time = (k: 'from' | 'to', label: string) => (
-    <TextInput type="datetime-local" label={label} w={200} value={params.get(k) ? localInputValue(new Date(params.get(k)!)) : ''}
+    <TextInput type="datetime-local" label={label} w={190} value={params.get(k) ? localInputValue(new Date(params.get(k)!)) : ''}
       onChange={(e) => set({ [k]: e.currentTarget.value ? new Date(e.currentTarget.value).toISOString() : null })} />
   );
   const openGroup = (g: AlertGroup) => set({ [GROUP_FILTER[group]]: g.key, group: null });
@@ -240,24 +243,23 @@ export function AlertsPage() {
         </Group>
       </Group>
       <Group align="flex-end" gap="sm">
-        <Select label="Severity" clearable w={130} value={filter.severity ?? null} onChange={(v) => set({ severity: v })} data={['informational', 'low', 'medium', 'high', 'critical']} />
-        <Select label="Status" clearable w={140} value={filter.status ?? null} onChange={(v) => set({ status: v })} data={['open', 'acknowledged', 'closed', 'excepted']} />
-        <Autocomplete label="Host" placeholder="host name" w={180} data={hostOptions} value={hostText} onChange={setHostText}
+        <Select label="Severity" clearable w={125} value={filter.severity ?? null} onChange={(v) => set({ severity: v })} data={['informational', 'low', 'medium', 'high', 'critical']} />
+        <Select label="Status" clearable w={135} value={filter.status ?? null} onChange={(v) => set({ status: v })} data={['open', 'acknowledged', 'closed', 'excepted']} />
+        <Autocomplete label="Host" placeholder="host name" w={160} data={hostOptions} value={hostText} onChange={setHostText}
           onOptionSubmit={(v) => set({ host: v })} onBlur={() => set({ host: hostText.trim() || null })}
           onKeyDown={(e) => { if (e.key === 'Enter') set({ host: hostText.trim() || null }); }} />
-        <Select label="Rule" clearable searchable w={240} data={ruleOptions} value={filter.rule ?? null} onChange={(v) => set({ rule: v })}
+        <Select label="Rule" clearable searchable w={220} data={ruleOptions} value={filter.rule ?? null} onChange={(v) => set({ rule: v })}
           nothingFoundMessage="no such rule" placeholder={filter.rule && !ruleOptions.some((r) => r.value === filter.rule) ? filter.rule : undefined} />
-        <Select label="Disposition" clearable w={150} value={filter.disposition ?? null} onChange={(v) => set({ disposition: v })}
+        <Select label="Disposition" clearable w={140} value={filter.disposition ?? null} onChange={(v) => set({ disposition: v })}
           data={[{ value: 'true_positive', label: 'true positive' }, { value: 'benign', label: 'benign' }, { value: 'false_positive', label: 'false positive' }]} />
         {time('from', 'From')}{time('to', 'To')}
-        <Select label="Per page" w={90} value={String(limit)} onChange={(v) => setLimit(Number(v ?? 50))} data={['25', '50', '100', '200']} allowDeselect={false} />
       </Group>
       {filter.process_entity_id && (
         <Group gap="xs"><Text size="sm">Alerts about process</Text><Badge variant="light" style={{ textTransform: 'none' }}>{filter.process_entity_id}</Badge>
           <Button size="compact-xs" variant="subtle" onClick={() => set({ process_entity_id: null })}>all processes</Button></Group>
       )}
-      {group === 'none' ? <FlatList filter={filter} limit={limit} /> : GROUP_FILTER[group]
-        ? <Grouped filter={filter} by={group} limit={limit} onOpen={openGroup} />
+      {group === 'none' ? <FlatList filter={filter} limit={limit} setLimit={setLimit} /> : GROUP_FILTER[group]
+        ? <Grouped filter={filter} by={group} limit={limit} setLimit={setLimit} onOpen={openGroup} />
         : <ErrorState error={new Error(`unknown grouping ${group}`)} what="Alerts" />}
     </Stack>
   );

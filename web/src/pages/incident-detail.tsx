@@ -75,7 +75,8 @@ function ProcessTree({ ids }: { ids: string[] }) {
   const alerts = useQueries({ queries: shown.map((id) => ({ queryKey: ['alerts', 'one', id], queryFn: () => api<Alert>(`/alerts/${encodeURIComponent(id)}`) })) });
   const hosts = useHostNames();
   const loaded = alerts.flatMap((q) => (q.data ? [q.data] : []));
-  const forest = useMemo(() => buildForest(loaded), [loaded.map((a) => a.id).join()]); // eslint-disable-line react-hooks/exhaustive-deps
+  const loadedKey = loaded.map((a) => a.id).join();
+  const forest = useMemo(() => buildForest(loaded), [loadedKey]); // rebuilt when the set of loaded alerts changes
   if (alerts.some((q) => q.isPending)) return <Text size="sm" c="dimmed">Reading the alerts' lineage…</Text>;
   if (!forest.length) return <Text size="sm" c="dimmed">No alert of this incident names a process.</Text>;
   return (
@@ -106,7 +107,7 @@ function Timeline({ d }: { d: IncidentDetail }) {
                 {t.process?.command_line && <Text span ff="monospace" size="xs" c="dimmed"> {t.process.command_line}</Text>}</Text>}
               {t.kind === 'action' && <Text size="sm">{t.action} — {t.status}{t.requested_by ? ` (by ${userLabel(users, t.requested_by)})` : ''}</Text>}
             </Table.Td>
-            <Table.Td>{t.host_id ? hostLabel(hosts, t.host_id) : '—'}</Table.Td>
+            <Table.Td style={{ whiteSpace: 'nowrap' }}>{t.host_id ? <HostLink id={t.host_id} /> : '—'}</Table.Td>
           </Table.Tr>
         ))}</Table.Tbody>
       </Table>
@@ -234,7 +235,7 @@ export function IncidentDetailPage() {
                 {d.actions.length === 0 ? <Text size="sm" c="dimmed">No response action on these hosts during the incident.</Text> : (
                   <Table fz="sm" aria-label="Incident response actions">
                     <Table.Tbody>{d.actions.map((a) => (
-                      <Table.Tr key={a.id}><Table.Td>{formatTime(a.requested_at)}</Table.Td><Table.Td>{a.action}</Table.Td><Table.Td>{hostLabel(names, a.host_id)}</Table.Td>
+                      <Table.Tr key={a.id}><Table.Td style={{ whiteSpace: 'nowrap' }}>{formatTime(a.requested_at)}</Table.Td><Table.Td>{a.action}</Table.Td><Table.Td style={{ whiteSpace: 'nowrap' }}>{hostLabel(names, a.host_id)}</Table.Td>
                         <Table.Td>{a.status}</Table.Td><Table.Td><Text size="xs" c="dimmed">{a.link === 'explicit' ? 'linked' : 'on its hosts meanwhile'}</Text></Table.Td></Table.Tr>
                     ))}</Table.Tbody>
                   </Table>
