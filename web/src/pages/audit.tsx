@@ -49,7 +49,7 @@ function Entries({ size }: { size: number }) {
           <ScrollArea><Table fz="sm" striped aria-label="Ledger entries">
             <Table.Thead><Table.Tr>{['#', 'Time', 'Actor', 'Action', 'Target', 'Outcome', 'Request'].map((h) => <Table.Th key={h}>{h}</Table.Th>)}</Table.Tr></Table.Thead>
             <Table.Tbody>{d.entries.map((e) => (
-              <Table.Tr key={e.index}><Table.Td>{e.index}</Table.Td><Table.Td style={{ whiteSpace: 'nowrap' }}>{formatTime(e.timestamp)}</Table.Td><Table.Td title={e.actor}>{userLabel(users, e.actor)}</Table.Td><Table.Td>{e.action}</Table.Td>
+              <Table.Tr key={e.index}><Table.Td>{e.index}</Table.Td><Table.Td style={{ whiteSpace: 'nowrap' }}>{formatTime(e.timestamp)}</Table.Td><Table.Td title={e.actor} style={{ minWidth: 150 }}>{userLabel(users, e.actor)}</Table.Td><Table.Td>{e.action}</Table.Td>
                 <Table.Td title={e.target}>{withHostNames(userLabel(users, e.target), hosts)}{e.details ? <Text size="xs" c="dimmed" ff="monospace">{withHostNames(JSON.stringify(e.details), hosts)}</Text> : null}</Table.Td><Table.Td>{e.outcome}</Table.Td><Table.Td ff="monospace" fz="xs" title={e.request_id}>{e.request_id.slice(0, 8)}</Table.Td></Table.Tr>
             ))}</Table.Tbody>
           </Table></ScrollArea>

@@ -55,7 +55,7 @@ export function ResponsePage() {
   return (
     <Stack>
       <Title order={2}>Response actions</Title>
-      <Text size="sm" c="dimmed">Issue isolate, release, kill and collect from a host's Response tab.</Text>
+      <Text size="sm" c="dimmed">Issue isolate, release, kill and collect from a host's Response tab; kill a process and collect its files from its process page; isolate a host from its incident.</Text>
       <QueryState query={actions} what="Response actions" isEmpty={(d) => d.actions.length === 0}>
         {(d) => <SortableTable label="Response actions" rows={d.actions} columns={columns} rowKey={(a) => a.id} initialSort={{ key: 'requested', desc: true }} />}
       </QueryState>
