@@ -47,13 +47,3 @@ export function indexTree(roots: ProcessNode[]): Map<string, ProcessNode> {
   while (stack.length) { const n = stack.pop()!; byId.set(n.entity_id, n); stack.push(...n.children); }
   return byId;
 }
-
-/** The chain from a root down to the node with `entityId` (empty when it is not in the tree). */
-export function ancestry(byId: Map<string, ProcessNode>, entityId: string): ProcessNode[] {
-  const chain: ProcessNode[] = [];
-  for (let n = byId.get(entityId); n; n = n.parent_entity_id ? byId.get(n.parent_entity_id) : undefined) {
-    chain.unshift(n);
-    if (chain.length > 1000) break;
-  }
-  return chain;
-}
