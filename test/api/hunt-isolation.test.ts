@@ -8,10 +8,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { call, drained, startFixture, type Fixture } from './support.ts';
+import { HEAVY, pollEventsWhile } from './hunt-support.ts';
 
 const LIMIT_S = 4;
-/** A triple cross join with a hash per row over A's events: far longer than the time limit. */
-const HEAVY = 'SELECT count() FROM telemetry_events AS a, telemetry_events AS b, telemetry_events AS c WHERE cityHash64(a.event_id, b.event_id, c.event_id) % 7 = 1';
 
 let f: Fixture;
 before(async () => {
@@ -24,22 +23,6 @@ after(async () => f.stop());
 
 const hunt = (token: string, sql: string) => call(f, 'POST', '/hunt', { token, body: { sql } });
 
-/** Polls tenant B's event search until `done` settles; each request a real engine read (a new `from`, so the result cache cannot answer). */
-async function pollWhile(done: Promise<unknown>): Promise<number[]> {
-  const latencies: number[] = [];
-  let finished = false;
-  void done.finally(() => { finished = true; });
-  const base = Date.now() - 86_400_000;
-  for (let i = 0; !finished; i++) {
-    const t0 = performance.now();
-    const r = await call(f, 'GET', `/events?limit=5&from=${new Date(base + i).toISOString()}`, { token: f.tokens.foreign });
-    latencies.push(performance.now() - t0);
-    assert.equal(r.status, 200);
-    assert.equal(r.body.events.length, 5);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return latencies.sort((a, b) => a - b);
-}
 
 const figures = (l: number[]) => ({ n: l.length, p50: Math.round(l[l.length >> 1]), p95: Math.round(l[Math.floor(l.length * 0.95)]), max: Math.round(l[l.length - 1]) });
 
@@ -50,7 +33,7 @@ test('three heavy hunts of tenant A: one runs to its limit, two get 429; tenant 
     t.diagnostic(`tenant A hunt: ${r.status} ${r.body.code} after ${Math.round(performance.now() - started)} ms`);
     return r;
   }));
-  const polled = pollWhile(huntsOfA);
+  const polled = pollEventsWhile(f, huntsOfA);
   await new Promise((r) => setTimeout(r, 300));
   const ownOfB = await hunt(f.tokens.foreign, 'SELECT count() AS n FROM telemetry_events');
   const bHuntMs = performance.now() - started;

@@ -9,6 +9,7 @@
 // SQL only.
 
 import { randomUUID } from 'node:crypto';
+import { decodeCursor, encodeCursor } from '../alerts/sqlite.ts'; // the same (last seen, id) keyset cursor as the alert list
 import {
   chooseIncident, correlationLookups, incidentTitle, keysOf, lineageLookups, LEVELS, titleOf, WINDOW_MS,
   type AlertFacts, type AlertKey, type Candidate, type IncidentLevel,
@@ -77,17 +78,6 @@ const iso = (t: string | number | Date) => new Date(t).toISOString();
 const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
-export function encodeCursor(lastSeen: string, id: string): string {
-  return Buffer.from(JSON.stringify([lastSeen, id])).toString('base64url');
-}
-
-export function decodeCursor(c: string): [string, string] {
-  try {
-    const v = JSON.parse(Buffer.from(c, 'base64url').toString('utf8')) as unknown;
-    if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'string')) return v as [string, string];
-  } catch { /* reported below */ }
-  throw new Error('invalid cursor');
-}
 
 function normalised(f: AlertFacts): AlertFacts {
   return { ...f, first_seen: iso(f.first_seen), last_seen: iso(f.last_seen) };
