@@ -42,7 +42,8 @@ export const useAlerts = (f: AlertFilter) => useQuery({
 });
 export const useAlert = (id: string) => useQuery({ queryKey: ['alerts', 'one', id], queryFn: () => api<Alert>(`/alerts/${encodeURIComponent(id)}`) });
 
-export const useRules = () => useQuery({ queryKey: ['rules'], queryFn: () => api<{ rules: Rule[] }>('/rules') });
+export interface RuleList { rules: Rule[]; rejected?: number; coverage?: { collected: number; partial: number; not_collected: number } }
+export const useRules = () => useQuery({ queryKey: ['rules'], queryFn: () => api<RuleList>('/rules') });
 
 export const useOverview = (range: '1h' | '24h') => useQuery({
   queryKey: ['stats', range], refetchInterval: LIVE_MS, retry: false,
@@ -50,9 +51,14 @@ export const useOverview = (range: '1h' | '24h') => useQuery({
 });
 
 export const useCheckpoint = () => useQuery({ queryKey: ['ledger', 'checkpoint'], queryFn: () => api<{ size: number; root_hash: string; checkpoint: string }>('/ledger/checkpoint') });
-export const useLedgerEntries = (from: number, limit: number) => useQuery({
-  queryKey: ['ledger', 'entries', from, limit],
-  queryFn: () => api<{ entries: LedgerEntry[] }>(`/ledger/entries${queryString({ from, limit })}`),
+/** GET /ledger/entries: a page, its scope, the index range it read and how many entries of it are outside the view. */
+export interface LedgerPage {
+  entries: LedgerEntry[]; next: number | null; scope?: string; scope_reason?: string;
+  range?: { from: number; to: number }; hidden?: number; hidden_reason?: string;
+}
+export const useLedgerEntries = (from: number, limit: number, tenant?: string) => useQuery({
+  queryKey: ['ledger', 'entries', from, limit, tenant ?? ''],
+  queryFn: () => api<LedgerPage>(`/ledger/entries${queryString({ from, limit, tenant })}`),
 });
 
 /** A cursor-paged management list (`{ <field>: T[], next }`): the first page, then the next ones on request. */

@@ -59,7 +59,19 @@ export interface Rule {
   id: string; title: string; author?: string; level: Severity; status?: string; enabled?: boolean;
   source?: 'builtin' | 'sigma' | 'custom'; description?: string; references?: string[];
   logsource?: Record<string, string>; techniques?: Technique[] | string[];
+  /** Whether Vigil collects the events the rule needs (GET /rules; docs/rules.md "Coverage"). */
+  coverage?: Coverage; coverage_reason?: string; coverage_logsource?: string;
 }
+
+export type Coverage = 'collected' | 'partial' | 'not_collected';
+
+/** POST /rules/test: how much of the range the dry run read (docs/api.md "Rule dry runs"). */
+export interface RuleTestScan {
+  from: string; to: string; events_scanned: number; pages: number; event_types: string[] | null; complete: boolean;
+  stopped_at_budget: boolean; covered_from: string; budget_seconds: number; elapsed_ms: number;
+  oldest_event: string | null; newest_event: string | null; summary: string;
+}
+export interface RuleTestResult { matches: number; events_tested?: number; alerts?: unknown[]; alerts_truncated?: boolean; scan?: RuleTestScan }
 
 export interface Alert {
   id: string; tenant_id: string; host_id: string; process_entity_id: string | null; rule: Rule; techniques: Technique[];
@@ -73,7 +85,7 @@ export interface Alert {
 
 export interface Overview {
   events_per_s: { t: string; v: number }[];
-  alerts_by_severity: { t: string; low: number; medium: number; high: number; critical: number }[];
+  alerts_by_severity: { t: string; informational?: number; low: number; medium: number; high: number; critical: number }[];
   top_rules: { id: string; title: string; count: number }[];
   top_hosts: { id: string; hostname: string; risk: number; alerts: number }[];
   agents: { online: number; offline: number };

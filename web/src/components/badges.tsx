@@ -20,3 +20,15 @@ export function AlertStatusBadge({ status, count }: { status: AlertStatus | stri
 export function HostStatusBadge({ status }: { status: 'online' | 'offline' }) {
   return <Badge color={status === 'online' ? 'green' : 'gray'} variant="dot">{status}</Badge>;
 }
+
+const COVERAGE: Record<string, { colour: string; label: string }> = {
+  collected: { colour: 'green', label: 'collected' },
+  partial: { colour: 'yellow', label: 'partial' },
+  not_collected: { colour: 'red', label: 'not collected' },
+};
+
+/** Whether Vigil collects the events a rule needs (collected | partial | not_collected); the reason in its tooltip. */
+export function CoverageBadge({ coverage, reason }: { coverage: string; reason?: string }) {
+  const c = COVERAGE[coverage] ?? { colour: 'gray', label: coverage };
+  return <Badge color={c.colour} variant="light" title={reason} data-coverage={coverage} style={{ flexShrink: 0, maxWidth: 'none', overflow: 'visible' }}>{c.label}</Badge>;
+}

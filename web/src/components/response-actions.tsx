@@ -1,11 +1,16 @@
-// Issuing response actions on a host (isolate, release, kill a process, collect a file), each behind a
-// confirmation that says exactly what will happen.
+// Issuing response actions on a host (isolate, release, collect a file), each behind a confirmation that says
+// exactly what will happen; killing a process is picked from the host's running processes (the live process
+// tree), with its pid and entity id filled in, so nobody types an entity id.
 
-import { useState } from 'react';
-import { Alert, Button, Group, Modal, Stack, Text, TextInput } from '@mantine/core';
-import { useApiAction } from '../api/queries.ts';
-import type { Host } from '../api/types.ts';
-import { ErrorState } from './query-state.tsx';
+import { useMemo, useState } from 'react';
+import { Alert, Anchor, Button, Card, Group, Modal, ScrollArea, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Link } from 'react-router';
+import { useApiAction, useProcessTree } from '../api/queries.ts';
+import type { Host, ProcessNode } from '../api/types.ts';
+import { formatTime } from './format.ts';
+import { processUrl } from './pivots.tsx';
+import { ResponseButton } from './process-response.tsx';
+import { ErrorState, QueryState } from './query-state.tsx';
 
 interface InputSpec { name: string; label: string; numeric?: boolean; description?: string }
 interface ActionSpec { path: string; label: string; explain: string; inputs: InputSpec[] }
@@ -13,9 +18,6 @@ interface ActionSpec { path: string; label: string; explain: string; inputs: Inp
 const ACTIONS: ActionSpec[] = [
   { path: 'isolate', label: 'Isolate', explain: 'cuts the host off the network except for its connection to Vigil.', inputs: [{ name: 'reason', label: 'Reason (audited)' }] },
   { path: 'release', label: 'Release', explain: 'ends the isolation and restores the network.', inputs: [{ name: 'reason', label: 'Reason (audited)' }] },
-  { path: 'kill-process', label: 'Kill process', explain: 'kills this process (the PID and its entity id must match, so a reused PID is never killed).', inputs: [
-    { name: 'pid', label: 'PID', numeric: true },
-    { name: 'entity_id', label: 'Process entity id', description: 'shown in the process tree\'s details' }] },
   { path: 'get-file', label: 'Collect file', explain: 'uploads this file from the host as an artefact, with its SHA-256.', inputs: [{ name: 'path', label: 'Path on the host' }] },
 ];
 
@@ -24,6 +26,61 @@ function bodyOf(a: ActionSpec, values: Record<string, string>): Record<string, u
   const body: Record<string, unknown> = {};
   for (const i of a.inputs) if (values[i.name]) body[i.name] = i.numeric ? Number(values[i.name]) : values[i.name];
   return body;
+}
+
+const SHOWN = 50;
+
+/** The running processes of a tree, most recently started first. */
+function running(roots: ProcessNode[]): ProcessNode[] {
+  const out: ProcessNode[] = [];
+  const stack = [...roots];
+  while (stack.length) { const n = stack.pop()!; if (!n.exit_ts) out.push(n); stack.push(...n.children); }
+  return out.sort((a, b) => b.start_ts.localeCompare(a.start_ts));
+}
+
+/** Kill a process: search the host's running processes (live tree) and kill one, or open its page first. */
+function KillProcess({ host }: { host: Host }) {
+  const tree = useProcessTree(host.id, null);
+  const [search, setSearch] = useState('');
+  const all = useMemo(() => running(tree.data?.roots ?? []), [tree.data]);
+  const needle = search.trim().toLowerCase();
+  const matching = needle ? all.filter((p) => `${p.pid} ${p.exe} ${p.cmdline} ${p.user_name ?? ''}`.toLowerCase().includes(needle)) : all;
+  return (
+    <Card withBorder>
+      <Title order={5}>Kill a process</Title>
+      <Text size="sm" c="dimmed" mb="xs">
+        Pick it from the host's running processes (the live process tree): its pid and entity id are sent together, so a
+        reused pid is never killed. Or open its process page to see what it did first.
+      </Text>
+      <Group mb="xs">
+        <TextInput placeholder="Search pid, executable, command line, user" aria-label="Search processes to kill" w={380} value={search} onChange={(e) => setSearch(e.currentTarget.value)} />
+        <Button variant="subtle" onClick={() => void tree.refetch()} loading={tree.isFetching}>Refresh</Button>
+        {tree.data && <Text size="sm" c="dimmed" data-testid="kill-summary">{matching.length.toLocaleString()} of {all.length.toLocaleString()} running processes{matching.length > SHOWN ? `; the ${SHOWN} most recently started shown, search to narrow` : ''}</Text>}
+      </Group>
+      <QueryState query={tree} what="Processes" isEmpty={() => all.length === 0} empty="No running process recorded for this host.">
+        {() => (
+          <ScrollArea.Autosize mah={420}>
+            <Table fz="sm" aria-label="Running processes" striped>
+              <Table.Thead><Table.Tr><Table.Th>PID</Table.Th><Table.Th>Process</Table.Th><Table.Th>User</Table.Th><Table.Th>Started</Table.Th><Table.Th /></Table.Tr></Table.Thead>
+              <Table.Tbody>{matching.slice(0, SHOWN).map((p) => (
+                <Table.Tr key={p.entity_id} data-entity-id={p.entity_id}>
+                  <Table.Td>{p.pid}</Table.Td>
+                  <Table.Td style={{ wordBreak: 'break-all' }}>
+                    <Anchor component={Link} to={processUrl(host.id, p.entity_id)} size="sm" ff="monospace">{p.cmdline || p.exe}</Anchor>
+                    {p.cmdline && !p.cmdline.startsWith(p.exe) && <Text size="xs" c="dimmed" ff="monospace">{p.exe}</Text>}
+                  </Table.Td>
+                  <Table.Td>{p.user_name ?? p.uid}</Table.Td>
+                  <Table.Td style={{ whiteSpace: 'nowrap' }}>{formatTime(p.start_ts)}</Table.Td>
+                  <Table.Td><ResponseButton hostId={host.id} hostname={host.hostname} label="Kill"
+                    request={{ action: 'kill-process', pid: p.pid, entity_id: p.entity_id, executable: p.exe }} /></Table.Td>
+                </Table.Tr>
+              ))}</Table.Tbody>
+            </Table>
+          </ScrollArea.Autosize>
+        )}
+      </QueryState>
+    </Card>
+  );
 }
 
 export function ResponseActions({ host }: { host: Host }) {
@@ -56,6 +113,7 @@ export function ResponseActions({ host }: { host: Host }) {
           </Stack>
         )}
       </Modal>
+      <KillProcess host={host} />
     </Stack>
   );
 }

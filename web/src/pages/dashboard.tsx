@@ -10,6 +10,9 @@ import type { Overview } from '../api/types.ts';
 import { SEVERITY_COLOURS } from '../components/badges.tsx';
 import { QueryState } from '../components/query-state.tsx';
 
+/** Stacked bottom up, least severe first; informational alerts count too (older servers leave it out: 0). */
+const SEVERITIES = ['informational', 'low', 'medium', 'high', 'critical'] as const;
+
 const clock = (t: string) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 
 function Stat({ label, value, colour }: { label: string; value: number | string; colour?: string }) {
@@ -45,7 +48,7 @@ function Charts({ o }: { o: Overview }) {
       <ChartCard title="Alerts by severity">
         <BarChart data={o.alerts_by_severity}><CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="t" tickFormatter={clock} /><YAxis allowDecimals={false} />
           <Tooltip labelFormatter={(t) => clock(String(t))} /><Legend />
-          {(['low', 'medium', 'high', 'critical'] as const).map((s) => <Bar key={s} dataKey={s} stackId="a" fill={`var(--mantine-color-${SEVERITY_COLOURS[s]}-6)`} />)}
+          {SEVERITIES.map((s) => <Bar key={s} dataKey={(row: Overview['alerts_by_severity'][number]) => row[s] ?? 0} name={s} stackId="a" fill={`var(--mantine-color-${SEVERITY_COLOURS[s]}-6)`} />)}
         </BarChart>
       </ChartCard>
       <Card withBorder>

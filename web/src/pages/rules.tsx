@@ -1,11 +1,13 @@
-// Rules: the detection rules with their source and level, enable/disable in place, delete custom rules,
-// and upload a Sigma rule (tested before it is saved).
+// Rules: the detection rules with their source, level and coverage (does Vigil collect the log source the rule
+// needs: collected, partial, not collected, with the reason), the totals and a coverage filter (kept in the URL);
+// enable/disable in place, delete custom rules, and upload a Sigma rule (dry-run over a chosen range before saving).
 
 import { useState } from 'react';
-import { Badge, Button, Group, Modal, Stack, Switch, TextInput, Title } from '@mantine/core';
-import { useApiAction, useRules } from '../api/queries.ts';
+import { Badge, Button, Group, Modal, Select, Stack, Switch, Text, TextInput, Title } from '@mantine/core';
+import { useSearchParams } from 'react-router';
+import { useApiAction, useRules, type RuleList } from '../api/queries.ts';
 import type { Rule } from '../api/types.ts';
-import { LEVEL_ORDER, SeverityBadge } from '../components/badges.tsx';
+import { CoverageBadge, LEVEL_ORDER, SeverityBadge } from '../components/badges.tsx';
 import { ErrorState, QueryState } from '../components/query-state.tsx';
 import { RuleEditor } from '../components/rule-editor.tsx';
 import { SortableTable, type Column } from '../components/sortable-table.tsx';
@@ -26,12 +28,44 @@ function DeleteButton({ rule }: { rule: Rule }) {
   return <Button size="xs" variant="subtle" color="red" loading={remove.isPending} onClick={() => { if (confirm(`Delete rule "${rule.title}"?`)) remove.mutate(undefined); }}>Delete</Button>;
 }
 
+const COVERAGE_RANK: Record<string, number> = { collected: 0, partial: 1, not_collected: 2 };
+
+const COVERAGE_FILTERS = [
+  { value: 'all', label: 'Every rule' },
+  { value: 'not_collected', label: 'Needs a log source Vigil does not collect' },
+  { value: 'partial', label: 'Partly collected (eBPF sensor only, or any log)' },
+  { value: 'collected', label: 'Collected' },
+];
+
+/** The server's coverage totals over every loaded rule; each one filters the list on it. */
+function CoverageTotals({ list, onPick }: { list: RuleList; onPick: (c: string) => void }) {
+  const c = list.coverage;
+  if (!c) return null;
+  const item = (key: string, n: number, text: string, colour: string) => (
+    <Button key={key} size="compact-sm" variant="subtle" color={colour} onClick={() => onPick(key)} data-total={key}>{n.toLocaleString()} {text}</Button>
+  );
+  return (
+    <Group gap={4} data-testid="coverage-totals">
+      <Text size="sm">{list.rules.length.toLocaleString()} rules:</Text>
+      {item('collected', c.collected, 'collected', 'green')}
+      {item('partial', c.partial, 'partial', 'yellow')}
+      {item('not_collected', c.not_collected, `need${c.not_collected === 1 ? 's' : ''} a log source Vigil does not collect`, 'red')}
+      {list.rejected ? <Text size="sm" c="dimmed">· {list.rejected} rejected at load</Text> : null}
+    </Group>
+  );
+}
+
 const COLUMNS: Column<Rule>[] = [
   { key: 'enabled', label: 'On', render: (r) => <EnableSwitch rule={r} /> },
   { key: 'title', label: 'Title', render: (r) => r.title, sortValue: (r) => r.title, wrap: true },
   { key: 'level', label: 'Level', render: (r) => <SeverityBadge level={r.level} />, sortValue: (r) => LEVEL_ORDER[r.level] ?? 0 },
   { key: 'source', label: 'Source', render: (r) => <Badge variant="light" color="gray">{r.source ?? '—'}</Badge>, sortValue: (r) => r.source ?? '' },
   { key: 'author', label: 'Author', render: (r) => r.author ?? '—', sortValue: (r) => r.author ?? '' },
+  { key: 'coverage', label: 'Coverage', wrap: true, sortValue: (r) => COVERAGE_RANK[r.coverage ?? ''] ?? 3, render: (r) => r.coverage ? (
+    <Stack gap={2} maw={380}>
+      <Group gap={6} wrap="nowrap"><CoverageBadge coverage={r.coverage} reason={r.coverage_reason} />{r.coverage_logsource && <Text size="xs" ff="monospace" c="dimmed">{r.coverage_logsource}</Text>}</Group>
+      {r.coverage !== 'collected' && r.coverage_reason && <Text size="xs" c="dimmed" data-testid="coverage-reason">{r.coverage_reason}</Text>}
+    </Stack>) : <Text size="xs" c="dimmed">—</Text> },
   { key: 'status', label: 'Status', render: (r) => r.status ?? '—', sortValue: (r) => r.status ?? '' },
   { key: 'actions', label: '', render: (r) => <DeleteButton rule={r} /> },
 ];
@@ -40,19 +74,31 @@ export function RulesPage() {
   const rules = useRules();
   const [search, setSearch] = useState('');
   const [uploading, setUploading] = useState(false);
+  const [params, setParams] = useSearchParams();
+  const coverage = params.get('coverage') ?? 'all';
+  const setCoverage = (v: string | null) => setParams(!v || v === 'all' ? {} : { coverage: v });
   const needle = search.toLowerCase();
   return (
     <Stack>
       <Group justify="space-between">
         <Title order={2}>Rules</Title>
         <Group>
+          <Select aria-label="Coverage" data={COVERAGE_FILTERS} value={coverage} onChange={setCoverage} allowDeselect={false} w={330} />
           <TextInput placeholder="Search rules" aria-label="Search rules" value={search} onChange={(e) => setSearch(e.currentTarget.value)} />
           <Button onClick={() => setUploading(true)}>Upload Sigma rule</Button>
         </Group>
       </Group>
       <QueryState query={rules} what="Rules" isEmpty={(d) => d.rules.length === 0}>
-        {(d) => <SortableTable label="Rules" rows={d.rules.filter((r) => `${r.title} ${r.id} ${r.author ?? ''}`.toLowerCase().includes(needle))}
-          columns={COLUMNS} rowKey={(r) => r.id} initialSort={{ key: 'title', desc: false }} />}
+        {(d) => {
+          const rows = d.rules.filter((r) => (coverage === 'all' || r.coverage === coverage) && `${r.title} ${r.id} ${r.author ?? ''}`.toLowerCase().includes(needle));
+          return (
+            <Stack gap="xs">
+              <CoverageTotals list={d} onPick={setCoverage} />
+              {(coverage !== 'all' || needle) && <Text size="sm" c="dimmed" data-testid="rules-shown">{rows.length.toLocaleString()} of {d.rules.length.toLocaleString()} rules shown</Text>}
+              <SortableTable label="Rules" rows={rows} columns={COLUMNS} rowKey={(r) => r.id} initialSort={{ key: 'title', desc: false }} />
+            </Stack>
+          );
+        }}
       </QueryState>
       <Modal opened={uploading} onClose={() => setUploading(false)} title="Upload a Sigma rule" size="xl">
         <RuleEditor onSaved={() => setUploading(false)} />

@@ -3,7 +3,7 @@
 // API keys are cursor-paged lists: "More …" reads the next page.
 
 import { useState, type FormEvent } from 'react';
-import { Alert, Button, Code, Group, NumberInput, PasswordInput, Select, Stack, Table, Tabs, TextInput, Title } from '@mantine/core';
+import { Alert, Button, Code, CopyButton, Group, NumberInput, PasswordInput, Select, Stack, Table, Tabs, Text, TextInput, Title } from '@mantine/core';
 import { useAlertSinks, useApiAction, useApiKeys, useUsers } from '../api/queries.ts';
 import { formatTime } from '../components/format.ts';
 import { ErrorState, QueryState } from '../components/query-state.tsx';
@@ -108,11 +108,50 @@ function AlertSinks() {
   );
 }
 
+/** POST /enrollment-tokens: the token (shown once) and what a new host needs to enrol with it. */
+interface NewToken {
+  id: string; token: string; expires_at: string; max_uses: number | null;
+  agent_endpoint?: string | null; ca_pem?: string | null; install_command?: string | null;
+}
+
+/** A command or value in a block with a copy button. */
+function Copyable({ value, label, testId }: { value: string; label: string; testId?: string }) {
+  return (
+    <Group gap="xs" align="flex-start" wrap="nowrap">
+      <Code block style={{ flex: 1, whiteSpace: 'pre-wrap', wordBreak: 'break-all' }} data-testid={testId}>{value}</Code>
+      <CopyButton value={value}>
+        {({ copied, copy }) => <Button size="xs" variant={copied ? 'filled' : 'light'} color={copied ? 'teal' : undefined} onClick={copy} aria-label={`Copy ${label}`}>{copied ? 'Copied' : 'Copy'}</Button>}
+      </CopyButton>
+    </Group>
+  );
+}
+
+/** What to do when the server cannot write the install command: which value it lacks and how to supply it. */
+function NoInstallCommand({ t }: { t: NewToken }) {
+  const missing = [!t.agent_endpoint && 'the agents\' gRPC address', !t.ca_pem && 'the CA certificate'].filter(Boolean).join(' and ');
+  const manual = `npx vigil agent --server '${t.agent_endpoint ?? '<ingest-host>:<grpc-port>'}' --ca vigil-ca.pem --token '${t.token}'`;
+  return (
+    <Alert color="yellow" title={`No install command: this API process does not know ${missing}`} data-testid="install-command-missing">
+      <Stack gap="xs">
+        <Text size="sm">
+          This happens in a scale-out deployment whose API role was started without them. Give the API role
+          {!t.agent_endpoint && <> the address agents dial (<Code>--agent-endpoint HOST:PORT</Code> or <Code>VIGIL_AGENT_ENDPOINT</Code>: the ingest role's gRPC address)</>}
+          {!t.agent_endpoint && !t.ca_pem && ' and'}
+          {!t.ca_pem && <> the deployment's CA (<Code>&lt;pki-dir&gt;/ca.pem</Code>, read with <Code>--pki-dir</Code>)</>}
+          , then create a new token. Until then, on the new host, copy the CA certificate (<Code>ca.pem</Code> of the
+          deployment's PKI directory) to <Code>vigil-ca.pem</Code> and run, from a Vigil checkout after <Code>bash scripts/install.sh</Code>:
+        </Text>
+        <Copyable value={manual} label="agent command" testId="manual-agent-command" />
+      </Stack>
+    </Alert>
+  );
+}
+
 function EnrolmentTokens() {
   const [ttlHours, setTtlHours] = useState<number | string>(24);
   const [maxUses, setMaxUses] = useState<number | string>(1);
   const create = useApiAction(() => ({ path: '/enrollment-tokens', body: { ttl_seconds: Number(ttlHours) * 3600, max_uses: Number(maxUses) } }), []);
-  const t = create.data as { id: string; token: string; expires_at: string; max_uses: number } | undefined;
+  const t = create.data as NewToken | undefined;
   return (
     <Stack>
       <Group align="flex-end">
@@ -121,11 +160,20 @@ function EnrolmentTokens() {
         <Button loading={create.isPending} onClick={() => create.mutate(undefined)}>Create enrolment token</Button>
       </Group>
       {t && (
-        <Alert color="green" title={`Token for ${t.max_uses} agent(s), valid until ${formatTime(t.expires_at)}`} data-testid="enrolment-token">
-          <Stack gap="xs">
-            <Code>{t.token}</Code>
-            Install an agent with it (the gRPC address is the server's <Code>--grpc</Code> address):
-            <Code block>{`npx vigil agent --server <server-host>:<grpc-port> --enroll-token ${t.token}`}</Code>
+        <Alert color="green" title={`Token for ${t.max_uses ?? 'any number of'} agent(s), valid until ${formatTime(t.expires_at)}: copy it now, it is not shown again`} data-testid="enrolment-token">
+          <Stack gap="sm">
+            <Copyable value={t.token} label="token" testId="enrolment-token-value" />
+            <Text size="sm">Agents connect to <Code data-testid="agent-endpoint">{t.agent_endpoint ?? 'unknown (below)'}</Code>.</Text>
+            {t.install_command ? (
+              <>
+                <Text size="sm">
+                  Install an agent: on the new host, in a Vigil checkout after <Code>bash scripts/install.sh</Code>, run this
+                  command as it is (it writes the CA certificate to <Code>vigil-ca.pem</Code> and starts the agent, which keeps its
+                  identity in <Code>./agent-data</Code> and needs the token only the first time):
+                </Text>
+                <Copyable value={t.install_command} label="install command" testId="install-command" />
+              </>
+            ) : <NoInstallCommand t={t} />}
           </Stack>
         </Alert>
       )}
