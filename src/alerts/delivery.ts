@@ -12,7 +12,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Counter, Gauge } from 'prom-client';
 import type { Logger } from 'pino';
-import { registry } from '../server/metrics.ts';
+import { registry } from '../metrics/registry.ts';
 import type { AlertSink, AlertSinkStore } from './sink-store.ts';
 import { guardedLookup, literalRefusal, TargetRefusedError } from './target-guard.ts';
 

@@ -10,7 +10,7 @@
 // 400, body too large 413, unsupported media type 415), never a 5xx. The request log never holds a credential: the
 // request serializer logs the path and query parameter names only, never their values or any header. The OpenAPI
 // 3.1 document is generated from the route schemas and served at /api/openapi.json. Also /healthz and /readyz
-// (nothing tenant-specific) and /metrics (Bearer scrape token only: src/server/metrics.ts).
+// (nothing tenant-specific) and /metrics (Bearer scrape token only: src/metrics/registry.ts).
 
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -26,7 +26,7 @@ import type { AlertStore } from '../stores/alerts/types.ts';
 import type { HuntLimits } from '../stores/events/hunt.ts';
 import type { EventStore } from '../stores/events/types.ts';
 import type { MetadataStore, PolicyRecord } from '../stores/metadata/types.ts';
-import { metricsAuthorized, metricsText, registry } from '../server/metrics.ts';
+import { metricsAuthorized, metricsText, registry } from '../metrics/registry.ts';
 import { credentialOf, HttpError, inputProblem, problem, type RouteAccess } from './http.ts';
 import { LiveFeed } from './live-feed.ts';
 import { agentRoutes } from './routes/agents.ts';

@@ -11,7 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
-import { registry } from '../server/metrics.ts';
+import { registry } from '../metrics/registry.ts';
 import type { PartitionLeaseStore } from '../stores/leases/postgres.ts';
 import type { JetStreamBus } from './jetstream.ts';
 import type { Bus, BusMessage, ConsumeOptions, Subscription } from './types.ts';

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import type { JsonValue } from '../ledger/canonical.ts';
 import type { AuditSink } from '../ledger/sink.ts';
-import { registry } from '../server/metrics.ts';
+import { registry } from '../metrics/registry.ts';
 import type { ArtifactChunk, CommandResult, ServerMessage, WireCommand } from '../schema/wire.ts';
 import { UploadError, type ArtifactStore, type StoredUpload } from './artifacts.ts';
 import { isDeliverable, transition, type LifecycleEvent } from './lifecycle.ts';

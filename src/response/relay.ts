@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import type { BusMessage, Subscription } from '../bus/types.ts';
-import { registry } from '../server/metrics.ts';
+import { registry } from '../metrics/registry.ts';
 import type { AgentChannel } from '../server/ingest.ts';
 import type { ArtifactChunk, CommandResult, ServerMessage } from '../schema/wire.ts';
 import type { AgentSender, AgentTarget, ResponseDispatcher } from './dispatcher.ts';

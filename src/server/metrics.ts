@@ -1,19 +1,18 @@
 // Prometheus metrics of the server process (served at /metrics): ingest outcomes, pipeline timings,
-// per-host drop counters reported by agents. Each thread has its own registry (the process-wide default
-// metrics only in the main thread); metricsText() sums the main thread's with those of the threads added.
+// per-host drop counters reported by agents, registered in the process's registry (src/metrics/registry.ts, which
+// also sums the threads' registries and checks the scrape token).
 // /metrics lists every tenant's agent ids, so it needs a credential: a Bearer scrape token, the embedded server's
 // <data-dir>/metrics-token (created at first start, mode 600) or a role's VIGIL_METRICS_TOKEN; without one every
 // scrape is refused. /healthz and /readyz stay open and say nothing tenant-specific.
 
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { isMainThread } from 'node:worker_threads';
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { registry } from '../metrics/registry.ts';
 
-export const registry = new Registry();
-if (isMainThread) collectDefaultMetrics({ register: registry });
+export { addThreadMetrics, metricsAuthorized, metricsText, registry } from '../metrics/registry.ts';
 
 /** The scrape token of a data directory (`metrics-token`), created with 256 random bits when missing. */
 export function loadOrCreateMetricsToken(dataDir: string): string {
@@ -28,31 +27,6 @@ export function loadOrCreateMetricsToken(dataDir: string): string {
   const token = readFileSync(path, 'utf8').trim();
   if (token.length < 16) throw new Error(`${path}: a metrics token has at least 16 characters`);
   return token;
-}
-
-const digest = (s: string) => createHash('sha256').update(s).digest();
-
-/** Whether an Authorization header carries `Bearer <token>` (compared in constant time); never without a token. */
-export function metricsAuthorized(authorization: string | undefined, token: string | undefined): boolean {
-  if (!token) return false;
-  const m = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
-  return m !== null && timingSafeEqual(digest(m[1]), digest(token));
-}
-
-type ThreadMetrics = () => Promise<MetricObjectWithValues<MetricValue<string>>[]>;
-const threads = new Set<ThreadMetrics>();
-
-/** Adds a thread's metrics to metricsText(); returns what removes them. */
-export function addThreadMetrics(source: ThreadMetrics): () => void {
-  threads.add(source);
-  return () => threads.delete(source);
-}
-
-/** The Prometheus text of this thread's registry summed with the added threads' (a thread that fails to answer is left out). */
-export async function metricsText(): Promise<string> {
-  if (threads.size === 0) return registry.metrics();
-  const all = await Promise.all([registry.getMetricsAsJSON(), ...[...threads].map((f) => f().catch(() => []))]);
-  return AggregatorRegistry.aggregate(all).metrics();
 }
 
 export const ingestEvents = new Counter({
