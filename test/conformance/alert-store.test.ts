@@ -166,6 +166,42 @@ for (const impl of implementations) {
       assert.equal(await store.get('f', foreign.id), undefined, "another tenant's alert is not found");
     });
 
+    test('filters by user, file path (substring, any kept event) and process hash; with totals, groups and bulk', async () => {
+      const hash = (c: string) => c.repeat(64);
+      const withEvents = (spec: AlertSpec, events: Record<string, unknown>[], processUser?: string): Alert => ({
+        ...alert(spec), events,
+        ...(processUser === undefined ? {} : { process: { entity_id: 'p', pid: 2, ppid: 1, parent_entity_id: '', executable: '/bin/x', command_line: 'x', start: at(0), exit: null, user_name: processUser, user_id: '0' } }),
+      });
+      await store.write([
+        withEvents({ tenant: 'uf', event: 'u1', at: at(1) }, [{ event: { id: 'u1' }, user: { name: 'root' }, file: { path: '/etc/shadow' }, process: { hash: { sha256: hash('a') } } }]),
+        withEvents({ tenant: 'uf', event: 'u2', at: at(2) }, [{ event: { id: 'u2' }, user: { name: 'alice' }, file: { path: '/home/alice/.ssh/id_rsa' } },
+          { event: { id: 'u2b' }, user: { name: 'alice' }, file: { path: '/tmp/Drop.sh' }, process: { hash: { sha256: hash('b') } } }]),
+        withEvents({ tenant: 'uf', event: 'u3', at: at(3) }, [], 'bob'), // a correlation-like alert: the user is its process's
+        withEvents({ tenant: 'uf-other', event: 'u4', at: at(4) }, [{ event: { id: 'u4' }, user: { name: 'root' }, file: { path: '/etc/shadow' } }]),
+      ]);
+      const events = async (q: Partial<Parameters<AlertStore['list']>[0]>) =>
+        (await store.list({ tenantId: 'uf', limit: 10, ...q })).alerts.map((a) => a.event_ids[0]);
+      assert.deepEqual(await events({ userName: 'root' }), ['u1']);
+      assert.deepEqual(await events({ userName: 'alice' }), ['u2']);
+      assert.deepEqual(await events({ userName: 'bob' }), ['u3']);
+      assert.deepEqual(await events({ userName: 'ro' }), [], 'user is exact');
+      assert.deepEqual(await events({ filePath: '/etc/sha' }), ['u1']);
+      assert.deepEqual(await events({ filePath: 'Drop.sh' }), ['u2'], 'any kept event, not only the first');
+      assert.deepEqual(await events({ filePath: 'drop.sh' }), [], 'case-sensitive');
+      assert.deepEqual(await events({ filePath: '%' }), [], 'no LIKE wildcards');
+      assert.deepEqual(await events({ sha256: hash('b') }), ['u2']);
+      assert.deepEqual(await events({ sha256: hash('c') }), []);
+      assert.deepEqual(await events({ userName: 'alice', filePath: '.ssh' }), ['u2'], 'combined with AND');
+      assert.deepEqual(await events({ userName: 'alice', sha256: hash('a') }), []);
+      assert.equal(await store.count({ tenantId: 'uf', filePath: '/' }), 2);
+      assert.equal(await store.count({ tenantId: 'uf', userName: 'root' }), 1, "another tenant's alert is not counted");
+      const groups = await store.groups({ tenantId: 'uf', limit: 10, userName: 'alice' }, 'rule');
+      assert.deepEqual(groups.groups.map((g) => g.count), [1]);
+      const bulk = await store.bulkTriage({ tenantId: 'uf', filePath: '/etc/' }, 'ana', { action: 'acknowledge' });
+      assert.deepEqual([bulk.matched, bulk.changed.length], [1, 1]);
+      assert.deepEqual(await events({ statuses: ['acknowledged'] }), ['u1']);
+    });
+
     test('keyset cursor pages through ties on last_seen without skipping or repeating', async () => {
       await store.write(Array.from({ length: 7 }, (_, i) => alert({ tenant: 'page', event: `p${i}`, at: at(i < 4 ? 5 : 6) })));
       const seen: string[] = [];

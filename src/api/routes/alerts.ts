@@ -1,4 +1,5 @@
-// Alert routes: the list with filters (severity, status, host by id or name, rule, process, disposition, time),
+// Alert routes: the list with filters (severity, status, host by id or name, rule, process, disposition, time,
+// and user, file path and process hash from the alert's kept events),
 // exact totals and keyset cursors, or grouped by rule, host or process; one alert with its events, rule (with its
 // author, as the rule licence requires) and MITRE techniques; triage in place (acknowledge, assign, close with a
 // disposition and a reason, comment) and in bulk over a filtered selection. Each triage call's ledger entry
@@ -40,12 +41,15 @@ function oneOf<T extends string>(name: string, values: string[] | undefined, all
 export interface FilterInput {
   severity?: string | string[]; status?: string | string[]; disposition?: string | string[];
   host?: string; rule?: string; process_entity_id?: string; from?: string; to?: string;
+  user?: string; file?: string; hash?: string;
 }
 
 const listSchema = { type: 'array', maxItems: 20, items: { type: 'string', minLength: 1, maxLength: 200 } } as const;
 const filterProperties = {
   host: { type: 'string', minLength: 1, maxLength: 256 }, rule: { type: 'string', minLength: 1, maxLength: 256 },
   process_entity_id: { type: 'string', minLength: 1, maxLength: 256 }, from: isoTimeSchema, to: isoTimeSchema,
+  user: { type: 'string', minLength: 1, maxLength: 256 }, file: { type: 'string', minLength: 1, maxLength: 1024 },
+  hash: { type: 'string', pattern: '^[0-9A-Fa-f]{64}$' },
 } as const;
 
 /**
@@ -66,6 +70,7 @@ async function toFilter(o: ApiOptions, tenantId: string, f: FilterInput): Promis
     dispositions: oneOf<Disposition>('disposition', splitList(f.disposition), DISPOSITIONS),
     hostIds: f.host === undefined ? undefined : await resolveHost(o.metadata, tenantId, f.host),
     ruleId: f.rule, processEntityId: f.process_entity_id,
+    userName: f.user, filePath: f.file, sha256: f.hash?.toLowerCase(),
     from: parseTime(f.from, 'from'), to: parseTime(f.to, 'to'),
   };
 }

@@ -159,6 +159,15 @@ export class PostgresAlertStore implements AlertStore {
     if (f.hostIds) where.push(`host_id = ANY(${param(f.hostIds)})`);
     if (f.ruleId) where.push(`rule_id = ${param(f.ruleId)}`);
     if (f.processEntityId) where.push(`process_entity_id = ${param(f.processEntityId)}`);
+    // Not indexed: read from the document (its ≤ MAX_KEPT_EVENTS events; containment matches any array element).
+    if (f.userName) {
+      where.push(`(doc->'process'->>'user_name' = ${param(f.userName)} OR doc @> ${param(JSON.stringify({ events: [{ user: { name: f.userName } }] }))}::jsonb)`);
+    }
+    if (f.filePath) {
+      where.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(doc->'events') = 'array' THEN doc->'events' ELSE '[]'::jsonb END) e
+        WHERE strpos(e->'file'->>'path', ${param(f.filePath)}) > 0)`);
+    }
+    if (f.sha256) where.push(`doc @> ${param(JSON.stringify({ events: [{ process: { hash: { sha256: f.sha256 } } }] }))}::jsonb`);
     if (f.ids) where.push(`id = ANY(${param(f.ids)})`);
     if (f.from) where.push(`last_seen >= ${param(f.from.toISOString())}`);
     if (f.to) where.push(`last_seen < ${param(f.to.toISOString())}`);

@@ -68,6 +68,8 @@ export const MIGRATIONS: string[][] = [[
 export const LEVEL_RISK: Record<string, number> = { informational: 0, low: 1, medium: 3, high: 7, critical: 10 };
 
 const COLUMNS = 'id, doc, status, assignee, close_reason, disposition, exception_id, updated_at, last_seen';
+/** The start of a term over the alert's kept events (`e.value`), closed by the caller. */
+const ANY_EVENT = "EXISTS (SELECT 1 FROM json_each(doc, '$.events') e WHERE ";
 
 interface Row {
   doc: string; status: string; assignee: string | null; close_reason: string | null; disposition: string | null;
@@ -209,6 +211,25 @@ export class SqliteAlertStore implements AlertStore {
     anyOf('host_id', f.hostIds);
     if (f.ruleId) { where.push('rule_id = ?'); params.push(f.ruleId); }
     if (f.processEntityId) { where.push('process_entity_id = ?'); params.push(f.processEntityId); }
+    // Not indexed: read from the document (its ≤ MAX_KEPT_EVENTS events), after the indexed terms narrow the rows.
+    // The document is JSON.stringify's text, so the value's escaped text is in it: a plain substring test skips
+    // parsing the documents that cannot match.
+    const inDoc = (v: string) => { where.push('instr(doc, ?) > 0'); params.push(JSON.stringify(v).slice(1, -1)); };
+    if (f.userName) {
+      inDoc(f.userName);
+      where.push(`(json_extract(doc, '$.process.user_name') = ? OR ${ANY_EVENT}json_extract(e.value, '$.user.name') = ?))`);
+      params.push(f.userName, f.userName);
+    }
+    if (f.filePath) {
+      inDoc(f.filePath);
+      where.push(`${ANY_EVENT}instr(json_extract(e.value, '$.file.path'), ?) > 0)`);
+      params.push(f.filePath);
+    }
+    if (f.sha256) {
+      inDoc(f.sha256);
+      where.push(`${ANY_EVENT}json_extract(e.value, '$.process.hash.sha256') = ?)`);
+      params.push(f.sha256);
+    }
     anyOf('id', f.ids);
     if (f.from) { where.push('last_seen >= ?'); params.push(f.from.toISOString()); }
     if (f.to) { where.push('last_seen < ?'); params.push(f.to.toISOString()); }

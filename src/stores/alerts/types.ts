@@ -49,6 +49,12 @@ export interface AlertFilter {
   /** Alerts about this process (entity id). */
   processEntityId?: string;
   dispositions?: Disposition[];
+  /** Alerts whose process (its captured user_name) or a kept event (`user.name`) is this user (exact). */
+  userName?: string;
+  /** Alerts with a kept event whose `file.path` contains this text (case-sensitive substring). */
+  filePath?: string;
+  /** Alerts with a kept event whose `process.hash.sha256` is this (lower-case hex). */
+  sha256?: string;
   /** Only these alert ids. */
   ids?: string[];
   from?: Date;
