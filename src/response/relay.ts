@@ -11,7 +11,6 @@ import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
 import type { BusMessage, Subscription } from '../bus/types.ts';
 import { registry } from '../metrics/registry.ts';
-import type { AgentChannel } from '../server/ingest.ts';
 import type { ArtifactChunk, CommandResult, ServerMessage } from '../schema/wire.ts';
 import type { AgentSender, AgentTarget, ResponseDispatcher } from './dispatcher.ts';
 import type { ResponseIngestHooks } from './service.ts';
@@ -31,6 +30,12 @@ export interface RelayBus {
   publish(msg: BusMessage<unknown>): Promise<void>;
   follow(filter: string, handler: (msg: BusMessage<unknown>) => Promise<void>): Promise<Subscription>;
   consume(filter: string, handler: (batch: BusMessage<unknown>[]) => Promise<void>, opts: { maxBatch: number; maxWaitMs: number }): Subscription;
+}
+
+/** What the relay needs of an agent's open stream (ingest's AgentChannel): whose it is, and writing down it. */
+export interface AgentStream {
+  identity: { tenantId: string };
+  send(msg: ServerMessage): void;
 }
 
 export class RelayError extends Error {}
@@ -196,7 +201,7 @@ export interface IngestRelay {
  * The ingest role's end: follows every command subject and writes the messages for agents whose stream this
  * process holds; publishes the agents' reports. `channel(agentId)` is the ingest server's open stream, if any.
  */
-export async function startIngestRelay(bus: RelayBus, channel: (agentId: string) => AgentChannel | undefined, log: Logger): Promise<IngestRelay> {
+export async function startIngestRelay(bus: RelayBus, channel: (agentId: string) => AgentStream | undefined, log: Logger): Promise<IngestRelay> {
   const publish = publisher(bus, log, 'up');
   const report = (agent: AgentTarget, r: RelayReport) => { void publish(reportSubject(agent), r); };
   const subscription = await bus.follow(COMMANDS_FILTER, async (m) => {
