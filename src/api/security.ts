@@ -6,7 +6,7 @@
 
 import { mkdirSync } from 'node:fs';
 import type pg from 'pg';
-import { verifyStoredLedger } from '../cli/commands/ledger.ts';
+import { verifyStoredLedger } from '../stores/ledger/verify-stored.ts';
 import { AccessTokens } from '../identity/access-token.ts';
 import { AuthService } from '../identity/auth-service.ts';
 import { PasswordHasher, type Argon2Params } from '../identity/password.ts';

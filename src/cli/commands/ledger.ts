@@ -2,17 +2,13 @@
 // <data-dir>/ledger.db or in PostgreSQL (--postgres URL or VIGIL_LEDGER_POSTGRES), with the signing key
 // <data-dir>/ledger-key.pem (or --key FILE) and the verifier key next to it (<key>.pub).
 
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { entryOfTenant } from '../../ledger/entry.ts';
-import { verifierOf, type LedgerKey } from '../../ledger/ledger.ts';
-import type { NoteVerifier } from '../../ledger/note.ts';
-import type { LedgerStore, StoredRow } from '../../ledger/store.ts';
-import { verifyLedger, type VerifyReport } from '../../ledger/verify.ts';
-import { ledgerPaths, loadLedgerKey, readVerifier, type LedgerPaths } from '../../stores/ledger/key-file.ts';
+import type { VerifyReport } from '../../ledger/verify.ts';
+import { ledgerPaths } from '../../stores/ledger/key-file.ts';
 import { openLedger } from '../../stores/ledger/open.ts';
-import { PostgresLedgerStore } from '../../stores/ledger/postgres.ts';
-import { SqliteLedgerStore } from '../../stores/ledger/sqlite.ts';
+import { openExistingStore, verifyStoredLedger, type Location } from '../../stores/ledger/verify-stored.ts';
 
 export const summary = 'verify the audit ledger, issue a signed checkpoint, list entries';
 
@@ -37,42 +33,6 @@ const OPTIONS = {
 } as const;
 
 const MAX_PROBLEMS_SHOWN = 20;
-const PAGE = 10000;
-
-/** Where the ledger is: its key files, and PostgreSQL when configured (else <data-dir>/ledger.db). */
-export interface Location {
-  dataDir: string;
-  keyFile?: string;
-  paths: LedgerPaths;
-  postgres?: string;
-}
-
-/** Opens the existing store read-only: verification and listing never modify it. */
-async function openExistingStore(at: Location): Promise<LedgerStore> {
-  if (at.postgres) return PostgresLedgerStore.connect({ connectionString: at.postgres }, { readOnly: true });
-  if (!existsSync(at.paths.db)) throw new Error(`no ledger database at ${at.paths.db}`);
-  return new SqliteLedgerStore(at.paths.db, { readOnly: true });
-}
-
-async function* allRows(store: LedgerStore): AsyncIterable<StoredRow> {
-  for (let from = 0; ;) {
-    const rows = await store.rows({ from, limit: PAGE });
-    if (rows.length === 0) return;
-    yield* rows;
-    from = rows[rows.length - 1].index + 1;
-  }
-}
-
-/** The verifier key, and the signing key when present (it unlocks the row-seal check). */
-function keys(paths: LedgerPaths): { verifier: NoteVerifier; key?: LedgerKey } {
-  if (existsSync(paths.key)) {
-    const key = loadLedgerKey(paths);
-    return { verifier: verifierOf(key), key };
-  }
-  if (existsSync(paths.pub)) return { verifier: readVerifier(paths.pub) };
-  throw new Error(`neither a signing key (${paths.key}) nor a verifier key (${paths.pub}) exists`);
-}
-
 function printReport(report: VerifyReport): number {
   const latest = report.latest
     ? `latest signed checkpoint: size ${report.latest.size}, root ${Buffer.from(report.latest.root).toString('base64')}`
@@ -88,17 +48,6 @@ function printReport(report: VerifyReport): number {
   const more = report.problems.length + report.omitted - MAX_PROBLEMS_SHOWN;
   if (more > 0) console.log(`  … and ${more} more problems`);
   return 1;
-}
-
-/** Re-hashes the stored ledger at `at` (read-only) and checks it against its checkpoints and exported notes. */
-export async function verifyStoredLedger(at: Location, external: string[] = []): Promise<VerifyReport> {
-  const { verifier, key } = keys(at.paths);
-  const store = await openExistingStore(at);
-  try {
-    return await verifyLedger({ rows: allRows(store), checkpoints: await store.checkpoints(), verifier, sealKey: key?.seal, external });
-  } finally {
-    await store.close();
-  }
 }
 
 async function verify(at: Location, exported: string[]): Promise<number> {
