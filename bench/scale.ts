@@ -30,7 +30,7 @@ import { randomBytes } from 'node:crypto';
 import { SimulatedAgent, type PreparedBatch } from '../src/agent/simulator.ts';
 import { JetStreamBus } from '../src/bus/jetstream.ts';
 import { loadOrCreateCa } from '../src/pki/pki.ts';
-import { issueEnrollmentToken } from '../src/server/enrollment-tokens.ts';
+import { issueEnrollmentToken } from '../src/stores/metadata/enrollment-tokens.ts';
 import { ClickHouseHttpEngine } from '../src/stores/events/clickhouse-http.ts';
 import { PostgresMetadataStore } from '../src/stores/metadata/postgres.ts';
 import { spawnClickHouseFixture } from '../test/fixtures/clickhouse-http-server.ts';

@@ -29,7 +29,7 @@ import type { MetadataStore } from '../stores/metadata/types.ts';
 import { startIngestThread } from './ingest-thread.ts';
 import { addThreadMetrics, loadOrCreateMetricsToken } from './metrics.ts';
 import { startDetection, type Detection } from './detection.ts';
-import { issueEnrollmentToken } from './enrollment-tokens.ts';
+import { issueEnrollmentToken } from '../stores/metadata/enrollment-tokens.ts';
 import { Pipeline, type PipelineStage } from './pipeline.ts';
 import { LiveProcessIndex } from '../tree/live-index.ts';
 import { PolicyPush } from './policy-push.ts';

@@ -15,7 +15,7 @@ import {
 import type { AgentHealth, MetadataStore } from '../stores/metadata/types.ts';
 import { AGENT_SERVICE, MAX_MESSAGE_BYTES } from '../schema/service.ts';
 import * as m from './metrics.ts';
-import { hashEnrollmentToken } from './enrollment-tokens.ts';
+import { hashEnrollmentToken } from '../stores/metadata/enrollment-tokens.ts';
 import { acceptBatch, type AcceptedBatch } from './ingest-batch.ts';
 
 /** What ingest needs of the metadata store: enrolment, the agent's record, its heartbeats. */

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { SimulatedAgent } from '../../src/agent/simulator.ts';
-import { issueEnrollmentToken } from '../../src/server/enrollment-tokens.ts';
+import { issueEnrollmentToken } from '../../src/stores/metadata/enrollment-tokens.ts';
 import { startEmbeddedServer, type RunningServer, type ServerOptions } from '../../src/server/embedded.ts';
 
 export const PASSWORD = 'correct horse battery staple';

@@ -23,7 +23,7 @@ import { alertIdOf } from '../support/events.ts';
 import { PostgresAlertStore } from '../../src/stores/alerts/postgres.ts';
 import type { StoredAlert } from '../../src/stores/alerts/types.ts';
 import { loadOrCreateCa } from '../../src/pki/pki.ts';
-import { issueEnrollmentToken } from '../../src/server/enrollment-tokens.ts';
+import { issueEnrollmentToken } from '../../src/stores/metadata/enrollment-tokens.ts';
 import { ApiKeys } from '../../src/identity/api-key.ts';
 import { openPostgresIdentityStore } from '../../src/stores/identity/postgres.ts';
 import { ClickHouseHttpEngine } from '../../src/stores/events/clickhouse-http.ts';

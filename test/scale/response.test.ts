@@ -21,7 +21,7 @@ import { ResponseExecutor } from '../../src/agent/response/executor.ts';
 import { JetStreamBus } from '../../src/bus/jetstream.ts';
 import { ApiKeys } from '../../src/identity/api-key.ts';
 import { loadOrCreateCa } from '../../src/pki/pki.ts';
-import { issueEnrollmentToken } from '../../src/server/enrollment-tokens.ts';
+import { issueEnrollmentToken } from '../../src/stores/metadata/enrollment-tokens.ts';
 import { splitHostPort } from '../../src/server/embedded.ts';
 import { openPostgresIdentityStore } from '../../src/stores/identity/postgres.ts';
 import { PostgresMetadataStore } from '../../src/stores/metadata/postgres.ts';

@@ -22,7 +22,7 @@ import { ApiKeys } from '../../src/identity/api-key.ts';
 import { encodeEntry, entryLeafHash, type LedgerEntry } from '../../src/ledger/entry.ts';
 import { verifyInclusion } from '../../src/ledger/merkle.ts';
 import { loadOrCreateCa } from '../../src/pki/pki.ts';
-import { issueEnrollmentToken } from '../../src/server/enrollment-tokens.ts';
+import { issueEnrollmentToken } from '../../src/stores/metadata/enrollment-tokens.ts';
 import { openPostgresIdentityStore } from '../../src/stores/identity/postgres.ts';
 import { PostgresMetadataStore } from '../../src/stores/metadata/postgres.ts';
 import { createTempDatabase, type TempDatabase } from '../support/postgres.ts';

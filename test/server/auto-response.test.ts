@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { SimulatedAgent } from '../../src/agent/simulator.ts';
 import { permissionsOf } from '../../src/identity/permissions.ts';
-import { issueEnrollmentToken } from '../../src/server/enrollment-tokens.ts';
+import { issueEnrollmentToken } from '../../src/stores/metadata/enrollment-tokens.ts';
 import { TestServer } from '../support/embedded-server.ts';
 import type { VigilEvent } from '../../src/schema/event.ts';
 

@@ -12,7 +12,7 @@ import { enrollWithNewKey, type EnrolledIdentity } from '../../src/agent/enrolme
 import { InProcessBus } from '../../src/bus/in-process.ts';
 import { issueServerCertificate, loadOrCreateCa } from '../../src/pki/pki.ts';
 import type { VigilEvent } from '../../src/schema/event.ts';
-import { issueEnrollmentToken } from '../../src/server/enrollment-tokens.ts';
+import { issueEnrollmentToken } from '../../src/stores/metadata/enrollment-tokens.ts';
 import { IngestServer, type IngestMetadata } from '../../src/server/ingest.ts';
 import { publishingBatches } from '../../src/server/ingest-batch.ts';
 import { registry } from '../../src/server/metrics.ts';

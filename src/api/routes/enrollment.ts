@@ -4,7 +4,7 @@
 // certificate (public) and a shell command that writes the CA to a file and starts the agent with both.
 
 import type { FastifyInstance } from 'fastify';
-import { issueEnrollmentToken } from '../../server/enrollment-tokens.ts';
+import { issueEnrollmentToken } from '../../stores/metadata/enrollment-tokens.ts';
 import type { EnrollmentToken } from '../../stores/metadata/types.ts';
 import { notFound } from '../http.ts';
 import type { ApiOptions } from '../server.ts';

@@ -2,7 +2,7 @@
 // an expiry and a use limit; the metadata store consumes uses atomically at enrolment.
 
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { MetadataStore } from '../stores/metadata/types.ts';
+import type { MetadataStore } from './types.ts';
 
 export interface IssuedToken { id: string; token: string; expiresAt: number; maxUses: number | null }
 
