@@ -7,39 +7,10 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_EVENTS_MAX_BYTES } from '../bus/jetstream.ts';
+import type { RoleConfig } from '../server/roles.ts';
 import { INGEST_NODE_FLAGS } from './node-flags.ts';
 
-export interface RoleConfig {
-  nats: string;
-  busNamespace: string;
-  busMaxBytes: number;
-  eventPartitions: number;
-  ownedPartitions: number[] | undefined;
-  clickhouse: string;
-  clickhouseUser: string;
-  clickhousePassword: string;
-  clickhouseDatabase: string;
-  postgres: string;
-  grpc: string;
-  http: string;
-  health: string;
-  metricsToken: string | undefined;
-  pkiDir: string;
-  agentEndpoint: string | undefined;
-  retentionDays: number;
-  workerBatch: number;
-  workerBatchWaitMs: number;
-  workerNice: number;
-  workerIdleScheduling: boolean;
-  ackWaitMs: number;
-  workerIndex: number | undefined;
-  workerCount: number | undefined;
-  partitionLeaseMs: number;
-  ruleDirs: string[];
-  placeholders: string | undefined;
-  redis: string | undefined;
-  allowPrivateAlertSinks: boolean;
-}
+export type { RoleConfig };
 
 type Kind = 'string' | 'optional-string' | 'string-list' | 'int' | 'optional-int' | 'int-list' | 'boolean';
 interface Setting { key: keyof RoleConfig; flag: string; env: string; kind: Kind; fallback: string; help: string; min?: number }

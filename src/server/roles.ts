@@ -23,7 +23,6 @@ import { bytesCodec, jsonCodec, type PayloadCodec } from '../bus/codec.ts';
 import { JetStreamBus } from '../bus/jetstream.ts';
 import { LeasedPartitionBus } from '../bus/leased-partitions.ts';
 import type { Bus } from '../bus/types.ts';
-import type { RoleConfig } from '../cli/role-config.ts';
 import { issueServerCertificate, loadOrCreateCa } from '../pki/pki.ts';
 import type { VigilEvent } from '../schema/event.ts';
 import { ClickHouseHttpEngine } from '../stores/events/clickhouse-http.ts';
@@ -45,6 +44,39 @@ import { eventBatchCodec, publishingBatches } from './ingest-batch.ts';
 import { busPublishSeconds, metricsAuthorized, registry, reportIngestLoopDelay } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
 import { apiRules, sharedRules, storeAndPublishSink, workerDetection } from './role-detection.ts';
+
+/** The settings of the scale-out roles, read and checked by src/cli/role-config.ts (flags, VIGIL_* variables, YAML). */
+export interface RoleConfig {
+  nats: string;
+  busNamespace: string;
+  busMaxBytes: number;
+  eventPartitions: number;
+  ownedPartitions: number[] | undefined;
+  clickhouse: string;
+  clickhouseUser: string;
+  clickhousePassword: string;
+  clickhouseDatabase: string;
+  postgres: string;
+  grpc: string;
+  http: string;
+  health: string;
+  metricsToken: string | undefined;
+  pkiDir: string;
+  agentEndpoint: string | undefined;
+  retentionDays: number;
+  workerBatch: number;
+  workerBatchWaitMs: number;
+  workerNice: number;
+  workerIdleScheduling: boolean;
+  ackWaitMs: number;
+  workerIndex: number | undefined;
+  workerCount: number | undefined;
+  partitionLeaseMs: number;
+  ruleDirs: string[];
+  placeholders: string | undefined;
+  redis: string | undefined;
+  allowPrivateAlertSinks: boolean;
+}
 
 export type RoleName = 'ingest' | 'worker' | 'api';
 
