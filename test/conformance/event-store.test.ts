@@ -140,6 +140,52 @@ for (const impl of implementations) {
       assert.deepEqual(await ids({ q: 'shadow', hostId: 'h2' }), []);
     });
 
+    test('filters by process, user, file path, image hash and address (with the other filters and the cursor)', async () => {
+      const t = tenant();
+      const sha = (c: string) => c.repeat(64);
+      const withFields = (e: VigilEvent, more: Partial<VigilEvent>): VigilEvent => ({ ...e, ...more, process: { ...e.process, ...more.process } });
+      const p1 = { entity: 'proc-1', pid: 10 };
+      const p2 = { entity: 'proc-2', pid: 20 };
+      await store.insert([
+        withFields(event({ tenant: t, id: 's1', t: 0, exe: '/tmp/dropper', ...p1 }), { user: { name: 'alice' }, process: { hash: { sha256: sha('a') } } }),
+        withFields(event({ tenant: t, id: 'w1', t: 1, type: 'file_write', exe: '/tmp/dropper', path: '/home/alice/.ssh/authorized_keys', ...p1 }), { user: { name: 'alice' } }),
+        withFields(event({ tenant: t, id: 'n1', t: 2, type: 'network_connection', exe: '/tmp/dropper', ...p1 }),
+          { user: { name: 'alice' }, source: { ip: '10.0.0.5', port: 40000 }, destination: { ip: '203.0.113.9', port: 443 } }),
+        withFields(event({ tenant: t, id: 's2', t: 3, exe: '/usr/bin/sshd', ...p2 }), { user: { name: 'root' }, process: { hash: { sha256: sha('b') } } }),
+        withFields(event({ tenant: t, id: 'a2', t: 4, type: 'network_accept', exe: '/usr/bin/sshd', ...p2 }),
+          { user: { name: 'root' }, source: { ip: '203.0.113.9', port: 50000 }, destination: { ip: '10.0.0.5', port: 22 } }),
+        withFields(event({ tenant: t, id: 'w2', t: 5, type: 'file_write', exe: '/usr/bin/sshd', path: '/var/log/a%b_c.log', ...p2 }), { user: { name: 'root' } }),
+        withFields(event({ tenant: t, host: 'h2', id: 'x3', t: 6, exe: '/tmp/dropper', path: '/home/alice/.ssh/x', entity: 'proc-3', pid: 30 }),
+          { user: { name: 'alice' }, process: { hash: { sha256: sha('a') } } }),
+      ]);
+      const ids = async (q: Omit<Parameters<EventStore['queryEvents']>[0], 'tenantId' | 'limit'>) =>
+        (await store.queryEvents({ tenantId: t, limit: 10, ...q })).events.map((e) => e.event.id);
+      assert.deepEqual(await ids({ processEntityId: 'proc-1' }), ['n1', 'w1', 's1'], "one process's events");
+      assert.deepEqual(await ids({ processEntityId: 'proc-1', types: ['file_write'] }), ['w1']);
+      assert.deepEqual(await ids({ processEntityId: 'proc-1', from: new Date(at(1)), to: new Date(at(2)) }), ['w1']);
+      assert.deepEqual(await ids({ processEntityId: 'proc' }), [], 'the entity id is exact');
+      assert.deepEqual(await ids({ userName: 'root' }), ['w2', 'a2', 's2']);
+      assert.deepEqual(await ids({ userName: 'alice', hostId: 'h2' }), ['x3']);
+      assert.deepEqual(await ids({ userName: 'ROOT' }), [], 'the user name is exact');
+      assert.deepEqual(await ids({ filePath: '.ssh/' }), ['x3', 'w1']);
+      assert.deepEqual(await ids({ filePath: 'a%b_c' }), ['w2'], 'LIKE wildcards are plain text');
+      assert.deepEqual(await ids({ filePath: 'a_b' }), [], '_ is not a wildcard');
+      assert.deepEqual(await ids({ filePath: '%' }), ['w2']);
+      assert.deepEqual(await ids({ filePath: 'SSH' }), [], 'case-sensitive');
+      assert.deepEqual(await ids({ ip: '203.0.113.9' }), ['a2', 'n1'], 'source or destination');
+      assert.deepEqual(await ids({ ip: '10.0.0.5', types: ['network_accept'] }), ['a2']);
+      assert.deepEqual(await ids({ ip: '10.0.0.50' }), []);
+      assert.deepEqual(await ids({ sha256: sha('a') }), ['x3', 'n1', 'w1', 's1'], 'every event of the processes with that image');
+      assert.deepEqual(await ids({ sha256: sha('a'), hostId: 'h1' }), ['n1', 'w1', 's1']);
+      assert.deepEqual(await ids({ sha256: sha('a'), to: new Date(at(2)) }), ['w1', 's1']);
+      assert.deepEqual(await ids({ sha256: sha('c') }), []);
+      const first = await store.queryEvents({ tenantId: t, limit: 2, processEntityId: 'proc-1' });
+      assert.deepEqual(first.events.map((e) => e.event.id), ['n1', 'w1']);
+      const rest = await store.queryEvents({ tenantId: t, limit: 2, processEntityId: 'proc-1', cursor: first.next! });
+      assert.deepEqual([rest.events.map((e) => e.event.id), rest.next], [['s1'], null]);
+      assert.deepEqual((await store.queryEvents({ tenantId: tenant(), limit: 10, processEntityId: 'proc-1' })).events, [], "another tenant's process is not seen");
+    });
+
     test('cursor paging visits every event once, newest first, across equal timestamps', async () => {
       const t = tenant();
       const all = Array.from({ length: 23 }, (_, i) => event({ tenant: t, id: `p${String(i).padStart(2, '0')}`, t: Math.floor(i / 4) }));

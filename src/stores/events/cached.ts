@@ -41,7 +41,7 @@ export class CachedEventStore implements EventStore {
   }
 
   async queryEvents(q: EventQuery): Promise<EventPage> {
-    const key = JSON.stringify([q.tenantId, q.from, q.to, q.hostId, q.types, q.q, q.limit, q.cursor]);
+    const key = JSON.stringify([q.tenantId, q.from, q.to, q.hostId, q.types, q.q, q.processEntityId, q.userName, q.filePath, q.sha256, q.ip, q.limit, q.cursor]);
     const hit = this.pages.get(key);
     if (hit) {
       this.counters.hits++;

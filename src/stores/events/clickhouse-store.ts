@@ -121,6 +121,17 @@ export class ClickHouseEventStore implements EventStore {
       where.push('(positionCaseInsensitive(process_command_line, {q:String}) > 0 OR positionCaseInsensitive(process_executable, {q:String}) > 0 OR positionCaseInsensitive(file_path, {q:String}) > 0)');
       params.q = q.q;
     }
+    // Each on an extracted column: the entity id and the file path have skip indexes (bloom filter, n-grams),
+    // the user and the addresses are small columns; the hash goes through the (much smaller) process nodes.
+    if (q.processEntityId) { where.push('process_entity_id = {entity:String}'); params.entity = q.processEntityId; }
+    if (q.userName) { where.push('user_name = {user:String}'); params.user = q.userName; }
+    if (q.filePath) { where.push('file_path LIKE {file:String}'); params.file = `%${q.filePath.replace(/[\\%_]/g, '\\$&')}%`; }
+    if (q.ip) { where.push('(source_ip = {ip:String} OR destination_ip = {ip:String})'); params.ip = q.ip; }
+    if (q.sha256) {
+      where.push(`process_entity_id IN (SELECT entity_id FROM process_nodes WHERE tenant_id = {tenant:String}${q.hostId ? ' AND host_id = {host:String}' : ''}
+        ${q.to ? 'AND start_ts < {to:DateTime64(3)}' : ''} AND sha256 = {sha256:String} AND entity_id != '')`);
+      params.sha256 = q.sha256;
+    }
     if (q.cursor) {
       const c = decodeCursor(q.cursor);
       where.push('(timestamp, event_id) < ({cts:DateTime64(3)}, {cid:String})');

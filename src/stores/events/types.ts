@@ -11,6 +11,11 @@ export interface EventQuery {
   hostId?: string;
   types?: string[];
   q?: string; // case-insensitive substring of the command line, executable or file path
+  processEntityId?: string; // the events of this process (`process.entity_id`)
+  userName?: string; // `user.name`, exact
+  filePath?: string; // case-sensitive substring of `file.path`
+  sha256?: string; // events of the processes whose image has this SHA-256 (lower-case hex)
+  ip?: string; // `source.ip` or `destination.ip`, exact
   limit: number;
   cursor?: string; // opaque, from a previous page's `next`
 }
