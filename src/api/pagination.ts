@@ -4,7 +4,7 @@
 // key; a cursor that does not decode to the list's key shape is a 400, and so is one whose values no store can
 // take (a lone surrogate, a number that is not a safe integer, a time outside 1900–2299).
 
-import type { KeysetPage } from '../stores/keyset.ts';
+import type { KeysetPage } from '../util/keyset.ts';
 import { HttpError, intSchema, isApiTime } from './http.ts';
 
 export const MAX_PAGE_LIMIT = 1000;

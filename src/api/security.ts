@@ -16,7 +16,7 @@ import type { Ledger } from '../ledger/ledger.ts';
 import type { VerifyReport } from '../ledger/verify.ts';
 import { loadOrCreateAccessTokenKey, openIdentityStore } from '../stores/identity/open.ts';
 import { RedisRateLimiter } from '../stores/identity/redis-rate-limit.ts';
-import type { IdentityStore } from '../stores/identity/types.ts';
+import type { IdentityStore } from '../identity/store.ts';
 import { ledgerPaths } from '../stores/ledger/key-file.ts';
 import { openLedger } from '../stores/ledger/open.ts';
 import { acquireLedgerWriterLock } from '../stores/ledger/writer-lock.ts';

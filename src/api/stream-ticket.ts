@@ -16,7 +16,7 @@ import { hkdfSync, randomUUID } from 'node:crypto';
 import { EncryptJWT, jwtDecrypt } from 'jose';
 import type { AccessTokenKey } from '../identity/access-token.ts';
 import { AuthError } from '../identity/errors.ts';
-import type { IdentityStore } from '../stores/identity/types.ts';
+import type { IdentityStore } from '../identity/store.ts';
 
 export const STREAM_TICKET_TTL_SECONDS = 30;
 const TYPE = 'vigil-stream-ticket';

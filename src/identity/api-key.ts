@@ -2,8 +2,8 @@
 // tenant and a tenant role, optionally expiring, revocable, with a last-used time (written at most once a minute
 // per key, to keep verification read-mostly). Clock and randomness injected.
 
-import type { ApiKeyOrder, ApiKeyRecord, IdentityStore } from '../stores/identity/types.ts';
-import type { KeysetPage } from '../stores/keyset.ts';
+import type { ApiKeyOrder, ApiKeyRecord, IdentityStore } from './store.ts';
+import type { KeysetPage } from '../util/keyset.ts';
 import { systemClock, systemRandom, type Clock, type Random } from './clock.ts';
 import { AuthError } from './errors.ts';
 import { isTenantRole } from './permissions.ts';

@@ -7,8 +7,8 @@
 // nothing changed. Time and randomness injected. Secrets are never logged or recorded.
 
 import type { AuditRecord, AuditSink } from '../ledger/sink.ts';
-import type { ApiKeyOrder, ApiKeyRecord, IdentityStore, RefreshFamilyRecord, UserRecord } from '../stores/identity/types.ts';
-import type { KeysetPage } from '../stores/keyset.ts';
+import type { ApiKeyOrder, ApiKeyRecord, IdentityStore, RefreshFamilyRecord, UserRecord } from './store.ts';
+import type { KeysetPage } from '../util/keyset.ts';
 import { AccessTokens, type AccessClaims } from './access-token.ts';
 import { ApiKeys } from './api-key.ts';
 import { recordThenApply } from './audited.ts';

@@ -3,7 +3,7 @@
 // lock, a locked account is refused, a TOTP step is used once (atomically), success resets the counter and
 // upgrades a password hash made with older parameters.
 
-import type { IdentityStore, UserRecord } from '../stores/identity/types.ts';
+import type { IdentityStore, UserRecord } from './store.ts';
 import type { Clock } from './clock.ts';
 import { AuthError } from './errors.ts';
 import { lockAfterFailure, lockRemainingMs, type LockoutPolicy } from './lockout.ts';

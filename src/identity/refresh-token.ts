@@ -3,7 +3,7 @@
 // after the owner refreshed) is reuse: the whole family is revoked and every token of it stops working. The
 // store's atomic mark-used makes concurrent use of one token count as reuse too. Clock and randomness injected.
 
-import type { IdentityStore, RefreshFamilyRecord } from '../stores/identity/types.ts';
+import type { IdentityStore, RefreshFamilyRecord } from './store.ts';
 import { randomId, systemClock, systemRandom, type Clock, type Random } from './clock.ts';
 import { AuthError } from './errors.ts';
 import { credentialKind, hashSecret, newSecret, REFRESH_TOKEN_PREFIX } from './secrets.ts';

@@ -7,9 +7,9 @@
 // lockout). Changing a password or disabling a user ends their sessions.
 
 import type { AuditRecord, AuditSink } from '../ledger/sink.ts';
-import type { IdentityStore, UserPatch, UserRecord } from '../stores/identity/types.ts';
-import type { KeysetPage } from '../stores/keyset.ts';
-import { IdentityConflictError } from '../stores/identity/types.ts';
+import type { IdentityStore, UserPatch, UserRecord } from './store.ts';
+import type { KeysetPage } from '../util/keyset.ts';
+import { IdentityConflictError } from './store.ts';
 import { recordThenApply } from './audited.ts';
 import { randomId, systemClock, systemRandom, type Clock, type Random } from './clock.ts';
 import { SecretChecks } from './credentials.ts';

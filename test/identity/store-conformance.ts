@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IdentityConflictError, type ApiKeyRecord, type IdentityStore, type UserRecord } from '../../src/stores/identity/types.ts';
+import { IdentityConflictError, type ApiKeyRecord, type IdentityStore, type UserRecord } from '../../src/identity/store.ts';
 
 export type StoreFactory = () => Promise<{ store: IdentityStore; cleanup(): Promise<void> }>;
 

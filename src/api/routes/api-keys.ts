@@ -3,7 +3,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { TENANT_ROLES } from '../../identity/permissions.ts';
-import type { ApiKeyOrder, ApiKeyRecord } from '../../stores/identity/types.ts';
+import type { ApiKeyOrder, ApiKeyRecord } from '../../identity/store.ts';
 import { isoOrNull, parseTime, requestContext } from '../http.ts';
 import { keysetPage, pageQueryProperties, type PageQuery, type SortKey } from '../pagination.ts';
 import type { ApiOptions } from '../server.ts';

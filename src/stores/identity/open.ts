@@ -9,7 +9,7 @@ import type pg from 'pg';
 import type { AccessTokenKey } from '../../identity/access-token.ts';
 import { openPostgresIdentityStore } from './postgres.ts';
 import { openSqliteIdentityStore } from './sqlite.ts';
-import type { IdentityStore } from './types.ts';
+import type { IdentityStore } from '../../identity/store.ts';
 
 export function openIdentityStore(opts: { dataDir: string; postgres?: pg.PoolConfig }): Promise<IdentityStore> {
   if (opts.postgres) return openPostgresIdentityStore(opts.postgres);

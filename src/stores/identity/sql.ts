@@ -3,12 +3,12 @@
 // (failed-login counter, TOTP step, refresh-token use, revocations) are single conditional statements, so they
 // are race-free on both engines without transactions. Parameterised queries only.
 
-import type { KeysetPage } from '../keyset.ts';
+import type { KeysetPage } from '../../util/keyset.ts';
 import {
   IdentityConflictError,
   type ApiKeyOrder, type ApiKeyRecord, type IdentityStore, type RefreshFamilyRecord, type RefreshTokenRecord, type UserPatch,
   type UserRecord,
-} from './types.ts';
+} from '../../identity/store.ts';
 
 export type SqlParam = string | number | null;
 export type SqlRow = Record<string, unknown>;

@@ -5,7 +5,7 @@
 // across processes never count a use beyond max_uses.
 
 import pg from 'pg';
-import type { KeysetPage } from '../keyset.ts';
+import type { KeysetPage } from '../../util/keyset.ts';
 import { MIGRATIONS } from './schema.ts';
 import type { AgentHealth, ApiKeyRecord, EnrollmentToken, HostRecord, MetadataStore, PolicyAck, PolicyRecord, TenantRecord } from './types.ts';
 

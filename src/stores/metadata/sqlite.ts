@@ -2,7 +2,7 @@
 
 import { DatabaseSync } from 'node:sqlite';
 import { migrateSqlite } from '../sqlite-migrations.ts';
-import type { KeysetPage } from '../keyset.ts';
+import type { KeysetPage } from '../../util/keyset.ts';
 import { MIGRATIONS } from './schema.ts';
 import type { AgentHealth, ApiKeyRecord, EnrollmentToken, HostRecord, MetadataStore, PolicyAck, PolicyRecord, TenantRecord } from './types.ts';
 

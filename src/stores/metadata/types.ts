@@ -2,7 +2,7 @@
 // SQLite (embedded) and PostgreSQL (scale-out); every implementation passes the same conformance suite.
 // Every read is scoped by tenant: an object of another tenant is "not found". Names sort bytewise (C collation).
 
-import type { KeysetPage } from '../keyset.ts';
+import type { KeysetPage } from '../../util/keyset.ts';
 
 export interface EnrollmentToken {
   id: string;

@@ -1,9 +1,10 @@
 // The IdentityStore interface: users (per tenant), refresh-token families, revoked access-token ids and
-// service-account API keys. Implemented once over SQL (sql.ts) with SQLite (sqlite.ts) and PostgreSQL
-// (postgres.ts) drivers; both pass one conformance suite (test/identity/store-conformance.ts). Every query that
-// concerns a tenant's object takes the tenant id. Times are epoch milliseconds. Types only.
+// service-account API keys; the port the identity logic uses. Implemented once over SQL
+// (src/stores/identity/sql.ts) with SQLite and PostgreSQL drivers; both pass one conformance suite
+// (test/identity/store-conformance.ts). Every query that concerns a tenant's object takes the tenant id. Times
+// are epoch milliseconds. Types only.
 
-import type { KeysetPage } from '../keyset.ts';
+import type { KeysetPage } from '../util/keyset.ts';
 
 export interface UserRecord {
   id: string;
