@@ -12,7 +12,7 @@
 import type { VigilEvent } from '../schema/event.ts';
 import type { RejectedRule } from '../sigma/ir.ts';
 import type { RuleSource } from '../sigma/parser.ts';
-import type { RuleStateStore, RuleWrite } from '../stores/rules/types.ts';
+import type { RuleStateStore, RuleWrite } from './rule-state.ts';
 import type { Alert } from './alerts.ts';
 import { Detector } from './engine.ts';
 import { eventTypesFor, rulesCoverage, type RuleCoverage } from './logsources.ts';

@@ -14,7 +14,7 @@ import type { LiveProcessIndex } from '../tree/live-index.ts';
 import { SqliteAlertStore } from '../stores/alerts/sqlite.ts';
 import { isDeliverable, type AlertStore, type StoredAlert } from '../stores/alerts/types.ts';
 import { SqliteRuleStateStore } from '../stores/rules/sqlite.ts';
-import { groupStored, storedViews } from '../incidents/assign.ts';
+import { groupStored, storedViews } from './incident-assign.ts';
 import { SqliteIncidentStore } from '../stores/incidents/sqlite.ts';
 import type { IncidentStore } from '../stores/incidents/types.ts';
 

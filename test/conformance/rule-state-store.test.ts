@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PostgresRuleStateStore } from '../../src/stores/rules/postgres.ts';
 import { SqliteRuleStateStore } from '../../src/stores/rules/sqlite.ts';
-import type { RuleStateStore } from '../../src/stores/rules/types.ts';
+import type { RuleStateStore } from '../../src/detect/rule-state.ts';
 import { createTempDatabase } from '../support/postgres.ts';
 
 interface StoreUnderTest {

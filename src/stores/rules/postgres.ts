@@ -6,7 +6,7 @@
 
 import type pg from 'pg';
 import { inTransaction, openMigratedPool } from '../postgres-migrations.ts';
-import { writerFields, type RuleStateStore, type RuleWrite, type StoredUpload } from './types.ts';
+import { writerFields, type RuleStateStore, type RuleWrite, type StoredUpload } from '../../detect/rule-state.ts';
 
 const MIGRATION_LOCK = 0x7275_6c65; // 'rule'
 

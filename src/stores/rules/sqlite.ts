@@ -4,9 +4,9 @@
 // start.
 
 import { DatabaseSync } from 'node:sqlite';
-import { writerFields, type RuleStateStore, type RuleWrite, type StoredUpload } from './types.ts';
+import { writerFields, type RuleStateStore, type RuleWrite, type StoredUpload } from '../../detect/rule-state.ts';
 
-export type { RuleStateStore } from './types.ts';
+export type { RuleStateStore } from '../../detect/rule-state.ts';
 
 /** Adds the writer columns to a table created before they existed (NULL there: writer not recorded). */
 function addWriterColumns(db: DatabaseSync, table: string): void {

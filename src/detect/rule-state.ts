@@ -1,8 +1,8 @@
-// The persisted rule-management state: rule texts uploaded through the API (in upload order) and rules
-// switched on or off by hand, each with the tenant and principal whose write it was (an uploaded rule's tenant
-// owns its automated response). Reads are synchronous (the rule service loads and rebuilds from them at once):
-// an implementation on a remote database serves them from the snapshot it last loaded or wrote. Writes may be
-// asynchronous; the rule service awaits them before answering.
+// The persisted rule-management state, the port the rule service uses (implemented in src/stores/rules/): rule
+// texts uploaded through the API (in upload order) and rules switched on or off by hand, each with the tenant and
+// principal whose write it was (an uploaded rule's tenant owns its automated response). Reads are synchronous (the
+// rule service loads and rebuilds from them at once): an implementation on a remote database serves them from the
+// snapshot it last loaded or wrote. Writes may be asynchronous; the rule service awaits them before answering.
 
 /** Who wrote a rule or a switch: the principal's tenant and its ledger name (`user:<id>`, `apikey:<id>`). */
 export interface RuleWrite { tenantId: string; actor: string }
