@@ -10,9 +10,11 @@
 // Each generated process has 10 events (start, file writes and creations, connections, end); processes form trees
 // of fan-out 4 per host, so ancestors run ~10 deep. The last line is
 // {"bench":"investigation","events":…,"process_p95_ms":…,"alerts_p95_ms":…,"timeline_p95_ms":…}.
-//   npm run bench:investigation -- [--events 10000000] [--alerts 100000] [--hosts 20] [--requests 200]
+//   npm run bench:investigation -- [--events 10000000] [--alerts 100000] [--hosts 20] [--requests 200] [--data-dir DIR]
+// --data-dir keeps the populated data directory (populated once, reused by later runs with the same figures; a
+// run on a directory made by an older Vigil also exercises its schema upgrade).
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,7 +27,7 @@ import { startVigil, type VigilProcess } from '../test/support/vigil-process.ts'
 
 const { values } = parseArgs({ options: {
   events: { type: 'string', default: '10000000' }, alerts: { type: 'string', default: '100000' },
-  hosts: { type: 'string', default: '20' }, requests: { type: 'string', default: '200' },
+  hosts: { type: 'string', default: '20' }, requests: { type: 'string', default: '200' }, 'data-dir': { type: 'string' },
 } });
 const EVENTS = Number(values.events);
 const ALERTS = Number(values.alerts);
@@ -133,9 +135,15 @@ async function timed(v: VigilProcess, paths: () => string, n: number): Promise<n
   return out;
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-investigation-'));
+const kept = values['data-dir'];
+const dir = kept ?? mkdtempSync(join(tmpdir(), 'vigil-bench-investigation-'));
 try {
-  await populate(dir);
+  const marker = join(dir, `populated-${EVENTS}-${ALERTS}-${HOSTS}`);
+  if (!kept || !existsSync(marker)) {
+    if (kept) { rmSync(dir, { recursive: true, force: true }); mkdirSync(dir, { recursive: true }); }
+    await populate(dir);
+    writeFileSync(marker, '');
+  }
   const v = await startVigil(['up', '--no-agent', '--data-dir', dir, '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0',
     '--rate-limit-user', '100000000', '--rate-limit-tenant', '100000000'], dir, 300_000);
   try {
@@ -164,5 +172,5 @@ try {
     await v.stop('SIGTERM');
   }
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  if (!kept) rmSync(dir, { recursive: true, force: true });
 }

@@ -7,8 +7,8 @@ import { eventStoreDdl } from '../../src/stores/events/ddl.ts';
 
 test('every single-node table becomes a Replicated local table plus a Distributed table of the same name', () => {
   const ddl = clusterEventStoreDdl({ cluster: 'vigil', retentionDays: 30 });
-  assert.equal(ddl.length, eventStoreDdl({ retentionDays: 30 }).length + 3);
-  for (const t of ['telemetry_events', 'events_hourly', 'process_nodes']) {
+  assert.equal(ddl.length, eventStoreDdl({ retentionDays: 30 }).length + 4);
+  for (const t of ['telemetry_events', 'events_hourly', 'process_nodes', 'process_lifecycle']) {
     const localSql = ddl.find((s) => s.startsWith(`CREATE TABLE IF NOT EXISTS ${t}_local ON CLUSTER vigil (`));
     assert.ok(localSql, `${t}_local`);
     assert.match(localSql, /ENGINE = Replicated(Replacing|Summing)MergeTree/);
@@ -18,6 +18,8 @@ test('every single-node table becomes a Replicated local table plus a Distribute
   }
   const mv = ddl.find((s) => s.includes('MATERIALIZED VIEW'));
   assert.match(mv ?? '', /events_hourly_mv ON CLUSTER vigil TO events_hourly_local AS[\s\S]*FROM telemetry_events_local/);
+  const lifecycle = ddl.find((s) => s.includes('process_lifecycle_mv'));
+  assert.match(lifecycle ?? '', /process_lifecycle_mv ON CLUSTER vigil TO process_lifecycle_local AS[\s\S]*FROM telemetry_events_local/);
 });
 
 test('refuses a cluster name that is not an identifier', () => {

@@ -4,7 +4,7 @@
 
 import type { VigilEvent } from '../../schema/event.ts';
 import { processNodeFromEvent, type ProcessNode } from '../../tree/process-tree.ts';
-import { EXTRACTED_COLUMNS, eventStoreDdl, type ExtractedColumn } from './ddl.ts';
+import { EXTRACTED_COLUMNS, PROCESS_LIFECYCLE_SELECT, eventStoreDdl, type ExtractedColumn } from './ddl.ts';
 import { inSlices } from '../../util/event-loop.ts';
 
 /** Events serialised between two yields to the event loop (a few milliseconds of work). */
@@ -18,8 +18,8 @@ import type { EventPage, EventQuery, EventStore } from './types.ts';
 
 const CATALOGUE_TTL_MS = 60_000;
 const EXPLAIN_PREFIX = 'EXPLAIN AST ';
-/** The events that start, re-image and end a process. */
-const LIFECYCLE_TYPES = ['process_fork', 'process_start', 'process_end'];
+/** Backfilling process_lifecycle from the events already stored may take this long (one INSERT … SELECT). */
+const BACKFILL_TIMEOUT_MS = 3_600_000;
 
 interface Cursor { ts: string; id: string }
 
@@ -92,7 +92,19 @@ export class ClickHouseEventStore implements EventStore {
   }
 
   async init(): Promise<void> {
+    const existed = await this.tableExists('process_lifecycle');
     for (const sql of eventStoreDdl({ retentionDays: this.retentionDays })) await this.engine.query(sql);
+    // A store made before process_lifecycle existed: its view fills it from now on, this copies what came before
+    // (rows inserted meanwhile are copied twice: the same key, merged, and collapsed at read time like any re-delivery).
+    if (!existed && await this.tableExists('telemetry_events')) {
+      await this.engine.query(`INSERT INTO process_lifecycle ${PROCESS_LIFECYCLE_SELECT}`, {}, { timeoutMs: BACKFILL_TIMEOUT_MS });
+    }
+  }
+
+  private async tableExists(name: string): Promise<boolean> {
+    const [row] = await this.engine.query<{ n: string | number }>(
+      'SELECT count() AS n FROM system.tables WHERE database = currentDatabase() AND name = {name:String}', { name });
+    return Number(row?.n ?? 0) > 0;
   }
 
   async insert(events: VigilEvent[]): Promise<void> {
@@ -174,19 +186,18 @@ export class ClickHouseEventStore implements EventStore {
   async processEvents(tenantId: string, hostId: string, entityIds: string[]): Promise<VigilEvent[]> {
     if (entityIds.length === 0) return [];
     const rows = await this.engine.query<{ raw: string }>(
-      `SELECT raw FROM telemetry_events
-       WHERE tenant_id = {tenant:String} AND host_id = {host:String} AND process_entity_id IN {ids:Array(String)} AND event_type IN {types:Array(String)}
-       ORDER BY timestamp, event_id LIMIT 10000`, { tenant: tenantId, host: hostId, ids: entityIds, types: LIFECYCLE_TYPES });
+      `SELECT raw FROM process_lifecycle
+       WHERE tenant_id = {tenant:String} AND host_id = {host:String} AND entity_id IN {ids:Array(String)}
+       ORDER BY timestamp, event_id LIMIT 10000`, { tenant: tenantId, host: hostId, ids: entityIds });
     return uniqueEvents(rows);
   }
 
   async childProcessEvents(tenantId: string, hostId: string, parentEntityId: string, since: Date, limit: number): Promise<VigilEvent[]> {
     const rows = await this.engine.query<{ raw: string }>(
-      `SELECT raw FROM telemetry_events
-       WHERE tenant_id = {tenant:String} AND host_id = {host:String} AND timestamp >= {since:DateTime64(3)}
-         AND process_parent_entity_id = {parent:String} AND event_type IN {types:Array(String)}
+      `SELECT raw FROM process_lifecycle
+       WHERE tenant_id = {tenant:String} AND host_id = {host:String} AND timestamp >= {since:DateTime64(3)} AND parent_entity_id = {parent:String}
        ORDER BY timestamp, event_id LIMIT {limit:UInt32}`,
-      { tenant: tenantId, host: hostId, since: chTime(since.toISOString()), parent: parentEntityId, types: LIFECYCLE_TYPES, limit });
+      { tenant: tenantId, host: hostId, since: chTime(since.toISOString()), parent: parentEntityId, limit });
     return uniqueEvents(rows);
   }
 

@@ -2,7 +2,7 @@
 // never drift: each table becomes `<name>_local` (Replicated* engine, created ON CLUSTER) plus a
 // Distributed table under the original name, sharded by (tenant, host). The store's queries keep the
 // same text: they address the Distributed names, and FINAL / GROUP BY per host stay shard-local because a
-// host's rows all live on one shard. The hourly rollup's materialised view reads and writes local tables.
+// host's rows all live on one shard. The materialised views (hourly rollup, process lifecycle) read and write local tables.
 
 import { eventStoreDdl } from './ddl.ts';
 
@@ -11,7 +11,7 @@ export interface ClusterDdlOptions {
   retentionDays: number;
 }
 
-const TABLES = ['telemetry_events', 'events_hourly', 'process_nodes'];
+const TABLES = ['telemetry_events', 'events_hourly', 'process_nodes', 'process_lifecycle'];
 const SHARDING_KEY = 'cityHash64(tenant_id, host_id)';
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
