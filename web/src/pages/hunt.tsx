@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from 'react';
 import { useSearchParams } from 'react-router';
 import { Alert, Badge, Button, Card, Group, NumberInput, ScrollArea, Select, SimpleGrid, Stack, Table, Text, TextInput, Textarea, Title } from '@mantine/core';
 import { useMutation } from '@tanstack/react-query';
-import { EXTRACTED_COLUMNS } from '../../../src/stores/events/ddl.ts';
+import { EXTRACTED_COLUMNS } from '../../../src/schema/columns.ts';
 import { ApiError } from '../api/client.ts';
 import { runHunt } from '../api/queries.ts';
 import type { HuntResult } from '../api/types.ts';
