@@ -1,6 +1,9 @@
 // The event store's ClickHouse DDL: the same text runs on the in-process engine (chdb) and on a ClickHouse
 // server. Telemetry events (seed 000: monthly partitions, tenant-first ordering, TTL, skip indexes, hourly
-// rollup) and process nodes (seed 002 §9, keyed by (tenant, host, pid, start) so PID reuse never merges).
+// rollup), process nodes (seed 002 §9, keyed by (tenant, host, pid, start) so PID reuse never merges) and
+// process lifecycle rows (the fork, start and end events again, keyed by (tenant, host, entity), filled by a
+// materialised view from every insert into telemetry_events: the process endpoint's lookups by entity id and
+// by parent read a few small granules instead of a host's whole time range).
 // The full event is kept as JSON in `raw`; the columns analysts filter on are materialised from it.
 
 import { EXTRACTED_COLUMNS, type ExtractedColumn } from '../../schema/columns.ts';
@@ -15,6 +18,14 @@ export interface DdlOptions {
 
 // An insert returns only when its part is on disk (fsynced): the agent's batch is acknowledged after that.
 const DURABLE_INSERTS = 'fsync_after_insert = 1, fsync_part_directory = 1';
+
+/** The events that start, re-image and end a process (the rows of process_lifecycle). */
+export const LIFECYCLE_TYPES = ['process_fork', 'process_start', 'process_end'];
+
+/** The lifecycle rows of the events already in telemetry_events (a store created before the table had none). */
+export const PROCESS_LIFECYCLE_SELECT = `SELECT tenant_id, host_id, process_entity_id AS entity_id, process_parent_entity_id AS parent_entity_id,
+      timestamp, event_id, event_type, ingested, raw
+    FROM telemetry_events WHERE event_type IN (${LIFECYCLE_TYPES.map((t) => `'${t}'`).join(', ')}) AND process_entity_id != ''`;
 
 function extractExpression(c: ExtractedColumn): string {
   const path = c.path.map((p) => `'${p}'`).join(', ');
@@ -83,5 +94,24 @@ export function eventStoreDdl(o: DdlOptions): string[] {
     ORDER BY (tenant_id, host_id, pid, start_ts)
     TTL toDateTime(start_ts) + INTERVAL ${Math.trunc(o.retentionDays)} DAY
     SETTINGS ${DURABLE_INSERTS}`,
+    // Small granules: a lookup reads ~1,000 rows of one entity's neighbourhood, not 8,192.
+    `CREATE TABLE IF NOT EXISTS process_lifecycle (
+      tenant_id LowCardinality(String),
+      host_id String,
+      entity_id String,
+      parent_entity_id String,
+      timestamp DateTime64(3, 'UTC'),
+      event_id String,
+      event_type LowCardinality(String),
+      ingested DateTime64(3, 'UTC'),
+      raw String CODEC(ZSTD(3)),
+      INDEX idx_parent parent_entity_id TYPE bloom_filter(0.01) GRANULARITY 1
+    ) ENGINE = ${mt('ReplacingMergeTree')}(ingested)
+    PARTITION BY toYYYYMM(timestamp)
+    ORDER BY (tenant_id, host_id, entity_id, timestamp, event_id)
+    TTL toDateTime(timestamp) + INTERVAL ${Math.trunc(o.retentionDays)} DAY
+    SETTINGS index_granularity = 1024, ${DURABLE_INSERTS}`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS process_lifecycle_mv TO process_lifecycle AS
+    ${PROCESS_LIFECYCLE_SELECT}`,
   ];
 }
