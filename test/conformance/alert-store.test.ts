@@ -290,6 +290,38 @@ for (const impl of implementations) {
       assert.deepEqual((await store.groups({ tenantId: 'nobody', limit: 10 }, 'rule')), { groups: [], next: null, total_groups: 0 });
     });
 
+    test('groups and totals kept in alert_groups answer as the alerts themselves: after repeats, triage and bulk triage, every page', async () => {
+      const levels: Level[] = ['low', 'medium', 'high', 'critical'];
+      const spec = (i: number): AlertSpec => ({ tenant: 'sum', host: `h${i % 3}`, rule: `r${i % 5}`, level: levels[i % 4], event: `s${i}`, at: at(i % 40),
+        process: i % 7 === 0 ? undefined : `p${i % 11}`, exe: '/bin/x', cmd: `x ${i}` });
+      await store.write(Array.from({ length: 60 }, (_, i) => alert(spec(i))));
+      await store.write([alert({ tenant: 'sum-other', host: 'h0', rule: 'r0', event: 'o1', at: at(50) })]);
+      const first = alert(spec(3));
+      await store.write([{ ...first, event_ids: ['s3b'], first_seen: at(1), last_seen: at(55) }]); // a repeat widens its groups
+      await store.triage('sum', alert(spec(4)).id, 'ana', { action: 'close', reason: 'done', disposition: 'benign' });
+      await store.triage('sum', alert(spec(5)).id, 'ana', { action: 'acknowledge' });
+      await store.bulkTriage({ tenantId: 'sum', hostIds: ['h1'], severities: ['high'] }, 'ana', { action: 'close', reason: 'bulk', disposition: 'false_positive' });
+      await store.bulkTriage({ tenantId: 'sum', ruleId: 'r2' }, 'ana', { action: 'acknowledge' });
+      // `from` at the epoch selects every alert but is answered from the alerts rows, not the summary.
+      const direct = { from: new Date(0) };
+      for (const f of [{}, { statuses: ['open' as const] }, { severities: ['high', 'low'] }, { statuses: ['closed' as const, 'acknowledged' as const], severities: ['high'] }]) {
+        assert.equal(await store.count({ tenantId: 'sum', ...f }), await store.count({ tenantId: 'sum', ...f, ...direct }), JSON.stringify(f));
+        for (const by of ['rule', 'host', 'process'] as const) {
+          const pages = async (extra: object) => {
+            const out: unknown[] = [];
+            let cursor: string | undefined;
+            do {
+              const page = await store.groups({ tenantId: 'sum', ...f, ...extra, limit: 2, cursor }, by);
+              out.push(page.total_groups, ...page.groups);
+              cursor = page.next ?? undefined;
+            } while (cursor);
+            return out;
+          };
+          assert.deepEqual(await pages({}), await pages(direct), `${by} ${JSON.stringify(f)}`);
+        }
+      }
+    });
+
     test('bulk triage: acts on the filtered selection it would change, bounded, says how many changed and remain', async () => {
       const t = 'bulk';
       await store.write(Array.from({ length: 12 }, (_, i) => alert({ tenant: t, event: `b${i}`, at: at(i), host: i < 8 ? 'hA' : 'hB' })));

@@ -13,8 +13,8 @@ import { inTransaction, migratePostgres, openPool } from '../postgres-migrations
 import { mergeRepeat, type Alert } from '../../detect/alerts.ts';
 import { matchingException, type AlertException } from '../../detect/exceptions.ts';
 import {
-  GROUP_COLUMN, LEVEL_RANK_SQL, LEVEL_RISK, STATUS_COUNTS_SQL, decodeCursor, decodeGroupCursor, encodeCursor, encodeGroupCursor, groupOf,
-  newExceptionId, processLabel, type GroupRow,
+  GROUP_COLUMN, GROUP_SUMMARY_INSERT, GroupCells, LEVEL_RANK_SQL, LEVEL_RISK, STATUS_COUNTS_SQL, SUMMARY_STATUS_COUNTS_SQL, decodeCursor,
+  decodeGroupCursor, encodeCursor, encodeGroupCursor, groupOf, newExceptionId, processLabel, summaryAnswers, walkGroupKeys, type GroupRow,
 } from './sqlite.ts';
 import {
   MAX_BULK, MAX_EXCEPTIONS, TooManyExceptionsError, bucketTime,
@@ -24,6 +24,8 @@ import {
 } from './types.ts';
 
 export const MIGRATION_LOCK = 0x76616c74; // 'valt': the advisory lock key of alert migrations
+/** The advisory lock (with the tenant's hash) under which a transaction changes a tenant's alert_groups rows. */
+const GROUPS_LOCK = 0x76616c67; // 'valg'
 
 export const MIGRATIONS: string[][] = [[
   `CREATE TABLE alerts (
@@ -71,6 +73,14 @@ export const MIGRATIONS: string[][] = [[
       ORDER BY e.created_at DESC LIMIT 1)
     WHERE status = 'suppressed'`,
   'DROP TABLE alert_suppressions',
+], [
+  // Issue 18 benchmark: the group summary (as the SQLite store's migration 3), filled from the alerts already stored.
+  `CREATE TABLE alert_groups (
+    tenant_id TEXT NOT NULL, kind TEXT NOT NULL, key TEXT COLLATE "C" NOT NULL, status TEXT NOT NULL, level TEXT NOT NULL,
+    n INTEGER NOT NULL, occ BIGINT NOT NULL, first_seen TEXT COLLATE "C" NOT NULL, last_seen TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (tenant_id, kind, key, status, level))`,
+  'CREATE INDEX alert_groups_by_time ON alert_groups (tenant_id, kind, last_seen DESC, key DESC)',
+  GROUP_SUMMARY_INSERT('rule'), GROUP_SUMMARY_INSERT('host'), GROUP_SUMMARY_INSERT('process'),
 ]];
 
 const COLUMNS = 'id, doc, status, assignee, close_reason, disposition, exception_id, updated_at, last_seen';
@@ -113,6 +123,7 @@ export class PostgresAlertStore implements AlertStore {
     return this.transaction(async (client) => {
       const stored: StoredAlert[] = [];
       const exceptions = new Map<string, AlertException[]>();
+      const cells = new GroupCells();
       for (const a of alerts) {
         const pair = JSON.stringify([a.tenant_id, a.rule.id]);
         if (!exceptions.has(pair)) exceptions.set(pair, await this.activeExceptions(client, a.tenant_id, a.rule.id, nowText));
@@ -126,17 +137,33 @@ export class PostgresAlertStore implements AlertStore {
           a.process_entity_id ?? '', a.occurrences ?? 1]);
         if (r.rowCount === 1) {
           stored.push({ ...a, status, assignee: null, close_reason: null, disposition: null, exception_id: exceptionId, comments: [], updated_at: nowText });
-        } else await this.mergeRepeat(client, a, nowText);
+          cells.add({ tenant_id: a.tenant_id, rule_id: a.rule.id, host_id: a.host_id ?? '', process_entity_id: a.process_entity_id ?? '', status, level: a.rule.level },
+            1, a.occurrences ?? 1, a.first_seen, a.last_seen);
+        } else await this.mergeRepeat(client, a, nowText, cells);
+      }
+      const rows = cells.sorted();
+      if (rows.length) {
+        await this.lockGroups(client, rows.map((c) => c.tenant_id));
+        const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((c) => c[k]);
+        await client.query(`INSERT INTO alert_groups (tenant_id, kind, key, status, level, n, occ, first_seen, last_seen)
+          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::text[], $9::text[])
+          ON CONFLICT (tenant_id, kind, key, status, level) DO UPDATE SET n = alert_groups.n + excluded.n, occ = alert_groups.occ + excluded.occ,
+            first_seen = LEAST(alert_groups.first_seen, excluded.first_seen), last_seen = GREATEST(alert_groups.last_seen, excluded.last_seen)`,
+        [col('tenant_id'), col('kind'), col('key'), col('status'), col('level'), col('n'), col('occ'), col('first_seen'), col('last_seen')]);
       }
       return stored;
     });
   }
 
   /** A repeat of a stored alert (same id) widens it and counts one more occurrence; a re-delivery changes nothing. */
-  private async mergeRepeat(db: Queryable, repeat: Alert, now: string): Promise<void> {
-    const r = await db.query<{ doc: Alert }>('SELECT doc FROM alerts WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [repeat.tenant_id, repeat.id]);
-    const merged = r.rows[0] && mergeRepeat(r.rows[0].doc, repeat);
+  private async mergeRepeat(db: Queryable, repeat: Alert, now: string, cells: GroupCells): Promise<void> {
+    const r = await db.query<{ doc: Alert; tenant_id: string; rule_id: string; host_id: string; process_entity_id: string; status: string; level: string; occurrences: number }>(
+      `SELECT doc, tenant_id, rule_id, host_id, process_entity_id, status, level, occurrences FROM alerts WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+      [repeat.tenant_id, repeat.id]);
+    const row = r.rows[0];
+    const merged = row && mergeRepeat(row.doc, repeat);
     if (!merged) return;
+    cells.add(row, 0, (merged.occurrences ?? 1) - Number(row.occurrences), merged.first_seen, merged.last_seen);
     await db.query('UPDATE alerts SET first_seen = $1, last_seen = $2, doc = $3, occurrences = $4, updated_at = $5 WHERE tenant_id = $6 AND id = $7',
       [merged.first_seen, merged.last_seen, JSON.stringify(merged), merged.occurrences ?? 1, now, repeat.tenant_id, repeat.id]);
   }
@@ -145,6 +172,34 @@ export class PostgresAlertStore implements AlertStore {
     const r = await db.query<ExceptionRow>(`SELECT ${EXCEPTION_COLUMNS} FROM alert_exceptions WHERE tenant_id = $1 AND rule_id = $2
       AND (expires_at IS NULL OR expires_at > $3) ORDER BY created_at, id`, [tenantId, ruleId, now]);
     return r.rows;
+  }
+
+  /**
+   * Serialises changes to the tenants' alert_groups rows (writers add to them at the end of their transaction,
+   * triage recomputes them from the alerts): a recount then sees every committed change and none is lost.
+   */
+  private async lockGroups(db: Queryable, tenants: string[]): Promise<void> {
+    for (const t of [...new Set(tenants)].sort()) await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [GROUPS_LOCK, t]);
+  }
+
+  /** Recomputes the alert_groups rows of every key the alerts `ids` have (after their status changed); in the caller's transaction. */
+  private async refreshGroups(db: Queryable, tenantId: string, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.lockGroups(db, [tenantId]);
+    for (const kind of ['rule', 'host', 'process'] as const) {
+      const keys = `SELECT DISTINCT ${GROUP_COLUMN[kind]} FROM alerts WHERE tenant_id = $1 AND id = ANY($2)`;
+      await db.query(`DELETE FROM alert_groups WHERE tenant_id = $1 AND kind = '${kind}' AND key IN (${keys})`, [tenantId, ids]);
+      await db.query(GROUP_SUMMARY_INSERT(kind, `WHERE tenant_id = $1 AND ${GROUP_COLUMN[kind]} IN (${keys})`), [tenantId, ids]);
+    }
+  }
+
+  /** alert_groups terms of a filter that summaryAnswers, its parameters appended to `params`. */
+  private summaryWhere(f: AlertFilter, kind: GroupBy, params: unknown[]): string[] {
+    const param = (v: unknown) => `$${params.push(v)}`;
+    const where = [`tenant_id = ${param(f.tenantId)}`, `kind = ${param(kind)}`];
+    if (f.severities?.length) where.push(`level = ANY(${param(f.severities)})`);
+    if (f.statuses?.length) where.push(`status = ANY(${param(f.statuses)})`);
+    return where;
   }
 
   /** WHERE terms of a filter, its parameters appended to `params`. */
@@ -190,13 +245,47 @@ export class PostgresAlertStore implements AlertStore {
   }
 
   async count(f: AlertFilter): Promise<number> {
+    if (summaryAnswers(f)) {
+      const params: unknown[] = [];
+      const where = this.summaryWhere(f, 'host', params); // every alert is in one host row
+      return Number((await this.pool.query<{ n: string }>(`SELECT COALESCE(SUM(n), 0) AS n FROM alert_groups WHERE ${where.join(' AND ')}`, params)).rows[0].n);
+    }
     const params: unknown[] = [];
     const where = this.where(f, params);
     const r = await this.pool.query<{ n: string }>(`SELECT COUNT(*) AS n FROM alerts WHERE ${where.join(' AND ')}`, params);
     return Number(r.rows[0].n);
   }
 
+  /** A grouped page from alert_groups (summaryAnswers): the page's keys by walking rows in time order, then their sums. */
+  private async summaryGroups(q: AlertQuery, by: GroupBy): Promise<{ rows: GroupRow[]; total: number }> {
+    const base: unknown[] = [];
+    const cond = this.summaryWhere(q, by, base).join(' AND ');
+    const cursor = q.cursor ? decodeGroupCursor(q.cursor, by) : undefined;
+    const totalQuery = this.pool.query<{ n: string }>(`SELECT COUNT(DISTINCT key) AS n FROM alert_groups WHERE ${cond}`, base);
+    totalQuery.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+    const keys = await walkGroupKeys(q.limit, cursor, async (after, n) => {
+      const params = [...base];
+      const p = (v: unknown) => `$${params.push(v)}`;
+      return (await this.pool.query<{ key: string; last_seen: string }>(`SELECT key, last_seen FROM alert_groups WHERE ${cond}
+        ${after ? `AND (last_seen, key) < (${p(after[0])}, ${p(after[1])})` : ''} ORDER BY last_seen DESC, key DESC LIMIT ${p(n)}`, params)).rows;
+    }, async (fresh) => {
+      const params = [...base];
+      const p = (v: unknown) => `$${params.push(v)}`;
+      return new Set((await this.pool.query<{ key: string }>(`SELECT DISTINCT key FROM alert_groups WHERE ${cond} AND key = ANY(${p(fresh)})
+        AND (last_seen, key) >= (${p(cursor![0])}, ${p(cursor![1])})`, params)).rows.map((r) => r.key));
+    });
+    const params = [...base];
+    const rows = keys.length === 0 ? [] : (await this.pool.query<GroupRow>(`SELECT key, SUM(n) AS n, SUM(occ) AS occ, MAX(${LEVEL_RANK_SQL}) AS rank,
+      MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen, ${SUMMARY_STATUS_COUNTS_SQL} FROM alert_groups
+      WHERE ${cond} AND key = ANY($${params.push(keys)}) GROUP BY key ORDER BY MAX(last_seen) DESC, key DESC`, params)).rows;
+    return { rows, total: Number((await totalQuery).rows[0].n) };
+  }
+
   async groups(q: AlertQuery, by: GroupBy): Promise<{ groups: AlertGroup[]; next: string | null; total_groups: number }> {
+    if (summaryAnswers(q)) {
+      const { rows, total } = await this.summaryGroups(q, by);
+      return this.groupPage(q, by, rows, total);
+    }
     const column = `${GROUP_COLUMN[by]} COLLATE "C"`;
     const params: unknown[] = [];
     const where = this.where(q, params);
@@ -211,11 +300,18 @@ export class PostgresAlertStore implements AlertStore {
     const r = await this.pool.query<GroupRow>(`SELECT ${column} AS key, COUNT(*) AS n, SUM(occurrences) AS occ, MAX(${LEVEL_RANK_SQL}) AS rank,
       MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen, ${STATUS_COUNTS_SQL} ${base} ${having}
       ORDER BY MAX(last_seen) DESC, ${column} DESC LIMIT ${param(q.limit + 1)}`, params);
-    const page = r.rows.slice(0, q.limit).map(groupOf);
+    return this.groupPage(q, by, r.rows, total);
+  }
+
+  /** Groups of a page (limit + 1 rows) labelled from each key's latest alert, with the next cursor. */
+  private async groupPage(q: AlertQuery, by: GroupBy, rows: GroupRow[], total: number): Promise<{ groups: AlertGroup[]; next: string | null; total_groups: number }> {
+    const page = rows.slice(0, q.limit).map(groupOf);
     const labelled = page.filter((g) => by !== 'host' && g.key !== '');
     if (labelled.length) {
-      const latest = await this.pool.query<{ key: string; host_id: string; doc: Alert }>(`SELECT DISTINCT ON (${GROUP_COLUMN[by]}) ${GROUP_COLUMN[by]} AS key, host_id, doc
-        FROM alerts WHERE tenant_id = $1 AND ${GROUP_COLUMN[by]} = ANY($2) ORDER BY ${GROUP_COLUMN[by]}, last_seen DESC, id DESC`,
+      // One index probe per key (its latest alert), not every alert of the page's keys.
+      const latest = await this.pool.query<{ key: string; host_id: string; doc: Alert }>(`SELECT k.key, a.host_id, a.doc
+        FROM unnest($2::text[]) AS k(key) CROSS JOIN LATERAL (SELECT host_id, doc FROM alerts
+          WHERE tenant_id = $1 AND ${GROUP_COLUMN[by]} = k.key ORDER BY last_seen DESC, id DESC LIMIT 1) a`,
       [q.tenantId, labelled.map((g) => g.key)]);
       const byKey = new Map(latest.rows.map((x) => [x.key, x]));
       for (const g of labelled) {
@@ -225,7 +321,7 @@ export class PostgresAlertStore implements AlertStore {
       }
     }
     const last = page.at(-1);
-    return { groups: page, next: r.rows.length > q.limit && last ? encodeGroupCursor(by, last.last_seen, last.key) : null, total_groups: total };
+    return { groups: page, next: rows.length > q.limit && last ? encodeGroupCursor(by, last.last_seen, last.key) : null, total_groups: total };
   }
 
   async get(tenantId: string, id: string): Promise<StoredAlert | undefined> {
@@ -262,6 +358,7 @@ export class PostgresAlertStore implements AlertStore {
           await update('status = status');
           break;
       }
+      if (t.action === 'acknowledge' || t.action === 'close') await this.refreshGroups(client, tenantId, [id]);
     });
     return this.get(tenantId, id);
   }
@@ -290,6 +387,7 @@ export class PostgresAlertStore implements AlertStore {
         UPDATE alerts SET ${assignments}, updated_at = ${param(new Date().toISOString())} FROM sel WHERE alerts.tenant_id = $1 AND alerts.id = sel.id
         RETURNING alerts.id`, params);
       const changed = updated.rows.map((r) => r.id);
+      if (t.action !== 'assign') await this.refreshGroups(client, f.tenantId, changed);
       return { matched, changed, remaining: eligible - changed.length };
     });
   }

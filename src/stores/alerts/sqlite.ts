@@ -16,6 +16,20 @@ import {
   type LevelBucket, type StoredAlert, type TriageAction,
 } from './types.ts';
 
+/** The column a grouping groups by. */
+export const GROUP_COLUMN: Record<GroupBy, string> = { rule: 'rule_id', host: 'host_id', process: 'process_entity_id' };
+
+/**
+ * alert_groups: per tenant, grouping (kind), key, status and level, how many alerts, their occurrences and time
+ * span. Kept in the transaction of every change (writes add, triage recomputes the keys it touched), so a list
+ * grouped by rule, host or process and the total, filtered by nothing but status and severity, read a few rows
+ * instead of aggregating every alert of the tenant.
+ */
+export const GROUP_SUMMARY_INSERT = (kind: GroupBy, where = '') => `INSERT INTO alert_groups
+  (tenant_id, kind, key, status, level, n, occ, first_seen, last_seen)
+  SELECT tenant_id, '${kind}', ${GROUP_COLUMN[kind]}, status, level, COUNT(*), SUM(occurrences), MIN(first_seen), MAX(last_seen)
+  FROM alerts ${where} GROUP BY tenant_id, ${GROUP_COLUMN[kind]}, status, level`;
+
 export const MIGRATIONS: string[][] = [[
   `CREATE TABLE alerts (
     tenant_id TEXT NOT NULL, id TEXT NOT NULL, host_id TEXT NOT NULL, rule_id TEXT NOT NULL, level TEXT NOT NULL,
@@ -62,6 +76,14 @@ export const MIGRATIONS: string[][] = [[
       ORDER BY e.created_at DESC LIMIT 1)
     WHERE status = 'suppressed'`,
   'DROP TABLE alert_suppressions',
+], [
+  // Issue 18 benchmark: the group summary (GROUP_SUMMARY_INSERT), filled from the alerts already stored.
+  `CREATE TABLE alert_groups (
+    tenant_id TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL, level TEXT NOT NULL,
+    n INTEGER NOT NULL, occ INTEGER NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, kind, key, status, level))`,
+  'CREATE INDEX alert_groups_by_time ON alert_groups (tenant_id, kind, last_seen DESC, key DESC)',
+  GROUP_SUMMARY_INSERT('rule'), GROUP_SUMMARY_INSERT('host'), GROUP_SUMMARY_INSERT('process'),
 ]];
 
 /** Weight of an alert's level in a host's risk score. */
@@ -101,12 +123,74 @@ export function decodeGroupCursor(c: string, by: GroupBy): [string, string] {
   throw new Error('invalid cursor');
 }
 
-/** The column a grouping groups by. */
-export const GROUP_COLUMN: Record<GroupBy, string> = { rule: 'rule_id', host: 'host_id', process: 'process_entity_id' };
-
 /** `CASE level …` as the level's rank in SEVERITY_ORDER (0 for unknown levels). */
 export const LEVEL_RANK_SQL = `CASE level ${SEVERITY_ORDER.map((l, i) => `WHEN '${l}' THEN ${i}`).join(' ')} ELSE 0 END`;
 export const STATUS_COUNTS_SQL = ALERT_STATUSES.map((s) => `SUM(CASE WHEN status = '${s}' THEN 1 ELSE 0 END) AS n_${s}`).join(', ');
+/** The same over alert_groups rows. */
+export const SUMMARY_STATUS_COUNTS_SQL = ALERT_STATUSES.map((s) => `SUM(CASE WHEN status = '${s}' THEN n ELSE 0 END) AS n_${s}`).join(', ');
+
+/** Whether alert_groups answers a filter: the tenant, statuses and severities, nothing else. */
+export function summaryAnswers(f: AlertFilter): boolean {
+  for (const [k, v] of Object.entries(f)) {
+    if (v === undefined || k === 'tenantId' || k === 'statuses' || k === 'severities' || k === 'limit' || k === 'cursor') continue;
+    if (k === 'dispositions' && Array.isArray(v) && v.length === 0) continue;
+    return false;
+  }
+  return true;
+}
+
+/** One alert_groups row's change: alerts and occurrences added, the span widened. */
+export interface GroupCell { tenant_id: string; kind: GroupBy; key: string; status: string; level: string; n: number; occ: number; first_seen: string; last_seen: string }
+
+/** Changes to alert_groups, one per row, applied at the end of a write (sorted, so concurrent writers lock rows in one order). */
+export class GroupCells {
+  private readonly cells = new Map<string, GroupCell>();
+
+  add(a: { tenant_id: string; rule_id: string; host_id: string; process_entity_id: string; status: string; level: string },
+    n: number, occ: number, firstSeen: string, lastSeen: string): void {
+    for (const kind of ['rule', 'host', 'process'] as const) {
+      const key = kind === 'rule' ? a.rule_id : kind === 'host' ? a.host_id : a.process_entity_id;
+      const id = JSON.stringify([a.tenant_id, kind, key, a.status, a.level]);
+      const c = this.cells.get(id);
+      if (!c) { this.cells.set(id, { tenant_id: a.tenant_id, kind, key, status: a.status, level: a.level, n, occ, first_seen: firstSeen, last_seen: lastSeen }); continue; }
+      c.n += n; c.occ += occ;
+      if (firstSeen < c.first_seen) c.first_seen = firstSeen;
+      if (lastSeen > c.last_seen) c.last_seen = lastSeen;
+    }
+  }
+
+  sorted(): GroupCell[] {
+    return [...this.cells.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
+  }
+}
+
+/**
+ * The first `limit + 1` keys of a grouped list, in its order (latest last_seen first, then key descending), read
+ * from alert_groups rows in (last_seen, key) descending order: a key first met there is met at its latest row, so
+ * keys come in the groups' order. Past a cursor, a key whose latest row is before the cursor is on an earlier page
+ * (`above` names those). Rows come in chunks (`rows(after, n)`: the next n rows strictly after `after`).
+ */
+export async function walkGroupKeys(limit: number, cursor: [string, string] | undefined,
+  rows: (after: [string, string] | undefined, n: number) => Promise<{ key: string; last_seen: string }[]>,
+  above: (keys: string[]) => Promise<Set<string>>): Promise<string[]> {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  const n = Math.max(64, (limit + 1) * 4);
+  let after = cursor;
+  for (;;) {
+    const chunk = await rows(after, n);
+    const fresh: string[] = [];
+    for (const r of chunk) if (!seen.has(r.key)) { seen.add(r.key); fresh.push(r.key); }
+    const earlier = cursor && fresh.length ? await above(fresh) : new Set<string>();
+    for (const k of fresh) {
+      if (earlier.has(k)) continue;
+      out.push(k);
+      if (out.length > limit) return out;
+    }
+    if (chunk.length < n) return out;
+    after = [chunk[n - 1].last_seen, chunk[n - 1].key];
+  }
+}
 
 export interface GroupRow {
   key: string; n: number | string; occ: number | string; rank: number | string; first_seen: string; last_seen: string;
@@ -159,6 +243,7 @@ export class SqliteAlertStore implements AlertStore {
     const nowText = now.toISOString();
     const exceptions = new Map<string, AlertException[]>();
     const stored: StoredAlert[] = [];
+    const cells = new GroupCells();
     this.db.exec('BEGIN IMMEDIATE');
     try {
       for (const a of alerts) {
@@ -171,8 +256,14 @@ export class SqliteAlertStore implements AlertStore {
           JSON.stringify(a), nowText, a.process_entity_id ?? '', a.occurrences ?? 1);
         if (Number(r.changes) === 1) {
           stored.push({ ...a, status, assignee: null, close_reason: null, disposition: null, exception_id: exceptionId, comments: [], updated_at: nowText });
-        } else this.mergeRepeat(a, nowText);
+          cells.add({ tenant_id: a.tenant_id, rule_id: a.rule.id, host_id: a.host_id ?? '', process_entity_id: a.process_entity_id ?? '', status, level: a.rule.level },
+            1, a.occurrences ?? 1, a.first_seen, a.last_seen);
+        } else this.mergeRepeat(a, nowText, cells);
       }
+      const upsert = this.db.prepare(`INSERT INTO alert_groups (tenant_id, kind, key, status, level, n, occ, first_seen, last_seen)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, kind, key, status, level) DO UPDATE SET n = n + excluded.n,
+        occ = occ + excluded.occ, first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`);
+      for (const c of cells.sorted()) upsert.run(c.tenant_id, c.kind, c.key, c.status, c.level, c.n, c.occ, c.first_seen, c.last_seen);
       this.db.exec('COMMIT');
     } catch (err) {
       this.db.exec('ROLLBACK');
@@ -182,10 +273,13 @@ export class SqliteAlertStore implements AlertStore {
   }
 
   /** A repeat of a stored alert (same id) widens it and counts one more occurrence; a re-delivery changes nothing. */
-  private mergeRepeat(repeat: Alert, now: string): void {
-    const row = this.db.prepare('SELECT doc FROM alerts WHERE tenant_id = ? AND id = ?').get(repeat.tenant_id, repeat.id) as { doc: string } | undefined;
+  private mergeRepeat(repeat: Alert, now: string, cells: GroupCells): void {
+    const row = this.db.prepare(`SELECT doc, tenant_id, rule_id, host_id, process_entity_id, status, level, occurrences FROM alerts
+      WHERE tenant_id = ? AND id = ?`).get(repeat.tenant_id, repeat.id) as
+      { doc: string; tenant_id: string; rule_id: string; host_id: string; process_entity_id: string; status: string; level: string; occurrences: number } | undefined;
     const merged = row && mergeRepeat(JSON.parse(row.doc) as Alert, repeat);
     if (!merged) return;
+    cells.add(row, 0, (merged.occurrences ?? 1) - Number(row.occurrences), merged.first_seen, merged.last_seen);
     this.db.prepare('UPDATE alerts SET first_seen = ?, last_seen = ?, doc = ?, occurrences = ?, updated_at = ? WHERE tenant_id = ? AND id = ?')
       .run(merged.first_seen, merged.last_seen, JSON.stringify(merged), merged.occurrences ?? 1, now, repeat.tenant_id, repeat.id);
   }
@@ -250,13 +344,59 @@ export class SqliteAlertStore implements AlertStore {
     return { alerts: page.map((r) => this.view(q.tenantId, r)), next };
   }
 
+  /** alert_groups rows of a filter that summaryAnswers (a grouping's rows). */
+  private summaryWhere(f: AlertFilter, kind: GroupBy): { where: string[]; params: string[] } {
+    const where = ['tenant_id = ?', 'kind = ?'];
+    const params: string[] = [f.tenantId, kind];
+    if (f.severities?.length) { where.push(`level IN (${f.severities.map(() => '?').join(', ')})`); params.push(...f.severities); }
+    if (f.statuses?.length) { where.push(`status IN (${f.statuses.map(() => '?').join(', ')})`); params.push(...f.statuses); }
+    return { where, params };
+  }
+
+  /** Recomputes the alert_groups rows of every key the alerts `ids` have (after their status changed); in the caller's transaction. */
+  private refreshGroups(tenantId: string, ids: string[]): void {
+    if (ids.length === 0) return;
+    for (const kind of ['rule', 'host', 'process'] as const) {
+      const keys = `SELECT DISTINCT ${GROUP_COLUMN[kind]} FROM alerts WHERE tenant_id = ? AND id IN (SELECT value FROM json_each(?))`;
+      this.db.prepare(`DELETE FROM alert_groups WHERE tenant_id = ? AND kind = ? AND key IN (${keys})`).run(tenantId, kind, tenantId, JSON.stringify(ids));
+      this.db.prepare(GROUP_SUMMARY_INSERT(kind, `WHERE tenant_id = ? AND ${GROUP_COLUMN[kind]} IN (${keys})`)).run(tenantId, tenantId, JSON.stringify(ids));
+    }
+  }
+
   async count(f: AlertFilter): Promise<number> {
+    if (summaryAnswers(f)) {
+      const { where, params } = this.summaryWhere(f, 'host'); // every alert is in one host row
+      return Number((this.db.prepare(`SELECT COALESCE(SUM(n), 0) AS n FROM alert_groups WHERE ${where.join(' AND ')}`).get(...params) as { n: number }).n);
+    }
     const { where, params } = this.where(f);
     return Number((this.db.prepare(`SELECT COUNT(*) AS n FROM alerts WHERE ${where.join(' AND ')}`).get(...params) as { n: number }).n);
   }
 
+  /** A grouped page from alert_groups (summaryAnswers): the page's keys by walking rows in time order, then their sums. */
+  private async summaryGroups(q: AlertQuery, by: GroupBy): Promise<{ rows: GroupRow[]; total: number }> {
+    const { where, params } = this.summaryWhere(q, by);
+    const cond = where.join(' AND ');
+    const cursor = q.cursor ? decodeGroupCursor(q.cursor, by) : undefined;
+    const keys = await walkGroupKeys(q.limit, cursor, async (after, n) => this.db.prepare(`SELECT key, last_seen FROM alert_groups WHERE ${cond}
+      ${after ? 'AND (last_seen < ? OR (last_seen = ? AND key < ?))' : ''} ORDER BY last_seen DESC, key DESC LIMIT ?`)
+      .all(...params, ...(after ? [after[0], after[0], after[1]] : []), n) as unknown as { key: string; last_seen: string }[],
+    async (fresh) => new Set((this.db.prepare(`SELECT DISTINCT key FROM alert_groups WHERE ${cond} AND key IN (SELECT value FROM json_each(?))
+      AND (last_seen > ? OR (last_seen = ? AND key >= ?))`).all(...params, JSON.stringify(fresh), cursor![0], cursor![0], cursor![1]) as { key: string }[])
+      .map((r) => r.key)));
+    const rows = keys.length === 0 ? [] : this.db.prepare(`SELECT key, SUM(n) AS n, SUM(occ) AS occ, MAX(${LEVEL_RANK_SQL}) AS rank,
+      MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen, ${SUMMARY_STATUS_COUNTS_SQL} FROM alert_groups
+      WHERE ${cond} AND key IN (SELECT value FROM json_each(?)) GROUP BY key ORDER BY MAX(last_seen) DESC, key DESC`)
+      .all(...params, JSON.stringify(keys)) as unknown as GroupRow[];
+    const total = Number((this.db.prepare(`SELECT COUNT(DISTINCT key) AS n FROM alert_groups WHERE ${cond}`).get(...params) as { n: number }).n);
+    return { rows, total };
+  }
+
   async groups(q: AlertQuery, by: GroupBy): Promise<{ groups: AlertGroup[]; next: string | null; total_groups: number }> {
     const column = GROUP_COLUMN[by];
+    if (summaryAnswers(q)) {
+      const { rows, total } = await this.summaryGroups(q, by);
+      return this.groupPage(q, by, rows, total);
+    }
     const { where, params } = this.where(q);
     const having: string[] = [];
     const havingParams: string[] = [];
@@ -270,6 +410,12 @@ export class SqliteAlertStore implements AlertStore {
       MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen, ${STATUS_COUNTS_SQL} ${base} ${having.join(' ')}
       ORDER BY MAX(last_seen) DESC, ${column} DESC LIMIT ?`).all(...params, ...havingParams, q.limit + 1) as unknown as GroupRow[];
     const total = Number((this.db.prepare(`SELECT COUNT(*) AS n FROM (SELECT 1 ${base})`).get(...params) as { n: number }).n);
+    return this.groupPage(q, by, rows, total);
+  }
+
+  /** Groups of a page (limit + 1 rows) labelled, with the next cursor. */
+  private groupPage(q: AlertQuery, by: GroupBy, rows: GroupRow[], total: number): { groups: AlertGroup[]; next: string | null; total_groups: number } {
+    const column = GROUP_COLUMN[by];
     const page = rows.slice(0, q.limit).map(groupOf);
     const latest = this.db.prepare(`SELECT host_id, doc FROM alerts WHERE tenant_id = ? AND ${column} = ? ORDER BY last_seen DESC, id DESC LIMIT 1`);
     for (const g of page) {
@@ -303,14 +449,22 @@ export class SqliteAlertStore implements AlertStore {
     const now = new Date().toISOString();
     const set = (sql: string, ...params: (string | null)[]) =>
       this.db.prepare(`UPDATE alerts SET ${sql}, updated_at = ? WHERE tenant_id = ? AND id = ?`).run(...params, now, tenantId, id);
-    switch (t.action) {
-      case 'acknowledge': set("status = CASE WHEN status = 'open' THEN 'acknowledged' ELSE status END"); break;
-      case 'assign': set('assignee = ?', t.assignee); break;
-      case 'close': set("status = 'closed', close_reason = ?, disposition = ?", t.reason, t.disposition); break;
-      case 'comment':
-        this.db.prepare('INSERT INTO alert_comments (tenant_id, alert_id, author, text, at) VALUES (?, ?, ?, ?, ?)').run(tenantId, id, actor, t.text, now);
-        set('status = status');
-        break;
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      switch (t.action) {
+        case 'acknowledge': set("status = CASE WHEN status = 'open' THEN 'acknowledged' ELSE status END"); break;
+        case 'assign': set('assignee = ?', t.assignee); break;
+        case 'close': set("status = 'closed', close_reason = ?, disposition = ?", t.reason, t.disposition); break;
+        case 'comment':
+          this.db.prepare('INSERT INTO alert_comments (tenant_id, alert_id, author, text, at) VALUES (?, ?, ?, ?, ?)').run(tenantId, id, actor, t.text, now);
+          set('status = status');
+          break;
+      }
+      if (t.action === 'acknowledge' || t.action === 'close') this.refreshGroups(tenantId, [id]);
+      this.db.exec('COMMIT');
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
     }
     return this.get(tenantId, id);
   }
@@ -334,6 +488,7 @@ export class SqliteAlertStore implements AlertStore {
       const changed = (this.db.prepare(`UPDATE alerts SET ${assignments}, updated_at = ? WHERE tenant_id = ? AND id IN
         (SELECT id FROM alerts ${selection} ORDER BY last_seen DESC, id DESC LIMIT ?) RETURNING id`)
         .all(...values, now, f.tenantId, ...params, ...changeParams, max) as { id: string }[]).map((r) => r.id);
+      if (t.action !== 'assign') this.refreshGroups(f.tenantId, changed);
       this.db.exec('COMMIT');
       return { matched, changed, remaining: eligible - changed.length };
     } catch (err) {

@@ -1,0 +1,112 @@
+// bench:alert-list — the alert list's reads at the store level, SQLite and PostgreSQL (127.0.0.1:5432, a
+// throw-away database; skipped when unreachable): 100,000 alerts (150 rules, 20 hosts, ~one process each, a
+// fifth closed), then the p50/p95 of each read the API makes for GET /alerts: the plain page with its total and
+// the groups by rule, host and process with their total, unfiltered and filtered (status=open, one host, one
+// severity), first pages and second pages (cursor).
+//   node bench/alert-list.ts [--alerts 100000] [--requests 100] [--store sqlite|postgres|both]
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Alert } from '../src/detect/alerts.ts';
+import { PostgresAlertStore } from '../src/stores/alerts/postgres.ts';
+import { SqliteAlertStore } from '../src/stores/alerts/sqlite.ts';
+import type { AlertFilter, AlertStore, GroupBy } from '../src/stores/alerts/types.ts';
+import { createTempDatabase } from '../test/support/postgres.ts';
+
+const { values } = parseArgs({ options: {
+  alerts: { type: 'string', default: '100000' }, requests: { type: 'string', default: '100' }, store: { type: 'string', default: 'both' },
+} });
+const ALERTS = Number(values.alerts);
+const REQUESTS = Number(values.requests);
+const TENANT = 'default';
+const HOSTS = 20;
+const PROCESSES = 1_000_000;
+const SPAN_MS = 7 * 86_400_000;
+const START_MS = Date.now() - SPAN_MS;
+const hostId = (h: number) => `agt-bench${String(h).padStart(4, '0')}`;
+
+async function populate(store: AlertStore): Promise<void> {
+  await store.migrate();
+  const levels = ['low', 'medium', 'high', 'critical', 'informational'] as const;
+  for (let a = 0; a < ALERTS; a += 1000) {
+    const batch: Alert[] = [];
+    for (let j = a; j < Math.min(ALERTS, a + 1000); j++) {
+      const p = Math.floor((j * 7919) % PROCESSES);
+      const h = p % HOSTS;
+      const at = new Date(START_MS + Math.floor(p * (SPAN_MS / PROCESSES))).toISOString();
+      batch.push({
+        id: `bench-alert-${j}`, tenant_id: TENANT, host_id: hostId(h), process_entity_id: `e${h}-${Math.floor(p / HOSTS)}`, occurrences: 1,
+        rule: { id: `bench-rule-${j % 150}`, title: `Bench rule ${j % 150}`, author: 'Vigil bench', level: levels[j % levels.length], references: [], type: 'single' },
+        mitre: [], events: [], event_ids: [`bench-event-${j}`], first_seen: at, last_seen: at,
+        process: { entity_id: `e${h}-${Math.floor(p / HOSTS)}`, pid: 2, ppid: 1, parent_entity_id: '', executable: '/usr/bin/curl',
+          command_line: `curl --job ${p}`, start: at, exit: null, user_name: 'alice', user_id: '1000' },
+      } as Alert);
+    }
+    await store.write(batch);
+  }
+  // A fifth closed, a tenth acknowledged (bulk triage in bounded calls).
+  for (let h = 0; h < HOSTS; h += 5) {
+    await store.bulkTriage({ tenantId: TENANT, hostIds: [hostId(h)] }, 'bench', { action: 'close', disposition: 'benign', reason: 'bench' }, 100_000);
+  }
+  await store.bulkTriage({ tenantId: TENANT, hostIds: [hostId(1), hostId(11)] }, 'bench', { action: 'acknowledge' }, 100_000);
+}
+
+const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? 0;
+const ms = (x: number) => Math.round(x * 10) / 10;
+
+type Read = { name: string; run: () => Promise<unknown> };
+
+function reads(store: AlertStore): Read[] {
+  const base: AlertFilter = { tenantId: TENANT };
+  const filters: [string, AlertFilter][] = [
+    ['all', base], ['open', { ...base, statuses: ['open'] }], ['host', { ...base, hostIds: [hostId(3)] }], ['high', { ...base, severities: ['high'] }],
+  ];
+  const out: Read[] = [];
+  for (const [fname, f] of filters) {
+    out.push({ name: `list ${fname}`, run: () => Promise.all([store.list({ ...f, limit: 100 }), store.count(f)]) });
+    for (const by of ['rule', 'host', 'process'] as GroupBy[]) {
+      out.push({ name: `groups ${by} ${fname}`, run: () => Promise.all([store.groups({ ...f, limit: 50 }, by), store.count(f)]) });
+      out.push({ name: `groups ${by} ${fname} p2`, run: async () => {
+        const first = await store.groups({ ...f, limit: 50 }, by);
+        const t0 = performance.now();
+        if (first.next) await Promise.all([store.groups({ ...f, limit: 50, cursor: first.next }, by), store.count(f)]);
+        return performance.now() - t0;
+      } });
+    }
+  }
+  return out;
+}
+
+async function measure(name: string, store: AlertStore): Promise<void> {
+  const t0 = performance.now();
+  await populate(store);
+  console.log(`${name}: ${ALERTS.toLocaleString()} alerts written in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  let worst = 0;
+  for (const r of reads(store)) {
+    const xs: number[] = [];
+    for (let i = 0; i < REQUESTS; i++) {
+      const s = performance.now();
+      const v = await r.run();
+      xs.push(typeof v === 'number' ? v : performance.now() - s);
+    }
+    worst = Math.max(worst, percentile(xs, 0.95));
+    console.log(`${name} ${r.name}: p50 ${ms(percentile(xs, 0.5))} ms, p95 ${ms(percentile(xs, 0.95))} ms`);
+  }
+  console.log(JSON.stringify({ bench: 'alert-list', store: name, alerts: ALERTS, worst_p95_ms: ms(worst) }));
+}
+
+if (values.store !== 'postgres') {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-alerts-'));
+  const store = new SqliteAlertStore(join(dir, 'detection.db'));
+  try { await measure('sqlite', store); } finally { await store.close(); rmSync(dir, { recursive: true, force: true }); }
+}
+if (values.store !== 'sqlite') {
+  let db: Awaited<ReturnType<typeof createTempDatabase>> | undefined;
+  try { db = await createTempDatabase('benchalerts'); } catch (err) { console.log(`postgres: skipped (${(err as Error).message})`); }
+  if (db) {
+    const store = new PostgresAlertStore({ ...db.config, max: 5 });
+    try { await measure('postgres', store); } finally { await store.close(); await db.drop(); }
+  }
+}
