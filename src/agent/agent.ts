@@ -50,6 +50,8 @@ export interface AgentOptions {
   selfPids?: number[];
   /** User names for uids (default: /etc/passwd, re-read when a uid is unknown). */
   userName?: (uid: number) => string | undefined;
+  /** Group names for gids (default: /etc/group, re-read when a gid is unknown). */
+  groupName?: (gid: number) => string | undefined;
   batchEvents?: number;
   batchIntervalMs?: number;
   heartbeatMs?: number;
@@ -117,13 +119,15 @@ export class Agent {
     this.spool = await Spool.open(join(this.o.dataDir, 'spool'), { maxBytes: this.o.spoolBytes, segmentBytes: SPOOL_SEGMENT_BYTES, syncIntervalMs: SPOOL_SYNC_MS });
     const cache = new ProcessCache(this.identity.agentId, { selfPids: this.o.selfPids });
     const names = new UserNames();
+    const groups = new UserNames('/etc/group'); // the same name:x:id: layout as /etc/passwd
     const userName = this.o.userName ?? ((uid: number) => names.lookup(uid));
+    const groupName = this.o.groupName ?? ((gid: number) => groups.lookup(gid));
     if (this.o.runningProcesses) cache.seed(this.o.runningProcesses(userName));
     this.ctx = createBuildContext({
       hostId: this.identity.agentId,
       agent: { id: this.identity.agentId, hostname: osHostname(), tenantId: this.identity.tenantId, version: AGENT_VERSION },
       host: { os: { platform: platform(), kernel: release() } },
-      cache, userName,
+      cache, userName, groupName,
     }, this.loadSequence());
     this.loadPolicies();
     if (this.o.runningProcesses) for (const obs of snapshotObservations(cache, Date.now())) this.onObservation(obs);

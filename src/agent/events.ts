@@ -27,6 +27,8 @@ export interface BuildContext {
   nextSequence(): number;
   /** User name for a uid (e.g. from /etc/passwd), when known. */
   userName?(uid: number): string | undefined;
+  /** Group name for a gid (e.g. from /etc/group), when known. */
+  groupName?(gid: number): string | undefined;
   /** The `agent` and `host` fields of every event, made once and deeply frozen (events share them, and the
    * batch encoder reuses the bytes of frozen messages). */
   readonly eventAgent: VigilEvent['agent'];
@@ -220,10 +222,14 @@ function userFields(obs: Observation, cached: CachedProcess | undefined, ctx: Bu
     if (name !== undefined) user.name = name;
   }
   const effective = obs.type === 'privilege_change' ? (obs.newUid ?? obs.euid) : obs.euid;
-  if (effective !== undefined) user.effective = { id: String(effective) };
+  if (effective !== undefined) user.effective = named(String(effective), ctx.userName?.(effective));
   const gid = obs.type === 'privilege_change' ? (obs.newGid ?? obs.gid) : obs.gid;
-  if (gid !== undefined) user.group = { id: String(gid) };
+  if (gid !== undefined) user.group = named(String(gid), ctx.groupName?.(gid));
   return user;
+}
+
+function named(id: string, name: string | undefined): { id: string; name?: string } {
+  return name === undefined ? { id } : { id, name };
 }
 
 function addTypeSpecificFields(ev: VigilEvent, obs: Observation): void {

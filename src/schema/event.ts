@@ -88,7 +88,7 @@ export interface VigilEvent {
     sequence?: number; // host-monotonic ordering hint
   };
   process?: ProcessFields;
-  user?: { id?: string; name?: string; effective?: { id?: string }; group?: { id?: string } };
+  user?: { id?: string; name?: string; effective?: { id?: string; name?: string }; group?: { id?: string; name?: string } };
   host?: { id?: string; hostname?: string; os?: { platform?: string; kernel?: string } };
   file?: { path?: string; target_path?: string; mode?: string; owner?: string };
   source?: { ip?: string; port?: number };

@@ -131,8 +131,8 @@ const EVENT_SPEC: Spec = compile('', {
   user: {
     id: str(BOUNDS.short),
     name: str(BOUNDS.name),
-    effective: { id: str(BOUNDS.short) },
-    group: { id: str(BOUNDS.short) },
+    effective: { id: str(BOUNDS.short), name: str(BOUNDS.name) },
+    group: { id: str(BOUNDS.short), name: str(BOUNDS.name) },
   },
   host: {
     id: ID,

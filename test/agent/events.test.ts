@@ -109,7 +109,10 @@ test('events naming only a pid are enriched from the cache; process_end marks it
 });
 
 test('process_fork inherits the parent image; file events carry file fields', () => {
-  const ctx = context();
+  const ctx = createBuildContext({
+    hostId: 'host-9', agent: { id: 'agent-1', hostname: 'box', tenantId: 't1', version: '0.1.0' }, cache: new ProcessCache('host-9'),
+    userName: (uid) => ({ 0: 'root', 1000: 'jim' } as Record<number, string>)[uid], groupName: (gid) => (gid === 27 ? 'sudo' : undefined),
+  });
   ctx.cache.upsert({ pid: 70, ppid: 1, startTimeMs: 100, executable: '/usr/sbin/sshd', args: ['sshd'] });
   const fork = buildEvent({ type: 'process_fork', timeMs: 300, pid: 71, ppid: 70, startTimeMs: 300 }, ctx);
   assert.equal(fork.process!.executable, '/usr/sbin/sshd');
@@ -196,4 +199,15 @@ test('the second read of /proc, once the sensor runs, ends the snapshot processe
   ]);
   assert.equal(events[3].process?.parent?.entity_id, processEntityId('host-9', 8, 2_500), 'parents first, so the child finds the new pid 8');
   assert.deepEqual(reconcileObservations(cache, running, 6_000), [], 'nothing left to reconcile');
+});
+
+test('the effective user and the group are named too (a setuid to root says root)', () => {
+  const ctx = createBuildContext({
+    hostId: 'host-9', agent: { id: 'agent-1', hostname: 'box', tenantId: 't1', version: '0.1.0' }, cache: new ProcessCache('host-9'),
+    userName: (uid) => ({ 0: 'root', 1000: 'jim' } as Record<number, string>)[uid], groupName: (gid) => (gid === 27 ? 'sudo' : undefined),
+  });
+  ctx.cache.upsert({ pid: 70, ppid: 1, startTimeMs: 1_000, executable: '/usr/bin/sudo', args: ['sudo', 'id'], uid: 1000 });
+  const ev = buildEvent({ type: 'privilege_change', timeMs: 2_000, pid: 70, startTimeMs: 1_000, uid: 1000, euid: 1000, newUid: 0, gid: 1000, newGid: 27 }, ctx);
+  assert.deepEqual(ev.user, { id: '1000', name: 'jim', effective: { id: '0', name: 'root' }, group: { id: '27', name: 'sudo' } });
+  assert.equal(validateEvent(structuredClone(ev)).ok, true);
 });

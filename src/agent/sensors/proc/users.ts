@@ -1,6 +1,6 @@
-// User names for uids from /etc/passwd, cached; re-read on a miss at most once per reload interval
-// (new accounts appear without restarting the agent). Directory-service users (LDAP, sssd) that are
-// not in the file stay unnamed: the uid is always reported.
+// Names for uids from /etc/passwd (or gids from /etc/group: the same name:x:id: layout), cached; re-read on a
+// miss at most once per reload interval (new accounts appear without restarting the agent). Directory-service
+// users and groups (LDAP, sssd) that are not in the file stay unnamed: the id is always reported.
 
 import { readFileSync } from 'node:fs';
 import { parsePasswd } from './parse.ts';
