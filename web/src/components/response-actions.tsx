@@ -18,7 +18,7 @@ interface ActionSpec { path: string; label: string; explain: string; inputs: Inp
 const ACTIONS: ActionSpec[] = [
   { path: 'isolate', label: 'Isolate', explain: 'cuts the host off the network except for its connection to Vigil.', inputs: [{ name: 'reason', label: 'Reason (audited)' }] },
   { path: 'release', label: 'Release', explain: 'ends the isolation and restores the network.', inputs: [{ name: 'reason', label: 'Reason (audited)' }] },
-  { path: 'get-file', label: 'Collect file', explain: 'uploads this file from the host as an artefact, with its SHA-256.', inputs: [{ name: 'path', label: 'Path on the host' }] },
+  { path: 'get-file', label: 'Collect file', explain: 'uploads this file from the host as an artefact, with its SHA-256.', inputs: [{ name: 'path', label: 'Path on the host' }, { name: 'reason', label: 'Reason (audited)' }] },
 ];
 
 /** The request body: every filled input, numbers as numbers. */
@@ -91,7 +91,8 @@ export function ResponseActions({ host }: { host: Host }) {
     body: bodyOf(a, values),
   }), ['ir-actions']);
   const close = () => { setPending(null); setValues({}); };
-  const required = (a: ActionSpec) => a.inputs.filter((i) => i.name !== 'reason');
+  // Every input is required, the reason too: the server keeps it on the action and in the ledger.
+  const missing = (a: ActionSpec) => a.inputs.filter((i) => !values[i.name]?.trim());
   return (
     <Stack>
       <Group>{ACTIONS.map((a) => <Button key={a.path} variant="light" color={a.path === 'release' ? 'green' : 'red'} onClick={() => { issue.reset(); setPending(a); }}>{a.label}</Button>)}</Group>
@@ -103,11 +104,11 @@ export function ResponseActions({ host }: { host: Host }) {
             <Text size="sm">This {pending.explain}</Text>
             {pending.inputs.map((i, n) => (
               <TextInput key={i.name} label={i.label} description={i.description} value={values[i.name] ?? ''} data-autofocus={n === 0 || undefined}
-                required={i.name !== 'reason'} onChange={(e) => { const v = e.currentTarget.value; setValues((old) => ({ ...old, [i.name]: v })); }} />
+                required onChange={(e) => { const v = e.currentTarget.value; setValues((old) => ({ ...old, [i.name]: v })); }} />
             ))}
             <Group justify="flex-end">
               <Button variant="default" onClick={close}>Cancel</Button>
-              <Button color="red" disabled={required(pending).some((i) => !values[i.name])} loading={issue.isPending}
+              <Button color="red" disabled={missing(pending).length > 0} loading={issue.isPending}
                 onClick={() => issue.mutate(pending, { onSettled: close })}>{pending.label}</Button>
             </Group>
           </Stack>

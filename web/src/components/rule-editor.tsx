@@ -20,7 +20,7 @@ function CompileErrors({ error }: { error: unknown }) {
   );
 }
 
-const hoursOf = (ms: number) => { const h = ms / 3_600_000; return h >= 1 ? `${h.toFixed(h < 10 ? 1 : 0)} h` : `${Math.max(1, Math.round(ms / 60_000))} min`; };
+const hoursOf = (ms: number) => { const h = ms / 3_600_000; return h >= 1 ? `${Number(h.toFixed(h < 10 ? 1 : 0))} h` : `${Math.max(1, Math.round(ms / 60_000))} min`; };
 
 /** What a dry run read and found: the server's summary, and plainly whether it covered the whole range. */
 function TestResult({ r }: { r: RuleTestResult }) {

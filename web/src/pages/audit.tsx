@@ -4,7 +4,7 @@
 // of it are outside the view, and why. Those allowed (the platform's tenant, the super-admin) can list the
 // entries recorded without a tenant (?tenant=_anonymous: login calls, refused credentials).
 
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { Alert, Button, Card, Code, Group, Pagination, ScrollArea, SegmentedControl, Stack, Table, Text, Title } from '@mantine/core';
 import { useQuery } from '@tanstack/react-query';
 import { useSearchParams } from 'react-router';
@@ -57,10 +57,14 @@ function windowOf(d: LedgerPage, from: number) {
 }
 
 function Entries({ size, tenant }: { size: number; tenant?: string }) {
-  const pages = Math.max(1, Math.ceil(size / PAGE));
-  const [page, setPage] = useState(pages);
+  // The checkpoint may lag the log: the pages reach as far as the server has said it read, and one more while it has more.
+  const [seen, setSeen] = useState(size);
+  const [page, setPage] = useState(Math.max(1, Math.ceil(size / PAGE)));
   const from = (page - 1) * PAGE;
   const entries = useLedgerEntries(from, PAGE, tenant);
+  const reached = entries.data ? Math.max(entries.data.range?.to ?? 0, entries.data.next !== null ? entries.data.next + 1 : 0) : 0;
+  useEffect(() => { if (reached > seen) setSeen(reached); }, [reached, seen]);
+  const pages = Math.max(1, Math.ceil(Math.max(size, seen) / PAGE));
   const hosts = useHostNames();
   const users = useUserNames();
   return (
@@ -74,7 +78,7 @@ function Entries({ size, tenant }: { size: number; tenant?: string }) {
               {w.range && (
                 <Text size="sm" data-testid="ledger-range">
                   Indexes {w.range.from.toLocaleString()}–{Math.max(w.range.from, w.range.to - 1).toLocaleString()}: {w.entries.length} shown
-                  {w.hidden > 0 && <>; <Text span fw={600} inherit>{w.hidden} outside this view</Text>{d.hidden_reason ? ` (${d.hidden_reason})` : ''}. Missing indexes are these, not removed entries: verification below checks the whole log</>}
+                  {w.hidden > 0 && <>; <Text span fw={600} inherit>{w.hidden} outside this view</Text>{d.hidden_reason ? `: ${d.hidden_reason}` : ''}</>}
                   {w.hidden === 0 && ', none hidden'}.
                 </Text>
               )}

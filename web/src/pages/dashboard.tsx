@@ -47,7 +47,7 @@ function Charts({ o }: { o: Overview }) {
       </ChartCard>
       <ChartCard title="Alerts by severity">
         <BarChart data={o.alerts_by_severity}><CartesianGrid strokeDasharray="3 3" /><XAxis dataKey="t" tickFormatter={clock} /><YAxis allowDecimals={false} />
-          <Tooltip labelFormatter={(t) => clock(String(t))} /><Legend />
+          <Tooltip labelFormatter={(t) => clock(String(t))} /><Legend itemSorter={(item) => SEVERITIES.indexOf(String(item.value) as (typeof SEVERITIES)[number])} />
           {SEVERITIES.map((s) => <Bar key={s} dataKey={(row: Overview['alerts_by_severity'][number]) => row[s] ?? 0} name={s} stackId="a" fill={`var(--mantine-color-${SEVERITY_COLOURS[s]}-6)`} />)}
         </BarChart>
       </ChartCard>

@@ -24,8 +24,15 @@ const STATUS_CHOICES = [{ value: 'open,acknowledged', label: 'Open and acknowled
 /** The copyright line ATT&CK's licence asks to reproduce wherever its content is shown (src/detect/mitre-table.json). */
 const ATTRIBUTION = '© 2025 The MITRE Corporation. This work is reproduced and distributed with the permission of The MITRE Corporation.';
 
+/** ATT&CK's tactic names (the API gives the short names, e.g. command-and-control), by tactic id. */
+const TACTIC_NAMES: Record<string, string> = {
+  TA0043: 'Reconnaissance', TA0042: 'Resource Development', TA0001: 'Initial Access', TA0002: 'Execution', TA0003: 'Persistence',
+  TA0004: 'Privilege Escalation', TA0005: 'Defense Evasion', TA0006: 'Credential Access', TA0007: 'Discovery', TA0008: 'Lateral Movement',
+  TA0009: 'Collection', TA0011: 'Command and Control', TA0010: 'Exfiltration', TA0040: 'Impact',
+};
+
 const attackUrl = (id: string) => `https://attack.mitre.org/techniques/${id.replace('.', '/')}/`;
-const tacticTitle = (name: string) => name.replace(/-/g, ' ');
+const tacticTitle = (id: string | null, name: string) => (id && TACTIC_NAMES[id]) || name.replace(/-/g, ' ').replace(/^./, (c) => c.toUpperCase());
 
 /** What a technique's count opens: the alert list for each rule carrying it, and a hunt for events tagged with it. */
 function TechniqueMenu({ id, alerts, rules, status }: { id: string; alerts: number; rules: { id: string; title: string }[]; status: string }) {
@@ -33,8 +40,8 @@ function TechniqueMenu({ id, alerts, rules, status }: { id: string; alerts: numb
   return (
     <Menu position="bottom-end" withinPortal>
       <Menu.Target>
-        <UnstyledButton aria-label={`${alerts} alerts with ${id}`} data-count={alerts}>
-          <Badge size="sm" variant="light" style={{ cursor: 'pointer', flexShrink: 0, maxWidth: 'none', overflow: 'visible' }}>{alerts.toLocaleString()} alert{alerts === 1 ? '' : 's'}</Badge>
+        <UnstyledButton aria-label={`${alerts} alerts with ${id}`} data-count={alerts} style={{ flexShrink: 0 }}>
+          <Badge size="sm" variant="light" style={{ cursor: 'pointer', maxWidth: 'none', overflow: 'visible' }} styles={{ label: { overflow: 'visible' } }}>{alerts.toLocaleString()} alert{alerts === 1 ? '' : 's'}</Badge>
         </UnstyledButton>
       </Menu.Target>
       <Menu.Dropdown maw={420}>
@@ -59,8 +66,8 @@ function TacticGrid({ stats, focus, status, rulesOf }: { stats: MitreStats; focu
       {stats.tactics.map((tactic) => (
         <Card key={tactic.name} withBorder data-tactic={tactic.name}>
           <Group justify="space-between" mb="xs" wrap="nowrap" align="flex-start">
-            <Title order={5} tt="capitalize">{tacticTitle(tactic.name)}</Title>
-            {tactic.id && <Text size="xs" c="dimmed">{tactic.id}</Text>}
+            <Title order={5}>{tacticTitle(tactic.id, tactic.name)}</Title>
+            {tactic.id && <Anchor href={`https://attack.mitre.org/tactics/${tactic.id}/`} target="_blank" rel="noreferrer" size="xs" c="dimmed">{tactic.id}</Anchor>}
           </Group>
           <Stack gap={6}>
             {tactic.techniques.map((t) => (
@@ -108,10 +115,10 @@ export function MitrePage() {
       <QueryState query={stats} what="MITRE statistics">
         {(s) => (
           <Stack>
-            <Text size="sm" c="dimmed" data-testid="mitre-summary">
-              Alerts per technique over all {s.alerts.toLocaleString()} {status === 'all' ? '' : 'open or acknowledged '}alerts
-              ({s.techniques.length} technique{s.techniques.length === 1 ? '' : 's'}); an alert counts once under each of its techniques, and
-              under each tactic of the technique. Tactics in kill-chain order.
+            <Text size="sm" c="dimmed" data-testid="mitre-summary" data-alerts={s.alerts}>
+              Counted over every {status === 'all' ? '' : 'open or acknowledged '}alert: {s.alerts.toLocaleString()} alert{s.alerts === 1 ? '' : 's'},
+              {' '}{s.techniques.length} technique{s.techniques.length === 1 ? '' : 's'} among them. An alert counts once under each of its
+              techniques, and under each tactic of the technique. Tactics in kill-chain order.
             </Text>
             <TacticGrid stats={s} focus={focus} status={status} rulesOf={rulesOf} />
           </Stack>

@@ -2,12 +2,12 @@
 // needs: collected, partial, not collected, with the reason), the totals and a coverage filter (kept in the URL);
 // enable/disable in place, delete custom rules, and upload a Sigma rule (dry-run over a chosen range before saving).
 
-import { useState } from 'react';
+import { useMemo, useState } from 'react';
 import { Badge, Button, Group, Modal, Select, Stack, Switch, Text, TextInput, Title } from '@mantine/core';
 import { useSearchParams } from 'react-router';
 import { useApiAction, useRules, type RuleList } from '../api/queries.ts';
 import type { Rule } from '../api/types.ts';
-import { CoverageBadge, LEVEL_ORDER, SeverityBadge } from '../components/badges.tsx';
+import { CoverageBadge, LEVEL_ORDER, NO_ELLIPSIS, SeverityBadge } from '../components/badges.tsx';
 import { ErrorState, QueryState } from '../components/query-state.tsx';
 import { RuleEditor } from '../components/rule-editor.tsx';
 import { SortableTable, type Column } from '../components/sortable-table.tsx';
@@ -55,16 +55,17 @@ function CoverageTotals({ list, onPick }: { list: RuleList; onPick: (c: string) 
   );
 }
 
-const COLUMNS: Column<Rule>[] = [
+/** The columns; `named` writes the rule ids a coverage reason mentions (a correlation's references) as titles. */
+const columnsFor = (named: (text: string | undefined) => string | undefined): Column<Rule>[] => [
   { key: 'enabled', label: 'On', render: (r) => <EnableSwitch rule={r} /> },
   { key: 'title', label: 'Title', render: (r) => r.title, sortValue: (r) => r.title, wrap: true },
   { key: 'level', label: 'Level', render: (r) => <SeverityBadge level={r.level} />, sortValue: (r) => LEVEL_ORDER[r.level] ?? 0 },
-  { key: 'source', label: 'Source', render: (r) => <Badge variant="light" color="gray">{r.source ?? '—'}</Badge>, sortValue: (r) => r.source ?? '' },
+  { key: 'source', label: 'Source', render: (r) => <Badge variant="light" color="gray" styles={NO_ELLIPSIS}>{r.source ?? '—'}</Badge>, sortValue: (r) => r.source ?? '' },
   { key: 'author', label: 'Author', render: (r) => r.author ?? '—', sortValue: (r) => r.author ?? '' },
   { key: 'coverage', label: 'Coverage', wrap: true, sortValue: (r) => COVERAGE_RANK[r.coverage ?? ''] ?? 3, render: (r) => r.coverage ? (
     <Stack gap={2} maw={380}>
-      <Group gap={6} wrap="nowrap"><CoverageBadge coverage={r.coverage} reason={r.coverage_reason} />{r.coverage_logsource && <Text size="xs" ff="monospace" c="dimmed">{r.coverage_logsource}</Text>}</Group>
-      {r.coverage !== 'collected' && r.coverage_reason && <Text size="xs" c="dimmed" data-testid="coverage-reason">{r.coverage_reason}</Text>}
+      <Group gap={6} wrap="nowrap"><CoverageBadge coverage={r.coverage} reason={named(r.coverage_reason)} />{r.coverage_logsource && <Text size="xs" ff="monospace" c="dimmed">{r.coverage_logsource}</Text>}</Group>
+      {r.coverage !== 'collected' && r.coverage_reason && <Text size="xs" c="dimmed" data-testid="coverage-reason">{named(r.coverage_reason)}</Text>}
     </Stack>) : <Text size="xs" c="dimmed">—</Text> },
   { key: 'status', label: 'Status', render: (r) => r.status ?? '—', sortValue: (r) => r.status ?? '' },
   { key: 'actions', label: '', render: (r) => <DeleteButton rule={r} /> },
@@ -78,6 +79,11 @@ export function RulesPage() {
   const coverage = params.get('coverage') ?? 'all';
   const setCoverage = (v: string | null) => setParams(!v || v === 'all' ? {} : { coverage: v });
   const needle = search.toLowerCase();
+  const columns = useMemo(() => {
+    const titles = new Map((rules.data?.rules ?? []).map((r) => [r.id, r.title]));
+    const named = (text: string | undefined) => text?.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, (id) => (titles.has(id) ? `"${titles.get(id)}"` : id));
+    return columnsFor(named);
+  }, [rules.data]);
   return (
     <Stack>
       <Group justify="space-between">
@@ -95,7 +101,7 @@ export function RulesPage() {
             <Stack gap="xs">
               <CoverageTotals list={d} onPick={setCoverage} />
               {(coverage !== 'all' || needle) && <Text size="sm" c="dimmed" data-testid="rules-shown">{rows.length.toLocaleString()} of {d.rules.length.toLocaleString()} rules shown</Text>}
-              <SortableTable label="Rules" rows={rows} columns={COLUMNS} rowKey={(r) => r.id} initialSort={{ key: 'title', desc: false }} />
+              <SortableTable label="Rules" rows={rows} columns={columns} rowKey={(r) => r.id} initialSort={{ key: 'title', desc: false }} />
             </Stack>
           );
         }}

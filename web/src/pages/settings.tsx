@@ -163,7 +163,9 @@ function EnrolmentTokens() {
         <Alert color="green" title={`Token for ${t.max_uses ?? 'any number of'} agent(s), valid until ${formatTime(t.expires_at)}: copy it now, it is not shown again`} data-testid="enrolment-token">
           <Stack gap="sm">
             <Copyable value={t.token} label="token" testId="enrolment-token-value" />
-            <Text size="sm">Agents connect to <Code data-testid="agent-endpoint">{t.agent_endpoint ?? 'unknown (below)'}</Code>.</Text>
+            <Text size="sm">Agents connect to <Code data-testid="agent-endpoint">{t.agent_endpoint ?? 'unknown (below)'}</Code>.
+              {t.agent_endpoint && /^(127\.|localhost[:]|\[::1\])/.test(t.agent_endpoint) && <Text span c="orange" inherit fw={600}> This is a loopback address: only an agent on the server's own machine can reach it. For other hosts, start the server with <Code>--grpc 0.0.0.0:PORT</Code> (or set <Code>--agent-endpoint</Code>) and create a new token.</Text>}
+            </Text>
             {t.install_command ? (
               <>
                 <Text size="sm">
