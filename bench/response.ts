@@ -71,7 +71,7 @@ let peakRss = process.memoryUsage.rss();
 const rssBefore = peakRss;
 const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage.rss()); }, 20);
 const t0 = performance.now();
-const triage = await run('collect', { paths: [input], artifact: 'bench', max_size_mb: TRIAGE_MB + 1 });
+const triage = await run('collect', { paths: [input], artifact: 'bench', max_size_mb: TRIAGE_MB + 1, reason: 'bench' });
 const seconds = (performance.now() - t0) / 1000;
 clearInterval(sampler);
 if (triage.status !== 'succeeded') throw new Error(triage.error);

@@ -9,7 +9,7 @@
 
 import type { Alert } from '../detect/alerts.ts';
 import type { Level } from '../sigma/ir.ts';
-import type { CommandRecord, ResponseAction } from './model.ts';
+import { MAX_REASON_CHARS, type CommandRecord, type ResponseAction } from './model.ts';
 import type { Requester } from './dispatcher.ts';
 
 /** The response a rule names, e.g. `{ action: 'kill_process' }` or `{ action: 'collect_triage', params: {…} }`. */
@@ -84,7 +84,7 @@ export function planAutoResponse(alert: Alert, response: RuleResponse, policy: A
 
 /** What the responder needs of the dispatcher. */
 export interface CommandRequester {
-  request(who: Requester, hostId: string, action: string, params: unknown): Promise<CommandRecord>;
+  request(who: Requester, hostId: string, action: string, params: unknown, ttlMs?: number, reason?: string): Promise<CommandRecord>;
 }
 
 export class AutoResponder {
@@ -108,6 +108,7 @@ export class AutoResponder {
     if (!plan.run) return { skipped: plan.reason };
     this.recent.set(key, [...times, this.now()]);
     const who = { actor: `rule:${alert.rule.id}`, tenantId: alert.tenant_id, requestId: `alert:${alert.id}` };
-    return { command: await this.requester.request(who, plan.hostId, plan.action, plan.params) };
+    const reason = `automated response of rule '${alert.rule.title}' (${alert.rule.id}) to alert ${alert.id}`.slice(0, MAX_REASON_CHARS).toWellFormed();
+    return { command: await this.requester.request(who, plan.hostId, plan.action, plan.params, undefined, reason) };
   }
 }

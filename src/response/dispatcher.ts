@@ -16,7 +16,7 @@ import type { ArtifactChunk, CommandResult, ServerMessage, WireCommand } from '.
 import { UploadError, type ArtifactStore, type StoredUpload } from './artifacts.ts';
 import { isDeliverable, transition, type LifecycleEvent } from './lifecycle.ts';
 import {
-  isResponseAction, parseParams, ParamError, type ArtifactRecord, type CollectParams, type CommandRecord, type GetFileParams,
+  isResponseAction, parseParams, parseReason, ParamError, type ArtifactRecord, type CollectParams, type CommandRecord, type GetFileParams,
 } from './model.ts';
 import type { CommandQuery, CommandStore } from './store.ts';
 
@@ -131,11 +131,15 @@ export class ResponseDispatcher {
 
   // ---- requests (API, automated response) ----
 
-  /** Stores a new command (awaiting approval, or pending and sent at once when the agent is connected). */
-  async request(who: Requester, hostId: string, action: string, rawParams: unknown, ttlMs?: number): Promise<CommandRecord> {
+  /**
+   * Stores a new command (awaiting approval, or pending and sent at once when the agent is connected). `reason`
+   * (why, bounded) is kept on the command and in its `ir.requested` ledger record; the API requires one.
+   */
+  async request(who: Requester, hostId: string, action: string, rawParams: unknown, ttlMs?: number, reason?: string): Promise<CommandRecord> {
     if (!isResponseAction(action)) throw new ResponseError(400, `unknown response action '${action}'`);
     let params;
     try {
+      reason = parseReason(reason);
       params = parseParams(action, rawParams);
     } catch (err) {
       if (err instanceof ParamError) throw new ResponseError(400, err.message);
@@ -149,11 +153,13 @@ export class ResponseDispatcher {
     const c: CommandRecord = {
       id: `ir-${randomUUID()}`, tenantId: who.tenantId, hostId, action, params,
       status: action === 'isolate' && this.config.requireIsolationApproval ? 'awaiting_approval' : 'pending',
-      requestedBy: who.actor, requestedAt: now, expiresAt: now + (ttlMs ?? this.config.commandTtlMs ?? DAY),
+      requestedBy: who.actor, reason: reason ?? null, requestedAt: now, expiresAt: now + (ttlMs ?? this.config.commandTtlMs ?? DAY),
       approvedBy: null, updatedAt: now, deliveries: 0, result: null, error: null, artifactId: null,
     };
     // Audited before it exists: a command is never stored (and so never delivered) without its ledger record.
-    await this.audit(c, 'ir.requested', who.actor, { params: c.params as unknown as JsonValue, expires_at: new Date(c.expiresAt).toISOString() }, who.requestId);
+    await this.audit(c, 'ir.requested', who.actor, {
+      params: c.params as unknown as JsonValue, expires_at: new Date(c.expiresAt).toISOString(), ...(c.reason === null ? {} : { reason: c.reason }),
+    }, who.requestId);
     await this.o.store.insert(c);
     commandsTotal.inc({ action, outcome: 'requested' });
     return this.serial(c.id, () => this.deliver(c));

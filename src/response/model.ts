@@ -45,6 +45,8 @@ export interface CommandRecord {
   status: CommandStatus;
   /** The principal who asked (e.g. `apikey:<id>`, `user:<id>`, `rule:<id>` for automated response). */
   requestedBy: string;
+  /** Why it was asked: required of analysts (the API), set by automated response; null on commands stored before reasons were kept. */
+  reason: string | null;
   requestedAt: number;
   expiresAt: number;
   approvedBy: string | null;
@@ -106,9 +108,21 @@ function sizeCap(o: Record<string, unknown>, max: number, fallback: number): num
   return fallback;
 }
 
+/** Longest reason of a response request. */
+export const MAX_REASON_CHARS = 1000;
+
+/** A request's reason: 1 to MAX_REASON_CHARS characters, not only blanks; undefined when absent. Throws ParamError. */
+export function parseReason(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string' || v.trim() === '' || v.length > MAX_REASON_CHARS || !v.isWellFormed()) {
+    fail(`reason must be 1 to ${MAX_REASON_CHARS} characters of text`);
+  }
+  return v as string;
+}
+
 /** The optional reason, absent rather than undefined (the ledger records only JSON values). */
 function reasonOf(o: Record<string, unknown>): { reason?: string } {
-  const reason = optionalText(o, 'reason', 1000);
+  const reason = optionalText(o, 'reason', MAX_REASON_CHARS);
   return reason === undefined ? {} : { reason };
 }
 

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS ir_commands (
   params TEXT NOT NULL,
   status TEXT NOT NULL,
   requested_by TEXT NOT NULL,
+  reason TEXT,
   requested_at BIGINT NOT NULL,
   expires_at BIGINT NOT NULL,
   approved_by TEXT,
@@ -120,6 +121,7 @@ function commandOf(r: Row): CommandRecord {
   return {
     id: String(r.id), tenantId: String(r.tenant_id), hostId: String(r.host_id), action: String(r.action) as CommandRecord['action'],
     params: JSON.parse(String(r.params)), status: String(r.status) as CommandStatus, requestedBy: String(r.requested_by),
+    reason: r.reason == null ? null : String(r.reason),
     requestedAt: Number(r.requested_at), expiresAt: Number(r.expires_at), approvedBy: r.approved_by == null ? null : String(r.approved_by),
     updatedAt: Number(r.updated_at), deliveries: Number(r.deliveries), result: r.result == null ? null : JSON.parse(String(r.result)),
     error: r.error == null ? null : String(r.error), artifactId: r.artifact_id == null ? null : String(r.artifact_id),
@@ -145,6 +147,24 @@ export class SqlCommandStore implements CommandStore {
 
   async migrate(): Promise<void> {
     await this.db.exec(DDL);
+    // Stores made before reasons were kept: the column is added (PostgreSQL under the driver's advisory lock; a
+    // second process that added it first makes ALTER fail, and the column is then there).
+    if (!(await this.hasReasonColumn())) {
+      try {
+        await this.db.exec('ALTER TABLE ir_commands ADD COLUMN reason TEXT');
+      } catch (err) {
+        if (!(await this.hasReasonColumn())) throw err;
+      }
+    }
+  }
+
+  private async hasReasonColumn(): Promise<boolean> {
+    try {
+      await this.db.all('SELECT reason FROM ir_commands WHERE 1 = 0', []);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   close(): Promise<void> {
@@ -152,9 +172,9 @@ export class SqlCommandStore implements CommandStore {
   }
 
   async insert(c: CommandRecord): Promise<void> {
-    await this.db.run(`INSERT INTO ir_commands (id, tenant_id, host_id, action, params, status, requested_by, requested_at, expires_at,
-      approved_by, updated_at, deliveries, result, error, artifact_id) VALUES (${placeholders(15)})`, [
-      c.id, c.tenantId, c.hostId, c.action, JSON.stringify(c.params), c.status, c.requestedBy, c.requestedAt, c.expiresAt,
+    await this.db.run(`INSERT INTO ir_commands (id, tenant_id, host_id, action, params, status, requested_by, reason, requested_at, expires_at,
+      approved_by, updated_at, deliveries, result, error, artifact_id) VALUES (${placeholders(16)})`, [
+      c.id, c.tenantId, c.hostId, c.action, JSON.stringify(c.params), c.status, c.requestedBy, c.reason, c.requestedAt, c.expiresAt,
       c.approvedBy, c.updatedAt, c.deliveries, c.result === null ? null : JSON.stringify(c.result), c.error, c.artifactId]);
   }
 

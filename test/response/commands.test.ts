@@ -68,7 +68,7 @@ test('kill_process kills the process with that start time; the exit carries the 
   const exited = once(child, 'exit');
   await until('child in /proc', () => new ProcReader().stat(child.pid!));
   const r = await t.api(`/hosts/${a.agent.agentId}/kill-process`, {
-    method: 'POST', body: JSON.stringify({ pid: child.pid, start_time: new Date(startTimeOf(child.pid!)).toISOString(), signal: 'SIGKILL' }),
+    method: 'POST', body: JSON.stringify({ pid: child.pid, start_time: new Date(startTimeOf(child.pid!)).toISOString(), signal: 'SIGKILL', reason: 'test: kill the sleeper' }),
   });
   assert.equal(r.status, 202, JSON.stringify(r.body));
   const [code, signal] = await exited;
@@ -87,13 +87,13 @@ test('kill_process for a PID whose start time differs is refused and nothing is 
   await until('child in /proc', () => new ProcReader().stat(child.pid!));
   try {
     const wrongStart = startTimeOf(child.pid!) - 60_000; // the PID as it was used by an earlier process
-    const r = await t.api(`/hosts/${a.agent.agentId}/kill-process`, { method: 'POST', body: JSON.stringify({ pid: child.pid, start_time: wrongStart }) });
+    const r = await t.api(`/hosts/${a.agent.agentId}/kill-process`, { method: 'POST', body: JSON.stringify({ pid: child.pid, start_time: wrongStart, reason: 'test: wrong start time' }) });
     const done = await actionReaches(t, r.body.id, ['succeeded', 'failed']);
     assert.equal(done.status, 'failed');
     assert.match(done.error, /PID was reused/);
     assert.equal(child.exitCode, null);
     assert.equal(child.signalCode, null);
-    const byEntity = await t.api(`/hosts/${a.agent.agentId}/kill-process`, { method: 'POST', body: JSON.stringify({ pid: child.pid, entity_id: 'AAAAAAAAAAAAAAAAAAAAAA' }) });
+    const byEntity = await t.api(`/hosts/${a.agent.agentId}/kill-process`, { method: 'POST', body: JSON.stringify({ pid: child.pid, entity_id: 'AAAAAAAAAAAAAAAAAAAAAA', reason: 'test: wrong entity' }) });
     assert.match((await actionReaches(t, byEntity.body.id, ['failed'])).error, /PID was reused/);
     assert.equal(child.signalCode, null);
   } finally {
@@ -102,9 +102,35 @@ test('kill_process for a PID whose start time differs is refused and nothing is 
 });
 
 test('kill_process without a start time or entity id is refused at the API', async () => {
-  const r = await t.api(`/hosts/${a.agent.agentId}/kill-process`, { method: 'POST', body: JSON.stringify({ pid: 1234 }) });
+  const r = await t.api(`/hosts/${a.agent.agentId}/kill-process`, { method: 'POST', body: JSON.stringify({ pid: 1234, reason: 'test: pid alone' }) });
   assert.equal(r.status, 400);
   assert.match(r.body.detail, /start_time or entity_id/);
+});
+
+test('reasons: required for kill, file, triage, isolation and release; bounded; kept on the command, in GET /ir/actions and in ir.requested', async () => {
+  const host = `/hosts/${a.agent.agentId}`;
+  for (const [path, body] of [['kill-process', { pid: 1234, entity_id: 'E' }], ['get-file', { path: '/etc/hostname' }], ['collect', { paths: ['/tmp'] }],
+    ['isolate', {}], ['release', {}]] as const) {
+    const r = await t.api(`${host}/${path}`, { method: 'POST', body: JSON.stringify(body) });
+    assert.deepEqual([r.status, /reason/.test(JSON.stringify(r.body))], [400, true], `${path} without a reason`);
+  }
+  for (const reason of ['', '   ', 'x'.repeat(1001)]) {
+    const r = await t.api(`${host}/get-file`, { method: 'POST', body: JSON.stringify({ path: '/etc/hostname', reason }) });
+    assert.equal(r.status, 400, `reason ${JSON.stringify(reason).slice(0, 20)}`);
+  }
+  const reason = 'IR-7: copy of the dropper seen in alert 9f2c — ünïcode kept';
+  const r = await t.api(`${host}/get-file`, { method: 'POST', body: JSON.stringify({ path: '/etc/hostname', reason, expires_in_s: 60 }) });
+  assert.equal(r.status, 202);
+  assert.equal(r.body.reason, reason);
+  const listed = (await t.api(`/ir/actions?host_id=${a.agent.agentId}`)).body.actions.find((x: { id: string }) => x.id === r.body.id);
+  assert.equal(listed.reason, reason, 'GET /ir/actions shows it');
+  assert.equal((await t.api(`/ir/actions/${r.body.id}`)).body.reason, reason);
+  const requested = t.audit.records.find((x) => x.target === r.body.id && x.action === 'ir.requested');
+  assert.equal((requested?.detail as { reason?: string }).reason, reason, 'the ledger records it');
+  const list = await t.api(`${host}/list-processes`, { method: 'POST', body: JSON.stringify({ limit: 1 }) });
+  assert.deepEqual([list.status, list.body.reason], [202, null], 'listing processes needs no reason');
+  await actionReaches(t, r.body.id, ['succeeded', 'failed']);
+  await actionReaches(t, list.body.id, ['succeeded']);
 });
 
 test('a command for an offline agent waits, is delivered when the agent reconnects, and is not run twice', async () => {
@@ -171,7 +197,7 @@ test('a responder approves another principal\'s isolation request; then it is de
   await stopAgent();
   a = await startTestAgent(t, a.dataDir, { nft: async () => { applied++; } });
   await until('agent connected', () => a.agent.connected || undefined);
-  const r = await t.api(`/hosts/${a.agent.agentId}/isolate`, { method: 'POST', body: JSON.stringify({ dns: ['127.0.0.53'] }) });
+  const r = await t.api(`/hosts/${a.agent.agentId}/isolate`, { method: 'POST', body: JSON.stringify({ dns: ['127.0.0.53'], reason: 'two-person test' }) });
   const responder = await newKey('responder');
   const ok = await t.api(`/ir/actions/${r.body.id}/approve`, { method: 'POST', key: responder });
   assert.equal(ok.status, 200, JSON.stringify(ok.body));
@@ -183,7 +209,7 @@ test('a responder approves another principal\'s isolation request; then it is de
   assert.deepEqual(t.audit.actionsFor(r.body.id), ['ir.requested', 'ir.approved', 'ir.delivered', 'ir.running', 'ir.succeeded']);
   const host = await until('heartbeat says isolated', async () => (await t.api(`/hosts/${a.agent.agentId}`)).body.health?.isolated || undefined);
   assert.equal(host, true);
-  const rel = await t.api(`/hosts/${a.agent.agentId}/release`, { method: 'POST', body: '{}' });
+  const rel = await t.api(`/hosts/${a.agent.agentId}/release`, { method: 'POST', body: '{"reason":"done"}' });
   assert.equal((await actionReaches(t, rel.body.id, ['succeeded', 'failed'])).status, 'succeeded');
 });
 
@@ -241,6 +267,6 @@ test('a command that was running when the agent stopped is reported failed, not 
 test('listing refuses a malformed time and an unknown status', async () => {
   assert.equal((await t.api('/ir/actions?before=yesterday')).status, 400);
   assert.equal((await t.api('/ir/actions?status=done')).status, 400);
-  assert.equal((await t.api(`/hosts/${a.agent.agentId}/collect`, { method: 'POST', body: JSON.stringify({ paths: ['/tmp'], expires_in_s: 'soon' }) })).status, 400);
-  assert.equal((await t.api(`/hosts/${a.agent.agentId}/collect`, { method: 'POST', body: JSON.stringify({ paths: ['/tmp'], expires_in_s: 1e9 }) })).status, 400);
+  assert.equal((await t.api(`/hosts/${a.agent.agentId}/collect`, { method: 'POST', body: JSON.stringify({ paths: ['/tmp'], expires_in_s: 'soon', reason: 'r' }) })).status, 400);
+  assert.equal((await t.api(`/hosts/${a.agent.agentId}/collect`, { method: 'POST', body: JSON.stringify({ paths: ['/tmp'], expires_in_s: 1e9, reason: 'r' }) })).status, 400);
 });

@@ -32,7 +32,7 @@ test('the killed process\'s exit event arrives with the signal', { skip, timeout
     const events = async (type: string) => (await t.api(`/events?type=${type}&q=${marker}&limit=10`)).body.events as any[] | undefined;
     const started = await until('process_start stored', async () => (await events('process_start'))?.find((e) => e.process?.pid === child.pid), 30_000);
     const r = await t.api(`/hosts/${agent.agentId}/kill-process`, {
-      method: 'POST', body: JSON.stringify({ pid: child.pid, entity_id: started.process.entity_id, signal: 'SIGKILL' }),
+      method: 'POST', body: JSON.stringify({ pid: child.pid, entity_id: started.process.entity_id, signal: 'SIGKILL', reason: 'kill-exit test' }),
     });
     const done = await actionReaches(t, r.body.id, ['succeeded', 'failed'], 15_000);
     assert.equal(done.status, 'succeeded', done.error);

@@ -1,32 +1,53 @@
 // CommandStore conformance: the same cases against SQLite (a temporary file) and PostgreSQL (a uniquely named
 // database on 127.0.0.1:5432, or VIGIL_TEST_PG_HOST, dropped afterwards): tenant scoping, compare-and-set across
-// two handles (two processes), the expiry and per-host queries, artefact records.
+// two handles (two processes), the expiry and per-host queries, artefact records, reasons, and the migration of a
+// store made before reasons were kept.
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import pg from 'pg';
 import { createTempDatabase } from '../support/postgres.ts';
 import type { CommandRecord } from '../../src/response/model.ts';
 import { openPostgresCommandStore, openSqliteCommandStore, type CommandStore } from '../../src/response/store.ts';
 
 interface Opened { store: CommandStore; second(): CommandStore; dispose(): Promise<void> }
 
-const implementations: { name: string; open(): Promise<Opened> }[] = [
+/** The command table as stores made before reasons were kept created it, with one command. */
+const V1_TABLE = `CREATE TABLE ir_commands (id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, host_id TEXT NOT NULL, action TEXT NOT NULL,
+  params TEXT NOT NULL, status TEXT NOT NULL, requested_by TEXT NOT NULL, requested_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+  approved_by TEXT, updated_at BIGINT NOT NULL, deliveries INTEGER NOT NULL DEFAULT 0, result TEXT, error TEXT, artifact_id TEXT)`;
+const V1_ROW = `INSERT INTO ir_commands (id, tenant_id, host_id, action, params, status, requested_by, requested_at, expires_at, updated_at)
+  VALUES ('old', 't1', 'agt-1', 'get_file', '{"path":"/etc/hosts","max_bytes":1}', 'succeeded', 'user:u', 1, 2, 3)`;
+
+const implementations: { name: string; open(v1?: boolean): Promise<Opened> }[] = [
   {
     name: 'SQLite',
-    async open() {
+    async open(v1 = false) {
       const dir = mkdtempSync(join(tmpdir(), 'vigil-cmdstore-'));
       const path = join(dir, 'response.db');
+      if (v1) {
+        const db = new DatabaseSync(path);
+        db.exec(`${V1_TABLE}; ${V1_ROW}`);
+        db.close();
+      }
       return { store: openSqliteCommandStore(path), second: () => openSqliteCommandStore(path), dispose: async () => rmSync(dir, { recursive: true, force: true }) };
     },
   },
   {
     name: 'PostgreSQL',
-    async open() {
+    async open(v1 = false) {
       const db = await createTempDatabase('ir');
       const config = { ...db.config, max: 2 };
+      if (v1) {
+        const pool = new pg.Pool({ ...db.config, max: 1 });
+        await pool.query(V1_TABLE);
+        await pool.query(V1_ROW);
+        await pool.end();
+      }
       return {
         store: openPostgresCommandStore(config), second: () => openPostgresCommandStore(config),
         dispose: () => db.drop(),
@@ -38,7 +59,7 @@ const implementations: { name: string; open(): Promise<Opened> }[] = [
 function command(id: string, tenantId: string, expiresAt: number, o: Partial<CommandRecord> = {}): CommandRecord {
   return {
     id, tenantId, hostId: 'agt-1', action: 'kill_process', params: { pid: 42, signal: 'SIGKILL', entity_id: 'E' }, status: 'pending',
-    requestedBy: 'apikey:k', requestedAt: expiresAt - 1000, expiresAt, approvedBy: null, updatedAt: 0, deliveries: 0, result: null,
+    requestedBy: 'apikey:k', reason: 'contain the miner on agt-1', requestedAt: expiresAt - 1000, expiresAt, approvedBy: null, updatedAt: 0, deliveries: 0, result: null,
     error: null, artifactId: null, ...o,
   };
 }
@@ -73,6 +94,25 @@ for (const impl of implementations) {
         await o.store.insertArtifact(a);
         assert.deepEqual(await other.getArtifact('t1', 'art-1'), a);
         assert.equal(await other.getArtifact('t2', 'art-1'), undefined);
+        await o.store.insert(command('c5', 't1', 1_700_000_009_000, { reason: null }));
+        assert.equal((await other.get('t1', 'c5'))!.reason, null);
+      } finally {
+        await o.store.close();
+        await other.close();
+        await o.dispose();
+      }
+    });
+
+    test('a store made before reasons were kept gains the column (two processes migrating at once); old commands have none', async () => {
+      const o = await impl.open(true);
+      const other = o.second();
+      try {
+        await Promise.all([o.store.migrate(), other.migrate()]);
+        await o.store.migrate(); // idempotent
+        const old = (await o.store.get('t1', 'old'))!;
+        assert.deepEqual([old.action, old.reason, old.requestedBy], ['get_file', null, 'user:u']);
+        await o.store.insert(command('new', 't1', 1_700_000_001_000));
+        assert.equal((await other.get('t1', 'new'))!.reason, 'contain the miner on agt-1');
       } finally {
         await o.store.close();
         await other.close();

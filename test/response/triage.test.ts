@@ -167,7 +167,7 @@ test('end to end: collect and get_file reach the server, download with their SHA
     a = await startTestAgent(t, join(t.dir, 'agent'));
     await until('agent connected', () => a!.agent.connected || undefined);
     const host = a.agent.agentId;
-    const r = await t.api(`/hosts/${host}/collect`, { method: 'POST', body: JSON.stringify({ paths: [join(dir, 'logs')], artifact: 'incident-1', max_size_mb: 5 }) });
+    const r = await t.api(`/hosts/${host}/collect`, { method: 'POST', body: JSON.stringify({ paths: [join(dir, 'logs')], artifact: 'incident-1', max_size_mb: 5, reason: 'incident 1 triage' }) });
     assert.equal(r.status, 202, JSON.stringify(r.body));
     const done = await actionReaches(t, r.body.id, ['succeeded', 'failed']);
     assert.equal(done.status, 'succeeded', done.error);
@@ -183,14 +183,14 @@ test('end to end: collect and get_file reach the server, download with their SHA
     assert.deepEqual(custody.map((x) => x.action), ['ir.artifact.stored', 'ir.artifact.downloaded']);
     assert.ok(custody.every((x) => x.detail?.sha256 === done.result.archive_sha256));
 
-    const f = await t.api(`/hosts/${host}/get-file`, { method: 'POST', body: JSON.stringify({ path: join(dir, 'logs/auth.log') }) });
+    const f = await t.api(`/hosts/${host}/get-file`, { method: 'POST', body: JSON.stringify({ path: join(dir, 'logs/auth.log'), reason: 'auth log of incident 1' }) });
     const got = await actionReaches(t, f.body.id, ['succeeded', 'failed']);
     assert.equal(got.status, 'succeeded', got.error);
     assert.equal(got.result.sha256, sha256(files[join(dir, 'logs/auth.log')]));
     const body = (await t.api(`/ir/artifacts/${got.artifact_id}`)).body;
     assert.deepEqual(body, files[join(dir, 'logs/auth.log')]);
 
-    const missing = await t.api(`/hosts/${host}/get-file`, { method: 'POST', body: JSON.stringify({ path: join(dir, 'nope') }) });
+    const missing = await t.api(`/hosts/${host}/get-file`, { method: 'POST', body: JSON.stringify({ path: join(dir, 'nope'), reason: 'missing file' }) });
     assert.match((await actionReaches(t, missing.body.id, ['failed'])).error, /ENOENT/);
     assert.equal((await t.api('/ir/artifacts/art-00000000-0000-0000-0000-000000000000')).status, 404);
   } finally {

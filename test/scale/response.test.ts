@@ -176,7 +176,7 @@ test('list_processes then kill_process by PID and entity id, through the API rol
   const target = listed.result.processes.find((p: any) => p.pid === sleeper.pid);
   assert.ok(target?.entity_id, 'the sleep is listed with its entity id');
 
-  const kill = await call(`/hosts/${agentId}/kill-process`, { pid: sleeper.pid, entity_id: target.entity_id, signal: 'SIGKILL' });
+  const kill = await call(`/hosts/${agentId}/kill-process`, { pid: sleeper.pid, entity_id: target.entity_id, signal: 'SIGKILL', reason: 'scale test: kill the sleeper' });
   assert.equal(kill.status, 202, JSON.stringify(kill.body));
   const [, signal] = await exited;
   assert.equal(signal, 'SIGKILL');
@@ -191,7 +191,7 @@ test('get_file: the artefact comes back chunk by chunk through the reports strea
   const file = join(dir, 'evidence.bin');
   const bytes = randomBytes(300 * 1024); // several 64 KiB chunks, each acknowledged through the relay
   writeFileSync(file, bytes);
-  const r = await call(`/hosts/${agentId}/get-file`, { path: file });
+  const r = await call(`/hosts/${agentId}/get-file`, { path: file, reason: 'scale test: fetch the evidence' });
   assert.equal(r.status, 202, JSON.stringify(r.body));
   const done = await reaches(r.body.id, ['succeeded', 'failed']);
   assert.equal(done.status, 'succeeded', done.error);

@@ -4,7 +4,7 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasPermission, type Permission } from '../../identity/permissions.ts';
-import { COMMAND_STATUSES, type CommandRecord, type CommandStatus, type ResponseAction } from '../../response/model.ts';
+import { COMMAND_STATUSES, MAX_REASON_CHARS, type CommandRecord, type CommandStatus, type ResponseAction } from '../../response/model.ts';
 import { ResponseError, type Requester, type ResponseDispatcher } from '../../response/dispatcher.ts';
 import { intSchema, isoTimeSchema, parseTime, problem } from '../http.ts';
 import type { ApiOptions } from '../server.ts';
@@ -29,7 +29,7 @@ function allowed(req: FastifyRequest, permission: Permission): boolean {
 export function actionView(c: CommandRecord) {
   const iso = (ms: number) => new Date(ms).toISOString();
   return {
-    id: c.id, host_id: c.hostId, action: c.action, params: c.params, status: c.status, requested_by: c.requestedBy,
+    id: c.id, host_id: c.hostId, action: c.action, params: c.params, status: c.status, requested_by: c.requestedBy, reason: c.reason,
     requested_at: iso(c.requestedAt), expires_at: iso(c.expiresAt), approved_by: c.approvedBy, updated_at: iso(c.updatedAt),
     deliveries: c.deliveries, result: c.result, error: c.error, artifact_id: c.artifactId,
   };
@@ -44,14 +44,22 @@ const HOST_ROUTES: { path: string; action: ResponseAction }[] = [
   { path: 'get-file', action: 'get_file' },
 ];
 
+/** Actions an analyst may ask without a reason: listing processes changes nothing and takes no file. */
+const REASON_OPTIONAL: readonly ResponseAction[] = ['list_processes'];
+
 /**
- * The body of a host action: a JSON object (the action's parameters, checked by the dispatcher, and
- * `expires_in_s`); no body is an empty one. Arrays, strings and numbers are a 400.
+ * The body of a host action: a JSON object (the action's parameters, checked by the dispatcher, `expires_in_s`
+ * and `reason`, which an analyst must give for every action that changes the host or takes data from it: it is
+ * kept on the command and in the ledger); no body is an empty one. Arrays, strings and numbers are a 400.
  */
-const actionBody = {
+const actionBody = (action: ResponseAction) => ({
   type: 'object',
-  properties: { expires_in_s: { type: 'number' } }, // its range is the dispatcher's (a precise 400)
-} as const;
+  ...(REASON_OPTIONAL.includes(action) ? {} : { required: ['reason'] }),
+  properties: {
+    expires_in_s: { type: 'number' }, // its range is the dispatcher's (a precise 400)
+    reason: { type: 'string', minLength: 1, maxLength: MAX_REASON_CHARS },
+  },
+});
 const noBodyIsEmpty = async (req: FastifyRequest) => { if (req.body === undefined) req.body = {}; };
 
 function sendError(reply: FastifyReply, err: unknown) {
@@ -66,16 +74,17 @@ export function responseRoutes(api: FastifyInstance, o: ApiOptions): void {
 
   for (const r of HOST_ROUTES) {
     api.post<{ Params: { id: string }; Body: Record<string, unknown> }>(`/hosts/:id/${r.path}`, {
-      ...EXECUTE, schema: { body: actionBody }, preValidation: noBodyIsEmpty,
+      ...EXECUTE, schema: { body: actionBody(r.action) }, preValidation: noBodyIsEmpty,
     }, async (req, reply) => {
       if (!allowed(req, 'ir:execute')) return deny(reply, 'ir:execute');
       const who = requesterOf(req);
       const host = await o.metadata.getHost(who.tenantId, req.params.id);
       if (!host) return problem(reply, 404, 'Not Found', 'no such host');
+      // `reason` stays among the parameters too: isolate and release have always carried it there.
       const { expires_in_s: expiresIn, ...params } = req.body;
       if (expiresIn !== undefined && typeof expiresIn !== 'number') return problem(reply, 400, 'Bad Request', 'expires_in_s must be a number');
       try {
-        const c = await ir.request(who, host.id, r.action, params, expiresIn === undefined ? undefined : Math.round(expiresIn * 1000));
+        const c = await ir.request(who, host.id, r.action, params, expiresIn === undefined ? undefined : Math.round(expiresIn * 1000), req.body.reason as string | undefined);
         return reply.code(202).header('location', `/api/v1/ir/actions/${c.id}`).send(actionView(c));
       } catch (err) {
         return sendError(reply, err);
