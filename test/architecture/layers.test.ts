@@ -11,7 +11,7 @@
 //   place that may do it.
 // Today's exceptions are in ALLOWED, each with its reason: the list may only shrink. An entry whose import is gone or
 // no longer breaks its rule fails the test too, so the list stays exact (remove the entry with the fix).
-// Run: node --test test/architecture/
+// Run: node --test 'test/architecture/*.test.ts'
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
