@@ -195,8 +195,13 @@ test('MITRE page: the counts per technique are GET /stats/mitre\'s, for open+ack
 
 test('Rules: coverage badges and totals are the API\'s; the filter keeps the rules needing an uncollected log', { timeout: 60_000 }, async (t) => {
   if (!(await requireEndpoint(t, '/api/v1/rules'))) return;
+  // A rule for a log Vigil does not collect (auditd), so the filter has something to keep.
+  const added = await fetch(`${vigil.apiUrl}/api/v1/rules`, { method: 'POST', headers: { authorization: `Bearer ${vigil.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ yaml: 'title: Auditd execve of nc\nlogsource:\n  product: linux\n  service: auditd\ndetection:\n  sel:\n    type: EXECVE\n    a0: nc\n  condition: sel\nlevel: low\n' }) });
+  assert.equal(added.status, 201, await added.text());
   const list = await apiGet(vigil, '/api/v1/rules');
   if (!list.coverage) { t.skip('GET /rules has no coverage on this server yet'); return; }
+  assert.ok(list.coverage.not_collected >= 1);
   await page.goto(`${vigil.apiUrl}/rules`);
   const table = page.getByRole('table', { name: 'Rules' });
   await table.waitFor();
@@ -211,8 +216,11 @@ test('Rules: coverage badges and totals are the API\'s; the filter keeps the rul
   await page.getByRole('option', { name: 'Needs a log source Vigil does not collect' }).click();
   await page.waitForURL(/coverage=not_collected/);
   const rows = await table.locator('tbody tr').count();
-  const expected = list.rules.filter((r: any) => r.coverage === 'not_collected').length;
-  assert.equal(expected ? rows : 0, expected, 'only the not-collected rules are listed');
+  const expected = list.rules.filter((r: any) => r.coverage === 'not_collected');
+  assert.equal(rows, expected.length, 'only the not-collected rules are listed');
+  const auditd = table.getByRole('row').filter({ hasText: 'Auditd execve of nc' });
+  assert.equal(await auditd.locator('[data-coverage]').getAttribute('data-coverage'), 'not_collected');
+  assert.match(await auditd.getByTestId('coverage-reason').innerText(), /auditd/);
   await screenshot(page, 'rules-not-collected');
 });
 

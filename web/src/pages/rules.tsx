@@ -8,7 +8,7 @@ import { useSearchParams } from 'react-router';
 import { useApiAction, useRules, type RuleList } from '../api/queries.ts';
 import type { Rule } from '../api/types.ts';
 import { CoverageBadge, LEVEL_ORDER, NO_ELLIPSIS, SeverityBadge } from '../components/badges.tsx';
-import { ErrorState, QueryState } from '../components/query-state.tsx';
+import { EmptyState, ErrorState, QueryState } from '../components/query-state.tsx';
 import { RuleEditor } from '../components/rule-editor.tsx';
 import { SortableTable, type Column } from '../components/sortable-table.tsx';
 
@@ -34,7 +34,7 @@ const COVERAGE_FILTERS = [
   { value: 'all', label: 'Every rule' },
   { value: 'not_collected', label: 'Needs a log source Vigil does not collect' },
   { value: 'partial', label: 'Partly collected (eBPF sensor only, or any log)' },
-  { value: 'collected', label: 'Collected' },
+  { value: 'collected', label: 'Collected by every sensor' },
 ];
 
 /** The server's coverage totals over every loaded rule; each one filters the list on it. */
@@ -42,7 +42,7 @@ function CoverageTotals({ list, onPick }: { list: RuleList; onPick: (c: string) 
   const c = list.coverage;
   if (!c) return null;
   const item = (key: string, n: number, text: string, colour: string) => (
-    <Button key={key} size="compact-sm" variant="subtle" color={colour} onClick={() => onPick(key)} data-total={key}>{n.toLocaleString()} {text}</Button>
+    <Button key={key} size="compact-sm" variant="subtle" color={n ? colour : 'gray'} onClick={() => onPick(key)} data-total={key}>{n.toLocaleString()} {text}</Button>
   );
   return (
     <Group gap={4} data-testid="coverage-totals">
@@ -101,7 +101,9 @@ export function RulesPage() {
             <Stack gap="xs">
               <CoverageTotals list={d} onPick={setCoverage} />
               {(coverage !== 'all' || needle) && <Text size="sm" c="dimmed" data-testid="rules-shown">{rows.length.toLocaleString()} of {d.rules.length.toLocaleString()} rules shown</Text>}
-              <SortableTable label="Rules" rows={rows} columns={columns} rowKey={(r) => r.id} initialSort={{ key: 'title', desc: false }} />
+              {rows.length === 0
+                ? <EmptyState>No rule {coverage === 'all' ? 'matches the search' : `is ${COVERAGE_FILTERS.find((f) => f.value === coverage)?.label.toLowerCase() ?? coverage}`}{coverage !== 'all' && needle ? ' and the search' : ''}.</EmptyState>
+                : <SortableTable label="Rules" rows={rows} columns={columns} rowKey={(r) => r.id} initialSort={{ key: 'title', desc: false }} />}
             </Stack>
           );
         }}
