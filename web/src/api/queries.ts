@@ -83,6 +83,8 @@ export const useAlertSinks = () => useQuery({ queryKey: ['alert-sinks'], queryFn
 export interface IrAction {
   id: string; host_id: string; action: string; status: string; requested_by?: string; requested_at?: string; updated_at?: string;
   params?: Record<string, unknown>; error?: string | null; artifact_id?: string | null;
+  /** Why the analyst asked (kept on the action since the server requires one; older actions: in params, or none). */
+  reason?: string | null;
 }
 export const useIrActions = () => useQuery({ queryKey: ['ir-actions'], refetchInterval: 5_000, queryFn: () => api<{ actions: IrAction[] }>('/ir/actions') });
 

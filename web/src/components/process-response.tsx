@@ -52,7 +52,7 @@ export function ResponseButton({ hostId, hostname, request, label, size = 'xs' }
           {request.action === 'get-file' && <Code block style={{ wordBreak: 'break-all' }}>{request.path}</Code>}
           {issue.isSuccess
             ? <Alert color="green" data-testid="response-requested">Requested. Follow its status on the <Anchor component={Link} to="/response">Response page</Anchor>.</Alert>
-            : <Textarea label="Reason" description={request.action === 'isolate' ? 'Recorded with your name in the audit ledger' : 'Sent with the request; the ledger records who asked, and the pid or path'} required autosize minRows={2} data-autofocus
+            : <Textarea label="Reason" description="Kept with the action (Response page) and recorded with your name in the audit ledger" required autosize minRows={2} data-autofocus
                 value={reason} onChange={(ev) => setReason(ev.currentTarget.value)} />}
           {issue.isError && <ErrorState error={issue.error} what="Response action" />}
           <Group justify="flex-end">

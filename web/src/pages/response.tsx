@@ -41,9 +41,10 @@ function targetOf(a: IrAction): string {
 const columnsOf = (hosts: Map<string, string>, users: Map<string, string>): Column<IrAction>[] => [
   { key: 'requested', label: 'Requested', render: (a) => formatTime(a.requested_at), sortValue: (a) => a.requested_at ?? '' },
   { key: 'host', label: 'Host', render: (a) => <HostLink id={a.host_id} />, sortValue: (a) => hostLabel(hosts, a.host_id) },
-  { key: 'action', label: 'Action', render: (a) => `${a.action} ${targetOf(a)}`.trim(), sortValue: (a) => a.action },
+  { key: 'action', label: 'Action', render: (a) => <Text size="sm" style={{ wordBreak: 'break-all' }}>{`${a.action} ${targetOf(a)}`.trim()}</Text>, sortValue: (a) => a.action, wrap: true },
   { key: 'status', label: 'Status', render: (a) => (a.error ? `${a.status}: ${a.error}` : a.status), sortValue: (a) => a.status, wrap: true },
   { key: 'artefact', label: 'Artefact', render: (a) => <Artefact action={a} />, wrap: true },
+  { key: 'reason', label: 'Reason', render: (a) => <Text size="sm" miw={180}>{a.reason ?? (typeof a.params?.reason === 'string' ? a.params.reason : '—')}</Text>, wrap: true },
   { key: 'by', label: 'By', render: (a) => userLabel(users, a.requested_by), sortValue: (a) => userLabel(users, a.requested_by) },
 ];
 
