@@ -7,17 +7,37 @@ import type { FastifyInstance } from 'fastify';
 import type { EventStore } from '../../stores/events/types.ts';
 import { MAX_ANCESTORS, type ProcessSummary } from '../../tree/live-index.ts';
 import { parentFromEvent, processFromEvents, type ProcessRecordView } from '../../tree/process-record.ts';
+import { trimOldest } from '../../util/trim-oldest.ts';
 import { problem } from '../http.ts';
 import type { ApiOptions } from '../server.ts';
 
 const MAX_CHILDREN = 1000;
 const MAX_ALERT_IDS = 1000;
 
-type Scope = { events: EventStore; tenant: string; host: string };
+/** Exited processes kept per API process (about 1 KB each): an ancestor is read once for all its descendants. */
+const EXITED_CACHE_ENTRIES = 5000;
+/** An exit older than this has all its events stored (an agent's late batches arrive well within it). */
+const SETTLED_MS = 10 * 60_000;
 
-async function storedProcess(s: Scope, entityId: string): Promise<{ view?: ProcessRecordView; parentNamed?: ProcessSummary }> {
+type Stored = { view?: ProcessRecordView; parentNamed?: ProcessSummary };
+type Scope = { events: EventStore; tenant: string; host: string; exited: Map<string, Stored> };
+
+/**
+ * A process from its stored lifecycle events. A process that exited a while ago never changes (its events are
+ * all in), so it is kept: ancestors near the root (a session's shell, a service) are shared by many processes.
+ */
+async function storedProcess(s: Scope, entityId: string): Promise<Stored> {
+  const key = `${s.tenant}\u0000${s.host}\u0000${entityId}`;
+  const kept = s.exited.get(key);
+  if (kept) return kept;
   const events = await s.events.processEvents(s.tenant, s.host, [entityId]);
-  return { view: processFromEvents(entityId, events), parentNamed: events.map(parentFromEvent).find((p) => p) };
+  const found = { view: processFromEvents(entityId, events), parentNamed: events.map(parentFromEvent).find((p) => p) };
+  const exit = found.view?.process.exit;
+  if (exit && Date.parse(exit) < Date.now() - SETTLED_MS) {
+    s.exited.set(key, found);
+    trimOldest(s.exited, EXITED_CACHE_ENTRIES);
+  }
+  return found;
 }
 
 /** The ancestors of a process, root first. */
@@ -48,6 +68,7 @@ async function childrenOf(s: Scope, p: ProcessSummary): Promise<ProcessSummary[]
 }
 
 export function processRoutes(api: FastifyInstance, o: ApiOptions): void {
+  const exited = new Map<string, Stored>();
   api.get<{ Params: { id: string; entity_id: string } }>('/hosts/:id/processes/:entity_id', {
     config: { access: 'hosts:read' },
     schema: { params: { type: 'object', required: ['id', 'entity_id'], properties: {
@@ -56,14 +77,14 @@ export function processRoutes(api: FastifyInstance, o: ApiOptions): void {
     const tenant = req.principal!.tenantId;
     const host = await o.metadata.getHost(tenant, req.params.id);
     if (!host) return problem(reply, 404, 'Not Found', 'no such host');
-    const s: Scope = { events: o.events, tenant, host: host.id };
+    const s: Scope = { events: o.events, tenant, host: host.id, exited };
     const { view, parentNamed } = await storedProcess(s, req.params.entity_id);
     if (!view) return problem(reply, 404, 'Not Found', 'no such process on this host');
     const since = new Date(Math.max(0, (Date.parse(view.process.start) || 0) - 60_000));
     const [ancestors, children, events, alerts] = await Promise.all([
       ancestorsOf(s, view, parentNamed),
       childrenOf(s, view.process),
-      o.events.processEventCounts(tenant, host.id, view.process.entity_id, since),
+      o.events.processEventCounts(tenant, host.id, view.process.entity_id, since, view.process.exit ? new Date(Date.parse(view.process.exit) + 60_000) : undefined),
       o.alerts ? o.alerts.list({ tenantId: tenant, hostId: host.id, processEntityId: view.process.entity_id, limit: MAX_ALERT_IDS }) : undefined,
     ]);
     return {

@@ -77,8 +77,8 @@ export class CachedEventStore implements EventStore {
     return this.inner.childProcessEvents(tenantId, hostId, parentEntityId, since, limit);
   }
 
-  processEventCounts(tenantId: string, hostId: string, entityId: string, since: Date): Promise<Record<string, number>> {
-    return this.inner.processEventCounts(tenantId, hostId, entityId, since);
+  processEventCounts(tenantId: string, hostId: string, entityId: string, since: Date, until?: Date): Promise<Record<string, number>> {
+    return this.inner.processEventCounts(tenantId, hostId, entityId, since, until);
   }
 
   countDistinct(tenantId: string): Promise<number> { return this.inner.countDistinct(tenantId); }

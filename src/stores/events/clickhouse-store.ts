@@ -201,11 +201,13 @@ export class ClickHouseEventStore implements EventStore {
     return uniqueEvents(rows);
   }
 
-  async processEventCounts(tenantId: string, hostId: string, entityId: string, since: Date): Promise<Record<string, number>> {
+  async processEventCounts(tenantId: string, hostId: string, entityId: string, since: Date, until?: Date): Promise<Record<string, number>> {
     const rows = await this.engine.query<{ type: string; n: string }>(
       `SELECT event_type AS type, uniqExact(event_id) AS n FROM telemetry_events
-       WHERE tenant_id = {tenant:String} AND host_id = {host:String} AND timestamp >= {since:DateTime64(3)} AND process_entity_id = {entity:String}
-       GROUP BY event_type ORDER BY event_type`, { tenant: tenantId, host: hostId, since: chTime(since.toISOString()), entity: entityId });
+       WHERE tenant_id = {tenant:String} AND host_id = {host:String} AND timestamp >= {since:DateTime64(3)} AND timestamp <= {until:DateTime64(3)}
+         AND process_entity_id = {entity:String}
+       GROUP BY event_type ORDER BY event_type`,
+      { tenant: tenantId, host: hostId, since: chTime(since.toISOString()), until: chTime((until ?? new Date(8.64e15)).toISOString()), entity: entityId });
     return Object.fromEntries(rows.map((r) => [r.type, Number(r.n)]));
   }
 

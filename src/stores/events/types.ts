@@ -36,8 +36,8 @@ export interface EventStore {
   processEvents(tenantId: string, hostId: string, entityIds: string[]): Promise<VigilEvent[]>;
   /** The lifecycle events of the processes whose parent is `parentEntityId`, from `since` on, oldest first. */
   childProcessEvents(tenantId: string, hostId: string, parentEntityId: string, since: Date, limit: number): Promise<VigilEvent[]>;
-  /** How many events of each type a process of a host has, from `since` on. */
-  processEventCounts(tenantId: string, hostId: string, entityId: string, since: Date): Promise<Record<string, number>>;
+  /** How many events of each type a process of a host has, from `since` on (up to `until`). */
+  processEventCounts(tenantId: string, hostId: string, entityId: string, since: Date, until?: Date): Promise<Record<string, number>>;
   /** Events stored with this id, counted once each: for delivery checks. */
   countDistinct(tenantId: string): Promise<number>;
   /** Events per time bucket since `from` (hourly buckets come from events_hourly). */
