@@ -9,11 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Alert } from '../src/detect/alerts.ts';
 import { PostgresAlertStore } from '../src/stores/alerts/postgres.ts';
 import { SqliteAlertStore } from '../src/stores/alerts/sqlite.ts';
 import type { AlertFilter, AlertStore, GroupBy } from '../src/stores/alerts/types.ts';
 import { createTempDatabase } from '../test/support/postgres.ts';
+import { benchHostId, generatedAlerts } from './support/generated-alerts.ts';
 
 const { values } = parseArgs({ options: {
   alerts: { type: 'string', default: '100000' }, requests: { type: 'string', default: '100' }, store: { type: 'string', default: 'both' },
@@ -25,27 +25,12 @@ const HOSTS = 20;
 const PROCESSES = 1_000_000;
 const SPAN_MS = 7 * 86_400_000;
 const START_MS = Date.now() - SPAN_MS;
-const hostId = (h: number) => `agt-bench${String(h).padStart(4, '0')}`;
+const hostId = benchHostId;
 
 async function populate(store: AlertStore): Promise<void> {
   await store.migrate();
-  const levels = ['low', 'medium', 'high', 'critical', 'informational'] as const;
-  for (let a = 0; a < ALERTS; a += 1000) {
-    const batch: Alert[] = [];
-    for (let j = a; j < Math.min(ALERTS, a + 1000); j++) {
-      const p = Math.floor((j * 7919) % PROCESSES);
-      const h = p % HOSTS;
-      const at = new Date(START_MS + Math.floor(p * (SPAN_MS / PROCESSES))).toISOString();
-      batch.push({
-        id: `bench-alert-${j}`, tenant_id: TENANT, host_id: hostId(h), process_entity_id: `e${h}-${Math.floor(p / HOSTS)}`, occurrences: 1,
-        rule: { id: `bench-rule-${j % 150}`, title: `Bench rule ${j % 150}`, author: 'Vigil bench', level: levels[j % levels.length], references: [], type: 'single' },
-        mitre: [], events: [], event_ids: [`bench-event-${j}`], first_seen: at, last_seen: at,
-        process: { entity_id: `e${h}-${Math.floor(p / HOSTS)}`, pid: 2, ppid: 1, parent_entity_id: '', executable: '/usr/bin/curl',
-          command_line: `curl --job ${p}`, start: at, exit: null, user_name: 'alice', user_id: '1000' },
-      } as Alert);
-    }
-    await store.write(batch);
-  }
+  const population = { tenant: TENANT, hosts: HOSTS, processes: PROCESSES, startMs: START_MS, spanMs: SPAN_MS };
+  for (let a = 0; a < ALERTS; a += 1000) await store.write(generatedAlerts(population, a, Math.min(ALERTS, a + 1000)));
   // A fifth closed, a tenth acknowledged (bulk triage in bounded calls).
   for (let h = 0; h < HOSTS; h += 5) {
     await store.bulkTriage({ tenantId: TENANT, hostIds: [hostId(h)] }, 'bench', { action: 'close', disposition: 'benign', reason: 'bench' }, 100_000);

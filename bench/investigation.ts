@@ -18,12 +18,12 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Alert } from '../src/detect/alerts.ts';
 import { SqliteAlertStore } from '../src/stores/alerts/sqlite.ts';
 import { ChdbEngine } from '../src/stores/events/chdb-engine.ts';
 import { ClickHouseEventStore } from '../src/stores/events/clickhouse-store.ts';
 import { SqliteMetadataStore } from '../src/stores/metadata/sqlite.ts';
 import { startVigil, type VigilProcess } from '../test/support/vigil-process.ts';
+import { benchHostId, generatedAlerts } from './support/generated-alerts.ts';
 
 const { values } = parseArgs({ options: {
   events: { type: 'string', default: '10000000' }, alerts: { type: 'string', default: '100000' },
@@ -38,7 +38,7 @@ const PROCESSES = Math.floor(EVENTS / EVENTS_PER_PROCESS);
 const TENANT = 'default';
 const SPAN_MS = 7 * 86_400_000;
 const START_MS = Date.now() - SPAN_MS - 3_600_000;
-const hostId = (h: number) => `agt-bench${String(h).padStart(4, '0')}`;
+const hostId = benchHostId;
 
 /**
  * One INSERT … SELECT: process p (of PROCESSES) runs on host p % HOSTS; its parent is the process p div 4 on a
@@ -98,22 +98,8 @@ async function populate(dir: string): Promise<void> {
 
   const alerts = new SqliteAlertStore(join(dir, 'detection.db'));
   await alerts.migrate();
-  const levels = ['low', 'medium', 'high', 'critical', 'informational'] as const;
-  for (let a = 0; a < ALERTS; a += 1000) {
-    const batch: Alert[] = [];
-    for (let j = a; j < Math.min(ALERTS, a + 1000); j++) {
-      const p = Math.floor((j * 7919) % PROCESSES);
-      const h = p % HOSTS;
-      const i = Math.floor(p / HOSTS);
-      const at = new Date(START_MS + Math.floor(p * (SPAN_MS / PROCESSES))).toISOString();
-      batch.push({
-        id: `bench-alert-${j}`, tenant_id: TENANT, host_id: hostId(h), process_entity_id: `e${h}-${i}`, occurrences: 1,
-        rule: { id: `bench-rule-${j % 150}`, title: `Bench rule ${j % 150}`, author: 'Vigil bench', level: levels[j % levels.length], references: [], type: 'single' },
-        mitre: [], events: [], event_ids: [`bench-event-${j}`], first_seen: at, last_seen: at,
-      });
-    }
-    await alerts.write(batch);
-  }
+  const population = { tenant: TENANT, hosts: HOSTS, processes: PROCESSES, startMs: START_MS, spanMs: SPAN_MS };
+  for (let a = 0; a < ALERTS; a += 1000) await alerts.write(generatedAlerts(population, a, Math.min(ALERTS, a + 1000)));
   await alerts.close();
 }
 
