@@ -1,6 +1,6 @@
 // The IdentityStore interface: users (per tenant), refresh-token families, revoked access-token ids and
 // service-account API keys; the port the identity logic uses. Implemented once over SQL
-// (src/stores/identity/sql.ts) with SQLite and PostgreSQL drivers; both pass one conformance suite
+// (src/stores/identity/sql-identity-store.ts) over the shared SQL layer (src/stores/sql/); both pass one conformance suite
 // (test/identity/store-conformance.ts). Every query that concerns a tenant's object takes the tenant id. Times
 // are epoch milliseconds. Types only.
 

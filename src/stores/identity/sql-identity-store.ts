@@ -1,7 +1,9 @@
-// The IdentityStore written once in portable SQL (`?` placeholders, BIGINT epoch-ms times, INTEGER booleans),
-// over a small SqlDriver that SQLite (sqlite.ts) and PostgreSQL (postgres.ts) implement. Atomic operations
-// (failed-login counter, TOTP step, refresh-token use, revocations) are single conditional statements, so they
-// are race-free on both engines without transactions. Parameterised queries only.
+// The IdentityStore written once in portable SQL (`?` placeholders, BIGINT epoch-ms times, INTEGER booleans), over
+// the shared SQL layer (../sql/: SQLite embedded, PostgreSQL at scale; openers in sqlite.ts and postgres.ts). Atomic
+// operations (failed-login counter, TOTP step, refresh-token use, revocations) are single conditional statements, so
+// they are race-free on both engines without transactions. The schema is migration 1 in identity_schema_migrations
+// (its statements say IF NOT EXISTS: stores made before the version table have the tables already). Parameterised
+// queries only.
 
 import type { KeysetPage } from '../../util/keyset.ts';
 import {
@@ -9,20 +11,12 @@ import {
   type ApiKeyOrder, type ApiKeyRecord, type IdentityStore, type RefreshFamilyRecord, type RefreshTokenRecord, type UserPatch,
   type UserRecord,
 } from '../../identity/store.ts';
+import type { SqlDb, SqlRow, SqlValue } from '../sql/sql-db.ts';
 
-export type SqlParam = string | number | null;
-export type SqlRow = Record<string, unknown>;
+type SqlParam = SqlValue;
 
-export interface SqlDriver {
-  /** Runs a script of DDL statements. */
-  exec(script: string): Promise<void>;
-  /** Runs one statement with `?` placeholders and returns its rows (SELECT or … RETURNING). */
-  all(sql: string, params: SqlParam[]): Promise<SqlRow[]>;
-  /** Runs one statement and returns how many rows it changed. */
-  run(sql: string, params: SqlParam[]): Promise<number>;
-  isUniqueViolation(err: unknown): boolean;
-  close(): Promise<void>;
-}
+const MIGRATIONS_TABLE = 'identity_schema_migrations';
+const MIGRATION_LOCK = 0x7669646e; // 'vidn': the advisory lock key of identity migrations
 
 export const IDENTITY_SCHEMA = `
 CREATE TABLE IF NOT EXISTS identity_users (
@@ -122,14 +116,14 @@ function apiKeyFromRow(r: SqlRow): ApiKeyRecord {
 }
 
 export class SqlIdentityStore implements IdentityStore {
-  private readonly db: SqlDriver;
+  private readonly db: SqlDb;
 
-  constructor(driver: SqlDriver) {
-    this.db = driver;
+  constructor(db: SqlDb) {
+    this.db = db;
   }
 
   migrate(): Promise<void> {
-    return this.db.exec(IDENTITY_SCHEMA);
+    return this.db.migrate({ table: MIGRATIONS_TABLE, lockKey: MIGRATION_LOCK, migrations: [[IDENTITY_SCHEMA]] });
   }
 
   close(): Promise<void> {
