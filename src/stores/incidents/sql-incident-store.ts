@@ -1,4 +1,5 @@
-// The incident store in SQL that SQLite and PostgreSQL both accept, over a small driver (sqlite.ts, postgres.ts):
+// The incident store in SQL that SQLite and PostgreSQL both accept, over the shared SQL layer (../sql/; the stores
+// on each engine are sqlite.ts and postgres.ts):
 // tables incidents, incident_alerts (alert → incident, with what grouping and titles need of the alert),
 // incident_keys (the lineage entities and events an alert is found by), incident_notes and incident_actions;
 // migrations recorded in incident_schema_migrations. Times are ISO 8601 UTC text (compared as text; PostgreSQL
@@ -18,30 +19,15 @@ import {
   IncidentError, type Assignment, type AuditHook, type Changes, type Disposition, type Incident, type IncidentAlert, type IncidentDetail,
   type IncidentNote, type IncidentPatch, type IncidentQuery, type IncidentStatus, type IncidentStore, type MoveResult,
 } from './types.ts';
+import type { SqlDb, SqlQuerier, SqlRow, SqlValue } from '../sql/sql-db.ts';
 
-export type SqlValue = string | number | null;
-export type Row = Record<string, unknown>;
-
-/** One connection's statements (`?` placeholders), inside or outside a transaction. */
-export interface Querier {
-  all(sql: string, args?: SqlValue[]): Promise<Row[]>;
-  run(sql: string, args?: SqlValue[]): Promise<number>;
-}
-
-export interface IncidentDb {
-  /** `FOR UPDATE` where the engine locks rows (PostgreSQL); '' on SQLite (its transactions are exclusive). */
-  readonly forUpdate: string;
-  /** ' COLLATE "C"' on PostgreSQL, '' on SQLite: text that sorts compares bytewise on both. */
-  readonly collateC: string;
-  migrate(table: string, migrations: string[][]): Promise<void>;
-  read<T>(body: (q: Querier) => Promise<T>): Promise<T>;
-  tx<T>(body: (q: Querier) => Promise<T>): Promise<T>;
-  /** Serialises grouping per tenant and host against other writers (PostgreSQL advisory locks, sorted). */
-  lockHosts(q: Querier, keys: string[]): Promise<void>;
-  close(): Promise<void>;
-}
+type Querier = SqlQuerier;
+type Row = SqlRow;
 
 export const MIGRATIONS_TABLE = 'incident_schema_migrations';
+const MIGRATION_LOCK = 0x76696e63; // 'vinc': the advisory lock key of incident migrations
+/** The first key of the two-key advisory locks that serialise grouping per tenant and host. */
+const HOST_LOCK_CLASS = 0x76696e68; // 'vinh'
 
 export function migrations(c: string): string[][] {
   return [[
@@ -84,14 +70,14 @@ function normalised(f: AlertFacts): AlertFacts {
 }
 
 export class SqlIncidentStore implements IncidentStore {
-  protected readonly db: IncidentDb;
+  protected readonly db: SqlDb;
 
-  constructor(db: IncidentDb) {
+  constructor(db: SqlDb) {
     this.db = db;
   }
 
   async migrate(): Promise<void> {
-    await this.db.migrate(MIGRATIONS_TABLE, migrations(this.db.collateC));
+    await this.db.migrate({ table: MIGRATIONS_TABLE, lockKey: MIGRATION_LOCK, migrations: migrations(this.db.collateC) });
   }
 
   async close(): Promise<void> {
@@ -109,7 +95,7 @@ export class SqlIncidentStore implements IncidentStore {
       if (a.correlation) locks.add(`${a.tenant_id}\u0000`);
     }
     return this.db.tx(async (q) => {
-      await this.db.lockHosts(q, [...locks].sort());
+      await this.db.lock(q, HOST_LOCK_CLASS, [...locks]);
       const now = iso(Date.now());
       const out: Assignment[] = [];
       const touched = new Set<string>();
@@ -307,7 +293,7 @@ export class SqlIncidentStore implements IncidentStore {
   /** Locks the incidents (in id order) and returns their rows; not_found unless every one exists in the tenant. */
   private async lock(q: Querier, tenantId: string, ids: string[]): Promise<Map<string, Row>> {
     const sorted = [...new Set(ids)].sort();
-    const rows = await q.all(`SELECT * FROM incidents WHERE tenant_id = ? AND id IN (${placeholders(sorted.length)}) ORDER BY id ${this.db.forUpdate}`, [tenantId, ...sorted]);
+    const rows = await q.all(`SELECT * FROM incidents WHERE tenant_id = ? AND id IN (${placeholders(sorted.length)}) ORDER BY id${this.db.forUpdate}`, [tenantId, ...sorted]);
     return new Map(rows.map((r) => [String(r.id), r]));
   }
 
