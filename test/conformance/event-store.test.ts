@@ -14,6 +14,7 @@ import { ClickHouseHttpEngine } from '../../src/stores/events/clickhouse-http.ts
 import { ClickHouseEventStore } from '../../src/stores/events/clickhouse-store.ts';
 import type { EventStore } from '../../src/stores/events/types.ts';
 import { CachedEventStore } from '../../src/stores/events/cached.ts';
+import { DEFAULT_HUNT_LIMITS } from '../../src/stores/events/hunt.ts';
 import { spawnClickHouseFixture } from '../fixtures/clickhouse-http-server.ts';
 
 interface StoreUnderTest {
@@ -110,6 +111,62 @@ for (const impl of implementations) {
       assert.deepEqual(page.events.find((e) => e.event.id === 'e2'), batch[2]);
       assert.equal(page.next, null);
     });
+
+    test('a batch stored again after a crash (another insert, other neighbours, later ingestion) counts once in every query', async () => {
+      const t = tenant();
+      // Process lifecycle: a parent and two children (start and end each), plus file events of one child.
+      const events = [
+        event({ tenant: t, id: 'p0', t: 0, pid: 10, entity: 'ent-p', cmd: 'sh' }),
+        ...[1, 2].flatMap((c) => [
+          event({ tenant: t, id: `c${c}`, t: c, pid: 10 + c, entity: `ent-c${c}`, cmd: `child ${c}` }),
+          event({ tenant: t, id: `c${c}-end`, t: 10 + c, type: 'process_end', pid: 10 + c, entity: `ent-c${c}`, exitCode: 0 }),
+        ]),
+        ...Array.from({ length: 4 }, (_, i) => event({ tenant: t, id: `f${i}`, t: 20 + i, type: 'file_create', pid: 11, entity: 'ent-c1', path: `/tmp/f${i}` })),
+      ];
+      for (const e of events) if (e.process && e.event.id.startsWith('c')) (e.process as Record<string, unknown>).parent = { entity_id: 'ent-p', pid: 10 };
+      await store.insert(events);
+      const before = await answers(t);
+      // The replay: the same events, ingested again later, cut into other batches with other neighbours.
+      const replayed = events.map((e) => ({ ...e, event: { ...e.event, ingested: at(100) } }));
+      await store.insert([...replayed.slice(3), event({ tenant: t, id: 'later', t: 3000, type: 'file_create', path: '/tmp/x' })]);
+      await store.insert(replayed.slice(0, 3));
+      await store.insert(replayed.slice(0, 3)); // and once more, byte for byte
+      const after = await answers(t);
+      assert.deepEqual(after, { ...before, distinct: before.distinct + 1, listed: [...before.listed, 'later'].sort(),
+        perMinute: before.perMinute + 1, perHour: before.perHour + 1, hunted: before.hunted + 1, huntedDistinct: before.huntedDistinct + 1 });
+      assert.deepEqual(before.children, ['c1', 'c2', 'c1-end', 'c2-end']);
+      assert.equal(before.distinct, events.length);
+      assert.equal(before.perMinute, events.length);
+      assert.equal(before.hunted, events.length);
+    });
+
+    /** What every read of the store says about tenant `t`'s events. */
+    async function answers(t: string) {
+      const listed: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await store.queryEvents({ tenantId: t, limit: 3, cursor });
+        listed.push(...page.events.map((e) => e.event.id));
+        cursor = page.next ?? undefined;
+      } while (cursor);
+      const sum = (rows: { count: number }[]) => rows.reduce((n, r) => n + r.count, 0);
+      const from = new Date(T0 - 3_600_000);
+      const hunt = await store.hunt(t, "SELECT count() AS n, uniqExact(event_id) AS u FROM telemetry_events", DEFAULT_HUNT_LIMITS);
+      const huntedNodes = await store.hunt(t, "SELECT count() AS n FROM process_nodes WHERE entity_id = 'ent-c1'", DEFAULT_HUNT_LIMITS);
+      return {
+        listed: listed.sort(),
+        distinct: await store.countDistinct(t),
+        perMinute: sum(await store.eventCounts(t, from, 60)),
+        perHour: sum(await store.eventCounts(t, from, 3600)),
+        processCounts: await store.processEventCounts(t, 'h1', 'ent-c1', new Date(T0)),
+        lifecycle: (await store.processEvents(t, 'h1', ['ent-p', 'ent-c1', 'ent-c2'])).map((e) => e.event.id),
+        children: (await store.childProcessEvents(t, 'h1', 'ent-p', new Date(T0), 100)).map((e) => e.event.id),
+        nodes: (await store.processNodes(t, 'h1', new Date(T0 + 1500), 100)).map((n) => n.entity_id),
+        hunted: Number(hunt.rows[0][0]),
+        huntedDistinct: Number(hunt.rows[0][1]),
+        huntedNodes: Number(huntedNodes.rows[0][0]),
+      };
+    }
 
     test('a search repeated after an insert sees what was inserted', async () => {
       const t = tenant();

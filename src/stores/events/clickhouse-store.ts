@@ -1,6 +1,9 @@
 // The event store on ClickHouse SQL, over any SqlEngine (in-process chdb or a ClickHouse server): row
 // encoding for inserts, tenant-scoped parameterised queries with keyset cursors, and the process-node
-// merge. Duplicated deliveries are collapsed by ReplacingMergeTree and by FINAL/GROUP BY at read time.
+// merge. Duplicated deliveries (a batch stored again after a crash: redelivered by JetStream, replayed from the
+// local log) leave duplicate rows until ReplacingMergeTree merges them, and a merge may never come (rows in
+// different monthly partitions, or parts not yet chosen): every read collapses them itself (FINAL, uniqExact,
+// GROUP BY entity, or adjacent duplicates in a sorted result), hunts through the `final` setting.
 
 import type { VigilEvent } from '../../schema/event.ts';
 import { processNodeFromEvent, type ProcessNode } from '../../tree/process-tree.ts';
@@ -20,6 +23,9 @@ const CATALOGUE_TTL_MS = 60_000;
 const EXPLAIN_PREFIX = 'EXPLAIN AST ';
 /** Backfilling process_lifecycle from the events already stored may take this long (one INSERT … SELECT). */
 const BACKFILL_TIMEOUT_MS = 3_600_000;
+
+/** The last instant DateTime64(3) holds: an open upper bound (`new Date(8.64e15)` is refused as a parameter). */
+const DATETIME64_MAX = new Date('2299-12-31T23:59:59.999Z');
 
 interface Cursor { ts: string; id: string }
 
@@ -207,7 +213,7 @@ export class ClickHouseEventStore implements EventStore {
        WHERE tenant_id = {tenant:String} AND host_id = {host:String} AND timestamp >= {since:DateTime64(3)} AND timestamp <= {until:DateTime64(3)}
          AND process_entity_id = {entity:String}
        GROUP BY event_type ORDER BY event_type`,
-      { tenant: tenantId, host: hostId, since: chTime(since.toISOString()), until: chTime((until ?? new Date(8.64e15)).toISOString()), entity: entityId });
+      { tenant: tenantId, host: hostId, since: chTime(since.toISOString()), until: chTime((until ?? DATETIME64_MAX).toISOString()), entity: entityId });
     return Object.fromEntries(rows.map((r) => [r.type, Number(r.n)]));
   }
 
@@ -218,10 +224,13 @@ export class ClickHouseEventStore implements EventStore {
   }
 
   async eventCounts(tenantId: string, from: Date, bucketSeconds: number): Promise<{ t: string; count: number }[]> {
+    // From telemetry_events with FINAL, not from the events_hourly rollup: the rollup's view counts every inserted
+    // row, so a batch stored again after a crash (redelivered, replayed) would count twice there; FINAL collapses
+    // rows of the same sorting key (tenant, host, timestamp, event id) however the parts were merged.
     const sql = bucketSeconds >= 3600
-      ? `SELECT toString(hour) AS t, sum(events) AS n FROM events_hourly
-         WHERE tenant_id = {tenant:String} AND hour >= toStartOfHour({from:DateTime64(3)}) GROUP BY hour ORDER BY hour`
-      : `SELECT toString(toStartOfInterval(timestamp, INTERVAL {bucket:UInt32} SECOND)) AS t, count() AS n FROM telemetry_events
+      ? `SELECT toString(toDateTime(toStartOfHour(timestamp))) AS t, count() AS n FROM telemetry_events FINAL
+         WHERE tenant_id = {tenant:String} AND timestamp >= toStartOfHour({from:DateTime64(3)}) GROUP BY t ORDER BY t`
+      : `SELECT toString(toStartOfInterval(timestamp, INTERVAL {bucket:UInt32} SECOND)) AS t, count() AS n FROM telemetry_events FINAL
          WHERE tenant_id = {tenant:String} AND timestamp >= {from:DateTime64(3)} GROUP BY t ORDER BY t`;
     const rows = await this.engine.query<{ t: string; n: string }>(sql, { tenant: tenantId, from: chTime(from.toISOString()), bucket: bucketSeconds });
     return rows.map((r) => ({ t: `${r.t.replace(' ', 'T')}Z`, count: Number(r.n) }));

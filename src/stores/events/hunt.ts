@@ -257,7 +257,11 @@ export function checkHuntAst(nodes: AstNode[], cat: HuntCatalogue, statement = '
 
 const TENANT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
-/** The statement that runs a checked query for one tenant, read-only, within limits the engine enforces. */
+/**
+ * The statement that runs a checked query for one tenant, read-only, within limits the engine enforces, with FINAL
+ * on every table that has it (`final = 1`): rows of a batch stored twice (a crash, then a replay) count once.
+ * (`events_hourly` is summed at insert: a replayed batch counts twice there; see docs/scaling.md.)
+ */
 export function wrapHuntQuery(statement: string, tenantId: string, tables: Iterable<string>, limits: HuntLimits): string {
   if (!TENANT_ID.test(tenantId)) throw new Error(`tenant id ${JSON.stringify(tenantId)} cannot be used in a hunt filter`);
   const filters = [...tables].map((t) => `'${t}': 'tenant_id = \\'${tenantId}\\''`).join(', ');
@@ -268,7 +272,8 @@ SETTINGS additional_table_filters = {${filters}},
   max_memory_usage = ${int(limits.maxMemoryBytes)}, max_bytes_in_join = ${int(limits.maxMemoryBytes)}, join_overflow_mode = 'throw',
   max_rows_to_read = ${int(limits.maxRowsToRead)}, max_bytes_to_read = ${int(limits.maxBytesToRead)}, read_overflow_mode = 'throw',
   max_result_rows = ${int(limits.maxRows) + 1}, max_result_bytes = ${int(limits.maxResultBytes)}, result_overflow_mode = 'throw',
-  max_threads = ${Math.max(1, int(limits.maxThreads))}, allow_introspection_functions = 0, readonly = 1`;
+  max_threads = ${Math.max(1, int(limits.maxThreads))}, allow_introspection_functions = 0,
+  final = 1, readonly = 1`;
 }
 
 /**
