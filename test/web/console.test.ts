@@ -215,8 +215,13 @@ test('Rules: coverage badges and totals are the API\'s; the filter keeps the rul
   await page.locator('input[aria-label="Coverage"]').click();
   await page.getByRole('option', { name: 'Needs a log source Vigil does not collect' }).click();
   await page.waitForURL(/coverage=not_collected/);
-  const rows = await table.locator('tbody tr').count();
   const expected = list.rules.filter((r: any) => r.coverage === 'not_collected');
+  // The URL changes before the table re-renders with the filter: wait for the filtered rows.
+  let rows = -1;
+  for (const until = Date.now() + 10_000; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+    rows = await table.locator('tbody tr').count();
+    if (rows === expected.length) break;
+  }
   assert.equal(rows, expected.length, 'only the not-collected rules are listed');
   const auditd = table.getByRole('row').filter({ hasText: 'Auditd execve of nc' });
   assert.equal(await auditd.locator('[data-coverage]').getAttribute('data-coverage'), 'not_collected');
