@@ -150,15 +150,6 @@ for (const impl of implementations) {
       assert.deepEqual(a?.health, { version: '0.1.0', queueDepth: 3, cpuPct: 1.5 });
     });
 
-    test('api keys: found by hash with tenant and role; unknown is undefined', async () => {
-      const key = { id: randomUUID(), tenantId: 't2', name: 'ci', role: 'analyst', keyHash: randomBytes(32).toString('hex'), createdAt: 1234, revoked: false };
-      await store.createApiKey(key);
-      assert.deepEqual(await store.findApiKey(key.keyHash), key);
-      assert.equal(await store.findApiKey('f'.repeat(64)), undefined);
-      await assert.rejects(store.createApiKey({ ...key, id: randomUUID() })); // the hash is unique
-      await assert.rejects(store.createApiKey({ ...key, id: randomUUID(), keyHash: 'x', tenantId: 'no-such-tenant' }));
-    });
-
     test('tenants and policies page by key (bytewise order), pages joining into the whole list', async () => {
       for (const id of ['page-b', 'Page-Z', 'page-a']) await store.createTenant(id, id, 1);
       const all = (await store.listTenants()).map((t) => t.id);
@@ -184,7 +175,7 @@ for (const impl of implementations) {
   });
 }
 
-test('the migrations declare the same tables and columns on SQLite and PostgreSQL', async () => {
+test('the migrations declare the same tables and columns on SQLite and PostgreSQL (api_keys dropped)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-meta-'));
   const database = `vigil_test_meta_${randomBytes(6).toString('hex')}`;
   await pgAdmin(`CREATE DATABASE ${database}`);
@@ -205,6 +196,7 @@ test('the migrations declare the same tables and columns on SQLite and PostgreSQ
     await client.end();
     assert.deepEqual(r.rows.map((row) => row.c).sort(), sqliteColumns);
     assert.ok(sqliteColumns.includes('schema_migrations.version'));
+    assert.ok(!sqliteColumns.some((c) => c.startsWith('api_keys.')), 'the unused api_keys table is dropped (migration 3)');
   } finally {
     await sqlite.close();
     await postgres.close();

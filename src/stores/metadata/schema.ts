@@ -26,4 +26,6 @@ export const MIGRATIONS: string[][] = [
       tenant_id TEXT NOT NULL REFERENCES tenants(id), host_id TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL,
       acked_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, host_id, name))`,
   ],
+  // API keys are the identity store's (identity_api_keys); this table was never read.
+  ['DROP TABLE IF EXISTS api_keys'],
 ];

@@ -1,4 +1,4 @@
-// The metadata store interface: tenants, hosts/agents, enrolment tokens, policies and API keys. Implemented on
+// The metadata store interface: tenants, hosts/agents, enrolment tokens and policies (API keys are identity's). Implemented on
 // SQLite (embedded) and PostgreSQL (scale-out); every implementation passes the same conformance suite.
 // Every read is scoped by tenant: an object of another tenant is "not found". Names sort bytewise (C collation).
 
@@ -69,16 +69,6 @@ export interface PolicyAck {
   ackedAt: number;
 }
 
-export interface ApiKeyRecord {
-  id: string;
-  tenantId: string;
-  name: string;
-  role: string;
-  keyHash: string;
-  createdAt: number;
-  revoked: boolean;
-}
-
 export interface MetadataStore {
   migrate(): Promise<void>;
   close(): Promise<void>;
@@ -109,6 +99,4 @@ export interface MetadataStore {
   listPolicies(tenantId: string, page?: KeysetPage<string>): Promise<PolicyRecord[]>;
   ackPolicy(tenantId: string, hostId: string, name: string, version: number, at: number): Promise<void>;
   policyAcks(tenantId: string, name: string): Promise<PolicyAck[]>;
-  createApiKey(k: ApiKeyRecord): Promise<void>;
-  findApiKey(keyHash: string): Promise<ApiKeyRecord | undefined>;
 }
