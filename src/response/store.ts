@@ -1,10 +1,14 @@
 // The CommandStore: response commands and their artefacts, tenant-scoped. One SQL implementation (SqlCommandStore,
-// in SQL that SQLite and PostgreSQL both accept) over a small driver: SQLite (node:sqlite, WAL) at
-// <data-dir>/response.db embedded, PostgreSQL (a `pg` pool) at scale. Status changes are compare-and-set on the
-// previous status, so two writers (two processes included) never both move one command. Parameterised SQL only.
+// in SQL that SQLite and PostgreSQL both accept) over the shared SQL layer (src/stores/sql/): SQLite at
+// <data-dir>/response.db embedded, PostgreSQL at scale. Schema: migrations in ir_schema_migrations (the first says
+// IF NOT EXISTS, for stores made before the version table; the second adds the reason column where it is missing).
+// Status changes are compare-and-set on the previous status, so two writers (two processes included) never both
+// move one command. Parameterised SQL only.
 
-import { DatabaseSync } from 'node:sqlite';
-import pg from 'pg';
+import type pg from 'pg';
+import { openPostgresDb } from '../stores/sql/postgres-db.ts';
+import type { Migration, SqlDb, SqlRow, SqlValue } from '../stores/sql/sql-db.ts';
+import { openSqliteDb } from '../stores/sql/sqlite-db.ts';
 import type { ArtifactRecord, CommandRecord, CommandStatus } from './model.ts';
 
 export interface CommandQuery {
@@ -66,56 +70,18 @@ CREATE TABLE IF NOT EXISTS ir_artifacts (
 );
 `;
 
-type SqlValue = string | number | null;
-type Row = Record<string, unknown>;
-
-/** What the store needs of a database: `?` placeholders, rows as objects, affected-row counts. */
-export interface SqlDriver {
-  exec(sql: string): Promise<void>;
-  all(sql: string, args: SqlValue[]): Promise<Row[]>;
-  run(sql: string, args: SqlValue[]): Promise<number>;
-  close(): Promise<void>;
-}
-
-export function sqliteDriver(path: string): SqlDriver {
-  const db = new DatabaseSync(path);
-  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
-  return {
-    async exec(sql) { db.exec(sql); },
-    async all(sql, args) { return db.prepare(sql).all(...args) as Row[]; },
-    async run(sql, args) { return Number(db.prepare(sql).run(...args).changes); },
-    async close() { if (db.isOpen) db.close(); },
-  };
-}
-
-/** `?` → `$1, $2, …` (the store's SQL has no `?` inside literals). */
-const numbered = (sql: string) => { let i = 0; return sql.replace(/\?/g, () => `$${++i}`); };
+type Row = SqlRow;
 
 const MIGRATION_LOCK = 0x76697263; // 'virc': the advisory lock key of response-store migrations
 
-export function postgresDriver(config: pg.PoolConfig): SqlDriver {
-  const pool = new pg.Pool(config);
-  return {
-    async exec(sql) {
-      // Under an advisory lock, so processes migrating together do not race on CREATE … IF NOT EXISTS.
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-        await client.query(sql);
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK');
-        throw err;
-      } finally {
-        client.release();
-      }
-    },
-    async all(sql, args) { return (await pool.query(numbered(sql), args)).rows as Row[]; },
-    async run(sql, args) { return (await pool.query(numbered(sql), args)).rowCount ?? 0; },
-    async close() { await pool.end(); },
-  };
-}
+const MIGRATIONS: Migration[] = [
+  [DDL],
+  // Stores made before reasons were kept (the tables, without a version table) gain the column.
+  [async (q, d) => {
+    if (d.engine === 'postgres') await q.exec('ALTER TABLE ir_commands ADD COLUMN IF NOT EXISTS reason TEXT');
+    else if (!(await q.get("SELECT 1 AS x FROM pragma_table_info('ir_commands') WHERE name = 'reason'"))) await q.exec('ALTER TABLE ir_commands ADD COLUMN reason TEXT');
+  }],
+];
 
 function commandOf(r: Row): CommandRecord {
   return {
@@ -139,32 +105,14 @@ const OPEN: readonly CommandStatus[] = ['awaiting_approval', 'pending', 'deliver
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(', ');
 
 export class SqlCommandStore implements CommandStore {
-  private readonly db: SqlDriver;
+  private readonly db: SqlDb;
 
-  constructor(driver: SqlDriver) {
-    this.db = driver;
+  constructor(db: SqlDb) {
+    this.db = db;
   }
 
-  async migrate(): Promise<void> {
-    await this.db.exec(DDL);
-    // Stores made before reasons were kept: the column is added (PostgreSQL under the driver's advisory lock; a
-    // second process that added it first makes ALTER fail, and the column is then there).
-    if (!(await this.hasReasonColumn())) {
-      try {
-        await this.db.exec('ALTER TABLE ir_commands ADD COLUMN reason TEXT');
-      } catch (err) {
-        if (!(await this.hasReasonColumn())) throw err;
-      }
-    }
-  }
-
-  private async hasReasonColumn(): Promise<boolean> {
-    try {
-      await this.db.all('SELECT reason FROM ir_commands WHERE 1 = 0', []);
-      return true;
-    } catch {
-      return false;
-    }
+  migrate(): Promise<void> {
+    return this.db.migrate({ table: 'ir_schema_migrations', lockKey: MIGRATION_LOCK, migrations: MIGRATIONS });
   }
 
   close(): Promise<void> {
@@ -224,5 +172,5 @@ export class SqlCommandStore implements CommandStore {
   }
 }
 
-export const openSqliteCommandStore = (path: string) => new SqlCommandStore(sqliteDriver(path));
-export const openPostgresCommandStore = (config: pg.PoolConfig) => new SqlCommandStore(postgresDriver(config));
+export const openSqliteCommandStore = (path: string) => new SqlCommandStore(openSqliteDb(path));
+export const openPostgresCommandStore = (config: pg.PoolConfig) => new SqlCommandStore(openPostgresDb(config));
