@@ -5,6 +5,9 @@
 // redelivered) when it failed. publish() resolves on JetStream's publish ack, i.e. once the message is
 // stored in the stream. Every process of one `consumerGroup` shares a durable consumer per filter, so the
 // messages are divided among them (work-queue semantics); different groups each see every message.
+// The events stream refuses publishes at its byte bound (discard new: BusFullError) instead of dropping its oldest
+// messages, which may be acknowledged to agents and not yet stored; with `trimConsumed` its consumers purge what they
+// acknowledged, so the bound is the workers' backlog. Replicas: `replicas`, never changed on an existing stream.
 // `follow` is the broadcast form: a per-process ordered consumer that sees every message from now on.
 
 import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
@@ -83,6 +86,36 @@ export interface JetStreamBusOptions<T> {
   onUndecodable?: (subject: string, err: Error) => void;
   /** Called when setting up a consumer failed; it is retried every second until it works or is stopped. */
   onConsumerError?: (filter: string, err: Error) => void;
+  /**
+   * Replicas of the streams this process creates (`--bus-replicas`): default 3 when the NATS cluster has three or
+   * more servers, else 1. An existing stream keeps the replicas it has (an operator may have changed them with
+   * `nats stream edit`); `onWarning` says so when they differ.
+   */
+  replicas?: number;
+  /** Called with what an operator should know (an existing stream's setting left as it is). */
+  onWarning?: (message: string) => void;
+  /**
+   * The events stream discards *new* messages at its byte bound (a publish is refused: ingest does not ack, the
+   * agents keep their spool), so that nothing acknowledged is dropped while workers are down. Its consumers then
+   * purge what they acknowledged (every `trimIntervalMs`, default 2 s), so that the bound holds the backlog, not
+   * 24 h of stored events. Only for the events stream's single consumer group (the workers): set on their bus.
+   */
+  trimConsumed?: boolean;
+  trimIntervalMs?: number;
+}
+
+/** A publish JetStream refused because its stream is at its bound (discard new): not stored, retry later. */
+export class BusFullError extends Error {
+  override name = 'BusFullError';
+  readonly busFull = true;
+}
+
+/** JetStream's answers for a discard-new stream at its bound. */
+const FULL = /maximum (bytes|messages)( per subject)? exceeded|resource limits exceeded/i;
+
+/** The replicas to use when none are configured: 3 on a cluster of three or more servers, else 1. */
+export function defaultReplicas(clusterServers: number): number {
+  return clusterServers >= 3 ? 3 : 1;
 }
 
 const SUBJECT_TOKEN = /^[^\s.*>]+$/;
@@ -142,7 +175,7 @@ export class JetStreamBus<T> implements Bus<T> {
     const nc = await connect({ servers: o.servers, maxReconnectAttempts: -1, reconnectTimeWait: 500, name: 'vigil', noAsyncTraces: true });
     try {
       const bus = new JetStreamBus(o, nc, await jetstreamManager(nc));
-      await bus.ensureStreams();
+      await bus.ensureStreams(o.replicas ?? defaultReplicas(clusterServers(nc)));
       return bus;
     } catch (err) {
       await nc.close();
@@ -150,27 +183,37 @@ export class JetStreamBus<T> implements Bus<T> {
     }
   }
 
-  private async ensureStreams(): Promise<void> {
+  private async ensureStreams(replicas: number): Promise<void> {
     for (const spec of VIGIL_STREAMS) {
       const config = {
         name: streamName(this.o.namespace, spec),
         subjects: [`${this.prefix}${spec.root}.>`],
         storage: StorageType.File,
         retention: RetentionPolicy.Limits,
-        discard: DiscardPolicy.Old,
+        // Events: refuse at the bound (ingest stops acknowledging) rather than drop the oldest, which may be
+        // acknowledged to an agent and not yet stored. The other streams' readers keep up or need only the newest.
+        discard: spec.root === 'events' ? DiscardPolicy.New : DiscardPolicy.Old,
         max_age: nanos(spec.maxAgeMs),
         max_bytes: streamMaxBytes(spec, this.o.maxBytes),
         max_msgs_per_subject: spec.maxMsgsPerSubject ?? -1,
         duplicate_window: nanos(this.o.duplicateWindowMs ?? 120_000),
-        num_replicas: 1,
+        num_replicas: replicas,
       };
+      let existing;
       try {
-        await this.jsm.streams.info(config.name);
-        await this.jsm.streams.update(config.name, config);
+        existing = await this.jsm.streams.info(config.name);
       } catch (err) {
         if (!isNotFound(err)) throw err;
         await this.jsm.streams.add(config).catch((e: unknown) => { throw explainStreamError(config.name, config.max_bytes, e); });
+        continue;
       }
+      const have = existing.config.num_replicas;
+      if (have !== replicas) {
+        this.o.onWarning?.(`stream ${config.name} has ${have} replica(s), not the ${replicas} configured: left as it is ` +
+          '(change it with `nats stream edit --replicas`, or set --bus-replicas to match)');
+        config.num_replicas = have;
+      }
+      await this.jsm.streams.update(config.name, config);
     }
   }
 
@@ -190,7 +233,12 @@ export class JetStreamBus<T> implements Bus<T> {
   async publish(msg: BusMessage<T>): Promise<void> {
     if (this.closed) throw new Error('bus closed');
     const spec = this.specOf(msg.subject, false);
-    await this.js.publish(this.wireSubject(spec, msg.subject), this.o.codec.encode(msg.payload), { msgID: msg.id });
+    try {
+      await this.js.publish(this.wireSubject(spec, msg.subject), this.o.codec.encode(msg.payload), { msgID: msg.id });
+    } catch (err) {
+      if (err instanceof Error && FULL.test(err.message)) throw new BusFullError(`stream ${streamName(this.o.namespace, spec)} is full: ${err.message}`, { cause: err });
+      throw err;
+    }
   }
 
   private get partitions(): number {
@@ -242,6 +290,7 @@ export class JetStreamBus<T> implements Bus<T> {
       durable: durableName(group, filter) + (p === undefined ? '' : `_p${p}`),
       wireFilter: this.prefix + (p === undefined ? filter : filter.replace(/^events(\.|$)/, `events.${p}$1`).replace(/^events\.(\d+)$/, 'events.$1.>')),
       toSubject: (wire) => this.logicalSubject(spec, wire), handler, opts, bus: this.o, js: this.js, jsm: this.jsm,
+      trim: spec.root === 'events' && this.o.trimConsumed === true,
     }));
     for (const loop of loops) {
       this.loops.add(loop);
@@ -308,6 +357,16 @@ export class JetStreamBus<T> implements Bus<T> {
 /** A stream's name in a namespace: `<NS>_EVENTS`, or `VIGIL_EVENTS` without one. */
 export function streamName(namespace: string | undefined, spec: StreamSpec): string {
   return `${namespace ? namespace.toUpperCase() : 'VIGIL'}_${spec.name}`;
+}
+
+/**
+ * The servers of the cluster this connection reached: a clustered server announces every member's client URL
+ * (`connect_urls`, itself included); a lone server announces no cluster.
+ */
+function clusterServers(nc: NatsConnection): number {
+  const info = nc.info;
+  if (!info?.cluster) return 1;
+  return Math.max(1, new Set(info.connect_urls ?? []).size);
 }
 
 function isNotFound(err: unknown): boolean {
@@ -386,6 +445,8 @@ interface PullLoopOptions<T> {
   bus: JetStreamBusOptions<T>;
   js: JetStreamClient;
   jsm: JetStreamManager;
+  /** Purge what this consumer acknowledged from the stream (the events stream with `trimConsumed`). */
+  trim: boolean;
 }
 
 /**
@@ -405,9 +466,35 @@ class PullLoop<T> {
     this.o = o;
   }
 
+  private trimTimer: NodeJS.Timeout | undefined;
+
   start(): void {
     this.done = Promise.all([this.pull(), this.deliver()]).then(() => undefined);
+    if (this.o.trim) {
+      const every = this.o.bus.trimIntervalMs ?? 2000;
+      const tick = () => { this.trimTimer = setTimeout(() => { void this.trimAcknowledged().finally(() => { if (!this.stopped) tick(); }); }, every); };
+      tick();
+    }
   }
+
+  /**
+   * Purges this consumer's messages below its ack floor (every message up to it is acknowledged, so stored): its
+   * filter's subjects only, which no other consumer of the stream reads. An error is reported and retried next time.
+   */
+  private async trimAcknowledged(): Promise<void> {
+    try {
+      const info = await this.o.jsm.consumers.info(this.o.stream, this.o.durable);
+      const floor = info.ack_floor.stream_seq;
+      if (floor > this.trimmedTo) {
+        await this.o.jsm.streams.purge(this.o.stream, { filter: this.o.wireFilter, seq: floor + 1 });
+        this.trimmedTo = floor;
+      }
+    } catch (err) {
+      if (!this.stopped) this.o.bus.onConsumerError?.(this.o.wireFilter, err instanceof Error ? err : new Error(`trim: ${String(err)}`));
+    }
+  }
+
+  private trimmedTo = 0;
 
   private async pull(): Promise<void> {
     while (!this.stopped) {
@@ -491,6 +578,7 @@ class PullLoop<T> {
   /** Stops pulling, lets the batch in the handler finish (and be acked), returns the rest for redelivery. */
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.trimTimer);
     this.signal();
     this.room?.();
     this.messages?.stop();

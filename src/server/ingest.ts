@@ -84,6 +84,8 @@ export class IngestServer {
   private readonly o: IngestOptions;
   private readonly server: grpc.Server;
   readonly channels = new Map<string, AgentChannel>();
+  /** The last publish was refused because the events stream is full (vigil_bus_full). */
+  busFull = false;
 
   constructor(o: IngestOptions) {
     this.o = o;
@@ -260,9 +262,22 @@ export class IngestServer {
       await published;
     } catch (err) {
       // Not acknowledged: the stream is closed so that the agent reconnects and re-sends from its spool.
+      if ((err as { busFull?: boolean }).busFull === true) {
+        // The events stream is at its bound (workers down or behind): nothing is dropped, the agents hold the events.
+        m.ingestRejectedMessages.inc({ reason: 'bus_full' });
+        if (!this.busFull) this.o.log.warn({ err, agentId: id.agentId, seq }, 'bus full: the events stream is at its byte bound (workers down or behind?); batches are not acknowledged and stay in the agents\' spools until it drains');
+        this.busFull = true;
+        m.busFull.set(1);
+        return fail('bus full; reconnect and re-send later');
+      }
       m.ingestRejectedMessages.inc({ reason: 'store_unavailable' });
       this.o.log.error({ err, agentId: id.agentId, seq }, 'batch not stored');
       return fail('events could not be stored; reconnect and re-send');
+    }
+    if (this.busFull) {
+      this.busFull = false;
+      m.busFull.set(0);
+      this.o.log.info('bus no longer full: batches are acknowledged again');
     }
     m.ingestEvents.inc({ outcome: 'accepted' }, ack.accepted);
     if (ack.errors.length) m.ingestEvents.inc({ outcome: 'rejected' }, ack.errors.length);

@@ -59,6 +59,11 @@ export const busPublishSeconds = new Histogram({
   buckets: LATENCY_BUCKETS, registers: [registry],
 });
 
+export const busFull = new Gauge({
+  name: 'vigil_bus_full', help: 'Ingest on JetStream: 1 while the events stream is at its byte bound (publishes refused, batches not acknowledged: agents keep them in their spool), else 0',
+  registers: [registry],
+});
+
 export const busLogSyncIntervalMs = new Gauge({
   name: 'vigil_bus_log_sync_interval_ms', help: 'How an ack is durable: 0 = fdatasync\'ed before it, N = written before it and fdatasync\'ed within N ms',
   registers: [registry],
