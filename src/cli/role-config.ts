@@ -18,8 +18,7 @@ interface Setting { key: keyof RoleConfig; flag: string; env: string; kind: Kind
 export const SETTINGS: readonly Setting[] = [
   { key: 'nats', flag: 'nats', env: 'VIGIL_NATS_URL', kind: 'string', fallback: 'nats://127.0.0.1:4222', help: 'NATS servers, comma-separated' },
   { key: 'busNamespace', flag: 'bus-namespace', env: 'VIGIL_BUS_NAMESPACE', kind: 'string', fallback: '', help: 'prefix of subjects and streams (one NATS, several deployments)' },
-  { key: 'busMaxBytes', flag: 'bus-max-bytes', env: 'VIGIL_BUS_MAX_BYTES', kind: 'int', fallback: String(DEFAULT_EVENTS_MAX_BYTES), min: 2 ** 20, help: 'disk bound of the events stream\'s backlog in bytes (at it, ingest stops acknowledging; agents keep spooling); the other streams get fixed shares, ≈ 1.4 × this reserved in JetStream in all' },
-  { key: 'busReplicas', flag: 'bus-replicas', env: 'VIGIL_BUS_REPLICAS', kind: 'optional-int', fallback: '', help: 'replicas of the JetStream streams a role creates (1–5; default 3 on a NATS cluster of three or more servers, else 1); an existing stream keeps its own, with a warning' },
+  { key: 'busMaxBytes', flag: 'bus-max-bytes', env: 'VIGIL_BUS_MAX_BYTES', kind: 'int', fallback: String(DEFAULT_EVENTS_MAX_BYTES), min: 2 ** 20, help: 'disk bound of the events stream in bytes (oldest dropped beyond it); the other streams get fixed shares, ≈ 1.4 × this reserved in JetStream in all' },
   { key: 'eventPartitions', flag: 'event-partitions', env: 'VIGIL_EVENT_PARTITIONS', kind: 'int', fallback: '1', help: 'host partitions of the events stream (same on every process)' },
   { key: 'ownedPartitions', flag: 'partitions', env: 'VIGIL_PARTITIONS', kind: 'int-list', fallback: '', help: 'worker: the partitions it consumes, e.g. 0,2 (default all)' },
   { key: 'workerCount', flag: 'worker-count', env: 'VIGIL_WORKER_COUNT', kind: 'optional-int', fallback: '', help: 'worker: how many workers share the partitions (with --worker-index, instead of --partitions)' },
@@ -42,6 +41,12 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'placeholders', flag: 'placeholders', env: 'VIGIL_PLACEHOLDERS', kind: 'optional-string', fallback: '', help: 'worker, api: YAML map of values for rules with %placeholders%' },
   { key: 'redis', flag: 'redis', env: 'VIGIL_REDIS_URL', kind: 'optional-string', fallback: '', help: 'api: Redis URL for rate limits shared by every API process (default: per process)' },
   { key: 'allowPrivateAlertSinks', flag: 'allow-private-alert-sinks', env: 'VIGIL_ALLOW_PRIVATE_ALERT_SINKS', kind: 'boolean', fallback: '0', help: 'api: alert webhooks may target loopback, private, link-local and metadata addresses (SSRF guard off): 1 or 0' },
+  { key: 'irTwoPerson', flag: 'ir-two-person', env: 'VIGIL_IR_TWO_PERSON', kind: 'boolean', fallback: '0', help: 'api: isolation needs a second principal\'s approval: 1 or 0' },
+  { key: 'irExpirySeconds', flag: 'ir-expiry', env: 'VIGIL_IR_EXPIRY_S', kind: 'int', fallback: '86400', help: 'api: response actions not done within this many seconds expire' },
+  { key: 'autoResponse', flag: 'auto-response', env: 'VIGIL_AUTO_RESPONSE', kind: 'boolean', fallback: '0', help: 'api: run the responses rules name (kill_process, collect_triage) for high and critical alerts, at most 5 per host and hour per API process: 1 or 0' },
+  { key: 'autoResponseTenants', flag: 'auto-response-tenants', env: 'VIGIL_AUTO_RESPONSE_TENANTS', kind: 'optional-string', fallback: '', help: 'api: tenants in which the responses of rule files run: \'*\' or ids separated by commas (default: default)' },
+  { key: 'rateLimitUser', flag: 'rate-limit-user', env: 'VIGIL_RATE_LIMIT_USER', kind: 'optional-int', fallback: '', min: 1, help: 'api: requests per minute per user or key, burst 2× (default 1000)' },
+  { key: 'rateLimitTenant', flag: 'rate-limit-tenant', env: 'VIGIL_RATE_LIMIT_TENANT', kind: 'optional-int', fallback: '', min: 1, help: 'api: requests per minute per tenant, burst 2× (default 10000)' },
   { key: 'workerBatch', flag: 'worker-batch', env: 'VIGIL_WORKER_BATCH', kind: 'int', fallback: '256', help: 'worker: most bus messages per ClickHouse insert' },
   { key: 'workerIdleScheduling', flag: 'worker-idle-scheduling', env: 'VIGIL_WORKER_IDLE_SCHEDULING', kind: 'boolean', fallback: '1', help: 'worker, in a process without ingest: run under SCHED_IDLE, only on CPU time nothing else wants (on a shared host ingest and NATS answer agents first): 1 or 0' },
   { key: 'workerNice', flag: 'worker-nice', env: 'VIGIL_WORKER_NICE', kind: 'int', fallback: '5', min: 0, help: 'worker, in a process without ingest: its CPU nice value (0–19; what counts without idle scheduling)' },
@@ -64,6 +69,7 @@ function convert(s: Setting, raw: string): RoleConfig[keyof RoleConfig] {
   if (raw.trim() === '') return undefined;
   if (s.kind === 'optional-int') {
     if (!/^\d+$/.test(raw.trim())) throw new Error(`${s.flag}: expected an integer, got '${raw}'`);
+    if (s.min !== undefined && Number(raw) < s.min) throw new Error(`${s.flag}: expected an integer of at least ${s.min}, got '${raw}'`);
     return Number(raw);
   }
   const list = raw.split(',').map((x) => x.trim());
@@ -103,7 +109,6 @@ export function loadRoleConfig(args: string[], env: NodeJS.ProcessEnv = process.
     const raw = (flags[s.flag] as string | undefined) ?? env[s.env] ?? file[s.flag] ?? s.fallback;
     config[s.key] = convert(s, raw);
   }
-  if (config.busReplicas !== undefined && ((config.busReplicas as number) < 1 || (config.busReplicas as number) > 5)) throw new Error(`bus-replicas: expected 1 to 5 (JetStream's limit), got ${String(config.busReplicas)}`);
   // Its value is a secret: the message never repeats it.
   if (typeof config.metricsToken === 'string' && config.metricsToken.trim().length < 16) throw new Error('metrics-token: expected at least 16 characters');
   return withWorkerPartitions(config as RoleConfig);

@@ -8,18 +8,14 @@
 
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { LiveFeed } from '../api/live-feed.ts';
-import { alertView } from '../api/routes/alerts.ts';
+import type { LiveFeed } from '../api/live-feed.ts';
 import { openApiSecurity, type ApiSecurity, type ApiSecurityOptions } from '../api/security.ts';
-import { buildApi } from '../api/server.ts';
 import { AuthError } from '../identity/errors.ts';
 import { permissionsOf, PLATFORM_TENANT } from '../identity/permissions.ts';
 import type { HuntLimits } from '../stores/events/hunt.ts';
-import { issueServerCertificate, loadOrCreateCa, type CertificateAuthority } from '../pki/pki.ts';
-import type { VigilEvent } from '../schema/event.ts';
+import { issueServerCertificate, loadOrCreateCa } from '../pki/pki.ts';
 import { ChdbEngine } from '../stores/events/chdb-engine.ts';
 import { ClickHouseEventStore } from '../stores/events/clickhouse-store.ts';
 import { CachedEventStore } from '../stores/events/cached.ts';
@@ -32,13 +28,14 @@ import { startDetection, type Detection } from './detection.ts';
 import { issueEnrollmentToken } from '../stores/metadata/enrollment-tokens.ts';
 import { Pipeline, type PipelineStage } from './pipeline.ts';
 import { LiveProcessIndex } from '../tree/live-index.ts';
-import { PolicyPush } from './policy-push.ts';
 import { AlertSinkStore } from '../alerts/sink-store.ts';
-import { AlertDelivery, type DeliveryOptions } from '../alerts/delivery.ts';
+import type { DeliveryOptions } from '../alerts/delivery.ts';
 import type { AuditSink } from '../ledger/sink.ts';
 import type { ResponseConfig } from '../response/dispatcher.ts';
-import { openResponseService } from '../response/service.ts';
-import { AutoResponder, type AutoResponsePolicy } from '../response/automation.ts';
+import { ArtifactStorage } from '../response/artifacts.ts';
+import { openSqliteCommandStore } from '../response/store.ts';
+import type { AutoResponsePolicy } from '../response/automation.ts';
+import { agentStreamHooks, assembleApi, assembleResponse, dialAddress, hostPort, localAgentLink, serverCertificateNames, streamPolicies } from './assembly.ts';
 
 export const DEFAULT_TENANT = 'default';
 
@@ -98,11 +95,7 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** HOST:PORT as agents dial it: an unspecified listen address (0.0.0.0, ::) is advertised as this machine's hostname (in the server certificate). */
-export function dialAddress(host: string, port: number): string {
-  const h = host === '' || host === '0.0.0.0' || host === '::' ? hostname() : host;
-  return `${h.includes(':') ? `[${h}]` : h}:${port}`;
-}
+export { dialAddress };
 
 export function splitHostPort(s: string): { host: string; port: number } {
   const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(s);
@@ -146,11 +139,6 @@ async function ensureAdminUser(security: ApiSecurity, dataDir: string): Promise<
   return path;
 }
 
-async function serverCertificate(ca: CertificateAuthority, grpcHost: string) {
-  const names = [...new Set(['localhost', '127.0.0.1', '::1', hostname(), grpcHost].filter((n) => n && n !== '0.0.0.0' && n !== '::'))];
-  return issueServerCertificate(ca, names);
-}
-
 /** The live processes of every known host, from the store (before the pipeline applies newer events). */
 async function seedLiveProcesses(metadata: MetadataStore, events: EventStore): Promise<LiveProcessIndex> {
   const index = new LiveProcessIndex();
@@ -175,63 +163,44 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   await events.init();
   const liveProcesses = await seedLiveProcesses(metadata, events);
   const detection = await startDetection({ dataDir: o.dataDir, log: o.log, ruleDirs: o.ruleDirs, placeholders: o.placeholders, processes: liveProcesses });
-  // Response actions: commands go down the agent's open stream; results, artefacts and reconnects come back.
   // One ledger writer per data directory: the API's ledger is everyone's audit sink.
   const security = await openApiSecurity({ dataDir: o.dataDir, ...o.security });
-  const response = await openResponseService({ dataDir: o.dataDir, log: o.log, config: o.response, audit: o.audit ?? security.ledger,
-    ownerOf: (tenantId, actor) => security.auth.ownerOf(tenantId, actor),
-    // Only down the stream of that agent in that tenant (as the scale-out relay does): a command never reaches
-    // another tenant's agent, whatever host id it names.
-    send: ({ tenantId, agentId }, msg) => {
-      const c = ingest.channels.get(agentId);
-      if (!c || c.identity.tenantId !== tenantId) return false;
-      c.send(msg);
-      return true;
-    } });
+  // The agent link: this process's ingest streams (started below; read on use).
+  let ingest: Awaited<ReturnType<typeof startIngestThread>> | undefined;
+  const agents = localAgentLink(() => ingest, () => policies);
+  const policies = streamPolicies(() => ingest, metadata, o.log);
+  const response = await assembleResponse({
+    store: openSqliteCommandStore(join(o.dataDir, 'response.db')), artifacts: new ArtifactStorage(join(o.dataDir, 'artifacts')),
+  }, { security, audit: o.audit, send: agents.send, log: o.log, config: o.response });
   // Ingest and the bus log run in a thread of their own: acknowledgements never wait for this thread.
   // Policies: the latest versions go down each stream as it opens, new versions to the tenant's open streams.
-  const ingest = await startIngestThread({ busDir: join(o.dataDir, 'bus'), busSyncMs: o.busSyncMs ?? 0, pkiDir: join(o.dataDir, 'pki'), serverCert: await serverCertificate(ca, grpcAddr.host),
-    metadata, log: o.log, ...response.ingestHooks,
-    onAgentConnected: (a) => {
-      response.ingestHooks.onAgentConnected?.(a);
-      policies.onAgentConnected(a).catch((err: unknown) => o.log.error({ err, agentId: a.agentId }, 'policy push failed'));
-    },
-    onPolicyAck: (a, ack) => { policies.onAck(a, ack).catch((err: unknown) => o.log.error({ err, agentId: a.agentId }, 'policy acknowledgement not recorded')); },
+  ingest = await startIngestThread({ busDir: join(o.dataDir, 'bus'), busSyncMs: o.busSyncMs ?? 0, pkiDir: join(o.dataDir, 'pki'),
+    serverCert: await issueServerCertificate(ca, serverCertificateNames(grpcAddr.host)),
+    metadata, log: o.log, ...agentStreamHooks(response.ingestHooks, policies, o.log),
   });
   const bus = ingest.bus;
   const pipeline = new Pipeline({ bus, store: events, stages: [detection.stage, ...(o.stages ?? [])], log: o.log, maxBatchMessages: 256, maxWaitMs: o.pipelineBatchWaitMs ?? 1000 });
   pipeline.start();
-  const policies = new PolicyPush({ metadata, channels: ingest.channels, log: o.log });
-  const removeIngestMetrics = addThreadMetrics(() => ingest.metricsJson());
-  const grpcPort = await ingest.listen(`${grpcAddr.host.includes(':') ? `[${grpcAddr.host}]` : grpcAddr.host}:${grpcAddr.port}`);
+  const threadIngest = ingest;
+  const removeIngestMetrics = addThreadMetrics(() => threadIngest.metricsJson());
+  const grpcPort = await ingest.listen(hostPort(grpcAddr.host, grpcAddr.port));
   const adminKeyPath = await ensureAdminKey(security, o.dataDir);
   const adminPasswordPath = await ensureAdminUser(security, o.dataDir);
   const metricsToken = loadOrCreateMetricsToken(o.dataDir);
-  const liveFeed = new LiveFeed();
-  detection.onAlert((a) => liveFeed.publish('alert', a.tenant_id, alertView(a)));
-  const autoResponder = new AutoResponder(response.dispatcher, o.autoResponse ?? {});
-  detection.onAlert((a) => {
-    if (!a.rule.response) return;
-    autoResponder.onAlert(a, a.rule.response).then(
-      (r) => { if ('skipped' in r) o.log.info({ alert: a.id, rule: a.rule.id, reason: r.skipped }, 'automated response not run'); },
-      (err: unknown) => o.log.error({ err, alert: a.id }, 'automated response failed'));
-  });
   const alertSinks = new AlertSinkStore(join(o.dataDir, 'alert-sinks.db'));
-  const allowPrivateAlertSinks = o.allowPrivateAlertSinks ?? false;
-  const delivery = new AlertDelivery({ store: alertSinks, log: o.log, ...o.alertDelivery, allowPrivateTargets: allowPrivateAlertSinks });
-  detection.onAlert((a) => delivery.enqueue(a.tenant_id, alertView(a)));
-  const api = buildApi({ metadata, events, log: o.log, security, liveFeed, hunt: o.hunt, defaultTenant: DEFAULT_TENANT, isConnected: (id) => ingest.channels.has(id), response: response.dispatcher,
-    agentEndpoint: dialAddress(grpcAddr.host, grpcPort), agentCaPem: ca.certPem,
-    onPolicyStored: (p) => policies.published(p), onAgentRevoked: (id) => ingest.disconnect(id, 'agent certificate revoked'), alertSinks, allowPrivateAlertSinks, alerts: detection.alerts, incidents: detection.incidents, rules: detection.rules, liveProcesses, metricsToken });
-  const http = splitHostPort(o.http);
-  await api.listen({ host: http.host, port: http.port });
-  const address = api.server.address();
-  const httpPort = typeof address === 'object' && address ? address.port : http.port;
-  const urlHost = http.host.includes(':') ? `[${http.host}]` : http.host;
-
+  const api = await assembleApi({
+    log: o.log, metadata, events, security, response, agents, alerts: detection.alerts, incidents: detection.incidents, rules: detection.rules,
+    alertFeed: { queued: true, start: async ({ live, once }) => {
+      detection.onAlert(live);
+      detection.onAlert((a) => void once(a).catch((err: unknown) => o.log.error({ err, alert: a.id }, 'alert not handled')));
+    } },
+    alertSinks, liveProcesses, defaultTenant: DEFAULT_TENANT, metricsToken, agentEndpoint: dialAddress(grpcAddr.host, grpcPort), agentCaPem: ca.certPem,
+    autoResponse: o.autoResponse, allowPrivateAlertSinks: o.allowPrivateAlertSinks, alertDelivery: o.alertDelivery, hunt: o.hunt, http: o.http,
+  }, splitHostPort);
+  const liveFeed = api.liveFeed;
   return {
-    httpUrl: `http://${urlHost}:${httpPort}`,
-    grpcAddress: `${grpcAddr.host.includes(':') ? `[${grpcAddr.host}]` : grpcAddr.host}:${grpcPort}`,
+    httpUrl: `http://${api.address}`,
+    grpcAddress: hostPort(grpcAddr.host, grpcPort),
     caPem: ca.certPem,
     metadata,
     adminKeyPath,
@@ -245,14 +214,13 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
     },
     async stop() {
       await api.close();
-      await delivery.close();
       alertSinks.close();
-      await ingest.closeIngest();
+      await threadIngest.closeIngest();
       await response.close();
       if (!(await bus.drain(15_000))) o.log.warn({ backlog: await bus.backlog() }, 'stopping with a backlog; it is stored at the next start');
       await pipeline.stop();
       await bus.close();
-      await ingest.terminate();
+      await threadIngest.terminate();
       removeIngestMetrics();
       await events.close();
       await security.close();

@@ -20,12 +20,15 @@ const policyAcks = new Counter({
 export interface PolicyPushOptions {
   metadata: MetadataStore;
   /** The open agent streams (ingest's channels). */
-  channels: ReadonlyMap<string, AgentChannel>;
+  channels: Pick<ReadonlyMap<string, AgentChannel>, 'get' | 'values'>;
   log: Logger;
   now?: () => number;
 }
 
-const message = (p: PolicyRecord): ServerMessage => ({ body: 'policy', policy: { name: p.name, version: p.version, document_json: p.document } });
+/** What a policy version's push needs of it. */
+export type PushedPolicy = Pick<PolicyRecord, 'tenantId' | 'name' | 'version' | 'document'>;
+
+const message = (p: PushedPolicy): ServerMessage => ({ body: 'policy', policy: { name: p.name, version: p.version, document_json: p.document } });
 
 export class PolicyPush {
   private readonly o: PolicyPushOptions;
@@ -45,7 +48,7 @@ export class PolicyPush {
   }
 
   /** A new version was stored: send it to every connected agent of its tenant. */
-  published(p: PolicyRecord): void {
+  published(p: PushedPolicy): void {
     for (const c of this.o.channels.values()) {
       if (c.identity.tenantId !== p.tenantId) continue;
       c.send(message(p));

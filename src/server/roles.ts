@@ -13,12 +13,8 @@ import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { AlertDelivery } from '../alerts/delivery.ts';
 import { PostgresAlertSinkStore } from '../alerts/postgres-sink-store.ts';
-import { LiveFeed } from '../api/live-feed.ts';
-import { alertView } from '../api/routes/alerts.ts';
 import { openApiSecurity } from '../api/security.ts';
-import { buildApi } from '../api/server.ts';
 import { bytesCodec, jsonCodec, type PayloadCodec } from '../bus/codec.ts';
 import { JetStreamBus } from '../bus/jetstream.ts';
 import { LeasedPartitionBus } from '../bus/leased-partitions.ts';
@@ -33,11 +29,12 @@ import { PostgresIncidentStore } from '../stores/incidents/postgres.ts';
 import type { StoredAlert } from '../stores/alerts/types.ts';
 import { PartitionLeaseStore } from '../stores/leases/postgres.ts';
 import { PostgresMetadataStore } from '../stores/metadata/postgres.ts';
-import { consumeReports, relaySender, startIngestRelay } from '../response/relay.ts';
+import { consumeReports, relaySender } from '../response/relay.ts';
+import type { AutoResponsePolicy } from '../response/automation.ts';
 import { PostgresArtifactStore } from '../response/postgres-artifacts.ts';
-import { startResponseService } from '../response/service.ts';
 import { openPostgresCommandStore } from '../response/store.ts';
-import { dialAddress, splitHostPort, DEFAULT_TENANT } from './embedded.ts';
+import { splitHostPort, DEFAULT_TENANT } from './embedded.ts';
+import { assembleApi, assembleResponse, dialAddress, hostPort, relayAgentLink, serverCertificateNames, startAgentRelay, type AlertFeed, type SharedSettings } from './assembly.ts';
 import { IngestServer } from './ingest.ts';
 import { lowerWorkerPriority, prioritiseIngestThread } from './role-priority.ts';
 import { eventBatchCodec, publishingBatches } from './ingest-batch.ts';
@@ -50,8 +47,6 @@ export interface RoleConfig {
   nats: string;
   busNamespace: string;
   busMaxBytes: number;
-  /** Replicas of new JetStream streams (default: 3 on a cluster of three or more servers, else 1). */
-  busReplicas?: number;
   eventPartitions: number;
   ownedPartitions: number[] | undefined;
   clickhouse: string;
@@ -78,7 +73,37 @@ export interface RoleConfig {
   placeholders: string | undefined;
   redis: string | undefined;
   allowPrivateAlertSinks: boolean;
+  /** api: isolation needs a second principal's approval. */
+  irTwoPerson: boolean;
+  /** api: response actions not done within this many seconds expire. */
+  irExpirySeconds: number;
+  /** api: run the responses rules name (high and critical alerts, per-host hourly cap per API process). */
+  autoResponse: boolean;
+  /** api: tenants in which rule files' responses run: '*' or ids separated by commas (default: default). */
+  autoResponseTenants: string | undefined;
+  /** api: requests per minute per user or key, and per tenant (burst 2×). */
+  rateLimitUser: number | undefined;
+  rateLimitTenant: number | undefined;
 }
+
+/** The settings that mean the same as `vigil up`'s (src/server/assembly.ts SharedSettings). */
+export function sharedSettings(c: RoleConfig): SharedSettings {
+  return {
+    response: { requireIsolationApproval: c.irTwoPerson, commandTtlMs: c.irExpirySeconds * 1000 },
+    autoResponse: { enabled: c.autoResponse, ...autoResponseTenants(c.autoResponseTenants) },
+    allowPrivateAlertSinks: c.allowPrivateAlertSinks,
+  };
+}
+
+/** `--auto-response-tenants`: '*' or tenant ids separated by commas; absent: the policy's default. */
+export function autoResponseTenants(list: string | undefined): Pick<AutoResponsePolicy, 'operatorRuleTenants'> | Record<string, never> {
+  const t = list?.trim();
+  if (t === undefined) return {};
+  return { operatorRuleTenants: t === '*' ? '*' : t.split(',').map((x) => x.trim()).filter(Boolean) };
+}
+
+/** A per-minute limit with a burst of 2×. */
+export const perMinute = (n: number | undefined) => (n === undefined ? undefined : { perMinute: n, burst: 2 * n });
 
 export type RoleName = 'ingest' | 'worker' | 'api';
 
@@ -95,7 +120,6 @@ export interface RunningRoles {
 function openBus<T>(c: RoleConfig, log: Logger, codec: PayloadCodec<T>, ownedPartitions?: number[]): Promise<JetStreamBus<T>> {
   return JetStreamBus.connect<T>({
     servers: c.nats.split(','), codec, namespace: c.busNamespace, maxBytes: c.busMaxBytes, consumerGroup: 'workers', ackWaitMs: c.ackWaitMs,
-    replicas: c.busReplicas, trimConsumed: true, onWarning: (msg) => log.warn(msg),
     eventPartitions: c.eventPartitions, ownedPartitions,
     onUndecodable: (subject, err) => log.error({ subject, err }, 'undecodable bus message dropped'),
     onConsumerError: (filter, err) => log.error({ filter, err }, 'bus consumer setup failed; retrying'),
@@ -110,7 +134,7 @@ function openBus<T>(c: RoleConfig, log: Logger, codec: PayloadCodec<T>, ownedPar
 function openAlertBus(c: RoleConfig, log: Logger, ackWaitMs?: number): Promise<JetStreamBus<StoredAlert>> {
   return JetStreamBus.connect<StoredAlert>({
     servers: c.nats.split(','), codec: jsonCodec(), namespace: c.busNamespace, maxBytes: c.busMaxBytes, eventPartitions: c.eventPartitions,
-    consumerGroup: 'alert-delivery', ackWaitMs, replicas: c.busReplicas, onWarning: (msg) => log.warn(msg),
+    consumerGroup: 'alert-delivery', ackWaitMs,
     onUndecodable: (subject, err) => log.error({ subject, err }, 'undecodable bus message dropped'),
     onConsumerError: (filter, err) => log.error({ filter, err }, 'alerts consumer failed; retrying'),
   });
@@ -118,24 +142,23 @@ function openAlertBus(c: RoleConfig, log: Logger, ackWaitMs?: number): Promise<J
 
 /**
  * The API process's side of the alerts stream: every process follows `alerts.>` into its live feed (GET /stream
- * on any process shows every alert); webhook delivery takes each alert once across the API processes (shared
- * durable consumer) and acks it after every sink's delivery is final; closing cuts deliveries short, which naks.
+ * on any process shows every alert); webhook delivery and automated response take each alert once across the API
+ * processes (shared durable consumer, acked after every sink's delivery is final; its ack wait outlasts a
+ * delivery's retries so that an alert being retried is not handed to another process); closing the API's
+ * delivery first cuts deliveries short, which naks.
  */
-async function startAlertFanout(c: RoleConfig, log: Logger, stops: (() => Promise<void>)[]): Promise<{ liveFeed: LiveFeed; sinks: PostgresAlertSinkStore }> {
-  const sinks = await PostgresAlertSinkStore.open({ connectionString: c.postgres });
-  stops.push(() => sinks.close());
-  const delivery = new AlertDelivery({ store: sinks, log, allowPrivateTargets: c.allowPrivateAlertSinks });
-  const bus = await openAlertBus(c, log, delivery.worstCaseMs + 30_000);
-  stops.push(() => bus.close());
-  const liveFeed = new LiveFeed();
-  const feed = await bus.follow('alerts.>', async (m) => liveFeed.publish('alert', m.payload.tenant_id, alertView(m.payload)));
-  stops.push(() => feed.stop());
-  const deliveries = bus.consume('alerts.>', async (batch) => {
-    await Promise.all(batch.map((m) => delivery.deliver(m.payload.tenant_id, alertView(m.payload))));
-  }, { maxBatch: 64, maxWaitMs: 0 });
-  stops.push(() => deliveries.stop());
-  stops.push(() => delivery.close()); // first on stop: the batch in hand fails (naks) instead of waiting out retries
-  return { liveFeed, sinks };
+function busAlertFeed(c: RoleConfig, log: Logger, stops: (() => Promise<void>)[]): AlertFeed {
+  return {
+    queued: false,
+    async start({ live, once, ackWaitMs }) {
+      const bus = await openAlertBus(c, log, ackWaitMs);
+      stops.push(() => bus.close());
+      const feed = await bus.follow('alerts.>', async (m) => { await live(m.payload); });
+      stops.push(() => feed.stop());
+      const deliveries = bus.consume('alerts.>', async (batch) => { await Promise.all(batch.map((m) => once(m.payload))); }, { maxBatch: 64, maxWaitMs: 0 });
+      stops.push(() => deliveries.stop());
+    },
+  };
 }
 
 /**
@@ -145,7 +168,6 @@ async function startAlertFanout(c: RoleConfig, log: Logger, stops: (() => Promis
 function openControlBus(c: RoleConfig, log: Logger): Promise<JetStreamBus<unknown>> {
   return JetStreamBus.connect<unknown>({
     servers: c.nats.split(','), codec: jsonCodec(), namespace: c.busNamespace, maxBytes: c.busMaxBytes, consumerGroup: 'api', eventPartitions: c.eventPartitions,
-    replicas: c.busReplicas, onWarning: (msg) => log.warn(msg),
     onUndecodable: (subject, err) => log.error({ subject, err }, 'undecodable bus message dropped'),
     onConsumerError: (filter, err) => log.error({ filter, err }, 'bus consumer failed; retrying'),
   });
@@ -189,7 +211,6 @@ async function workerBus(c: RoleConfig, bus: JetStreamBus<VigilEvent[]>, log: Lo
 
 const readIfExists = (path: string): string | undefined => (existsSync(path) ? readFileSync(path, 'utf8') : undefined);
 
-const hostAddress = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
 
 /** /healthz and /readyz (open, nothing tenant-specific); /metrics with the Bearer scrape token only. */
 function startHealth(address: string, ready: () => boolean, metricsToken: string | undefined): Promise<{ server: Server; address: string }> {
@@ -212,7 +233,7 @@ function startHealth(address: string, ready: () => boolean, metricsToken: string
     server.once('error', reject);
     server.listen(port, host, () => {
       const a = server.address();
-      resolve({ server, address: hostAddress(host, typeof a === 'object' && a ? a.port : port) });
+      resolve({ server, address: hostPort(host, typeof a === 'object' && a ? a.port : port) });
     });
   });
 }
@@ -265,43 +286,44 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       mkdirSync(c.pkiDir, { recursive: true, mode: 0o700 });
       const ca = await loadOrCreateCa(c.pkiDir);
       const grpc = splitHostPort(c.grpc);
-      const names = [...new Set(['localhost', '127.0.0.1', hostname(), grpc.host].filter((n) => n && n !== '0.0.0.0' && n !== '::'))];
       let ingest: IngestServer | undefined;
       const bus = await openBus(c, log, bytesCodec());
       stops.push(() => bus.close());
-      const ingestRelay = await startIngestRelay(await control(), (agentId) => ingest?.channels.get(agentId), log);
-      stops.push(() => ingestRelay.stop());
-      ingest = new IngestServer({ ca, serverCert: await issueServerCertificate(ca, names), metadata, bus: publishingBatches(bus, (s) => busPublishSeconds.observe(s)), log, ...ingestRelay.hooks });
-      const port = await ingest.listen(hostAddress(grpc.host, grpc.port));
-      addresses.grpc = hostAddress(grpc.host, port);
+      // Response commands, policy versions and revocations from the API processes; the agents' reports back.
+      const relay = await startAgentRelay(await control(), () => ingest, metadata, log);
+      stops.push(() => relay.stop());
+      ingest = new IngestServer({ ca, serverCert: await issueServerCertificate(ca, serverCertificateNames(grpc.host)), metadata, bus: publishingBatches(bus, (s) => busPublishSeconds.observe(s)), log, ...relay.hooks });
+      const port = await ingest.listen(hostPort(grpc.host, grpc.port));
+      addresses.grpc = hostPort(grpc.host, port);
       agent = { endpoint: dialAddress(grpc.host, port), caPem: ca.certPem };
-      stops.push(() => ingest.close());
+      const server = ingest;
+      stops.push(() => server.close());
     }
     if (roles.includes('api')) {
+      const shared = sharedSettings(c);
       // Identity and the ledger in PostgreSQL; their keys (shared by every API process) next to the PKI.
       // Rate limits in Redis when configured, so every API process counts against the same limits.
-      const security = await openApiSecurity({ dataDir: c.pkiDir, postgres: { connectionString: c.postgres }, redisUrl: c.redis });
+      const security = await openApiSecurity({ dataDir: c.pkiDir, postgres: { connectionString: c.postgres }, redisUrl: c.redis,
+        rateLimits: { ...(c.rateLimitUser ? { perUser: perMinute(c.rateLimitUser) } : {}), ...(c.rateLimitTenant ? { perTenant: perMinute(c.rateLimitTenant) } : {}) } });
       stops.push(() => security.close());
-      const response = await startResponseService({
-        store: openPostgresCommandStore({ connectionString: c.postgres }),
-        artifacts: await PostgresArtifactStore.open({ connectionString: c.postgres }), audit: security.ledger,
-        send: relaySender(await control(), log), log, ownerOf: (tenantId, actor) => security.auth.ownerOf(tenantId, actor),
-      });
+      const bus = await control();
+      const agents = relayAgentLink(bus, relaySender(bus, log), metadata, log);
+      const response = await assembleResponse({
+        store: openPostgresCommandStore({ connectionString: c.postgres }), artifacts: await PostgresArtifactStore.open({ connectionString: c.postgres }),
+      }, { security, send: agents.send, log, config: shared.response });
       stops.push(() => response.close());
-      const reports = consumeReports(await control(), response.dispatcher, log);
+      const reports = consumeReports(bus, response.dispatcher, log);
       stops.push(() => reports.stop());
-      const rules = await apiRules(ruleOptions(c, log, await control()));
+      const rules = await apiRules(ruleOptions(c, log, bus));
       stops.push(() => rules.stop());
-      const { liveFeed, sinks } = await startAlertFanout(c, log, stops);
-      const api = buildApi({
-        metadata, events, log, security, alerts, incidents, rules: rules.rules, response: response.dispatcher, liveFeed,
-        alertSinks: sinks, allowPrivateAlertSinks: c.allowPrivateAlertSinks, metricsToken: c.metricsToken,
+      const sinks = await PostgresAlertSinkStore.open({ connectionString: c.postgres });
+      stops.push(() => sinks.close());
+      const api = await assembleApi({
+        ...shared, log, metadata, events, security, response, agents, alerts: alerts!, incidents: incidents!, rules: rules.rules,
+        alertFeed: busAlertFeed(c, log, stops), alertSinks: sinks, metricsToken: c.metricsToken, http: c.http,
         agentEndpoint: c.agentEndpoint ?? agent?.endpoint, agentCaPem: agent?.caPem ?? readIfExists(join(c.pkiDir, 'ca.pem')),
-      });
-      const http = splitHostPort(c.http);
-      await api.listen({ host: http.host, port: http.port });
-      const a = api.server.address();
-      addresses.http = hostAddress(http.host, typeof a === 'object' && a ? a.port : http.port);
+      }, splitHostPort);
+      addresses.http = api.address;
       stops.push(() => api.close());
     }
     if (!c.metricsToken) log.warn('VIGIL_METRICS_TOKEN is not set: /metrics refuses every scrape');
