@@ -18,7 +18,8 @@ interface Setting { key: keyof RoleConfig; flag: string; env: string; kind: Kind
 export const SETTINGS: readonly Setting[] = [
   { key: 'nats', flag: 'nats', env: 'VIGIL_NATS_URL', kind: 'string', fallback: 'nats://127.0.0.1:4222', help: 'NATS servers, comma-separated' },
   { key: 'busNamespace', flag: 'bus-namespace', env: 'VIGIL_BUS_NAMESPACE', kind: 'string', fallback: '', help: 'prefix of subjects and streams (one NATS, several deployments)' },
-  { key: 'busMaxBytes', flag: 'bus-max-bytes', env: 'VIGIL_BUS_MAX_BYTES', kind: 'int', fallback: String(DEFAULT_EVENTS_MAX_BYTES), min: 2 ** 20, help: 'disk bound of the events stream in bytes (oldest dropped beyond it); the other streams get fixed shares, ≈ 1.4 × this reserved in JetStream in all' },
+  { key: 'busMaxBytes', flag: 'bus-max-bytes', env: 'VIGIL_BUS_MAX_BYTES', kind: 'int', fallback: String(DEFAULT_EVENTS_MAX_BYTES), min: 2 ** 20, help: 'disk bound of the events stream\'s backlog in bytes (at it, ingest stops acknowledging; agents keep spooling); the other streams get fixed shares, ≈ 1.4 × this reserved in JetStream in all' },
+  { key: 'busReplicas', flag: 'bus-replicas', env: 'VIGIL_BUS_REPLICAS', kind: 'optional-int', fallback: '', help: 'replicas of the JetStream streams a role creates (1–5; default 3 on a NATS cluster of three or more servers, else 1); an existing stream keeps its own, with a warning' },
   { key: 'eventPartitions', flag: 'event-partitions', env: 'VIGIL_EVENT_PARTITIONS', kind: 'int', fallback: '1', help: 'host partitions of the events stream (same on every process)' },
   { key: 'ownedPartitions', flag: 'partitions', env: 'VIGIL_PARTITIONS', kind: 'int-list', fallback: '', help: 'worker: the partitions it consumes, e.g. 0,2 (default all)' },
   { key: 'workerCount', flag: 'worker-count', env: 'VIGIL_WORKER_COUNT', kind: 'optional-int', fallback: '', help: 'worker: how many workers share the partitions (with --worker-index, instead of --partitions)' },
@@ -109,6 +110,7 @@ export function loadRoleConfig(args: string[], env: NodeJS.ProcessEnv = process.
     const raw = (flags[s.flag] as string | undefined) ?? env[s.env] ?? file[s.flag] ?? s.fallback;
     config[s.key] = convert(s, raw);
   }
+  if (config.busReplicas !== undefined && ((config.busReplicas as number) < 1 || (config.busReplicas as number) > 5)) throw new Error(`bus-replicas: expected 1 to 5 (JetStream's limit), got ${String(config.busReplicas)}`);
   // Its value is a secret: the message never repeats it.
   if (typeof config.metricsToken === 'string' && config.metricsToken.trim().length < 16) throw new Error('metrics-token: expected at least 16 characters');
   return withWorkerPartitions(config as RoleConfig);

@@ -47,6 +47,8 @@ export interface RoleConfig {
   nats: string;
   busNamespace: string;
   busMaxBytes: number;
+  /** Replicas of new JetStream streams (default: 3 on a cluster of three or more servers, else 1). */
+  busReplicas?: number;
   eventPartitions: number;
   ownedPartitions: number[] | undefined;
   clickhouse: string;
@@ -120,6 +122,7 @@ export interface RunningRoles {
 function openBus<T>(c: RoleConfig, log: Logger, codec: PayloadCodec<T>, ownedPartitions?: number[]): Promise<JetStreamBus<T>> {
   return JetStreamBus.connect<T>({
     servers: c.nats.split(','), codec, namespace: c.busNamespace, maxBytes: c.busMaxBytes, consumerGroup: 'workers', ackWaitMs: c.ackWaitMs,
+    replicas: c.busReplicas, trimConsumed: true, onWarning: (msg) => log.warn(msg),
     eventPartitions: c.eventPartitions, ownedPartitions,
     onUndecodable: (subject, err) => log.error({ subject, err }, 'undecodable bus message dropped'),
     onConsumerError: (filter, err) => log.error({ filter, err }, 'bus consumer setup failed; retrying'),
@@ -134,7 +137,7 @@ function openBus<T>(c: RoleConfig, log: Logger, codec: PayloadCodec<T>, ownedPar
 function openAlertBus(c: RoleConfig, log: Logger, ackWaitMs?: number): Promise<JetStreamBus<StoredAlert>> {
   return JetStreamBus.connect<StoredAlert>({
     servers: c.nats.split(','), codec: jsonCodec(), namespace: c.busNamespace, maxBytes: c.busMaxBytes, eventPartitions: c.eventPartitions,
-    consumerGroup: 'alert-delivery', ackWaitMs,
+    consumerGroup: 'alert-delivery', ackWaitMs, replicas: c.busReplicas, onWarning: (msg) => log.warn(msg),
     onUndecodable: (subject, err) => log.error({ subject, err }, 'undecodable bus message dropped'),
     onConsumerError: (filter, err) => log.error({ filter, err }, 'alerts consumer failed; retrying'),
   });
@@ -168,6 +171,7 @@ function busAlertFeed(c: RoleConfig, log: Logger, stops: (() => Promise<void>)[]
 function openControlBus(c: RoleConfig, log: Logger): Promise<JetStreamBus<unknown>> {
   return JetStreamBus.connect<unknown>({
     servers: c.nats.split(','), codec: jsonCodec(), namespace: c.busNamespace, maxBytes: c.busMaxBytes, consumerGroup: 'api', eventPartitions: c.eventPartitions,
+    replicas: c.busReplicas, onWarning: (msg) => log.warn(msg),
     onUndecodable: (subject, err) => log.error({ subject, err }, 'undecodable bus message dropped'),
     onConsumerError: (filter, err) => log.error({ filter, err }, 'bus consumer failed; retrying'),
   });
