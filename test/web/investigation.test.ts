@@ -4,9 +4,10 @@
 // shell spawned by a web server; a netcat reverse shell). The analyst opens the netcat alert and sees its
 // lineage (nginx → sh → nc), the rule's author and the evidence (command line, connection, user), goes to the
 // process page (ancestors, events by type, kill with a reason), filters the host timeline to that process,
-// hunts from a pivot; creates an exception from the alert, sees it listed and removes it; opens the incident
-// (when the server groups alerts into incidents), sees its alerts, tree and timeline and closes it with a
-// disposition. Screenshots of each page go to test-artifacts/investigation-*.png.
+// hunts from a pivot; creates an exception from the alert, sees it listed and removes it; follows a file's and a
+// user's "Alerts about this" pivot to the alert list filtered by them; opens the incident (when the server groups
+// alerts into incidents), sees its alerts, tree and timeline, overrides its severity, edits its title, links a
+// response action, moves an alert out and closes it with a disposition. Screenshots of each page go to test-artifacts/investigation-*.png.
 
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -147,12 +148,20 @@ test('the process page: ancestors, events by type, alerts, kill with a reason', 
 });
 
 test('the host timeline filtered to a process; a pivot opens a hunt', { timeout: 90_000 }, async () => {
+  // The process filter is the server's: GET /events?process_entity_id=, not the host's events filtered here.
+  const asked = page.waitForRequest((r) => r.url().includes('/api/v1/events?') && new URL(r.url()).searchParams.get('process_entity_id') === NC.entity);
   await page.goto(`${f.server.httpUrl}/hosts/${hostId}?tab=timeline&process=${NC.entity}`);
+  await asked;
   const timeline = page.getByRole('table', { name: 'Timeline' });
   await timeline.locator('tr[data-event-type="network_connection"]').waitFor();
   const text = await timeline.innerText();
   assert.match(text, /10\.9\.9\.9/, 'the destination, not only a command line');
   assert.doesNotMatch(text, /\/tmp\/\.x-payload/, 'only the events of nc');
+  const procs = await timeline.locator('tbody tr td:nth-child(3)').allInnerTexts();
+  assert.ok(procs.length >= 2, procs.join('|'));
+  for (const p of procs) assert.match(p, /^nc 702/, `every row is nc's: ${procs.join(' | ')}`);
+  assert.match(await page.getByTestId('timeline-count').innerText(), /of this process/);
+  assert.equal(await page.getByText(/among the first .* events of the host/).count(), 0, 'no "stopped short" notice');
   await screenshot(page, 'investigation-timeline-process');
 
   await page.goto(`${f.server.httpUrl}/hosts/${hostId}?tab=timeline&type=file_create`);
@@ -222,6 +231,45 @@ test('an exception from the alert: choose fields, see what it does, list it, rem
   assert.equal((await call(f, 'GET', '/exceptions', { token: f.adminKey })).body.exceptions.length, 0);
 });
 
+test('a file pivot opens the alert list filtered by that file, with the alert about it', { timeout: 90_000 }, async (t) => {
+  const probe = await call(f, 'GET', `/alerts?file=${encodeURIComponent('/nothing-here')}&limit=1`, { token: f.adminKey });
+  if (probe.status === 400) { t.skip('GET /alerts has no file= filter on this server yet'); return; }
+  // A rule on file events, then a file the shell drops: its alert keeps the file event (file.path).
+  const path = `/tmp/.x-drop-${RUN}`;
+  const rule = await call(f, 'POST', '/rules', { token: f.adminKey, body: { yaml: [
+    'title: Hidden Drop In Tmp', `id: 5b1c7e2a-0d4f-4a6b-9c3e-${RUN}0000`, 'status: test', 'author: Vigil tests',
+    'logsource:', '  product: linux', '  category: file_event', 'detection:', '  selection:', '    TargetFilename|startswith: /tmp/.x-drop-',
+    '  condition: selection', 'level: high', ''].join('\n') } });
+  assert.equal(rule.status, 201, JSON.stringify(rule.body));
+  await f.agents[0].send([event('file_create', SHELL, NGINX, { file: { path } })]);
+  await drained(f);
+  let dropAlert: any;
+  for (const until = Date.now() + 20_000; Date.now() < until && !dropAlert; await new Promise((r) => setTimeout(r, 200))) {
+    const r = await call(f, 'GET', `/alerts?host=${hostId}&limit=100`, { token: f.adminKey });
+    dropAlert = r.body.alerts?.find((a: any) => a.rule?.title === 'Hidden Drop In Tmp');
+  }
+  assert.ok(dropAlert, 'the file rule raised an alert');
+
+  await page.goto(`${f.server.httpUrl}/hosts/${hostId}?tab=timeline&type=file_create`);
+  const timeline = page.getByRole('table', { name: 'Timeline' });
+  await timeline.getByText(path).click();
+  await page.getByRole('menuitem', { name: 'Alerts about this' }).click();
+  await page.waitForURL((u) => u.pathname === '/alerts' && u.searchParams.get('file') === path);
+  await page.getByTestId('alert-filter-file').getByText(path).waitFor();
+  await page.getByTestId('alert-total').filter({ hasText: /^1 alert match/ }).waitFor();
+  const list = page.getByRole('table', { name: 'Alerts' });
+  await list.getByRole('row').filter({ hasText: 'Hidden Drop In Tmp' }).waitFor();
+  assert.doesNotMatch(await list.innerText(), /Netcat Reverse Shell/, 'only the alert about that file');
+  await screenshot(page, 'investigation-alerts-by-file');
+
+  // A user pivot offers the same: the alerts whose process ran as www-data.
+  await page.goto(`${f.server.httpUrl}/hosts/${hostId}?tab=timeline&process=${NC.entity}`);
+  await timeline.getByText('www-data').first().click();
+  await page.getByRole('menuitem', { name: 'Alerts about this' }).click();
+  await page.waitForURL((u) => u.pathname === '/alerts' && u.searchParams.get('user') === 'www-data');
+  await list.getByRole('row').filter({ hasText: 'Netcat Reverse Shell' }).first().waitFor();
+});
+
 test('the incident: its alerts, process tree and timeline; closed with a disposition', { timeout: 90_000 }, async (t) => {
   if (!(await endpointThere(t, '/incidents'))) return;
   const incident = await call(f, 'GET', `/alerts/${netcatAlert.id}/incident`, { token: f.adminKey });
@@ -235,6 +283,50 @@ test('the incident: its alerts, process tree and timeline; closed with a disposi
   await tree.getByText(/nc 10\.9\.9\.9/).first().waitFor();
   await page.getByRole('table', { name: 'Incident timeline' }).getByText(/Netcat Reverse Shell/).first().waitFor();
   await screenshot(page, 'investigation-incident');
+
+  // Severity override: shown in the header, stored by the server.
+  if (incident.body.severity !== 'low') {
+    await page.getByLabel('Severity', { exact: true }).first().click();
+    await page.getByRole('option', { name: 'low', exact: true }).click();
+    await page.getByTestId('severity-override').waitFor();
+    const changed = await call(f, 'GET', `/incidents/${incident.body.id}`, { token: f.adminKey });
+    assert.equal(changed.body.severity_override, 'low');
+    assert.equal(changed.body.severity, 'low');
+    await screenshot(page, 'investigation-incident-severity');
+  }
+
+  // Title: edited in place.
+  await page.getByRole('button', { name: 'Edit title' }).click();
+  await page.getByRole('textbox', { name: 'Incident title' }).fill(`Web shell on own-host ${RUN}`);
+  await page.getByRole('button', { name: 'Save title' }).click();
+  await page.getByRole('heading', { name: `Web shell on own-host ${RUN}` }).waitFor();
+
+  // A response action on its host (the kill above) linked explicitly.
+  const actions = page.getByRole('table', { name: 'Incident response actions' });
+  const killRow = actions.getByRole('row').filter({ hasText: 'kill_process' }).first();
+  if (await killRow.count()) {
+    await killRow.getByRole('button', { name: 'Link' }).click();
+    await killRow.getByRole('button', { name: 'Unlink' }).waitFor();
+    const linked = await call(f, 'GET', `/incidents/${incident.body.id}`, { token: f.adminKey });
+    assert.equal(linked.body.action_ids.length, 1);
+  }
+
+  // Moving the netcat alert out leaves the incident without it.
+  const now = await call(f, 'GET', `/incidents/${incident.body.id}`, { token: f.adminKey });
+  if (now.body.alert_count >= 2) {
+    const alerts = page.getByRole('table', { name: 'Incident alerts' });
+    const row = alerts.getByRole('row').filter({ hasText: 'Netcat Reverse Shell' });
+    await row.getByRole('button', { name: /^Move alert/ }).click();
+    await screenshot(page, 'investigation-incident-move-menu');
+    await page.getByRole('menuitem', { name: /Move out of this incident/ }).click();
+    await row.waitFor({ state: 'detached' });
+    const moved = await call(f, 'GET', `/incidents/${incident.body.id}`, { token: f.adminKey });
+    assert.ok(!moved.body.alert_ids.includes(netcatAlert.id), 'the netcat alert left the incident');
+    assert.equal(moved.body.alert_count, now.body.alert_count - 1);
+    const holder = await call(f, 'GET', `/alerts/${netcatAlert.id}/incident`, { token: f.adminKey });
+    assert.notEqual(holder.body.id, incident.body.id, 'it is in a new incident');
+    await screenshot(page, 'investigation-incident-moved');
+  }
 
   await page.getByRole('button', { name: 'Close incident' }).click();
   const dialog = page.getByRole('dialog');

@@ -29,7 +29,7 @@ export const useProcess = (hostId: string, entityId: string) => useQuery({
   queryFn: () => api<ProcessInfo>(`/hosts/${encodeURIComponent(hostId)}/processes/${encodeURIComponent(entityId)}`),
 });
 
-export interface EventFilter { host?: string; type?: string; q?: string; from?: string; to?: string; limit?: number }
+export interface EventFilter { host?: string; type?: string; q?: string; from?: string; to?: string; limit?: number; process_entity_id?: string }
 export const useEvents = (f: EventFilter, enabled = true) => useQuery({
   queryKey: ['events', f], enabled,
   queryFn: () => api<{ events: VigilEvent[]; next: string | null }>(`/events${queryString({ ...f })}`),

@@ -5,7 +5,6 @@
 
 import { Anchor, Badge, Button, Group, MultiSelect, Stack, Table, Text, TextInput } from '@mantine/core';
 import { Link, useSearchParams } from 'react-router';
-import { useProcessEvents } from '../api/process-events.ts';
 import { useEvents, useProcess } from '../api/queries.ts';
 import type { VigilEvent } from '../api/types.ts';
 import { formatTime, localInputValue } from './format.ts';
@@ -78,29 +77,15 @@ function ProcessFilterNote({ hostId, entityId, onClear }: { hostId: string; enti
   );
 }
 
-function ProcessTimeline({ hostId, entityId, f }: { hostId: string; entityId: string; f: { type?: string; q?: string; from?: string; to?: string } }) {
-  const proc = useProcess(hostId, entityId);
-  const events = useProcessEvents(hostId, proc.data?.process, f);
-  if (proc.isError) return <QueryState query={proc} what="Process">{() => null}</QueryState>;
+function HostEvents({ hostId, process, f }: { hostId: string; process: string | null; f: { type?: string; q?: string; from?: string; to?: string } }) {
+  // A process filter is the server's (GET /events?process_entity_id=), like every other filter here.
+  const events = useEvents({ host: hostId, process_entity_id: process ?? undefined, ...f, limit: 200 });
   return (
-    <QueryState query={events} what="Events" isEmpty={(d) => d.events.length === 0} empty="No event of this process matches these filters.">
+    <QueryState query={events} what="Events" isEmpty={(d) => d.events.length === 0}
+      empty={process ? 'No event of this process matches these filters.' : 'No event matches these filters.'}>
       {(d) => (
         <Stack gap="xs">
-          <Text size="xs" c="dimmed">{d.events.length.toLocaleString()} events of this process{d.complete ? '' : ` among the first ${d.searched.toLocaleString()} events of the host during its life; narrow the time range for the rest`}.</Text>
-          <TimelineRows events={d.events} hostId={hostId} />
-        </Stack>
-      )}
-    </QueryState>
-  );
-}
-
-function HostEvents({ hostId, f }: { hostId: string; f: { type?: string; q?: string; from?: string; to?: string } }) {
-  const events = useEvents({ host: hostId, ...f, limit: 200 });
-  return (
-    <QueryState query={events} what="Events" isEmpty={(d) => d.events.length === 0} empty="No event matches these filters.">
-      {(d) => (
-        <Stack gap="xs">
-          <Text size="xs" c="dimmed">{d.events.length} most recent events{d.next ? ' (more exist: narrow the filters or the time range)' : ''}.</Text>
+          <Text size="xs" c="dimmed" data-testid="timeline-count">{d.events.length} most recent events{process ? ' of this process' : ''}{d.next ? ' (more exist: narrow the filters or the time range)' : ''}.</Text>
           <TimelineRows events={d.events} hostId={hostId} />
         </Stack>
       )}
@@ -128,7 +113,7 @@ export function HostTimeline({ hostId }: { hostId: string }) {
         {time('from', 'From')}{time('to', 'To')}
       </Group>
       {process && <ProcessFilterNote hostId={hostId} entityId={process} onClear={() => set('process', null)} />}
-      {process ? <ProcessTimeline hostId={hostId} entityId={process} f={f} /> : <HostEvents hostId={hostId} f={f} />}
+      <HostEvents hostId={hostId} process={process} f={f} />
     </Stack>
   );
 }

@@ -34,6 +34,11 @@ export function timelineUrl(hostId: string, f: Record<string, string | undefined
   return `/hosts/${encodeURIComponent(hostId)}?${p.toString()}`;
 }
 
+/** The alert list filtered (`user=`, `file=`, `hash=`, `process_entity_id=`, …). */
+export function alertsUrl(f: Record<string, string>): string {
+  return `/alerts?${new URLSearchParams(f).toString()}`;
+}
+
 export type PivotKind = 'file' | 'user' | 'hash' | 'address' | 'process';
 
 interface PivotProps {
@@ -57,17 +62,21 @@ function targetsOf({ kind, value, hostId, entityId }: PivotProps): { label: stri
       if (hostId && entityId) {
         out.push({ label: 'Open the process page', to: processUrl(hostId, entityId) });
         out.push({ label: 'Timeline of this process', to: timelineUrl(hostId, { process: entityId }) });
+        out.push({ label: 'Alerts about this', to: alertsUrl({ process_entity_id: entityId }) });
         hunt('events of this process', `process_entity_id = ${sqlString(entityId)}`);
       }
       break;
     case 'file':
+      out.push({ label: 'Alerts about this', to: alertsUrl({ file: value }) });
       if (hostId) out.push({ label: 'Timeline of this host, this path', to: timelineUrl(hostId, { q: value }) });
       hunt('events with this path', `file_path = ${sqlString(value)}`);
       break;
     case 'user':
+      out.push({ label: 'Alerts about this', to: alertsUrl({ user: value }) });
       hunt('events of this user', `user_name = ${sqlString(value)}`);
       break;
     case 'hash':
+      if (/^[0-9a-fA-F]{64}$/.test(value)) out.push({ label: 'Alerts about this', to: alertsUrl({ hash: value }) });
       hunt('processes with this SHA-256', `JSONExtractString(raw, 'process', 'hash', 'sha256') = ${sqlString(value)}`);
       break;
     case 'address':

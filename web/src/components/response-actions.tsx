@@ -8,7 +8,7 @@ import { Link } from 'react-router';
 import { useApiAction, useProcessTree } from '../api/queries.ts';
 import type { Host, ProcessNode } from '../api/types.ts';
 import { formatTime } from './format.ts';
-import { processUrl } from './pivots.tsx';
+import { Pivot, processUrl } from './pivots.tsx';
 import { ResponseButton } from './process-response.tsx';
 import { ErrorState, QueryState } from './query-state.tsx';
 
@@ -69,7 +69,7 @@ function KillProcess({ host }: { host: Host }) {
                     <Anchor component={Link} to={processUrl(host.id, p.entity_id)} size="sm" ff="monospace">{p.cmdline || p.exe}</Anchor>
                     {p.cmdline && !p.cmdline.startsWith(p.exe) && <Text size="xs" c="dimmed" ff="monospace">{p.exe}</Text>}
                   </Table.Td>
-                  <Table.Td>{p.user_name ?? p.uid}</Table.Td>
+                  <Table.Td>{p.user_name ? <Pivot kind="user" value={p.user_name} hostId={host.id} /> : p.uid}</Table.Td>
                   <Table.Td style={{ whiteSpace: 'nowrap' }}>{formatTime(p.start_ts)}</Table.Td>
                   <Table.Td><ResponseButton hostId={host.id} hostname={host.hostname} label="Kill"
                     request={{ action: 'kill-process', pid: p.pid, entity_id: p.entity_id, executable: p.exe }} /></Table.Td>

@@ -1,4 +1,4 @@
-// Alerts: filters (severity, status, host by name with completion, rule, process, disposition, time; kept in
+// Alerts: filters (severity, status, host by name with completion, rule, process, user, file, hash, disposition, time; kept in
 // the URL), the exact number matching, cursor paging, grouping by rule, host or process, and bulk triage
 // (acknowledge, assign, close with a disposition) of a selection or of everything matching.
 
@@ -17,7 +17,7 @@ import { hostLabel, HostLink, useHostNames, userLabel, useUserNames } from '../c
 import { processUrl } from '../components/pivots.tsx';
 import { ErrorState, QueryState } from '../components/query-state.tsx';
 
-const FILTERS = ['severity', 'status', 'host', 'rule', 'process_entity_id', 'disposition', 'from', 'to'] as const;
+const FILTERS = ['severity', 'status', 'host', 'rule', 'process_entity_id', 'user', 'file', 'hash', 'disposition', 'from', 'to'] as const;
 type Filter = Partial<Record<(typeof FILTERS)[number], string>>;
 
 interface AlertPage { alerts: Alert[]; next: string | null; total?: number }
@@ -26,6 +26,14 @@ interface AlertGroup {
   first_seen: string; last_seen: string; statuses: Record<string, number>;
 }
 interface GroupPage { groups: AlertGroup[]; next: string | null; total: number; total_groups: number }
+
+/** Filters set by pivots (no input of their own): shown as a chip that can be cleared. */
+const PIVOT_FILTERS: [keyof Filter, string, string][] = [
+  ['process_entity_id', 'Alerts about process', 'all processes'],
+  ['user', 'Alerts about user', 'all users'],
+  ['file', 'Alerts whose events touch a path containing', 'all files'],
+  ['hash', 'Alerts about processes with SHA-256', 'all hashes'],
+];
 
 const GROUP_FILTER: Record<string, keyof Filter> = { rule: 'rule', host: 'host', process: 'process_entity_id' };
 
@@ -254,10 +262,11 @@ export function AlertsPage() {
           data={[{ value: 'true_positive', label: 'true positive' }, { value: 'benign', label: 'benign' }, { value: 'false_positive', label: 'false positive' }]} />
         {time('from', 'From')}{time('to', 'To')}
       </Group>
-      {filter.process_entity_id && (
-        <Group gap="xs"><Text size="sm">Alerts about process</Text><Badge variant="light" style={{ textTransform: 'none' }}>{filter.process_entity_id}</Badge>
-          <Button size="compact-xs" variant="subtle" onClick={() => set({ process_entity_id: null })}>all processes</Button></Group>
-      )}
+      {PIVOT_FILTERS.filter(([k]) => filter[k]).map(([k, label, clear]) => (
+        <Group key={k} gap="xs" data-testid={`alert-filter-${k}`}><Text size="sm">{label}</Text>
+          <Badge variant="light" size="lg" ff={k === 'user' ? undefined : 'monospace'} style={{ textTransform: 'none', maxWidth: 640 }} title={filter[k]}>{filter[k]}</Badge>
+          <Button size="compact-xs" variant="subtle" onClick={() => set({ [k]: null })}>{clear}</Button></Group>
+      ))}
       {group === 'none' ? <FlatList filter={filter} limit={limit} setLimit={setLimit} /> : GROUP_FILTER[group]
         ? <Grouped filter={filter} by={group} limit={limit} setLimit={setLimit} onOpen={openGroup} />
         : <ErrorState error={new Error(`unknown grouping ${group}`)} what="Alerts" />}

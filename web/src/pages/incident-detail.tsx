@@ -1,21 +1,23 @@
 // One incident: its alerts, the lineage tree of their processes (from each alert's captured ancestors), the
 // merged timeline (alerts, their events, response actions), the response actions, notes; assign it to a user,
-// mark it investigating, close it with a disposition, reopen it, isolate a host from here with a reason.
+// mark it investigating, close it with a disposition, reopen it, isolate a host from here with a reason; edit its
+// title and severity (an override of the alerts' highest level), move an alert out of it (into a new incident) or
+// into another open incident, link a response action to it.
 
 import { useMemo, useState } from 'react';
-import { Anchor, Badge, Box, Button, Card, Group, Modal, Select, SimpleGrid, Stack, Table, Text, Textarea, Title } from '@mantine/core';
+import { Anchor, Badge, Box, Button, Card, Group, Menu, Modal, Select, SimpleGrid, Stack, Table, Text, TextInput, Textarea, Title } from '@mantine/core';
 import { useQueries, useQuery } from '@tanstack/react-query';
 import { Link, useParams } from 'react-router';
 import { api } from '../api/client.ts';
-import { useApiAction, useHosts } from '../api/queries.ts';
-import type { Alert, IncidentDetail, ProcessSummary } from '../api/types.ts';
+import { useApiAction, useHosts, useIrActions } from '../api/queries.ts';
+import type { Alert, Incident, IncidentDetail, ProcessSummary, Severity } from '../api/types.ts';
 import { getCredential } from '../auth/credential.ts';
 import { DispositionPicker } from '../components/alert-triage.tsx';
 import { AlertStatusBadge, SeverityBadge } from '../components/badges.tsx';
 import { formatTime } from '../components/format.ts';
 import { basename } from '../components/lineage.tsx';
 import { hostLabel, HostLink, useHostNames, userLabel, useUserNames } from '../components/names.tsx';
-import { processUrl } from '../components/pivots.tsx';
+import { Pivot, processUrl } from '../components/pivots.tsx';
 import { ResponseButton } from '../components/process-response.tsx';
 import { ErrorState, QueryState } from '../components/query-state.tsx';
 
@@ -60,7 +62,7 @@ function TreeRow({ n, depth, hosts }: { n: TreeNode; depth: number; hosts: Map<s
           <Anchor component={Link} to={processUrl(n.hostId, n.p.entity_id)} fw={600} size="sm">{basename(n.p.executable)}</Anchor>
           <Text size="xs" c="dimmed">{n.p.pid}</Text>
           <Text size="sm" ff="monospace" truncate="end" style={{ minWidth: 0, flex: 1 }} title={n.p.command_line}>{n.p.command_line}</Text>
-          {n.p.user_name && <Text size="xs" c="dimmed">{n.p.user_name}</Text>}
+          {n.p.user_name && <Text size="xs" c="dimmed"><Pivot kind="user" value={n.p.user_name} hostId={n.hostId} /></Text>}
           {depth === 0 && <Text size="xs" c="dimmed">on {hostLabel(hosts, n.hostId)}</Text>}
           {n.alerts.map((a) => <Anchor key={a.id} component={Link} to={`/alerts/${a.id}`}><Badge size="sm" color="red" variant="light" style={{ textTransform: 'none' }}>{a.rule.title}</Badge></Anchor>)}
         </Group>
@@ -118,6 +120,95 @@ function Timeline({ d }: { d: IncidentDetail }) {
 
 type Dialog = 'close' | 'reopen' | null;
 
+const LEVELS: Severity[] = ['informational', 'low', 'medium', 'high', 'critical'];
+
+/** The title, editable in place (PATCH {title}); not on a closed incident. */
+function TitleEditor({ d }: { d: IncidentDetail }) {
+  const [editing, setEditing] = useState(false);
+  const [text, setText] = useState(d.title);
+  const patch = useApiAction((body: Record<string, unknown>) => ({ path: `/incidents/${d.id}`, method: 'PATCH', body }), ['incidents']);
+  if (!editing) {
+    return (
+      <Group gap={4}>
+        <Title order={2}>{d.title}</Title>
+        {d.status !== 'closed' && <Button size="compact-xs" variant="subtle" onClick={() => { patch.reset(); setText(d.title); setEditing(true); }}>Edit title</Button>}
+      </Group>
+    );
+  }
+  const save = () => patch.mutate({ title: text.trim() }, { onSuccess: () => setEditing(false) });
+  return (
+    <Stack gap={4}>
+      <Group gap="xs">
+        <TextInput aria-label="Incident title" w={520} value={text} onChange={(e) => setText(e.currentTarget.value)} data-autofocus
+          onKeyDown={(e) => { if (e.key === 'Enter' && text.trim()) save(); if (e.key === 'Escape') setEditing(false); }} />
+        <Button size="xs" disabled={!text.trim()} loading={patch.isPending} onClick={save}>Save title</Button>
+        <Button size="xs" variant="default" onClick={() => setEditing(false)}>Cancel</Button>
+      </Group>
+      {patch.isError && <ErrorState error={patch.error} what="Title" />}
+    </Stack>
+  );
+}
+
+/** Moves one alert: out of this incident (into a new one) or into another open incident. */
+function MoveAlert({ d, alertId, others }: { d: IncidentDetail; alertId: string; others: Incident[] }) {
+  const move = useApiAction((a: { into?: string }) => (a.into
+    ? { path: `/incidents/${encodeURIComponent(a.into)}/alerts`, body: { add: [alertId] } }
+    : { path: `/incidents/${d.id}/alerts`, body: { remove: [alertId] } }), ['incidents', 'alerts']);
+  return (
+    <Group gap={4} wrap="nowrap">
+      <Menu position="bottom-end" withinPortal shadow="md">
+        <Menu.Target><Button size="compact-xs" variant="subtle" loading={move.isPending} aria-label={`Move alert ${alertId}`}>Move…</Button></Menu.Target>
+        <Menu.Dropdown>
+          <Menu.Item onClick={() => move.mutate({})}>Move out of this incident (into a new one)</Menu.Item>
+          {others.length > 0 && <Menu.Label>Into another open incident</Menu.Label>}
+          {others.map((o) => (
+            <Menu.Item key={o.id} onClick={() => move.mutate({ into: o.id })} leftSection={<SeverityBadge level={o.severity} />}>{o.title}</Menu.Item>
+          ))}
+        </Menu.Dropdown>
+      </Menu>
+      {move.isError && <ErrorState error={move.error} what="Move" />}
+    </Group>
+  );
+}
+
+/** The tenant's other open (or investigating) incidents: where an alert can go. */
+function useOtherOpenIncidents(id: string) {
+  const q = useQuery({ queryKey: ['incidents', 'list', 'open-targets'], queryFn: () => api<{ incidents: Incident[] }>('/incidents?status=open,investigating&limit=50') });
+  return (q.data?.incidents ?? []).filter((i) => i.id !== id);
+}
+
+/** Links a response action to the incident (POST /incidents/{id}/actions), or unlinks one linked explicitly. */
+function LinkAction({ d }: { d: IncidentDetail }) {
+  const all = useIrActions();
+  const [choice, setChoice] = useState<string | null>(null);
+  const names = useHostNames();
+  const link = useApiAction((b: { add?: string[]; remove?: string[] }) => ({ path: `/incidents/${d.id}/actions`, body: b }), ['incidents']);
+  const linked = new Set(d.actions.filter((a) => a.link === 'explicit').map((a) => a.id));
+  const options = (all.data?.actions ?? []).filter((a) => !linked.has(a.id)).slice(0, 200)
+    .map((a) => ({ value: a.id, label: `${a.action} on ${hostLabel(names, a.host_id)} · ${a.status} · ${formatTime(a.requested_at)}` }));
+  return (
+    <Stack gap={4}>
+      <Group gap="xs" align="flex-end">
+        <Select label="Link a response action" placeholder={options.length ? 'choose an action' : 'no other response action'} w={420} searchable clearable
+          data={options} value={choice} onChange={setChoice} />
+        <Button size="sm" variant="light" disabled={!choice} loading={link.isPending}
+          onClick={() => choice && link.mutate({ add: [choice] }, { onSuccess: () => setChoice(null) })}>Link</Button>
+      </Group>
+      {link.isError && <ErrorState error={link.error} what="Link" />}
+    </Stack>
+  );
+}
+
+function LinkOne({ d, actionId }: { d: IncidentDetail; actionId: string }) {
+  const link = useApiAction(() => ({ path: `/incidents/${d.id}/actions`, body: { add: [actionId] } }), ['incidents']);
+  return <Button size="compact-xs" variant="subtle" loading={link.isPending} onClick={() => link.mutate(undefined)}>Link</Button>;
+}
+
+function UnlinkAction({ d, actionId }: { d: IncidentDetail; actionId: string }) {
+  const unlink = useApiAction(() => ({ path: `/incidents/${d.id}/actions`, body: { remove: [actionId] } }), ['incidents']);
+  return <Button size="compact-xs" variant="subtle" color="gray" loading={unlink.isPending} onClick={() => unlink.mutate(undefined)}>Unlink</Button>;
+}
+
 function Controls({ d }: { d: IncidentDetail }) {
   const [dialog, setDialog] = useState<Dialog>(null);
   const [disposition, setDisposition] = useState('');
@@ -139,6 +230,9 @@ function Controls({ d }: { d: IncidentDetail }) {
   return (
     <Stack gap="xs">
       <Group gap="xs" align="flex-end">
+        <Select label="Severity" w={190} allowDeselect={false} disabled={closed}
+          data={[{ value: 'computed', label: `computed (${d.computed_severity})` }, ...LEVELS.map((l) => ({ value: l, label: d.severity_override === l ? `${l} (override)` : l }))]}
+          value={d.severity_override ?? 'computed'} onChange={(v) => patch.mutate({ severity: v && v !== 'computed' ? v : null })} />
         <Select label="Assignee" placeholder={userOptions.length ? 'unassigned' : 'no users listed for your role'} w={260} clearable searchable disabled={closed}
           data={userOptions} value={d.assignee} onChange={(v) => patch.mutate({ assignee: v })} />
         {d.status === 'open' && <Button size="sm" variant="light" loading={patch.isPending} onClick={() => patch.mutate({ status: 'investigating' })}>Start investigating</Button>}
@@ -186,12 +280,15 @@ export function IncidentDetailPage() {
   const hosts = useHosts();
   const names = useHostNames();
   const users = useUserNames();
+  const others = useOtherOpenIncidents(id);
   return (
     <QueryState query={q} what="Incident">
       {(d) => (
         <Stack>
           <Group gap="xs">
-            <Title order={2}>{d.title}</Title><SeverityBadge level={d.severity} /><AlertStatusBadge status={d.status} />
+            <TitleEditor key={d.title} d={d} /><SeverityBadge level={d.severity} />
+            {d.severity_override && <Text size="xs" c="dimmed" data-testid="severity-override">override (alerts: {d.computed_severity})</Text>}
+            <AlertStatusBadge status={d.status} />
             {d.disposition && <Badge color="gray" variant="light" style={{ textTransform: 'none' }}>{d.disposition.replace(/_/g, ' ')}</Badge>}
           </Group>
           <Text size="sm" c="dimmed">
@@ -204,7 +301,7 @@ export function IncidentDetailPage() {
           <Card withBorder>
             <Title order={5} mb="xs">Alerts</Title>
             <Table aria-label="Incident alerts" fz="sm" striped verticalSpacing={4}>
-              <Table.Thead><Table.Tr>{['Last seen', 'Severity', 'Rule', 'Host', 'Process', 'Count', 'Status'].map((h) => <Table.Th key={h}>{h}</Table.Th>)}</Table.Tr></Table.Thead>
+              <Table.Thead><Table.Tr>{['Last seen', 'Severity', 'Rule', 'Host', 'Process', 'Count', 'Status', ''].map((h) => <Table.Th key={h}>{h}</Table.Th>)}</Table.Tr></Table.Thead>
               <Table.Tbody>{d.alerts.map((a) => (
                 <Table.Tr key={a.id}>
                   <Table.Td style={{ whiteSpace: 'nowrap' }}>{formatTime(a.last_seen)}</Table.Td>
@@ -214,12 +311,13 @@ export function IncidentDetailPage() {
                   <Table.Td>{a.process ? <Anchor component={Link} to={processUrl(a.host_id, a.process.entity_id)} size="sm" title={a.process.command_line}>{basename(a.process.executable)} {a.process.pid}</Anchor> : '—'}</Table.Td>
                   <Table.Td ta="right">{a.occurrences}</Table.Td>
                   <Table.Td><AlertStatusBadge status={a.status} /></Table.Td>
+                  <Table.Td>{d.status !== 'closed' && <MoveAlert d={d} alertId={a.id} others={others} />}</Table.Td>
                 </Table.Tr>
               ))}</Table.Tbody>
             </Table>
           </Card>
           <Card withBorder><Title order={5} mb="xs">Timeline</Title><Timeline d={d} /></Card>
-          <SimpleGrid cols={{ base: 1, lg: 2 }}>
+          <SimpleGrid cols={{ base: 1, xl: 2 }}>
             <Card withBorder>
               <Title order={5} mb="xs">Response</Title>
               <Stack gap="xs">
@@ -232,11 +330,13 @@ export function IncidentDetailPage() {
                     </Group>
                   );
                 })}
-                {d.actions.length === 0 ? <Text size="sm" c="dimmed">No response action on these hosts during the incident.</Text> : (
+                <LinkAction d={d} />
+                {d.actions.length === 0 ? <Text size="sm" c="dimmed">No response action linked, nor on these hosts during the incident.</Text> : (
                   <Table fz="sm" aria-label="Incident response actions">
                     <Table.Tbody>{d.actions.map((a) => (
                       <Table.Tr key={a.id}><Table.Td style={{ whiteSpace: 'nowrap' }}>{formatTime(a.requested_at)}</Table.Td><Table.Td>{a.action}</Table.Td><Table.Td style={{ whiteSpace: 'nowrap' }}>{hostLabel(names, a.host_id)}</Table.Td>
-                        <Table.Td>{a.status}</Table.Td><Table.Td><Text size="xs" c="dimmed">{a.link === 'explicit' ? 'linked' : 'on its hosts meanwhile'}</Text></Table.Td></Table.Tr>
+                        <Table.Td>{a.status}</Table.Td><Table.Td><Text size="xs" c="dimmed" style={{ whiteSpace: 'nowrap' }}>{a.link === 'explicit' ? 'linked to the incident' : 'on its hosts meanwhile'}</Text></Table.Td>
+                        <Table.Td>{a.link === 'explicit' ? <UnlinkAction d={d} actionId={a.id} /> : <LinkOne d={d} actionId={a.id} />}</Table.Td></Table.Tr>
                     ))}</Table.Tbody>
                   </Table>
                 )}

@@ -8,8 +8,7 @@ import { Anchor, Badge, Card, Code, Group, SimpleGrid, Stack, Table, Text, Title
 import { useQueries } from '@tanstack/react-query';
 import { Link, useParams } from 'react-router';
 import { api } from '../api/client.ts';
-import { useProcessEvents } from '../api/process-events.ts';
-import { useProcess } from '../api/queries.ts';
+import { useEvents, useProcess } from '../api/queries.ts';
 import type { Alert, ProcessInfo } from '../api/types.ts';
 import { AlertStatusBadge, SeverityBadge } from '../components/badges.tsx';
 import { formatTime } from '../components/format.ts';
@@ -68,7 +67,7 @@ function Children({ d }: { d: ProcessInfo }) {
           <Table.Td>{c.pid}</Table.Td>
           <Table.Td><Anchor component={Link} to={processUrl(d.host_id, c.entity_id)} fw={600}>{basename(c.executable)}</Anchor>{c.exit && <Text span size="xs" c="dimmed"> (exited)</Text>}</Table.Td>
           <Table.Td ff="monospace" style={{ wordBreak: 'break-all' }}>{c.command_line}</Table.Td>
-          <Table.Td>{c.user_name || c.user_id}</Table.Td>
+          <Table.Td>{c.user_name ? <Pivot kind="user" value={c.user_name} hostId={d.host_id} /> : c.user_id}</Table.Td>
           <Table.Td style={{ whiteSpace: 'nowrap' }}>{formatTime(c.start)}</Table.Td>
         </Table.Tr>
       ))}</Table.Tbody>
@@ -116,7 +115,8 @@ function Alerts({ d }: { d: ProcessInfo }) {
 
 /** The files this process touched (and its own executable), each collectable. */
 function Files({ d, hostname }: { d: ProcessInfo; hostname: string }) {
-  const events = useProcessEvents(d.host_id, d.process);
+  // The events of this process entity, filtered by the server (GET /events?process_entity_id=).
+  const events = useEvents({ host: d.host_id, process_entity_id: d.process.entity_id, limit: 2000 });
   const files = useMemo(() => {
     const seen = new Map<string, string>();
     const add = (path: string | undefined, why: string) => { if (path && path.startsWith('/') && !seen.has(path)) seen.set(path, why); };
@@ -155,7 +155,7 @@ function Files({ d, hostname }: { d: ProcessInfo; hostname: string }) {
         </Table>
       )}
       {events.isPending && <Text size="xs" c="dimmed">Reading the process's events for the files and connections…</Text>}
-      {events.data && !events.data.complete && <Text size="xs" c="dimmed">Files from the first {events.data.searched.toLocaleString()} events of the host during the process's life; open its timeline for the rest.</Text>}
+      {events.data?.next && <Text size="xs" c="dimmed">Files and connections from the process's 2,000 most recent events; open its timeline for the rest.</Text>}
     </Stack>
   );
 }

@@ -4,7 +4,7 @@
 import type { ReactNode } from 'react';
 import { Anchor, Box, Code, Drawer, Group, Stack, Table, Text, Title } from '@mantine/core';
 import { Link } from 'react-router';
-import { processUrl } from '../components/pivots.tsx';
+import { Pivot, processUrl } from '../components/pivots.tsx';
 import { useEvents } from '../api/queries.ts';
 import type { ProcessNode, VigilEvent } from '../api/types.ts';
 import { formatTime } from '../components/format.ts';
@@ -21,13 +21,12 @@ function activityOf(e: VigilEvent): string {
 }
 
 function Activity({ hostId, node }: { hostId: string; node: ProcessNode }) {
-  // The API searches executables and command lines, not entity ids: ask for this executable during the
-  // process's lifetime, then keep this entity's events (another process may run the same executable).
-  const events = useEvents({ host: hostId, q: node.exe, from: node.start_ts, to: node.exit_ts ?? undefined, limit: 500 });
+  // The events of this process entity (GET /events?process_entity_id=, filtered by the server).
+  const events = useEvents({ host: hostId, process_entity_id: node.entity_id, limit: 500 });
   return (
     <QueryState query={events} what="Activity">
       {(d) => {
-        const own = d.events.filter((e) => e.process?.entity_id === node.entity_id);
+        const own = d.events;
         if (!own.length) return <Text size="sm" c="dimmed">No recorded events for this process.</Text>;
         return (
           <Table fz="xs" aria-label="Process activity">
@@ -35,7 +34,7 @@ function Activity({ hostId, node }: { hostId: string; node: ProcessNode }) {
               {own.map((e) => (
                 <Table.Tr key={e.event.id}>
                   <Table.Td>{formatTime(e['@timestamp'])}</Table.Td><Table.Td>{e.event.type}</Table.Td>
-                  <Table.Td style={{ wordBreak: 'break-all' }}>{activityOf(e)}</Table.Td>
+                  <Table.Td style={{ wordBreak: 'break-all' }}>{!e.destination?.ip && e.file?.path ? <Pivot kind="file" value={e.file.path} hostId={hostId} mono /> : activityOf(e)}</Table.Td>
                 </Table.Tr>
               ))}
             </Table.Tbody>
@@ -55,10 +54,10 @@ export function ProcessDetails({ hostId, node, onClose }: { hostId: string; node
           <Field label="Executable">{node.exe}</Field>
           <Field label="Command line"><Code block style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}>{node.cmdline}</Code></Field>
           <Field label="PID / PPID">{node.pid} / {node.ppid}</Field>
-          <Field label="User">{node.user_name || '—'} (uid {node.uid}, gid {node.gid})</Field>
+          <Field label="User">{node.user_name ? <Pivot kind="user" value={node.user_name} hostId={hostId} /> : '—'} (uid {node.uid}, gid {node.gid})</Field>
           <Field label="Started">{formatTime(node.start_ts)}</Field>
           <Field label="Exited">{node.exit_ts ? `${formatTime(node.exit_ts)} (code ${node.exit_code ?? '?'})` : 'running'}</Field>
-          <Field label="SHA-256">{node.sha256 || '—'}</Field>
+          <Field label="SHA-256">{node.sha256 ? <Pivot kind="hash" value={node.sha256} hostId={hostId} mono /> : '—'}</Field>
           <Field label="MITRE">{node.mitre.length ? node.mitre.map((t) => <Anchor key={t} href={`https://attack.mitre.org/techniques/${t.replace('.', '/')}/`} target="_blank" mr="xs">{t}</Anchor>) : '—'}</Field>
           <Field label="GTFOBins">{node.gtfobins.join(', ') || '—'}</Field>
           <Field label="Entity id"><Code>{node.entity_id}</Code></Field>
