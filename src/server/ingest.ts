@@ -86,6 +86,9 @@ export class IngestServer {
   readonly channels = new Map<string, AgentChannel>();
   /** The last publish was refused because the events stream is full (vigil_bus_full). */
   busFull = false;
+  /** While busFull: when the episode began, and the last refusal (ms since the epoch). */
+  private busFullSince = 0;
+  private busFullLast = 0;
 
   constructor(o: IngestOptions) {
     this.o = o;
@@ -121,6 +124,17 @@ export class IngestServer {
   async close(): Promise<void> {
     for (const c of this.channels.values()) c.send({ body: 'command', command: { id: '', action: 'reconnect' } });
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+  }
+
+  /**
+   * What this ingest's /healthz reports beside "ok" (src/server/roles.ts): while the events stream refuses
+   * batches at its byte bound, one warning (no error: the process is alive and every other ingest on the same
+   * stream is refused alike); none again once a batch is accepted. Says nothing tenant-specific.
+   */
+  healthWarnings(): string[] {
+    if (!this.busFull) return [];
+    return [`bus full since ${new Date(this.busFullSince).toISOString()} (last batch refused ${new Date(this.busFullLast).toISOString()}): ` +
+      'the events stream is at its byte bound (--bus-max-bytes; workers down or behind); batches are not acknowledged and stay in the agents\' spools'];
   }
 
   forceClose(): void {
@@ -266,6 +280,9 @@ export class IngestServer {
         // The events stream is at its bound (workers down or behind): nothing is dropped, the agents hold the events.
         m.ingestRejectedMessages.inc({ reason: 'bus_full' });
         if (!this.busFull) this.o.log.warn({ err, agentId: id.agentId, seq }, 'bus full: the events stream is at its byte bound (workers down or behind?); batches are not acknowledged and stay in the agents\' spools until it drains');
+        const now = Date.now();
+        if (!this.busFull) this.busFullSince = now;
+        this.busFullLast = now;
         this.busFull = true;
         m.busFull.set(1);
         return fail('bus full; reconnect and re-send later');

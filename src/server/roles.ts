@@ -216,14 +216,20 @@ async function workerBus(c: RoleConfig, bus: JetStreamBus<VigilEvent[]>, log: Lo
 const readIfExists = (path: string): string | undefined => (existsSync(path) ? readFileSync(path, 'utf8') : undefined);
 
 
-/** /healthz and /readyz (open, nothing tenant-specific); /metrics with the Bearer scrape token only. */
-function startHealth(address: string, ready: () => boolean, metricsToken: string | undefined): Promise<{ server: Server; address: string }> {
+/**
+ * /healthz and /readyz (open, nothing tenant-specific); /metrics with the Bearer scrape token only. `warnings`
+ * (e.g. ingest's "bus full") make /healthz answer 200 `{"status":"warning","warnings":[…]}` and are listed in
+ * /readyz's answer too, whose status code they do not change (docs/scaling.md, "Bus: NATS JetStream").
+ */
+function startHealth(address: string, ready: () => boolean, metricsToken: string | undefined, warnings: () => string[] = () => []): Promise<{ server: Server; address: string }> {
   const { host, port } = splitHostPort(address);
   const server = createServer((req, res) => {
-    if (req.url === '/healthz') return void res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"status":"ok"}');
+    const warned = req.url === '/healthz' || req.url === '/readyz' ? warnings() : [];
+    const extra = warned.length ? { warnings: warned } : {};
+    if (req.url === '/healthz') return void res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ status: warned.length ? 'warning' : 'ok', ...extra }));
     if (req.url === '/readyz') {
       const ok = ready();
-      return void res.writeHead(ok ? 200 : 503, { 'Content-Type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ready' : 'not ready' }));
+      return void res.writeHead(ok ? 200 : 503, { 'Content-Type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ready' : 'not ready', ...extra }));
     }
     if (req.url === '/metrics') {
       if (!metricsAuthorized(req.headers.authorization, metricsToken)) {
@@ -247,6 +253,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
   const stops: (() => Promise<void>)[] = []; // run in reverse order
   const addresses: Record<string, string> = {};
   let accepting = false;
+  const healthWarnings: (() => string[])[] = []; // what /healthz reports beside 'ok'
   const stopAll = async () => {
     accepting = false;
     for (const stop of stops.reverse().splice(0)) {
@@ -301,6 +308,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       addresses.grpc = hostPort(grpc.host, port);
       agent = { endpoint: dialAddress(grpc.host, port), caPem: ca.certPem };
       const server = ingest;
+      healthWarnings.push(() => server.healthWarnings());
       stops.push(() => server.close());
     }
     if (roles.includes('api')) {
@@ -331,7 +339,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       stops.push(() => api.close());
     }
     if (!c.metricsToken) log.warn('VIGIL_METRICS_TOKEN is not set: /metrics refuses every scrape');
-    const health = await startHealth(c.health, () => accepting, c.metricsToken);
+    const health = await startHealth(c.health, () => accepting, c.metricsToken, () => healthWarnings.flatMap((w) => w()));
     addresses.health = health.address;
     stops.push(() => new Promise<void>((resolve) => health.server.close(() => resolve())));
     accepting = true;
