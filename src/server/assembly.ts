@@ -12,6 +12,9 @@
 // - the API process (`assembleApi`): response dispatcher with its configuration (expiry, two-person approval),
 //   automated response, alert fan-out (live feed in every API process, webhooks and automated response once per
 //   alert), policy push and revocation through the agent link, the REST API with its agent endpoint and CA;
+// - the detection side (`assembleDetection`): the pipeline's detection stage with its process index (seeded from
+//   the event store: every host at start embedded, each host on first sight in a worker) and the alert sink that
+//   stores, groups into incidents and announces (in-process listeners embedded; `alerts.<tenant>` scale-out);
 // - the server certificate's names (`serverCertificateNames`) and HOST:PORT forms (`hostPort`, `dialAddress`).
 
 import { hostname } from 'node:os';
@@ -22,7 +25,9 @@ import { LiveFeed } from '../api/live-feed.ts';
 import { alertView } from '../api/routes/alerts.ts';
 import type { ApiSecurity } from '../api/security.ts';
 import { buildApi } from '../api/server.ts';
-import type { BusMessage } from '../bus/types.ts';
+import type { Bus, BusMessage } from '../bus/types.ts';
+import type { Alert, AlertSink } from '../detect/alerts.ts';
+import { DetectionStage } from '../detect/stage.ts';
 import type { RuleService } from '../detect/rule-service.ts';
 import type { AgentIdentity } from '../pki/pki.ts';
 import { AutoResponder, type AutoResponsePolicy } from '../response/automation.ts';
@@ -33,14 +38,17 @@ import type { ArtifactStore } from '../response/artifacts.ts';
 import { startResponseService, type ResponseIngestHooks, type ResponseService } from '../response/service.ts';
 import type { CommandStore } from '../response/store.ts';
 import type { PolicyAck, WirePolicy } from '../schema/wire.ts';
-import type { AlertStore, StoredAlert } from '../stores/alerts/types.ts';
+import { isDeliverable, type AlertStore, type StoredAlert } from '../stores/alerts/types.ts';
 import type { HuntLimits } from '../stores/events/hunt.ts';
 import type { EventStore } from '../stores/events/types.ts';
 import type { IncidentStore } from '../stores/incidents/types.ts';
 import type { MetadataStore, PolicyRecord } from '../stores/metadata/types.ts';
-import type { LiveProcessIndex } from '../tree/live-index.ts';
+import { LiveProcessIndex } from '../tree/live-index.ts';
+import type { VigilEvent } from '../schema/event.ts';
 import type { AuditSink } from '../ledger/sink.ts';
 import type { AgentChannel, IngestOptions } from './ingest.ts';
+import { groupStored, storedViews } from './incident-assign.ts';
+import type { PipelineStage } from './pipeline.ts';
 import { PolicyPush } from './policy-push.ts';
 
 /** The settings that mean the same in both deployments (`vigil up` and the roles: README configuration table). */
@@ -296,5 +304,185 @@ export async function assembleApi(o: ApiAssembly, splitHostPort: (s: string) => 
       await api.close();
       await delivery.close();
     },
+  };
+}
+
+// ---- the detection side: the pipeline's detection stage and the alert sink ----
+
+/** How newly stored alerts are announced: in-process listeners (embedded) or `alerts.<tenant>` (scale-out). */
+export interface AlertAnnouncement {
+  /**
+   * Whether a failure of the sink (store, grouping, announcing) fails the batch, which is then redelivered, so
+   * announcing must tolerate repeats (the bus: JetStream drops a repeated message id). Otherwise (listeners) a
+   * grouping failure is logged and the stage's failure is logged by the pipeline.
+   */
+  required: boolean;
+  /** `fresh`: the deliverable alerts the store did not hold before; `stored`: every deliverable alert of the batch as stored. */
+  announce(o: { fresh: StoredAlert[]; stored: StoredAlert[] }): Promise<void>;
+}
+
+/** Embedded: the listeners are told of new alerts only (nothing in-process is told twice). */
+export function listenerAnnouncement(): AlertAnnouncement & { onAlert(listener: (a: StoredAlert) => void): void } {
+  const listeners: ((a: StoredAlert) => void)[] = [];
+  return {
+    required: false,
+    onAlert: (l) => { listeners.push(l); },
+    async announce({ fresh }) {
+      for (const a of fresh) for (const l of listeners) l(a);
+    },
+  };
+}
+
+/**
+ * Scale-out: every deliverable alert of the batch (new or already stored: the batch may be redelivered after a
+ * crash between write and publish) on its tenant's subject. The message id names the tenant: alert ids are unique
+ * per tenant only, and JetStream drops a repeated id within its duplicate window, so another tenant's alert of the
+ * same id must not silence this one.
+ */
+export function busAnnouncement(bus: Pick<Bus<StoredAlert>, 'publish'>): AlertAnnouncement {
+  return {
+    required: true,
+    async announce({ stored }) {
+      await Promise.all(stored.map((a) => bus.publish({ subject: `alerts.${a.tenant_id}`, id: `${a.tenant_id}/${a.id}`, payload: a })));
+    },
+  };
+}
+
+/** How the detection stage's process index learns the processes alive before this process started. */
+export type ProcessSeeding =
+  /** Every known host, before the pipeline starts (embedded: the API's live process tree reads the same index). */
+  | { atStart: Pick<MetadataStore, 'listTenants' | 'listHosts'> }
+  /**
+   * Each host when its events first reach this process, from the event store (which holds the batch already: the
+   * pipeline stores before its stages run). With `partitions` (the host partitions this process consumes now) and
+   * `partitionOf`, a host whose partition went away is forgotten, and seeded again when its partition comes back
+   * (another worker saw its events meanwhile).
+   */
+  | { onFirstSight: { partitions?: () => readonly number[]; partitionOf?: (tenant: string, host: string) => number } };
+
+/** Live processes read per host when seeding (as many as the index keeps per host). */
+const SEED_PROCESSES = 100_000;
+/** Hosts seeded at once on first sight. */
+const SEED_CONCURRENCY = 8;
+
+export interface DetectionBackends {
+  alerts: AlertStore;
+  incidents: IncidentStore;
+  /** The rule service over `stage` on the deployment's rule state store (embedded: SQLite; scale-out: the shared state). */
+  rules(stage: DetectionStage): Promise<{ rules: RuleService; stop(): Promise<void> }>;
+  announcement: AlertAnnouncement;
+  /** Where the process index is seeded from, and when. */
+  events: Pick<EventStore, 'processNodes'>;
+  seeding: ProcessSeeding;
+  /** Closed after the rules stop (the stores when they are the detection side's own). */
+  close?: () => Promise<void>;
+}
+
+export interface AssembledDetection {
+  /** The pipeline stage (required when the announcement is). */
+  stage: PipelineStage;
+  detection: DetectionStage;
+  rules: RuleService;
+  /** The process index the stage keeps current and takes alert lineage from. */
+  processes: LiveProcessIndex;
+  alerts: AlertStore;
+  incidents: IncidentStore;
+  close(): Promise<void>;
+}
+
+/**
+ * The detection side of both deployments: the detection stage with its process index (seeded), and the alert sink
+ * that stores the alerts (excepted ones stored, never delivered), groups every stored deliverable alert of the batch
+ * into incidents and announces the deliverable ones.
+ */
+export async function assembleDetection(b: DetectionBackends, log: Logger): Promise<AssembledDetection> {
+  const processes = new LiveProcessIndex();
+  const { required } = b.announcement;
+  const sink: AlertSink = {
+    async write(batch: Alert[]) {
+      const fresh = await b.alerts.write(batch);
+      const stored = await storedViews(b.alerts, batch, fresh);
+      // Incidents: every stored alert of the batch is grouped (repeats only widen the incident that holds them).
+      // Required: a failure fails the batch, whose redelivery groups what is not yet; else it is logged.
+      await groupStored(b.incidents, stored).catch((err: unknown) => {
+        if (required) throw err;
+        log.error({ err }, 'alerts not grouped into incidents');
+      });
+      await b.announcement.announce({
+        fresh: fresh.filter(isDeliverable),
+        stored: stored.filter((a): a is StoredAlert => a !== undefined && isDeliverable(a)),
+      });
+    },
+  };
+  const detection = new DetectionStage({ rules: [], correlations: [] }, sink, processes);
+  if ('atStart' in b.seeding) await seedAllHosts(processes, b.seeding.atStart, b.events);
+  const seeder = 'onFirstSight' in b.seeding ? firstSightSeeder(processes, b.events, b.seeding.onFirstSight, log) : undefined;
+  let rules: Awaited<ReturnType<DetectionBackends['rules']>>;
+  try {
+    rules = await b.rules(detection);
+  } catch (err) {
+    await b.close?.();
+    throw err;
+  }
+  const stage: PipelineStage = seeder
+    ? { name: detection.name, required, process: async (events) => { await seeder(events); await detection.process(events); } }
+    : { name: detection.name, required, process: (events) => detection.process(events) };
+  return {
+    stage, detection, rules: rules.rules, processes, alerts: b.alerts, incidents: b.incidents,
+    async close() {
+      await rules.stop();
+      await b.close?.();
+    },
+  };
+}
+
+/** The live processes of every known host, from the store (before the pipeline applies newer events). */
+async function seedAllHosts(index: LiveProcessIndex, metadata: Pick<MetadataStore, 'listTenants' | 'listHosts'>, events: Pick<EventStore, 'processNodes'>): Promise<void> {
+  const now = new Date();
+  for (const tenant of await metadata.listTenants()) {
+    for (const h of await metadata.listHosts(tenant.id)) index.seed(tenant.id, h.id, await events.processNodes(tenant.id, h.id, now, SEED_PROCESSES));
+  }
+}
+
+/** Seeds each host of a batch not seeded yet (see ProcessSeeding); a failed read is logged and tried at the host's next batch. */
+function firstSightSeeder(index: LiveProcessIndex, events: Pick<EventStore, 'processNodes'>, o: { partitions?: () => readonly number[]; partitionOf?: (tenant: string, host: string) => number }, log: Logger): (batch: VigilEvent[]) => Promise<void> {
+  const seeded = new Map<string, { tenant: string; host: string }>();
+  let held: ReadonlySet<number> | undefined;
+  const followPartitions = () => {
+    if (!o.partitions || !o.partitionOf) return;
+    const now = new Set(o.partitions());
+    const before = held;
+    held = now;
+    if (!before || (before.size === now.size && [...now].every((p) => before.has(p)))) return;
+    for (const [key, { tenant, host }] of seeded) {
+      const p = o.partitionOf(tenant, host);
+      if (now.has(p) && before.has(p)) continue;
+      seeded.delete(key); // gone, or back after another worker held it: forgotten, seeded at its next batch
+      index.forget(tenant, host);
+    }
+  };
+  return async (batch) => {
+    followPartitions();
+    const fresh = new Map<string, { tenant: string; host: string }>();
+    for (const e of batch) {
+      const tenant = e.agent?.tenant_id;
+      const host = e.agent?.id;
+      if (!tenant || !host) continue;
+      const key = `${tenant}\u0000${host}`;
+      if (!seeded.has(key) && !fresh.has(key)) fresh.set(key, { tenant, host });
+    }
+    const todo = [...fresh];
+    const at = new Date();
+    await Promise.all(Array.from({ length: Math.min(SEED_CONCURRENCY, todo.length) }, async () => {
+      for (let next = todo.shift(); next; next = todo.shift()) {
+        const [key, h] = next;
+        try {
+          index.seed(h.tenant, h.host, await events.processNodes(h.tenant, h.host, at, SEED_PROCESSES));
+          seeded.set(key, h);
+        } catch (err) {
+          log.warn({ err, tenant: h.tenant, host: h.host }, 'live processes not read from the event store; alert lineage may be short until the next try');
+        }
+      }
+    }));
   };
 }

@@ -1,20 +1,22 @@
-// The detection side of a server process: the alert store, the rule registry with its persisted state,
-// the detection stage of the pipeline, and the sink that stores new alerts and tells listeners (the live
-// feed of the console, automated response) about them. Owns <data-dir>/detection.db.
+// The embedded server's detection side: its backends (the SQLite alert, incident and rule state stores in
+// <data-dir>/detection.db, listeners told of new alerts: the live feed of the console, webhooks, automated
+// response) for `assembleDetection` (src/server/assembly.ts), which the workers use with theirs. Also the rule
+// loading both deployments share. Owns <data-dir>/detection.db.
 
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Alert, AlertSink } from '../detect/alerts.ts';
 import { loadCompileOptions, loadRuleSources } from '../detect/loader.ts';
 import { RuleRegistry } from '../detect/registry.ts';
 import { RuleService } from '../detect/rule-service.ts';
-import { DetectionStage } from '../detect/stage.ts';
 import type { LiveProcessIndex } from '../tree/live-index.ts';
 import { SqliteAlertStore } from '../stores/alerts/sqlite.ts';
-import { isDeliverable, type AlertStore, type StoredAlert } from '../stores/alerts/types.ts';
+import type { AlertStore, StoredAlert } from '../stores/alerts/types.ts';
+import type { EventStore } from '../stores/events/types.ts';
+import type { MetadataStore } from '../stores/metadata/types.ts';
 import { SqliteRuleStateStore } from '../stores/rules/sqlite.ts';
-import { groupStored, storedViews } from './incident-assign.ts';
+import { assembleDetection, listenerAnnouncement } from './assembly.ts';
+import type { PipelineStage } from './pipeline.ts';
 import { SqliteIncidentStore } from '../stores/incidents/sqlite.ts';
 import type { IncidentStore } from '../stores/incidents/types.ts';
 
@@ -27,16 +29,18 @@ export interface DetectionOptions {
   ruleDirs?: string[];
   /** YAML map of placeholder values for rules that use `%placeholders%`. */
   placeholders?: string;
-  /** The process index the detection stage keeps current and takes alert lineage from. */
-  processes?: LiveProcessIndex;
+  /** Where the process index is seeded from at start: every known host's live processes in the event store. */
+  seedFrom: { metadata: Pick<MetadataStore, 'listTenants' | 'listHosts'>; events: Pick<EventStore, 'processNodes'> };
 }
 
 export interface Detection {
-  stage: DetectionStage;
+  stage: PipelineStage;
   rules: RuleService;
   alerts: AlertStore;
   /** Incidents (alerts grouped by lineage), in detection.db beside the alerts. */
   incidents: IncidentStore;
+  /** The process index the detection stage keeps current and takes alert lineage from (seeded from the store). */
+  processes: LiveProcessIndex;
   /** Listeners called with every newly stored alert. */
   onAlert(listener: (a: StoredAlert) => void): void;
   close(): Promise<void>;
@@ -48,12 +52,13 @@ export function ruleRegistry(o: Pick<DetectionOptions, 'placeholders'>): RuleReg
 }
 
 /** Loads the built-ins and `ruleDirs` (and the service's persisted state) into `rules`; logs what was rejected. */
-export function loadRules(rules: RuleService, o: Omit<DetectionOptions, 'dataDir'>): void {
+export function loadRules(rules: RuleService, o: Pick<DetectionOptions, 'log' | 'ruleDirs' | 'placeholders'>): void {
   const { loaded, rejected } = rules.load(loadRuleSources([BUILTIN_RULES_DIR]), o.ruleDirs?.length ? loadRuleSources(o.ruleDirs) : []);
   o.log.info({ loaded, rejected: rejected.length }, 'detection rules loaded');
   for (const r of rejected.slice(0, 20)) o.log.warn({ rule: r.id, file: r.file, line: r.line, reason: r.reason }, 'rule rejected');
 }
 
+/** Embedded's backends of the detection side (src/server/assembly.ts, `assembleDetection`): SQLite, in-process listeners. */
 export async function startDetection(o: DetectionOptions): Promise<Detection> {
   const path = join(o.dataDir, 'detection.db');
   const alerts = new SqliteAlertStore(path);
@@ -61,26 +66,19 @@ export async function startDetection(o: DetectionOptions): Promise<Detection> {
   const incidents = new SqliteIncidentStore(path);
   await incidents.migrate();
   const state = new SqliteRuleStateStore(path);
-  const listeners: ((a: StoredAlert) => void)[] = [];
-  const sink: AlertSink = {
-    async write(batch: Alert[]) {
-      const fresh = await alerts.write(batch);
-      // Incidents: every stored alert of the batch is grouped (a failure is logged; detection goes on).
-      await groupStored(incidents, await storedViews(alerts, batch, fresh)).catch((err: unknown) => o.log.error({ err }, 'alerts not grouped into incidents'));
-      // New alerts only, and not the excepted ones (stored, visible with status=excepted, never delivered).
-      for (const a of fresh.filter(isDeliverable)) for (const l of listeners) l(a);
+  const announcement = listenerAnnouncement();
+  const d = await assembleDetection({
+    alerts, incidents, announcement, events: o.seedFrom.events, seeding: { atStart: o.seedFrom.metadata },
+    rules: async (stage) => {
+      const rules = new RuleService(ruleRegistry(o), state, stage);
+      loadRules(rules, o);
+      return { rules, stop: async () => {} };
     },
-  };
-  const stage = new DetectionStage({ rules: [], correlations: [] }, sink, o.processes);
-  const rules = new RuleService(ruleRegistry(o), state, stage);
-  loadRules(rules, o);
-  return {
-    stage, rules, alerts, incidents,
-    onAlert: (l) => { listeners.push(l); },
     async close() {
       state.close();
       await incidents.close();
       await alerts.close();
     },
-  };
+  }, o.log);
+  return { stage: d.stage, rules: d.rules, alerts, incidents, processes: d.processes, onAlert: announcement.onAlert, close: () => d.close() };
 }

