@@ -5,6 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { inTransaction } from '../postgres-migrations.ts';
 import { numberedPlaceholders } from './placeholders.ts';
 import { versionTable, type MigrationPlan, type SqlDb, type SqlQuerier, type SqlRow, type SqlValue, type TxOptions } from './sql-db.ts';
 
@@ -38,20 +39,7 @@ export function openPostgresDb(config: pg.PoolConfig, options: PostgresDbOptions
   const q = querier(pool);
   let closed: Promise<void> | undefined;
 
-  const once = async <T>(body: (q: SqlQuerier) => Promise<T>): Promise<T> => {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await body(querier(client));
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => { /* the connection is gone; the transaction with it */ });
-      throw err;
-    } finally {
-      client.release();
-    }
-  };
+  const once = <T>(body: (q: SqlQuerier) => Promise<T>): Promise<T> => inTransaction(pool, (client) => body(querier(client)));
 
   const db: SqlDb = {
     engine: 'postgres',
