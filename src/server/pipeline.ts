@@ -1,16 +1,13 @@
 // The pipeline: consumes event batches from the bus, stores them durably in the event store, then runs the
 // after-storage stages (detection, …). A message is acknowledged on the bus (and so to the agent) only
 // after the store write succeeded; a failing after-storage stage is logged and counted, never loses events
-// (a `required` stage's failure also fails the batch, which is then redelivered). The events of a redelivered
-// message (`redelivered`: JetStream after ack_wait or a nak, the local log's replay after a restart) that the store
-// already holds are not stored again, so the events_hourly rollup counts them once; every stage still sees them
-// (a crash may have fallen between the store write and a stage).
+// (a `required` stage's failure also fails the batch, which is then redelivered).
 
 import type { Logger } from 'pino';
 import type { Bus, BusMessage, Subscription } from '../bus/types.ts';
 import type { VigilEvent } from '../schema/event.ts';
 import type { EventStore } from '../stores/events/types.ts';
-import { pipelineBatchSeconds, pipelineReplayedDuplicates } from './metrics.ts';
+import { pipelineBatchSeconds } from './metrics.ts';
 import { inSlices } from '../util/event-loop.ts';
 
 /** Events a stage gets at once: large store batches are cut so the process keeps answering meanwhile. */
@@ -50,7 +47,7 @@ export class Pipeline {
   private async handle(batch: BusMessage<VigilEvent[]>[]): Promise<void> {
     const end = pipelineBatchSeconds.startTimer();
     const events = batch.length === 1 ? batch[0].payload : batch.flatMap((m) => m.payload);
-    await this.o.store.insert(batch.some((m) => m.redelivered) ? await this.notYetStored(batch) : events);
+    await this.o.store.insert(events);
     end();
     for (const stage of this.o.stages) {
       try {
@@ -60,22 +57,6 @@ export class Pipeline {
         if (stage.required) throw err;
       }
     }
-  }
-
-  /** The batch's events without those of redelivered messages that the store holds already (counted). */
-  private async notYetStored(batch: BusMessage<VigilEvent[]>[]): Promise<VigilEvent[]> {
-    const stored = await this.o.store.storedEventIds(batch.flatMap((m) => (m.redelivered ? m.payload : [])));
-    if (stored.size === 0) return batch.flatMap((m) => m.payload);
-    const out: VigilEvent[] = [];
-    let dropped = 0;
-    for (const m of batch) {
-      for (const e of m.payload) {
-        if (m.redelivered && stored.has(e.event.id)) dropped++;
-        else out.push(e);
-      }
-    }
-    pipelineReplayedDuplicates.inc(dropped);
-    return out;
   }
 
   async stop(): Promise<void> {

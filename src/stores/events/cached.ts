@@ -34,8 +34,6 @@ export class CachedEventStore implements EventStore {
     }
   }
 
-  storedEventIds(events: VigilEvent[]): Promise<Set<string>> { return this.inner.storedEventIds(events); }
-
   private invalidate(): void {
     this.epoch++;
     this.pages.clear();
