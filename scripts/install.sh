@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make iproute2 nftables chromium)
+apt_packages=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make iproute2 nftables chromium rsyslog rsyslog-gnutls)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
