@@ -22,6 +22,7 @@ import { MerkleProofError } from '../ledger/merkle.ts';
 import { hasPermission } from '../identity/permissions.ts';
 import type { RuleService } from '../detect/rule-service.ts';
 import type { LiveProcessIndex } from '../tree/live-index.ts';
+import type { LiveRisk } from '../risk/live.ts';
 import type { AlertStore } from '../stores/alerts/types.ts';
 import type { HuntLimits } from '../stores/events/hunt.ts';
 import type { EventStore } from '../stores/events/types.ts';
@@ -92,6 +93,8 @@ export interface ApiOptions {
   /** The agents' gRPC endpoint as agents should dial it (HOST:PORT) and the CA certificate they trust (enrolment answers). */
   agentEndpoint?: string;
   agentCaPem?: string;
+  /** Risk per host and user (seed 002 §11): GET /hosts/{id} breakdown, the dashboard's top hosts. */
+  risk?: LiveRisk;
 }
 
 const API_PREFIX = '/api/v1';

@@ -23,6 +23,7 @@ import { AlertDelivery, type DeliveryOptions } from '../alerts/delivery.ts';
 import type { AlertSinkStore } from '../alerts/sink-store.ts';
 import { LiveFeed } from '../api/live-feed.ts';
 import { alertView } from '../api/routes/alerts.ts';
+import { alertStoreRisk, riskOnAlert } from '../api/risk.ts';
 import type { ApiSecurity } from '../api/security.ts';
 import { buildApi } from '../api/server.ts';
 import type { Bus, BusMessage } from '../bus/types.ts';
@@ -259,6 +260,7 @@ export interface AssembledApi {
 /** The API process: alert fan-out, automated response, REST API wired to the agent link; listening on `o.http`. */
 export async function assembleApi(o: ApiAssembly, splitHostPort: (s: string) => { host: string; port: number }): Promise<AssembledApi> {
   const liveFeed = new LiveFeed();
+  const risk = alertStoreRisk(o.alerts);
   const delivery = new AlertDelivery({ store: o.alertSinks, log: o.log, ...o.alertDelivery, allowPrivateTargets: o.allowPrivateAlertSinks ?? false });
   const autoResponder = new AutoResponder(o.response.dispatcher, o.autoResponse ?? {});
   const autoRespond = (a: StoredAlert) => {
@@ -269,7 +271,7 @@ export async function assembleApi(o: ApiAssembly, splitHostPort: (s: string) => 
   };
   try {
     await o.alertFeed.start({
-      live: (a) => liveFeed.publish('alert', a.tenant_id, alertView(a)),
+      live: (a) => { liveFeed.publish('alert', a.tenant_id, alertView(a)); riskOnAlert(risk, a); },
       once: async (a) => {
         autoRespond(a);
         if (o.alertFeed.queued) delivery.enqueue(a.tenant_id, alertView(a));
@@ -287,7 +289,7 @@ export async function assembleApi(o: ApiAssembly, splitHostPort: (s: string) => 
     agentEndpoint: o.agentEndpoint, agentCaPem: o.agentCaPem,
     onPolicyStored: (p) => o.agents.policyStored(p), onAgentRevoked: (id) => o.agents.revoked(id),
     alertSinks: o.alertSinks, allowPrivateAlertSinks: o.allowPrivateAlertSinks ?? false,
-    alerts: o.alerts, incidents: o.incidents, rules: o.rules, liveProcesses: o.liveProcesses, metricsToken: o.metricsToken,
+    alerts: o.alerts, incidents: o.incidents, rules: o.rules, liveProcesses: o.liveProcesses, metricsToken: o.metricsToken, risk,
   });
   const http = splitHostPort(o.http);
   try {

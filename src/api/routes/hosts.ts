@@ -35,7 +35,8 @@ export function hostRoutes(api: FastifyInstance, o: ApiOptions): void {
 
   api.get<{ Params: { id: string } }>('/hosts/:id', { config: { access: 'hosts:read' }, schema: { params: idParams } }, async (req, reply) => {
     const h = await o.metadata.getHost(req.principal!.tenantId, req.params.id);
-    return h ? hostView(h, online(h)) : problem(reply, 404, 'Not Found', 'no such host');
+    if (!h) return problem(reply, 404, 'Not Found', 'no such host');
+    return { ...hostView(h, online(h)), risk: o.risk ? await o.risk.score(req.principal!.tenantId, 'host', h.id) : null };
   });
 
   api.get<{ Params: { id: string }; Querystring: { at?: string; limit?: number } }>('/hosts/:id/process-tree', {

@@ -57,7 +57,8 @@ export function statsRoutes(api: FastifyInstance, o: ApiOptions): void {
       events_per_s: counts.map((c) => ({ t: new Date(c.t).toISOString(), v: c.count / range.bucketSeconds })),
       alerts_by_severity: levels ? severitySeries(levels, from, now, range.bucketSeconds) : [],
       top_rules: alerts?.topRules ?? [],
-      top_hosts: (alerts?.topHosts ?? []).map((h) => ({ id: h.id, hostname: hostname.get(h.id) ?? h.id, risk: h.risk, alerts: h.alerts })),
+      top_hosts: (o.risk ? (await o.risk.top(tenant, 'host', 10)).filter((h) => h.score > 0).map((h) => ({ id: h.id, risk: h.score, alerts: h.alerts })) : alerts?.topHosts ?? [])
+        .map((h) => ({ id: h.id, hostname: hostname.get(h.id) ?? h.id, risk: h.risk, alerts: h.alerts })),
       agents: { online, offline: hosts.length - online },
       sensor_drops: hosts.reduce((sum, h) => sum + (h.health.sensorDrops ?? 0), 0),
     };
