@@ -147,7 +147,7 @@ async function scenario(pairs: number, s: Stack, fixturePid: number, engine: Cli
     for (let i = 0; i < pairs; i++) {
       grpcPorts.push(await freePort());
       roles.push({ role: 'ingest', p: await spawnRole(['ingest', '--grpc', `127.0.0.1:${grpcPorts[i]}`], env) });
-      if (!ingestOnly) roles.push({ role: 'worker', p: await spawnRole(['worker', '--worker-count', String(pairs), '--worker-index', String(i), '--worker-batch', String(WORKER_BATCH), '--worker-batch-wait-ms', String(WORKER_WAIT_MS)], env) });
+      if (!ingestOnly) roles.push({ role: 'worker', p: await spawnRole(['worker', '--worker-count', String(pairs), '--worker-index', String(i), '--worker-batch', String(WORKER_BATCH), '--pipeline-batch-wait-ms', String(WORKER_WAIT_MS)], env) });
     }
     const metadata = new PostgresMetadataStore({ connectionString: env.VIGIL_POSTGRES_URL });
     const agents = await Promise.all(Array.from({ length: AGENTS }, async (_, i) => {

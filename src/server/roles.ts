@@ -64,7 +64,7 @@ export interface RoleConfig {
   agentEndpoint: string | undefined;
   retentionDays: number;
   workerBatch: number;
-  workerBatchWaitMs: number;
+  pipelineBatchWaitMs: number;
   workerNice: number;
   workerIdleScheduling: boolean;
   ackWaitMs: number;
@@ -89,7 +89,7 @@ export interface RoleConfig {
 }
 
 /** The settings that mean the same as `vigil up`'s (src/server/assembly.ts SharedSettings). */
-export function sharedSettings(c: RoleConfig): SharedSettings {
+export function sharedSettings(c: Pick<RoleConfig, 'irTwoPerson' | 'irExpirySeconds' | 'autoResponse' | 'autoResponseTenants' | 'allowPrivateAlertSinks'>): SharedSettings {
   return {
     response: { requireIsolationApproval: c.irTwoPerson, commandTtlMs: c.irExpirySeconds * 1000 },
     autoResponse: { enabled: c.autoResponse, ...autoResponseTenants(c.autoResponseTenants) },
@@ -106,6 +106,10 @@ export function autoResponseTenants(list: string | undefined): Pick<AutoResponse
 
 /** A per-minute limit with a burst of 2×. */
 export const perMinute = (n: number | undefined) => (n === undefined ? undefined : { perMinute: n, burst: 2 * n });
+
+/** The API's rate limits from `--rate-limit-user` and `--rate-limit-tenant` (unset: the defaults). */
+export const rateLimitsOf = (c: Pick<RoleConfig, 'rateLimitUser' | 'rateLimitTenant'>) =>
+  ({ ...(c.rateLimitUser ? { perUser: perMinute(c.rateLimitUser)! } : {}), ...(c.rateLimitTenant ? { perTenant: perMinute(c.rateLimitTenant)! } : {}) });
 
 export type RoleName = 'ingest' | 'worker' | 'api';
 
@@ -290,7 +294,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
         ...(consumed instanceof LeasedPartitionBus ? { partitions: () => consumed.partitions, partitionOf: (t: string, h: string) => hostPartition(t, h, c.eventPartitions) } : {}),
       });
       stops.push(() => detection.close());
-      const pipeline = new Pipeline({ bus: consumed, store: events, stages: [detection.stage], log, maxBatchMessages: c.workerBatch, maxWaitMs: c.workerBatchWaitMs });
+      const pipeline = new Pipeline({ bus: consumed, store: events, stages: [detection.stage], log, maxBatchMessages: c.workerBatch, maxWaitMs: c.pipelineBatchWaitMs });
       pipeline.start();
       stops.push(() => pipeline.stop());
     }
@@ -320,7 +324,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       // Identity and the ledger in PostgreSQL; their keys (shared by every API process) next to the PKI.
       // Rate limits in Redis when configured, so every API process counts against the same limits.
       const security = await openApiSecurity({ dataDir: c.pkiDir, postgres: { connectionString: c.postgres }, redisUrl: c.redis,
-        rateLimits: { ...(c.rateLimitUser ? { perUser: perMinute(c.rateLimitUser) } : {}), ...(c.rateLimitTenant ? { perTenant: perMinute(c.rateLimitTenant) } : {}) } });
+        rateLimits: rateLimitsOf(c) });
       stops.push(() => security.close());
       const bus = await control();
       const agents = relayAgentLink(bus, relaySender(bus, log), metadata, log);

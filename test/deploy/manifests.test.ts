@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { parse, parseAllDocuments } from 'yaml';
-import { SETTINGS, loadRoleConfig, type RoleConfig } from '../../src/cli/role-config.ts';
+import { loadRoleConfig, type RoleConfig } from '../../src/cli/role-config.ts';
+import { SETTINGS } from '../../src/cli/settings.ts';
 import { splitHostPort } from '../../src/server/embedded.ts';
 
 const root = new URL('../../', import.meta.url);

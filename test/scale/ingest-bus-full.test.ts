@@ -74,7 +74,7 @@ test('events stream full: ingest refuses with "bus full" and says so on /healthz
   const caPem = (await loadOrCreateCa(join(dir, 'pki'))).certPem; // the CA ingest loads
   const grpcPort = await freePort();
   const ingest = await role(['ingest', '--grpc', `127.0.0.1:${grpcPort}`]);
-  let worker = await role(['worker', '--worker-batch-wait-ms', '20']);
+  let worker = await role(['worker', '--pipeline-batch-wait-ms', '20']);
   const health = async (path: '/healthz' | '/readyz') => {
     const r = await fetch(`http://${ingest.addresses.health}${path}`);
     return { status: r.status, body: await r.json() as { status: string; warnings?: string[] } };
@@ -143,7 +143,7 @@ test('events stream full: ingest refuses with "bus full" and says so on /healthz
     assert.equal(await metric(/^vigil_ingest_rejected_messages_total\{reason="bus_full"\} (\d+)$/m), REFUSALS);
 
     // The worker is back: the backlog is stored; the refused batches were not, until the agent re-sends them.
-    worker = await role(['worker', '--worker-batch-wait-ms', '20']);
+    worker = await role(['worker', '--pipeline-batch-wait-ms', '20']);
     await until('the backlog to be stored', async () => (await stored()).ids === acked.size || undefined, 30_000);
     const ids = async () => new Set((await engine.query<{ id: string }>("SELECT event_id AS id FROM telemetry_events WHERE tenant_id = 'default'")).map((r) => r.id));
     const before = await ids();
