@@ -43,6 +43,9 @@ export class LeasedPartitionBus<T> implements Bus<T> {
   private readonly leases: PartitionLeaseStore;
   private readonly o: LeasedPartitionOptions;
   private readonly consumers = new Map<number, Subscription>();
+  /** Each held partition's term: a number that grows every time this worker takes a partition. */
+  private readonly terms = new Map<number, number>();
+  private lastTerm = 0;
   private consumer: Consumer<T> | undefined;
   private renewedAt = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -59,6 +62,14 @@ export class LeasedPartitionBus<T> implements Bus<T> {
   /** The partitions this worker consumes now. */
   get partitions(): number[] {
     return [...this.consumers.keys()].sort((a, b) => a - b);
+  }
+
+  /**
+   * The partitions this worker consumes now, each with the term in which it took it: a partition that went to another
+   * worker and came back has a new term, even when both happened between two looks.
+   */
+  get heldTerms(): ReadonlyMap<number, number> {
+    return new Map(this.terms);
   }
 
   publish(msg: BusMessage<T>): Promise<void> {
@@ -108,6 +119,7 @@ export class LeasedPartitionBus<T> implements Bus<T> {
   private start(p: number): void {
     const c = this.consumer!;
     this.consumers.set(p, this.inner.consumePartition(c.filter, p, c.handler, c.opts));
+    this.terms.set(p, ++this.lastTerm);
     changes.inc({ change: 'taken' });
     this.o.log.info({ partition: p }, 'event partition taken');
   }
@@ -116,6 +128,7 @@ export class LeasedPartitionBus<T> implements Bus<T> {
     const subs = partitions.flatMap((p) => {
       const s = this.consumers.get(p);
       this.consumers.delete(p);
+      this.terms.delete(p);
       return s ? [s] : [];
     });
     if (subs.length === 0) return;

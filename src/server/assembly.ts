@@ -356,11 +356,12 @@ export type ProcessSeeding =
   | { atStart: Pick<MetadataStore, 'listTenants' | 'listHosts'> }
   /**
    * Each host when its events first reach this process, from the event store (which holds the batch already: the
-   * pipeline stores before its stages run). With `partitions` (the host partitions this process consumes now) and
-   * `partitionOf`, a host whose partition went away is forgotten, and seeded again when its partition comes back
-   * (another worker saw its events meanwhile).
+   * pipeline stores before its stages run). With `partitions` (the host partitions this process consumes now, each
+   * with the lease term in which it was taken) and `partitionOf`, a host whose partition went away is forgotten, and
+   * seeded again when its partition comes back (another worker saw its events meanwhile) — also when it went and came
+   * back between two batches: its term changed.
    */
-  | { onFirstSight: { partitions?: () => readonly number[]; partitionOf?: (tenant: string, host: string) => number } };
+  | { onFirstSight: { partitions?: () => ReadonlyMap<number, number>; partitionOf?: (tenant: string, host: string) => number } };
 
 /** Live processes read per host when seeding (as many as the index keeps per host). */
 const SEED_PROCESSES = 100_000;
@@ -447,24 +448,25 @@ async function seedAllHosts(index: LiveProcessIndex, metadata: Pick<MetadataStor
 }
 
 /** Seeds each host of a batch not seeded yet (see ProcessSeeding); a failed read is logged and tried at the host's next batch. */
-function firstSightSeeder(index: LiveProcessIndex, events: Pick<EventStore, 'processNodes'>, o: { partitions?: () => readonly number[]; partitionOf?: (tenant: string, host: string) => number }, log: Logger): (batch: VigilEvent[]) => Promise<void> {
-  const seeded = new Map<string, { tenant: string; host: string }>();
-  let held: ReadonlySet<number> | undefined;
-  const followPartitions = () => {
-    if (!o.partitions || !o.partitionOf) return;
-    const now = new Set(o.partitions());
-    const before = held;
-    held = now;
-    if (!before || (before.size === now.size && [...now].every((p) => before.has(p)))) return;
-    for (const [key, { tenant, host }] of seeded) {
-      const p = o.partitionOf(tenant, host);
-      if (now.has(p) && before.has(p)) continue;
+function firstSightSeeder(index: LiveProcessIndex, events: Pick<EventStore, 'processNodes'>, o: { partitions?: () => ReadonlyMap<number, number>; partitionOf?: (tenant: string, host: string) => number }, log: Logger): (batch: VigilEvent[]) => Promise<void> {
+  /** Seeded hosts, with the term of their partition when seeded (0 without partitions). */
+  const seeded = new Map<string, { tenant: string; host: string; term: number }>();
+  const termOf = (held: ReadonlyMap<number, number> | undefined, tenant: string, host: string) =>
+    (held && o.partitionOf ? held.get(o.partitionOf(tenant, host)) : 0);
+  let lastHeld = '';
+  const followPartitions = (held: ReadonlyMap<number, number> | undefined) => {
+    const now = held ? [...held].join(';') : '';
+    if (now === lastHeld) return; // terms only grow: the same text means the same partitions in the same terms
+    lastHeld = now;
+    for (const [key, h] of seeded) {
+      if (termOf(held, h.tenant, h.host) === h.term) continue;
       seeded.delete(key); // gone, or back after another worker held it: forgotten, seeded at its next batch
-      index.forget(tenant, host);
+      index.forget(h.tenant, h.host);
     }
   };
   return async (batch) => {
-    followPartitions();
+    const held = o.partitions && o.partitionOf ? o.partitions() : undefined;
+    followPartitions(held);
     const fresh = new Map<string, { tenant: string; host: string }>();
     for (const e of batch) {
       const tenant = e.agent?.tenant_id;
@@ -480,7 +482,8 @@ function firstSightSeeder(index: LiveProcessIndex, events: Pick<EventStore, 'pro
         const [key, h] = next;
         try {
           index.seed(h.tenant, h.host, await events.processNodes(h.tenant, h.host, at, SEED_PROCESSES));
-          seeded.set(key, h);
+          const term = termOf(held, h.tenant, h.host);
+          if (term !== undefined) seeded.set(key, { ...h, term });
         } catch (err) {
           log.warn({ err, tenant: h.tenant, host: h.host }, 'live processes not read from the event store; alert lineage may be short until the next try');
         }

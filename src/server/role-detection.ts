@@ -170,8 +170,8 @@ export interface WorkerDetectionOptions {
   events: Pick<EventStore, 'processNodes'>;
   /** The rule service over the stage: `sharedRules` (tests: a local one). */
   rules: DetectionBackends['rules'];
-  /** The host partitions this worker consumes now (leases), and a host's partition: hosts are forgotten and seeded again as their partitions move. */
-  partitions?: () => readonly number[];
+  /** The host partitions this worker consumes now with their lease terms, and a host's partition: hosts are forgotten and seeded again as their partitions move. */
+  partitions?: () => ReadonlyMap<number, number>;
   partitionOf?: (tenant: string, host: string) => number;
   log: Logger;
 }

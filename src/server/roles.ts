@@ -291,7 +291,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       const rulesBus = await control();
       const detection = await workerDetection({
         alerts, incidents: incidents!, alertBus, events, log, rules: (stage) => sharedRules(stage, { ...ruleOptions(c, log, rulesBus), role: 'worker' }),
-        ...(consumed instanceof LeasedPartitionBus ? { partitions: () => consumed.partitions, partitionOf: (t: string, h: string) => hostPartition(t, h, c.eventPartitions) } : {}),
+        ...(consumed instanceof LeasedPartitionBus ? { partitions: () => consumed.heldTerms, partitionOf: (t: string, h: string) => hostPartition(t, h, c.eventPartitions) } : {}),
       });
       stops.push(() => detection.close());
       const pipeline = new Pipeline({ bus: consumed, store: events, stages: [detection.stage], log, maxBatchMessages: c.workerBatch, maxWaitMs: c.pipelineBatchWaitMs });

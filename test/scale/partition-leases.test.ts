@@ -55,6 +55,8 @@ test('leases: one worker takes all, a joining worker gets half, a stopping worke
   const received = new Map<string, string>();
   const a = await worker('a', received);
   await until('a to hold every partition', () => a.bus.partitions.length === P || undefined);
+  const firstTerms = a.bus.heldTerms;
+  assert.deepEqual([...firstTerms.keys()].sort(), a.bus.partitions, 'a term for each held partition');
   const b = await worker('b', received);
   try {
     await until('a fair split', () => (a.bus.partitions.length === 2 && b.bus.partitions.length === 2) || undefined, 10_000);
@@ -72,6 +74,11 @@ test('leases: one worker takes all, a joining worker gets half, a stopping worke
     await b.store.close();
   }
   await until('a to take b\'s partitions back', () => a.bus.partitions.length === P || undefined, 10_000);
+  for (const [p, term] of a.bus.heldTerms) {
+    if (firstTerms.get(p) === term) continue;
+    assert.ok(term > Math.max(...firstTerms.values()), `partition ${p} came back in a new term`);
+  }
+  assert.ok([...a.bus.heldTerms].some(([p, term]) => firstTerms.get(p) !== term), 'the partitions b held have new terms');
   await a.store.close(); // PostgreSQL out of reach: no renewal
   await until('a to stop consuming (fenced)', () => a.bus.partitions.length === 0 || undefined, 10_000);
   await a.sub.stop();

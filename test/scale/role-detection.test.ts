@@ -82,7 +82,7 @@ function recordingBus(fail = false): Bus<StoredAlert> & { published: BusMessage<
 }
 
 /** The worker's detection side on the SQLite stores; `nodes`: what the event store holds of a host's live processes. */
-function worker(bus: Pick<Bus<StoredAlert>, 'publish'>, o: { nodes?: ProcessNode[]; reads?: string[]; partitions?: () => number[] } = {}) {
+function worker(bus: Pick<Bus<StoredAlert>, 'publish'>, o: { nodes?: ProcessNode[]; reads?: string[]; partitions?: () => ReadonlyMap<number, number> } = {}) {
   return workerDetection({
     alerts: store, incidents, alertBus: bus, log,
     events: { processNodes: async (tenant, host) => { o.reads?.push(`${tenant}/${host}`); return o.nodes ?? []; } },
@@ -126,7 +126,7 @@ test('worker stage after a restart: a host\'s live processes are read from the e
   };
   const bus = recordingBus();
   const reads: string[] = [];
-  let held = [0];
+  let held = new Map([[0, 1]]); // partition 0, taken in this worker's first lease term
   const { stage } = await worker(bus, { nodes: [bash], reads, partitions: () => held });
   await stage.process([shell]);
   const alert = bus.published.find((m) => m.payload.rule.id === NETCAT_RULE)!.payload;
@@ -134,11 +134,16 @@ test('worker stage after a restart: a host\'s live processes are read from the e
   assert.deepEqual(alert.ancestors?.map((a) => a.executable), ['/bin/bash'], 'the parent started before the restart');
   await stage.process(processStarts('/usr/bin/ls', ['ls'], 1));
   assert.deepEqual(reads, ['acme/host-1'], 'read once per host');
-  held = [];
+  held = new Map();
   await stage.process([]); // the partition went to another worker: the host is forgotten
-  held = [0];
+  held = new Map([[0, 2]]);
   await stage.process(processStarts('/usr/bin/ls', ['ls'], 1));
   assert.deepEqual(reads, ['acme/host-1', 'acme/host-1'], 'read again when its partition came back');
+  held = new Map([[0, 4]]); // went to another worker and came back between two batches (terms 3 and 4 elsewhere)
+  await stage.process(processStarts('/usr/bin/ls', ['ls'], 1));
+  assert.deepEqual(reads, ['acme/host-1', 'acme/host-1', 'acme/host-1'], 'read again although no batch saw it gone');
+  await stage.process(processStarts('/usr/bin/ls', ['ls'], 1));
+  assert.equal(reads.length, 3, 'not read again while held in the same term');
 });
 
 /**
