@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import { registry } from '../metrics/registry.ts';
-import type { PartitionLeaseStore } from '../stores/leases/postgres.ts';
+import type { PartitionLeases } from './partition-leases.ts';
 import type { JetStreamBus } from './jetstream.ts';
 import type { Bus, BusMessage, ConsumeOptions, Subscription } from './types.ts';
 
@@ -40,7 +40,7 @@ type Consumer<T> = { filter: string; handler: (batch: BusMessage<T>[]) => Promis
 /** The worker's view of the events bus: publishes through `inner`, consumes the partitions it holds leases on. */
 export class LeasedPartitionBus<T> implements Bus<T> {
   private readonly inner: JetStreamBus<T>;
-  private readonly leases: PartitionLeaseStore;
+  private readonly leases: PartitionLeases;
   private readonly o: LeasedPartitionOptions;
   private readonly consumers = new Map<number, Subscription>();
   /** Each held partition's term: a number that grows every time this worker takes a partition. */
@@ -53,7 +53,7 @@ export class LeasedPartitionBus<T> implements Bus<T> {
   private tick: Promise<void> = Promise.resolve();
   private stopped = false;
 
-  constructor(inner: JetStreamBus<T>, leases: PartitionLeaseStore, o: LeasedPartitionOptions) {
+  constructor(inner: JetStreamBus<T>, leases: PartitionLeases, o: LeasedPartitionOptions) {
     this.inner = inner;
     this.leases = leases;
     this.o = o;

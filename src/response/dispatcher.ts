@@ -18,7 +18,7 @@ import { isDeliverable, transition, type LifecycleEvent } from './lifecycle.ts';
 import {
   isResponseAction, parseParams, parseReason, ParamError, type ArtifactRecord, type CollectParams, type CommandRecord, type GetFileParams,
 } from './model.ts';
-import type { CommandQuery, CommandStore } from './store.ts';
+import type { CommandQuery, CommandStore } from './command-store.ts';
 
 export interface ResponseConfig {
   /** How long a command may wait for its agent before it expires (default 24 h). */

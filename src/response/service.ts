@@ -4,15 +4,13 @@
 // sink or the ledger at <data-dir>/ledger.db. The scale-out API role passes its PostgreSQL store, artefact store
 // and ledger.
 
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AuditSink } from '../ledger/sink.ts';
 import type { AgentIdentity } from '../pki/pki.ts';
 import type { ArtifactChunk, CommandResult } from '../schema/wire.ts';
-import { openLedger } from '../stores/ledger/open.ts';
-import { ArtifactStorage, type ArtifactStore } from './artifacts.ts';
+import type { ArtifactStore } from './artifacts.ts';
 import { ResponseDispatcher, type AgentSender, type OwnerOf, type ResponseConfig } from './dispatcher.ts';
-import { openSqliteCommandStore, type CommandStore } from './store.ts';
+import type { CommandStore } from './command-store.ts';
 
 export interface ResponseServiceOptions {
   dataDir: string;
@@ -69,22 +67,6 @@ export async function startResponseService(p: ResponseParts): Promise<ResponseSe
     async close() {
       await dispatcher.stop();
       await p.store.close();
-    },
-  };
-}
-
-/** The embedded server's response service, all of it under the data directory. */
-export async function openResponseService(o: ResponseServiceOptions): Promise<ResponseService> {
-  const ledger = o.audit ? undefined : await openLedger({ dataDir: o.dataDir });
-  const service = await startResponseService({
-    store: openSqliteCommandStore(join(o.dataDir, 'response.db')), artifacts: new ArtifactStorage(join(o.dataDir, 'artifacts')),
-    audit: o.audit ?? ledger!, send: o.send, log: o.log, config: o.config, ownerOf: o.ownerOf,
-  });
-  return {
-    ...service,
-    async close() {
-      await service.close();
-      await ledger?.close();
     },
   };
 }

@@ -37,7 +37,7 @@ import type { RelayBus } from '../response/relay.ts';
 import { startIngestRelay } from '../response/relay.ts';
 import type { ArtifactStore } from '../response/artifacts.ts';
 import { startResponseService, type ResponseIngestHooks, type ResponseService } from '../response/service.ts';
-import type { CommandStore } from '../response/store.ts';
+import type { CommandStore } from '../response/command-store.ts';
 import type { PolicyAck, WirePolicy } from '../schema/wire.ts';
 import { isDeliverable, type AlertStore, type StoredAlert } from '../stores/alerts/types.ts';
 import type { HuntLimits } from '../stores/events/hunt.ts';

@@ -31,8 +31,8 @@ import { AlertSinkStore } from '../alerts/sink-store.ts';
 import type { DeliveryOptions } from '../alerts/delivery.ts';
 import type { AuditSink } from '../ledger/sink.ts';
 import type { ResponseConfig } from '../response/dispatcher.ts';
-import { ArtifactStorage } from '../response/artifacts.ts';
-import { openSqliteCommandStore } from '../response/store.ts';
+import { FileArtifactStore } from '../stores/response/file-artifacts.ts';
+import { openSqliteCommandStore } from '../stores/response/sql-command-store.ts';
 import type { AutoResponsePolicy } from '../response/automation.ts';
 import { agentStreamHooks, assembleApi, assembleResponse, dialAddress, hostPort, localAgentLink, serverCertificateNames, streamPolicies } from './assembly.ts';
 
@@ -160,7 +160,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   const agents = localAgentLink(() => ingest, () => policies);
   const policies = streamPolicies(() => ingest, metadata, o.log);
   const response = await assembleResponse({
-    store: openSqliteCommandStore(join(o.dataDir, 'response.db')), artifacts: new ArtifactStorage(join(o.dataDir, 'artifacts')),
+    store: openSqliteCommandStore(join(o.dataDir, 'response.db')), artifacts: new FileArtifactStore(join(o.dataDir, 'artifacts')),
   }, { security, audit: o.audit, send: agents.send, log: o.log, config: o.response });
   // Ingest and the bus log run in a thread of their own: acknowledgements never wait for this thread.
   // Policies: the latest versions go down each stream as it opens, new versions to the tenant's open streams.

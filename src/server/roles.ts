@@ -27,12 +27,12 @@ import { PLATFORM_TENANT } from '../identity/permissions.ts';
 import { PostgresAlertStore } from '../stores/alerts/postgres.ts';
 import { PostgresIncidentStore } from '../stores/incidents/postgres.ts';
 import type { StoredAlert } from '../stores/alerts/types.ts';
-import { PartitionLeaseStore } from '../stores/leases/postgres.ts';
+import { PostgresPartitionLeases } from '../stores/leases/postgres.ts';
 import { PostgresMetadataStore } from '../stores/metadata/postgres.ts';
 import { consumeReports, relaySender } from '../response/relay.ts';
 import type { AutoResponsePolicy } from '../response/automation.ts';
-import { PostgresArtifactStore } from '../response/postgres-artifacts.ts';
-import { openPostgresCommandStore } from '../response/store.ts';
+import { PostgresArtifactStore } from '../stores/response/postgres-artifacts.ts';
+import { openPostgresCommandStore } from '../stores/response/sql-command-store.ts';
 import { splitHostPort, DEFAULT_TENANT } from './embedded.ts';
 import { assembleApi, assembleResponse, dialAddress, hostPort, relayAgentLink, serverCertificateNames, startAgentRelay, type AlertFeed, type SharedSettings } from './assembly.ts';
 import { IngestServer } from './ingest.ts';
@@ -209,7 +209,7 @@ function openEventStore(c: RoleConfig): ClickHouseEventStore {
  */
 async function workerBus(c: RoleConfig, bus: JetStreamBus<VigilEvent[]>, log: Logger, stops: (() => Promise<void>)[]): Promise<Bus<VigilEvent[]>> {
   if (c.ownedPartitions || c.eventPartitions === 1) return bus;
-  const leases = await PartitionLeaseStore.open({ connectionString: c.postgres }, {
+  const leases = await PostgresPartitionLeases.open({ connectionString: c.postgres }, {
     pool: `${c.busNamespace || 'vigil'}/workers`, member: `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
     leaseMs: c.partitionLeaseMs, partitions: c.eventPartitions,
   });

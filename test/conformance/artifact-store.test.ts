@@ -12,8 +12,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ArtifactStorage, UploadError, type ArtifactStore, type StoredUpload } from '../../src/response/artifacts.ts';
-import { PostgresArtifactStore } from '../../src/response/postgres-artifacts.ts';
+import { UploadError, type ArtifactStore, type StoredUpload } from '../../src/response/artifacts.ts';
+import { FileArtifactStore } from '../../src/stores/response/file-artifacts.ts';
+import { PostgresArtifactStore } from '../../src/stores/response/postgres-artifacts.ts';
 import { createTempDatabase } from '../support/postgres.ts';
 
 interface StoreUnderTest {
@@ -28,7 +29,7 @@ const implementations: StoreUnderTest[] = [
     ordered: true,
     async setup() {
       const dir = mkdtempSync(join(tmpdir(), 'vigil-artifacts-'));
-      return { open: async () => new ArtifactStorage(dir), dispose: async () => rmSync(dir, { recursive: true, force: true }) };
+      return { open: async () => new FileArtifactStore(dir), dispose: async () => rmSync(dir, { recursive: true, force: true }) };
     },
   },
   {

@@ -12,7 +12,8 @@ import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
 import { createTempDatabase } from '../support/postgres.ts';
 import type { CommandRecord } from '../../src/response/model.ts';
-import { openPostgresCommandStore, openSqliteCommandStore, type CommandStore } from '../../src/response/store.ts';
+import type { CommandStore } from '../../src/response/command-store.ts';
+import { openPostgresCommandStore, openSqliteCommandStore } from '../../src/stores/response/sql-command-store.ts';
 
 interface Opened { store: CommandStore; second(): CommandStore; dispose(): Promise<void> }
 

@@ -13,7 +13,7 @@ import { jsonCodec } from '../../src/bus/codec.ts';
 import { hostPartition, JetStreamBus } from '../../src/bus/jetstream.ts';
 import { fairShare, LeasedPartitionBus } from '../../src/bus/leased-partitions.ts';
 import type { Subscription } from '../../src/bus/types.ts';
-import { PartitionLeaseStore } from '../../src/stores/leases/postgres.ts';
+import { PostgresPartitionLeases } from '../../src/stores/leases/postgres.ts';
 import { until } from '../response/helpers.ts';
 import { createTempDatabase, type TempDatabase } from '../support/postgres.ts';
 
@@ -44,8 +44,8 @@ test('fair share: the shares sum to the partitions, ranks by member order, a new
   assert.equal(fairShare(2, ['a', 'b', 'c'], 'c'), 0, 'more workers than partitions: one idles');
 });
 
-async function worker(member: string, received: Map<string, string>): Promise<{ bus: LeasedPartitionBus<string>; sub: Subscription; store: PartitionLeaseStore }> {
-  const store = await PartitionLeaseStore.open(db.config, { pool: `${namespace}/workers`, member, leaseMs: LEASE_MS, partitions: P });
+async function worker(member: string, received: Map<string, string>): Promise<{ bus: LeasedPartitionBus<string>; sub: Subscription; store: PostgresPartitionLeases }> {
+  const store = await PostgresPartitionLeases.open(db.config, { pool: `${namespace}/workers`, member, leaseMs: LEASE_MS, partitions: P });
   const leased = new LeasedPartitionBus(bus, store, { partitions: P, leaseMs: LEASE_MS, log });
   const sub = leased.consume('events.>', async (batch) => { for (const m of batch) received.set(m.id, member); }, { maxBatch: 16, maxWaitMs: 0 });
   return { bus: leased, sub, store };

@@ -6,6 +6,7 @@
 // owner. Parameterised queries only.
 
 import type pg from 'pg';
+import type { PartitionLeases } from '../../bus/partition-leases.ts';
 import { inTransaction, openMigratedPool } from '../postgres-migrations.ts';
 
 const MIGRATION_LOCK = 0x6c65_6173; // 'leas'
@@ -16,7 +17,7 @@ const MIGRATIONS: string[][] = [[
   'CREATE TABLE partition_members (pool TEXT NOT NULL, member TEXT NOT NULL, expires_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (pool, member))',
 ]];
 
-export class PartitionLeaseStore {
+export class PostgresPartitionLeases implements PartitionLeases {
   private readonly pool: pg.Pool;
   private readonly name: string;
   /** This process's member id in the pool. */
@@ -31,8 +32,8 @@ export class PartitionLeaseStore {
   }
 
   /** Migrates and makes sure partitions 0..partitions-1 of `pool` have a lease row. */
-  static async open(db: pg.PoolConfig, o: { pool: string; member: string; leaseMs: number; partitions: number }): Promise<PartitionLeaseStore> {
-    const store = new PartitionLeaseStore(await openMigratedPool(db, 2, 'partition_lease_migrations', MIGRATION_LOCK, MIGRATIONS), o);
+  static async open(db: pg.PoolConfig, o: { pool: string; member: string; leaseMs: number; partitions: number }): Promise<PostgresPartitionLeases> {
+    const store = new PostgresPartitionLeases(await openMigratedPool(db, 2, 'partition_lease_migrations', MIGRATION_LOCK, MIGRATIONS), o);
     try {
       await store.pool.query(`INSERT INTO partition_leases (pool, partition)
         SELECT $1, p FROM generate_series(0, $2::int - 1) AS p ON CONFLICT DO NOTHING`, [o.pool, o.partitions]);

@@ -1,39 +1,16 @@
-// The CommandStore: response commands and their artefacts, tenant-scoped. One SQL implementation (SqlCommandStore,
-// in SQL that SQLite and PostgreSQL both accept) over the shared SQL layer (src/stores/sql/): SQLite at
-// <data-dir>/response.db embedded, PostgreSQL at scale. Schema: migrations in ir_schema_migrations (the first says
-// IF NOT EXISTS, for stores made before the version table; the second adds the reason column where it is missing).
-// Status changes are compare-and-set on the previous status, so two writers (two processes included) never both
-// move one command. Parameterised SQL only.
+// The CommandStore (src/response/command-store.ts) in SQL: one implementation (SqlCommandStore, in SQL that SQLite
+// and PostgreSQL both accept) over the shared SQL layer (src/stores/sql/): SQLite at <data-dir>/response.db
+// embedded, PostgreSQL at scale. Schema: migrations in ir_schema_migrations (the first says IF NOT EXISTS, for
+// stores made before the version table; the second adds the reason column where it is missing). Status changes
+// are compare-and-set on the previous status, so two writers (two processes included) never both move one
+// command. Parameterised SQL only.
 
 import type pg from 'pg';
-import { openPostgresDb } from '../stores/sql/postgres-db.ts';
-import type { Migration, SqlDb, SqlRow, SqlValue } from '../stores/sql/sql-db.ts';
-import { openSqliteDb } from '../stores/sql/sqlite-db.ts';
-import type { ArtifactRecord, CommandRecord, CommandStatus } from './model.ts';
-
-export interface CommandQuery {
-  hostId?: string;
-  status?: CommandStatus;
-  limit: number;
-  /** Only commands requested before this time (paging backwards). */
-  before?: number;
-}
-
-export interface CommandStore {
-  migrate(): Promise<void>;
-  close(): Promise<void>;
-  insert(c: CommandRecord): Promise<void>;
-  get(tenantId: string, id: string): Promise<CommandRecord | undefined>;
-  list(tenantId: string, q: CommandQuery): Promise<CommandRecord[]>;
-  /** Writes `c` if the stored status is still `expected`; false when another writer moved it first. */
-  update(c: CommandRecord, expected: CommandStatus): Promise<boolean>;
-  /** Commands of a host in one of `statuses`, oldest first. */
-  forHost(tenantId: string, hostId: string, statuses: readonly CommandStatus[]): Promise<CommandRecord[]>;
-  /** Open commands (not terminal) whose expiry is at or before `now`. */
-  expiredBy(now: number, limit: number): Promise<CommandRecord[]>;
-  insertArtifact(a: ArtifactRecord): Promise<void>;
-  getArtifact(tenantId: string, id: string): Promise<ArtifactRecord | undefined>;
-}
+import { openPostgresDb } from '../sql/postgres-db.ts';
+import type { Migration, SqlDb, SqlRow, SqlValue } from '../sql/sql-db.ts';
+import { openSqliteDb } from '../sql/sqlite-db.ts';
+import type { ArtifactRecord, CommandRecord, CommandStatus } from '../../response/model.ts';
+import type { CommandQuery, CommandStore } from '../../response/command-store.ts';
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS ir_commands (

@@ -10,8 +10,8 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type pg from 'pg';
-import { inTransaction, openMigratedPool } from '../stores/postgres-migrations.ts';
-import { checkArtifactId, newArtifactId, UploadError, type ArtifactStore, type IncomingChunk, type StoredUpload } from './artifacts.ts';
+import { inTransaction, openMigratedPool } from '../postgres-migrations.ts';
+import { checkArtifactId, newArtifactId, UploadError, type ArtifactStore, type IncomingChunk, type StoredUpload } from '../../response/artifacts.ts';
 
 const MIGRATION_LOCK = 0x6172_7466; // 'artf'
 const PAGE = 16; // chunks per query when hashing or reading
