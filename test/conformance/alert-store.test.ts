@@ -10,15 +10,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
-import pg from 'pg';
 import { createTempDatabase } from '../support/postgres.ts';
 import { alertId, type Alert } from '../../src/detect/alerts.ts';
 import type { Level } from '../../src/sigma/ir.ts';
-import { migratePostgres } from '../../src/stores/postgres-migrations.ts';
-import { migrateSqlite } from '../../src/stores/sqlite-migrations.ts';
-import { MIGRATIONS as PG_MIGRATIONS, MIGRATION_LOCK, PostgresAlertStore } from '../../src/stores/alerts/postgres.ts';
-import { MIGRATIONS as SQLITE_MIGRATIONS, SqliteAlertStore } from '../../src/stores/alerts/sqlite.ts';
+import { openPostgresDb } from '../../src/stores/sql/postgres-db.ts';
+import { openSqliteDb } from '../../src/stores/sql/sqlite-db.ts';
+import type { SqlDb } from '../../src/stores/sql/sql-db.ts';
+import { PostgresAlertStore } from '../../src/stores/alerts/postgres.ts';
+import { MIGRATION_LOCK, MIGRATIONS_TABLE, migrationsOf } from '../../src/stores/alerts/schema.ts';
+import { SqliteAlertStore } from '../../src/stores/alerts/sqlite.ts';
 import { isDeliverable, type AlertStore } from '../../src/stores/alerts/types.ts';
 
 interface StoreUnderTest {
@@ -26,10 +26,20 @@ interface StoreUnderTest {
   /** Opens a store; `second` opens another handle on the same data (another process's view). */
   open(): Promise<{ store: AlertStore; second(): AlertStore; dispose(): Promise<void> }>;
   /**
-   * A fresh store at schema version 1 (before exceptions) holding what `sql` inserts (statements with `?`
-   * placeholders), then opened as the current store (not yet migrated).
+   * A fresh store at a schema version (1: before exceptions; 3: before alert_fields and hosts in alert_groups)
+   * holding what `rows` insert (statements with `?` placeholders), then opened as the current store (not yet migrated).
    */
-  openV1(rows: [string, unknown[]][]): Promise<{ store: AlertStore; dispose(): Promise<void> }>;
+  openAt(version: number, rows: [string, unknown[]][]): Promise<{ store: AlertStore; dispose(): Promise<void> }>;
+}
+
+/** Applies the store's first `version` migrations only, inserts `rows` and closes. */
+async function atVersion(db: SqlDb, version: number, rows: [string, unknown[]][]): Promise<void> {
+  try {
+    await db.migrate({ table: MIGRATIONS_TABLE, lockKey: MIGRATION_LOCK, migrations: migrationsOf(db).slice(0, version) });
+    for (const [sql, params] of rows) await db.run(sql, params as (string | null)[]);
+  } finally {
+    await db.close();
+  }
 }
 
 const implementations: StoreUnderTest[] = [
@@ -40,13 +50,10 @@ const implementations: StoreUnderTest[] = [
       const path = join(dir, 'detection.db');
       return { store: new SqliteAlertStore(path), second: () => new SqliteAlertStore(path), dispose: async () => rmSync(dir, { recursive: true, force: true }) };
     },
-    async openV1(rows) {
+    async openAt(version, rows) {
       const dir = mkdtempSync(join(tmpdir(), 'vigil-alerts-v1-'));
       const path = join(dir, 'detection.db');
-      const db = new DatabaseSync(path);
-      migrateSqlite(db, 'alert_schema_migrations', SQLITE_MIGRATIONS.slice(0, 1));
-      for (const [sql, params] of rows) db.prepare(sql).run(...(params as string[]));
-      db.close();
+      await atVersion(openSqliteDb(path), version, rows);
       return { store: new SqliteAlertStore(path), dispose: async () => rmSync(dir, { recursive: true, force: true }) };
     },
   },
@@ -60,15 +67,9 @@ const implementations: StoreUnderTest[] = [
         dispose: () => db.drop(),
       };
     },
-    async openV1(rows) {
+    async openAt(version, rows) {
       const db = await createTempDatabase('alertsv1');
-      const pool = new pg.Pool({ ...db.config, max: 1 });
-      await migratePostgres(pool, 'alert_schema_migrations', MIGRATION_LOCK, PG_MIGRATIONS.slice(0, 1));
-      for (const [sql, params] of rows) {
-        let i = 0;
-        await pool.query(sql.replace(/\?/g, () => `$${++i}`), params);
-      }
-      await pool.end();
+      await atVersion(openPostgresDb({ ...db.config, max: 1 }), version, rows);
       return { store: new PostgresAlertStore({ ...db.config, max: 2 }), dispose: () => db.drop() };
     },
   },
@@ -304,7 +305,8 @@ for (const impl of implementations) {
       await store.bulkTriage({ tenantId: 'sum', ruleId: 'r2' }, 'ana', { action: 'acknowledge' });
       // `from` at the epoch selects every alert but is answered from the alerts rows, not the summary.
       const direct = { from: new Date(0) };
-      for (const f of [{}, { statuses: ['open' as const] }, { severities: ['high', 'low'] }, { statuses: ['closed' as const, 'acknowledged' as const], severities: ['high'] }]) {
+      for (const f of [{}, { statuses: ['open' as const] }, { severities: ['high', 'low'] }, { statuses: ['closed' as const, 'acknowledged' as const], severities: ['high'] },
+        { hostIds: ['h1'] }, { hostId: 'h2', statuses: ['open' as const] }, { hostIds: ['h0', 'h2'], severities: ['high', 'critical'] }, { hostIds: [] }]) {
         assert.equal(await store.count({ tenantId: 'sum', ...f }), await store.count({ tenantId: 'sum', ...f, ...direct }), JSON.stringify(f));
         for (const by of ['rule', 'host', 'process'] as const) {
           const pages = async (extra: object) => {
@@ -424,7 +426,7 @@ for (const impl of implementations) {
       const insertAlert = `INSERT INTO alerts (tenant_id, id, host_id, rule_id, level, status, suppressed_until, first_seen, last_seen, doc, updated_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
       const insertSuppression = `INSERT INTO alert_suppressions (tenant_id, rule_id, host_id, until, reason, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`;
-      const v1 = await impl.openV1([
+      const v1 = await impl.openAt(1, [
         [insertAlert, ['mig', 'old1', 'hA', 'rule-a', 'high', 'suppressed', until, at(1), at(1), doc('old1', 'hA'), at(1)]],
         [insertAlert, ['mig', 'old2', 'hB', 'rule-a', 'high', 'open', null, at(2), at(2), doc('old2', 'hB'), at(2)]],
         [insertSuppression, ['mig', 'rule-a', 'hA', until, 'noisy backup', 'user:ana', at(1)]],
@@ -448,6 +450,34 @@ for (const impl of implementations) {
       } finally {
         await v1.store.close();
         await v1.dispose();
+      }
+    });
+
+    test('migration 4: alerts stored before it are found by user, file and hash, and grouped by host from the summary', async () => {
+      const hash = (c: string) => c.padStart(64, '0');
+      const docOf = (id: string, host: string, rule: string, user: string, path: string) => JSON.stringify({
+        ...alert({ tenant: 'm4', event: id, at: at(1), host, rule }), id, mitre: [{ id: 'T1059', name: 'x', tactics: [] }],
+        events: [{ event: { id }, user: { name: user }, file: { path }, process: { hash: { sha256: hash(id) } } }] });
+      const insertAlert = `INSERT INTO alerts (tenant_id, id, host_id, rule_id, level, status, first_seen, last_seen, doc, updated_at, process_entity_id, occurrences)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+      const rows: [string, unknown[]][] = []; // alert_groups is rebuilt from the alerts by migration 4
+      for (const [id, host, rule, user, path] of [['o1', 'hA', 'r1', 'root', '/etc/cron.d/x'], ['o2', 'hB', 'r1', 'alice', '/tmp/x'], ['o3', 'hA', 'r2', 'alice', '/tmp/y']]) {
+        rows.push([insertAlert, ['m4', id, host, rule, 'high', 'open', at(1), at(1), docOf(id, host, rule, user, path), at(1), '', 1]]);
+      }
+      const v3 = await impl.openAt(3, rows);
+      try {
+        await v3.store.migrate();
+        const ids = async (f: Partial<Parameters<AlertStore['list']>[0]>) => (await v3.store.list({ tenantId: 'm4', limit: 10, ...f })).alerts.map((a) => a.id).sort();
+        assert.deepEqual(await ids({ userName: 'alice' }), ['o2', 'o3']);
+        assert.deepEqual(await ids({ filePath: 'cron.d' }), ['o1']);
+        assert.deepEqual(await ids({ sha256: hash('o3') }), ['o3']);
+        const byRule = await v3.store.groups({ tenantId: 'm4', hostIds: ['hA'], limit: 10 }, 'rule');
+        assert.deepEqual(byRule.groups.map((g) => [g.key, g.count]).sort(), [['r1', 1], ['r2', 1]]);
+        assert.equal(await v3.store.count({ tenantId: 'm4', hostIds: ['hB'] }), 1);
+        assert.deepEqual(await v3.store.techniqueCounts('m4', []), { alerts: 3, techniques: [{ id: 'T1059', alerts: 3 }] });
+      } finally {
+        await v3.store.close();
+        await v3.dispose();
       }
     });
 
