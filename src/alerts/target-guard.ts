@@ -1,9 +1,9 @@
-// The SSRF guard of alert sinks: a webhook URL whose host is, or resolves to, a loopback, unspecified,
+// The SSRF guard of alert sinks: a sink URL (webhook, chat, paging, syslog, SMTP) whose host is, or resolves to, a loopback, unspecified,
 // link-local, private (RFC 1918, fc00::/7, 100.64.0.0/10), multicast/reserved or cloud-metadata address is
 // refused unless the server allows private targets. Checked when a sink is created (checkWebhookTarget) and at
 // every delivery, where the DNS answer the connection uses is itself checked (guardedLookup), so a name that
-// changes to an internal address after creation (DNS rebinding included) is still refused. The classification
-// is pure; DNS is at the edge.
+// changes to an internal address after creation (DNS rebinding included) is still refused; syslog and SMTP
+// connect to the address `guardedAddress` checked. The classification is pure; DNS is at the edge.
 
 import { lookup as dnsLookup } from 'node:dns';
 import { lookup as dnsLookupAsync } from 'node:dns/promises';
@@ -51,7 +51,7 @@ export class TargetRefusedError extends Error {
 
 function refused(host: string, address: string, why: string): TargetRefusedError {
   const via = host === address ? '' : ` resolves to ${address}, which`;
-  return new TargetRefusedError(`webhook host ${host}${via} is a ${why} address; private targets need the server option allowPrivateAlertSinks (VIGIL_ALLOW_PRIVATE_ALERT_SINKS=1)`);
+  return new TargetRefusedError(`sink host ${host}${via} is a ${why} address; private targets need the server option allowPrivateAlertSinks (VIGIL_ALLOW_PRIVATE_ALERT_SINKS=1)`);
 }
 
 /** The URL's host when it is an IP address (IPv6 without its brackets), else undefined. */
@@ -91,3 +91,18 @@ export const guardedLookup: LookupFunction = (hostname, options, callback) => {
     return callback(null, addresses[0].address, addresses[0].family);
   });
 };
+
+/**
+ * The address to connect to for `host` (a name or IP literal): its first DNS answer, refused (TargetRefusedError)
+ * when it or any other answer is a refused address, unless private targets are allowed.
+ */
+export async function guardedAddress(host: string, allowPrivate: boolean, resolve: ResolveAll = resolveAll): Promise<{ address: string; family: 4 | 6 }> {
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  const answers = isIP(bare) ? [{ address: bare }] : await resolve(bare);
+  if (!answers.length) throw new Error(`sink host ${bare} does not resolve`);
+  if (!allowPrivate) {
+    const bad = answers.find((a) => refusalOf(a.address));
+    if (bad) throw refused(bare, bad.address, refusalOf(bad.address)!);
+  }
+  return { address: answers[0].address, family: isIPv4(answers[0].address) ? 4 : 6 };
+}

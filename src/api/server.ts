@@ -31,8 +31,7 @@ import { metricsAuthorized, metricsText, registry } from '../metrics/registry.ts
 import { credentialOf, HttpError, inputProblem, problem, type RouteAccess } from './http.ts';
 import { LiveFeed } from './live-feed.ts';
 import { agentRoutes } from './routes/agents.ts';
-import { alertSinkRoutes } from './routes/alert-sinks.ts';
-import type { AlertSinkStore } from '../alerts/sink-store.ts';
+import { alertSinkRoutes, type AlertSinkBackends } from './routes/alert-sinks.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { incidentRoutes } from './routes/incidents.ts';
 import type { IncidentStore } from '../stores/incidents/types.ts';
@@ -84,8 +83,8 @@ export interface ApiOptions {
   onPolicyStored?: (p: PolicyRecord) => void;
   /** Told of each revoked agent (to cut its open stream). */
   onAgentRevoked?: (agentId: string) => void;
-  /** Webhook alert sinks per tenant (alert-sink routes). */
-  alertSinks?: AlertSinkStore;
+  /** Alert sinks per tenant, their outbox and dispatcher (alert-sink routes, GET /alerts/{id}/deliveries). */
+  alertSinks?: AlertSinkBackends;
   /** Sinks may target loopback, private, link-local and metadata addresses (default false: refused, SSRF guard). */
   allowPrivateAlertSinks?: boolean;
   /** The Bearer token GET /metrics requires (data/metrics-token); without one /metrics refuses every scrape. */

@@ -10,8 +10,9 @@
 // - the ingest side's stream hooks (`agentStreamHooks`): response reports, the tenant's policies sent when a stream
 //   opens, policy acknowledgements recorded;
 // - the API process (`assembleApi`): response dispatcher with its configuration (expiry, two-person approval),
-//   automated response, alert fan-out (live feed in every API process, webhooks and automated response once per
-//   alert), policy push and revocation through the agent link, the REST API with its agent endpoint and CA;
+//   automated response, alert fan-out (live feed in every API process; automated response and the sinks' durable
+//   outbox once per alert, delivered by the outbox workers of every API process), policy push and revocation
+//   through the agent link, the REST API with its agent endpoint and CA;
 // - the detection side (`assembleDetection`): the pipeline's detection stage with its process index (seeded from
 //   the event store: every host at start embedded, each host on first sight in a worker) and the alert sink that
 //   stores, groups into incidents and announces (in-process listeners embedded; `alerts.<tenant>` scale-out);
@@ -19,8 +20,8 @@
 
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { AlertDelivery, type DeliveryOptions } from '../alerts/delivery.ts';
-import type { AlertSinkStore } from '../alerts/sink-store.ts';
+import { AlertDispatcher, type DeliveryOptions } from '../alerts/dispatcher.ts';
+import type { AlertSinkStore, OutboxStore } from '../alerts/sink.ts';
 import { LiveFeed } from '../api/live-feed.ts';
 import { alertView } from '../api/routes/alerts.ts';
 import { alertStoreRisk, riskOnAlert } from '../api/risk.ts';
@@ -60,8 +61,8 @@ export interface SharedSettings {
   autoResponse?: Partial<AutoResponsePolicy>;
   /** Alert webhooks may target loopback, private, link-local and metadata addresses (default false: SSRF guard). */
   allowPrivateAlertSinks?: boolean;
-  /** Webhook delivery of alerts: queue bound, attempts, backoff (tests shorten it). */
-  alertDelivery?: Omit<DeliveryOptions, 'store' | 'log' | 'allowPrivateTargets'>;
+  /** Alert delivery through the outbox: attempts, backoff, breaker, timeouts (tests shorten them). */
+  alertDelivery?: Omit<DeliveryOptions, 'allowPrivateTargets'>;
   hunt?: Partial<HuntLimits>;
 }
 
@@ -201,12 +202,11 @@ export async function startAgentRelay(bus: RelayBus, streams: () => AgentStreams
 export interface AlertFeed {
   /**
    * Starts both: `live` with every new deliverable alert in every API process (the live feed); `once` with every
-   * new deliverable alert once across the API processes (webhooks, automated response), to be redelivered if not
-   * settled within `ackWaitMs`. `queued`: `once` may return before delivery is final (embedded: the delivery
-   * queue); otherwise it settles when it is.
+   * new deliverable alert once across the API processes (automated response; the alert queued in the sinks'
+   * outbox, whose workers in every API process deliver it), settled once it is in the outbox, to be handed again
+   * if not settled within `ackWaitMs`.
    */
   start(o: { live: (a: StoredAlert) => void; once: (a: StoredAlert) => Promise<void>; ackWaitMs: number }): Promise<void>;
-  queued: boolean;
 }
 
 /** The response service's backends (the dispatcher is assembled here, with the shared settings). */
@@ -237,7 +237,8 @@ export interface ApiAssembly extends Omit<SharedSettings, 'response'> {
   incidents: IncidentStore;
   rules: RuleService;
   alertFeed: AlertFeed;
-  alertSinks: AlertSinkStore;
+  /** The sinks and their outbox, in the metadata store's database (src/stores/alert-sinks/). */
+  alertSinks: AlertSinkStore & OutboxStore;
   liveProcesses?: LiveProcessIndex;
   defaultTenant?: string;
   metricsToken?: string;
@@ -257,11 +258,14 @@ export interface AssembledApi {
   close(): Promise<void>;
 }
 
+/** How long an alert handed to `once` may take to reach the outbox before another API process is handed it. */
+const ALERT_ACK_WAIT_MS = 30_000;
+
 /** The API process: alert fan-out, automated response, REST API wired to the agent link; listening on `o.http`. */
 export async function assembleApi(o: ApiAssembly, splitHostPort: (s: string) => { host: string; port: number }): Promise<AssembledApi> {
   const liveFeed = new LiveFeed();
   const risk = alertStoreRisk(o.alerts);
-  const delivery = new AlertDelivery({ store: o.alertSinks, log: o.log, ...o.alertDelivery, allowPrivateTargets: o.allowPrivateAlertSinks ?? false });
+  const delivery = new AlertDispatcher({ sinks: o.alertSinks, outbox: o.alertSinks, log: o.log }, { ...o.alertDelivery, allowPrivateTargets: o.allowPrivateAlertSinks ?? false });
   const autoResponder = new AutoResponder(o.response.dispatcher, o.autoResponse ?? {});
   const autoRespond = (a: StoredAlert) => {
     if (!a.rule.response) return;
@@ -274,11 +278,11 @@ export async function assembleApi(o: ApiAssembly, splitHostPort: (s: string) => 
       live: (a) => { liveFeed.publish('alert', a.tenant_id, alertView(a)); riskOnAlert(risk, a); },
       once: async (a) => {
         autoRespond(a);
-        if (o.alertFeed.queued) delivery.enqueue(a.tenant_id, alertView(a));
-        else await delivery.deliver(a.tenant_id, alertView(a));
+        await delivery.enqueue(alertView(a));
       },
-      ackWaitMs: delivery.worstCaseMs + 30_000,
+      ackWaitMs: ALERT_ACK_WAIT_MS,
     });
+    delivery.start();
   } catch (err) {
     await delivery.close();
     throw err;
@@ -288,7 +292,7 @@ export async function assembleApi(o: ApiAssembly, splitHostPort: (s: string) => 
     isConnected: o.agents.isConnected, response: o.response.dispatcher,
     agentEndpoint: o.agentEndpoint, agentCaPem: o.agentCaPem,
     onPolicyStored: (p) => o.agents.policyStored(p), onAgentRevoked: (id) => o.agents.revoked(id),
-    alertSinks: o.alertSinks, allowPrivateAlertSinks: o.allowPrivateAlertSinks ?? false,
+    alertSinks: { store: o.alertSinks, outbox: o.alertSinks, dispatcher: delivery }, allowPrivateAlertSinks: o.allowPrivateAlertSinks ?? false,
     alerts: o.alerts, incidents: o.incidents, rules: o.rules, liveProcesses: o.liveProcesses, metricsToken: o.metricsToken, risk,
   });
   const http = splitHostPort(o.http);

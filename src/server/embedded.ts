@@ -4,7 +4,8 @@
 // directory layout:
 //   pki/ (CA and server certificate), metadata.db, bus/ (the durable log between ingest and pipeline),
 //   events/ (ClickHouse parts), identity.db, ledger.db, access-token-key.pem, ledger-key.pem(.pub),
-//   admin-api-key, admin-password and metrics-token (mode 600), alert-sinks.db.
+//   admin-api-key, admin-password, metrics-token and alert-sink.key (mode 600); alert sinks and their outbox are in
+//   metadata.db (an earlier alert-sinks.db is imported once, then removed).
 
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -27,8 +28,8 @@ import { addThreadMetrics, loadOrCreateMetricsToken } from './metrics.ts';
 import { startDetection, type Detection } from './detection.ts';
 import { issueEnrollmentToken } from '../stores/metadata/enrollment-tokens.ts';
 import { Pipeline, type PipelineStage } from './pipeline.ts';
-import { AlertSinkStore } from '../alerts/sink-store.ts';
-import type { DeliveryOptions } from '../alerts/delivery.ts';
+import type { DeliveryOptions } from '../alerts/dispatcher.ts';
+import { openEmbeddedAlertSinks } from '../stores/alert-sinks/open.ts';
 import type { AuditSink } from '../ledger/sink.ts';
 import type { ResponseConfig } from '../response/dispatcher.ts';
 import { FileArtifactStore } from '../stores/response/file-artifacts.ts';
@@ -68,8 +69,8 @@ export interface ServerOptions {
   /** Sigma rule directories loaded besides the built-in rules. */
   ruleDirs?: string[];
   placeholders?: string;
-  /** Webhook delivery of alerts: queue bound, attempts, backoff (tests shorten it). */
-  alertDelivery?: Omit<DeliveryOptions, 'store' | 'log' | 'allowPrivateTargets'>;
+  /** Alert delivery through the outbox: attempts, backoff, breaker, timeouts (tests shorten them). */
+  alertDelivery?: Omit<DeliveryOptions, 'allowPrivateTargets'>;
   /** Alert webhooks may target loopback, private, link-local and metadata addresses (default false: SSRF guard). */
   allowPrivateAlertSinks?: boolean;
 }
@@ -177,10 +178,10 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   const adminKeyPath = await ensureAdminKey(security, o.dataDir);
   const adminPasswordPath = await ensureAdminUser(security, o.dataDir);
   const metricsToken = loadOrCreateMetricsToken(o.dataDir);
-  const alertSinks = new AlertSinkStore(join(o.dataDir, 'alert-sinks.db'));
+  const alertSinks = await openEmbeddedAlertSinks(o.dataDir);
   const api = await assembleApi({
     log: o.log, metadata, events, security, response, agents, alerts: detection.alerts, incidents: detection.incidents, rules: detection.rules,
-    alertFeed: { queued: true, start: async ({ live, once }) => {
+    alertFeed: { start: async ({ live, once }) => {
       detection.onAlert(live);
       detection.onAlert((a) => void once(a).catch((err: unknown) => o.log.error({ err, alert: a.id }, 'alert not handled')));
     } },
@@ -204,7 +205,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
     },
     async stop() {
       await api.close();
-      alertSinks.close();
+      await alertSinks.close();
       await threadIngest.closeIngest();
       await response.close();
       if (!(await bus.drain(15_000))) o.log.warn({ backlog: await bus.backlog() }, 'stopping with a backlog; it is stored at the next start');

@@ -13,7 +13,6 @@ import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { PostgresAlertSinkStore } from '../alerts/postgres-sink-store.ts';
 import { openApiSecurity } from '../api/security.ts';
 import { bytesCodec, jsonCodec, type PayloadCodec } from '../bus/codec.ts';
 import { hostPartition, JetStreamBus } from '../bus/jetstream.ts';
@@ -40,6 +39,7 @@ import { lowerWorkerPriority, prioritiseIngestThread } from './role-priority.ts'
 import { eventBatchCodec, publishingBatches } from './ingest-batch.ts';
 import { busPublishSeconds, metricsAuthorized, registry, reportIngestLoopDelay } from './metrics.ts';
 import { Pipeline } from './pipeline.ts';
+import { openPostgresAlertSinks } from '../stores/alert-sinks/open.ts';
 import { apiRules, sharedRules, workerDetection } from './role-detection.ts';
 
 /** The settings of the scale-out roles, read and checked by src/cli/role-config.ts (flags, VIGIL_* variables, YAML). */
@@ -149,14 +149,12 @@ function openAlertBus(c: RoleConfig, log: Logger, ackWaitMs?: number): Promise<J
 
 /**
  * The API process's side of the alerts stream: every process follows `alerts.>` into its live feed (GET /stream
- * on any process shows every alert); webhook delivery and automated response take each alert once across the API
- * processes (shared durable consumer, acked after every sink's delivery is final; its ack wait outlasts a
- * delivery's retries so that an alert being retried is not handed to another process); closing the API's
- * delivery first cuts deliveries short, which naks.
+ * on any process shows every alert); automated response and the sinks' outbox take each alert once across the
+ * API processes (shared durable consumer, acked once the alert's deliveries are in the outbox in PostgreSQL, whose
+ * workers in every API process deliver them; a crash before that naks, and the outbox drops the repeat).
  */
 function busAlertFeed(c: RoleConfig, log: Logger, stops: (() => Promise<void>)[]): AlertFeed {
   return {
-    queued: false,
     async start({ live, once, ackWaitMs }) {
       const bus = await openAlertBus(c, log, ackWaitMs);
       stops.push(() => bus.close());
@@ -336,7 +334,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       stops.push(() => reports.stop());
       const rules = await apiRules(ruleOptions(c, log, bus));
       stops.push(() => rules.stop());
-      const sinks = await PostgresAlertSinkStore.open({ connectionString: c.postgres });
+      const sinks = await openPostgresAlertSinks({ connectionString: c.postgres }, c.pkiDir);
       stops.push(() => sinks.close());
       const api = await assembleApi({
         ...shared, log, metadata, events, security, response, agents, alerts: alerts!, incidents: incidents!, rules: rules.rules,

@@ -1,39 +1,42 @@
 // The SSRF guard of alert sinks: the address classification (IPv4, IPv6, IPv4-mapped, metadata); a real server
-// refusing sink URLs whose host is or resolves to an internal address (a 400 naming why) while accepting a public
-// one; and delivery refusing a stored sink whose target is internal (as after a DNS change) for IP literals and
-// names alike, unless private targets are allowed, against a real HTTP receiver on 127.0.0.1.
+// refusing sink URLs (webhook, syslog, SMTP) whose host is or resolves to an internal address (a 400 naming why)
+// while accepting a public one; and delivery refusing stored sinks whose target is internal (as after a DNS
+// change) for IP literals and names alike, webhook, syslog and SMTP, unless private targets are allowed, against
+// real receivers on 127.0.0.1.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { pino } from 'pino';
-import { AlertDelivery } from '../../src/alerts/delivery.ts';
-import { SqliteAlertSinkStore as AlertSinkStore } from '../../src/alerts/sink-store.ts';
+import { AlertDispatcher } from '../../src/alerts/dispatcher.ts';
 import { refusalOf } from '../../src/alerts/target-guard.ts';
 import { registry } from '../../src/server/metrics.ts';
+import { alertDoc, sinkOf, tempSinks, until } from '../alerts/support.ts';
 import { call, startFixture, type Fixture } from './support.ts';
 
 let f: Fixture;
 let receiver: Server;
+let tcp: TcpServer;
 let port: number;
+let tcpPort: number;
 let received = 0;
-const dir = mkdtempSync(join(tmpdir(), 'vigil-sink-guard-'));
+let tcpConnections = 0;
 
 before(async () => {
   receiver = createServer((req, res) => { received++; req.resume(); res.writeHead(204).end(); });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   port = (receiver.address() as AddressInfo).port;
+  tcp = createTcpServer((s) => { tcpConnections++; s.resume(); });
+  await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+  tcpPort = (tcp.address() as AddressInfo).port;
   f = await startFixture();
 });
 
 after(async () => {
   await f.stop();
   receiver.close();
-  rmSync(dir, { recursive: true, force: true });
+  tcp.close();
 });
 
 test('addresses are classified: internal ones refused with their reason, public ones allowed', () => {
@@ -55,9 +58,13 @@ test('creating a sink with an internal target is a 400 naming why; a public targ
     ['http://[::1]:9/', /loopback/], ['http://10.0.0.5/', /private/], ['https://192.168.1.1/', /private/], ['http://172.20.0.1/', /private/],
     ['http://169.254.169.254/latest/meta-data/', /cloud metadata/], ['http://[fd00::1]/', /unique local/], ['http://[fe80::1]/', /link-local/],
     ['http://[::ffff:127.0.0.1]/', /loopback/], ['http://0.0.0.0:8440/', /unspecified/], ['http://2130706433/', /loopback/],
+    ['syslog tcp://10.0.0.5:514', /10\.0\.0\.5 is a private address/], ['syslog udp://localhost:514', /loopback/], ['syslog tls://[::1]:6514', /loopback/],
+    ['email smtp://192.168.0.25:587', /private/], ['email smtps://localhost:465', /loopback/],
   ];
-  for (const [url, why] of refused) {
-    const r = await call(f, 'POST', '/alert-sinks', { token: f.tokens.admin, body: { name: 'internal', url } });
+  for (const [target, why] of refused) {
+    const [type, url] = target.includes(' ') ? target.split(' ') : ['webhook', target];
+    const extra = type === 'email' ? { options: { from: 'vigil@example.com', to: ['soc@example.com'] } } : {};
+    const r = await call(f, 'POST', '/alert-sinks', { token: f.tokens.admin, body: { name: 'internal', type, url, ...extra } });
     assert.equal(r.status, 400, `${url}: ${r.status} ${JSON.stringify(r.body)}`);
     assert.equal(r.body.code, 'forbidden_target', url);
     assert.match(r.body.detail, why, url);
@@ -77,30 +84,43 @@ async function refusedCount(): Promise<number> {
   return Number(/^vigil_alert_sink_targets_refused_total (\d+)/m.exec(await registry.metrics())?.[1] ?? 0);
 }
 
-/** Delivers one alert to sinks stored for 127.0.0.1 and localhost; resolves once each delivery is final. */
-async function deliverToLoopback(allowPrivateTargets: boolean): Promise<void> {
-  const store = new AlertSinkStore(join(dir, `sinks-${allowPrivateTargets}.db`));
-  for (const host of ['127.0.0.1', 'localhost']) {
-    await store.create({ tenantId: 't1', name: host, url: `http://${host}:${port}/hook`, secret: null, createdBy: 'user:test', createdAt: Date.now() });
-  }
-  const delivery = new AlertDelivery({ store, log: pino({ level: 'silent' }), allowPrivateTargets, maxAttempts: 2, baseDelayMs: 10, timeoutMs: 2000 });
+/**
+ * Delivers one alert to sinks stored for 127.0.0.1 and localhost (webhook), a syslog TCP peer and an SMTP host on
+ * loopback; resolves once each delivery is final (delivered, or dead: a refusal is not retried).
+ */
+async function deliverToLoopback(allowPrivateTargets: boolean): Promise<string[]> {
+  const t = await tempSinks('vigil-sink-guard-');
+  for (const host of ['127.0.0.1', 'localhost']) await t.store.create(sinkOf({ name: host, type: 'webhook', url: `http://${host}:${port}/hook` }));
+  await t.store.create(sinkOf({ type: 'syslog', url: `tcp://localhost:${tcpPort}`, format: 'cef' }));
+  await t.store.create(sinkOf({ type: 'email', url: 'smtp://127.0.0.1:9', options: { from: 'vigil@example.com', to: ['soc@example.com'] } }));
+  const delivery = new AlertDispatcher({ sinks: t.store, outbox: t.store, log: pino({ level: 'silent' }) }, { allowPrivateTargets, maxAttempts: 1, timeoutMs: 2000, pollMs: 10 });
   try {
-    await delivery.deliver('t1', { id: 'alert-1' });
-    assert.equal(delivery.size, 0);
+    delivery.start();
+    await delivery.enqueue(alertDoc(1));
+    return await until('every delivery final', async () => {
+      const d = await t.store.forAlert('t1', 'alert-1');
+      return d.length === 4 && d.every((x) => x.state !== 'pending') && d.map((x) => `${x.state}:${x.lastError ?? ''}`).sort();
+    });
   } finally {
     await delivery.close();
-    store.close();
+    await t.dispose();
   }
 }
 
-test('delivery refuses internal targets (literal and resolved) at every attempt unless private targets are allowed', async () => {
+test('delivery refuses internal targets (literal and resolved; webhook, syslog, SMTP) unless private targets are allowed', async () => {
   const before = await refusedCount();
   received = 0;
-  await deliverToLoopback(false);
+  tcpConnections = 0;
+  const refused = await deliverToLoopback(false);
   assert.equal(received, 0, 'nothing reached the loopback receiver');
-  assert.equal(await refusedCount(), before + 2);
+  assert.equal(tcpConnections, 0, 'nothing reached the syslog peer');
+  assert.ok(refused.every((r) => r.startsWith('dead:') && /private targets need the server option/.test(r)), refused.join('\n'));
+  assert.equal(await refusedCount(), before + 4);
 
-  await deliverToLoopback(true);
+  const allowed = await deliverToLoopback(true);
   assert.equal(received, 2, 'both reach it when private targets are allowed');
-  assert.equal(await refusedCount(), before + 2);
+  assert.equal(tcpConnections, 1, 'the syslog peer is reached');
+  assert.deepEqual(allowed.filter((r) => r.startsWith('delivered')).length, 3, allowed.join('\n'));
+  assert.match(allowed.find((r) => r.startsWith('dead'))!, /ECONNREFUSED/, 'the SMTP port is closed: tried, not refused');
+  assert.equal(await refusedCount(), before + 4);
 });

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { signature } from '../../src/alerts/delivery.ts';
+import { signature } from '../../src/alerts/transports.ts';
 import type { VigilEvent } from '../../src/schema/event.ts';
 import { call, FOREIGN_TENANT, startFixture, type Fixture } from './support.ts';
 
@@ -34,7 +34,7 @@ before(async () => {
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
   // The receiver is on loopback, which the SSRF guard refuses unless the server allows private targets.
-  f = await startFixture({ allowPrivateAlertSinks: true, alertDelivery: { baseDelayMs: 20, maxDelayMs: 100, maxAttempts: 4, timeoutMs: 2000 } });
+  f = await startFixture({ allowPrivateAlertSinks: true, alertDelivery: { baseDelayMs: 20, maxDelayMs: 100, maxAttempts: 4, timeoutMs: 2000, pollMs: 20, repeatWindowMs: 0 } });
 });
 
 after(async () => {

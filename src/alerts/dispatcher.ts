@@ -1,0 +1,221 @@
+// Alert delivery through the durable outbox, the same in both deployments: `enqueue` writes one row per matching
+// sink of the alert's tenant (filters, repeat suppression per rule and host) before the caller acknowledges the
+// alert; a loop in every API process leases due rows (a few per sink at a time), sends them (transports.ts) and
+// settles each: delivered; retried later with exponential backoff and jitter; dead after the last attempt (replay
+// from the API). A sink's circuit breaker (policy.ts; state in the database, so every process sees it) stops
+// sending while it is open and lets one probe through after the cool-down; a token bucket per sink and process
+// bounds the rate. A process that dies mid-delivery leaves its rows leased: they are taken again when the lease
+// ends (at-least-once; the `x-vigil-delivery` id lets a receiver drop the repeat). Counters and gauges on /metrics.
+
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Counter, Gauge } from 'prom-client';
+import type { Logger } from 'pino';
+import { registry } from '../metrics/registry.ts';
+import { factsOf, type AlertDoc } from './formats.ts';
+import { breakerAfter, breakerAllows, DEFAULT_POLICY, matchesFilters, nextAttemptAt, TokenBucket, type DeliveryPolicy } from './policy.ts';
+import type { AlertSink, AlertSinkStore, BreakerState, Delivery, EnqueueResult, OutboxStore } from './sink.ts';
+import { createTransports, DeliveryError, type Transports } from './transports.ts';
+
+const deliveries = new Counter({
+  name: 'vigil_alert_sink_deliveries_total', help: 'Alert deliveries to sinks, by outcome (delivered, failed: dead-lettered, suppressed: a repeat inside the window)',
+  labelNames: ['outcome'], registers: [registry],
+});
+const retries = new Counter({ name: 'vigil_alert_sink_retries_total', help: 'Delivery attempts that failed and are tried again later', registers: [registry] });
+const targetsRefused = new Counter({
+  name: 'vigil_alert_sink_targets_refused_total', help: 'Deliveries refused because the target is a private, loopback, link-local or metadata address',
+  registers: [registry],
+});
+const queued = new Gauge({ name: 'vigil_alert_sink_queue', help: 'Deliveries waiting in the outbox (every sink)', registers: [registry] });
+const breakerGauge = new Gauge({
+  name: 'vigil_alert_sink_breaker', help: 'Circuit breaker of each sink with work, as this process last saw it: 0 closed, 1 half-open, 2 open',
+  labelNames: ['sink'], registers: [registry],
+});
+const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
+
+export interface DeliveryOptions extends Partial<DeliveryPolicy> {
+  /** One attempt's time limit (default 5 s). */
+  timeoutMs?: number;
+  /** How often the outbox is read when idle (default 250 ms). */
+  pollMs?: number;
+  /** Deliveries of one sink leased and sent at once by a process (default 16). */
+  perSink?: number;
+  /** Deliver to loopback, private, link-local and metadata addresses too (default false). */
+  allowPrivateTargets?: boolean;
+  /** The default rate limit of a sink without one (deliveries per minute, per process; default 600). */
+  ratePerMinute?: number;
+  /** syslog HOSTNAME; stdout writer (tests). */
+  hostname?: string;
+  stdout?: (line: string) => void;
+}
+
+export interface DispatcherDeps {
+  sinks: AlertSinkStore;
+  outbox: OutboxStore;
+  log: Logger;
+}
+
+/** What `test` found: delivered, or the error. */
+export type TestResult = { ok: true; ms: number } | { ok: false; ms: number; error: string };
+
+export class AlertDispatcher {
+  private readonly policy: DeliveryPolicy;
+  private readonly o: Required<Omit<DeliveryOptions, keyof DeliveryPolicy | 'hostname' | 'stdout'>>;
+  private readonly transports: Transports;
+  private readonly owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private stopped = false;
+  private wake = false;
+
+  private readonly deps: DispatcherDeps;
+
+  constructor(deps: DispatcherDeps, o: DeliveryOptions = {}) {
+    this.deps = deps;
+    this.policy = { ...DEFAULT_POLICY, ...Object.fromEntries(Object.entries(o).filter(([k, v]) => k in DEFAULT_POLICY && v !== undefined)) };
+    this.o = { timeoutMs: 5000, pollMs: 250, perSink: 16, allowPrivateTargets: false, ratePerMinute: 600, ...stripUndefined(o) };
+    this.transports = createTransports({ allowPrivateTargets: this.o.allowPrivateTargets, timeoutMs: this.o.timeoutMs, hostname: o.hostname, stdout: o.stdout });
+  }
+
+  /** The lease of a claimed batch: longer than its slowest attempt. */
+  private get leaseMs(): number {
+    return this.o.timeoutMs * 2 + 10_000;
+  }
+
+  /** Queues the alert (as the API shows it) for each enabled sink of its tenant whose filters it passes. */
+  async enqueue(alert: AlertDoc): Promise<EnqueueResult[]> {
+    const sinks = (await this.deps.sinks.forTenant(alert.tenant_id)).filter((s) => s.enabled && matchesFilters(s.filters, alert));
+    if (!sinks.length) return [];
+    const f = factsOf(alert);
+    const payload = JSON.stringify(alert);
+    const results = await this.deps.outbox.enqueue(sinks.map((sink) => ({ sink, alertId: alert.id, ruleId: f.ruleId, hostId: f.hostId, payload })), Date.now(), this.policy.repeatWindowMs);
+    const suppressed = results.filter((r) => r === 'suppressed').length;
+    if (suppressed) deliveries.inc({ outcome: 'suppressed' }, suppressed);
+    this.kick();
+    return results;
+  }
+
+  /** Starts the delivery loop. */
+  start(): void {
+    this.schedule(0);
+  }
+
+  private kick(): void {
+    if (this.running) this.wake = true;
+    else this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.cycle(), ms);
+  }
+
+  private async cycle(): Promise<void> {
+    if (this.running || this.stopped) return;
+    this.running = true;
+    this.wake = false;
+    let busy = false;
+    try {
+      const now = Date.now();
+      const sinkIds = await this.deps.outbox.dueSinks(now, 100);
+      busy = (await Promise.all(sinkIds.map((id) => this.serveSink(id, now)))).some(Boolean);
+      queued.set(await this.deps.outbox.pendingCount());
+    } catch (err) {
+      this.deps.log.error({ err }, 'alert outbox could not be read; trying again');
+    } finally {
+      this.running = false;
+      this.schedule(busy || this.wake ? 0 : this.o.pollMs);
+    }
+  }
+
+  /** Sends what the sink's breaker and rate allow; true when something was sent (more may be due). */
+  private async serveSink(sinkId: string, now: number): Promise<boolean> {
+    const sink = await this.deps.sinks.get(null, sinkId);
+    if (!sink) return false;
+    const health = await this.deps.outbox.health(sinkId);
+    breakerGauge.set({ sink: sinkId }, BREAKER_VALUE[health.breaker]);
+    const allowed = breakerAllows(health, now);
+    if (allowed === 'none') return false;
+    let want = this.o.perSink;
+    if (allowed !== 'all') {
+      if (!(await this.deps.outbox.takeProbe(sinkId, allowed.probeFrom, now, now + this.leaseMs))) return false;
+      breakerGauge.set({ sink: sinkId }, BREAKER_VALUE.half_open);
+      want = 1;
+    }
+    const bucket = this.bucketOf(sink, now);
+    const tokens = bucket.take(want, now);
+    if (!tokens) return false;
+    const claimed = await this.deps.outbox.claim(sinkId, this.owner, now, now + this.leaseMs, tokens);
+    bucket.giveBack(tokens - claimed.length);
+    await Promise.all(claimed.map((d) => this.track(this.attempt(sink, d))));
+    return claimed.length > 0;
+  }
+
+  private bucketOf(sink: AlertSink, now: number): TokenBucket {
+    const rate = sink.options.rate_per_minute ?? this.o.ratePerMinute;
+    const key = `${sink.id}:${rate}`;
+    let b = this.buckets.get(key);
+    if (!b) this.buckets.set(key, (b = new TokenBucket(rate, now)));
+    return b;
+  }
+
+  private track(p: Promise<void>): Promise<void> {
+    this.inFlight.add(p);
+    return p.finally(() => this.inFlight.delete(p));
+  }
+
+  private async attempt(sink: AlertSink, d: Delivery): Promise<void> {
+    let error: DeliveryError | undefined;
+    try {
+      await this.transports.send(sink, JSON.parse(d.payload) as AlertDoc, d.id);
+    } catch (err) {
+      error = err instanceof DeliveryError ? err : new DeliveryError(String((err as Error).message ?? err), true);
+      if (/private targets need the server option/.test(error.message)) targetsRefused.inc();
+    }
+    const at = Date.now();
+    const attempt = d.attempts + 1;
+    const outcome = !error ? { kind: 'delivered' as const, at }
+      : error.retryable && attempt < this.policy.maxAttempts ? { kind: 'retry' as const, at, nextAt: nextAttemptAt(this.policy, attempt, at, Math.random()), error: error.message }
+        : { kind: 'dead' as const, at, error: error.message };
+    try {
+      // A refusal that another attempt cannot change (a 4xx, a refused target) still shows the sink answering: it does not open the breaker.
+      const reachable = !error || !error.retryable;
+      const settled = await this.deps.outbox.settle(d, this.owner, outcome, (h) => breakerAfter(this.policy, h, reachable, at));
+      if (!settled) return void this.deps.log.warn({ sink: sink.id, delivery: d.id }, 'alert delivery lease lost before it was settled; another process may deliver it again');
+    } catch (err) {
+      return void this.deps.log.error({ err, sink: sink.id, delivery: d.id }, 'alert delivery outcome not recorded; it is tried again when its lease ends');
+    }
+    if (outcome.kind === 'delivered') deliveries.inc({ outcome: 'delivered' });
+    else if (outcome.kind === 'retry') retries.inc();
+    else {
+      deliveries.inc({ outcome: 'failed' });
+      this.deps.log.warn({ sink: sink.id, delivery: d.id, attempts: attempt, reason: error?.message }, 'alert delivery failed for good (dead letter)');
+    }
+  }
+
+  /** Sends a sample alert to the sink now, outside the outbox (the console's "test" button). */
+  async test(sink: AlertSink, sample: AlertDoc): Promise<TestResult> {
+    const start = Date.now();
+    try {
+      await this.transports.send(sink, sample, `test-${randomBytes(6).toString('hex')}`);
+      return { ok: true, ms: Date.now() - start };
+    } catch (err) {
+      return { ok: false, ms: Date.now() - start, error: (err as Error).message };
+    }
+  }
+
+  /** Stops the loop, lets attempts in flight finish (each within its timeout) and closes connections. */
+  async close(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    while (this.running || this.inFlight.size) await Promise.race([...this.inFlight, new Promise((r) => setTimeout(r, 20))]);
+    await this.transports.close();
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
