@@ -2,7 +2,8 @@
 // throw-away database; skipped when unreachable): 100,000 alerts (150 rules, 20 hosts, ~one process each, a
 // fifth closed), then the p50/p95 of each read the API makes for GET /alerts: the plain page with its total and
 // the groups by rule, host and process with their total, unfiltered and filtered (status=open, one host, one
-// severity), first pages and second pages (cursor).
+// severity), first pages and second pages (cursor); and the plain page and the groups by rule filtered by user,
+// by file path (substring) and by image hash (fewer requests each: they were the slow ones).
 //   node bench/alert-list.ts [--alerts 100000] [--requests 100] [--store sqlite|postgres|both]
 
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { PostgresAlertStore } from '../src/stores/alerts/postgres.ts';
 import { SqliteAlertStore } from '../src/stores/alerts/sqlite.ts';
 import type { AlertFilter, AlertStore, GroupBy } from '../src/stores/alerts/types.ts';
 import { createTempDatabase } from '../test/support/postgres.ts';
-import { benchHostId, generatedAlerts } from './support/generated-alerts.ts';
+import { benchHash, benchHostId, benchUser, generatedAlerts } from './support/generated-alerts.ts';
 
 const { values } = parseArgs({ options: {
   alerts: { type: 'string', default: '100000' }, requests: { type: 'string', default: '100' }, store: { type: 'string', default: 'both' },
@@ -41,7 +42,7 @@ async function populate(store: AlertStore): Promise<void> {
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? 0;
 const ms = (x: number) => Math.round(x * 10) / 10;
 
-type Read = { name: string; run: () => Promise<unknown> };
+type Read = { name: string; run: () => Promise<unknown>; requests?: number };
 
 function reads(store: AlertStore): Read[] {
   const base: AlertFilter = { tenantId: TENANT };
@@ -61,6 +62,14 @@ function reads(store: AlertStore): Read[] {
       } });
     }
   }
+  const evidence: [string, AlertFilter][] = [
+    ['user', { ...base, userName: benchUser(7) }], ['file', { ...base, filePath: '/job-12345/' }], ['hash', { ...base, sha256: benchHash(42) }],
+  ];
+  const requests = Math.min(REQUESTS, 20);
+  for (const [fname, f] of evidence) {
+    out.push({ name: `list ${fname}`, requests, run: () => Promise.all([store.list({ ...f, limit: 100 }), store.count(f)]) });
+    out.push({ name: `groups rule ${fname}`, requests, run: () => Promise.all([store.groups({ ...f, limit: 50 }, 'rule'), store.count(f)]) });
+  }
   return out;
 }
 
@@ -71,7 +80,7 @@ async function measure(name: string, store: AlertStore): Promise<void> {
   let worst = 0;
   for (const r of reads(store)) {
     const xs: number[] = [];
-    for (let i = 0; i < REQUESTS; i++) {
+    for (let i = 0; i < (r.requests ?? REQUESTS); i++) {
       const s = performance.now();
       const v = await r.run();
       xs.push(typeof v === 'number' ? v : performance.now() - s);
