@@ -14,7 +14,8 @@ import { SqliteAlertStore } from '../stores/alerts/sqlite.ts';
 import type { AlertStore, StoredAlert } from '../stores/alerts/types.ts';
 import type { EventStore } from '../stores/events/types.ts';
 import type { MetadataStore } from '../stores/metadata/types.ts';
-import { SqliteRuleStateStore } from '../stores/rules/sqlite.ts';
+import { SqlRuleStateStore } from '../stores/rules/sql-rule-state-store.ts';
+import { openSqliteDb } from '../stores/sql/sqlite-db.ts';
 import { assembleDetection, listenerAnnouncement } from './assembly.ts';
 import type { PipelineStage } from './pipeline.ts';
 import { SqliteIncidentStore } from '../stores/incidents/sqlite.ts';
@@ -65,7 +66,7 @@ export async function startDetection(o: DetectionOptions): Promise<Detection> {
   await alerts.migrate();
   const incidents = new SqliteIncidentStore(path);
   await incidents.migrate();
-  const state = new SqliteRuleStateStore(path);
+  const state = await SqlRuleStateStore.open(openSqliteDb(path));
   const announcement = listenerAnnouncement();
   const d = await assembleDetection({
     alerts, incidents, announcement, events: o.seedFrom.events, seeding: { atStart: o.seedFrom.metadata },

@@ -24,7 +24,8 @@ import { DetectionStage } from '../detect/stage.ts';
 import { PLATFORM_TENANT } from '../identity/permissions.ts';
 import type { AlertStore, StoredAlert } from '../stores/alerts/types.ts';
 import type { EventStore } from '../stores/events/types.ts';
-import { PostgresRuleStateStore } from '../stores/rules/postgres.ts';
+import { SqlRuleStateStore } from '../stores/rules/sql-rule-state-store.ts';
+import { openPostgresDb } from '../stores/sql/postgres-db.ts';
 import type { RuleWrite } from '../detect/rule-state.ts';
 import { loadRules, ruleRegistry } from './detection.ts';
 import { assembleDetection, busAnnouncement, type AssembledDetection, type DetectionBackends } from './assembly.ts';
@@ -58,13 +59,13 @@ export interface RuleBus {
  * its own step (another process changed the state meanwhile) rebuilds from the stored state.
  */
 export class SharedRuleService extends RuleService {
-  private readonly shared: PostgresRuleStateStore;
+  private readonly shared: SqlRuleStateStore;
   private readonly bus: RuleBus;
   private readonly log: Logger;
   private readonly role: string;
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(registry: RuleRegistry, state: PostgresRuleStateStore, stage: DetectionStage, o: { bus: RuleBus; log: Logger; role: string }) {
+  constructor(registry: RuleRegistry, state: SqlRuleStateStore, stage: DetectionStage, o: { bus: RuleBus; log: Logger; role: string }) {
     super(registry, state, stage);
     this.shared = state;
     this.bus = o.bus;
@@ -131,7 +132,7 @@ export interface SharedRules {
 
 /** Opens the shared rule state, loads the rules into `stage` and follows the changes of other processes. */
 export async function sharedRules(stage: DetectionStage, o: RoleRuleOptions & { postgres: string; bus: RuleBus; role: string }): Promise<SharedRules> {
-  const state = await PostgresRuleStateStore.open({ connectionString: o.postgres });
+  const state = await SqlRuleStateStore.open(openPostgresDb({ connectionString: o.postgres }));
   try {
     const rules = new SharedRuleService(ruleRegistry(o), state, stage, o);
     loadRules(rules, o);

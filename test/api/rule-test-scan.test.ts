@@ -10,7 +10,8 @@ import { RuleRegistry } from '../../src/detect/registry.ts';
 import { RuleService, type EventPager } from '../../src/detect/rule-service.ts';
 import { DetectionStage } from '../../src/detect/stage.ts';
 import type { VigilEvent } from '../../src/schema/event.ts';
-import { SqliteRuleStateStore } from '../../src/stores/rules/sqlite.ts';
+import { SqlRuleStateStore } from '../../src/stores/rules/sql-rule-state-store.ts';
+import { openSqliteDb } from '../../src/stores/sql/sqlite-db.ts';
 import { call, drained, startFixture, type Fixture } from './support.ts';
 
 const TOTAL = 25_000;
@@ -107,7 +108,7 @@ test('a scan stops at its time budget, and says how far back it read', async () 
     return { events: events.slice(start, start + 1_000), next: start + 1_000 < events.length ? String(start + 1_000) : null };
   };
   let clock = 0;
-  const service = new RuleService(new RuleRegistry(loadCompileOptions({})), new SqliteRuleStateStore(':memory:'), new DetectionStage({ rules: [], correlations: [] }, { write: async () => {} }));
+  const service = new RuleService(new RuleRegistry(loadCompileOptions({})), await SqlRuleStateStore.open(openSqliteDb(':memory:')), new DetectionStage({ rules: [], correlations: [] }, { write: async () => {} }));
   const r = await service.scan(RULE, { page, budgetMs: 1_000, now: () => clock });
   assert.deepEqual([r.pages, r.eventsScanned, r.complete, r.stoppedAtBudget, r.matches], [3, 3_000, false, true, 1]);
   assert.equal(r.oldestScanned, events[2_999]['@timestamp']);

@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PostgresRuleStateStore } from '../../src/stores/rules/postgres.ts';
-import { SqliteRuleStateStore } from '../../src/stores/rules/sqlite.ts';
+import { DatabaseSync } from 'node:sqlite';
+import { SqlRuleStateStore } from '../../src/stores/rules/sql-rule-state-store.ts';
+import { openPostgresDb } from '../../src/stores/sql/postgres-db.ts';
+import { openSqliteDb } from '../../src/stores/sql/sqlite-db.ts';
 import type { RuleStateStore } from '../../src/detect/rule-state.ts';
 import { createTempDatabase } from '../support/postgres.ts';
 
@@ -23,14 +25,14 @@ const implementations: StoreUnderTest[] = [
     name: 'SQLite',
     async setup() {
       const dir = mkdtempSync(join(tmpdir(), 'vigil-rule-state-'));
-      return { open: async () => new SqliteRuleStateStore(join(dir, 'detection.db')), dispose: async () => rmSync(dir, { recursive: true, force: true }) };
+      return { open: () => SqlRuleStateStore.open(openSqliteDb(join(dir, 'detection.db'))), dispose: async () => rmSync(dir, { recursive: true, force: true }) };
     },
   },
   {
     name: 'PostgreSQL',
     async setup() {
       const db = await createTempDatabase('rulestate');
-      return { open: () => PostgresRuleStateStore.open(db.config), dispose: () => db.drop() };
+      return { open: () => SqlRuleStateStore.open(openPostgresDb(db.config)), dispose: () => db.drop() };
     },
   },
 ];
@@ -73,3 +75,28 @@ for (const impl of implementations) {
     });
   });
 }
+
+test('rule-state store: a SQLite store made before migrations (no version table, no writer columns) is upgraded in place', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-rule-state-'));
+  try {
+    const path = join(dir, 'detection.db');
+    const old = new DatabaseSync(path);
+    old.exec(`CREATE TABLE uploaded_rules (key TEXT PRIMARY KEY, text TEXT NOT NULL, updated_at TEXT NOT NULL);
+      CREATE TABLE rule_switches (rule_id TEXT PRIMARY KEY, enabled INTEGER NOT NULL, updated_at TEXT NOT NULL);
+      INSERT INTO uploaded_rules VALUES ('b', 'first', '2026-01-01'), ('a', 'second', '2026-01-02');
+      INSERT INTO rule_switches VALUES ('r9', 0, '2026-01-01');`);
+    old.close();
+    const store = await SqlRuleStateStore.open(openSqliteDb(path));
+    try {
+      assert.deepEqual(store.uploads().map((u) => ({ ...u })), [{ key: 'b', text: 'first' }, { key: 'a', text: 'second' }], 'kept, in upload order, writer not recorded');
+      assert.deepEqual(store.switches().map((s) => ({ ...s })), [{ ruleId: 'r9', enabled: false }]);
+      await store.saveUpload('b', 'first, replaced', { tenantId: 'acme', actor: 'user:1' });
+      assert.deepEqual(store.uploads()[0], { key: 'b', text: 'first, replaced', tenantId: 'acme', updatedBy: 'user:1' });
+      assert.equal(store.revision, 1);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

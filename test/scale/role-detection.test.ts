@@ -24,7 +24,8 @@ import { loadRules, ruleRegistry } from '../../src/server/detection.ts';
 import { apiRules, sharedRules, workerDetection, type RuleBus } from '../../src/server/role-detection.ts';
 import { SqliteAlertStore } from '../../src/stores/alerts/sqlite.ts';
 import type { StoredAlert } from '../../src/stores/alerts/types.ts';
-import { SqliteRuleStateStore } from '../../src/stores/rules/sqlite.ts';
+import { SqlRuleStateStore } from '../../src/stores/rules/sql-rule-state-store.ts';
+import { openSqliteDb } from '../../src/stores/sql/sqlite-db.ts';
 import { SqliteIncidentStore } from '../../src/stores/incidents/sqlite.ts';
 import type { ProcessNode } from '../../src/tree/process-tree.ts';
 import { createTempDatabase } from '../support/postgres.ts';
@@ -62,8 +63,8 @@ function processStarts(executable: string, args: string[], count: number): Vigil
 }
 
 /** The built-in rules into `stage` (state in a throw-away SQLite file). */
-function builtinRules(stage: DetectionStage): RuleService {
-  const rules = new RuleService(ruleRegistry({}), new SqliteRuleStateStore(join(dir, `rules-${Math.random()}.db`)), stage);
+async function builtinRules(stage: DetectionStage): Promise<RuleService> {
+  const rules = new RuleService(ruleRegistry({}), await SqlRuleStateStore.open(openSqliteDb(join(dir, `rules-${Math.random()}.db`))), stage);
   loadRules(rules, { log, ruleDirs: [] });
   return rules;
 }
@@ -86,7 +87,7 @@ function worker(bus: Pick<Bus<StoredAlert>, 'publish'>, o: { nodes?: ProcessNode
   return workerDetection({
     alerts: store, incidents, alertBus: bus, log,
     events: { processNodes: async (tenant, host) => { o.reads?.push(`${tenant}/${host}`); return o.nodes ?? []; } },
-    rules: async (stage) => ({ rules: builtinRules(stage), stop: async () => {} }),
+    rules: async (stage) => ({ rules: await builtinRules(stage), stop: async () => {} }),
     ...(o.partitions ? { partitions: o.partitions, partitionOf: () => 0 } : {}),
   });
 }
