@@ -34,6 +34,7 @@ import { agentRoutes } from './routes/agents.ts';
 import { alertSinkRoutes, type AlertSinkBackends } from './routes/alert-sinks.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { incidentRoutes } from './routes/incidents.ts';
+import { intelRoutes, type IntelApi } from './routes/intel.ts';
 import type { IncidentStore } from '../stores/incidents/types.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -94,6 +95,8 @@ export interface ApiOptions {
   agentCaPem?: string;
   /** Risk per host and user (seed 002 §11): GET /hosts/{id} breakdown, the dashboard's top hosts. */
   risk?: LiveRisk;
+  /** Threat-intelligence lists (intel routes). */
+  intel?: IntelApi;
 }
 
 const API_PREFIX = '/api/v1';
@@ -350,6 +353,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
     exceptionRoutes(api, o);
     alertSinkRoutes(api, o);
     ruleRoutes(api, o);
+    intelRoutes(api, o);
   }, { prefix: API_PREFIX });
 
   return app;

@@ -25,6 +25,9 @@ import type { AlertSinkStore, OutboxStore } from '../alerts/sink.ts';
 import { LiveFeed } from '../api/live-feed.ts';
 import { alertView } from '../api/routes/alerts.ts';
 import { alertStoreRisk, riskOnAlert } from '../api/risk.ts';
+import { IntelStage } from '../intel/stage.ts';
+import type { SqlIntelStore } from '../stores/intel/sql-intel-store.ts';
+import { startIntelLoader, startIntelPoller } from './intel.ts';
 import type { ApiSecurity } from '../api/security.ts';
 import { buildApi } from '../api/server.ts';
 import type { Bus, BusMessage } from '../bus/types.ts';
@@ -244,6 +247,8 @@ export interface ApiAssembly extends Omit<SharedSettings, 'response'> {
   metricsToken?: string;
   agentEndpoint?: string;
   agentCaPem?: string;
+  /** Threat-intelligence lists: managed by the API, URL lists polled by it (src/server/intel.ts). */
+  intel?: SqlIntelStore;
   /** HOST:PORT the REST API listens on. */
   http: string;
 }
@@ -265,6 +270,7 @@ const ALERT_ACK_WAIT_MS = 30_000;
 export async function assembleApi(o: ApiAssembly, splitHostPort: (s: string) => { host: string; port: number }): Promise<AssembledApi> {
   const liveFeed = new LiveFeed();
   const risk = alertStoreRisk(o.alerts);
+  const poller = o.intel && startIntelPoller(o.intel, { log: o.log, allowPrivate: o.allowPrivateAlertSinks ?? false });
   const delivery = new AlertDispatcher({ sinks: o.alertSinks, outbox: o.alertSinks, log: o.log }, { ...o.alertDelivery, allowPrivateTargets: o.allowPrivateAlertSinks ?? false });
   const autoResponder = new AutoResponder(o.response.dispatcher, o.autoResponse ?? {});
   const autoRespond = (a: StoredAlert) => {
@@ -294,6 +300,7 @@ export async function assembleApi(o: ApiAssembly, splitHostPort: (s: string) => 
     onPolicyStored: (p) => o.agents.policyStored(p), onAgentRevoked: (id) => o.agents.revoked(id),
     alertSinks: { store: o.alertSinks, outbox: o.alertSinks, dispatcher: delivery }, allowPrivateAlertSinks: o.allowPrivateAlertSinks ?? false,
     alerts: o.alerts, incidents: o.incidents, rules: o.rules, liveProcesses: o.liveProcesses, metricsToken: o.metricsToken, risk,
+    intel: o.intel && poller && { store: o.intel, pollNow: () => void poller.pollNow(), allowPrivateUrls: o.allowPrivateAlertSinks ?? false },
   });
   const http = splitHostPort(o.http);
   try {
@@ -307,6 +314,7 @@ export async function assembleApi(o: ApiAssembly, splitHostPort: (s: string) => 
   return {
     liveFeed, host: http.host, port, address: hostPort(http.host, port),
     async close() {
+      poller?.stop();
       await api.close();
       await delivery.close();
     },
@@ -392,6 +400,8 @@ export interface AssembledDetection {
   rules: RuleService;
   /** The process index the stage keeps current and takes alert lineage from. */
   processes: LiveProcessIndex;
+  /** Where the stage's alerts go (stored, grouped, announced): other alerting stages write here too. */
+  sink: AlertSink;
   alerts: AlertStore;
   incidents: IncidentStore;
   close(): Promise<void>;
@@ -435,7 +445,7 @@ export async function assembleDetection(b: DetectionBackends, log: Logger): Prom
     ? { name: detection.name, required, process: async (events) => { await seeder(events); await detection.process(events); } }
     : { name: detection.name, required, process: (events) => detection.process(events) };
   return {
-    stage, detection, rules: rules.rules, processes, alerts: b.alerts, incidents: b.incidents,
+    stage, detection, rules: rules.rules, processes, sink, alerts: b.alerts, incidents: b.incidents,
     async close() {
       await rules.stop();
       await b.close?.();
@@ -493,5 +503,25 @@ function firstSightSeeder(index: LiveProcessIndex, events: Pick<EventStore, 'pro
         }
       }
     }));
+  };
+}
+
+// ---- threat intelligence: the pipeline's intel stage ----
+
+export interface AssembledIntel {
+  /** After the detection stage; as required as it (the same sink). */
+  stage: PipelineStage;
+  intel: IntelStage;
+  close(): void;
+}
+
+/** The intel stage on the lists the loader keeps current from `store`, alerting through the detection side's sink. */
+export async function assembleIntel(store: SqlIntelStore, detection: Pick<AssembledDetection, 'stage' | 'sink' | 'processes'>, log: Logger, reloadMs?: number): Promise<AssembledIntel> {
+  const loader = startIntelLoader(store, log, reloadMs);
+  await loader.sync().catch((err: unknown) => log.warn({ err }, 'intel lists not read at start; retried'));
+  const intel = new IntelStage({ lists: loader.lists, sink: detection.sink, processes: detection.processes });
+  return {
+    stage: { name: intel.name, required: detection.stage.required, process: (events) => intel.process(events) },
+    intel, close: () => loader.stop(),
   };
 }

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { loadCompileOptions, loadRuleSources } from '../detect/loader.ts';
 import { RuleRegistry } from '../detect/registry.ts';
 import { RuleService } from '../detect/rule-service.ts';
+import type { AlertSink } from '../detect/alerts.ts';
 import type { LiveProcessIndex } from '../tree/live-index.ts';
 import { SqliteAlertStore } from '../stores/alerts/sqlite.ts';
 import type { AlertStore, StoredAlert } from '../stores/alerts/types.ts';
@@ -42,6 +43,8 @@ export interface Detection {
   incidents: IncidentStore;
   /** The process index the detection stage keeps current and takes alert lineage from (seeded from the store). */
   processes: LiveProcessIndex;
+  /** Where the detection stage's alerts go (stored, grouped, announced): the intel stage alerts through it too. */
+  sink: AlertSink;
   /** Listeners called with every newly stored alert. */
   onAlert(listener: (a: StoredAlert) => void): void;
   close(): Promise<void>;
@@ -81,5 +84,5 @@ export async function startDetection(o: DetectionOptions): Promise<Detection> {
       await alerts.close();
     },
   }, o.log);
-  return { stage: d.stage, rules: d.rules, alerts, incidents, processes: d.processes, onAlert: announcement.onAlert, close: () => d.close() };
+  return { stage: d.stage, rules: d.rules, alerts, incidents, processes: d.processes, sink: d.sink, onAlert: announcement.onAlert, close: () => d.close() };
 }

@@ -28,6 +28,7 @@ import { addThreadMetrics, loadOrCreateMetricsToken } from './metrics.ts';
 import { startDetection, type Detection } from './detection.ts';
 import { issueEnrollmentToken } from '../stores/metadata/enrollment-tokens.ts';
 import { Pipeline, type PipelineStage } from './pipeline.ts';
+import { openSqliteIntelStore } from '../stores/intel/sql-intel-store.ts';
 import type { DeliveryOptions } from '../alerts/dispatcher.ts';
 import { openEmbeddedAlertSinks } from '../stores/alert-sinks/open.ts';
 import type { AuditSink } from '../ledger/sink.ts';
@@ -35,7 +36,7 @@ import type { ResponseConfig } from '../response/dispatcher.ts';
 import { FileArtifactStore } from '../stores/response/file-artifacts.ts';
 import { openSqliteCommandStore } from '../stores/response/sql-command-store.ts';
 import type { AutoResponsePolicy } from '../response/automation.ts';
-import { agentStreamHooks, assembleApi, assembleResponse, dialAddress, hostPort, localAgentLink, serverCertificateNames, streamPolicies } from './assembly.ts';
+import { agentStreamHooks, assembleApi, assembleIntel, assembleResponse, dialAddress, hostPort, localAgentLink, serverCertificateNames, streamPolicies } from './assembly.ts';
 
 export const DEFAULT_TENANT = 'default';
 
@@ -154,6 +155,9 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   // The process index is seeded from the store before the pipeline applies newer events.
   const detection = await startDetection({ dataDir: o.dataDir, log: o.log, ruleDirs: o.ruleDirs, placeholders: o.placeholders, seedFrom: { metadata, events } });
   const liveProcesses = detection.processes;
+  // Threat intelligence: lists in <data-dir>/intel.db, matched by the pipeline's intel stage (hot reload).
+  const intelStore = await openSqliteIntelStore(join(o.dataDir, 'intel.db'));
+  const intel = await assembleIntel(intelStore, detection, o.log);
   // One ledger writer per data directory: the API's ledger is everyone's audit sink.
   const security = await openApiSecurity({ dataDir: o.dataDir, ...o.security });
   // The agent link: this process's ingest streams (started below; read on use).
@@ -170,7 +174,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
     metadata, log: o.log, ...agentStreamHooks(response.ingestHooks, policies, o.log),
   });
   const bus = ingest.bus;
-  const pipeline = new Pipeline({ bus, store: events, stages: [detection.stage, ...(o.stages ?? [])], log: o.log, maxBatchMessages: 256, maxWaitMs: o.pipelineBatchWaitMs ?? 1000 });
+  const pipeline = new Pipeline({ bus, store: events, stages: [detection.stage, intel.stage, ...(o.stages ?? [])], log: o.log, maxBatchMessages: 256, maxWaitMs: o.pipelineBatchWaitMs ?? 1000 });
   pipeline.start();
   const threadIngest = ingest;
   const removeIngestMetrics = addThreadMetrics(() => threadIngest.metricsJson());
@@ -186,7 +190,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
       detection.onAlert((a) => void once(a).catch((err: unknown) => o.log.error({ err, alert: a.id }, 'alert not handled')));
     } },
     alertSinks, liveProcesses, defaultTenant: DEFAULT_TENANT, metricsToken, agentEndpoint: dialAddress(grpcAddr.host, grpcPort), agentCaPem: ca.certPem,
-    autoResponse: o.autoResponse, allowPrivateAlertSinks: o.allowPrivateAlertSinks, alertDelivery: o.alertDelivery, hunt: o.hunt, http: o.http,
+    autoResponse: o.autoResponse, allowPrivateAlertSinks: o.allowPrivateAlertSinks, alertDelivery: o.alertDelivery, hunt: o.hunt, http: o.http, intel: intelStore,
   }, splitHostPort);
   const liveFeed = api.liveFeed;
   return {
@@ -210,6 +214,8 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
       await response.close();
       if (!(await bus.drain(15_000))) o.log.warn({ backlog: await bus.backlog() }, 'stopping with a backlog; it is stored at the next start');
       await pipeline.stop();
+      intel.close();
+      await intelStore.close();
       await bus.close();
       await threadIngest.terminate();
       removeIngestMetrics();

@@ -28,12 +28,13 @@ import { PostgresIncidentStore } from '../stores/incidents/postgres.ts';
 import type { StoredAlert } from '../stores/alerts/types.ts';
 import { PostgresPartitionLeases } from '../stores/leases/postgres.ts';
 import { PostgresMetadataStore } from '../stores/metadata/postgres.ts';
+import { openPostgresIntelStore, type SqlIntelStore } from '../stores/intel/sql-intel-store.ts';
 import { consumeReports, relaySender } from '../response/relay.ts';
 import type { AutoResponsePolicy } from '../response/automation.ts';
 import { PostgresArtifactStore } from '../stores/response/postgres-artifacts.ts';
 import { openPostgresCommandStore } from '../stores/response/sql-command-store.ts';
 import { splitHostPort, DEFAULT_TENANT } from './embedded.ts';
-import { assembleApi, assembleResponse, dialAddress, hostPort, relayAgentLink, serverCertificateNames, startAgentRelay, type AlertFeed, type SharedSettings } from './assembly.ts';
+import { assembleApi, assembleIntel, assembleResponse, dialAddress, hostPort, relayAgentLink, serverCertificateNames, startAgentRelay, type AlertFeed, type SharedSettings } from './assembly.ts';
 import { IngestServer } from './ingest.ts';
 import { lowerWorkerPriority, prioritiseIngestThread } from './role-priority.ts';
 import { eventBatchCodec, publishingBatches } from './ingest-batch.ts';
@@ -250,6 +251,13 @@ function startHealth(address: string, ready: () => boolean, metricsToken: string
   });
 }
 
+/** The threat-intelligence lists in PostgreSQL (closed with the role). */
+async function openIntelStore(c: RoleConfig, stops: (() => Promise<void>)[]): Promise<SqlIntelStore> {
+  const store = await openPostgresIntelStore({ connectionString: c.postgres });
+  stops.push(() => store.close());
+  return store;
+}
+
 /** Starts the given roles in this process; closes what it opened if a start fails. */
 export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger): Promise<RunningRoles> {
   const stops: (() => Promise<void>)[] = []; // run in reverse order
@@ -292,7 +300,9 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
         ...(consumed instanceof LeasedPartitionBus ? { partitions: () => consumed.heldTerms, partitionOf: (t: string, h: string) => hostPartition(t, h, c.eventPartitions) } : {}),
       });
       stops.push(() => detection.close());
-      const pipeline = new Pipeline({ bus: consumed, store: events, stages: [detection.stage], log, maxBatchMessages: c.workerBatch, maxWaitMs: c.pipelineBatchWaitMs });
+      const intel = await assembleIntel(await openIntelStore(c, stops), detection, log);
+      stops.push(async () => intel.close());
+      const pipeline = new Pipeline({ bus: consumed, store: events, stages: [detection.stage, intel.stage], log, maxBatchMessages: c.workerBatch, maxWaitMs: c.pipelineBatchWaitMs });
       pipeline.start();
       stops.push(() => pipeline.stop());
     }
@@ -338,7 +348,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       stops.push(() => sinks.close());
       const api = await assembleApi({
         ...shared, log, metadata, events, security, response, agents, alerts: alerts!, incidents: incidents!, rules: rules.rules,
-        alertFeed: busAlertFeed(c, log, stops), alertSinks: sinks, metricsToken: c.metricsToken, http: c.http,
+        alertFeed: busAlertFeed(c, log, stops), alertSinks: sinks, metricsToken: c.metricsToken, http: c.http, intel: await openIntelStore(c, stops),
         agentEndpoint: c.agentEndpoint ?? agent?.endpoint, agentCaPem: agent?.caPem ?? readIfExists(join(c.pkiDir, 'ca.pem')),
       }, splitHostPort);
       addresses.http = api.address;

@@ -301,6 +301,40 @@ for (const kind of DEPLOYMENTS) {
       });
     });
 
+    test('intel: a list uploaded through the API (counted, listed), a connection to its loopback address alerts naming indicator, list and confidence', scenario('intel'), async () => {
+      const agent = await d.enrol('sys-intel');
+      const name = `sys intel ${crypto.randomUUID()}`;
+      const created = await d.api('POST', '/intel/lists', { name, format: 'csv', content: 'value,type,confidence\n127.0.0.66,ip,90\nc2.sys-intel.example,domain,60\nnot an indicator!,,\n' });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.deepEqual([created.body.indicators, created.body.rejected, created.body.source], [2, 1, 'upload']);
+      const listed = await d.api('GET', '/intel/lists');
+      assert.ok(listed.body.lists.some((l: any) => l.id === created.body.id && l.indicators === 2 && l.last_load_at), JSON.stringify(listed.body));
+      assert.equal((await d.api('POST', '/intel/lists', { name, format: 'stix', content: '{"type":"bundle"}' })).status, 400, 'not a STIX bundle');
+      const send = async (destination: string) => {
+        const [ev] = agent.events(1);
+        Object.assign(ev.event, { type: 'network_connection', category: 'network' });
+        Object.assign(ev, { destination: { ip: destination, port: 4444 }, source: { ip: '127.0.0.1', port: 40000 }, network: { transport: 'tcp', type: 'ipv4', direction: 'outbound' } });
+        assert.equal((await agent.send([ev])).accepted, 1);
+        return ev;
+      };
+      // The workers load the new list within seconds (hot reload): send until the alert shows.
+      const alert = await until('the intel alert', async () => {
+        await send('127.0.0.66');
+        return (await alertsOf(d, agent)).find((a) => a.rule.id === `intel:${created.body.id}`);
+      }, 40_000);
+      assert.equal(alert.group_by.indicator, '127.0.0.66');
+      assert.equal(alert.group_by.list, name);
+      assert.equal(alert.group_by.confidence, '90');
+      assert.equal(alert.group_by.field, 'destination.ip');
+      assert.equal(alert.severity, 'high');
+      assert.equal(alert.host_id, agent.id);
+      await send('127.0.0.67');
+      const removed = await d.api('DELETE', `/intel/lists/${created.body.id}`);
+      assert.equal(removed.status, 204);
+      assert.equal((await d.api('GET', `/intel/lists/${created.body.id}`)).status, 404);
+      assert.ok((await alertsOf(d, agent)).every((a) => a.group_by?.indicator !== '127.0.0.67'), 'an address not listed does not alert');
+    });
+
     test('ledger: the calls are recorded with their actor, and the ledger verifies', scenario('ledger'), async () => {
       const agent = await d.enrol('sys-ledger');
       const r = await d.api('POST', `/hosts/${agent.id}/list-processes`, {});
