@@ -6,7 +6,8 @@
 // (% lost: never received, waiting as long as events still arrive, and how long after the storm the last
 // one came), CPU % of one core of the agent process (and its system part) and of the sensor process; at
 // the end their peak RSS (VmHWM) and the sensor's drop count. Needs root, BTF and `make -C sensor`.
-// Last line: {"bench":"sensor","lost_pct_at_5000":…,"rss_mb":…,"cpu_idle_pct":…,"cpu_1000_pct":…,"max_rate":…}
+// Last line: {"bench":"sensor","lost_pct_at_5000":…,"rss_mb":…,"idle_rss_mb":…,"idle_anon_mb":…,"idle_file_mb":…,"idle_pss_mb":…,"cpu_idle_pct":…,"cpu_1000_pct":…,"max_rate":…}
+// (memory at rest and after the storms from /proc/<pid>/smaps_rollup: RSS split into anonymous and file-backed, and PSS, agent + sensor)
 //
 // Before the idle and storm steps, a warm-up storm (333 exec/s) runs the event path until V8 has compiled
 // it: an agent runs for days, so its cost is measured warm, not while its code is first optimised.
@@ -24,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_SENSOR_BINARY, detectEnvironment, ebpfUnavailableReason } from '../src/agent/sensors/select.ts';
 import { encodeServerMessage } from '../src/schema/wire.ts';
-import { CLK_TCK, cpuTicks, rssMb } from './support/proc-stats.ts';
+import { CLK_TCK, cpuTicks, memorySplit, rssMb, type MemorySplit } from './support/proc-stats.ts';
 import { benchAgentDirs, startStubIngest, type StubAgentMessage } from './support/stub-ingest.ts';
 
 const { values } = parseArgs({ options: {
@@ -163,8 +164,11 @@ const eventsIdle0 = events;
 await sleep(idleSeconds * 1000);
 const idle = cpuPct(i0, usage());
 const idleRss = rssMb(agentPid, 'VmRSS');
+const idleAgentMem = memorySplit(agentPid);
+const idleSensorMem = memorySplit(sensorPid);
+const showMem = (m: MemorySplit) => `RSS ${m.rss} MB (anonymous ${m.anon}, file-backed ${m.file}), PSS ${m.pss} MB (anonymous ${m.pssAnon}, file ${m.pssFile})`;
 console.log(`idle ${idleSeconds} s: CPU agent ${round(idle.agent)} % (system ${round(idle.agentSys)} %), sensor ${round(idle.sensor)} % ` +
-  `(${round((events - eventsIdle0) / idleSeconds)} events/s from the rest of this host); agent RSS ${round(idleRss, 1)} MB`);
+  `(${round((events - eventsIdle0) / idleSeconds)} events/s from the rest of this host); agent ${showMem(idleAgentMem)}; sensor ${showMem(idleSensorMem)}`);
 
 const steps: Step[] = [];
 steps.push(await step(333, 1)); // ≈1,000 events/s: fork + exec + exit per process
@@ -186,6 +190,9 @@ await freshHeartbeat();
 const agentRss = rssMb(agentPid, 'VmHWM');
 const agentFileRss = rssMb(agentPid, 'RssFile'); // mapped files: mostly the node binary's pages, shared with other node processes
 const sensorRss = rssMb(sensorPid, 'VmHWM');
+const endAgentMem = memorySplit(agentPid);
+const endSensorMem = memorySplit(sensorPid);
+console.log(`after the storms: agent ${showMem(endAgentMem)}; sensor ${showMem(endSensorMem)}`);
 console.log(`RSS peak: agent ${round(agentRss, 1)} MB (now ${round(rssMb(agentPid, 'VmRSS'), 1)} MB of which ${round(agentFileRss, 1)} MB mapped files, ` +
   `idle ${round(idleRss, 1)} MB), sensor ${round(sensorRss, 1)} MB (now ${round(rssMb(sensorPid, 'VmRSS'), 1)} MB); sensor drops ${sensorDrops}`);
 agent.kill('SIGTERM');
@@ -204,6 +211,14 @@ console.log(JSON.stringify({
   rate_at_5000: at5000.rate,
   drain_s_at_5000: at5000.drainS,
   rss_mb: round(agentRss + sensorRss, 1),
+  idle_rss_mb: round(idleAgentMem.rss + idleSensorMem.rss, 1),
+  idle_anon_mb: round(idleAgentMem.anon + idleSensorMem.anon, 1),
+  idle_file_mb: round(idleAgentMem.file + idleSensorMem.file, 1),
+  idle_pss_mb: round(idleAgentMem.pss + idleSensorMem.pss, 1),
+  end_rss_mb: round(endAgentMem.rss + endSensorMem.rss, 1),
+  end_anon_mb: round(endAgentMem.anon + endSensorMem.anon, 1),
+  end_file_mb: round(endAgentMem.file + endSensorMem.file, 1),
+  end_pss_mb: round(endAgentMem.pss + endSensorMem.pss, 1),
   agent_rss_mb: round(agentRss, 1),
   agent_idle_rss_mb: round(idleRss, 1),
   agent_file_rss_mb: round(agentFileRss, 1),
@@ -216,4 +231,5 @@ console.log(JSON.stringify({
   lost_pct_at_max: best.lostPct,
   sensor_drops: sensorDrops,
   storm_exec: values.exec,
+  loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
 }));

@@ -17,3 +17,13 @@ export function rssMb(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssFile'): number
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : 0;
 }
+
+/** A process's memory from /proc/<pid>/smaps_rollup, in MB: resident (anonymous and file-backed) and proportional (PSS: shared pages divided among their users). */
+export interface MemorySplit { rss: number; anon: number; file: number; pss: number; pssAnon: number; pssFile: number }
+
+export function memorySplit(pid: number): MemorySplit {
+  const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+  const mb = (k: number) => Math.round((k / 1024) * 10) / 10;
+  return { rss: mb(kb('Rss')), anon: mb(kb('Anonymous')), file: mb(kb('Rss') - kb('Anonymous')), pss: mb(kb('Pss')), pssAnon: mb(kb('Pss_Anon')), pssFile: mb(kb('Pss_File')) };
+}
