@@ -315,6 +315,16 @@ static void write_payload(struct wire *w, const struct vg_event *e)
 	}
 }
 
+/* After an exec's strings: the executed file's inode, device (as stat(2) gives it), size and mtime (ns). */
+static void write_exec_identity(struct wire *w, const struct vg_exec *x)
+{
+	uint64_t major = x->dev >> 20, minor = x->dev & 0xfffff;
+	wire_u64(w, x->ino);
+	wire_u64(w, (minor & 0xff) | (major << 8) | ((minor & ~0xffull) << 12));
+	wire_u64(w, x->size);
+	wire_u64(w, (uint64_t)(x->mtime_sec * 1000000000ll + x->mtime_nsec));
+}
+
 /* The variable part of each kind (see write_blobs). */
 static const char *const blob_shape[VG_KIND_MAX] = {
 	[VG_EXEC] = "psp",      [VG_FILE_CREATE] = "j", [VG_FILE_WRITE] = "j",  [VG_FILE_DELETE] = "j",
@@ -337,6 +347,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	write_common(s, &e->h);
 	write_payload(&s->out, e);
 	bool ok = write_blobs(s, e->var, (const uint8_t *)data + size, shape);
+	if (ok && e->h.kind == VG_EXEC)
+		write_exec_identity(&s->out, &e->exec);
 	if (!ok) {
 		s->out.len = frame; /* drop the partial frame */
 		s->bad_records++;

@@ -218,6 +218,31 @@ static __always_inline bool is_memfd_name(const unsigned char *name)
 	return p[0] == 'm' && p[1] == 'e' && p[2] == 'm' && p[3] == 'f' && p[4] == 'd' && p[5] == ':';
 }
 
+/* inode's mtime across kernels: i_mtime_sec/_nsec (6.11+), __i_mtime (6.7–6.10), i_mtime (before). */
+struct inode___v611 { time64_t i_mtime_sec; u32 i_mtime_nsec; } __attribute__((preserve_access_index));
+struct inode___v67 { struct timespec64 __i_mtime; } __attribute__((preserve_access_index));
+struct inode___old { struct timespec64 i_mtime; } __attribute__((preserve_access_index));
+
+static __always_inline void exec_identity(struct vg_exec *x, struct inode *inode)
+{
+	x->ino = BPF_CORE_READ(inode, i_ino);
+	x->size = BPF_CORE_READ(inode, i_size);
+	x->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	if (bpf_core_field_exists(struct inode___v611, i_mtime_sec)) {
+		struct inode___v611 *i = (void *)inode;
+		x->mtime_sec = BPF_CORE_READ(i, i_mtime_sec);
+		x->mtime_nsec = BPF_CORE_READ(i, i_mtime_nsec);
+	} else if (bpf_core_field_exists(struct inode___v67, __i_mtime)) {
+		struct inode___v67 *i = (void *)inode;
+		x->mtime_sec = BPF_CORE_READ(i, __i_mtime.tv_sec);
+		x->mtime_nsec = BPF_CORE_READ(i, __i_mtime.tv_nsec);
+	} else {
+		struct inode___old *i = (void *)inode;
+		x->mtime_sec = BPF_CORE_READ(i, i_mtime.tv_sec);
+		x->mtime_nsec = BPF_CORE_READ(i, i_mtime.tv_nsec);
+	}
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -229,6 +254,7 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
 	if (is_memfd_name(name) || BPF_CORE_READ(dentry, d_inode, __i_nlink) == 0)
 		e->h.flags |= VG_F_FILELESS;
+	exec_identity(&e->exec, BPF_CORE_READ(file, f_inode));
 	struct fs_struct *fs = BPF_CORE_READ(task, fs);
 	__u32 off = put_path(e, 0, BPF_CORE_READ(file, f_path.mnt), dentry);
 	off = put_args(e, off, task);

@@ -50,6 +50,15 @@ struct vg_hdr {
 	char comm[VG_COMM_LEN];
 };
 
+/* The executed file as the kernel opened it: the agent hashes it once per (device, inode, mtime, size). */
+struct vg_exec {
+	__u64 ino;
+	__u64 size;
+	__s64 mtime_sec;
+	__u32 mtime_nsec;
+	__u32 dev; /* the kernel's dev_t (major << 20 | minor) */
+};
+
 struct vg_exit {
 	__u32 code; /* task->exit_code: (status << 8) | signal */
 	__u32 pad;
@@ -96,6 +105,7 @@ struct vg_ptrace {
 struct vg_event {
 	struct vg_hdr h;
 	union {
+		struct vg_exec exec;
 		struct vg_exit exit;
 		struct vg_net net;
 		struct vg_file file;

@@ -17,6 +17,8 @@ import { effectiveSettings, isIgnored, settingsOf, type AgentSettings, type Stor
 import { createBuildContext, buildEvent, reconcileObservations, snapshotObservations, type BuildContext } from './events.ts';
 import { UserNames } from './sensors/proc/users.ts';
 import { ProcessCache, type ProcessRecord } from './process-cache.ts';
+import { DEFAULT_HASHING, ExecutableHasher, hashExec, type HashingSettings } from './enrichment/hashing.ts';
+import { ContainerResolver } from './enrichment/container.ts';
 import type { Observation, Sensor } from './sensor.ts';
 import { Spool, type SpooledBatch } from '../spool/spool.ts';
 import { createClient, openStream } from './transport.ts';
@@ -60,6 +62,8 @@ export interface AgentOptions {
   onCommand?: (cmd: WireCommand) => void;
   /** The server stored artefact chunks (back-pressure credit for uploads). */
   onArtifactAck?: (ack: ArtifactAck) => void;
+  /** Executable hashing (defaults: DEFAULT_HASHING); a policy's `hashing` overrides it. */
+  hashing?: Partial<HashingSettings>;
   /** Fields the response executor adds to every heartbeat (e.g. isolation in force). */
   healthExtras?: () => Partial<Heartbeat>;
 }
@@ -90,6 +94,7 @@ export class Agent {
   private cpuAt = Date.now();
   private readonly policies = new Map<string, StoredPolicy>();
   private settingsNow!: AgentSettings;
+  readonly hasher = new ExecutableHasher();
 
   constructor(o: AgentOptions) {
     this.o = o;
@@ -120,6 +125,7 @@ export class Agent {
     const cache = new ProcessCache(this.identity.agentId, { selfPids: this.o.selfPids });
     const names = new UserNames();
     const groups = new UserNames('/etc/group'); // the same name:x:id: layout as /etc/passwd
+    const containers = new ContainerResolver();
     const userName = this.o.userName ?? ((uid: number) => names.lookup(uid));
     const groupName = this.o.groupName ?? ((gid: number) => groups.lookup(gid));
     if (this.o.runningProcesses) cache.seed(this.o.runningProcesses(userName));
@@ -127,7 +133,7 @@ export class Agent {
       hostId: this.identity.agentId,
       agent: { id: this.identity.agentId, hostname: osHostname(), tenantId: this.identity.tenantId, version: AGENT_VERSION },
       host: { os: { platform: platform(), kernel: release() } },
-      cache, userName, groupName,
+      cache, userName, groupName, containerOf: (cgroupId, pid) => containers.resolve(cgroupId, pid),
     }, this.loadSequence());
     this.loadPolicies();
     if (this.o.runningProcesses) for (const obs of snapshotObservations(cache, Date.now())) this.onObservation(obs);
@@ -202,8 +208,9 @@ export class Agent {
   private applySettings(): void {
     this.settingsNow = effectiveSettings({
       batchEvents: this.o.batchEvents ?? 100, batchIntervalMs: this.o.batchIntervalMs ?? 1000,
-      heartbeatMs: this.o.heartbeatMs ?? 30_000, ignoreComms: new Set(),
+      heartbeatMs: this.o.heartbeatMs ?? 30_000, ignoreComms: new Set(), hashing: { ...DEFAULT_HASHING, ...this.o.hashing },
     }, [...this.policies.values()]);
+    this.hasher.configure(this.settingsNow.hashing);
     clearInterval(this.flushTimer);
     clearInterval(this.heartbeatTimer);
     if (this.stopped) return;
@@ -236,6 +243,7 @@ export class Agent {
   // ---- events → spool ----
 
   private onObservation(obs: Observation): void {
+    hashExec(this.hasher, obs, (o) => this.onObservation(o)); // the digests when known, else a process_hash event later
     let event;
     try {
       event = buildEvent(obs, this.ctx); // always: the process cache follows ignored processes too

@@ -7,7 +7,8 @@ import { randomFillSync } from 'node:crypto';
 import { EVENT_CATEGORY, SNAPSHOT_ACTION, VIGIL_SELF_LABEL } from '../schema/event.ts';
 import { processEntityId } from '../tree/entity.ts';
 import type { EventType, ParentProcess, ProcessFields, VigilEvent } from '../schema/event.ts';
-import type { Observation } from './sensor.ts';
+import type { ExecutableFile, Observation } from './sensor.ts';
+import type { ContainerContext } from './enrichment/container.ts';
 import type { CachedProcess, ProcessCache, ProcessRecord } from './process-cache.ts';
 
 export interface AgentIdentity {
@@ -29,6 +30,8 @@ export interface BuildContext {
   userName?(uid: number): string | undefined;
   /** Group name for a gid (e.g. from /etc/group), when known. */
   groupName?(gid: number): string | undefined;
+  /** The container (and Kubernetes pod) of a cgroup, when the cgroup is a container's. */
+  containerOf?(cgroupId: string, pid: number): ContainerContext | undefined;
   /** The `agent` and `host` fields of every event, made once and deeply frozen (events share them, and the
    * batch encoder reuses the bytes of frozen messages). */
   readonly eventAgent: VigilEvent['agent'];
@@ -70,6 +73,8 @@ export const EVENT_ACTION: Record<EventType, string> = {
   ptrace: 'ptrace',
   module_load: 'load',
   memfd_exec: 'memfd_exec',
+  process_hash: 'hash',
+  dns: 'query',
   windows: 'windows',
 };
 
@@ -91,6 +96,7 @@ export function buildEvent(obs: Observation, ctx: BuildContext): VigilEvent {
   const user = userFields(obs, proc, ctx);
   if (user) ev.user = user;
   addTypeSpecificFields(ev, obs);
+  if (obs.cgroupId !== undefined) addContainerFields(ev, obs.cgroupId, ctx.containerOf?.(obs.cgroupId, obs.pid));
   if (proc?.vigil) (ev.labels ??= {})[VIGIL_SELF_LABEL] = 'true';
   return ev;
 }
@@ -191,12 +197,19 @@ function processFields(obs: Observation, cached: CachedProcess | undefined, cach
   const cwd = obs.cwd ?? cached?.cwd;
   if (cwd !== undefined) p.working_directory = cwd;
   if (startTimeMs !== undefined) p.start = same ? cached!.startIso : isoTime(startTimeMs);
+  if (obs.hash) p.hash = obs.hash;
+  if (obs.executableFile) p.file = executableFileFields(obs.executableFile);
   if (obs.exitCode !== undefined) p.exit_code = obs.exitCode;
   if (obs.signal !== undefined) p.signal = obs.signal;
   const parent = cache.parentOf({ ppid, startTimeMs });
   if (parent) p.parent = parent.asParent ??= Object.freeze(parentFields(parent)); // frozen: encoded once (batch-writer.ts)
   else if (ppid !== undefined) p.parent = { pid: ppid };
   return p;
+}
+
+/** The executable's facts under ECS `file` names (inode and device as text, as ECS types them). */
+function executableFileFields(f: ExecutableFile): NonNullable<ProcessFields['file']> {
+  return { size: f.size, inode: String(f.inode), device: String(f.device), mtime: new Date(Number(f.mtimeNs / 1_000_000n)).toISOString() }; // not isoTime: its one-second memo is the events'
 }
 
 function parentFields(parent: CachedProcess): ParentProcess {
@@ -251,11 +264,16 @@ function addTypeSpecificFields(ev: VigilEvent, obs: Observation): void {
     if (obs.direction !== undefined) network.direction = obs.direction;
     ev.network = network;
   }
-  if (obs.cgroupId !== undefined) ev.container = { cgroup_id: obs.cgroupId };
+  if (obs.dns) ev.dns = obs.dns;
   if (obs.result !== undefined) ev.event.outcome = obs.result < 0 ? 'failure' : 'success';
   if (obs.pathTruncated) ev.event.truncated = [obs.path !== undefined ? 'file.path' : 'process.executable'];
   const labels = observationLabels(obs);
   if (labels) ev.labels = labels;
+}
+
+function addContainerFields(ev: VigilEvent, cgroupId: string, c: ContainerContext | undefined): void {
+  ev.container = c?.container ? { cgroup_id: cgroupId, ...c.container } : { cgroup_id: cgroupId };
+  if (c?.orchestrator) ev.orchestrator = c.orchestrator;
 }
 
 /** Facts the schema has no field for, kept as labels rather than dropped. */
@@ -266,6 +284,7 @@ function observationLabels(obs: Observation): Record<string, string> | undefined
   if (obs.moduleName !== undefined) add('module.name', obs.moduleName);
   if (obs.result !== undefined && obs.result < 0) add('event.errno', String(-obs.result));
   if (obs.executableFromArgs) add('process.executable_source', 'argv0');
+  if (obs.hashOutcome !== undefined && obs.hashOutcome !== 'hashed') add('process.hash_outcome', obs.hashOutcome);
   return labels;
 }
 

@@ -2,7 +2,7 @@
 // sensor client) provides to the agent. Sensors emit raw observations; the agent enriches them
 // (process cache, entity ids) and turns them into schema events.
 
-import type { EventType } from '../schema/event.ts';
+import type { DnsFields, EventType } from '../schema/event.ts';
 
 export type SensorMode = 'ebpf' | 'proc';
 
@@ -26,6 +26,12 @@ export interface Observation {
   args?: string[];
   argsTruncated?: boolean;
   cwd?: string;
+  /** The executed file as the kernel opened it (eBPF exec records) or as /proc showed it. */
+  executableFile?: ExecutableFile;
+  /** Digests of the executable (`process_hash` observations, from the agent's hasher). */
+  hash?: ExecutableHash;
+  /** Why a `process_hash` observation has no digests: too_large, unreadable, changed (since the exec). */
+  hashOutcome?: 'hashed' | 'too_large' | 'unreadable' | 'changed';
   exitCode?: number;
   signal?: number;
   // network
@@ -49,7 +55,20 @@ export interface Observation {
   newUid?: number;
   newGid?: number;
   moduleName?: string;
+  // DNS (a query sent or an answer received at the process's socket, parsed)
+  dns?: DnsFields;
 }
+
+/** What identifies an executable's contents: the agent hashes a file once per (device, inode, mtime, size). */
+export interface ExecutableFile {
+  device: number; // st_dev as stat(2) gives it
+  inode: number;
+  size: number;
+  mtimeNs: bigint;
+}
+
+/** Hex digests of an executable; absent ones were not computed (too large, unreadable, changed since exec). */
+export interface ExecutableHash { sha256?: string; sha1?: string; md5?: string }
 
 export interface SensorHealth {
   mode: SensorMode;

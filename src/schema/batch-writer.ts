@@ -14,11 +14,11 @@
 
 import protobuf from 'protobufjs';
 
-const STRING = 0, UINT32 = 1, INT32 = 2, UINT64 = 3, BOOL = 4, STRINGS = 5, MESSAGE = 6, STRING_MAP = 7;
+const STRING = 0, UINT32 = 1, INT32 = 2, UINT64 = 3, BOOL = 4, STRINGS = 5, MESSAGE = 6, STRING_MAP = 7, MESSAGES = 8;
 const SCALARS: Record<string, number> = { string: STRING, uint32: UINT32, int32: INT32, uint64: UINT64, bool: BOOL };
 
 /**
- * A field to write: its tag (a one-byte varint for every field here), its name in the schema's objects and,
+ * A field to write: its tag (a varint: one byte up to field 15, two up to 2047), its name in the schema's objects and,
  * for a message, the message's table and the bytes of the frozen values met in this field.
  */
 interface Field { name: string; tag: number; kind: number; table?: Table; frozen?: WeakMap<object, Buffer> }
@@ -29,7 +29,7 @@ function kindOf(f: protobuf.Field, path: string): number {
   if (f instanceof protobuf.MapField) {
     if (f.keyType === 'string' && f.type === 'string') return STRING_MAP;
   } else if (f.resolvedType instanceof protobuf.Type) {
-    if (!f.repeated) return MESSAGE;
+    return f.repeated ? MESSAGES : MESSAGE;
   } else if (f.type === 'string') {
     return f.repeated ? STRINGS : STRING;
   } else if (!f.repeated && SCALARS[f.type] !== undefined) {
@@ -43,10 +43,10 @@ function compile(t: protobuf.Type, renames: Record<string, string>): Table {
   const fields = [...t.fieldsArray].sort((a, b) => a.id - b.id).map((f) => {
     f.resolve();
     const kind = kindOf(f, `${t.name}.${f.name}`);
-    const tag = (f.id << 3) | (kind === STRING || kind === STRINGS || kind === MESSAGE || kind === STRING_MAP ? 2 : 0);
-    if (tag > 0x7f) throw new Error(`batch writer: ${t.name}.${f.name}: field numbers above 15 are not written`);
+    const tag = (f.id << 3) | (kind === UINT32 || kind === INT32 || kind === UINT64 || kind === BOOL ? 0 : 2);
+    if (tag > 0x3fff) throw new Error(`batch writer: ${t.name}.${f.name}: field numbers above 2047 are not written`);
     const field: Field = { name: renames[`${t.name}.${f.name}`] ?? f.name, tag, kind };
-    if (kind === MESSAGE) {
+    if (kind === MESSAGE || kind === MESSAGES) {
       field.table = compile(f.resolvedType as protobuf.Type, renames);
       field.frozen = new WeakMap();
     }
@@ -175,10 +175,19 @@ function message(f: Field, m: Record<string, unknown>): void {
   pos += bytes.length;
 }
 
+/** A tag of one or two bytes (room ensured by the caller). */
+function tagBytes(t: number): void {
+  if (t < 0x80) out[pos++] = t;
+  else {
+    out[pos++] = (t & 0x7f) | 0x80;
+    out[pos++] = t >>> 7;
+  }
+}
+
 /** A field's tag, then room for a scalar's varint (strings and messages ensure their own room). */
 function tag(f: Field): void {
-  ensure(11);
-  out[pos++] = f.tag;
+  ensure(12);
+  tagBytes(f.tag);
 }
 
 /** The writer of each field kind (indexed by kind), given the field and its value (neither undefined nor null). */
@@ -195,12 +204,15 @@ KIND_WRITERS[MESSAGE] = (f, v) => {
   message(f, v as Record<string, unknown>);
   closeDelimited(at);
 };
+KIND_WRITERS[MESSAGES] = (f, v) => {
+  for (const m of v as Record<string, unknown>[]) KIND_WRITERS[MESSAGE](f, m);
+};
 KIND_WRITERS[STRING_MAP] = (f, v) => stringMap(f.tag, v as Record<string, string>);
 
 function strings(tag: number, values: readonly string[]): void {
   for (let i = 0; i < values.length; i++) {
-    ensure(1);
-    out[pos++] = tag;
+    ensure(2);
+    tagBytes(tag);
     string(values[i]);
   }
 }
@@ -210,8 +222,8 @@ const MAP_VALUE_TAG = (2 << 3) | 2;
 
 function stringMap(tag: number, map: Record<string, string>): void {
   for (const k of Object.keys(map)) {
-    ensure(1);
-    out[pos++] = tag;
+    ensure(2);
+    tagBytes(tag);
     const at = openDelimited();
     out[pos++] = MAP_KEY_TAG;
     string(k);

@@ -25,4 +25,7 @@ export const EXTRACTED_COLUMNS: ExtractedColumn[] = [
   { name: 'destination_ip', type: 'String', path: ['destination', 'ip'] },
   { name: 'destination_port', type: 'UInt16', path: ['destination', 'port'] },
   { name: 'mitre', type: 'Array(String)', path: ['threat', 'mitre'] },
+  { name: 'process_hash_sha256', type: 'String', path: ['process', 'hash', 'sha256'] },
+  { name: 'dns_question_name', type: 'String', path: ['dns', 'question', 'name'] },
+  { name: 'container_id', type: 'String', path: ['container', 'id'] },
 ];

@@ -18,6 +18,8 @@ export const EVENT_TYPES = [
   'ptrace',
   'module_load',
   'memfd_exec',
+  'process_hash', // the executable's digests, when they were not known at its process_start (issue 22)
+  'dns', // a DNS query or answer the process sent or received
   'windows', // imported Windows Sysmon/Security events, normalised as far as the schema allows
 ] as const;
 
@@ -40,6 +42,8 @@ export const EVENT_CATEGORY: Record<EventType, string> = {
   ptrace: 'process',
   module_load: 'driver',
   memfd_exec: 'process',
+  process_hash: 'process',
+  dns: 'network',
   windows: 'windows',
 };
 
@@ -60,8 +64,24 @@ export interface ProcessFields extends ParentProcess {
   working_directory?: string;
   exit_code?: number;
   signal?: number;
-  hash?: { sha256?: string };
+  hash?: { sha256?: string; sha1?: string; md5?: string }; // ECS process.hash.*, of the executable
+  /** The executable file (ECS `file` field names; ECS has none for a process's executable): size in bytes,
+   * inode and device (st_dev) as decimal text, mtime ISO 8601. */
+  file?: { size?: number; inode?: string; device?: string; mtime?: string };
   parent?: ParentProcess;
+  /** Entity ids of the process's ancestors, nearest first, as the server knew them when it stored the start (src/tree/ancestry.ts). */
+  ancestry?: string[];
+}
+
+/** ECS `dns.*`: one query or answer. */
+export interface DnsFields {
+  type?: 'query' | 'answer';
+  id?: string;
+  response_code?: string; // NOERROR, NXDOMAIN, …
+  header_flags?: string[]; // AA, TC, RD, RA, …
+  question?: { name?: string; type?: string };
+  answers?: { name?: string; type?: string; ttl?: number; data?: string }[];
+  resolved_ip?: string[];
 }
 
 /** The label on events of Vigil's own processes (the agent, the server it runs in, their descendants). */
@@ -94,7 +114,9 @@ export interface VigilEvent {
   source?: { ip?: string; port?: number };
   destination?: { ip?: string; port?: number };
   network?: { transport?: 'tcp' | 'udp'; type?: 'ipv4' | 'ipv6'; direction?: 'outbound' | 'inbound' };
-  container?: { cgroup_id?: string };
+  container?: { cgroup_id?: string; id?: string; runtime?: string }; // ECS container.id/runtime from the cgroup path
+  orchestrator?: { type?: string; namespace?: string; resource?: { type?: string; name?: string; id?: string } }; // ECS, Kubernetes pod
+  dns?: DnsFields;
   dlp?: { rule?: string; matches?: number };
   threat?: { mitre?: string[]; gtfobins?: string[] };
   winlog?: Record<string, unknown>; // original fields of an imported Windows event

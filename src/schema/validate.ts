@@ -35,6 +35,7 @@ type Field =
   | { kind: 'bool' }
   | { kind: 'strs'; maxItems: number; maxItem: number; flag?: string }
   | { kind: 'obj'; spec: Spec }
+  | { kind: 'objs'; maxItems: number; spec: Spec }
   | { kind: 'labels' }
   | { kind: 'any' };
 
@@ -125,7 +126,8 @@ const EVENT_SPEC: Spec = compile('', {
     working_directory: str(BOUNDS.path),
     exit_code: int(-(2 ** 31), 2 ** 31 - 1),
     signal: int(0, 255),
-    hash: { sha256: str(BOUNDS.short) },
+    hash: { sha256: str(BOUNDS.short), sha1: str(BOUNDS.short), md5: str(BOUNDS.short) },
+    file: { size: UINT, inode: str(BOUNDS.short), device: str(BOUNDS.short), mtime: TS },
     parent: PARENT_DEFS,
   },
   user: {
@@ -152,7 +154,21 @@ const EVENT_SPEC: Spec = compile('', {
     type: oneOf('ipv4', 'ipv6'),
     direction: oneOf('outbound', 'inbound'),
   },
-  container: { cgroup_id: str(BOUNDS.short) },
+  container: { cgroup_id: str(BOUNDS.short), id: str(BOUNDS.short), runtime: str(BOUNDS.short) },
+  orchestrator: {
+    type: str(BOUNDS.short),
+    namespace: str(BOUNDS.name),
+    resource: { type: str(BOUNDS.short), name: str(BOUNDS.name), id: str(BOUNDS.short) },
+  },
+  dns: {
+    type: oneOf('query', 'answer'),
+    id: str(BOUNDS.short),
+    response_code: str(BOUNDS.short),
+    header_flags: list(16, BOUNDS.short),
+    question: { name: str(BOUNDS.name), type: str(BOUNDS.short) },
+    answers: { kind: 'objs', maxItems: 64, spec: compile('dns.answers', { name: str(BOUNDS.name), type: str(BOUNDS.short), ttl: UINT, data: str(BOUNDS.name) }) },
+    resolved_ip: list(64, BOUNDS.short),
+  },
   dlp: { rule: str(BOUNDS.name), matches: UINT },
   threat: { mitre: list(BOUNDS.list, BOUNDS.short), gtfobins: list(BOUNDS.list, BOUNDS.short) },
   winlog: { kind: 'any' },
@@ -217,6 +233,8 @@ function checkField(o: Record<string, unknown>, key: string, v: unknown, { f, pa
       return checkStrings(o, key, v, f, path);
     case 'obj':
       return isPlainObject(v) ? checkObject(v, f.spec, path) : expected(path, 'an object', v);
+    case 'objs':
+      return checkObjects(v, f, path);
     case 'labels':
       return checkLabels(v, path);
     case 'any':
@@ -248,6 +266,22 @@ function checkStrings(
   if (wasCut) {
     (cut ??= []).push(path);
     if (f.flag) o[f.flag] = true;
+  }
+  return undefined;
+}
+
+/** A bounded list of objects of one spec; items past the bound are cut. */
+function checkObjects(v: unknown, f: Extract<Field, { kind: 'objs' }>, path: string): string | undefined {
+  if (!Array.isArray(v)) return expected(path, 'an array of objects', v);
+  if (v.length > f.maxItems) {
+    v.length = f.maxItems;
+    (cut ??= []).push(path);
+  }
+  for (let i = 0; i < v.length; i++) {
+    const item: unknown = v[i];
+    if (!isPlainObject(item)) return expected(`${path}[${i}]`, 'an object', item);
+    const err = checkObject(item, f.spec, `${path}[${i}]`);
+    if (err) return err;
   }
   return undefined;
 }

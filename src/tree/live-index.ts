@@ -69,6 +69,10 @@ export class LiveProcessIndex {
 
   apply(events: VigilEvent[]): void {
     for (const e of events) {
+      if (e.event.type === 'process_hash') {
+        this.addHash(e);
+        continue;
+      }
       const node = processNodeFromEvent(e) ?? forkedNode(e);
       if (!node) continue;
       const h = this.host(node.tenant_id, node.host_id);
@@ -83,6 +87,15 @@ export class LiveProcessIndex {
       h.live.set(node.entity_id, known ? execed(known, node) : node);
       if (!known) trimOldest(h.live, this.maxPerHost);
     }
+  }
+
+  /** A process_hash event: the digest of the image the process runs (if it still runs that executable). */
+  private addHash(e: VigilEvent): void {
+    const sha256 = e.process?.hash?.sha256;
+    const id = e.process?.entity_id;
+    if (!sha256 || !id) return;
+    const known = this.node(e.agent.tenant_id, e.agent.id, id);
+    if (known && known.exe === (e.process?.executable ?? known.exe)) known.sha256 = sha256;
   }
 
   /** The live processes of a host, or undefined for a host this index has never heard of. */

@@ -2,28 +2,47 @@
 // ran, in order) and its parent's entity id, folded from its process_fork, process_start and process_end
 // events, so that short-lived and exited processes are as exact as live ones. Pure.
 
-import type { VigilEvent } from '../schema/event.ts';
+import type { ProcessFields, VigilEvent } from '../schema/event.ts';
 import type { ProcessSummary } from './live-index.ts';
 
-/** One image a process ran. */
-export interface ExecStep { executable: string; command_line: string; at: string; event_id: string; snapshot: boolean }
+/** One image a process ran, with its digests once the agent hashed it (on the start event or a later process_hash). */
+export interface ExecStep {
+  executable: string; command_line: string; at: string; event_id: string; snapshot: boolean;
+  hash?: ProcessFields['hash']; file?: ProcessFields['file'];
+}
 
-export interface ProcessRecordView { process: ProcessSummary; exec_chain: ExecStep[] }
+/** A process with its current image's digests and file facts, and its container, when events named them. */
+export interface StoredProcess extends ProcessSummary {
+  hash?: ProcessFields['hash'];
+  file?: ProcessFields['file'];
+  container?: VigilEvent['container'];
+  orchestrator?: VigilEvent['orchestrator'];
+}
+
+export interface ProcessRecordView { process: StoredProcess; exec_chain: ExecStep[] }
 
 /** The process `entityId` from its lifecycle events (any order), or undefined when there are none. */
 export function processFromEvents(entityId: string, events: VigilEvent[]): ProcessRecordView | undefined {
   const own = events.filter((e) => e.process?.entity_id === entityId).sort((a, b) => a['@timestamp'].localeCompare(b['@timestamp']));
   if (own.length === 0) return undefined;
-  const exec_chain = own.filter((e) => e.event.type === 'process_start').map((e) => ({
-    executable: e.process!.executable ?? '', command_line: e.process!.command_line ?? '', at: e['@timestamp'], event_id: e.event.id,
-    snapshot: e.event.action === 'snapshot',
-  }));
+  const exec_chain: ExecStep[] = [];
+  for (const e of own) {
+    if (e.event.type === 'process_start') exec_chain.push({
+      executable: e.process!.executable ?? '', command_line: e.process!.command_line ?? '', at: e['@timestamp'], event_id: e.event.id,
+      snapshot: e.event.action === 'snapshot',
+    });
+    addExecutableFacts(exec_chain, e);
+  }
   const last = own.findLast((e) => e.event.type !== 'process_end') ?? own[own.length - 1];
   const end = own.find((e) => e.event.type === 'process_end');
   const p = last.process!;
   const parentEntity = own.map((e) => e.process?.parent?.entity_id).find((id) => id);
+  const image = exec_chain.at(-1);
+  const inContainer = own.findLast((e) => e.container?.id);
   return {
     process: {
+      ...(image?.hash ? { hash: image.hash } : {}), ...(image?.file ? { file: image.file } : {}),
+      ...(inContainer ? { container: inContainer.container } : {}), ...(inContainer?.orchestrator ? { orchestrator: inContainer.orchestrator } : {}),
       entity_id: entityId, pid: p.pid ?? 0, ppid: p.ppid ?? p.parent?.pid ?? 0, parent_entity_id: parentEntity ?? '',
       executable: exec_chain.at(-1)?.executable ?? p.executable ?? '', command_line: exec_chain.at(-1)?.command_line ?? p.command_line ?? '',
       start: p.start ?? own[0]['@timestamp'], exit: end ? end['@timestamp'] : null,
@@ -31,6 +50,16 @@ export function processFromEvents(entityId: string, events: VigilEvent[]): Proce
     },
     exec_chain,
   };
+}
+
+/** The digests and file facts an event gives go to the latest image of the same executable (a process_hash may come after a later exec). */
+function addExecutableFacts(chain: ExecStep[], e: VigilEvent): void {
+  const p = e.process;
+  if (!p?.hash && !p?.file) return;
+  const step = chain.findLast((s) => s.executable === (p.executable ?? ''));
+  if (!step) return;
+  if (p.hash) step.hash = p.hash;
+  if (p.file) step.file = p.file;
 }
 
 /** What a child's event says of its parent, for an ancestor whose own events were never stored. */

@@ -246,6 +246,22 @@ for (const impl of implementations) {
       assert.deepEqual((await store.queryEvents({ tenantId: tenant(), limit: 10, processEntityId: 'proc-1' })).events, [], "another tenant's process is not seen");
     });
 
+    test('a process_hash event is a lifecycle event of its process, and the image hash filter finds the process by it', async () => {
+      const t = tenant();
+      const hash = { sha256: 'd'.repeat(64), sha1: 'e'.repeat(40), md5: 'f'.repeat(32) };
+      const file = { size: 1234, inode: '56', device: '2049', mtime: at(-100) };
+      await store.insert([
+        event({ tenant: t, id: 's1', t: 0, pid: 70, entity: 'P', exe: '/tmp/x' }),
+        event({ tenant: t, id: 'w1', t: 1, type: 'file_write', pid: 70, entity: 'P', exe: '/tmp/x', path: '/tmp/out' }),
+        { ...event({ tenant: t, id: 'h1', t: 2, type: 'process_hash', pid: 70, entity: 'P', exe: '/tmp/x', start: 0 }),
+          process: { pid: 70, entity_id: 'P', executable: '/tmp/x', start: at(0), hash, file } },
+      ]);
+      const lifecycle = await store.processEvents(t, 'h1', ['P']);
+      assert.deepEqual(lifecycle.map((e) => e.event.id), ['s1', 'h1']);
+      assert.deepEqual(lifecycle[1].process?.hash, hash);
+      assert.deepEqual((await store.queryEvents({ tenantId: t, limit: 10, sha256: hash.sha256 })).events.map((e) => e.event.id), ['h1', 'w1', 's1']);
+    });
+
     test('cursor paging visits every event once, newest first, across equal timestamps', async () => {
       const t = tenant();
       const all = Array.from({ length: 23 }, (_, i) => event({ tenant: t, id: `p${String(i).padStart(2, '0')}`, t: Math.floor(i / 4) }));

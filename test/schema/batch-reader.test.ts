@@ -131,7 +131,10 @@ test('malformed input gets an error naming the event, field and byte', () => {
 test('random corruptions of a batch: whatever is read is what protobufjs reads', () => {
   // ASCII only and no negative numbers: protobufjs skips a 10-byte varint's last 5 bytes without reading them,
   // so corruptions there (or runs of bytes ≥ 0x80 that become one) read differently by design.
-  const ascii = { ...fullEvent, process: { ...fullEvent.process, exit_code: 1 }, user: { id: '0', name: 'root' }, labels: { a: 'b', '': '' } };
+  const ascii = {
+    ...fullEvent, process: { ...fullEvent.process, exit_code: 1, file: { ...fullEvent.process!.file, size: 1 } }, user: { id: '0', name: 'root' },
+    labels: { a: 'b', '': '' }, dns: { ...fullEvent.dns, answers: [{ name: 'a', type: 'A', ttl: 1, data: 'x' }, {}] },
+  };
   const bytes = encodeBatch(12, [toWireEvent(ascii), defaults, toWireEvent(ascii)]);
   let seed = 42;
   const random = (n: number) => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % n);

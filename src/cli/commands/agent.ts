@@ -53,18 +53,28 @@ const HELP = `usage: vigil agent --server HOST:PORT --ca FILE [--token TOKEN] [-
   --token TOKEN       enrolment token, needed on the first start only (env VIGIL_ENROLLMENT_TOKEN)
   --data-dir DIR      identity, spool and state (default ./agent-data; env VIGIL_AGENT_DIR)
   --sensor MODE       auto (eBPF when root with BTF, else /proc), ebpf or proc
-  --dns ADDR          a DNS resolver that stays reachable when the host is isolated (repeatable; default: /etc/resolv.conf)`;
+  --dns ADDR          a DNS resolver that stays reachable when the host is isolated (repeatable; default: /etc/resolv.conf)
+  --hash-budget BYTES executables hashed (SHA-256, SHA-1, MD5) at most this many bytes a second (default 8388608; 0: no hashing)
+  --hash-max-size BYTES  larger executables are not hashed (default 67108864)
+                      (a policy's "hashing": {"enabled", "bytes_per_second", "max_file_bytes"} overrides both)`;
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: {
     server: { type: 'string' }, ca: { type: 'string' }, token: { type: 'string' }, 'data-dir': { type: 'string' },
     sensor: { type: 'string' }, help: { type: 'boolean' }, dns: { type: 'string', multiple: true },
+    'hash-budget': { type: 'string' }, 'hash-max-size': { type: 'string' },
   } });
   if (values.help) { console.log(HELP); return 0; }
   const server = values.server ?? process.env.VIGIL_SERVER;
   const caFile = values.ca ?? process.env.VIGIL_CA;
   if (!server || !caFile) { console.error(`vigil agent: --server and --ca are required\n${HELP}`); return 2; }
   const dataDir = resolve(values['data-dir'] ?? process.env.VIGIL_AGENT_DIR ?? 'agent-data');
+  const [budget, maxSize] = [values['hash-budget'], values['hash-max-size']].map((v) => (v === undefined ? undefined : Number(v)));
+  if ([budget, maxSize].some((n) => n !== undefined && (!Number.isSafeInteger(n) || n < 0))) {
+    console.error('vigil agent: --hash-budget and --hash-max-size take a number of bytes');
+    return 2;
+  }
+  const hashing = { ...(budget !== undefined ? { enabled: budget > 0, bytesPerSecond: budget } : {}), ...(maxSize !== undefined ? { maxFileBytes: maxSize } : {}) };
   reexec(1, dataDir);
   // Only now the agent's modules: the process that re-executes itself never loads them (with a cold
   // compile cache, stage 1 loads them to fill it, then re-executes).
@@ -82,7 +92,7 @@ export async function run(args: string[]): Promise<number> {
     ...responder.agentOptions(), dataDir, server,
     caPem: readFileSync(caFile, 'utf8'), enrollmentToken: values.token ?? process.env.VIGIL_ENROLLMENT_TOKEN, log,
     sensor: await selectSensor({ prefer: (values.sensor as 'auto' | 'ebpf' | 'proc' | undefined) ?? 'auto' }),
-    runningProcesses: runningFromProc,
+    runningProcesses: runningFromProc, hashing,
   });
   responder.attach(agent);
   await agent.start();

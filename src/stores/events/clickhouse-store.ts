@@ -7,7 +7,7 @@
 
 import type { VigilEvent } from '../../schema/event.ts';
 import { processNodeFromEvent, type ProcessNode } from '../../tree/process-tree.ts';
-import { EXTRACTED_COLUMNS, PROCESS_LIFECYCLE_SELECT, eventStoreDdl, type ExtractedColumn } from './ddl.ts';
+import { EXTRACTED_COLUMNS, PROCESS_LIFECYCLE_SELECT, eventStoreDdl, eventStoreMigrations, type ExtractedColumn } from './ddl.ts';
 import { inSlices } from '../../util/event-loop.ts';
 
 /** Events serialised between two yields to the event loop (a few milliseconds of work). */
@@ -99,7 +99,10 @@ export class ClickHouseEventStore implements EventStore {
 
   async init(): Promise<void> {
     const existed = await this.tableExists('process_lifecycle');
+    const [view] = await this.engine.query<{ q: string }>(
+      "SELECT create_table_query AS q FROM system.tables WHERE database = currentDatabase() AND name = 'process_lifecycle_mv'");
     for (const sql of eventStoreDdl({ retentionDays: this.retentionDays })) await this.engine.query(sql);
+    for (const sql of eventStoreMigrations(view?.q)) await this.engine.query(sql);
     // A store made before process_lifecycle existed: its view fills it from now on, this copies what came before
     // (rows inserted meanwhile are copied twice: the same key, merged, and collapsed at read time like any re-delivery).
     if (!existed && await this.tableExists('telemetry_events')) {
@@ -140,14 +143,14 @@ export class ClickHouseEventStore implements EventStore {
       params.q = q.q;
     }
     // Each on an extracted column: the entity id and the file path have skip indexes (bloom filter, n-grams),
-    // the user and the addresses are small columns; the hash goes through the (much smaller) process nodes.
+    // the user and the addresses are small columns; the hash names the processes whose events carry it.
     if (q.processEntityId) { where.push('process_entity_id = {entity:String}'); params.entity = q.processEntityId; }
     if (q.userName) { where.push('user_name = {user:String}'); params.user = q.userName; }
     if (q.filePath) { where.push('file_path LIKE {file:String}'); params.file = `%${q.filePath.replace(/[\\%_]/g, '\\$&')}%`; }
     if (q.ip) { where.push('(source_ip = {ip:String} OR destination_ip = {ip:String})'); params.ip = q.ip; }
-    if (q.sha256) {
-      where.push(`process_entity_id IN (SELECT entity_id FROM process_nodes WHERE tenant_id = {tenant:String}${q.hostId ? ' AND host_id = {host:String}' : ''}
-        ${q.to ? 'AND start_ts < {to:DateTime64(3)}' : ''} AND sha256 = {sha256:String} AND entity_id != '')`);
+    if (q.sha256) { // the processes whose start or process_hash event named the digest (skip index idx_sha256)
+      where.push(`process_entity_id IN (SELECT process_entity_id FROM telemetry_events WHERE tenant_id = {tenant:String}${q.hostId ? ' AND host_id = {host:String}' : ''}
+        ${q.to ? 'AND timestamp < {to:DateTime64(3)}' : ''} AND process_hash_sha256 = {sha256:String} AND process_entity_id != '')`);
       params.sha256 = q.sha256;
     }
     if (q.cursor) {

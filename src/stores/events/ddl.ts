@@ -19,8 +19,8 @@ export interface DdlOptions {
 // An insert returns only when its part is on disk (fsynced): the agent's batch is acknowledged after that.
 const DURABLE_INSERTS = 'fsync_after_insert = 1, fsync_part_directory = 1';
 
-/** The events that start, re-image and end a process (the rows of process_lifecycle). */
-export const LIFECYCLE_TYPES = ['process_fork', 'process_start', 'process_end'];
+/** The events that start, re-image and end a process, and its executable's digests (the rows of process_lifecycle). */
+export const LIFECYCLE_TYPES = ['process_fork', 'process_start', 'process_end', 'process_hash'];
 
 /** The lifecycle rows of the events already in telemetry_events (a store created before the table had none). */
 export const PROCESS_LIFECYCLE_SELECT = `SELECT tenant_id, host_id, process_entity_id AS entity_id, process_parent_entity_id AS parent_entity_id,
@@ -32,6 +32,44 @@ function extractExpression(c: ExtractedColumn): string {
   if (c.type === 'UInt32' || c.type === 'UInt16') return `JSONExtractUInt(raw, ${path})`;
   if (c.type === 'Array(String)') return `JSONExtract(raw, ${path}, 'Array(String)')`;
   return `JSONExtractString(raw, ${path})`;
+}
+
+/** Skip indexes added after the first release (also added to existing tables by eventStoreMigrations). */
+const SKIP_INDEXES_ADDED = [
+  'idx_sha256 process_hash_sha256 TYPE bloom_filter(0.01) GRANULARITY 4',
+  'idx_dns_name dns_question_name TYPE bloom_filter(0.01) GRANULARITY 4',
+];
+
+/**
+ * What brings a store made by an earlier version up to this DDL (idempotent; run after eventStoreDdl): the
+ * extracted columns it lacks (filled from `raw` by their DEFAULT when old parts are read) and the skip indexes
+ * added since (on new parts). `lifecycleView`: the current CREATE text of process_lifecycle_mv, if any; a view
+ * that does not select every lifecycle type is replaced (see lifecycleViewMigration).
+ */
+export function eventStoreMigrations(lifecycleView: string | undefined): string[] {
+  return [
+    ...EXTRACTED_COLUMNS.map((c) => `ALTER TABLE telemetry_events ADD COLUMN IF NOT EXISTS ${c.name} ${c.type} DEFAULT ${extractExpression(c)}`),
+    ...SKIP_INDEXES_ADDED.map((i) => `ALTER TABLE telemetry_events ADD INDEX IF NOT EXISTS ${i}`),
+    ...lifecycleViewMigration(lifecycleView),
+  ];
+}
+
+/** How far back lifecycle rows are copied again when the view is replaced (inserts while it did not exist). */
+const LIFECYCLE_RECOPY_MINUTES = 10;
+
+/**
+ * process_lifecycle_mv made before a lifecycle type existed (process_hash, 2026-12-08) is dropped and made
+ * again; the lifecycle rows of the last minutes are copied again, so that a batch stored in between is not
+ * missing (a row copied twice has the same key: collapsed at read like any re-delivery).
+ */
+export function lifecycleViewMigration(lifecycleView: string | undefined): string[] {
+  if (lifecycleView === undefined || LIFECYCLE_TYPES.every((t) => lifecycleView.includes(`'${t}'`))) return [];
+  return [
+    'DROP VIEW IF EXISTS process_lifecycle_mv',
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS process_lifecycle_mv TO process_lifecycle AS
+    ${PROCESS_LIFECYCLE_SELECT}`,
+    `INSERT INTO process_lifecycle ${PROCESS_LIFECYCLE_SELECT} AND ingested >= now() - INTERVAL ${LIFECYCLE_RECOPY_MINUTES} MINUTE`,
+  ];
 }
 
 export function eventStoreDdl(o: DdlOptions): string[] {
@@ -51,7 +89,8 @@ export function eventStoreDdl(o: DdlOptions): string[] {
       INDEX idx_executable process_executable TYPE bloom_filter(0.01) GRANULARITY 4,
       INDEX idx_hostname hostname TYPE bloom_filter(0.01) GRANULARITY 4,
       INDEX idx_entity process_entity_id TYPE bloom_filter(0.01) GRANULARITY 4,
-      INDEX idx_parent_entity process_parent_entity_id TYPE bloom_filter(0.01) GRANULARITY 4
+      INDEX idx_parent_entity process_parent_entity_id TYPE bloom_filter(0.01) GRANULARITY 4,
+      ${SKIP_INDEXES_ADDED.map((i) => `INDEX ${i}`).join(',\n      ')}
     ) ENGINE = ${mt('ReplacingMergeTree')}(ingested)
     PARTITION BY toYYYYMM(timestamp)
     ORDER BY (tenant_id, host_id, timestamp, event_id)

@@ -26,14 +26,26 @@ export interface VigilEvent {
   '@timestamp': string;
   event: { id: string; type: string; category?: string; action?: string; outcome?: string };
   agent?: { id?: string; hostname?: string };
-  process?: EventParent & { ppid?: number; args?: string[]; working_directory?: string; exit_code?: number; hash?: { sha256?: string }; parent?: EventParent };
+  process?: EventParent & { ppid?: number; args?: string[]; working_directory?: string; exit_code?: number; hash?: ExecutableHash; file?: ExecutableFile; parent?: EventParent };
   user?: { name?: string; id?: string | number };
   host?: { id?: string; hostname?: string };
   source?: { ip?: string; port?: number };
   destination?: { ip?: string; port?: number };
   network?: { transport?: string; direction?: string };
   file?: { path?: string; target_path?: string; mode?: string; owner?: string };
+  dns?: DnsFields;
+  container?: ContainerFields;
+  orchestrator?: OrchestratorFields;
   [field: string]: unknown;
+}
+
+export interface ExecutableHash { sha256?: string; sha1?: string; md5?: string }
+export interface ExecutableFile { size?: number; inode?: string; device?: string; mtime?: string }
+export interface ContainerFields { cgroup_id?: string; id?: string; runtime?: string }
+export interface OrchestratorFields { type?: string; namespace?: string; resource?: { type?: string; name?: string; id?: string } }
+export interface DnsFields {
+  type?: 'query' | 'answer'; id?: string; response_code?: string; header_flags?: string[];
+  question?: { name?: string; type?: string }; answers?: { name?: string; type?: string; ttl?: number; data?: string }[]; resolved_ip?: string[];
 }
 
 /** A process as alerts and the process endpoint describe it (src/tree/live-index.ts ProcessSummary). */
@@ -42,11 +54,16 @@ export interface ProcessSummary {
   start: string; exit: string | null; user_name: string; user_id: string;
 }
 
-export interface ExecStep { executable: string; command_line: string; at: string; event_id: string; snapshot: boolean }
+export interface ExecStep { executable: string; command_line: string; at: string; event_id: string; snapshot: boolean; hash?: ExecutableHash; file?: ExecutableFile }
+
+/** The process of GET /hosts/{id}/processes/{entity_id}: its current image's digests and file, its container. */
+export interface StoredProcess extends ProcessSummary {
+  hash?: ExecutableHash; file?: ExecutableFile; container?: ContainerFields; orchestrator?: OrchestratorFields;
+}
 
 /** GET /hosts/{id}/processes/{entity_id} */
 export interface ProcessInfo {
-  host_id: string; hostname: string; process: ProcessSummary; ancestors: ProcessSummary[]; children: ProcessSummary[];
+  host_id: string; hostname: string; process: StoredProcess; ancestors: ProcessSummary[]; children: ProcessSummary[];
   exec_chain: ExecStep[]; events: Record<string, number>; alerts: string[];
 }
 

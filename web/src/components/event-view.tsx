@@ -9,9 +9,18 @@ import { Pivot } from './pivots.tsx';
 
 /** The one-line gist of an event: its file, its connection, or its command line. */
 export function gistOf(e: VigilEvent): string {
+  if (e.dns?.question?.name) return dnsGist(e.dns);
   if (e.file?.path) return e.file.target_path ? `${e.file.path} → ${e.file.target_path}` : e.file.path;
   if (e.destination?.ip || e.source?.ip) return `${e.source?.ip ?? '?'}:${e.source?.port ?? ''} → ${e.destination?.ip ?? '?'}:${e.destination?.port ?? ''}`;
   return e.process?.command_line ?? e.process?.executable ?? '';
+}
+
+/** "example.com A → 192.0.2.1, 192.0.2.2" (an answer), "example.com AAAA ?" (a query), "… NXDOMAIN". */
+function dnsGist(d: NonNullable<VigilEvent['dns']>): string {
+  const q = `${d.question?.name ?? ''} ${d.question?.type ?? ''}`;
+  if (d.type === 'query') return `${q} ?`;
+  const answers = d.resolved_ip?.length ? d.resolved_ip.join(', ') : (d.answers ?? []).map((a) => a.data).filter(Boolean).join(', ');
+  return `${q} → ${answers || d.response_code || 'no answer'}`;
 }
 
 function Row({ label, children }: { label: string; children: ReactNode }) {
@@ -62,6 +71,14 @@ export function EventView({ e, hostId }: { e: VigilEvent; hostId?: string }) {
             <Pivot kind="process" value={p.parent.executable ?? String(p.parent.pid)} hostId={host} entityId={p.parent.entity_id} mono />
             {p.parent.pid !== undefined && <Text span size="xs" c="dimmed"> pid {p.parent.pid}</Text>}
             {p.parent.command_line && p.parent.command_line !== p.parent.executable && <Code ml="xs" style={{ wordBreak: 'break-all' }}>{p.parent.command_line}</Code>}
+          </Row>}
+          {e.dns && <Row label="DNS">
+            <Text span ff="monospace" inherit>{dnsGist(e.dns)}</Text>
+            <Text span size="xs" c="dimmed"> {e.dns.type}{e.dns.response_code ? ` ${e.dns.response_code}` : ''}{e.dns.id ? ` id ${e.dns.id}` : ''}</Text>
+          </Row>}
+          {e.container?.id && <Row label="Container">
+            <Code title={e.container.id}>{e.container.id.slice(0, 12)}</Code>{e.container.runtime && <Text span size="xs" c="dimmed"> {e.container.runtime}</Text>}
+            {e.orchestrator?.resource?.id && <Text span size="xs" c="dimmed"> pod {e.orchestrator.namespace ? `${e.orchestrator.namespace}/` : ''}{e.orchestrator.resource.name ?? e.orchestrator.resource.id}</Text>}
           </Row>}
           <Row label="SHA-256">{hash ? <Pivot kind="hash" value={hash} hostId={host} mono /> : <Text span c="dimmed" inherit>not known</Text>}</Row>
         </Table.Tbody>

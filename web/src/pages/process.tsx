@@ -9,7 +9,7 @@ import { useQueries } from '@tanstack/react-query';
 import { Link, useParams } from 'react-router';
 import { api } from '../api/client.ts';
 import { useEvents, useProcess } from '../api/queries.ts';
-import type { Alert, ProcessInfo } from '../api/types.ts';
+import type { Alert, ContainerFields, ExecutableFile, OrchestratorFields, ProcessInfo } from '../api/types.ts';
 import { AlertStatusBadge, SeverityBadge } from '../components/badges.tsx';
 import { formatTime } from '../components/format.ts';
 import { basename, LineageChain } from '../components/lineage.tsx';
@@ -35,9 +35,27 @@ function Summary({ d }: { d: ProcessInfo }) {
         <Field label="User">{p.user_name ? <Pivot kind="user" value={p.user_name} hostId={d.host_id} /> : '—'}{p.user_id && <Text span size="xs" c="dimmed"> uid {p.user_id}</Text>}</Field>
         <Field label="Started">{formatTime(p.start)}</Field>
         <Field label="Exited">{p.exit ? formatTime(p.exit) : 'still running (or its exit was not reported)'}</Field>
+        <Field label="SHA-256">{p.hash?.sha256 ? <Pivot kind="hash" value={p.hash.sha256} hostId={d.host_id} mono /> : <Text span c="dimmed" inherit>{p.file ? 'not hashed (yet, or too large or unreadable)' : 'not known'}</Text>}</Field>
+        {(p.hash?.sha1 || p.hash?.md5) && <Field label="SHA-1 / MD5"><Text span ff="monospace" inherit>{p.hash.sha1 ?? '—'} / {p.hash.md5 ?? '—'}</Text></Field>}
+        {p.file && <Field label="Executable file"><ExecutableFileFacts f={p.file} /></Field>}
+        {p.container?.id && <Field label="Container"><ContainerFacts c={p.container} o={p.orchestrator} /></Field>}
         <Field label="Entity id"><Code>{p.entity_id}</Code></Field>
       </Table.Tbody></Table>
     </Card>
+  );
+}
+
+function ExecutableFileFacts({ f }: { f: ExecutableFile }) {
+  return <Text span size="sm" inherit>{f.size !== undefined ? `${f.size.toLocaleString()} bytes` : ''}{f.inode ? `, inode ${f.inode}` : ''}{f.device ? ` on device ${f.device}` : ''}{f.mtime ? `, modified ${formatTime(f.mtime)}` : ''}</Text>;
+}
+
+function ContainerFacts({ c, o }: { c: ContainerFields; o?: OrchestratorFields }) {
+  const pod = o?.resource?.type === 'pod' ? o.resource : undefined;
+  return (
+    <Group gap={6}>
+      <Code title={c.id}>{c.id!.slice(0, 12)}</Code>{c.runtime && <Badge size="sm" variant="light">{c.runtime}</Badge>}
+      {pod && <Text span size="sm" inherit>pod {o?.namespace ? `${o.namespace}/` : ''}{pod.name ?? pod.id}</Text>}
+    </Group>
   );
 }
 
@@ -45,12 +63,13 @@ function ExecChain({ d }: { d: ProcessInfo }) {
   if (d.exec_chain.length === 0) return <Text size="sm" c="dimmed">No exec recorded for this process (it was forked and never ran another image).</Text>;
   return (
     <Table fz="sm" aria-label="Exec chain">
-      <Table.Thead><Table.Tr><Table.Th>At</Table.Th><Table.Th>Executable</Table.Th><Table.Th>Command line</Table.Th></Table.Tr></Table.Thead>
+      <Table.Thead><Table.Tr><Table.Th>At</Table.Th><Table.Th>Executable</Table.Th><Table.Th>Command line</Table.Th><Table.Th>SHA-256</Table.Th></Table.Tr></Table.Thead>
       <Table.Tbody>{d.exec_chain.map((x, i) => (
         <Table.Tr key={x.event_id || i}>
           <Table.Td style={{ whiteSpace: 'nowrap' }}>{formatTime(x.at)}{x.snapshot && <Badge ml={4} size="xs" variant="outline" color="gray">running at agent start</Badge>}</Table.Td>
           <Table.Td ff="monospace" style={{ wordBreak: 'break-all' }}>{x.executable}</Table.Td>
           <Table.Td ff="monospace" style={{ wordBreak: 'break-all' }}>{x.command_line}</Table.Td>
+          <Table.Td>{x.hash?.sha256 ? <Pivot kind="hash" value={x.hash.sha256} hostId={d.host_id} mono /> : <Text span size="xs" c="dimmed">—</Text>}</Table.Td>
         </Table.Tr>
       ))}</Table.Tbody>
     </Table>

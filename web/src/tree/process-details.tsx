@@ -15,6 +15,7 @@ function Field({ label, children }: { label: string; children: ReactNode }) {
 }
 
 function activityOf(e: VigilEvent): string {
+  if (e.dns?.question?.name) return `DNS ${e.dns.type ?? ''} ${e.dns.question.name} ${e.dns.question.type ?? ''}${e.dns.resolved_ip?.length ? ` → ${e.dns.resolved_ip.join(', ')}` : ''}`;
   if (e.destination?.ip) return `${e.destination.ip}:${e.destination.port ?? ''}`;
   if (e.file?.path) return e.file.path;
   return e.process?.command_line ?? '';

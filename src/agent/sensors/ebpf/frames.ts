@@ -4,7 +4,7 @@
 // reader resynchronises on the next magic. Pure: bytes in, values out.
 
 import type { EventType } from '../../../schema/event.ts';
-import type { Observation } from '../../sensor.ts';
+import type { ExecutableFile, Observation } from '../../sensor.ts';
 
 export const WIRE_MAGIC = 0x4c474956; // "VIGL" little-endian
 export const WIRE_VERSION = 1;
@@ -314,6 +314,18 @@ function decodeExec(c: Cursor, o: Observation, flags: number): void {
   o.args = splitArgs(c.buf, s, e);
   if (flags & FLAG.argsTruncated) o.argsTruncated = true;
   o.cwd = c.str();
+  if (c.end - c.pos >= EXEC_IDENTITY_SIZE) o.executableFile = decodeExecIdentity(c); // absent before 2026-12-08
+}
+
+/** The executed file's identity after an exec's strings: inode, device (stat(2)'s), size, mtime in ns. */
+const EXEC_IDENTITY_SIZE = 32;
+
+function decodeExecIdentity(c: Cursor): ExecutableFile {
+  const inode = c.u64n();
+  const device = c.u64n();
+  const size = c.u64n();
+  const mtimeNs = c.u64();
+  return { inode, device, size, mtimeNs: BigInt.asIntN(64, mtimeNs) };
 }
 
 /**
