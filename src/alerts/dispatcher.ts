@@ -40,6 +40,8 @@ export interface DeliveryOptions extends Partial<DeliveryPolicy> {
   pollMs?: number;
   /** Deliveries of one sink leased and sent at once by a process (default 16). */
   perSink?: number;
+  /** How long a process holds what it leased: a process that dies leaves it this long (default 2 × timeout + 10 s). */
+  leaseMs?: number;
   /** Deliver to loopback, private, link-local and metadata addresses too (default false). */
   allowPrivateTargets?: boolean;
   /** The default rate limit of a sink without one (deliveries per minute, per process; default 600). */
@@ -75,13 +77,9 @@ export class AlertDispatcher {
   constructor(deps: DispatcherDeps, o: DeliveryOptions = {}) {
     this.deps = deps;
     this.policy = { ...DEFAULT_POLICY, ...Object.fromEntries(Object.entries(o).filter(([k, v]) => k in DEFAULT_POLICY && v !== undefined)) };
-    this.o = { timeoutMs: 5000, pollMs: 250, perSink: 16, allowPrivateTargets: false, ratePerMinute: 600, ...stripUndefined(o) };
+    const timeoutMs = o.timeoutMs ?? 5000;
+    this.o = { timeoutMs, pollMs: 250, perSink: 16, leaseMs: timeoutMs * 2 + 10_000, allowPrivateTargets: false, ratePerMinute: 600, ...stripUndefined(o) };
     this.transports = createTransports({ allowPrivateTargets: this.o.allowPrivateTargets, timeoutMs: this.o.timeoutMs, hostname: o.hostname, stdout: o.stdout });
-  }
-
-  /** The lease of a claimed batch: longer than its slowest attempt. */
-  private get leaseMs(): number {
-    return this.o.timeoutMs * 2 + 10_000;
   }
 
   /** Queues the alert (as the API shows it) for each enabled sink of its tenant whose filters it passes. */
@@ -141,14 +139,14 @@ export class AlertDispatcher {
     if (allowed === 'none') return false;
     let want = this.o.perSink;
     if (allowed !== 'all') {
-      if (!(await this.deps.outbox.takeProbe(sinkId, allowed.probeFrom, now, now + this.leaseMs))) return false;
+      if (!(await this.deps.outbox.takeProbe(sinkId, allowed.probeFrom, now, now + this.o.leaseMs))) return false;
       breakerGauge.set({ sink: sinkId }, BREAKER_VALUE.half_open);
       want = 1;
     }
     const bucket = this.bucketOf(sink, now);
     const tokens = bucket.take(want, now);
     if (!tokens) return false;
-    const claimed = await this.deps.outbox.claim(sinkId, this.owner, now, now + this.leaseMs, tokens);
+    const claimed = await this.deps.outbox.claim(sinkId, this.owner, now, now + this.o.leaseMs, tokens);
     bucket.giveBack(tokens - claimed.length);
     await Promise.all(claimed.map((d) => this.track(this.attempt(sink, d))));
     return claimed.length > 0;
@@ -183,7 +181,13 @@ export class AlertDispatcher {
     try {
       // A refusal that another attempt cannot change (a 4xx, a refused target) still shows the sink answering: it does not open the breaker.
       const reachable = !error || !error.retryable;
-      const settled = await this.deps.outbox.settle(d, this.owner, outcome, (h) => breakerAfter(this.policy, h, reachable, at));
+      let breaker: BreakerState | undefined;
+      const settled = await this.deps.outbox.settle(d, this.owner, outcome, (h) => {
+        const next = breakerAfter(this.policy, h, reachable, at);
+        breaker = next.breaker;
+        return next;
+      });
+      if (breaker) breakerGauge.set({ sink: sink.id }, BREAKER_VALUE[breaker]);
       if (!settled) return void this.deps.log.warn({ sink: sink.id, delivery: d.id }, 'alert delivery lease lost before it was settled; another process may deliver it again');
     } catch (err) {
       return void this.deps.log.error({ err, sink: sink.id, delivery: d.id }, 'alert delivery outcome not recorded; it is tried again when its lease ends');
