@@ -55,6 +55,10 @@ import { streamRoutes } from './routes/stream.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { userRoutes } from './routes/users.ts';
 import type { ApiSecurity } from './security.ts';
+import { addApiSchemas, componentName } from './schemas/index.ts';
+
+/** A JSON answer as its handler gave it, before the route's response schema serialises it (ApiOptions.onAnswer). */
+export interface AnswerSeen { method: string; route: string; status: number; contentType: string | undefined; payload: unknown; schema: unknown }
 
 export interface ApiOptions {
   metadata: MetadataStore;
@@ -90,6 +94,11 @@ export interface ApiOptions {
   allowPrivateAlertSinks?: boolean;
   /** The Bearer token GET /metrics requires (data/metrics-token); without one /metrics refuses every scrape. */
   metricsToken?: string;
+  /**
+   * Told of every JSON answer before it is serialised, with the route's response schemas: serialisation drops what a
+   * schema does not name, so tests (test/api/contract.test.ts) check the handlers' answers against them here.
+   */
+  onAnswer?: (answer: AnswerSeen) => void;
   /** The agents' gRPC endpoint as agents should dial it (HOST:PORT) and the CA certificate they trust (enrolment answers). */
   agentEndpoint?: string;
   agentCaPem?: string;
@@ -279,8 +288,19 @@ function installEtags(api: FastifyInstance): void {
   });
 }
 
+function installAnswerWatch(app: FastifyInstance, onAnswer: (answer: AnswerSeen) => void): void {
+  app.addHook('preSerialization', async (req, reply, payload) => {
+    onAnswer({
+      method: req.method, route: req.routeOptions.url ?? req.url, status: reply.statusCode, contentType: reply.getHeader('content-type') as string | undefined,
+      payload, schema: req.routeOptions.schema?.response,
+    });
+    return payload;
+  });
+}
+
 function installOpenApi(app: FastifyInstance): void {
   app.register(swagger, {
+    refResolver: { buildLocalReference: componentName },
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Vigil management API', version: '1' },
@@ -303,6 +323,8 @@ export function buildApi(o: ApiOptions): FastifyInstance {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
   const feed = o.liveFeed ?? new LiveFeed();
+  addApiSchemas(app);
+  if (o.onAnswer) installAnswerWatch(app, o.onAnswer);
   installErrorHandling(app);
   installInputGuard(app);
   installOpenApi(app);

@@ -29,7 +29,7 @@ import { IntelStage } from '../intel/stage.ts';
 import type { SqlIntelStore } from '../stores/intel/sql-intel-store.ts';
 import { startIntelLoader, startIntelPoller } from './intel.ts';
 import type { ApiSecurity } from '../api/security.ts';
-import { buildApi } from '../api/server.ts';
+import { buildApi, type ApiOptions } from '../api/server.ts';
 import type { Bus, BusMessage } from '../bus/types.ts';
 import type { Alert, AlertSink } from '../detect/alerts.ts';
 import { DetectionStage } from '../detect/stage.ts';
@@ -251,6 +251,8 @@ export interface ApiAssembly extends Omit<SharedSettings, 'response'> {
   intel?: SqlIntelStore;
   /** HOST:PORT the REST API listens on. */
   http: string;
+  /** Told of every JSON answer before it is serialised (tests: ApiOptions.onAnswer). */
+  onAnswer?: ApiOptions['onAnswer'];
 }
 
 export interface AssembledApi {
@@ -301,6 +303,7 @@ export async function assembleApi(o: ApiAssembly, splitHostPort: (s: string) => 
     alertSinks: { store: o.alertSinks, outbox: o.alertSinks, dispatcher: delivery }, allowPrivateAlertSinks: o.allowPrivateAlertSinks ?? false,
     alerts: o.alerts, incidents: o.incidents, rules: o.rules, liveProcesses: o.liveProcesses, metricsToken: o.metricsToken, risk,
     intel: o.intel && poller && { store: o.intel, pollNow: () => void poller.pollNow(), allowPrivateUrls: o.allowPrivateAlertSinks ?? false },
+    onAnswer: o.onAnswer,
   });
   const http = splitHostPort(o.http);
   try {

@@ -12,6 +12,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { LiveFeed } from '../api/live-feed.ts';
+import type { AnswerSeen } from '../api/server.ts';
 import { openApiSecurity, type ApiSecurity, type ApiSecurityOptions } from '../api/security.ts';
 import { AuthError } from '../identity/errors.ts';
 import { permissionsOf, PLATFORM_TENANT } from '../identity/permissions.ts';
@@ -74,6 +75,8 @@ export interface ServerOptions {
   alertDelivery?: Omit<DeliveryOptions, 'allowPrivateTargets'>;
   /** Alert webhooks may target loopback, private, link-local and metadata addresses (default false: SSRF guard). */
   allowPrivateAlertSinks?: boolean;
+  /** Told of every JSON answer of the API before it is serialised (tests: ApiOptions.onAnswer). */
+  onAnswer?: (answer: AnswerSeen) => void;
 }
 
 export interface RunningServer {
@@ -191,6 +194,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
     } },
     alertSinks, liveProcesses, defaultTenant: DEFAULT_TENANT, metricsToken, agentEndpoint: dialAddress(grpcAddr.host, grpcPort), agentCaPem: ca.certPem,
     autoResponse: o.autoResponse, allowPrivateAlertSinks: o.allowPrivateAlertSinks, alertDelivery: o.alertDelivery, hunt: o.hunt, http: o.http, intel: intelStore,
+    onAnswer: o.onAnswer,
   }, splitHostPort);
   const liveFeed = api.liveFeed;
   return {

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { HostRecord, MetadataStore } from '../../stores/metadata/types.ts';
 import { notFound } from '../http.ts';
 import type { ApiOptions } from '../server.ts';
+import { answers, ref } from '../schemas/index.ts';
 import { hostView, isOnline } from './hosts.ts';
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
@@ -23,20 +24,20 @@ const agentView = (o: ApiOptions, h: HostRecord, acks: Map<string, Record<string
   ({ ...hostView(h, isOnline(o, h)), policy_versions: acks.get(h.id) ?? {} });
 
 export function agentRoutes(api: FastifyInstance, o: ApiOptions): void {
-  api.get('/agents', { config: { access: 'agents:read', etag: true } }, async (req) => {
+  api.get('/agents', { config: { access: 'agents:read', etag: true }, schema: { response: answers({ 200: ref('AgentList') }) } }, async (req) => {
     const tenant = req.principal!.tenantId;
     const [hosts, acks] = await Promise.all([o.metadata.listHosts(tenant), acknowledgedPolicies(o.metadata, tenant)]);
     return { agents: hosts.map((h) => agentView(o, h, acks)) };
   });
 
-  api.get<{ Params: { id: string } }>('/agents/:id', { config: { access: 'agents:read' }, schema: { params: idParams } }, async (req) => {
+  api.get<{ Params: { id: string } }>('/agents/:id', { config: { access: 'agents:read' }, schema: { params: idParams, response: answers({ 200: ref('Agent') }) } }, async (req) => {
     const tenant = req.principal!.tenantId;
     const h = await o.metadata.getHost(tenant, req.params.id);
     if (!h) throw notFound('agent');
     return agentView(o, h, await acknowledgedPolicies(o.metadata, tenant));
   });
 
-  api.post<{ Params: { id: string } }>('/agents/:id/revoke', { config: { access: 'agents:manage' }, schema: { params: idParams } }, async (req) => {
+  api.post<{ Params: { id: string } }>('/agents/:id/revoke', { config: { access: 'agents:manage' }, schema: { params: idParams, response: answers({ 200: ref('Host') }) } }, async (req) => {
     const tenant = req.principal!.tenantId;
     if (!(await o.metadata.revokeAgent(tenant, req.params.id))) throw notFound('agent');
     o.onAgentRevoked?.(req.params.id);

@@ -14,8 +14,10 @@ import {
 import { HttpError, intSchema, isApiTime, isoTimeSchema, parseTime, problem } from '../http.ts';
 import { checkTimeCursor } from '../pagination.ts';
 import type { ApiOptions } from '../server.ts';
+import { answers, ref } from '../schemas/index.ts';
 
 const MAX_ALERTS = 1000;
+const ALERT = answers({ 200: ref('Alert') });
 
 export function alertView(a: StoredAlert) {
   const { mitre, ...rest } = a;
@@ -129,7 +131,7 @@ export function alertRoutes(api: FastifyInstance, o: ApiOptions): void {
     schema: { querystring: { type: 'object', additionalProperties: false, properties: {
       severity: { type: 'string', maxLength: 200 }, status: { type: 'string', maxLength: 200 }, disposition: { type: 'string', maxLength: 200 },
       ...filterProperties, group_by: { type: 'string', enum: [...GROUP_BY] },
-      limit: intSchema(1, MAX_ALERTS), cursor: { type: 'string', minLength: 1, maxLength: 1024 } } } },
+      limit: intSchema(1, MAX_ALERTS), cursor: { type: 'string', minLength: 1, maxLength: 1024 } } }, response: answers({ 200: ref('AlertListing') }) },
   }, async (req, reply) => {
     const q = req.query;
     const tenantId = req.principal!.tenantId;
@@ -154,7 +156,7 @@ export function alertRoutes(api: FastifyInstance, o: ApiOptions): void {
     }
   });
 
-  api.get<{ Params: { id: string } }>('/alerts/:id', { config: { access: 'alerts:read' } }, async (req, reply) => {
+  api.get<{ Params: { id: string } }>('/alerts/:id', { config: { access: 'alerts:read' }, schema: { response: ALERT } }, async (req, reply) => {
     const a = await store.get(req.principal!.tenantId, req.params.id);
     return a ? alertView(a) : problem(reply, 404, 'Not Found', 'no such alert');
   });
@@ -166,7 +168,7 @@ export function alertRoutes(api: FastifyInstance, o: ApiOptions): void {
         severity: listSchema, status: listSchema, disposition: listSchema, ...filterProperties } },
       ids: { type: 'array', minItems: 1, maxItems: MAX_BULK, items: { type: 'string', minLength: 1, maxLength: 128 } },
       action: { type: 'string', enum: ['acknowledge', 'assign', 'close'] },
-      assignee: assigneeSchema, disposition: dispositionSchema, reason: reasonSchema } } },
+      assignee: assigneeSchema, disposition: dispositionSchema, reason: reasonSchema } }, response: answers({ 200: ref('BulkTriageResult') }) },
   }, async (req) => {
     const b = req.body;
     if (b.filter === undefined && b.ids === undefined) throw new HttpError(400, 'give a filter (an empty one selects every alert) or ids', 'invalid_request');
@@ -181,7 +183,7 @@ export function alertRoutes(api: FastifyInstance, o: ApiOptions): void {
   });
 
   for (const action of Object.keys(triageBodies)) {
-    api.post<{ Params: { id: string }; Body: Record<string, string> }>(`/alerts/:id/${action}`, { config: { access: 'alerts:triage' }, schema: { body: triageBodies[action] } },
+    api.post<{ Params: { id: string }; Body: Record<string, string> }>(`/alerts/:id/${action}`, { config: { access: 'alerts:triage' }, schema: { body: triageBodies[action], response: ALERT } },
       async (req: FastifyRequest<{ Params: { id: string }; Body: Record<string, string> }>, reply: FastifyReply) => {
         const p = req.principal!;
         const t = triageAction(action, req.body ?? {});
@@ -191,7 +193,7 @@ export function alertRoutes(api: FastifyInstance, o: ApiOptions): void {
       });
   }
 
-  api.post<{ Params: { id: string } }>('/alerts/:id/suppress', { config: { access: 'alerts:triage' } }, async (_req, reply) =>
+  api.post<{ Params: { id: string } }>('/alerts/:id/suppress', { config: { access: 'alerts:triage' }, schema: { response: answers({}) } }, async (_req, reply) =>
     problem(reply, 400, 'Bad Request', 'suppression was replaced by exceptions: POST /api/v1/alerts/{id}/exception makes one from this alert, '
       + 'POST /api/v1/exceptions makes one from conditions (docs/api.md, Exceptions)', { code: 'suppress_removed' }));
 }

@@ -7,6 +7,7 @@ import type { ApiKeyOrder, ApiKeyRecord } from '../../identity/store.ts';
 import { isoOrNull, parseTime, requestContext } from '../http.ts';
 import { keysetPage, pageQueryProperties, type PageQuery, type SortKey } from '../pagination.ts';
 import type { ApiOptions } from '../server.ts';
+import { answers, ref } from '../schemas/index.ts';
 
 const byCreation: SortKey<Omit<ApiKeyRecord, 'keyHash'>, ApiKeyOrder> = {
   of: (k) => [k.createdAt, k.id],
@@ -25,7 +26,7 @@ export function apiKeyRoutes(api: FastifyInstance, o: ApiOptions): void {
 
   api.get<{ Querystring: PageQuery }>('/api-keys', {
     config: { access: 'apikeys:manage' },
-    schema: { querystring: { type: 'object', additionalProperties: false, properties: pageQueryProperties } },
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: pageQueryProperties }, response: answers({ 200: ref('ApiKeyPage') }) },
   }, async (req) => {
     const page = await keysetPage(req.query, byCreation, (p) => auth.listApiKeys(req.principal!, p));
     return { api_keys: page.items.map(apiKeyJson), next: page.next };
@@ -35,7 +36,7 @@ export function apiKeyRoutes(api: FastifyInstance, o: ApiOptions): void {
     config: { access: 'apikeys:manage' }, bodyLimit: 16 * 1024,
     schema: { body: { type: 'object', additionalProperties: false, required: ['name', 'role'], properties: {
       name: { type: 'string', minLength: 1, maxLength: 200 }, role: { type: 'string', enum: [...TENANT_ROLES] },
-      expires_at: { type: 'string', maxLength: 40 } } } },
+      expires_at: { type: 'string', maxLength: 40 } } }, response: answers({ 201: ref('ApiKeyCreated') }) },
   }, async (req, reply) => {
     const expiresAt = parseTime(req.body.expires_at, 'expires_at')?.getTime() ?? null;
     const { key, record } = await auth.createApiKey(req.principal!, { name: req.body.name, role: req.body.role, expiresAt }, requestContext(req));
@@ -44,7 +45,7 @@ export function apiKeyRoutes(api: FastifyInstance, o: ApiOptions): void {
 
   api.post<{ Params: { id: string } }>('/api-keys/:id/revoke', {
     config: { access: 'apikeys:manage' },
-    schema: { params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } } },
+    schema: { params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } }, response: answers({ 204: null }) },
   }, async (req, reply) => {
     await auth.revokeApiKey(req.principal!, req.params.id, requestContext(req));
     return reply.code(204).send();

@@ -8,6 +8,7 @@ import { issueEnrollmentToken } from '../../stores/metadata/enrollment-tokens.ts
 import type { EnrollmentToken } from '../../stores/metadata/types.ts';
 import { notFound } from '../http.ts';
 import type { ApiOptions } from '../server.ts';
+import { answers, ref } from '../schemas/index.ts';
 
 export function enrollmentRoutes(api: FastifyInstance, o: ApiOptions): void {
   tokenAdminRoutes(api, o);
@@ -15,7 +16,7 @@ export function enrollmentRoutes(api: FastifyInstance, o: ApiOptions): void {
     config: { access: 'agents:manage' },
     schema: { body: { type: 'object', additionalProperties: false, properties: {
       ttl_seconds: { type: 'integer', minimum: 60, maximum: 30 * 86_400 },
-      max_uses: { type: ['integer', 'null'], minimum: 1, maximum: 1_000_000 } } } },
+      max_uses: { type: ['integer', 'null'], minimum: 1, maximum: 1_000_000 } } }, response: answers({ 201: ref('EnrollmentTokenCreated') }) },
   }, async (req, reply) => {
     const body = req.body ?? {};
     const t = await issueEnrollmentToken(o.metadata, req.principal!.tenantId, (body.ttl_seconds ?? 3600) * 1000, body.max_uses === undefined ? 1 : body.max_uses);
@@ -47,12 +48,12 @@ const tokenJson = (t: EnrollmentToken) => ({
 });
 
 function tokenAdminRoutes(api: FastifyInstance, o: ApiOptions): void {
-  api.get('/enrollment-tokens', { config: { access: 'agents:manage' } },
+  api.get('/enrollment-tokens', { config: { access: 'agents:manage' }, schema: { response: answers({ 200: ref('EnrollmentTokenList') }) } },
     async (req) => ({ enrollment_tokens: (await o.metadata.listEnrollmentTokens(req.principal!.tenantId)).map(tokenJson) }));
 
   api.post<{ Params: { id: string } }>('/enrollment-tokens/:id/revoke', {
     config: { access: 'agents:manage' },
-    schema: { params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } } },
+    schema: { params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } }, response: answers({ 204: null }) },
   }, async (req, reply) => {
     if (!(await o.metadata.revokeEnrollmentToken(req.principal!.tenantId, req.params.id))) throw notFound('enrolment token');
     return reply.code(204).send();

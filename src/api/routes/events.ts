@@ -8,6 +8,7 @@ import { EVENT_TYPES } from '../../schema/event.ts';
 import { intSchema, isoTimeSchema, parseTime, problem } from '../http.ts';
 import { checkTimeCursor } from '../pagination.ts';
 import type { ApiOptions } from '../server.ts';
+import { answers, ref } from '../schemas/index.ts';
 
 const MAX_EVENTS = 10_000;
 
@@ -25,7 +26,7 @@ export function eventRoutes(api: FastifyInstance, o: ApiOptions): void {
       process_entity_id: { type: 'string', minLength: 1, maxLength: 256 }, user: { type: 'string', minLength: 1, maxLength: 256 },
       file: { type: 'string', minLength: 1, maxLength: 1024 }, hash: { type: 'string', pattern: '^[0-9A-Fa-f]{64}$' },
       ip: { type: 'string', minLength: 2, maxLength: 64 },
-      limit: intSchema(1, MAX_EVENTS), cursor: { type: 'string', minLength: 1, maxLength: 512 } } } },
+      limit: intSchema(1, MAX_EVENTS), cursor: { type: 'string', minLength: 1, maxLength: 512 } } }, response: answers({ 200: ref('EventPage') }) },
   }, async (req, reply) => {
     const q = req.query;
     if (q.ip !== undefined && !isIP(q.ip)) return problem(reply, 400, 'Bad Request', 'ip must be an IPv4 or IPv6 address', { code: 'invalid_request' });

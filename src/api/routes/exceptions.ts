@@ -13,6 +13,7 @@ import { TooManyExceptionsError, type ExceptionInput, type ExceptionPatch } from
 import { HttpError, intSchema, isoTimeSchema, parseTime, problem } from '../http.ts';
 import { checkTimeCursor } from '../pagination.ts';
 import type { ApiOptions } from '../server.ts';
+import { answers, ref } from '../schemas/index.ts';
 
 export function exceptionView(e: AlertException, now = new Date()) {
   const { tenant_id: _tenant, ...rest } = e;
@@ -34,6 +35,7 @@ const scopeSchema = {
     host_ids: { type: 'array', maxItems: MAX_SCOPE_HOSTS, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: 128 } },
   },
 } as const;
+const CREATED = answers({ 201: ref('AlertException') });
 const reasonSchema = { type: 'string', minLength: 1, maxLength: 2000 } as const;
 const ruleIdSchema = { type: 'string', minLength: 1, maxLength: 256 } as const;
 
@@ -82,7 +84,8 @@ export function exceptionRoutes(api: FastifyInstance, o: ApiOptions): void {
   api.get<{ Querystring: { rule_id?: string; active?: boolean; limit?: number; cursor?: string } }>('/exceptions', {
     config: { access: 'alerts:read' },
     schema: { querystring: { type: 'object', additionalProperties: false, properties: {
-      rule_id: ruleIdSchema, active: { type: 'boolean' }, limit: intSchema(1, 1000), cursor: { type: 'string', minLength: 1, maxLength: 512 } } } },
+      rule_id: ruleIdSchema, active: { type: 'boolean' }, limit: intSchema(1, 1000), cursor: { type: 'string', minLength: 1, maxLength: 512 } } },
+      response: answers({ 200: ref('AlertExceptionPage') }) },
   }, async (req, reply) => {
     const q = req.query;
     checkTimeCursor(q.cursor);
@@ -96,7 +99,7 @@ export function exceptionRoutes(api: FastifyInstance, o: ApiOptions): void {
     }
   });
 
-  api.get<{ Params: { id: string } }>('/exceptions/:id', { config: { access: 'alerts:read' } }, async (req, reply) => {
+  api.get<{ Params: { id: string } }>('/exceptions/:id', { config: { access: 'alerts:read' }, schema: { response: answers({ 200: ref('AlertException') }) } }, async (req, reply) => {
     const e = await store.getException(req.principal!.tenantId, req.params.id);
     return e ? exceptionView(e) : problem(reply, 404, 'Not Found', 'no such exception');
   });
@@ -104,7 +107,7 @@ export function exceptionRoutes(api: FastifyInstance, o: ApiOptions): void {
   api.post<{ Body: { rule_id: string; conditions: ExceptionCondition[]; scope?: ExceptionScope; reason: string; expires_at?: string } }>('/exceptions', {
     config: { access: 'alerts:triage' },
     schema: { body: { type: 'object', additionalProperties: false, required: ['rule_id', 'conditions', 'reason'], properties: {
-      rule_id: ruleIdSchema, conditions: conditionsSchema, scope: scopeSchema, reason: reasonSchema, expires_at: isoTimeSchema } } },
+      rule_id: ruleIdSchema, conditions: conditionsSchema, scope: scopeSchema, reason: reasonSchema, expires_at: isoTimeSchema } }, response: CREATED },
   }, async (req, reply) => {
     const p = req.principal!;
     const b = req.body;
@@ -120,7 +123,8 @@ export function exceptionRoutes(api: FastifyInstance, o: ApiOptions): void {
   api.patch<{ Params: { id: string }; Body: { conditions?: ExceptionCondition[]; scope?: ExceptionScope; reason?: string; expires_at?: string | null } }>('/exceptions/:id', {
     config: { access: 'alerts:triage' },
     schema: { body: { type: 'object', additionalProperties: false, minProperties: 1, properties: {
-      conditions: conditionsSchema, scope: scopeSchema, reason: reasonSchema, expires_at: { ...isoTimeSchema, type: ['string', 'null'] } } } },
+      conditions: conditionsSchema, scope: scopeSchema, reason: reasonSchema, expires_at: { ...isoTimeSchema, type: ['string', 'null'] } } },
+      response: answers({ 200: ref('AlertException') }) },
   }, async (req, reply) => {
     const p = req.principal!;
     const b = req.body;
@@ -137,7 +141,7 @@ export function exceptionRoutes(api: FastifyInstance, o: ApiOptions): void {
     return exceptionView(after);
   });
 
-  api.delete<{ Params: { id: string } }>('/exceptions/:id', { config: { access: 'alerts:triage' } }, async (req, reply) => {
+  api.delete<{ Params: { id: string } }>('/exceptions/:id', { config: { access: 'alerts:triage' }, schema: { response: answers({ 204: null }) } }, async (req, reply) => {
     const e = await store.deleteException(req.principal!.tenantId, req.params.id);
     if (!e) return problem(reply, 404, 'Not Found', 'no such exception');
     req.auditDetail = { exception: json(e) };
@@ -149,7 +153,7 @@ export function exceptionRoutes(api: FastifyInstance, o: ApiOptions): void {
     schema: { body: { type: 'object', additionalProperties: false, required: ['fields', 'reason'], properties: {
       fields: { type: 'array', maxItems: MAX_CONDITIONS, uniqueItems: true, items: { type: 'string', minLength: 1, maxLength: MAX_FIELD_LENGTH, pattern: FIELD_PATTERN } },
       op: { type: 'string', enum: [...EXCEPTION_OPS] }, scope: { type: 'string', enum: ['host', 'tenant'] },
-      reason: reasonSchema, expires_at: isoTimeSchema } } },
+      reason: reasonSchema, expires_at: isoTimeSchema } }, response: CREATED },
   }, async (req, reply) => {
     const p = req.principal!;
     const b = req.body;

@@ -6,6 +6,7 @@ import type { HostRecord } from '../../stores/metadata/types.ts';
 import { buildTree } from '../../tree/process-tree.ts';
 import { intSchema, isoTimeSchema, parseTime, problem } from '../http.ts';
 import type { ApiOptions } from '../server.ts';
+import { answers, ref } from '../schemas/index.ts';
 
 const MAX_TREE_NODES = 50_000;
 
@@ -28,12 +29,12 @@ export function hostRoutes(api: FastifyInstance, o: ApiOptions): void {
 
   const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
 
-  api.get('/hosts', { config: { access: 'hosts:read', etag: true } }, async (req) => {
+  api.get('/hosts', { config: { access: 'hosts:read', etag: true }, schema: { response: answers({ 200: ref('HostList') }) } }, async (req) => {
     const hosts = await o.metadata.listHosts(req.principal!.tenantId);
     return { hosts: hosts.map((h) => hostView(h, online(h))) };
   });
 
-  api.get<{ Params: { id: string } }>('/hosts/:id', { config: { access: 'hosts:read' }, schema: { params: idParams } }, async (req, reply) => {
+  api.get<{ Params: { id: string } }>('/hosts/:id', { config: { access: 'hosts:read' }, schema: { params: idParams, response: answers({ 200: ref('HostDetail') }) } }, async (req, reply) => {
     const h = await o.metadata.getHost(req.principal!.tenantId, req.params.id);
     if (!h) return problem(reply, 404, 'Not Found', 'no such host');
     return { ...hostView(h, online(h)), risk: o.risk ? await o.risk.score(req.principal!.tenantId, 'host', h.id) : null };
@@ -42,7 +43,7 @@ export function hostRoutes(api: FastifyInstance, o: ApiOptions): void {
   api.get<{ Params: { id: string }; Querystring: { at?: string; limit?: number } }>('/hosts/:id/process-tree', {
     config: { access: 'hosts:read' },
     schema: { params: idParams, querystring: { type: 'object', additionalProperties: false, properties: {
-      at: isoTimeSchema, limit: intSchema(1, MAX_TREE_NODES) } } },
+      at: isoTimeSchema, limit: intSchema(1, MAX_TREE_NODES) } }, response: answers({ 200: ref('ProcessTree') }) },
   }, async (req, reply) => {
     const tenant = req.principal!.tenantId;
     const at = parseTime(req.query.at, 'at') ?? new Date();

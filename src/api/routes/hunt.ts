@@ -13,6 +13,7 @@ import type { JsonValue } from '../../ledger/canonical.ts';
 import { DEFAULT_HUNT_LIMITS, HuntRefusal, type HuntRefusalCode } from '../../stores/events/hunt.ts';
 import { HttpError, problem } from '../http.ts';
 import type { ApiOptions } from '../server.ts';
+import { answers, ref } from '../schemas/index.ts';
 
 const RUNTIME: ReadonlySet<HuntRefusalCode> = new Set(['timeout', 'memory_limit', 'size_limit', 'query_failed']);
 /** SQL text kept in a ledger entry; longer texts are cut (the digest covers all of it). */
@@ -38,7 +39,8 @@ export function huntRoutes(api: FastifyInstance, o: ApiOptions): void {
   api.post<{ Body: { sql: string; limit?: number } }>('/hunt', {
     config: { access: 'hunt:query' }, bodyLimit: 64 * 1024,
     schema: { body: { type: 'object', additionalProperties: false, required: ['sql'], properties: {
-      sql: { type: 'string', minLength: 1, maxLength: limits.maxSqlLength }, limit: { type: 'integer', minimum: 1, maximum: limits.maxRows } } } },
+      sql: { type: 'string', minLength: 1, maxLength: limits.maxSqlLength }, limit: { type: 'integer', minimum: 1, maximum: limits.maxRows } } },
+      response: answers({ 200: ref('HuntResult') }) },
   }, async (req, reply) => {
     const started = performance.now();
     try {

@@ -16,6 +16,7 @@ import {
 import { HttpError, intSchema, problem } from '../http.ts';
 import { checkTimeCursor } from '../pagination.ts';
 import type { ApiOptions } from '../server.ts';
+import { answers, ref } from '../schemas/index.ts';
 import { actionView } from './response.ts';
 
 const MAX_LIST = 1000;
@@ -27,6 +28,7 @@ const MAX_WINDOW_ACTIONS = 200;
 
 const READ = { config: { access: 'alerts:read' as const } };
 const TRIAGE = { config: { access: 'alerts:triage' as const } };
+const RECORD = answers({ 200: ref('IncidentRecord') });
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
 
 const list = (v: string | undefined) => v?.split(',').map((s) => s.trim()).filter(Boolean);
@@ -161,7 +163,8 @@ export function incidentRoutes(api: FastifyInstance, o: ApiOptions): void {
     ...READ,
     schema: { querystring: { type: 'object', additionalProperties: false, properties: {
       status: { type: 'string', maxLength: 200 }, severity: { type: 'string', maxLength: 200 }, assignee: { type: 'string', minLength: 1, maxLength: 200 },
-      host: { type: 'string', minLength: 1, maxLength: 128 }, limit: intSchema(1, MAX_LIST), cursor: { type: 'string', minLength: 1, maxLength: 512 } } } },
+      host: { type: 'string', minLength: 1, maxLength: 128 }, limit: intSchema(1, MAX_LIST), cursor: { type: 'string', minLength: 1, maxLength: 512 } } },
+      response: answers({ 200: ref('IncidentPage') }) },
   }, async (req, reply) => {
     const q = req.query;
     const statuses = list(q.status);
@@ -183,13 +186,13 @@ export function incidentRoutes(api: FastifyInstance, o: ApiOptions): void {
     }
   });
 
-  api.get<{ Params: { id: string } }>('/incidents/:id', { ...READ, schema: { params: idParams } }, async (req, reply) => {
+  api.get<{ Params: { id: string } }>('/incidents/:id', { ...READ, schema: { params: idParams, response: answers({ 200: ref('IncidentDetail') }) } }, async (req, reply) => {
     const tenantId = req.principal!.tenantId;
     const inc = await store.get(tenantId, req.params.id);
     return inc ? detailed(tenantId, inc) : problem(reply, 404, 'Not Found', 'no such incident', { code: 'not_found' });
   });
 
-  api.get<{ Params: { id: string } }>('/alerts/:id/incident', { ...READ, schema: { params: idParams } }, async (req, reply) => {
+  api.get<{ Params: { id: string } }>('/alerts/:id/incident', { ...READ, schema: { params: idParams, response: RECORD } }, async (req, reply) => {
     const tenantId = req.principal!.tenantId;
     const id = await store.incidentOfAlert(tenantId, req.params.id);
     const inc = id ? await store.get(tenantId, id) : undefined;
@@ -202,7 +205,7 @@ export function incidentRoutes(api: FastifyInstance, o: ApiOptions): void {
       status: { type: 'string', enum: ['open', 'investigating'] },
       assignee: { type: ['string', 'null'], minLength: 1, maxLength: 200 },
       severity: { type: ['string', 'null'], enum: [...LEVELS, null] },
-      title: { type: 'string', minLength: 1, maxLength: 300 } } } },
+      title: { type: 'string', minLength: 1, maxLength: 300 } } }, response: RECORD },
   }, async (req, reply) => {
     const p = req.principal!;
     const b = req.body;
@@ -223,7 +226,7 @@ export function incidentRoutes(api: FastifyInstance, o: ApiOptions): void {
 
   api.post<{ Params: { id: string }; Body: { text: string } }>('/incidents/:id/notes', {
     ...TRIAGE,
-    schema: { params: idParams, body: { type: 'object', additionalProperties: false, required: ['text'], properties: { text: { type: 'string', minLength: 1, maxLength: 10_000 } } } },
+    schema: { params: idParams, body: { type: 'object', additionalProperties: false, required: ['text'], properties: { text: { type: 'string', minLength: 1, maxLength: 10_000 } } }, response: answers({ 201: ref('IncidentRecord') }) },
   }, async (req, reply) => {
     const p = req.principal!;
     try {
@@ -237,7 +240,7 @@ export function incidentRoutes(api: FastifyInstance, o: ApiOptions): void {
   api.post<{ Params: { id: string }; Body: { disposition: Disposition; reason: string } }>('/incidents/:id/close', {
     ...TRIAGE,
     schema: { params: idParams, body: { type: 'object', additionalProperties: false, required: ['disposition', 'reason'], properties: {
-      disposition: { type: 'string', enum: [...DISPOSITIONS] }, reason: { type: 'string', minLength: 1, maxLength: 2000 } } } },
+      disposition: { type: 'string', enum: [...DISPOSITIONS] }, reason: { type: 'string', minLength: 1, maxLength: 2000 } } }, response: RECORD },
   }, async (req, reply) => {
     const p = req.principal!;
     try {
@@ -249,7 +252,7 @@ export function incidentRoutes(api: FastifyInstance, o: ApiOptions): void {
 
   api.post<{ Params: { id: string }; Body: { reason?: string } }>('/incidents/:id/reopen', {
     ...TRIAGE,
-    schema: { params: idParams, body: { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', minLength: 1, maxLength: 2000 } } } },
+    schema: { params: idParams, body: { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', minLength: 1, maxLength: 2000 } } }, response: RECORD },
   }, async (req, reply) => {
     const p = req.principal!;
     try {
@@ -263,7 +266,7 @@ export function incidentRoutes(api: FastifyInstance, o: ApiOptions): void {
   const moveBody = { type: 'object', additionalProperties: false, minProperties: 1, properties: { add: idList, remove: idList } } as const;
 
   api.post<{ Params: { id: string }; Body: { add?: string[]; remove?: string[] } }>('/incidents/:id/alerts', {
-    ...TRIAGE, schema: { params: idParams, body: moveBody },
+    ...TRIAGE, schema: { params: idParams, body: moveBody, response: answers({ 200: ref('IncidentMove') }) },
   }, async (req, reply) => {
     const p = req.principal!;
     if (!(await store.get(p.tenantId, req.params.id))) return problem(reply, 404, 'Not Found', 'no such incident', { code: 'not_found' });
@@ -284,7 +287,7 @@ export function incidentRoutes(api: FastifyInstance, o: ApiOptions): void {
   });
 
   api.post<{ Params: { id: string }; Body: { add?: string[]; remove?: string[] } }>('/incidents/:id/actions', {
-    ...TRIAGE, schema: { params: idParams, body: moveBody },
+    ...TRIAGE, schema: { params: idParams, body: moveBody, response: RECORD },
   }, async (req, reply) => {
     const p = req.principal!;
     if (!(await store.get(p.tenantId, req.params.id))) return problem(reply, 404, 'Not Found', 'no such incident', { code: 'not_found' });

@@ -11,6 +11,7 @@ import { SUPER_ADMIN } from '../../identity/permissions.ts';
 import type { Hash } from '../../ledger/merkle.ts';
 import { notFound, problem } from '../http.ts';
 import type { ApiOptions } from '../server.ts';
+import { answers, ref } from '../schemas/index.ts';
 
 /** The `tenant` filter that selects the entries recorded without a tenant (tenant_id ''). */
 export const ANONYMOUS_SCOPE = '_anonymous';
@@ -23,6 +24,7 @@ const b64 = (h: Hash) => Buffer.from(h).toString('base64');
 const index = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
 const size = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
 const MAX_EXPORTED = 16;
+const CHECKPOINT = answers({ 200: ref('LedgerCheckpoint') });
 
 /** The tenant whose entries the caller may see; undefined (all) for the super-admin. */
 const scopeOf = (req: FastifyRequest) => (req.principal!.role === SUPER_ADMIN ? undefined : req.principal!.tenantId);
@@ -35,9 +37,9 @@ export function ledgerRoutes(api: FastifyInstance, o: ApiOptions): void {
     return { origin: cp.origin, size: cp.size, root_hash: b64(cp.root), checkpoint: cp.note };
   };
 
-  api.get('/ledger/checkpoint', { config: { access: 'ledger:read' } }, checkpointJson);
+  api.get('/ledger/checkpoint', { config: { access: 'ledger:read' }, schema: { response: CHECKPOINT } }, checkpointJson);
 
-  api.post('/ledger/checkpoint', { config: { access: 'ledger:read' } }, async () => {
+  api.post('/ledger/checkpoint', { config: { access: 'ledger:read' }, schema: { response: CHECKPOINT } }, async () => {
     await ledger.checkpoint();
     return checkpointJson();
   });
@@ -63,7 +65,8 @@ export function ledgerRoutes(api: FastifyInstance, o: ApiOptions): void {
   api.get<{ Querystring: { from?: number; limit?: number; tenant?: string } }>('/ledger/entries', {
     config: { access: 'ledger:read' },
     schema: { querystring: { type: 'object', additionalProperties: false, properties: {
-      from: index, limit: { type: 'integer', minimum: 1, maximum: 1000 }, tenant: { type: 'string', minLength: 1, maxLength: 64 } } } },
+      from: index, limit: { type: 'integer', minimum: 1, maximum: 1000 }, tenant: { type: 'string', minLength: 1, maxLength: 64 } } },
+      response: answers({ 200: ref('LedgerPage') }) },
   }, async (req, reply) => {
     const filter = tenantFilter(req, reply, req.query.tenant);
     if (!filter) return reply;
@@ -82,7 +85,7 @@ export function ledgerRoutes(api: FastifyInstance, o: ApiOptions): void {
 
   api.get<{ Querystring: { index: number; size?: number } }>('/ledger/proof/inclusion', {
     config: { access: 'ledger:read' },
-    schema: { querystring: { type: 'object', additionalProperties: false, required: ['index'], properties: { index, size } } },
+    schema: { querystring: { type: 'object', additionalProperties: false, required: ['index'], properties: { index, size } }, response: answers({ 200: ref('InclusionProof') }) },
   }, async (req) => {
     const i = req.query.index;
     const visible = await ledger.entries({ from: i, limit: 1, tenantId: scopeOf(req) });
@@ -93,7 +96,7 @@ export function ledgerRoutes(api: FastifyInstance, o: ApiOptions): void {
 
   api.get<{ Querystring: { from: number; to?: number } }>('/ledger/proof/consistency', {
     config: { access: 'ledger:read' },
-    schema: { querystring: { type: 'object', additionalProperties: false, required: ['from'], properties: { from: size, to: size } } },
+    schema: { querystring: { type: 'object', additionalProperties: false, required: ['from'], properties: { from: size, to: size } }, response: answers({ 200: ref('ConsistencyProof') }) },
   }, async (req) => {
     // A size another API process's checkpoint reached may be beyond this process's tree until it catches up.
     if (Math.max(req.query.from, req.query.to ?? 0) > ledger.size) await ledger.refresh();
@@ -104,7 +107,7 @@ export function ledgerRoutes(api: FastifyInstance, o: ApiOptions): void {
   api.post<{ Body: { checkpoints?: string[] } | undefined }>('/ledger/verify', {
     config: { access: 'ledger:read' }, bodyLimit: 64 * 1024,
     schema: { body: { type: ['object', 'null'], additionalProperties: false, properties: {
-      checkpoints: { type: 'array', maxItems: MAX_EXPORTED, items: { type: 'string', maxLength: 4096 } } } } },
+      checkpoints: { type: 'array', maxItems: MAX_EXPORTED, items: { type: 'string', maxLength: 4096 } } } }, response: answers({ 200: ref('LedgerVerification') }) },
   }, async (req) => {
     const report = await o.security.verifyLedger(req.body?.checkpoints ?? []);
     return {

@@ -10,6 +10,7 @@ import { parentFromEvent, processFromEvents, type ProcessRecordView } from '../.
 import { trimOldest } from '../../util/trim-oldest.ts';
 import { problem } from '../http.ts';
 import type { ApiOptions } from '../server.ts';
+import { answers, ref } from '../schemas/index.ts';
 
 const MAX_CHILDREN = 1000;
 const MAX_ALERT_IDS = 1000;
@@ -72,7 +73,7 @@ export function processRoutes(api: FastifyInstance, o: ApiOptions): void {
   api.get<{ Params: { id: string; entity_id: string } }>('/hosts/:id/processes/:entity_id', {
     config: { access: 'hosts:read' },
     schema: { params: { type: 'object', required: ['id', 'entity_id'], properties: {
-      id: { type: 'string', minLength: 1, maxLength: 128 }, entity_id: { type: 'string', minLength: 1, maxLength: 128 } } } },
+      id: { type: 'string', minLength: 1, maxLength: 128 }, entity_id: { type: 'string', minLength: 1, maxLength: 128 } } }, response: answers({ 200: ref('ProcessDetail') }) },
   }, async (req, reply) => {
     const tenant = req.principal!.tenantId;
     const host = await o.metadata.getHost(tenant, req.params.id);

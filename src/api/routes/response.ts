@@ -8,6 +8,7 @@ import { COMMAND_STATUSES, MAX_REASON_CHARS, type CommandRecord, type CommandSta
 import { ResponseError, type Requester, type ResponseDispatcher } from '../../response/dispatcher.ts';
 import { intSchema, isoTimeSchema, parseTime, problem } from '../http.ts';
 import type { ApiOptions } from '../server.ts';
+import { answers, ref } from '../schemas/index.ts';
 
 /**
  * The requesting principal as the ledger names it: the identity module's `subject` (`user:<id>`, `apikey:<id>`), or
@@ -21,6 +22,10 @@ export function requesterOf(req: FastifyRequest): Requester {
 /** Route declarations for the API's access hook; `allowed` checks again where no such hook runs. */
 const EXECUTE = { config: { access: 'ir:execute' as Permission } };
 const READ = { config: { access: 'ir:read' as Permission } };
+const ACTION = answers({ 200: ref('IrAction') });
+const binary = { schema: { type: 'string', contentMediaType: 'application/octet-stream' } };
+/** An artefact's bytes: a triage archive (gzip) or a file; its SHA-256 in Repr-Digest and X-Vigil-Sha256. */
+const ARTIFACT = { description: 'the artefact', content: { 'application/gzip': binary, 'application/octet-stream': binary } };
 
 function allowed(req: FastifyRequest, permission: Permission): boolean {
   return hasPermission(req.principal!.role, permission);
@@ -74,7 +79,7 @@ export function responseRoutes(api: FastifyInstance, o: ApiOptions): void {
 
   for (const r of HOST_ROUTES) {
     api.post<{ Params: { id: string }; Body: Record<string, unknown> }>(`/hosts/:id/${r.path}`, {
-      ...EXECUTE, schema: { body: actionBody(r.action) }, preValidation: noBodyIsEmpty,
+      ...EXECUTE, schema: { body: actionBody(r.action), response: answers({ 202: ref('IrAction') }) }, preValidation: noBodyIsEmpty,
     }, async (req, reply) => {
       if (!allowed(req, 'ir:execute')) return deny(reply, 'ir:execute');
       const who = requesterOf(req);
@@ -92,7 +97,7 @@ export function responseRoutes(api: FastifyInstance, o: ApiOptions): void {
     });
   }
 
-  api.post<{ Params: { id: string } }>('/ir/actions/:id/approve', EXECUTE, async (req, reply) => {
+  api.post<{ Params: { id: string } }>('/ir/actions/:id/approve', { ...EXECUTE, schema: { response: ACTION } }, async (req, reply) => {
     if (!allowed(req, 'ir:execute')) return deny(reply, 'ir:execute');
     try {
       return actionView(await ir.approve(requesterOf(req), req.params.id));
@@ -104,7 +109,7 @@ export function responseRoutes(api: FastifyInstance, o: ApiOptions): void {
   api.get<{ Querystring: { host_id?: string; status?: CommandStatus; limit?: number; before?: string } }>('/ir/actions', {
     schema: { querystring: { type: 'object', additionalProperties: false, properties: {
       host_id: { type: 'string', maxLength: 128 }, status: { type: 'string', enum: [...COMMAND_STATUSES] },
-      limit: intSchema(1, 1000), before: isoTimeSchema } } },
+      limit: intSchema(1, 1000), before: isoTimeSchema } }, response: answers({ 200: ref('IrActionList') }) },
     config: READ.config,
   }, async (req, reply) => {
     if (!allowed(req, 'ir:read')) return deny(reply, 'ir:read');
@@ -114,13 +119,13 @@ export function responseRoutes(api: FastifyInstance, o: ApiOptions): void {
     return { actions: actions.map(actionView) };
   });
 
-  api.get<{ Params: { id: string } }>('/ir/actions/:id', READ, async (req, reply) => {
+  api.get<{ Params: { id: string } }>('/ir/actions/:id', { ...READ, schema: { response: ACTION } }, async (req, reply) => {
     if (!allowed(req, 'ir:read')) return deny(reply, 'ir:read');
     const c = await ir.get(req.principal!.tenantId, req.params.id);
     return c ? actionView(c) : problem(reply, 404, 'Not Found', 'no such response action');
   });
 
-  api.get<{ Params: { id: string } }>('/ir/artifacts/:id', READ, async (req, reply) => {
+  api.get<{ Params: { id: string } }>('/ir/artifacts/:id', { ...READ, schema: { response: answers({ 200: ARTIFACT }) } }, async (req, reply) => {
     if (!allowed(req, 'ir:read')) return deny(reply, 'ir:read');
     const found = await ir.download(requesterOf(req), req.params.id);
     if (!found) return problem(reply, 404, 'Not Found', 'no such artefact');

@@ -15,12 +15,14 @@ import { hasPermission } from '../../identity/permissions.ts';
 import type { JsonValue } from '../../ledger/canonical.ts';
 import { problem } from '../http.ts';
 import type { ApiOptions } from '../server.ts';
+import { answers, ref } from '../schemas/index.ts';
 
 const MAX_RULE_BYTES = 512 * 1024;
 /** Events per page of a dry run (one event-store query each). */
 const TEST_PAGE_EVENTS = 10_000;
 const DEFAULT_TEST_BUDGET_S = 10;
 const MAX_TEST_BUDGET_S = 60;
+const CHANGE = answers({ 200: ref('RuleChange') });
 const ORIGIN_NAMES = { builtin: 'builtin', directory: 'sigma', uploaded: 'custom' } as const;
 
 const textBody = { type: 'object', additionalProperties: false, required: ['yaml'], properties: { yaml: { type: 'string', minLength: 1, maxLength: MAX_RULE_BYTES } } };
@@ -85,31 +87,31 @@ export function ruleRoutes(api: FastifyInstance, o: ApiOptions): void {
     await o.security.ledger.record({ actor: w.actor, tenantId: w.tenantId, action: `rules.${change}`, target: ids.map((id) => `rule:${id}`).join(','), outcome: 'success', requestId: String(req.id), detail });
   };
 
-  api.get('/rules', { config: { access: 'rules:read', etag: true } }, async () => {
+  api.get('/rules', { config: { access: 'rules:read', etag: true }, schema: { response: answers({ 200: ref('RuleList') }) } }, async () => {
     const list = rules.list().map(view);
     const coverage = { collected: 0, partial: 0, not_collected: 0 };
     for (const r of list) if (r.coverage) coverage[r.coverage]++;
     return { rules: list, rejected: rules.rejected().length, coverage };
   });
 
-  api.get<{ Params: { id: string } }>('/rules/:id', read, async (req, reply) => {
+  api.get<{ Params: { id: string } }>('/rules/:id', { ...read, schema: { response: answers({ 200: ref('RuleDetail') }) } }, async (req, reply) => {
     const r = rules.get(req.params.id);
     return r ? { ...view(r.info), text: r.text } : problem(reply, 404, 'Not Found', 'no such rule');
   });
 
-  api.post<{ Body: { yaml: string } }>('/rules', { ...write, schema: { body: textBody } }, async (req, reply) => {
+  api.post<{ Body: { yaml: string } }>('/rules', { ...write, schema: { body: textBody, response: answers({ 201: ref('RuleChange') }) } }, async (req, reply) => {
     const r = await rules.add(req.body.yaml, writerOf(req));
     if (r.ok) await audit(req, 'create', r.ids, req.body.yaml);
     return changeReply(reply, r, 201, views);
   });
 
-  api.put<{ Params: { id: string }; Body: { yaml: string } }>('/rules/:id', { ...write, schema: { body: textBody } }, async (req, reply) => {
+  api.put<{ Params: { id: string }; Body: { yaml: string } }>('/rules/:id', { ...write, schema: { body: textBody, response: CHANGE } }, async (req, reply) => {
     const r = await rules.replace(req.params.id, req.body.yaml, writerOf(req));
     if (r.ok) await audit(req, 'update', r.ids, req.body.yaml);
     return changeReply(reply, r, 200, views);
   });
 
-  api.delete<{ Params: { id: string } }>('/rules/:id', write, async (req, reply) => {
+  api.delete<{ Params: { id: string } }>('/rules/:id', { ...write, schema: { response: CHANGE } }, async (req, reply) => {
     const removed = rules.get(req.params.id)?.text;
     const r = await rules.delete(req.params.id);
     if (r.ok) await audit(req, 'delete', r.ids, undefined, removed);
@@ -117,7 +119,7 @@ export function ruleRoutes(api: FastifyInstance, o: ApiOptions): void {
   });
 
   for (const [path, enabled] of [['enable', true], ['disable', false]] as const) {
-    api.post<{ Params: { id: string } }>(`/rules/:id/${path}`, write, async (req, reply) => {
+    api.post<{ Params: { id: string } }>(`/rules/:id/${path}`, { ...write, schema: { response: answers({ 200: ref('Rule') }) } }, async (req, reply) => {
       const w = writerOf(req);
       const response = rules.get(req.params.id)?.info.response;
       if (enabled && response && !w.mayRespond) {
@@ -136,7 +138,7 @@ export function ruleRoutes(api: FastifyInstance, o: ApiOptions): void {
     schema: { body: { ...textBody, properties: { ...textBody.properties,
       hours: { type: 'integer', minimum: 1, maximum: 24 * 30 },
       from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' },
-      budget_seconds: { type: 'integer', minimum: 1, maximum: MAX_TEST_BUDGET_S } } } },
+      budget_seconds: { type: 'integer', minimum: 1, maximum: MAX_TEST_BUDGET_S } } }, response: answers({ 200: ref('RuleTestResult') }) },
   }, async (req, reply) => {
     const b = req.body;
     if (b.hours !== undefined && b.from !== undefined) return problem(reply, 400, 'Bad Request', 'give either hours or from, not both', { code: 'invalid_request' });

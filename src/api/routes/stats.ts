@@ -11,6 +11,7 @@ import { technique } from '../../detect/mitre.ts';
 import { ALERT_STATUSES, type AlertStatus, type LevelBucket } from '../../stores/alerts/types.ts';
 import { problem } from '../http.ts';
 import type { ApiOptions } from '../server.ts';
+import { answers, ref } from '../schemas/index.ts';
 import { isOnline } from './hosts.ts';
 
 const RANGES = { '1h': { ms: 3_600_000, bucketSeconds: 60 }, '24h': { ms: 86_400_000, bucketSeconds: 3600 } } as const;
@@ -38,7 +39,8 @@ export function severitySeries(buckets: LevelBucket[], from: Date, now: Date, bu
 export function statsRoutes(api: FastifyInstance, o: ApiOptions): void {
   api.get<{ Querystring: { range?: keyof typeof RANGES } }>('/stats/overview', {
     config: { access: 'hosts:read', etag: true },
-    schema: { querystring: { type: 'object', additionalProperties: false, properties: { range: { type: 'string', enum: Object.keys(RANGES) } } } },
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: { range: { type: 'string', enum: Object.keys(RANGES) } } },
+      response: answers({ 200: ref('Overview') }) },
   }, async (req) => {
     const tenant = req.principal!.tenantId;
     const range = RANGES[req.query.range ?? '1h'];
@@ -66,7 +68,8 @@ export function statsRoutes(api: FastifyInstance, o: ApiOptions): void {
 
   api.get<{ Querystring: { status?: string } }>('/stats/mitre', {
     config: { access: 'alerts:read', etag: true },
-    schema: { querystring: { type: 'object', additionalProperties: false, properties: { status: { type: 'string', maxLength: 200 } } } },
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: { status: { type: 'string', maxLength: 200 } } },
+      response: answers({ 200: ref('MitreView') }) },
   }, async (req, reply) => {
     const statuses = parseStatuses(req.query.status, reply);
     if (!statuses) return reply;

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { credentialOf } from '../http.ts';
 import type { LiveFeed } from '../live-feed.ts';
 import type { ApiOptions } from '../server.ts';
+import { answers, ref } from '../schemas/index.ts';
 import { isOnline } from './hosts.ts';
 
 const HOST_POLL_MS = 5000;
@@ -18,7 +19,7 @@ const sse = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.str
 export function streamRoutes(api: FastifyInstance, o: ApiOptions & { liveFeed: LiveFeed }): void {
   api.post('/stream/ticket', {
     config: { access: 'alerts:read' },
-    schema: { response: { 200: { type: 'object', required: ['ticket', 'expires_in'], properties: { ticket: { type: 'string' }, expires_in: { type: 'integer' } } } } },
+    schema: { response: answers({ 200: ref('StreamTicket') }) },
   }, async (req) => {
     const { ticket, expiresIn } = await o.security.streamTickets.issue(credentialOf(req)!);
     return { ticket, expires_in: expiresIn };
@@ -26,7 +27,8 @@ export function streamRoutes(api: FastifyInstance, o: ApiOptions & { liveFeed: L
 
   api.get('/stream', {
     config: { access: 'alerts:read', streamTicket: true },
-    schema: { querystring: { type: 'object', additionalProperties: false, properties: { ticket: { type: 'string', minLength: 1, maxLength: 8192 } } } },
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: { ticket: { type: 'string', minLength: 1, maxLength: 8192 } } },
+      response: answers({ 200: { description: 'Server-Sent Events: ready, alert, host, end', content: { 'text/event-stream': { schema: { type: 'string' } } } } }) },
   }, async (req, reply) => {
     const p = req.principal!;
     const out = reply.raw;

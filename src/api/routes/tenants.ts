@@ -10,6 +10,7 @@ import { checkWellFormed, CUSTOMER_TENANT_ID } from '../../identity/validate.ts'
 import type { TenantRecord } from '../../stores/metadata/types.ts';
 import { keysetPage, pageQueryProperties, textKey, type PageQuery } from '../pagination.ts';
 import type { ApiOptions } from '../server.ts';
+import { answers, ref } from '../schemas/index.ts';
 import { userJson } from './users.ts';
 
 const byId = textKey<TenantRecord>((t) => t.id);
@@ -17,7 +18,7 @@ const byId = textKey<TenantRecord>((t) => t.id);
 export function tenantRoutes(api: FastifyInstance, o: ApiOptions): void {
   api.get<{ Querystring: PageQuery }>('/tenants', {
     config: { access: 'tenants:manage' },
-    schema: { querystring: { type: 'object', additionalProperties: false, properties: pageQueryProperties } },
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: pageQueryProperties }, response: answers({ 200: ref('TenantPage') }) },
   }, async (req) => {
     const page = await keysetPage(req.query, byId, (p) => o.metadata.listTenants(p));
     return { tenants: page.items.map((t) => ({ id: t.id, name: t.name, created_at: new Date(t.createdAt).toISOString() })), next: page.next };
@@ -28,7 +29,8 @@ export function tenantRoutes(api: FastifyInstance, o: ApiOptions): void {
     schema: { body: { type: 'object', additionalProperties: false, required: ['id', 'name'], properties: {
       id: { type: 'string', pattern: CUSTOMER_TENANT_ID.source }, name: { type: 'string', minLength: 1, maxLength: 200 },
       admin: { type: 'object', additionalProperties: false, required: ['email', 'password'], properties: {
-        email: { type: 'string', minLength: 3, maxLength: 320 }, password: { type: 'string', minLength: 1, maxLength: 1024 } } } } } },
+        email: { type: 'string', minLength: 3, maxLength: 320 }, password: { type: 'string', minLength: 1, maxLength: 1024 } } } } },
+      response: answers({ 201: ref('TenantCreated') }) },
   }, async (req, reply) => {
     const { id, name, admin } = req.body;
     checkWellFormed('tenant name', name);

@@ -11,10 +11,13 @@ import type { UserView } from '../../identity/users.ts';
 import { isoOrNull, requestContext } from '../http.ts';
 import { keysetPage, pageQueryProperties, textKey, type PageQuery } from '../pagination.ts';
 import type { ApiOptions } from '../server.ts';
+import { answers, ref } from '../schemas/index.ts';
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
 const tenantProperty = { tenant: { type: 'string', pattern: TENANT_ID_PATTERN, maxLength: 64 } } as const;
 const tenantQuery = { type: 'object', additionalProperties: false, properties: tenantProperty } as const;
+const USER = answers({ 200: ref('User') });
+const NONE = answers({ 204: null });
 const byEmail = textKey<UserView>((u) => u.email);
 
 export function userJson(u: UserView) {
@@ -52,7 +55,7 @@ export function userRoutes(api: FastifyInstance, o: ApiOptions): void {
 
   api.get<{ Querystring: PageQuery & { tenant?: string } }>('/users', {
     config: { access: 'users:read' },
-    schema: { querystring: { type: 'object', additionalProperties: false, properties: { ...tenantProperty, ...pageQueryProperties } } },
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: { ...tenantProperty, ...pageQueryProperties } }, response: answers({ 200: ref('UserPage') }) },
   }, async (req) => {
     const tenant = await namedTenant(o, req.principal!, req.query.tenant);
     const page = await keysetPage(req.query, byEmail, (p) => users.list(req.principal!, tenant, p));
@@ -63,7 +66,7 @@ export function userRoutes(api: FastifyInstance, o: ApiOptions): void {
     config: { access: 'users:manage' }, bodyLimit: 16 * 1024,
     schema: { body: { type: 'object', additionalProperties: false, required: ['email', 'password', 'role'], properties: {
       email: { type: 'string', minLength: 3, maxLength: 320 }, password: { type: 'string', minLength: 1, maxLength: 1024 },
-      role: { type: 'string', enum: [...TENANT_ROLES] }, ...tenantProperty } } },
+      role: { type: 'string', enum: [...TENANT_ROLES] }, ...tenantProperty } }, response: answers({ 201: ref('User') }) },
   }, async (req, reply) => {
     const b = req.body;
     const tenantId = await namedTenant(o, req.principal!, b.tenant);
@@ -71,13 +74,13 @@ export function userRoutes(api: FastifyInstance, o: ApiOptions): void {
     return reply.code(201).send(userJson(user));
   });
 
-  api.get<ById>('/users/:id', { config: { access: 'users:read' }, schema: { params: idParams, querystring: tenantQuery } },
+  api.get<ById>('/users/:id', { config: { access: 'users:read' }, schema: { params: idParams, querystring: tenantQuery, response: USER } },
     async (req) => userJson(await users.get(req.principal!, req.params.id, await namedTenant(o, req.principal!, req.query.tenant))));
 
   api.patch<ById & { Body: { role?: string; disabled?: boolean } }>('/users/:id', {
     config: { access: 'users:manage' },
     schema: { params: idParams, querystring: tenantQuery, body: { type: 'object', additionalProperties: false, minProperties: 1, properties: {
-      role: { type: 'string', enum: [...TENANT_ROLES] }, disabled: { type: 'boolean' } } } },
+      role: { type: 'string', enum: [...TENANT_ROLES] }, disabled: { type: 'boolean' } } }, response: USER },
   }, async (req) => {
     const { principal, params: { id }, body } = req;
     const tenant = await namedTenant(o, principal!, req.query.tenant);
@@ -87,13 +90,13 @@ export function userRoutes(api: FastifyInstance, o: ApiOptions): void {
     return userJson(await users.get(principal!, id, tenant));
   });
 
-  api.post<ById>('/users/:id/unlock', { config: { access: 'users:manage' }, schema: { params: idParams, querystring: tenantQuery } },
+  api.post<ById>('/users/:id/unlock', { config: { access: 'users:manage' }, schema: { params: idParams, querystring: tenantQuery, response: NONE } },
     async (req, reply) => {
       await users.unlock(req.principal!, req.params.id, requestContext(req), await namedTenant(o, req.principal!, req.query.tenant));
       return reply.code(204).send();
     });
 
-  api.delete<ById>('/users/:id', { config: { access: 'users:manage' }, schema: { params: idParams, querystring: tenantQuery } },
+  api.delete<ById>('/users/:id', { config: { access: 'users:manage' }, schema: { params: idParams, querystring: tenantQuery, response: NONE } },
     async (req, reply) => {
       await users.delete(req.principal!, req.params.id, requestContext(req), await namedTenant(o, req.principal!, req.query.tenant));
       return reply.code(204).send();

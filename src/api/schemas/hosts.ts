@@ -1,0 +1,55 @@
+// Response schemas of hosts, agents, process trees and processes (src/api/routes/hosts.ts, agents.ts, processes.ts).
+
+import { arrayOf, BOOLEAN, enumOf, INTEGER, named, nullable, NUMBER, object, OPEN_OBJECT, recordOf, ref, STRING, TIME, type Schema } from './common.ts';
+
+export const HostHealth = named('HostHealth', "The agent's last reported health (heartbeat); a field is absent until reported.", object({}, {
+  version: STRING, sensorMode: STRING, sensorDetail: STRING, queueDepth: NUMBER, spoolBytes: NUMBER, sensorDrops: NUMBER,
+  agentDrops: NUMBER, sensorRestarts: NUMBER, rssBytes: NUMBER, cpuPct: NUMBER, eventsSent: NUMBER,
+  isolated: { ...BOOLEAN, description: 'network isolation (response action) in force' },
+}));
+
+const hostProperties: Record<string, Schema> = {
+  id: STRING, hostname: STRING, os: STRING, kernel: STRING, agent_version: STRING, status: enumOf(['online', 'offline']),
+  last_seen: nullable(TIME), enrolled_at: TIME, sensor_mode: nullable(STRING), health: ref('HostHealth'),
+  certificate: object({ serial: STRING, not_after: TIME, revoked: BOOLEAN }),
+};
+
+export const Host = named('Host', 'A host (one agent per host) with its health and certificate.', object(hostProperties));
+
+export const HostDetail = named('HostDetail', 'A host, with its risk when the server computes risk.', object(hostProperties, {
+  risk: { ...nullable(OPEN_OBJECT), description: "the host's risk score and what makes it up" },
+}));
+
+export const HostList = named('HostList', "The tenant's hosts.", object({ hosts: arrayOf(ref('Host')) }));
+
+export const Agent = named('Agent', 'An agent: its host, and the version of each policy it acknowledged (policy name → version).',
+  object({ ...hostProperties, policy_versions: recordOf(INTEGER) }));
+
+export const AgentList = named('AgentList', "The tenant's agents.", object({ agents: arrayOf(ref('Agent')) }));
+
+export const ProcessTreeNode = named('ProcessTreeNode', 'A process of a process tree with its children (keyed by entity id).', object({
+  tenant_id: STRING, host_id: STRING, entity_id: STRING, pid: INTEGER, ppid: INTEGER, parent_entity_id: STRING, exe: STRING, cmdline: STRING,
+  start_ts: TIME, exit_ts: nullable(TIME), exit_code: nullable(INTEGER), uid: INTEGER, gid: INTEGER, user_name: STRING, sha256: STRING,
+  mitre: arrayOf(STRING), gtfobins: arrayOf(STRING), ver: { ...INTEGER, description: '0: start row, 1: exit row' },
+  children: arrayOf(ref('ProcessTreeNode')),
+}));
+
+export const ProcessTree = named('ProcessTree', "A host's process tree, live or at a moment (`at`).", object({
+  host_id: STRING, at: TIME, live: BOOLEAN, count: INTEGER, roots: arrayOf(ref('ProcessTreeNode')),
+}));
+
+export const ProcessSummary = named('ProcessSummary', 'A process as its lifecycle events tell it (alerts, lineage, the process page).', object({
+  entity_id: STRING, pid: INTEGER, ppid: INTEGER, parent_entity_id: STRING, executable: STRING, command_line: STRING,
+  start: STRING, exit: nullable(STRING), user_name: STRING, user_id: STRING,
+}));
+
+export const ExecStep = named('ExecStep', 'One image a process ran (its exec chain).', object({
+  executable: STRING, command_line: STRING, at: TIME, event_id: STRING, snapshot: BOOLEAN,
+}));
+
+export const ProcessDetail = named('ProcessDetail', 'One process of a host: summary, exec chain, ancestors (root first), children, events by type, alert ids.', object({
+  host_id: STRING, hostname: STRING, process: ref('ProcessSummary'), ancestors: arrayOf(ref('ProcessSummary')), children: arrayOf(ref('ProcessSummary')),
+  exec_chain: arrayOf(ref('ExecStep')), events: recordOf(INTEGER), alerts: arrayOf(STRING),
+}));
+
+export const HOST_SCHEMAS = [HostHealth, Host, HostDetail, HostList, Agent, AgentList, ProcessTreeNode, ProcessTree, ProcessSummary, ExecStep, ProcessDetail];
