@@ -19,6 +19,41 @@ import { JSON_EACH_ROW_INSERT_SETTINGS, type QueryOptions, type SqlEngine, type 
 export interface ChdbEngineOptions {
   /** Sessions of the hunt lane: hunts that run at once on the engine (default 2). */
   huntConnections?: number;
+  /** ClickHouse server settings for the engine (default: engineSettings(), the memory bounds below). */
+  settings?: Readonly<Record<string, string>>;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * The in-process engine's memory bounds (ClickHouse server settings, fixed when the engine starts): without them
+ * ClickHouse sizes itself for a server of its own (caches of 5 GiB each, a memory limit of 90 % of the RAM), and an
+ * embedded server grew past 1 GB. The limit covers queries, inserts, merges and caches together: past it a query or
+ * insert fails (an insert is retried by the pipeline) instead of the process growing. docs/deployment.md lists them.
+ */
+export const EMBEDDED_ENGINE_SETTINGS: Readonly<Record<string, string>> = {
+  max_server_memory_usage: String(256 * MiB),
+  mark_cache_size: String(32 * MiB),
+  primary_index_cache_size: String(32 * MiB),
+  index_mark_cache_size: String(16 * MiB),
+  index_uncompressed_cache_size: '0',
+  uncompressed_cache_size: '0',
+  compiled_expression_cache_size: String(8 * MiB),
+  query_condition_cache_size: String(8 * MiB),
+  mmap_cache_size: '64',
+};
+
+const SETTING = /^([a-z_][a-z0-9_.]*)=(\S+)$/;
+
+/** EMBEDDED_ENGINE_SETTINGS with `overrides` ("name=value name=value", env VIGIL_EVENT_ENGINE_SETTINGS) applied. */
+export function engineSettings(overrides = process.env.VIGIL_EVENT_ENGINE_SETTINGS ?? ''): Record<string, string> {
+  const out: Record<string, string> = { ...EMBEDDED_ENGINE_SETTINGS };
+  for (const word of overrides.split(/\s+/).filter(Boolean)) {
+    const m = SETTING.exec(word);
+    if (!m) throw new Error(`VIGIL_EVENT_ENGINE_SETTINGS: '${word}' is not name=value`);
+    out[m[1]] = m[2];
+  }
+  return out;
 }
 
 /** The caller stopped waiting: the query may still be running on the engine. */
@@ -31,6 +66,7 @@ const rowsOf = <T>(text: string): T[] => (text ? text.trimEnd().split('\n').map(
 
 export class ChdbEngine implements SqlEngine {
   private readonly dataDir: string;
+  private readonly connectionArgs: string[];
   private readonly session: Session;
   private readonly huntConnections: number;
   private readonly idleHuntSessions: Session[] = [];
@@ -40,7 +76,8 @@ export class ChdbEngine implements SqlEngine {
 
   constructor(dataDir: string, o: ChdbEngineOptions = {}) {
     this.dataDir = dataDir;
-    this.session = new Session(dataDir);
+    this.connectionArgs = Object.entries(o.settings ?? engineSettings()).map(([k, v]) => `--${k}=${v}`);
+    this.session = new Session(dataDir, { connectionArgs: this.connectionArgs });
     this.huntConnections = Math.max(1, o.huntConnections ?? 2);
   }
 
@@ -86,7 +123,7 @@ export class ChdbEngine implements SqlEngine {
     const idle = this.idleHuntSessions.pop();
     if (idle) return Promise.resolve(idle);
     if (this.huntSessions.length < this.huntConnections) {
-      const s = new Session(this.dataDir);
+      const s = new Session(this.dataDir, { connectionArgs: this.connectionArgs });
       this.huntSessions.push(s);
       return Promise.resolve(s);
     }
