@@ -68,6 +68,7 @@ export class AlertDispatcher {
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly inFlight = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
+  private started = false;
   private running = false;
   private stopped = false;
   private wake = false;
@@ -97,10 +98,12 @@ export class AlertDispatcher {
 
   /** Starts the delivery loop. */
   start(): void {
+    this.started = true;
     this.schedule(0);
   }
 
   private kick(): void {
+    if (!this.started) return;
     if (this.running) this.wake = true;
     else this.schedule(0);
   }
