@@ -1,7 +1,8 @@
 // Events made up inside the event store for the benchmarks on large stores (bench:investigation, bench:storage):
 // one INSERT … SELECT over numbers(), so 10 or 100 million events cost seconds to minutes, not an ingest run.
 // The population: process p (of events / 10) runs on host p mod hosts as process i = p div hosts of that host;
-// its parent is process i div 4 of the same host (trees of fan-out 4, ancestors ~10 deep). Each process has 10
+// its parent is process i div 4 of the same host (trees of fan-out 4, ancestors ~10 deep; each start carries its
+// ancestors' entity ids, `process.ancestry`, as the pipeline records them: src/tree/ancestry.ts). Each process has 10
 // events (start, file writes, connections, file creations, end) spread over the span. The events are shaped
 // like the agent's (src/agent/events.ts): the same fields, UUIDv7-like event ids, 128-bit entity ids
 // (32 hex characters, hashes: as incompressible as the agent's random ones), varied command lines, so that
@@ -24,6 +25,13 @@ function entityIdSql(alias: string, h: string, i: string): string {
   const x = (salt: number) => `${alias}_base * toUInt64(${ENTITY_MIX}) + ${salt} AS ${alias}_${salt}`;
   const hex = (salt: number) => `leftPad(lower(hex(bitXor(${alias}_${salt}, bitShiftRight(${alias}_${salt}, 29)))), 16, '0')`;
   return `bitShiftLeft(toUInt64(${h}), 40) + toUInt64(${i}) AS ${alias}_base, ${x(7)}, ${x(13)}, concat(${hex(7)}, ${hex(13)}) AS ${alias}`;
+}
+
+/** The entity id of process `i` of host `h` as one expression (for a lambda; entityIdSql's `alias` without its parts). */
+function entityIdExpr(h: string, i: string): string {
+  const hex = (salt: number) => `leftPad(lower(hex(bitXor((bitShiftLeft(toUInt64(${h}), 40) + toUInt64(${i})) * toUInt64(${ENTITY_MIX}) + ${salt},
+    bitShiftRight((bitShiftLeft(toUInt64(${h}), 40) + toUInt64(${i})) * toUInt64(${ENTITY_MIX}) + ${salt}, 29)))), 16, '0')`;
+  return `concat(${hex(7)}, ${hex(13)})`;
 }
 
 const NAMES = ['bash', 'python3', 'curl', 'tar', 'sshd', 'node', 'cron', 'sh'];
@@ -60,6 +68,8 @@ export function generateEventsSql(o: EventPopulation): string {
         multiIf(k = 0 OR k = ${EVENTS_PER_PROCESS - 1}, 'process', k < 4 OR k >= 6, 'file', 'network') AS category,
         multiIf(k = 0, 'exec', k = ${EVENTS_PER_PROCESS - 1}, 'exit', k < 4, 'write', k < 6, 'connect', 'create') AS action,
         ${entityIdSql('ent', 'h', 'i')}, ${entityIdSql('pent', 'h', 'intDiv(i, 4)')},
+        arrayMap(j -> bitShiftRight(i, 2 * j), range(1, if(i = 0, 1, intDiv(toUInt32(floor(log2(i))), 2) + 2))) AS above,
+        if(k = 0 AND length(above) > 0, concat(',"ancestry":', toJSONString(arrayMap(x -> ${entityIdExpr('h', 'x')}, above))), '') AS ancestry,
         toUInt32(i % 4000000 + 2) AS pid, toUInt32(intDiv(i, 4) % 4000000 + 2) AS ppid,
         arrayElement([${NAMES.map((n) => `'${n}'`).join(', ')}], (i % 8) + 1) AS name,
         concat(if(name = 'sshd', '/usr/sbin/', '/usr/bin/'), name) AS exe,
@@ -74,7 +84,7 @@ export function generateEventsSql(o: EventPopulation): string {
           '"process":{"pid":', toString(pid), ',"ppid":', toString(ppid), ',"entity_id":"', ent, '","executable":"', exe, '","name":"', name,
           '","args":', toJSONString(arrayConcat([name], argv)), ',"command_line":', toJSONString(cmd), ',"working_directory":"/home/', user, '",',
           '"start":"', ${iso('start')}, '",', if(k = ${EVENTS_PER_PROCESS - 1}, concat('"exit_code":0,"end":"', ${iso('ts')}, '",'), ''),
-          '"parent":{"pid":', toString(ppid), ',"entity_id":"', pent, '","executable":"', pexe, '"}},',
+          '"parent":{"pid":', toString(ppid), ',"entity_id":"', pent, '","executable":"', pexe, '"}', ancestry, '},',
           '"user":{"id":"', uid, '","name":"', user, '","effective":{"id":"', uid, '"},"group":{"id":"', uid, '"}}',
           if(fpath != '', concat(',"file":{"path":"', fpath, '"}'), ''),
           if(dip != '', concat(',"source":{"ip":"10.0.0.', toString(h % 250), '","port":', toString(32768 + number % 28000), '},',

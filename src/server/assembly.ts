@@ -48,6 +48,7 @@ import type { HuntLimits } from '../stores/events/hunt.ts';
 import type { EventStore } from '../stores/events/types.ts';
 import type { IncidentStore } from '../stores/incidents/types.ts';
 import type { MetadataStore, PolicyRecord } from '../stores/metadata/types.ts';
+import { recordAncestry } from '../tree/ancestry.ts';
 import { LiveProcessIndex } from '../tree/live-index.ts';
 import type { VigilEvent } from '../schema/event.ts';
 import type { AuditSink } from '../ledger/sink.ts';
@@ -444,9 +445,20 @@ export async function assembleDetection(b: DetectionBackends, log: Logger): Prom
     await b.close?.();
     throw err;
   }
-  const stage: PipelineStage = seeder
-    ? { name: detection.name, required, process: async (events) => { await seeder(events); await detection.process(events); } }
-    : { name: detection.name, required, process: (events) => detection.process(events) };
+  const stage: PipelineStage = {
+    name: detection.name, required,
+    // Before the batch is stored: hosts seen first are seeded (a worker), then each process start records its
+    // ancestors as the index knows them (src/tree/ancestry.ts), so the process endpoint reads a lineage at once.
+    // Seeding again in `process` does nothing for a host already seeded (it is for callers without beforeStore).
+    async beforeStore(events) {
+      await seeder?.(events);
+      recordAncestry(processes, events);
+    },
+    async process(events) {
+      await seeder?.(events);
+      await detection.process(events);
+    },
+  };
   return {
     stage, detection, rules: rules.rules, processes, sink, alerts: b.alerts, incidents: b.incidents,
     async close() {

@@ -1,5 +1,5 @@
-// The pipeline: consumes event batches from the bus, stores them durably in the event store, then runs the
-// after-storage stages (detection, …). A message is acknowledged on the bus (and so to the agent) only
+// The pipeline: consumes event batches from the bus, lets the stages annotate what is stored (beforeStore: a
+// process start's ancestry), stores them durably in the event store, then runs the after-storage stages (detection, …). A message is acknowledged on the bus (and so to the agent) only
 // after the store write succeeded; a failing after-storage stage is logged and counted, never loses events
 // (a `required` stage's failure also fails the batch, which is then redelivered).
 
@@ -17,6 +17,8 @@ export interface PipelineStage {
   readonly name: string;
   /** Its failure fails the batch (not acknowledged, so redelivered): its effects must be idempotent. */
   readonly required?: boolean;
+  /** Runs on the whole batch before it is stored, in order (may add to the events what the store keeps of them). */
+  beforeStore?(events: VigilEvent[]): Promise<void>;
   process(events: VigilEvent[]): Promise<void>;
 }
 
@@ -47,15 +49,19 @@ export class Pipeline {
   private async handle(batch: BusMessage<VigilEvent[]>[]): Promise<void> {
     const end = pipelineBatchSeconds.startTimer();
     const events = batch.length === 1 ? batch[0].payload : batch.flatMap((m) => m.payload);
+    for (const stage of this.o.stages) if (stage.beforeStore) await this.run(stage, () => stage.beforeStore!(events));
     await this.o.store.insert(events);
     end();
-    for (const stage of this.o.stages) {
-      try {
-        await inSlices(events, STAGE_SLICE, (slice) => stage.process(slice));
-      } catch (err) {
-        this.o.log.error({ err, stage: stage.name }, 'pipeline stage failed');
-        if (stage.required) throw err;
-      }
+    for (const stage of this.o.stages) await this.run(stage, () => inSlices(events, STAGE_SLICE, (slice) => stage.process(slice)));
+  }
+
+  /** A stage's step: its failure is logged, and fails the batch when the stage is required. */
+  private async run(stage: PipelineStage, step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (err) {
+      this.o.log.error({ err, stage: stage.name }, 'pipeline stage failed');
+      if (stage.required) throw err;
     }
   }
 

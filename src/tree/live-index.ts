@@ -123,6 +123,18 @@ export class LiveProcessIndex {
     return { process: processSummary(own), ancestors: ancestors.reverse() };
   }
 
+  /** The entity ids of a process's ancestors as far as this index knows them, nearest first; [] for an unknown process. */
+  ancestorIds(tenantId: string, hostId: string, entityId: string): string[] {
+    const own = this.node(tenantId, hostId, entityId);
+    const ids: string[] = [];
+    const seen = new Set([entityId]);
+    for (let n = own && this.parentOf(own); n && !seen.has(n.entity_id) && ids.length < MAX_ANCESTORS; n = this.parentOf(n)) {
+      seen.add(n.entity_id);
+      ids.push(n.entity_id);
+    }
+    return ids;
+  }
+
   private parentOf(n: ProcessNode): ProcessNode | undefined {
     return n.parent_entity_id ? this.node(n.tenant_id, n.host_id, n.parent_entity_id) : undefined;
   }

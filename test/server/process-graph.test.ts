@@ -65,3 +65,27 @@ test('a short-lived chain answers with ancestors, exec chain, children, event co
   assert.equal((await t.api('GET', `/api/v1/hosts/${host}/processes/no-such-entity`)).status, 404);
   assert.equal((await t.api('GET', `/api/v1/hosts/no-such-host/processes/ent-payload`)).status, 404);
 });
+
+test('a stored start records its ancestors; where the recording server knew no more, the walk goes on by stored parent', async () => {
+  const host = t.agent.identity.agentId;
+  const login = { pid: 3000, entity: 'ent-login-never-seen', exe: '/bin/login' };
+  const a = { pid: 3001, entity: 'ent-a', exe: '/bin/bash' };
+  const b = { pid: 3002, entity: 'ent-b', exe: '/usr/bin/python3' };
+  const c = { pid: 3003, entity: 'ent-c', exe: '/bin/sh' };
+  await t.agent.send([lifecycle('process_start', a.pid, a.entity, a.exe, ['bash'], login), lifecycle('process_start', b.pid, b.entity, b.exe, ['python3'], a)]);
+  const starts = async (entity: string) => (await t.api('GET', `/api/v1/events?host=${host}&process_entity_id=${entity}&type=process_start&limit=10`)).body.events as VigilEvent[];
+  const [bStart] = await eventually(async () => {
+    const found = await starts(b.entity);
+    return found.length > 0 && t.server.detection.processes.node('default', host, b.entity) ? found : undefined;
+  }, 15_000, 'b stored and applied');
+  assert.deepEqual(bStart.process?.ancestry, [a.entity, login.entity], 'nearest first, from the batch and the index');
+  t.server.detection.processes.forget('default', host); // as a worker that has just taken the host over knows none of it
+  await t.agent.send([lifecycle('process_start', c.pid, c.entity, c.exe, ['sh', '-c', 'id'], b), lifecycle('process_start', 3004, 'ent-d', '/usr/bin/id', ['id'], c)]);
+  const body = await eventually(async () => {
+    const r = await t.api('GET', `/api/v1/hosts/${host}/processes/ent-d`);
+    return r.status === 200 ? r.body : undefined;
+  }, 15_000, 'd stored');
+  assert.deepEqual((await starts(c.entity))[0].process?.ancestry, [b.entity], 'the index no longer knew b\'s ancestors');
+  assert.deepEqual(body.ancestors.map((x: any) => [x.entity_id, x.executable]),
+    [[login.entity, login.exe], [a.entity, a.exe], [b.entity, b.exe], [c.entity, c.exe]], 'the whole chain, root first, as if every start had recorded it');
+});

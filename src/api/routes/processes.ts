@@ -2,6 +2,9 @@
 // and exited processes answer as exactly as live ones): its summary and exec chain, its ancestors root first
 // (up to pid 1 or the first ancestor never observed, which is then given as its child's event named it), its
 // children, its events counted by type, and the alerts about it. Tenant-checked like every route.
+// The process and the ancestors its start recorded (src/tree/ancestry.ts) are one read; the walk up by stored
+// parent goes on from where that list ends (processes stored before ancestry was recorded, or an ancestor the
+// recording server did not know), one read per ancestor, again with the ancestors each recorded.
 
 import type { FastifyInstance } from 'fastify';
 import type { EventStore } from '../../stores/events/types.ts';
@@ -21,24 +24,30 @@ const EXITED_CACHE_ENTRIES = 5000;
 const SETTLED_MS = 10 * 60_000;
 
 type Stored = { view?: ProcessRecordView; parentNamed?: ProcessSummary };
-type Scope = { events: EventStore; tenant: string; host: string; exited: Map<string, Stored> };
+/** `read`: the processes read for this request, by entity id. */
+type Scope = { events: EventStore; tenant: string; host: string; exited: Map<string, Stored>; read: Map<string, Stored> };
 
 /**
- * A process from its stored lifecycle events. A process that exited a while ago never changes (its events are
- * all in), so it is kept: ancestors near the root (a session's shell, a service) are shared by many processes.
+ * A process from its stored lifecycle events, read with the ancestors its start recorded (kept in `s.read` for
+ * the walk). A process that exited a while ago never changes (its events are all in), so it is kept across
+ * requests: ancestors near the root (a session's shell, a service) are shared by many processes.
  */
 async function storedProcess(s: Scope, entityId: string): Promise<Stored> {
-  const key = `${s.tenant}\u0000${s.host}\u0000${entityId}`;
-  const kept = s.exited.get(key);
-  if (kept) return kept;
-  const events = await s.events.processEvents(s.tenant, s.host, [entityId]);
-  const found = { view: processFromEvents(entityId, events), parentNamed: events.map(parentFromEvent).find((p) => p) };
-  const exit = found.view?.process.exit;
-  if (exit && Date.parse(exit) < Date.now() - SETTLED_MS) {
-    s.exited.set(key, found);
-    trimOldest(s.exited, EXITED_CACHE_ENTRIES);
+  const key = (id: string) => `${s.tenant}\u0000${s.host}\u0000${id}`;
+  const known = s.read.get(entityId) ?? s.exited.get(key(entityId));
+  if (known) return known;
+  const events = await s.events.processLineageEvents(s.tenant, s.host, entityId);
+  for (const [id, own] of Map.groupBy(events, (e) => e.process?.entity_id ?? '')) {
+    if (!id) continue;
+    const found = { view: processFromEvents(id, own), parentNamed: own.map(parentFromEvent).find((p) => p) };
+    s.read.set(id, found);
+    const exit = found.view?.process.exit;
+    if (exit && Date.parse(exit) < Date.now() - SETTLED_MS) {
+      s.exited.set(key(id), found);
+      trimOldest(s.exited, EXITED_CACHE_ENTRIES);
+    }
   }
-  return found;
+  return s.read.get(entityId) ?? {};
 }
 
 /** The ancestors of a process, root first. */
@@ -78,7 +87,7 @@ export function processRoutes(api: FastifyInstance, o: ApiOptions): void {
     const tenant = req.principal!.tenantId;
     const host = await o.metadata.getHost(tenant, req.params.id);
     if (!host) return problem(reply, 404, 'Not Found', 'no such host');
-    const s: Scope = { events: o.events, tenant, host: host.id, exited };
+    const s: Scope = { events: o.events, tenant, host: host.id, exited, read: new Map() };
     const { view, parentNamed } = await storedProcess(s, req.params.entity_id);
     if (!view) return problem(reply, 404, 'Not Found', 'no such process on this host');
     const since = new Date(Math.max(0, (Date.parse(view.process.start) || 0) - 60_000));

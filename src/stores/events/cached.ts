@@ -73,6 +73,10 @@ export class CachedEventStore implements EventStore {
     return this.inner.processEvents(tenantId, hostId, entityIds);
   }
 
+  processLineageEvents(tenantId: string, hostId: string, entityId: string): Promise<VigilEvent[]> {
+    return this.inner.processLineageEvents(tenantId, hostId, entityId);
+  }
+
   childProcessEvents(tenantId: string, hostId: string, parentEntityId: string, since: Date, limit: number): Promise<VigilEvent[]> {
     return this.inner.childProcessEvents(tenantId, hostId, parentEntityId, since, limit);
   }

@@ -201,6 +201,18 @@ export class ClickHouseEventStore implements EventStore {
     return uniqueEvents(rows);
   }
 
+  async processLineageEvents(tenantId: string, hostId: string, entityId: string): Promise<VigilEvent[]> {
+    // The process's rows and, by the ancestor ids its start recorded, every recorded ancestor's: one read, both by
+    // the primary key (tenant, host, entity).
+    const rows = await this.engine.query<{ raw: string }>(
+      `SELECT raw FROM process_lifecycle
+       WHERE tenant_id = {tenant:String} AND host_id = {host:String} AND entity_id IN (
+         SELECT arrayJoin(arrayPushFront(ancestor_ids, {entity:String})) FROM process_lifecycle
+         WHERE tenant_id = {tenant:String} AND host_id = {host:String} AND entity_id = {entity:String})
+       ORDER BY timestamp, event_id LIMIT 10000`, { tenant: tenantId, host: hostId, entity: entityId });
+    return uniqueEvents(rows);
+  }
+
   async childProcessEvents(tenantId: string, hostId: string, parentEntityId: string, since: Date, limit: number): Promise<VigilEvent[]> {
     const rows = await this.engine.query<{ raw: string }>(
       `SELECT raw FROM process_lifecycle

@@ -3,7 +3,8 @@
 // rollup), process nodes (seed 002 §9, keyed by (tenant, host, pid, start) so PID reuse never merges) and
 // process lifecycle rows (the fork, start and end events again, keyed by (tenant, host, entity), filled by a
 // materialised view from every insert into telemetry_events: the process endpoint's lookups by entity id and
-// by parent read a few small granules instead of a host's whole time range).
+// by parent read a few small granules instead of a host's whole time range; a start's ancestors' entity ids in
+// ancestor_ids, so a process and its lineage are one read).
 // The full event is kept as JSON in `raw`; the columns analysts filter on are materialised from it.
 
 import { EXTRACTED_COLUMNS, type ExtractedColumn } from '../../schema/columns.ts';
@@ -22,9 +23,15 @@ const DURABLE_INSERTS = 'fsync_after_insert = 1, fsync_part_directory = 1';
 /** The events that start, re-image and end a process, and its executable's digests (the rows of process_lifecycle). */
 export const LIFECYCLE_TYPES = ['process_fork', 'process_start', 'process_end', 'process_hash'];
 
+/** The ancestors' entity ids a process start carries (`process.ancestry`, nearest first; src/tree/ancestry.ts). */
+const ANCESTRY = "JSONExtract(raw, 'process', 'ancestry', 'Array(String)')";
+
+/** Adds ancestor_ids to a process_lifecycle made before it (its rows read it from `raw`: empty before ancestry was recorded). */
+const PROCESS_LIFECYCLE_ANCESTRY = `ALTER TABLE process_lifecycle ADD COLUMN IF NOT EXISTS ancestor_ids Array(String) DEFAULT ${ANCESTRY}`;
+
 /** The lifecycle rows of the events already in telemetry_events (a store created before the table had none). */
 export const PROCESS_LIFECYCLE_SELECT = `SELECT tenant_id, host_id, process_entity_id AS entity_id, process_parent_entity_id AS parent_entity_id,
-      timestamp, event_id, event_type, ingested, raw
+      timestamp, event_id, event_type, ingested, raw, ${ANCESTRY} AS ancestor_ids
     FROM telemetry_events WHERE event_type IN (${LIFECYCLE_TYPES.map((t) => `'${t}'`).join(', ')}) AND process_entity_id != ''`;
 
 function extractExpression(c: ExtractedColumn): string {
@@ -144,12 +151,14 @@ export function eventStoreDdl(o: DdlOptions): string[] {
       event_type LowCardinality(String),
       ingested DateTime64(3, 'UTC'),
       raw String CODEC(ZSTD(3)),
+      ancestor_ids Array(String) DEFAULT ${ANCESTRY},
       INDEX idx_parent parent_entity_id TYPE bloom_filter(0.01) GRANULARITY 1
     ) ENGINE = ${mt('ReplacingMergeTree')}(ingested)
     PARTITION BY toYYYYMM(timestamp)
     ORDER BY (tenant_id, host_id, entity_id, timestamp, event_id)
     TTL toDateTime(timestamp) + INTERVAL ${Math.trunc(o.retentionDays)} DAY
     SETTINGS index_granularity = 1024, ${DURABLE_INSERTS}`,
+    PROCESS_LIFECYCLE_ANCESTRY,
     `CREATE MATERIALIZED VIEW IF NOT EXISTS process_lifecycle_mv TO process_lifecycle AS
     ${PROCESS_LIFECYCLE_SELECT}`,
   ];

@@ -34,6 +34,11 @@ export interface EventStore {
   processNodes(tenantId: string, hostId: string, at: Date, limit: number): Promise<ProcessNode[]>;
   /** The lifecycle events (fork, start, end) of these processes of a host, oldest first. */
   processEvents(tenantId: string, hostId: string, entityIds: string[]): Promise<VigilEvent[]>;
+  /**
+   * The lifecycle events of a process of a host and of every ancestor its start recorded (`process.ancestry`),
+   * oldest first: a process stored before ancestry was recorded gives its own events only.
+   */
+  processLineageEvents(tenantId: string, hostId: string, entityId: string): Promise<VigilEvent[]>;
   /** The lifecycle events of the processes whose parent is `parentEntityId`, from `since` on, oldest first. */
   childProcessEvents(tenantId: string, hostId: string, parentEntityId: string, since: Date, limit: number): Promise<VigilEvent[]>;
   /** How many events of each type a process of a host has, from `since` on (up to `until`). */
