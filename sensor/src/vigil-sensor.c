@@ -283,7 +283,7 @@ static void write_payload(struct wire *w, const struct vg_event *e)
 		wire_u32(w, (e->exit.code >> 8) & 0xff);
 		wire_u32(w, e->exit.code & 0x7f);
 		break;
-	case VG_CONNECT: case VG_ACCEPT: case VG_UDP_SEND:
+	case VG_CONNECT: case VG_ACCEPT: case VG_UDP_SEND: case VG_DNS:
 		wire_u8(w, e->net.family);
 		wire_u8(w, e->net.proto);
 		wire_u16(w, e->net.sport);
@@ -329,6 +329,7 @@ static void write_exec_identity(struct wire *w, const struct vg_exec *x)
 static const char *const blob_shape[VG_KIND_MAX] = {
 	[VG_EXEC] = "psp",      [VG_FILE_CREATE] = "j", [VG_FILE_WRITE] = "j",  [VG_FILE_DELETE] = "j",
 	[VG_FILE_RENAME] = "jj", [VG_FILE_CHMOD] = "j", [VG_FILE_CHOWN] = "j",  [VG_MODULE] = "s",
+	[VG_DNS] = "s",
 };
 
 static int on_record(void *ctx, void *data, size_t size)

@@ -303,6 +303,7 @@ enum {
 	NR_setresuid = 117, NR_setresgid = 119, NR_setfsuid = 122, NR_setfsgid = 123,
 	NR_ptrace = 101, NR_connect = 42, NR_accept = 43, NR_accept4 = 288,
 	NR_sendto = 44, NR_sendmsg = 46, NR_sendmmsg = 307,
+	NR_recvfrom = 45, NR_recvmsg = 47, NR_recvmmsg = 299,
 };
 #elif defined(__TARGET_ARCH_arm64)
 #define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
@@ -315,6 +316,7 @@ enum { /* the generic table: no open, creat, unlink, rename, chmod, chown, lchow
 	NR_setresuid = 147, NR_setresgid = 149, NR_setfsuid = 151, NR_setfsgid = 152,
 	NR_ptrace = 117, NR_connect = 203, NR_accept = 202, NR_accept4 = 242,
 	NR_sendto = 206, NR_sendmsg = 211, NR_sendmmsg = 269,
+	NR_recvfrom = 207, NR_recvmsg = 212, NR_recvmmsg = 243,
 };
 #else
 #error "vigil-sensor: system call numbers are defined for x86 and arm64"
@@ -546,6 +548,101 @@ static __noinline int on_udp_send(struct pt_regs *regs, long nr, long ret)
 	return 0;
 }
 
+/* ---- DNS ----
+ * A message sent to port 53 or received from it, at the asking process's socket (so a process is named even when
+ * the host resolves through a local resolver such as systemd-resolved on 127.0.0.53), UDP or TCP, through
+ * sendto/sendmsg/sendmmsg and recvfrom/recvmsg/recvmmsg; its first VG_DNS_MAX bytes, parsed by the agent. */
+
+#define DNS_PORT 53
+#define MMSG_MAX 2 /* messages of one sendmmsg/recvmmsg looked at (glibc sends A and AAAA in one) */
+
+/* The data of a message: its first iovec, or the second when the first is a TCP message's 2-byte length. */
+static __always_inline const void *msg_data(const struct user_msghdr *msg, bool tcp, long *len)
+{
+	struct iovec iov[2] = {};
+	__u64 n = 0;
+	bpf_probe_read_user(&n, sizeof(n), &msg->msg_iovlen);
+	struct iovec *uiov = NULL;
+	bpf_probe_read_user(&uiov, sizeof(uiov), &msg->msg_iov);
+	if (!uiov || n == 0 || bpf_probe_read_user(&iov[0], sizeof(iov[0]), uiov) < 0)
+		return NULL;
+	int i = 0;
+	if (tcp && iov[0].iov_len == 2 && n > 1 && bpf_probe_read_user(&iov[1], sizeof(iov[1]), &uiov[1]) == 0)
+		i = 1;
+	if ((long)iov[i & 1].iov_len < *len)
+		*len = iov[i & 1].iov_len;
+	return iov[i & 1].iov_base;
+}
+
+/* One DNS record: the peer from `uaddr` (sendto's destination, recvfrom's source) or the connected socket. */
+static __noinline int dns_message(int fd, bool answer, const void *uaddr, const void *buf, long len)
+{
+	struct sock *sk = fd_sock(fd);
+	if (!sk || len <= 0 || !buf)
+		return 0;
+	__u8 proto = BPF_CORE_READ(sk, sk_protocol);
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if ((proto != IPPROTO_UDP && proto != IPPROTO_TCP) || (family != AF_INET && family != AF_INET6))
+		return 0;
+	struct sockaddr_in6 a = {};
+	__u16 port;
+	if (uaddr && bpf_probe_read_user(&a, sizeof(a), uaddr) == 0 && (a.sin6_family == AF_INET || a.sin6_family == AF_INET6))
+		port = bpf_ntohs(a.sin6_port);
+	else
+		port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)), uaddr = NULL;
+	if (port != DNS_PORT)
+		return 0;
+	struct vg_event *e = begin_current(VG_DNS);
+	if (!e)
+		return 0;
+	__builtin_memset(&e->net, 0, sizeof(e->net));
+	e->net.family = family == AF_INET6 ? 6 : 4;
+	e->net.proto = proto;
+	sock_addrs(&e->net, sk, family == AF_INET6);
+	if (uaddr)
+		sockaddr_dest(&e->net, uaddr);
+	if (answer)
+		e->h.flags |= VG_F_DNS_ANSWER;
+	__u32 n = len > VG_DNS_MAX ? VG_DNS_MAX : len;
+	if (bpf_probe_read_user(&e->var[2], n & (2 * VG_DNS_MAX - 1), buf) < 0)
+		n = 0;
+	put_len(e, 0, n);
+	submit(e, 2 + (n & (2 * VG_DNS_MAX - 1)));
+	return 0;
+}
+
+/* sendto/recvfrom: one buffer; sendmsg/recvmsg: a msghdr; sendmmsg/recvmmsg: the first MMSG_MAX messages. */
+static __noinline int on_dns_io(struct pt_regs *regs, long nr, long ret)
+{
+	int fd = ARG(regs, 1);
+	bool answer = nr == NR_recvfrom || nr == NR_recvmsg || nr == NR_recvmmsg;
+	if (ret <= 0)
+		return 0;
+	if (nr == NR_sendto || nr == NR_recvfrom)
+		return dns_message(fd, answer, (const void *)ARG(regs, 5), (const void *)ARG(regs, 2), ret);
+	struct sock *sk = fd_sock(fd);
+	bool tcp = sk && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
+	if (nr == NR_sendmsg || nr == NR_recvmsg) {
+		const struct user_msghdr *msg = (const void *)ARG(regs, 2);
+		void *name = NULL;
+		long len = ret;
+		bpf_probe_read_user(&name, sizeof(name), &msg->msg_name);
+		const void *data = msg_data(msg, tcp, &len);
+		return dns_message(fd, answer, name, data, len);
+	}
+	struct mmsghdr *msgs = (struct mmsghdr *)ARG(regs, 2);
+	for (int i = 0; i < MMSG_MAX && i < ret; i++) {
+		void *name = NULL;
+		__u32 mlen = 0;
+		bpf_probe_read_user(&name, sizeof(name), &msgs[i].msg_hdr.msg_name);
+		bpf_probe_read_user(&mlen, sizeof(mlen), &msgs[i].msg_len);
+		long len = mlen;
+		const void *data = msg_data(&msgs[i].msg_hdr, tcp, &len);
+		dns_message(fd, answer, name, data, len);
+	}
+	return 0;
+}
+
 static __always_inline __u32 cred_op(long nr)
 {
 	switch (nr) {
@@ -624,7 +721,10 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	case NR_accept: case NR_accept4:
 		return ret >= 0 ? on_accept(ret) : 0;
 	case NR_sendto: case NR_sendmsg: case NR_sendmmsg:
+		on_dns_io(regs, nr, ret);
 		return on_udp_send(regs, nr, ret);
+	case NR_recvfrom: case NR_recvmsg: case NR_recvmmsg:
+		return on_dns_io(regs, nr, ret);
 	case NR_setuid: case NR_setgid: case NR_setreuid: case NR_setregid:
 	case NR_setresuid: case NR_setresgid: case NR_setfsuid: case NR_setfsgid:
 		return on_cred_change(nr, ret);

@@ -31,7 +31,8 @@ enum vg_kind {
 	VG_SETGID = 14,
 	VG_PTRACE = 15,
 	VG_MODULE = 16,
-	VG_KIND_MAX = 17,
+	VG_DNS = 17,
+	VG_KIND_MAX = 18,
 };
 
 /* Record flags (also the wire frame flags). */
@@ -39,6 +40,8 @@ enum vg_kind {
 #define VG_F_PATH_TRUNC 0x2   /* a path deeper or longer than the bounds */
 #define VG_F_FILELESS 0x4     /* exec of a memfd or of an unlinked file */
 #define VG_F_TRACEME 0x8      /* ptrace: PTRACE_TRACEME, the target is the tracer (parent) */
+#define VG_F_DNS_ANSWER 0x10  /* dns: a message received from port 53 (else one sent to it) */
+#define VG_DNS_MAX 2048       /* bytes of a DNS message kept */
 
 struct vg_hdr {
 	__u32 kind;

@@ -1,12 +1,16 @@
 // Agent and sensor enrichment on the running kernel (issue 22), through the real eBPF sensor and the real
 // Agent streaming over mutual TLS to a stub ingest endpoint: an executed binary's identity from the kernel and
 // its digests (checked against sha256sum, sha1sum and md5sum), first in a process_hash event, then on the next
-// exec's process_start from the cache. Needs root, kernel BTF and make -C sensor; skipped with the reason otherwise.
+// exec's process_start from the cache; DNS queries and answers of `getent hosts` against a local resolver on
+// loopback (a dgram responder in this test; getent in a mount namespace whose /etc/resolv.conf names it) and of
+// a UDP query from another process, as dns events with the asking process. Needs root, kernel BTF and
+// make -C sensor; skipped with the reason otherwise.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, appendFileSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, appendFileSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
@@ -16,6 +20,9 @@ import { DEFAULT_SENSOR_BINARY, detectEnvironment, ebpfUnavailableReason } from 
 import { AgentMessageType } from '../../src/schema/wire.ts';
 import type { VigilEvent } from '../../src/schema/event.ts';
 import { benchAgentDirs, startStubIngest, type BenchAgentDirs, type StubIngest } from '../../bench/support/stub-ingest.ts';
+import { dnsQuery, startDnsResponder } from '../support/dns-responder.ts';
+
+const execFileAsync = promisify(execFile);
 
 const skip = ebpfUnavailableReason(detectEnvironment(DEFAULT_SENSOR_BINARY), DEFAULT_SENSOR_BINARY);
 
@@ -61,12 +68,12 @@ describe('enrichment through the eBPF sensor and the agent', { skip }, () => {
     copyFileSync('/usr/bin/true', exe);
     appendFileSync(exe, randomBytes(4096)); // contents no other test ran: not in the hasher's cache
     chmodSync(exe, 0o755);
-    const st = statSync(exe);
+    const st = statSync(exe, { bigint: true });
     const sums = { sha256: digest('sha256sum', exe), sha1: digest('sha1sum', exe), md5: digest('md5sum', exe) };
 
     execFileSync(exe, ['first']);
     const start = await waitFor('process_start', () => events.find((e) => e.event.type === 'process_start' && e.process?.executable === exe));
-    assert.deepEqual(start.process!.file, { size: st.size, inode: String(st.ino), device: String(st.dev), mtime: st.mtime.toISOString() });
+    assert.deepEqual(start.process!.file, { size: Number(st.size), inode: String(st.ino), device: String(st.dev), mtime: new Date(Number(st.mtimeNs / 1_000_000n)).toISOString() });
     assert.equal(start.process!.hash, undefined, 'not known yet at the first exec');
     const hashed = await waitFor('process_hash', () => events.find((e) => e.event.type === 'process_hash' && e.process?.executable === exe));
     assert.deepEqual(hashed.process!.hash, sums);
@@ -79,6 +86,47 @@ describe('enrichment through the eBPF sensor and the agent', { skip }, () => {
     assert.deepEqual(again.process!.hash, sums);
     assert.equal(events.filter((e) => e.event.type === 'process_hash' && e.process?.executable === exe).length, 1, 'hashed once');
     assert.equal(agent.hasher.counters.hashed >= 1, true);
+  });
+
+  test('DNS: getent hosts through a local resolver and a UDP query from another process are dns events of the asking process', async () => {
+    // A loopback address of its own (any 127/8 address is local), so that no other resolver is in the way.
+    const resolverIp = `127.53.${1 + (process.pid % 200)}.${1 + Math.floor(Math.random() * 250)}`;
+    const name = `vigil-dns-${process.pid}-${Date.now()}.test`;
+    const missing = `nx-${name}`;
+    const responder = await startDnsResponder(resolverIp, 53, (q) => (q === name ? '192.0.2.53' : undefined));
+    const resolvConf = join(dirs.workDir, 'resolv.conf');
+    writeFileSync(resolvConf, `nameserver ${resolverIp}\noptions attempts:1 timeout:2\n`);
+    try {
+      // Not execFileSync: the responder runs in this process.
+      const getent = await execFileAsync('unshare', ['-m', 'sh', '-c', `mount --bind ${resolvConf} /etc/resolv.conf && exec getent hosts ${name}`]);
+      assert.match(getent.stdout, new RegExp(`^192\\.0\\.2\\.53\\s+${name.replaceAll('.', '\\.')}`));
+      const dnsOf = (type: string, q: string) => events.filter((e) => e.event.type === 'dns' && e.dns?.type === type && e.dns.question?.name === q);
+      const query = await waitFor('the query', () => dnsOf('query', name).find((e) => e.dns?.question?.type === 'A'));
+      const answer = await waitFor('the answer', () => dnsOf('answer', name).find((e) => e.dns?.question?.type === 'A'));
+      for (const e of [query, answer]) {
+        assert.equal(e.process?.executable, '/usr/bin/getent');
+        assert.match(e.process?.command_line ?? '', new RegExp(`getent hosts ${name.replaceAll('.', '\\.')}`));
+        assert.ok(e.process?.entity_id);
+        assert.deepEqual([e.event.category, e.network?.transport, e.destination?.ip, e.destination?.port], ['network', 'udp', resolverIp, 53]);
+      }
+      assert.equal(query.event.action, 'query');
+      assert.equal(query.dns?.id, answer.dns?.id);
+      assert.deepEqual([answer.event.action, answer.dns?.response_code, answer.dns?.resolved_ip], ['answer', 'NOERROR', ['192.0.2.53']]);
+      assert.deepEqual(answer.dns?.answers, [{ name, type: 'A', ttl: 60, data: '192.0.2.53' }]);
+
+      // An unconnected UDP socket in another process: sendto with the resolver's address, the answer with its source.
+      const script = `const s = require('node:dgram').createSocket('udp4');
+        const q = Buffer.from(process.argv[1], 'hex');
+        s.on('message', (m) => { console.log(m.length); s.close(); });
+        s.send(q, 53, process.argv[2]);`;
+      const child = await execFileAsync(process.execPath, ['-e', script, dnsQuery(0xbeef, missing).toString('hex'), resolverIp]);
+      assert.ok(Number(child.stdout) > 12);
+      const nx = await waitFor('the NXDOMAIN answer', () => dnsOf('answer', missing)[0]);
+      assert.deepEqual([nx.dns?.id, nx.dns?.response_code, nx.dns?.resolved_ip, nx.process?.executable], [String(0xbeef), 'NXDOMAIN', undefined, process.execPath]);
+      assert.ok(dnsOf('query', missing).length === 1);
+    } finally {
+      await responder.close();
+    }
   });
 });
 

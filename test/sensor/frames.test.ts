@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FrameDecoder, FRAME, FLAG, WIRE_MAGIC, WIRE_VERSION } from '../../src/agent/sensors/ebpf/index.ts';
 import type { Frame } from '../../src/agent/sensors/ebpf/index.ts';
+import { dnsAnswer, dnsQuery } from '../support/dns-responder.ts';
 
 /** Little-endian frame builder mirroring sensor/src/wire.c, for test input. */
 class FrameBuilder {
@@ -144,4 +145,23 @@ test('stats and hello frames', () => {
     { kind: 'hello', hello: { version: 1, pid: 321, attached: ['a', 'b'], disabled: [] } },
     { kind: 'stats', stats: { monotonicNs: 1n, ringDrops: 3, received: 10, badRecords: 0, framesWritten: 9, undelivered: 1, perKind: [4, 6] } },
   ]);
+});
+
+test("an exec frame's file identity, when the sensor appends it; a DNS frame's message parsed, or its type alone when it is not DNS", () => {
+  const identity = common(42).str('/usr/bin/true').str(Buffer.from('true\0')).str('/tmp')
+    .u64(2146571n).u64(65024n).u64(39760n).u64(1_765_152_000_123_456_789n).frame(FRAME.exec);
+  const [exec] = observations(decodeAll([identity]).frames);
+  assert.deepEqual(exec.executableFile, { inode: 2146571, device: 65024, size: 39760, mtimeNs: 1_765_152_000_123_456_789n });
+  assert.equal(observations(decodeAll([execFrame(42, ['true'])]).frames)[0].executableFile, undefined, 'an older sensor: no identity');
+
+  const net = (b: FrameBuilder) => b.u8(4).u8(17).u16(40000).u16(53).u16(0).u32(0)
+    .bytes(Buffer.from([127, 0, 0, 1, ...Buffer.alloc(12)])).bytes(Buffer.from([127, 0, 0, 53, ...Buffer.alloc(12)]));
+  const answer = net(common(43, 'getent')).str(dnsAnswer(dnsQuery(5, 'a.example'), '192.0.2.1')).frame(FRAME.dns, FLAG.dnsAnswer);
+  const garbage = net(common(43, 'getent')).str(Buffer.from('not dns')).frame(FRAME.dns);
+  const { frames, decoder } = decodeAll([answer, garbage]);
+  assert.equal(decoder.counters.badFrames, 0);
+  const [a, g] = observations(frames);
+  assert.deepEqual([a.type, a.action, a.srcIp, a.srcPort, a.dstIp, a.dstPort, a.transport, a.dns?.resolved_ip, a.dns?.question?.name],
+    ['dns', 'answer', '127.0.0.1', 40000, '127.0.0.53', 53, 'udp', ['192.0.2.1'], 'a.example']);
+  assert.deepEqual([g.type, g.action, g.dns], ['dns', 'query', { type: 'query' }]);
 });

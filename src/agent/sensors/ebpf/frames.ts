@@ -5,6 +5,7 @@
 
 import type { EventType } from '../../../schema/event.ts';
 import type { ExecutableFile, Observation } from '../../sensor.ts';
+import { parseDnsMessage } from './dns.ts';
 
 export const WIRE_MAGIC = 0x4c474956; // "VIGL" little-endian
 export const WIRE_VERSION = 1;
@@ -16,11 +17,11 @@ const MAGIC_BYTES = Buffer.from([0x56, 0x49, 0x47, 0x4c]);
 export const FRAME = {
   exec: 1, fork: 2, exit: 3, connect: 4, accept: 5, udpSend: 6,
   fileCreate: 7, fileWrite: 8, fileDelete: 9, fileRename: 10, fileChmod: 11, fileChown: 12,
-  setuid: 13, setgid: 14, ptrace: 15, module: 16,
+  setuid: 13, setgid: 14, ptrace: 15, module: 16, dns: 17,
   stats: 100, hello: 101,
 } as const;
 
-export const FLAG = { argsTruncated: 0x1, pathTruncated: 0x2, fileless: 0x4, traceme: 0x8 } as const;
+export const FLAG = { argsTruncated: 0x1, pathTruncated: 0x2, fileless: 0x4, traceme: 0x8, dnsAnswer: 0x10 } as const;
 
 /** Bytes of the fields every kernel record starts with (after the frame header). */
 export const COMMON_SIZE = 72;
@@ -286,6 +287,7 @@ function decodeRecord(c: Cursor, type: number, flags: number, startTimeOf: Start
     o.action = `ptrace_${PTRACE_REQUESTS[c.u32()] ?? 'request'}`;
     o.result = c.i32();
   } else if (type === FRAME.module) o.moduleName = c.str();
+  else if (type === FRAME.dns) decodeDns(c, o, flags);
   return o;
 }
 
@@ -297,6 +299,7 @@ function recordEventType(type: number, flags: number): EventType | undefined {
     case FRAME.setuid: case FRAME.setgid: return 'privilege_change';
     case FRAME.ptrace: return 'ptrace';
     case FRAME.module: return 'module_load';
+    case FRAME.dns: return 'dns';
   }
   return NET_TYPE[type] ?? FILE_TYPE[type];
 }
@@ -345,6 +348,19 @@ export function splitArgs(buf: Buffer, start: number, end: number): string[] {
   }
   if (from < end) args[n] = buf.toString('utf8', from, end);
   return args;
+}
+
+/**
+ * A DNS message sent to port 53 or received from it: the socket's addresses as for a UDP send (source: this
+ * process's end, destination: the resolver's, whichever way the message went), then the message, parsed.
+ */
+function decodeDns(c: Cursor, o: Observation, flags: number): void {
+  decodeNet(c, o, FRAME.udpSend);
+  delete o.result;
+  const [s, e] = c.blob();
+  const answer = (flags & FLAG.dnsAnswer) !== 0;
+  o.action = answer ? 'answer' : 'query';
+  o.dns = parseDnsMessage(c.buf.subarray(s, e), o.transport === 'tcp') ?? { type: answer ? 'answer' : 'query' };
 }
 
 function decodeNet(c: Cursor, o: Observation, type: number): void {
