@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { containerContext, ContainerResolver, parseCgroupPath, parsePodLogDir, unifiedCgroupPath } from '../../src/agent/enrichment/container.ts';
@@ -59,12 +59,25 @@ test('the resolver reads a process cgroup once per cgroup id, and names the pod 
     mkdirSync(join(root, 'proc', '42'), { recursive: true });
     writeFileSync(join(root, 'proc', '42', 'cgroup'), `0::/kubepods/burstable/pod${UID}/${ID}\n`);
     mkdirSync(join(root, 'pods', `prod_web-0_${UID}`), { recursive: true });
-    const r = new ContainerResolver({ procRoot: join(root, 'proc'), podLogDir: join(root, 'pods') });
+    const r = new ContainerResolver({ procRoot: join(root, 'proc'), podLogDir: join(root, 'pods'), cgroupRoot: join(root, 'cgroup') });
     const want = { container: { id: ID }, orchestrator: { type: 'kubernetes', namespace: 'prod', resource: { type: 'pod', id: UID, name: 'web-0' } } };
     assert.deepEqual(r.resolve('777', 42), want);
     rmSync(join(root, 'proc', '42'), { recursive: true });
     assert.deepEqual(r.resolve('777', 42), want, 'cached: the process is gone');
-    assert.equal(r.resolve('778', 43), undefined, 'a cgroup of a process gone before it was read');
+    assert.equal(r.resolve('778', 43), undefined, 'a cgroup of a process gone before it was read, not in the cgroup file system');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a process gone before its cgroup was read: the cgroup id is found among the cgroup file system directories', () => {
+  const root = mkdtempSync(join(tmpdir(), 'vigil-cgroupfs-'));
+  try {
+    mkdirSync(join(root, 'unified', 'system.slice', `docker-${ID}.scope`), { recursive: true });
+    writeFileSync(join(root, 'unified', 'cgroup.controllers'), '');
+    const id = String(statSync(join(root, 'unified', 'system.slice', `docker-${ID}.scope`)).ino);
+    const r = new ContainerResolver({ procRoot: join(root, 'proc'), podLogDir: join(root, 'pods'), cgroupRoot: root });
+    assert.deepEqual(r.resolve(id, 12345), { container: { id: ID, runtime: 'docker' } });
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -9,7 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, appendFileSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -86,6 +86,23 @@ describe('enrichment through the eBPF sensor and the agent', { skip }, () => {
     assert.deepEqual(again.process!.hash, sums);
     assert.equal(events.filter((e) => e.event.type === 'process_hash' && e.process?.executable === exe).length, 1, 'hashed once');
     assert.equal(agent.hasher.counters.hashed >= 1, true);
+  });
+
+  test('a process in a container-named cgroup (made here, Docker systemd-driver name) carries container.id and runtime, though gone before the agent looked', async () => {
+    const mount = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((m) => existsSync(join(m, 'cgroup.controllers')));
+    if (!mount) return void assert.fail('no cgroup v2 mount');
+    const id = randomBytes(32).toString('hex');
+    const dir = join(mount, `docker-${id}.scope`);
+    mkdirSync(dir);
+    try {
+      const marker = `vigil-container-${process.pid}`;
+      execFileSync('sh', ['-c', `echo $$ > ${dir}/cgroup.procs && exec /usr/bin/true ${marker}`]);
+      const exec = await waitFor('the exec in the cgroup', () => events.find((e) => e.event.type === 'process_start' && e.process?.args?.[1] === marker));
+      assert.deepEqual(exec.container, { cgroup_id: String(statSync(dir).ino), id, runtime: 'docker' });
+      assert.equal(exec.orchestrator, undefined);
+    } finally {
+      rmdirSync(dir);
+    }
   });
 
   test('DNS: getent hosts through a local resolver and a UDP query from another process are dns events of the asking process', async () => {

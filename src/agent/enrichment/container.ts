@@ -2,10 +2,12 @@
 // CRI-O, Podman, nerdctl and LXC write into cgroup paths, the Kubernetes pod uid the kubelet writes there, and
 // the pod's namespace and name from the kubelet's log directories (/var/log/pods/<namespace>_<name>_<uid>),
 // as ECS container.* and orchestrator.*. `parseCgroupPath` and `parsePodLogDir` are pure; `ContainerResolver`
-// reads /proc/<pid>/cgroup once per cgroup id (bounded cache; a process already gone is retried with the next
-// process of that cgroup, at most once a second per cgroup).
+// reads /proc/<pid>/cgroup once per cgroup id (bounded cache); for a process already gone (a short-lived process
+// is gone before its first event reaches the agent) the cgroup id, which is its directory's inode in the cgroup v2
+// file system, is looked up in a map of that file system's directories, read again at most every 5 s.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { VigilEvent } from '../../schema/event.ts';
 
 export interface CgroupContainer {
@@ -80,18 +82,45 @@ export function unifiedCgroupPath(text: string): string | undefined {
 const CACHE_ENTRIES = 4096;
 const RETRY_MS = 1000;
 const POD_RESCAN_MS = 30_000;
+const CGROUPFS_RESCAN_MS = 5000;
+const CGROUPFS_MAX_DIRS = 20_000;
+const CGROUPFS_MAX_DEPTH = 12;
+
+/** The cgroup v2 mount: /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid host. */
+function unifiedMount(root: string): string | undefined {
+  return [join(root, 'unified'), root].find((m) => existsSync(join(m, 'cgroup.controllers')));
+}
+
+/** Directory inode (the cgroup id) → path below the mount, for every cgroup (bounded). */
+function cgroupDirectories(mount: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (dir: string, rel: string, depth: number): void => {
+    if (out.size >= CGROUPFS_MAX_DIRS) return;
+    try {
+      out.set(String(statSync(dir).ino), rel || '/');
+      if (depth >= CGROUPFS_MAX_DEPTH) return;
+      for (const d of readdirSync(dir, { withFileTypes: true })) if (d.isDirectory()) walk(join(dir, d.name), `${rel}/${d.name}`, depth + 1);
+    } catch { /* removed meanwhile */ }
+  };
+  walk(mount, '', 0);
+  return out;
+}
 
 export class ContainerResolver {
   readonly #byCgroup = new Map<string, ContainerContext>();
   readonly #failedAt = new Map<string, number>();
   readonly #proc: string;
   readonly #podLogs: string;
+  readonly #cgroupRoot: string;
+  #dirs = new Map<string, string>();
+  #dirsReadAt = -Infinity;
   #pods = new Map<string, { namespace: string; name: string }>();
   #podsReadAt = -Infinity;
 
-  constructor(opts: { procRoot?: string; podLogDir?: string } = {}) {
+  constructor(opts: { procRoot?: string; podLogDir?: string; cgroupRoot?: string } = {}) {
     this.#proc = opts.procRoot ?? '/proc';
     this.#podLogs = opts.podLogDir ?? '/var/log/pods';
+    this.#cgroupRoot = opts.cgroupRoot ?? '/sys/fs/cgroup';
   }
 
   /** The container context of a cgroup id, read from the cgroup of `pid` (a process in it) on first sight. */
@@ -105,6 +134,7 @@ export class ContainerResolver {
     try {
       path = unifiedCgroupPath(readFileSync(`${this.#proc}/${pid}/cgroup`, 'utf8'));
     } catch { /* gone */ }
+    path ??= this.#cgroupPath(cgroupId, now);
     if (path === undefined) {
       this.#failedAt.set(cgroupId, now);
       if (this.#failedAt.size > CACHE_ENTRIES) this.#failedAt.clear();
@@ -116,6 +146,16 @@ export class ContainerResolver {
     if (this.#byCgroup.size >= CACHE_ENTRIES) this.#byCgroup.delete(this.#byCgroup.keys().next().value!);
     this.#byCgroup.set(cgroupId, context);
     return context;
+  }
+
+  /** The path of a cgroup by its id, from the map of the cgroup file system (read again when stale and missing). */
+  #cgroupPath(cgroupId: string, now: number): string | undefined {
+    if (!this.#dirs.has(cgroupId) && now - this.#dirsReadAt > CGROUPFS_RESCAN_MS) {
+      this.#dirsReadAt = now;
+      const mount = unifiedMount(this.#cgroupRoot);
+      this.#dirs = mount ? cgroupDirectories(mount) : new Map();
+    }
+    return this.#dirs.get(cgroupId);
   }
 
   #pod(uid: string): { namespace: string; name: string } | undefined {
