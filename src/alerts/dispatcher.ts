@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { registry } from '../metrics/registry.ts';
 import { factsOf, type AlertDoc } from './formats.ts';
 import { breakerAfter, breakerAllows, DEFAULT_POLICY, matchesFilters, nextAttemptAt, TokenBucket, type DeliveryPolicy } from './policy.ts';
-import type { AlertSink, AlertSinkStore, BreakerState, Delivery, EnqueueResult, OutboxStore } from './sink.ts';
+import type { AlertSink, AlertSinkStore, BreakerState, Delivery, EnqueueResult, Outcome, OutboxStore } from './sink.ts';
 import { createTransports, DeliveryError, type Transports } from './transports.ts';
 
 const deliveries = new Counter({
@@ -56,6 +56,9 @@ export interface DispatcherDeps {
   outbox: OutboxStore;
   log: Logger;
 }
+
+/** One attempt's result, to be recorded. */
+interface Attempted { d: Delivery; outcome: Outcome; reachable: boolean }
 
 /** What `test` found: delivered, or the error. */
 export type TestResult = { ok: true; ms: number } | { ok: false; ms: number; error: string };
@@ -151,7 +154,7 @@ export class AlertDispatcher {
     if (!tokens) return false;
     const claimed = await this.deps.outbox.claim(sinkId, this.owner, now, now + this.o.leaseMs, tokens);
     bucket.giveBack(tokens - claimed.length);
-    await Promise.all(claimed.map((d) => this.track(this.attempt(sink, d))));
+    await this.sendAll(sink, claimed);
     return claimed.length > 0;
   }
 
@@ -163,12 +166,31 @@ export class AlertDispatcher {
     return b;
   }
 
-  private track(p: Promise<void>): Promise<void> {
-    this.inFlight.add(p);
-    return p.finally(() => this.inFlight.delete(p));
+  private track<T>(p: Promise<T>): Promise<T> {
+    const tracked = p.then(() => undefined, () => undefined);
+    this.inFlight.add(tracked);
+    void tracked.then(() => this.inFlight.delete(tracked));
+    return p;
   }
 
-  private async attempt(sink: AlertSink, d: Delivery): Promise<void> {
+  /**
+   * Sends the claimed deliveries at once and records their outcomes as they come, several per transaction (an
+   * attempt that stalls until its timeout does not hold back the others' records).
+   */
+  private async sendAll(sink: AlertSink, claimed: Delivery[]): Promise<void> {
+    const done: Attempted[] = [];
+    let recording: Promise<void> | undefined;
+    const record = () => {
+      recording ??= (async () => {
+        while (done.length) await this.record(sink, done.splice(0));
+      })().finally(() => { recording = undefined; });
+      return recording;
+    };
+    await Promise.all(claimed.map((d) => this.track(this.attempt(sink, d)).then((a) => { done.push(a); void record(); })));
+    while (recording || done.length) await (recording ?? record());
+  }
+
+  private async attempt(sink: AlertSink, d: Delivery): Promise<Attempted> {
     let error: DeliveryError | undefined;
     try {
       await this.transports.send(sink, JSON.parse(d.payload) as AlertDoc, d.id);
@@ -178,28 +200,38 @@ export class AlertDispatcher {
     }
     const at = Date.now();
     const attempt = d.attempts + 1;
-    const outcome = !error ? { kind: 'delivered' as const, at }
-      : error.retryable && attempt < this.policy.maxAttempts ? { kind: 'retry' as const, at, nextAt: nextAttemptAt(this.policy, attempt, at, Math.random()), error: error.message }
-        : { kind: 'dead' as const, at, error: error.message };
+    const outcome: Outcome = !error ? { kind: 'delivered', at }
+      : error.retryable && attempt < this.policy.maxAttempts ? { kind: 'retry', at, nextAt: nextAttemptAt(this.policy, attempt, at, Math.random()), error: error.message }
+        : { kind: 'dead', at, error: error.message };
+    // A refusal that another attempt cannot change (a 4xx, a refused target) still shows the sink answering: it does not open the breaker.
+    return { d, outcome, reachable: !error || !error.retryable };
+  }
+
+  /** Records outcomes (and the breaker they move) in one transaction; counts them. */
+  private async record(sink: AlertSink, batch: Attempted[]): Promise<void> {
+    let breaker: BreakerState | undefined;
+    let settled: boolean[];
     try {
-      // A refusal that another attempt cannot change (a 4xx, a refused target) still shows the sink answering: it does not open the breaker.
-      const reachable = !error || !error.retryable;
-      let breaker: BreakerState | undefined;
-      const settled = await this.deps.outbox.settle(d, this.owner, outcome, (h) => {
-        const next = breakerAfter(this.policy, h, reachable, at);
+      settled = await this.deps.outbox.settleMany(sink.id, this.owner, batch.map((a) => ({ id: a.d.id, outcome: a.outcome })), (h, i) => {
+        const next = breakerAfter(this.policy, h, batch[i].reachable, batch[i].outcome.at);
         breaker = next.breaker;
         return next;
       });
-      if (breaker) breakerGauge.set({ sink: sink.id }, BREAKER_VALUE[breaker]);
-      if (!settled) return void this.deps.log.warn({ sink: sink.id, delivery: d.id }, 'alert delivery lease lost before it was settled; another process may deliver it again');
     } catch (err) {
-      return void this.deps.log.error({ err, sink: sink.id, delivery: d.id }, 'alert delivery outcome not recorded; it is tried again when its lease ends');
+      return void this.deps.log.error({ err, sink: sink.id, deliveries: batch.length }, 'alert delivery outcomes not recorded; tried again when their lease ends');
     }
-    if (outcome.kind === 'delivered') deliveries.inc({ outcome: 'delivered' });
-    else if (outcome.kind === 'retry') retries.inc();
-    else {
-      deliveries.inc({ outcome: 'failed' });
-      this.deps.log.warn({ sink: sink.id, delivery: d.id, attempts: attempt, reason: error?.message }, 'alert delivery failed for good (dead letter)');
+    if (breaker) breakerGauge.set({ sink: sink.id }, BREAKER_VALUE[breaker]);
+    for (const [i, { d, outcome }] of batch.entries()) {
+      if (!settled[i]) {
+        this.deps.log.warn({ sink: sink.id, delivery: d.id }, 'alert delivery lease lost before it was settled; another process may deliver it again');
+      } else if (outcome.kind === 'delivered') {
+        deliveries.inc({ outcome: 'delivered' });
+      } else if (outcome.kind === 'retry') {
+        retries.inc();
+      } else {
+        deliveries.inc({ outcome: 'failed' });
+        this.deps.log.warn({ sink: sink.id, delivery: d.id, attempts: d.attempts + 1, reason: outcome.error }, 'alert delivery failed for good (dead letter)');
+      }
     }
   }
 

@@ -141,6 +141,11 @@ export interface OutboxStore {
    * the health as it is then (read and written in one transaction); false when the lease was lost (nothing written).
    */
   settle(d: Pick<Delivery, 'id' | 'sinkId'>, owner: string, outcome: Outcome, breaker: (h: SinkHealth) => BreakerUpdate): Promise<boolean>;
+  /**
+   * `settle` for several deliveries of one sink in one transaction, in order (the breaker of each sees the health
+   * the ones before it left); whether each was still leased.
+   */
+  settleMany(sinkId: string, owner: string, items: { id: string; outcome: Outcome }[], breaker: (h: SinkHealth, index: number) => BreakerUpdate): Promise<boolean[]>;
   health(sinkId: string): Promise<SinkHealth>;
   /**
    * Moves the breaker from `from` (at or past its `breakerUntil`) to half_open with a probe lease: true for the one

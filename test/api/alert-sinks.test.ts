@@ -1,7 +1,9 @@
 // Alert sinks end to end: a real embedded server, a real agent stream raising the built-in netcat alert, and a
-// local HTTP receiver on 127.0.0.1. Sinks are created, listed (the secret never comes back) and deleted; every
-// new alert of the tenant is POSTed to each of its sinks, signed with the sink's secret; a failing receiver is
-// retried with backoff; another tenant's alerts never reach the sink; counters are on /metrics.
+// local HTTP receiver on 127.0.0.1. Sinks are created, listed, read, changed and deleted (the secret never comes
+// back; each type's URL, format and settings checked with precise 400s); every new alert of the tenant goes through
+// the outbox to each of its sinks, signed with the sink's secret; a failing receiver is retried with backoff, then
+// dead-lettered and replayed from the API; delivery status per alert and sink; the test button; another tenant's
+// alerts never reach the sink; counters are on /metrics.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -127,4 +129,62 @@ test('another tenant\'s alerts never reach this tenant\'s sink', async () => {
   const foreignAlerts = await call(f, 'GET', '/alerts', { token: f.tokens.foreign });
   assert.ok(foreignAlerts.body.alerts.some((a: any) => a.event_ids.includes(foreign.event.id)), 'the foreign alert was raised');
   assert.equal(FOREIGN_TENANT, foreignAlerts.body.alerts[0].tenant_id);
+});
+
+test('sink types: each type\'s URL, format and settings are checked (precise 400s); PATCH, GET one, test; secrets never returned', async () => {
+  const bad: [object, string][] = [
+    [{ name: 'x', type: 'syslog', url: 'tcp://203.0.113.10' }, 'invalid_url'], // no port
+    [{ name: 'x', type: 'syslog', url: 'https://203.0.113.10:514' }, 'invalid_url'],
+    [{ name: 'x', type: 'webhook', url, format: 'cef' }, 'invalid_format'],
+    [{ name: 'x', type: 'email', url: 'smtp://203.0.113.10:587' }, 'invalid_options'],
+    [{ name: 'x', type: 'email', url: 'smtp://203.0.113.10:587', options: { from: 'a@example.com', to: ['b@example.com'], username: 'u' } }, 'invalid_options'],
+    [{ name: 'x', type: 'pagerduty' }, 'invalid_options'],
+    [{ name: 'x', type: 'slack', url, template: '{{rule.title}} {{no.such}}' }, 'invalid_template'],
+    [{ name: 'x', type: 'carrier-pigeon', url }, 'invalid_request'],
+    [{ name: 'x', type: 'webhook', url, filters: { min_severity: 'urgent' } }, 'invalid_request'],
+  ];
+  for (const [body, code] of bad) {
+    const r = await call(f, 'POST', '/alert-sinks', { token: f.tokens.admin, body });
+    assert.deepEqual([r.status, r.body.code], [400, code], JSON.stringify(body));
+  }
+  const pd = await call(f, 'POST', '/alert-sinks', { token: f.tokens.admin, body: { name: 'pager', type: 'pagerduty', secret: 'routing-key-0123456789', enabled: false } });
+  assert.equal(pd.status, 201);
+  assert.deepEqual([pd.body.url, pd.body.format, pd.body.has_secret, pd.body.enabled, pd.body.health.breaker], ['https://events.pagerduty.com/v2/enqueue', 'text', true, false, 'closed']);
+  assert.ok(!JSON.stringify(pd.body).includes('routing-key-0123456789'));
+  const patched = await call(f, 'PATCH', `/alert-sinks/${pd.body.id}`, { token: f.tokens.admin, body: { name: 'pager (night)', filters: { min_severity: 'critical' }, template: '{{rule.title}} on {{host}}' } });
+  assert.equal(patched.status, 200);
+  assert.deepEqual([patched.body.name, patched.body.filters, patched.body.has_secret], ['pager (night)', { min_severity: 'critical' }, true]);
+  assert.equal((await call(f, 'PATCH', `/alert-sinks/${pd.body.id}`, { token: f.tokens.admin, body: { secret: null } })).body.code, 'invalid_options', 'pagerduty keeps its routing key');
+  assert.equal((await call(f, 'PATCH', `/alert-sinks/${pd.body.id}`, { token: f.tokens.foreign, body: { name: 'mine' } })).status, 404);
+  assert.equal((await call(f, 'GET', `/alert-sinks/${pd.body.id}`, { token: f.tokens.foreign })).status, 404);
+  assert.equal((await call(f, 'GET', `/alert-sinks/${pd.body.id}`, { token: f.tokens.admin })).body.name, 'pager (night)');
+  assert.equal((await call(f, 'DELETE', `/alert-sinks/${pd.body.id}`, { token: f.tokens.admin })).status, 204);
+  // The test button sends a sample alert now, outside the outbox.
+  const before = received.length;
+  const sinks = (await call(f, 'GET', '/alert-sinks', { token: f.tokens.admin })).body.alert_sinks;
+  const tested = await call(f, 'POST', `/alert-sinks/${sinks[0].id}/test`, { token: f.tokens.admin });
+  assert.deepEqual([tested.status, tested.body.ok], [200, true]);
+  assert.equal(received.length, before + 1);
+  assert.equal(JSON.parse(received.at(-1)!.body).alert.rule.id, 'vigil-test');
+});
+
+test('delivery status per alert and sink; dead letters replayed from the API', async () => {
+  const sinkId = (await call(f, 'GET', '/alert-sinks', { token: f.tokens.admin })).body.alert_sinks[0].id;
+  script.push(500, 500, 500, 500); // every attempt fails: dead letter
+  const ev = reverseShell(0);
+  await f.agents[0].send([ev]);
+  const alert = await until('the alert', async () => (await call(f, 'GET', '/alerts', { token: f.tokens.admin })).body.alerts.find((a: any) => a.event_ids.includes(ev.event.id)));
+  const dead = await until('dead', async () => {
+    const d = await call(f, 'GET', `/alerts/${alert.id}/deliveries`, { token: f.tokens.admin });
+    return d.body.deliveries[0]?.state === 'dead' && d.body.deliveries[0];
+  });
+  assert.deepEqual([dead.sink_id, dead.sink_name, dead.attempts, dead.last_error], [sinkId, 'soc', 4, 'HTTP 500']);
+  assert.equal((await call(f, 'GET', `/alerts/${alert.id}/deliveries`, { token: f.tokens.foreign })).status, 404);
+  const listed = await call(f, 'GET', `/alert-sinks/${sinkId}/deliveries?state=dead`, { token: f.tokens.admin });
+  assert.ok(listed.body.deliveries.some((d: any) => d.alert_id === alert.id));
+  assert.ok((await call(f, 'GET', `/alert-sinks/${sinkId}`, { token: f.tokens.admin })).body.health.dead >= 1);
+  const replayed = await call(f, 'POST', `/alert-sinks/${sinkId}/replay`, { token: f.tokens.admin, body: { ids: [dead.id] } });
+  assert.deepEqual([replayed.status, replayed.body.replayed], [200, 1]);
+  await until('delivered after the replay', async () => (await call(f, 'GET', `/alerts/${alert.id}/deliveries`, { token: f.tokens.admin })).body.deliveries[0].state === 'delivered');
+  assert.ok(received.some((d) => d.body.includes(ev.event.id) && d.headers['x-vigil-delivery'] === dead.id));
 });

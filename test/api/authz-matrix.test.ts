@@ -51,6 +51,10 @@ const groupedAlert: Target = async (fx) => { await fx.server.detection.incidents
 const freshException: Target = async (fx) => (await call(fx, 'POST', '/exceptions', { token: fx.adminKey, body: {
   rule_id: BUILTIN_RULE, conditions: [{ field: 'process.executable', op: 'equals', value: `/matrix/${unique('x')}` }], reason: 'matrix' } })).body.id;
 const freshSink: Target = async (fx) => (await call(fx, 'POST', '/alert-sinks', { token: fx.adminKey, body: { name: unique('s'), url: 'https://203.0.113.10/hook' } })).body.id;
+/** One sink for the cells that leave it in place (a tenant has at most 20), and a stdout one whose test is written at once. */
+const onceEach = (make: Target): Target => { let id: Promise<string> | undefined; return (fx) => (id ??= make(fx)); };
+const keptSink = onceEach(freshSink);
+const keptStdoutSink = onceEach(async (fx) => (await call(fx, 'POST', '/alert-sinks', { token: fx.adminKey, body: { name: unique('s'), type: 'stdout', format: 'text' } })).body.id);
 
 type Cell = 'viewer' | 'analyst' | 'responder' | 'admin' | 'super' | 'foreign';
 interface Row {
@@ -143,6 +147,12 @@ const MATRIX: Row[] = [
   { method: 'GET', route: '/alert-sinks', ok: 200, roles: ADMIN, super: 200, foreign: 200 },
   { method: 'POST', route: '/alert-sinks', body: () => ({ name: unique('sink'), url: 'https://203.0.113.10/hook' }), ok: 201, roles: ADMIN, super: 201, foreign: 201 },
   { method: 'DELETE', route: '/alert-sinks/:id', path: '/alert-sinks/{id}', target: freshSink, ok: 204, roles: ADMIN, super: 404, foreign: 404 },
+  { method: 'GET', route: '/alert-sinks/:id', path: '/alert-sinks/{id}', target: keptSink, ok: 200, roles: ADMIN, super: 404, foreign: 404 },
+  { method: 'PATCH', route: '/alert-sinks/:id', path: '/alert-sinks/{id}', target: keptSink, body: { name: 'matrix' }, ok: 200, roles: ADMIN, super: 404, foreign: 404 },
+  { method: 'POST', route: '/alert-sinks/:id/test', path: '/alert-sinks/{id}/test', target: keptStdoutSink, ok: 200, roles: ADMIN, super: 404, foreign: 404 },
+  { method: 'GET', route: '/alert-sinks/:id/deliveries', path: '/alert-sinks/{id}/deliveries', target: keptSink, ok: 200, roles: ADMIN, super: 404, foreign: 404 },
+  { method: 'POST', route: '/alert-sinks/:id/replay', path: '/alert-sinks/{id}/replay', target: keptSink, body: {}, ok: 200, roles: ADMIN, super: 404, foreign: 404 },
+  { method: 'GET', route: '/alerts/:id/deliveries', path: '/alerts/{id}/deliveries', target: ownAlert, ok: 200, roles: ALL, super: 404, foreign: 404 },
   { method: 'GET', route: '/incidents', ok: 200, roles: ALL, super: 200, foreign: 200 },
   { method: 'GET', route: '/incidents/:id', path: '/incidents/{id}', target: freshIncident, ok: 200, roles: ALL, super: 404, foreign: 404 },
   { method: 'GET', route: '/alerts/:id/incident', path: '/alerts/{id}/incident', target: groupedAlert, ok: 200, roles: ALL, super: 404, foreign: 404 },

@@ -287,6 +287,7 @@ export function alertSinkRoutes(api: FastifyInstance, o: ApiOptions): void {
     },
   }, async (req) => {
     const tenantId = req.principal!.tenantId;
+    if (o.alerts && !(await o.alerts.get(tenantId, req.params.id))) throw notFound('alert');
     const sinks = new Map((await store.forTenant(tenantId)).map((s) => [s.id, s]));
     return { deliveries: (await outbox.forAlert(tenantId, req.params.id)).map((d) => deliveryJson(d, sinks.get(d.sinkId))) };
   });

@@ -211,23 +211,44 @@ export class SqlAlertSinkStore implements AlertSinkStore, OutboxStore {
   }
 
   async settle(d: Pick<Delivery, 'id' | 'sinkId'>, owner: string, outcome: Outcome, breaker: (h: SinkHealth) => BreakerUpdate): Promise<boolean> {
+    return (await this.settleMany(d.sinkId, owner, [{ id: d.id, outcome }], (h) => breaker(h)))[0];
+  }
+
+  async settleMany(sinkId: string, owner: string, items: { id: string; outcome: Outcome }[], breaker: (h: SinkHealth, index: number) => BreakerUpdate): Promise<boolean[]> {
+    if (!items.length) return [];
     return this.db.tx(async (t) => {
-      const mine = 'AND lease_owner = ? AND state = \'pending\'';
-      const changed = outcome.kind === 'delivered'
-        ? await t.run(`UPDATE alert_outbox SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL, lease_owner = NULL, lease_until = NULL WHERE id = ? ${mine}`, [outcome.at, d.id, owner])
-        : outcome.kind === 'retry'
-          ? await t.run(`UPDATE alert_outbox SET attempts = attempts + 1, next_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ? ${mine}`, [outcome.nextAt, outcome.error, d.id, owner])
-          : await t.run(`UPDATE alert_outbox SET state = 'dead', attempts = attempts + 1, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ? ${mine}`, [outcome.error, d.id, owner]);
-      if (changed !== 1) return false;
-      const h = await this.healthRow(t, d.sinkId, true);
-      const b = breaker(h);
-      const ok = outcome.kind === 'delivered';
-      await t.run(`INSERT INTO alert_sink_health (sink_id, last_success_at, last_error_at, last_error, breaker, breaker_until, failures) VALUES (?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (sink_id) DO UPDATE SET last_success_at = excluded.last_success_at, last_error_at = excluded.last_error_at, last_error = excluded.last_error,
-        breaker = excluded.breaker, breaker_until = excluded.breaker_until, failures = excluded.failures`,
-      [d.sinkId, ok ? outcome.at : h.lastSuccessAt, ok ? h.lastErrorAt : outcome.at, ok ? h.lastError : outcome.error, b.breaker, b.breakerUntil, b.failures]);
-      return true;
+      let h = await this.healthRow(t, sinkId, true);
+      const done: boolean[] = [];
+      for (const [index, { id, outcome }] of items.entries()) {
+        const ok = await this.settleRow(t, id, owner, outcome);
+        done.push(ok);
+        if (!ok) continue;
+        const b = breaker(h, index);
+        const delivered = outcome.kind === 'delivered';
+        h = {
+          ...h, ...b, lastSuccessAt: delivered ? outcome.at : h.lastSuccessAt, lastErrorAt: delivered ? h.lastErrorAt : outcome.at,
+          lastError: delivered ? h.lastError : outcome.error,
+        };
+      }
+      if (done.some(Boolean)) {
+        await t.run(`INSERT INTO alert_sink_health (sink_id, last_success_at, last_error_at, last_error, breaker, breaker_until, failures) VALUES (?, ?, ?, ?, ?, ?, ?)
+          ON CONFLICT (sink_id) DO UPDATE SET last_success_at = excluded.last_success_at, last_error_at = excluded.last_error_at, last_error = excluded.last_error,
+          breaker = excluded.breaker, breaker_until = excluded.breaker_until, failures = excluded.failures`,
+        [sinkId, h.lastSuccessAt, h.lastErrorAt, h.lastError, h.breaker, h.breakerUntil, h.failures]);
+      }
+      return done;
     }, { retries: 3 });
+  }
+
+  /** One outcome, if `owner` still holds the row's lease. */
+  private async settleRow(t: SqlQuerier, id: string, owner: string, outcome: Outcome): Promise<boolean> {
+    const mine = 'AND lease_owner = ? AND state = \'pending\'';
+    const changed = outcome.kind === 'delivered'
+      ? await t.run(`UPDATE alert_outbox SET state = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL, lease_owner = NULL, lease_until = NULL WHERE id = ? ${mine}`, [outcome.at, id, owner])
+      : outcome.kind === 'retry'
+        ? await t.run(`UPDATE alert_outbox SET attempts = attempts + 1, next_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ? ${mine}`, [outcome.nextAt, outcome.error, id, owner])
+        : await t.run(`UPDATE alert_outbox SET state = 'dead', attempts = attempts + 1, last_error = ?, lease_owner = NULL, lease_until = NULL WHERE id = ? ${mine}`, [outcome.error, id, owner]);
+    return changed === 1;
   }
 
   private async healthRow(q: SqlQuerier, sinkId: string, forUpdate = false): Promise<SinkHealth> {
