@@ -10,43 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Agent } from '../../src/agent/agent.ts';
-import type { Observation, Sensor, SensorHealth } from '../../src/agent/sensor.ts';
+import type { Sensor } from '../../src/agent/sensor.ts';
+import { TestSensor } from '../support/test-sensor.ts';
 import { createCsr, generateKeyPair, issueServerCertificate, loadOrCreateCa, privateKeyToPem, signAgentCsr } from '../../src/pki/pki.ts';
 import { AGENT_SERVICE } from '../../src/schema/service.ts';
 import { decodeAgentMessage, encodeServerMessage } from '../../src/schema/wire.ts';
 import { eventually } from '../support/vigil-process.ts';
 
 const BATCH = 10; // events per batch: hundreds of batches, more than the send window and those kept in memory
-
-/** Emits `total` process starts, `perTick` every 10 ms (all at once when perTick ≥ total). */
-class TestSensor implements Sensor {
-  readonly mode = 'proc' as const;
-  emitted = 0;
-  #timer: NodeJS.Timeout | undefined;
-  readonly #total: number;
-  readonly #perTick: number;
-  constructor(total: number, perTick: number) {
-    this.#total = total;
-    this.#perTick = perTick;
-  }
-  async start(emit: (o: Observation) => void): Promise<void> {
-    const tick = () => {
-      for (let n = 0; n < this.#perTick && this.emitted < this.#total; n++, this.emitted++) {
-        const i = this.emitted;
-        emit({ type: 'process_start', timeMs: Date.now(), pid: 100_000 + i, ppid: 1, startTimeMs: 1_700_000_000_000 + i, args: ['true', `n${i}`] });
-      }
-      if (this.emitted >= this.#total) clearInterval(this.#timer);
-    };
-    tick();
-    this.#timer = setInterval(tick, 10);
-  }
-  async stop(): Promise<void> {
-    clearInterval(this.#timer);
-  }
-  health(): SensorHealth {
-    return { mode: 'proc', drops: 0, restarts: 0 };
-  }
-}
 
 interface Received { stream: number; seq: number; arg: string }
 

@@ -4,7 +4,9 @@
 // "bus full" and it keeps the refused batches (its spool, held here); ingest's /healthz says "warning" (bus full),
 // /readyz stays 200 and lists it, vigil_bus_full is 1. The worker restarted, the backlog drains, the agent re-sends
 // its spool as it would after reconnecting, the warning clears; every event the agent was acknowledged for is stored
-// exactly once, the refused ones only after their re-send, and nothing else.
+// exactly once, the refused ones only after their re-send, and nothing else. Then the same with the real agent
+// (src/agent/agent.ts): its sensor's events past the bound are refused, spooled on disk, sent again after its
+// reconnects once the worker is back: every event stored exactly once.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { pino } from 'pino';
+import { Agent } from '../../src/agent/agent.ts';
 import { SimulatedAgent } from '../../src/agent/simulator.ts';
 import { JetStreamBus } from '../../src/bus/jetstream.ts';
 import { loadOrCreateCa } from '../../src/pki/pki.ts';
@@ -25,6 +29,7 @@ import { spawnClickHouseFixture } from '../fixtures/clickhouse-http-server.ts';
 import { freePort, metricsHeaders, spawnRole, stopProcess, type RoleProcess } from '../fixtures/vigil-roles.ts';
 import { until } from '../response/helpers.ts';
 import { createTempDatabase, type TempDatabase } from '../support/postgres.ts';
+import { TestSensor } from '../support/test-sensor.ts';
 
 const NATS = process.env.VIGIL_TEST_NATS ?? '127.0.0.1:4222';
 const MIB = 2 ** 20;
@@ -69,7 +74,7 @@ async function stop(p: RoleProcess): Promise<void> {
   procs.delete(p);
 }
 
-test('events stream full: ingest refuses with "bus full" and says so on /healthz; the agent re-sends its spool once the worker is back; every acknowledged event stored once', { timeout: 90_000 }, async () => {
+test('events stream full: ingest refuses with "bus full" and says so on /healthz; the agent re-sends its spool once the worker is back; every acknowledged event stored once', { timeout: 180_000 }, async () => {
   const started = Date.now();
   const caPem = (await loadOrCreateCa(join(dir, 'pki'))).certPem; // the CA ingest loads
   const grpcPort = await freePort();
@@ -169,6 +174,44 @@ test('events stream full: ingest refuses with "bus full" and says so on /healthz
   } finally {
     agent.close();
     await nc.close();
+    await engine.close();
+    await stop(worker);
+    await stop(ingest);
+  }
+});
+
+test('events stream full, the real agent: it spools what ingest refuses, reconnects and sends it once the worker is back; every event stored once', { timeout: 180_000 }, async () => {
+  const caPem = (await loadOrCreateCa(join(dir, 'pki'))).certPem;
+  const grpcPort = await freePort();
+  const ingest = await role(['ingest', '--grpc', `127.0.0.1:${grpcPort}`]);
+  let worker = await role(['worker', '--pipeline-batch-wait-ms', '20']);
+  const metadata = new PostgresMetadataStore({ connectionString: db.url });
+  const { token } = await issueEnrollmentToken(metadata, 'default', 60_000, 1);
+  await metadata.close();
+  const engine = new ClickHouseHttpEngine({ url: clickhouse.url });
+  const stored = async () => (await engine.query<{ n: string; ids: string }>(
+    "SELECT count() AS n, uniqExact(event_id) AS ids FROM telemetry_events WHERE tenant_id = 'default' AND host_id = {host:String} AND process_command_line LIKE 'true n%'",
+    { host: agent.agentId }))
+    .map((r) => ({ n: Number(r.n), ids: Number(r.ids) }))[0];
+  const full = async () => Number(/^vigil_bus_full (\d+)$/m.exec(await (await fetch(`http://${ingest.addresses.health}/metrics`, { headers: metricsHeaders })).text())?.[1]);
+  const TOTAL = 8_000; // ≈ 3 MiB on the bus: three times the bound
+  const sensor = new TestSensor(TOTAL, 0); // nothing until the worker is stopped
+  const agent = new Agent({ dataDir: join(dir, 'real-agent'), server: `127.0.0.1:${grpcPort}`, caPem, enrollmentToken: token, sensor, log: pino({ level: 'silent' }), batchEvents: BATCH });
+  try {
+    await agent.start();
+    await stop(worker);
+    sensor.release(TOTAL / 40); // 200 events each 10 ms: the whole load in 0.4 s, far past the bound
+    await until('ingest to refuse at the bound', async () => ((await full()) === 1 && agent.counters.reconnects > 0) || undefined, 60_000);
+    await until('the sensor to have emitted everything', () => sensor.emitted === TOTAL || undefined, 30_000);
+    assert.ok(agent.health().queue_depth > 0, 'the agent holds refused batches in its spool');
+    worker = await role(['worker', '--pipeline-batch-wait-ms', '20']);
+    await until('every event to be stored', async () => (await stored()).ids === TOTAL || undefined, 120_000);
+    await until('the agent to have nothing left to send', () => agent.health().queue_depth === 0 || undefined, 30_000);
+    await sleep(500); // a duplicate would land after the last id
+    assert.deepEqual(await stored(), { n: TOTAL, ids: TOTAL }, 'each event stored once, nothing lost');
+    assert.equal(await full(), 0, 'the warning cleared');
+  } finally {
+    await agent.stop();
     await engine.close();
     await stop(worker);
     await stop(ingest);
