@@ -10,7 +10,7 @@ export interface PayloadCodec<T> {
 /**
  * JSON, for payloads of any shape. (Event batches have their own codec, eventBatchCodec in
  * src/server/ingest-batch.ts: JSON too, because it carries every field of VigilEvent, where the protobuf
- * wire form drops `winlog` and `dlp`; or the agent's own message when ingest stored it as sent.)
+ * wire form drops `winlog`; or the agent's own message when ingest stored it as sent.)
  */
 export function jsonCodec<T>(): PayloadCodec<T> {
   return {

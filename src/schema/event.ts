@@ -84,6 +84,27 @@ export interface DnsFields {
   resolved_ip?: string[];
 }
 
+/**
+ * A data-loss prevention finding (`event.action` `dlp_match`, on the file event that caused the scan): which
+ * policy, detector or data set, how many matches, and masked excerpts only — never a matched value.
+ */
+export interface DlpFields {
+  policy?: string;
+  /** The detector id (`payment_card`…) or the data set name. */
+  rule?: string;
+  kind?: 'detector' | 'dataset';
+  /** Matches (detector) or matched records (data set). */
+  matches?: number;
+  /** Distinct protected cells seen (data set). */
+  cells?: number;
+  /** Confidence in percent. */
+  confidence?: number;
+  excerpts?: string[];
+  bytes_scanned?: number;
+  action?: 'record' | 'alert';
+  severity?: 'low' | 'medium' | 'high' | 'critical';
+}
+
 /** The label on events of Vigil's own processes (the agent, the server it runs in, their descendants). */
 export const VIGIL_SELF_LABEL = 'vigil.self';
 /** `event.action` of the process_start events that report processes already running when the agent started. */
@@ -117,7 +138,7 @@ export interface VigilEvent {
   container?: { cgroup_id?: string; id?: string; runtime?: string }; // ECS container.id/runtime from the cgroup path
   orchestrator?: { type?: string; namespace?: string; resource?: { type?: string; name?: string; id?: string } }; // ECS, Kubernetes pod
   dns?: DnsFields;
-  dlp?: { rule?: string; matches?: number };
+  dlp?: DlpFields;
   threat?: { mitre?: string[]; gtfobins?: string[] };
   winlog?: Record<string, unknown>; // original fields of an imported Windows event
   labels?: Record<string, string>;

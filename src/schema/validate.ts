@@ -169,7 +169,11 @@ const EVENT_SPEC: Spec = compile('', {
     answers: { kind: 'objs', maxItems: 64, spec: compile('dns.answers', { name: str(BOUNDS.name), type: str(BOUNDS.short), ttl: UINT, data: str(BOUNDS.name) }) },
     resolved_ip: list(64, BOUNDS.short),
   },
-  dlp: { rule: str(BOUNDS.name), matches: UINT },
+  dlp: {
+    policy: str(BOUNDS.short), rule: str(BOUNDS.name), kind: oneOf('detector', 'dataset'), matches: UINT, cells: UINT,
+    confidence: int(0, 100), excerpts: list(16, BOUNDS.name), bytes_scanned: UINT, action: oneOf('record', 'alert'),
+    severity: oneOf('low', 'medium', 'high', 'critical'),
+  },
   threat: { mitre: list(BOUNDS.list, BOUNDS.short), gtfobins: list(BOUNDS.list, BOUNDS.short) },
   winlog: { kind: 'any' },
   labels: { kind: 'labels' },

@@ -96,7 +96,7 @@ export const decodeEnrollResponse = (b: Uint8Array): EnrollResponse => decode(En
 
 /** Schema event → wire event object (ready for an EventBatch). */
 export function toWireEvent(e: VigilEvent): Record<string, unknown> {
-  const { '@timestamp': timestamp, winlog: _winlog, dlp: _dlp, ...rest } = e;
+  const { '@timestamp': timestamp, winlog: _winlog, ...rest } = e;
   return { timestamp, ...rest };
 }
 
@@ -123,7 +123,7 @@ function payload(writer: EventsWriter, events: readonly object[]): Buffer {
  */
 export const encodeEventsPayload = (events: readonly Record<string, unknown>[]): Buffer => payload(wireEvents, events);
 
-/** encodeEventsPayload for schema events, without making their wire form first (winlog and dlp are not sent). */
+/** encodeEventsPayload for schema events, without making their wire form first (winlog is not sent). */
 export const encodeSchemaEventsPayload = (events: readonly VigilEvent[]): Buffer => payload(schemaEvents, events);
 
 /** A writer of schema events into an encodeSchemaEventsPayload batch, one event at a time (the agent's batches). */

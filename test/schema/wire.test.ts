@@ -43,7 +43,7 @@ test('a spooled events payload framed with its sequence number decodes as that b
 });
 
 /** Every field of the Event message set, plus the schema-only fields that are not sent. */
-const fullEvent: VigilEvent = { ...everyWireField, dlp: { rule: 'r', matches: 1 }, winlog: { EventID: 1 } };
+const fullEvent: VigilEvent = { ...everyWireField, winlog: { EventID: 1 } };
 
 test('schema events encode to exactly the bytes of the generic protobuf path, and decode back', () => {
   const events = [event, fullEvent, { '@timestamp': '2026-02-15T12:34:56.789Z', agent: { id: 'a', tenant_id: 't' }, event: { id: 'e3', type: 'ptrace' } } as VigilEvent];
@@ -55,7 +55,7 @@ test('schema events encode to exactly the bytes of the generic protobuf path, an
   const msg = decodeAgentMessage(frameBatch(5, encodeSchemaEventsPayload([fullEvent])));
   assert.equal(msg.body, 'batch');
   if (msg.body !== 'batch') return;
-  const { dlp: _dlp, winlog: _winlog, ...sent } = fullEvent;
+  const { winlog: _winlog, ...sent } = fullEvent;
   assert.deepEqual(msg.batch.events[0], sent);
 });
 

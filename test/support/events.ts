@@ -22,6 +22,8 @@ export const fullEvent: VigilEvent = {
   dns: { type: 'answer', id: '4660', response_code: 'NOERROR', header_flags: ['RD', 'RA'], question: { name: 'example.com', type: 'A' },
     answers: [{ name: 'example.com', type: 'CNAME', ttl: 0, data: 'é.example.net' }, { name: 'é.example.net', type: 'A', ttl: 4_294_967_295, data: '192.0.2.1' }],
     resolved_ip: ['192.0.2.1', '2001:db8::1'] },
+  dlp: { policy: 'dlp-default', rule: 'payment_card', kind: 'detector', matches: 3, cells: 0, confidence: 95, excerpts: ['4111 **** **** 1111', 'ü ****'],
+    bytes_scanned: 4096, action: 'alert', severity: 'high' },
   threat: { mitre: ['T1059'], gtfobins: ['mv'] },
   labels: { 'event.errno': '13', 'target.pid': '9', 'ü': 'ß', '': 'empty name', 'empty value': '', ['__proto__']: 'own' },
 };
