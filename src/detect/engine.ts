@@ -9,7 +9,7 @@ import type { Alert, RuleOwner } from './alerts.ts';
 import { CorrelationEngine, eventInput } from './correlation.ts';
 import type { Normalized } from './records.ts';
 import { eventIdOf, eventTime, hostOf, processEntityOf } from './records.ts';
-import { RuleSet } from './ruleset.ts';
+import { RuleSet, type Detection } from './ruleset.ts';
 
 /** A compiled, consistent set of rules to detect with, and who owns each rule that names a response. */
 export interface RuleSnapshot { rules: RuleIR[]; correlations: CorrelationIR[]; owners?: ReadonlyMap<string, RuleOwner> }
@@ -32,10 +32,10 @@ export class Detector {
   /**
    * Alerts for one normalised event of `tenant`. `reporter` is the agent that sent it (from its certificate, in
    * the server): the alerts' host, whatever host the event itself names; without it (files given to `vigil
-   * scan`) the event's own host is taken.
+   * scan`) the event's own host is taken. `matches`: the event's single-event rule matches when already made by
+   * this detector's rule set (DetectionStage.tag, before the event was stored).
    */
-  detect(n: Normalized, tenant: string, reporter?: string): Alert[] {
-    const matches = this.ruleSet.match(n.record, n.logsource);
+  detect(n: Normalized, tenant: string, reporter?: string, matches: Detection[] = this.ruleSet.match(n.record, n.logsource)): Alert[] {
     if (matches.length === 0) return [];
     const rec = n.record;
     const time = eventTime(rec, this.lastTime);

@@ -3,14 +3,23 @@
 // channel and event id), skips the events of Vigil's own processes and the agents' start-up snapshots, keeps
 // the process index current and captures each alert's process lineage from it, runs the detector (single-event rules and host-partitioned correlations) and
 // writes the alerts to an AlertSink. Hot reload swaps the rule snapshot between batches and keeps the state
-// of unchanged correlations. Events it cannot classify are counted, never fatal.
+// of unchanged correlations. Events it cannot classify are counted, never fatal. Before the batch is stored, `tag`
+// matches the single-event rules and puts the matched rules' MITRE techniques on each event (`threat.mitre`, stored
+// with it); `process` then makes the alerts from those matches (made once) when the rules did not change meanwhile.
 
 import { isExemptFromDetection, type VigilEvent } from '../schema/event.ts';
 import type { LiveProcessIndex } from '../tree/live-index.ts';
 import type { Alert, AlertSink } from './alerts.ts';
 import { Detector } from './engine.ts';
 import type { RuleSnapshot } from './engine.ts';
-import { normalizeRecord } from './records.ts';
+import { normalizeRecord, type Normalized } from './records.ts';
+import type { Detection } from './ruleset.ts';
+
+/** The technique ids on the event's `threat.mitre`, with those it had, sorted and once each. */
+function addTechniques(ev: VigilEvent, ids: string[]): void {
+  if (ids.length === 0) return;
+  ev.threat = { ...ev.threat, mitre: [...new Set([...(ev.threat?.mitre ?? []), ...ids])].sort() };
+}
 
 export interface DetectionCounters { events: number; unclassified: number; exempt: number; alerts: number }
 
@@ -20,6 +29,8 @@ export class DetectionStage {
   private detector: Detector;
   private readonly sink: AlertSink;
   private readonly processes: LiveProcessIndex | undefined;
+  /** The matches `tag` made, by event, with the detector that made them. */
+  private readonly matched = new WeakMap<VigilEvent, { detector: Detector; n: Normalized; matches: Detection[] }>();
 
   /** `processes`: the index this stage keeps current from the events, whose lineage every alert captures. */
   constructor(snapshot: RuleSnapshot, sink: AlertSink, processes?: LiveProcessIndex) {
@@ -38,6 +49,19 @@ export class DetectionStage {
     return this.detector.correlations.groupCounts();
   }
 
+  /** Before storage: each event's single-event rule matches, kept for `process`, and their techniques on the event. */
+  tag(events: VigilEvent[]): void {
+    const detector = this.detector;
+    for (const ev of events) {
+      if (isExemptFromDetection(ev)) continue;
+      const n = normalizeRecord(ev);
+      if (!n) continue;
+      const matches = detector.ruleSet.match(n.record, n.logsource);
+      this.matched.set(ev, { detector, n, matches });
+      if (matches.length) addTechniques(ev, matches.flatMap((m) => m.rule.mitre));
+    }
+  }
+
   async process(events: VigilEvent[]): Promise<void> {
     const detector = this.detector;
     this.processes?.apply(events);
@@ -45,10 +69,11 @@ export class DetectionStage {
     for (const ev of events) {
       this.counters.events++;
       if (isExemptFromDetection(ev)) { this.counters.exempt++; continue; }
-      const n = normalizeRecord(ev);
+      const tagged = this.matched.get(ev);
+      const n = tagged?.n ?? normalizeRecord(ev);
       if (!n) { this.counters.unclassified++; continue; }
       // Tenant and host are the reporting agent's (stamped by ingest from its certificate), never the event's own.
-      for (const a of detector.detect(n, ev.agent?.tenant_id ?? '', ev.agent?.id)) alerts.push(a);
+      for (const a of detector.detect(n, ev.agent?.tenant_id ?? '', ev.agent?.id, tagged?.detector === detector ? tagged.matches : undefined)) alerts.push(a);
     }
     if (alerts.length === 0) return;
     this.counters.alerts += alerts.length;

@@ -27,6 +27,7 @@ import { alertView } from '../api/routes/alerts.ts';
 import { alertStoreRisk, riskOnAlert } from '../api/risk.ts';
 import { IntelStage } from '../intel/stage.ts';
 import type { SqlIntelStore } from '../stores/intel/sql-intel-store.ts';
+import { loadGtfobins } from './gtfobins.ts';
 import { startIntelLoader, startIntelPoller } from './intel.ts';
 import type { ApiSecurity } from '../api/security.ts';
 import { buildApi, type ApiOptions } from '../api/server.ts';
@@ -453,6 +454,7 @@ export async function assembleDetection(b: DetectionBackends, log: Logger): Prom
     async beforeStore(events) {
       await seeder?.(events);
       recordAncestry(processes, events);
+      detection.tag(events); // the matched rules' MITRE techniques, stored with the events
     },
     async process(events) {
       await seeder?.(events);
@@ -524,19 +526,31 @@ function firstSightSeeder(index: LiveProcessIndex, events: Pick<EventStore, 'pro
 // ---- threat intelligence: the pipeline's intel stage ----
 
 export interface AssembledIntel {
-  /** After the detection stage; as required as it (the same sink). */
-  stage: PipelineStage;
+  /** The pipeline's stages in order: GTFOBins enrichment (when configured), detection, threat intelligence. */
+  stages: PipelineStage[];
   intel: IntelStage;
   close(): void;
 }
 
-/** The intel stage on the lists the loader keeps current from `store`, alerting through the detection side's sink. */
-export async function assembleIntel(store: SqlIntelStore, detection: Pick<AssembledDetection, 'stage' | 'sink' | 'processes'>, log: Logger, reloadMs?: number): Promise<AssembledIntel> {
-  const loader = startIntelLoader(store, log, reloadMs);
+/** Where the enrichment of both deployments reads its data (README configuration table). */
+export interface EnrichmentSettings {
+  /** A GTFOBins checkout (or its _gtfobins directory): functions on process events. */
+  gtfobinsDir?: string;
+}
+
+/**
+ * The pipeline's stages around detection: GTFOBins functions put on process events before they are stored, and the
+ * intel stage on the lists the loader keeps current from `store`, alerting through the detection side's sink (as
+ * required as the detection stage: the same sink).
+ */
+export async function assembleIntel(store: SqlIntelStore, detection: Pick<AssembledDetection, 'stage' | 'sink' | 'processes'>, log: Logger, o: EnrichmentSettings & { reloadMs?: number } = {}): Promise<AssembledIntel> {
+  const gtfobins = o.gtfobinsDir ? loadGtfobins(o.gtfobinsDir, log) : undefined;
+  const loader = startIntelLoader(store, log, o.reloadMs);
   await loader.sync().catch((err: unknown) => log.warn({ err }, 'intel lists not read at start; retried'));
   const intel = new IntelStage({ lists: loader.lists, sink: detection.sink, processes: detection.processes });
+  const enrich: PipelineStage[] = gtfobins ? [{ name: 'gtfobins', beforeStore: async (events) => gtfobins.enrich(events), process: async () => {} }] : [];
   return {
-    stage: { name: intel.name, required: detection.stage.required, process: (events) => intel.process(events) },
+    stages: [...enrich, detection.stage, { name: intel.name, required: detection.stage.required, process: (events) => intel.process(events) }],
     intel, close: () => loader.stop(),
   };
 }

@@ -70,6 +70,8 @@ export interface ServerOptions {
   hunt?: Partial<HuntLimits>;
   /** Sigma rule directories loaded besides the built-in rules. */
   ruleDirs?: string[];
+  /** A GTFOBins checkout: its functions put on process events (threat.gtfobins). */
+  gtfobinsDir?: string;
   placeholders?: string;
   /** Alert delivery through the outbox: attempts, backoff, breaker, timeouts (tests shorten them). */
   alertDelivery?: Omit<DeliveryOptions, 'allowPrivateTargets'>;
@@ -160,7 +162,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   const liveProcesses = detection.processes;
   // Threat intelligence: lists in <data-dir>/intel.db, matched by the pipeline's intel stage (hot reload).
   const intelStore = await openSqliteIntelStore(join(o.dataDir, 'intel.db'));
-  const intel = await assembleIntel(intelStore, detection, o.log);
+  const intel = await assembleIntel(intelStore, detection, o.log, { gtfobinsDir: o.gtfobinsDir });
   // One ledger writer per data directory: the API's ledger is everyone's audit sink.
   const security = await openApiSecurity({ dataDir: o.dataDir, ...o.security });
   // The agent link: this process's ingest streams (started below; read on use).
@@ -177,7 +179,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
     metadata, log: o.log, ...agentStreamHooks(response.ingestHooks, policies, o.log),
   });
   const bus = ingest.bus;
-  const pipeline = new Pipeline({ bus, store: events, stages: [detection.stage, intel.stage, ...(o.stages ?? [])], log: o.log, maxBatchMessages: 256, maxWaitMs: o.pipelineBatchWaitMs ?? 1000 });
+  const pipeline = new Pipeline({ bus, store: events, stages: [...intel.stages, ...(o.stages ?? [])], log: o.log, maxBatchMessages: 256, maxWaitMs: o.pipelineBatchWaitMs ?? 1000 });
   pipeline.start();
   const threadIngest = ingest;
   const removeIngestMetrics = addThreadMetrics(() => threadIngest.metricsJson());

@@ -73,6 +73,8 @@ export interface RoleConfig {
   workerCount: number | undefined;
   partitionLeaseMs: number;
   ruleDirs: string[];
+  /** worker: a GTFOBins checkout whose functions are put on process events. */
+  gtfobinsDir: string | undefined;
   placeholders: string | undefined;
   redis: string | undefined;
   allowPrivateAlertSinks: boolean;
@@ -300,9 +302,9 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
         ...(consumed instanceof LeasedPartitionBus ? { partitions: () => consumed.heldTerms, partitionOf: (t: string, h: string) => hostPartition(t, h, c.eventPartitions) } : {}),
       });
       stops.push(() => detection.close());
-      const intel = await assembleIntel(await openIntelStore(c, stops), detection, log);
+      const intel = await assembleIntel(await openIntelStore(c, stops), detection, log, { gtfobinsDir: c.gtfobinsDir });
       stops.push(async () => intel.close());
-      const pipeline = new Pipeline({ bus: consumed, store: events, stages: [detection.stage, intel.stage], log, maxBatchMessages: c.workerBatch, maxWaitMs: c.pipelineBatchWaitMs });
+      const pipeline = new Pipeline({ bus: consumed, store: events, stages: intel.stages, log, maxBatchMessages: c.workerBatch, maxWaitMs: c.pipelineBatchWaitMs });
       pipeline.start();
       stops.push(() => pipeline.stop());
     }

@@ -33,7 +33,7 @@ type Kind = 'pure' | 'adapter' | 'service';
  */
 const FOLDERS: Record<string, Kind> = {
   'src/schema': 'pure', 'src/sigma': 'pure', 'src/detect': 'pure', 'src/tree': 'pure', 'src/ledger': 'pure',
-  'src/incidents': 'pure', 'src/identity': 'pure', 'src/dlp': 'pure', 'src/risk': 'pure', 'src/intel': 'pure',
+  'src/incidents': 'pure', 'src/identity': 'pure', 'src/dlp': 'pure', 'src/risk': 'pure', 'src/intel': 'pure', 'src/enrich': 'pure',
   'src/stores': 'adapter', 'src/bus': 'adapter', 'src/server': 'adapter', 'src/api': 'adapter', 'src/cli': 'adapter',
   'src/agent': 'adapter', 'src/spool': 'adapter',
   'src/alerts': 'service', 'src/response': 'service', 'src/pki': 'service', 'src/metrics': 'service', 'src/util': 'service',
