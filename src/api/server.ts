@@ -161,8 +161,8 @@ function installErrorHandling(app: FastifyInstance): void {
  * Refuses input no store can take, for every route, before its handler (and so before the ledger or a store sees
  * it): a lone UTF-16 surrogate in a string or key (JSON's `\ud800` escapes), a number that is not finite (JSON's
  * 1e309, or a query's `Infinity`, which Ajv coerces and then lets past minimum/maximum), nesting deeper than
- * MAX_INPUT_DEPTH. Bodies and queries are checked once parsed (preValidation); queries and paths again after the
- * schema coerced them (preHandler).
+ * MAX_INPUT_DEPTH. Bodies and queries are checked once parsed (preValidation); everything again after the schema
+ * coerced it (preHandler: a body's "Infinity" or "1e309" where a number is expected becomes Infinity).
  */
 function installInputGuard(app: FastifyInstance): void {
   const check = (parts: ('params' | 'query' | 'body')[]) => async (req: FastifyRequest) => {
@@ -172,7 +172,7 @@ function installInputGuard(app: FastifyInstance): void {
     }
   };
   app.addHook('preValidation', check(['params', 'query', 'body']));
-  app.addHook('preHandler', check(['params', 'query']));
+  app.addHook('preHandler', check(['params', 'query', 'body']));
 }
 
 /** Names of query parameters whose values are logged: none (a value may be a credential, a ticket or personal data). */

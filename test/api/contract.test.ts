@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { AnswerSeen } from '../../src/api/server.ts';
+import type { VigilEvent } from '../../src/schema/event.ts';
 import { scenarioEvents, writeScenarioRules } from '../incidents/scenario.ts';
 import { eventually } from '../support/vigil-process.ts';
 import { call, FOREIGN_TENANT, PASSWORD, startFixture, type Fixture } from './support.ts';
@@ -80,6 +81,17 @@ function validators(): (a: AnswerSeen) => ValidateFunction | 'undocumented' | 'n
     }
     return cache.get(id)!;
   };
+}
+
+/** The scenario with what the agent adds to a process when it can: executable digests and file, container, pod. */
+function enriched(events: VigilEvent[]): VigilEvent[] {
+  for (const e of events.filter((x) => x.process?.entity_id === 'cx-nc' || x.process?.entity_id === 'cx-curl')) {
+    e.process!.hash = { sha256: 'a'.repeat(64), sha1: 'b'.repeat(40), md5: 'c'.repeat(32) };
+    e.process!.file = { size: 35_064, inode: '1234567', device: '2049', mtime: '2026-01-01T00:00:00.000Z' };
+    e.container = { id: 'f'.repeat(64), runtime: 'containerd' };
+    e.orchestrator = { type: 'kubernetes', namespace: 'default', resource: { type: 'pod', name: 'web-0', id: '0d7f8a52-0000-4000-8000-000000000001' } };
+  }
+  return events;
 }
 
 // ---- driving every route ----
@@ -158,6 +170,7 @@ async function driveProcessesAndEvents(host: string, entity: string): Promise<vo
   await ok(admin('GET', `/hosts/${host}/process-tree?at=${encodeURIComponent(new Date().toISOString())}`));
   const process = await ok(admin('GET', `/hosts/${host}/processes/${entity}`));
   assert.ok(process.ancestors.length > 0 && process.alerts.length > 0, 'the process has ancestors and alerts');
+  assert.ok(process.process.hash?.sha1 && process.process.container?.id && process.exec_chain[0].file, 'and its executable and container facts');
   await ok(admin('GET', `/hosts/${host}/processes/cx-bash`));
   await ok(admin('GET', '/events?limit=50'));
   await ok(admin('GET', `/events?process_entity_id=${entity}`));
@@ -249,7 +262,7 @@ async function driveLedgerAndStats(): Promise<void> {
 test('every answer of every route matches the OpenAPI document, objects closed', { timeout: 180_000 }, async () => {
   const agent = f.agents[0];
   const host = agent.identity.agentId;
-  await agent.send(scenarioEvents(() => agent.syntheticEvents(1)[0], Date.now() - 60_000, 'cx'));
+  await agent.send(enriched(scenarioEvents(() => agent.syntheticEvents(1)[0], Date.now() - 60_000, 'cx')));
   const lineageAlert = await eventually(async () => {
     const r = await admin('GET', '/alerts?process_entity_id=cx-nc');
     const a = r.body.alerts?.[0];

@@ -38,18 +38,31 @@ export const ProcessTree = named('ProcessTree', "A host's process tree, live or 
   host_id: STRING, at: TIME, live: BOOLEAN, count: INTEGER, roots: arrayOf(ref('ProcessTreeNode')),
 }));
 
-export const ProcessSummary = named('ProcessSummary', 'A process as its lifecycle events tell it (alerts, lineage, the process page).', object({
-  entity_id: STRING, pid: INTEGER, ppid: INTEGER, parent_entity_id: STRING, executable: STRING, command_line: STRING,
-  start: STRING, exit: nullable(STRING), user_name: STRING, user_id: STRING,
+export const ExecutableHash = named('ExecutableHash', "Digests of a process's executable (hex), once the agent hashed it.", object({}, { sha256: STRING, sha1: STRING, md5: STRING }));
+
+export const ExecutableFile = named('ExecutableFile', "A process's executable file: size in bytes, inode and device as decimal text, mtime.", object({}, {
+  size: NUMBER, inode: STRING, device: STRING, mtime: STRING,
 }));
 
-export const ExecStep = named('ExecStep', 'One image a process ran (its exec chain).', object({
-  executable: STRING, command_line: STRING, at: TIME, event_id: STRING, snapshot: BOOLEAN,
+export const ContainerFields = named('ContainerFields', 'The container a process ran in (from its cgroup path).', object({}, { cgroup_id: STRING, id: STRING, runtime: STRING }));
+
+export const OrchestratorFields = named('OrchestratorFields', 'The orchestrator resource (a Kubernetes pod) a process ran in.', object({}, {
+  type: STRING, namespace: STRING, resource: object({}, { type: STRING, name: STRING, id: STRING }),
 }));
+
+export const ProcessSummary = named('ProcessSummary', 'A process as its lifecycle events tell it (alerts, lineage, the process page); its executable and container facts when events named them.', object({
+  entity_id: STRING, pid: INTEGER, ppid: INTEGER, parent_entity_id: STRING, executable: STRING, command_line: STRING,
+  start: STRING, exit: nullable(STRING), user_name: STRING, user_id: STRING,
+}, { hash: ref('ExecutableHash'), file: ref('ExecutableFile'), container: ref('ContainerFields'), orchestrator: ref('OrchestratorFields') }));
+
+export const ExecStep = named('ExecStep', 'One image a process ran (its exec chain), with its digests once hashed.', object({
+  executable: STRING, command_line: STRING, at: TIME, event_id: STRING, snapshot: BOOLEAN,
+}, { hash: ref('ExecutableHash'), file: ref('ExecutableFile') }));
 
 export const ProcessDetail = named('ProcessDetail', 'One process of a host: summary, exec chain, ancestors (root first), children, events by type, alert ids.', object({
   host_id: STRING, hostname: STRING, process: ref('ProcessSummary'), ancestors: arrayOf(ref('ProcessSummary')), children: arrayOf(ref('ProcessSummary')),
   exec_chain: arrayOf(ref('ExecStep')), events: recordOf(INTEGER), alerts: arrayOf(STRING),
 }));
 
-export const HOST_SCHEMAS = [HostHealth, Host, HostDetail, HostList, Agent, AgentList, ProcessTreeNode, ProcessTree, ProcessSummary, ExecStep, ProcessDetail];
+export const HOST_SCHEMAS = [HostHealth, Host, HostDetail, HostList, Agent, AgentList, ProcessTreeNode, ProcessTree, ExecutableHash, ExecutableFile, ContainerFields,
+  OrchestratorFields, ProcessSummary, ExecStep, ProcessDetail];
