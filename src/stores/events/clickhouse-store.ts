@@ -7,7 +7,7 @@
 
 import type { VigilEvent } from '../../schema/event.ts';
 import { processNodeFromEvent, type ProcessNode } from '../../tree/process-tree.ts';
-import { EXTRACTED_COLUMNS, PROCESS_LIFECYCLE_SELECT, eventStoreDdl, eventStoreMigrations, type ExtractedColumn } from './ddl.ts';
+import { EXTRACTED_COLUMNS, PROCESS_LIFECYCLE_SELECT, codecMigrations, eventStoreDdl, eventStoreMigrations, type ExtractedColumn } from './ddl.ts';
 import { inSlices } from '../../util/event-loop.ts';
 
 /** Events serialised between two yields to the event loop (a few milliseconds of work). */
@@ -103,6 +103,9 @@ export class ClickHouseEventStore implements EventStore {
       "SELECT create_table_query AS q FROM system.tables WHERE database = currentDatabase() AND name = 'process_lifecycle_mv'");
     for (const sql of eventStoreDdl({ retentionDays: this.retentionDays })) await this.engine.query(sql);
     for (const sql of eventStoreMigrations(view?.q)) await this.engine.query(sql);
+    const columns = await this.engine.query<{ table: string; name: string; codec: string }>(`SELECT table, name, compression_codec AS codec
+      FROM system.columns WHERE database = currentDatabase() AND table IN ('telemetry_events', 'process_lifecycle')`);
+    for (const sql of codecMigrations(columns)) await this.engine.query(sql);
     // A store made before process_lifecycle existed: its view fills it from now on, this copies what came before
     // (rows inserted meanwhile are copied twice: the same key, merged, and collapsed at read time like any re-delivery).
     if (!existed && await this.tableExists('telemetry_events')) {
