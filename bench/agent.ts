@@ -6,7 +6,13 @@
 // a storm, which on a 2-core VM also measures the storm (hundreds of forks a second beside it); this
 // isolates the agent's steady cost, after a warm-up. Needs root, BTF and `make -C sensor` to record.
 // Memory is bench:sensor's to measure: this agent runs its TypeScript without the compile cache.
-// Last line: {"bench":"agent","cpu_1000_pct":…,"us_per_event_1000":…,"cpu_3000_pct":…,"us_per_event_3000":…}
+// Each rate is measured with executable hashing on (the agent's default, src/agent/enrichment/hashing.ts), and
+// 1,000 events/s once more with it off, in the same run (`--hash-off-rate` another rate, 0: not measured): the
+// recorded storm execs one binary, so after its first hash the agent's cost is the steady one of a host whose
+// binaries are hashed (cache lookups, digests on every process_start), not the hashing of new files (bounded by
+// its byte budget: docs/sensor.md).
+// Last line: {"bench":"agent","cpu_1000_pct":…,"us_per_event_1000":…,"cpu_3000_pct":…,"us_per_event_3000":…,
+//   "cpu_pct_hash_on":…,"cpu_pct_hash_off":…,"us_per_event_hash_on":…,"us_per_event_hash_off":…}
 // `--storm` measures instead, in one process and without the sensor, what the process cache keeps after
 // 55,000 short-lived processes (bytes each) and the event path's CPU per event (support/process-storm.ts):
 // {"bench":"agent-storm","cached":…,"bytes_per_cached_process":…,"us_per_event":…}
@@ -14,7 +20,7 @@
 // `--cpu-prof DIR` also profiles the agent over each measured window: DIR/agent-<rate>.cpuprofile, and the
 // functions with the most self time printed.
 //
-// Usage: npm run bench:agent [-- --warmup-seconds 30 --seconds 20 --rates 1000,3000 --cpu-prof DIR | --storm]
+// Usage: npm run bench:agent [-- --warmup-seconds 30 --seconds 20 --rates 1000,3000 --hash-off-rate 1000 --cpu-prof DIR | --storm]
 
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -95,11 +101,11 @@ function replaySensor(frames: Buffer, rate: number): Sensor {
 }
 
 /** The child process: one agent fed by the replay sensor. */
-async function runAgent([agentDir, server, caFile, framesFile, rate]: string[]): Promise<void> {
+async function runAgent([agentDir, server, caFile, framesFile, rate, hashing]: string[]): Promise<void> {
   if (process.send) serveCpuProfile();
   const agent = new Agent({
     dataDir: agentDir, server, caPem: readFileSync(caFile, 'utf8'), log: pino({ level: 'warn' }),
-    sensor: replaySensor(readFileSync(framesFile), Number(rate)),
+    sensor: replaySensor(readFileSync(framesFile), Number(rate)), hashing: { enabled: hashing === 'on' },
   });
   await agent.start();
 }
@@ -118,13 +124,13 @@ async function record(seconds: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-interface RateResult { rate: number; eventsPerS: number; cpuPct: number; usPerEvent: number }
+interface RateResult { rate: number; hashing: boolean; eventsPerS: number; cpuPct: number; usPerEvent: number }
 
-async function measure(rate: number, framesFile: string, warmupS: number, seconds: number, profileDir?: string): Promise<RateResult> {
+async function measure(rate: number, hashing: boolean, framesFile: string, warmupS: number, seconds: number, profileDir?: string): Promise<RateResult> {
   const dirs = await benchAgentDirs('vigil-bench-agent-');
   let events = 0;
   const ingest = await startStubIngest(dirs.serverCredentials, (m) => { events += m.batch?.events.length ?? 0; });
-  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, fileURLToPath(import.meta.url), 'agent', dirs.agentDir, `127.0.0.1:${ingest.port}`, dirs.caFile, framesFile, String(rate)],
+  const child = spawn(process.execPath, [...AGENT_NODE_FLAGS, fileURLToPath(import.meta.url), 'agent', dirs.agentDir, `127.0.0.1:${ingest.port}`, dirs.caFile, framesFile, String(rate), hashing ? 'on' : 'off'],
     { stdio: ['inherit', 'inherit', 'inherit', ...(profileDir ? ['ipc' as const] : [])], env: { GLIBC_TUNABLES: MALLOC_TUNABLES, ...process.env } });
   await sleep(warmupS * 1000);
   const ticks = () => { const t = cpuTicks(child.pid!); return t.user + t.sys; };
@@ -135,18 +141,18 @@ async function measure(rate: number, framesFile: string, warmupS: number, second
   const cpuPct = ((ticks() - t0) / CLK_TCK / wallS) * 100;
   const eventsPerS = (events - e0) / wallS;
   if (profileDir) console.log(`agent self time at ${rate} events/s (profile ${join(profileDir, `agent-${rate}.cpuprofile`)}):\n${await stopCpuProfile(child, join(profileDir, `agent-${rate}.cpuprofile`))}`);
-  const result = { rate, eventsPerS: Math.round(eventsPerS), cpuPct: round(cpuPct), usPerEvent: round((cpuPct * 1e4) / eventsPerS, 1) };
+  const result = { rate, hashing, eventsPerS: Math.round(eventsPerS), cpuPct: round(cpuPct), usPerEvent: round((cpuPct * 1e4) / eventsPerS, 1) };
   child.kill('SIGKILL');
   ingest.close();
   rmSync(dirs.workDir, { recursive: true, force: true });
-  console.log(`${rate} events/s asked: ${result.eventsPerS} acknowledged/s, agent CPU ${result.cpuPct} % of a core, ${result.usPerEvent} µs per event`);
+  console.log(`${rate} events/s asked, hashing ${hashing ? 'on' : 'off'}: ${result.eventsPerS} acknowledged/s, agent CPU ${result.cpuPct} % of a core, ${result.usPerEvent} µs per event`);
   return result;
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     'warmup-seconds': { type: 'string', default: '30' }, seconds: { type: 'string', default: '20' }, rates: { type: 'string', default: '1000,3000' },
-    'cpu-prof': { type: 'string' },
+    'cpu-prof': { type: 'string' }, 'hash-off-rate': { type: 'string', default: '1000' },
   } });
   const unavailable = ebpfUnavailableReason(detectEnvironment(DEFAULT_SENSOR_BINARY), DEFAULT_SENSOR_BINARY);
   if (unavailable) {
@@ -159,12 +165,16 @@ async function main(): Promise<void> {
   writeFileSync(framesFile, frames);
   console.log(`recorded ${frames.length} bytes of sensor records`);
   const results: RateResult[] = [];
-  for (const rate of values.rates.split(',').map(Number)) results.push(await measure(rate, framesFile, Number(values['warmup-seconds']), Number(values.seconds), values['cpu-prof']));
+  const offRate = Number(values['hash-off-rate']);
+  const runs: [number, boolean][] = [...values.rates.split(',').map((r): [number, boolean] => [Number(r), true]), ...(offRate ? [[offRate, false] as [number, boolean]] : [])];
+  for (const [rate, hashing] of runs) results.push(await measure(rate, hashing, framesFile, Number(values['warmup-seconds']), Number(values.seconds), values['cpu-prof']));
   rmSync(dirs.workDir, { recursive: true, force: true });
-  const at = (rate: number) => results.find((r) => r.rate === rate);
+  const at = (rate: number, hashing = true) => results.find((r) => r.rate === rate && r.hashing === hashing);
   console.log(JSON.stringify({
     bench: 'agent', cpu_1000_pct: at(1000)?.cpuPct, us_per_event_1000: at(1000)?.usPerEvent,
     cpu_3000_pct: at(3000)?.cpuPct, us_per_event_3000: at(3000)?.usPerEvent,
+    cpu_pct_hash_on: at(offRate)?.cpuPct, cpu_pct_hash_off: at(offRate, false)?.cpuPct,
+    us_per_event_hash_on: at(offRate)?.usPerEvent, us_per_event_hash_off: at(offRate, false)?.usPerEvent,
   }));
 }
 

@@ -25,14 +25,11 @@ export interface ProcessRecordView { process: StoredProcess; exec_chain: ExecSte
 export function processFromEvents(entityId: string, events: VigilEvent[]): ProcessRecordView | undefined {
   const own = events.filter((e) => e.process?.entity_id === entityId).sort((a, b) => a['@timestamp'].localeCompare(b['@timestamp']));
   if (own.length === 0) return undefined;
-  const exec_chain: ExecStep[] = [];
-  for (const e of own) {
-    if (e.event.type === 'process_start') exec_chain.push({
-      executable: e.process!.executable ?? '', command_line: e.process!.command_line ?? '', at: e['@timestamp'], event_id: e.event.id,
-      snapshot: e.event.action === 'snapshot',
-    });
-    addExecutableFacts(exec_chain, e);
-  }
+  const exec_chain: ExecStep[] = own.filter((e) => e.event.type === 'process_start').map((e) => ({
+    executable: e.process!.executable ?? '', command_line: e.process!.command_line ?? '', at: e['@timestamp'], event_id: e.event.id,
+    snapshot: e.event.action === 'snapshot',
+  }));
+  for (const e of own) addExecutableFacts(exec_chain, e);
   const last = own.findLast((e) => e.event.type !== 'process_end') ?? own[own.length - 1];
   const end = own.find((e) => e.event.type === 'process_end');
   const p = last.process!;
@@ -52,11 +49,15 @@ export function processFromEvents(entityId: string, events: VigilEvent[]): Proce
   };
 }
 
-/** The digests and file facts an event gives go to the latest image of the same executable (a process_hash may come after a later exec). */
+/**
+ * The digests and file facts an event gives go to the latest image of the same executable begun by then (a
+ * process_hash may come after a later exec, or in the same millisecond as its start).
+ */
 function addExecutableFacts(chain: ExecStep[], e: VigilEvent): void {
   const p = e.process;
   if (!p?.hash && !p?.file) return;
-  const step = chain.findLast((s) => s.executable === (p.executable ?? ''));
+  const same = chain.filter((s) => s.executable === (p.executable ?? ''));
+  const step = same.findLast((s) => s.at <= e['@timestamp']) ?? same[0];
   if (!step) return;
   if (p.hash) step.hash = p.hash;
   if (p.file) step.file = p.file;

@@ -335,6 +335,44 @@ for (const kind of DEPLOYMENTS) {
       assert.ok((await alertsOf(d, agent)).every((a) => a.group_by?.indicator !== '127.0.0.67'), 'an address not listed does not alert');
     });
 
+    test('enrichment: a process_hash event puts the digests on the stored process, a dns event and container fields are stored and hunted', scenario('enrichment'), async () => {
+      const agent = await d.enrol('sys-enrich');
+      const [start, hashed, dns] = agent.events(3);
+      const sha256 = crypto.randomUUID().replaceAll('-', '').repeat(2);
+      const hash = { sha256, sha1: 'a'.repeat(40), md5: 'b'.repeat(32) };
+      const file = { size: 39760, inode: '2146571', device: '65024', mtime: '2026-12-01T10:00:00.000Z' };
+      const container = { cgroup_id: '4242', id: 'c'.repeat(64), runtime: 'containerd' };
+      const orchestrator = { type: 'kubernetes', namespace: 'prod', resource: { type: 'pod', name: 'web-0', id: crypto.randomUUID() } };
+      Object.assign(start.process!, { executable: '/tmp/sys-enrich', file });
+      Object.assign(start, { container, orchestrator });
+      Object.assign(hashed.event, { type: 'process_hash', category: 'process', action: 'hash' });
+      hashed.process = { ...start.process!, hash, file };
+      const name = `sys-enrich-${crypto.randomUUID()}.example`;
+      Object.assign(dns.event, { type: 'dns', category: 'network', action: 'answer' });
+      Object.assign(dns, {
+        process: start.process, source: { ip: '127.0.0.1', port: 40000 }, destination: { ip: '127.0.0.53', port: 53 }, network: { transport: 'udp', type: 'ipv4', direction: 'outbound' },
+        dns: { type: 'answer', id: '7', response_code: 'NOERROR', question: { name, type: 'A' }, answers: [{ name, type: 'A', ttl: 60, data: '192.0.2.8' }], resolved_ip: ['192.0.2.8'] },
+      });
+      assert.equal((await agent.send([start, hashed, dns])).accepted, 3);
+      const entity = start.process!.entity_id!;
+      const stored = await until('the hashed process', async () => {
+        const r = await d.api('GET', `/hosts/${agent.id}/processes/${entity}`);
+        return r.status === 200 && r.body.process.hash ? r.body : undefined;
+      });
+      assert.deepEqual([stored.process.hash, stored.process.file, stored.process.container, stored.process.orchestrator], [hash, file, container, orchestrator]);
+      assert.deepEqual(stored.exec_chain.map((x: any) => x.hash?.sha256), [sha256]);
+      const bySha = await d.api('GET', `/events?host=${agent.id}&hash=${sha256}&limit=100`);
+      assert.deepEqual(new Set(bySha.body.events.map((e: any) => e.event.id)), new Set([start, hashed, dns].map((e) => e.event.id)), 'every event of the process with that image');
+      const dnsEvents = await until('the dns event', async () => {
+        const r = await d.api('GET', `/events?host=${agent.id}&type=dns&limit=10`);
+        return r.body.events?.length ? r.body.events : undefined;
+      });
+      assert.deepEqual(dnsEvents[0].dns.resolved_ip, ['192.0.2.8']);
+      const hunt = await d.api('POST', '/hunt', { sql: `SELECT dns_question_name AS q, process_hash_sha256 AS h, container_id AS c, event_type AS t FROM telemetry_events WHERE host_id = '${agent.id}' ORDER BY t` });
+      assert.equal(hunt.status, 200, JSON.stringify(hunt.body));
+      assert.deepEqual(hunt.body.rows, [[name, '', '', 'dns'], ['', sha256, '', 'process_hash'], ['', '', container.id, 'process_start']]);
+    });
+
     test('ledger: the calls are recorded with their actor, and the ledger verifies', scenario('ledger'), async () => {
       const agent = await d.enrol('sys-ledger');
       const r = await d.api('POST', `/hosts/${agent.id}/list-processes`, {});
