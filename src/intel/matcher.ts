@@ -5,7 +5,7 @@
 // name (binary search, then a string compare), a name matching itself or any parent domain listed (subdomain
 // matching). Per indicator: a confidence byte and an expiry (epoch seconds; 0: none). Pure.
 
-import { bytesToHex, ipv4Mask, ipv4ToNumber, ipv6ToBytes, maskIpv6, normalDomain, numberToIpv4, unmapIpv4, type Indicator, type IndicatorType } from './indicators.ts';
+import { bytesToHex, ipv4Mask, ipv4ToNumber, ipv6ToBytes, isHex, maskIpv6, numberToIpv4, unmapIpv4, type Indicator, type IndicatorType } from './indicators.ts';
 
 /** Entries per table: refs are packed beside a 32-bit key in a double (2^32 × 2^21 < 2^53). */
 export const MAX_PER_TABLE = 1 << 21;
@@ -46,6 +46,12 @@ class SortedKeys {
     return lo;
   }
 
+  /** The first ref with key k (keys that are the whole value: no confirmation needed). */
+  findExact(k: number): number | undefined {
+    const i = this.lowerBound(k);
+    return i < this.keys.length && this.keys[i] === k ? this.refs[i] : undefined;
+  }
+
   /** The first ref with key k that `confirm` accepts. */
   find(k: number, confirm: (ref: number) => boolean): number | undefined {
     for (let i = this.lowerBound(k); i < this.keys.length && this.keys[i] === k; i++) if (confirm(this.refs[i])) return this.refs[i];
@@ -78,11 +84,17 @@ class PairBuilder {
   }
 }
 
+/** A name as listed domains are kept (lower case, no trailing dot); not validated: a malformed name just matches nothing. */
+function lookupForm(name: string): string | undefined {
+  const d = name.endsWith('.') ? name.slice(0, -1) : name;
+  return d ? d.toLowerCase() : undefined;
+}
+
 const hexDigit = (c: number): number => (c <= 57 ? c - 48 : (c | 32) - 87);
 
 /** Lower- or upper-case hex (already checked) into `buf` at `at` (Buffer.write(…, 'hex') costs a native call each). */
 function writeHex(buf: Buffer, at: number, hex: string): void {
-  for (let i = 0; i < hex.length; i += 2) buf[at + i / 2] = (hexDigit(hex.charCodeAt(i)) << 4) | hexDigit(hex.charCodeAt(i + 1));
+  for (let i = 0; i < hex.length; i += 2) buf[at + (i >>> 1)] = (hexDigit(hex.charCodeAt(i)) << 4) | hexDigit(hex.charCodeAt(i + 1));
 }
 
 const HASH_BYTES: Record<'sha256' | 'sha1' | 'md5', number> = { sha256: 32, sha1: 20, md5: 16 };
@@ -120,12 +132,12 @@ class HashTable {
 
   get size(): number { return this.meta.length; }
 
-  find(hex: string): { indicator: number; hex: string } | undefined {
+  /** `hex` (checked: hex digits of this table's width) decoded into `scratch`, then looked up. */
+  find(hex: string, scratch: Buffer): number | undefined {
     if (!this.index || this.meta.length === 0) return undefined;
-    const probe = Buffer.from(hex, 'hex');
-    if (probe.length !== this.width) return undefined;
-    const entry = this.index.find(probe.readUInt32BE(0), (e) => probe.compare(this.bytes, e * this.width, (e + 1) * this.width) === 0);
-    return entry === undefined ? undefined : { indicator: this.meta[entry], hex: hex.toLowerCase() };
+    writeHex(scratch, 0, hex);
+    const entry = this.index.find(scratch.readUInt32BE(0), (e) => scratch.compare(this.bytes, e * this.width, (e + 1) * this.width, 0, this.width) === 0);
+    return entry === undefined ? undefined : this.meta[entry];
   }
 }
 
@@ -144,6 +156,7 @@ export class IndicatorMatcher {
   private readonly expiry: Uint32Array;
   private readonly ipv6Values = new Map<number, string>();
   private count = 0;
+  private readonly scratch = Buffer.alloc(32); // a probed hash's bytes
 
   /** Indicators already in normal form (parse.ts); `defaultConfidence` for those without one. */
   constructor(indicators: readonly Indicator[], defaultConfidence = 50) {
@@ -222,19 +235,19 @@ export class IndicatorMatcher {
   /** A file hash (SHA-256, SHA-1 or MD5 by its length). */
   matchHash(hex: string, now: number): IndicatorHit | undefined {
     const type = hex.length === 64 ? 'sha256' : hex.length === 40 ? 'sha1' : hex.length === 32 ? 'md5' : undefined;
-    if (!type || !/^[0-9a-fA-F]+$/.test(hex)) return undefined;
-    const f = this.hashes[type].find(hex);
-    return f && this.hit(type, f.hex, f.indicator, now);
+    if (!type || this.hashes[type].size === 0 || !isHex(hex)) return undefined;
+    const i = this.hashes[type].find(hex, this.scratch);
+    return i === undefined ? undefined : this.hit(type, hex.toLowerCase(), i, now);
   }
 
   /** An address, against the listed addresses and networks (most specific first). */
   matchIp(address: string, now: number): IndicatorHit | undefined {
-    const a = unmapIpv4(address);
+    const a = address.charCodeAt(0) === 58 ? unmapIpv4(address) : address; // ':': maybe ::ffff:a.b.c.d
     const v4 = ipv4ToNumber(a);
     if (v4 !== undefined) {
       for (const prefix of this.ipv4Prefixes) {
         const net = (v4 & ipv4Mask(prefix)) >>> 0;
-        const i = this.ipv4.get(prefix)!.find(net, () => true);
+        const i = this.ipv4.get(prefix)!.findExact(net);
         if (i !== undefined) {
           const h = this.hit('ipv4', prefix === 32 ? numberToIpv4(net) : `${numberToIpv4(net)}/${prefix}`, i, now);
           if (h) return h;
@@ -255,7 +268,7 @@ export class IndicatorMatcher {
   /** A domain name: itself or its nearest listed parent domain. */
   matchDomain(name: string, now: number): IndicatorHit | undefined {
     if (!this.domains || this.domainNames.length === 0) return undefined;
-    let d = normalDomain(name);
+    let d: string | undefined = lookupForm(name);
     while (d) {
       const candidate = d;
       const ref = this.domains.find(fnv1a(candidate), (r) => this.domainNames[r] === candidate);
