@@ -18,6 +18,15 @@ export interface Indicator {
 const HEX_LENGTHS: Record<number, IndicatorType> = { 64: 'sha256', 40: 'sha1', 32: 'md5' };
 const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
+/** Whether `s` is all hex digits. */
+export function isHex(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i) | 32;
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
+}
+
 /** Dotted-quad IPv4 → unsigned 32-bit number, or undefined (one pass over the characters: the matcher's hot path). */
 export function ipv4ToNumber(s: string): number | undefined {
   let n = 0;
@@ -105,7 +114,8 @@ export function classify(raw: string, hint?: string): Indicator | undefined {
   const v = raw.trim();
   if (!v) return undefined;
   const typed = hint ? normalType(hint) : undefined;
-  if (/^[0-9a-fA-F]+$/.test(v) && HEX_LENGTHS[v.length] && (!typed || typed === HEX_LENGTHS[v.length])) return { type: HEX_LENGTHS[v.length], value: v.toLowerCase() };
+  if (typed === 'sha256' || typed === 'sha1' || typed === 'md5') return HEX_LENGTHS[v.length] === typed && isHex(v) ? { type: typed, value: v.toLowerCase() } : undefined;
+  if (!typed && HEX_LENGTHS[v.length] && isHex(v)) return { type: HEX_LENGTHS[v.length], value: v.toLowerCase() };
   const [addr, prefixText, extra] = v.split('/');
   if (extra === undefined && (prefixText === undefined || /^\d{1,3}$/.test(prefixText))) {
     const prefix = prefixText === undefined ? undefined : Number(prefixText);

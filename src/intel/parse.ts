@@ -53,25 +53,51 @@ class Collector {
 const VALUE_COLUMNS = ['value', 'indicator', 'ioc', 'observable'];
 const EXPIRY_COLUMNS = ['expires', 'expires_at', 'valid_until', 'expiry'];
 
-export function parseCsv(content: string): ParsedFeed {
-  let rows: string[][];
+interface CsvColumns { value: number; type: number; confidence: number; expires: number }
+
+/** The columns a header names, or the headerless order value,type,confidence,expires. */
+function csvColumns(first: string[]): { columns: CsvColumns; header: boolean } {
+  const header = first.map((h) => h.toLowerCase());
+  if (!header.some((h) => VALUE_COLUMNS.includes(h))) return { columns: { value: 0, type: 1, confidence: 2, expires: 3 }, header: false };
+  const col = (names: string[]) => header.findIndex((h) => names.includes(h));
+  return { columns: { value: col(VALUE_COLUMNS), type: col(['type', 'indicator_type']), confidence: col(['confidence', 'score']), expires: col(EXPIRY_COLUMNS) }, header: true };
+}
+
+function addCsvRow(c: Collector, row: string[], k: CsvColumns): void {
+  const at = (i: number) => (i >= 0 ? row[i] : undefined);
+  c.add(at(k.value) ?? '', at(k.type) || undefined, { confidence: confidenceOf(at(k.confidence)), expiresAt: parseTime(at(k.expires) || undefined) });
+}
+
+/** Rows of CSV without quotes (the usual feed), one line at a time: no full parse of a million rows held at once. */
+function* plainRows(content: string): Generator<string[]> {
+  for (let start = 0; start < content.length;) {
+    let end = content.indexOf('\n', start);
+    if (end < 0) end = content.length;
+    const line = content.slice(start, end).trim();
+    start = end + 1;
+    if (line === '' || line.startsWith('#')) continue;
+    yield line.includes(',') ? line.split(',').map((v) => v.trim()) : [line];
+  }
+}
+
+function quotedRows(content: string): string[][] {
   try {
-    rows = parseCsvRows(content, { comment: '#', skip_empty_lines: true, relax_column_count: true, trim: true }) as string[][];
+    return parseCsvRows(content, { comment: '#', skip_empty_lines: true, relax_column_count: true, trim: true }) as string[][];
   } catch (err) {
     throw new IntelParseError(`not CSV: ${(err as Error).message}`);
   }
+}
+
+export function parseCsv(content: string): ParsedFeed {
   const c = new Collector();
-  if (rows.length === 0) return c.out;
-  const header = rows[0].map((h) => h.toLowerCase());
-  const hasHeader = header.some((h) => VALUE_COLUMNS.includes(h));
-  const col = (names: string[], fallback: number) => (hasHeader ? header.findIndex((h) => names.includes(h)) : fallback);
-  const value = col(VALUE_COLUMNS, 0);
-  const type = col(['type', 'indicator_type'], 1);
-  const confidence = col(['confidence', 'score'], 2);
-  const expires = col(EXPIRY_COLUMNS, 3);
-  for (const row of hasHeader ? rows.slice(1) : rows) {
-    const at = (i: number) => (i >= 0 ? row[i] : undefined);
-    c.add(at(value) ?? '', at(type) || undefined, { confidence: confidenceOf(at(confidence)), expiresAt: parseTime(at(expires) || undefined) });
+  let columns: CsvColumns | undefined;
+  for (const row of content.includes('"') ? quotedRows(content) : plainRows(content)) {
+    if (!columns) {
+      const first = csvColumns(row);
+      columns = first.columns;
+      if (first.header) continue;
+    }
+    addCsvRow(c, row, columns);
   }
   return c.out;
 }

@@ -112,12 +112,14 @@ export class IntelStage {
       if (lists.length === 0) continue;
       const observables = observablesOf(ev);
       if (observables.length === 0) continue;
-      const seen = new Set<string>();
+      let seen: Set<string> | undefined; // list and indicator already alerted for this event
       for (const list of lists) {
         for (const o of observables) {
           const hit = match(list, o, now);
-          if (!hit || seen.has(`${list.id}\u0000${hit.value}`)) continue;
-          seen.add(`${list.id}\u0000${hit.value}`);
+          if (!hit) continue;
+          const key = `${list.id}\u0000${hit.value}`;
+          if (seen?.has(key)) continue;
+          (seen ??= new Set()).add(key);
           alerts.push(this.withLineage(intelAlert(list, hit, o, ev)));
         }
       }
