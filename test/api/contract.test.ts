@@ -4,8 +4,9 @@
 // response schema (ApiOptions.onAnswer) — is validated against the OpenAPI document the server serves, with every
 // object closed (additionalProperties false where a schema leaves it open by omission) and date-times checked. So a
 // property a handler answers that its schema does not name (which serialisation would silently drop), a missing
-// required one, a wrong type or a stale enum fails here. Also: every operation declares its success answer, and every
-// operation answering a named schema (src/api/schemas/) was seen answering 2xx.
+// required one, a wrong type or a stale enum fails here. Also: every operation declares its success answer, every
+// operation answering a named schema (src/api/schemas/) was seen answering 2xx, and the document the console's types
+// are generated from (scripts/gen-api-types.ts) has exactly the served document's paths.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { AnswerSeen } from '../../src/api/server.ts';
 import type { VigilEvent } from '../../src/schema/event.ts';
+import { apiDocument } from '../../scripts/gen-api-types.ts';
 import { scenarioEvents, writeScenarioRules } from '../incidents/scenario.ts';
 import { eventually } from '../support/vigil-process.ts';
 import { call, FOREIGN_TENANT, PASSWORD, startFixture, type Fixture } from './support.ts';
@@ -324,6 +326,8 @@ test('every answer of every route matches the OpenAPI document, objects closed',
       if (named && !NOT_JSON.has(`${method} ${path}`) && !answered.has(`${method} ${path}`)) unseen.push(`${method} ${path}`);
     }
   }
+  // The console's types are generated from the document buildApi makes without stores: it must have this server's routes.
+  assert.deepEqual(Object.keys((await apiDocument()).paths as Json).sort(), Object.keys(doc.paths).sort(), 'the generator sees the routes the server has');
   assert.deepEqual(undeclared, [], 'operations without a declared success answer (schema.response: answers({...}) of src/api/schemas/)');
   assert.deepEqual(unseen, [], 'operations answering a named schema that this test never saw answer 2xx: add a call above');
 });

@@ -4,7 +4,9 @@
 
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api } from './client.ts';
-import type { Alert, Host, HuntResult, LedgerEntry, Overview, ProcessInfo, ProcessTree, Rule, User, VigilEvent } from './types.ts';
+import type {
+  Alert, AlertPage, ApiKey, EventPage, HostDetail, HostList, HuntResult, IrActionList, LedgerCheckpoint, LedgerPage, Overview, ProcessInfo, ProcessTree, RuleList, User,
+} from './types.ts';
 
 /** Builds a query string from the defined, non-empty values. */
 export function queryString(params: Record<string, string | number | undefined | null>): string {
@@ -16,8 +18,8 @@ export function queryString(params: Record<string, string | number | undefined |
 
 const LIVE_MS = 10_000;
 
-export const useHosts = () => useQuery({ queryKey: ['hosts'], queryFn: () => api<{ hosts: Host[] }>('/hosts'), refetchInterval: LIVE_MS });
-export const useHost = (id: string) => useQuery({ queryKey: ['hosts', id], queryFn: () => api<Host>(`/hosts/${encodeURIComponent(id)}`), refetchInterval: LIVE_MS });
+export const useHosts = () => useQuery({ queryKey: ['hosts'], queryFn: () => api<HostList>('/hosts'), refetchInterval: LIVE_MS });
+export const useHost = (id: string) => useQuery({ queryKey: ['hosts', id], queryFn: () => api<HostDetail>(`/hosts/${encodeURIComponent(id)}`), refetchInterval: LIVE_MS });
 
 export const useProcessTree = (hostId: string, at: string | null) => useQuery({
   queryKey: ['process-tree', hostId, at],
@@ -32,17 +34,16 @@ export const useProcess = (hostId: string, entityId: string) => useQuery({
 export interface EventFilter { host?: string; type?: string; q?: string; from?: string; to?: string; limit?: number; process_entity_id?: string }
 export const useEvents = (f: EventFilter, enabled = true) => useQuery({
   queryKey: ['events', f], enabled,
-  queryFn: () => api<{ events: VigilEvent[]; next: string | null }>(`/events${queryString({ ...f })}`),
+  queryFn: () => api<EventPage>(`/events${queryString({ ...f })}`),
 });
 
 export interface AlertFilter { severity?: string; status?: string; host?: string; rule?: string; from?: string; to?: string; limit?: number; cursor?: string; [more: string]: string | number | undefined }
 export const useAlerts = (f: AlertFilter) => useQuery({
   queryKey: ['alerts', f], refetchInterval: LIVE_MS,
-  queryFn: () => api<{ alerts: Alert[]; next: string | null }>(`/alerts${queryString({ ...f })}`),
+  queryFn: () => api<AlertPage>(`/alerts${queryString({ ...f })}`),
 });
 export const useAlert = (id: string) => useQuery({ queryKey: ['alerts', 'one', id], queryFn: () => api<Alert>(`/alerts/${encodeURIComponent(id)}`) });
 
-export interface RuleList { rules: Rule[]; rejected?: number; coverage?: { collected: number; partial: number; not_collected: number } }
 export const useRules = () => useQuery({ queryKey: ['rules'], queryFn: () => api<RuleList>('/rules') });
 
 export const useOverview = (range: '1h' | '24h') => useQuery({
@@ -50,12 +51,7 @@ export const useOverview = (range: '1h' | '24h') => useQuery({
   queryFn: () => api<Overview>(`/stats/overview?range=${range}`),
 });
 
-export const useCheckpoint = () => useQuery({ queryKey: ['ledger', 'checkpoint'], queryFn: () => api<{ size: number; root_hash: string; checkpoint: string }>('/ledger/checkpoint') });
-/** GET /ledger/entries: a page, its scope, the index range it read and how many entries of it are outside the view. */
-export interface LedgerPage {
-  entries: LedgerEntry[]; next: number | null; scope?: string; scope_reason?: string;
-  range?: { from: number; to: number }; hidden?: number; hidden_reason?: string;
-}
+export const useCheckpoint = () => useQuery({ queryKey: ['ledger', 'checkpoint'], queryFn: () => api<LedgerCheckpoint>('/ledger/checkpoint') });
 export const useLedgerEntries = (from: number, limit: number, tenant?: string) => useQuery({
   queryKey: ['ledger', 'entries', from, limit, tenant ?? ''],
   queryFn: () => api<LedgerPage>(`/ledger/entries${queryString({ from, limit, tenant })}`),
@@ -74,19 +70,13 @@ function usePagedList<T>(path: string, field: string) {
 }
 
 export const useUsers = () => usePagedList<User>('/users', 'users');
-export interface ApiKeyView { id: string; name: string; role: string; created_at: string; expires_at: string | null; revoked_at: string | null; last_used_at: string | null }
-export const useApiKeys = () => usePagedList<ApiKeyView>('/api-keys', 'api_keys');
+export const useApiKeys = () => usePagedList<ApiKey>('/api-keys', 'api_keys');
 
 export interface AlertSinkView { id: string; name: string; url: string; has_secret: boolean; created_by: string; created_at: string }
 export const useAlertSinks = () => useQuery({ queryKey: ['alert-sinks'], queryFn: () => api<{ alert_sinks: AlertSinkView[] }>('/alert-sinks') });
 
-export interface IrAction {
-  id: string; host_id: string; action: string; status: string; requested_by?: string; requested_at?: string; updated_at?: string;
-  params?: Record<string, unknown>; error?: string | null; artifact_id?: string | null;
-  /** Why the analyst asked (kept on the action since the server requires one; older actions: in params, or none). */
-  reason?: string | null;
-}
-export const useIrActions = () => useQuery({ queryKey: ['ir-actions'], refetchInterval: 5_000, queryFn: () => api<{ actions: IrAction[] }>('/ir/actions') });
+export type { IrAction } from './types.ts';
+export const useIrActions = () => useQuery({ queryKey: ['ir-actions'], refetchInterval: 5_000, queryFn: () => api<IrActionList>('/ir/actions') });
 
 export const runHunt = (sql: string, limit: number) => api<HuntResult>('/hunt', { method: 'POST', body: { sql, limit } });
 

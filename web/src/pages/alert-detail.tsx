@@ -20,7 +20,8 @@ import { QueryState } from '../components/query-state.tsx';
 
 function Lineage({ alert }: { alert: Alert }) {
   const p = alert.process;
-  if (!p) {
+  const hostId = alert.host_id;
+  if (!p || !hostId) {
     if (alert.group_by && Object.keys(alert.group_by).length) {
       return <Text size="sm" c="dimmed">A correlation over several events, grouped by {Object.entries(alert.group_by).map(([k, v]) => `${k} = ${v}`).join(', ')}: it names no single process.</Text>;
     }
@@ -29,7 +30,7 @@ function Lineage({ alert }: { alert: Alert }) {
   const ancestors = alert.ancestors ?? [];
   return (
     <Stack gap="xs">
-      <LineageChain hostId={alert.host_id} ancestors={ancestors} focus={p} />
+      <LineageChain hostId={hostId} ancestors={ancestors} focus={p} />
       <Text size="xs" c="dimmed">
         {ancestors.length
           ? `Captured when the alert was made, root first (${ancestors.length} ancestor${ancestors.length === 1 ? '' : 's'}); the chain ends at pid 1 or at the first ancestor Vigil never observed.`
@@ -47,7 +48,7 @@ function Evidence({ alert }: { alert: Alert }) {
   return (
     <Stack gap="xs" aria-label="Matching events">
       {n > alert.events.length && <Text size="xs" c="dimmed">The rule matched {n} times; the alert keeps the first {alert.events.length} events.</Text>}
-      {alert.events.map((e) => <EventView key={e.event.id} e={e} hostId={alert.host_id} />)}
+      {alert.events.map((e, i) => <EventView key={e.event?.id ?? i} e={e} hostId={alert.host_id} />)}
     </Stack>
   );
 }
@@ -101,7 +102,7 @@ function Facts({ a }: { a: Alert }) {
         {a.close_reason && <Text size="sm"><Text span c="dimmed" inherit>Closed </Text>{a.close_reason}</Text>}
         {a.exception_id && <Text size="sm"><Text span c="dimmed" inherit>Excepted by </Text><Anchor component={Link} to="/exceptions">an exception</Anchor> (stored as expected, not delivered)</Text>}
         <IncidentOf alertId={a.id} />
-        {a.process && <Anchor component={Link} size="sm" to={processUrl(a.host_id, a.process.entity_id)}>Respond on the process page (kill, collect a file)</Anchor>}
+        {a.process && a.host_id && <Anchor component={Link} size="sm" to={processUrl(a.host_id, a.process.entity_id)}>Respond on the process page (kill, collect a file)</Anchor>}
       </Stack>
     </Card>
   );
