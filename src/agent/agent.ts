@@ -14,7 +14,9 @@ import {
   type ArtifactAck, type ArtifactChunk, type CommandResult, type EventsWriter, type Heartbeat, type ServerMessage, type WireCommand, type WirePolicy,
 } from '../schema/wire.ts';
 import { effectiveSettings, isIgnored, settingsOf, type AgentSettings, type StoredPolicy } from './policy.ts';
-import { createBuildContext, buildEvent, reconcileObservations, snapshotObservations, type BuildContext } from './events.ts';
+import { createBuildContext, buildEvent, eventId, reconcileObservations, snapshotObservations, type BuildContext } from './events.ts';
+import { AgentDlp } from './dlp/agent-dlp.ts';
+import type { DlpFields, VigilEvent } from '../schema/event.ts';
 import { UserNames } from './sensors/proc/users.ts';
 import { ProcessCache, type ProcessRecord } from './process-cache.ts';
 import { DEFAULT_HASHING, ExecutableHasher, hashExec, type HashingSettings } from './enrichment/hashing.ts';
@@ -95,9 +97,13 @@ export class Agent {
   private readonly policies = new Map<string, StoredPolicy>();
   private settingsNow!: AgentSettings;
   readonly hasher = new ExecutableHasher();
+  /** DLP scans of written files (policies' `dlp` sections), and each policy's DLP errors for its acknowledgement. */
+  readonly dlp: AgentDlp;
+  private dlpErrors = new Map<string, string[]>();
 
   constructor(o: AgentOptions) {
     this.o = o;
+    this.dlp = new AgentDlp({ log: o.log, emit: (trigger, dlp, mitre) => this.addDlpEvent(trigger, dlp, mitre), ignorePrefixes: [o.dataDir] });
   }
 
   get agentId(): string {
@@ -148,6 +154,7 @@ export class Agent {
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.reconnectTimer);
     await this.o.sensor.stop();
+    await this.dlp.stop();
     this.flush();
     await this.appends;
     await this.drainInflight(2000);
@@ -211,6 +218,7 @@ export class Agent {
       heartbeatMs: this.o.heartbeatMs ?? 30_000, ignoreComms: new Set(), hashing: { ...DEFAULT_HASHING, ...this.o.hashing },
     }, [...this.policies.values()]);
     this.hasher.configure(this.settingsNow.hashing);
+    this.dlpErrors = this.dlp.setPolicies([...this.policies.values()]);
     clearInterval(this.flushTimer);
     clearInterval(this.heartbeatTimer);
     if (this.stopped) return;
@@ -235,7 +243,7 @@ export class Agent {
     renameSync(`${path}.tmp`, path);
     this.policies.set(p.name, stored);
     this.applySettings();
-    const { errors } = settingsOf(document);
+    const errors = [...settingsOf(document).errors, ...(this.dlpErrors.get(p.name) ?? [])];
     this.o.log.info({ policy: p.name, version: p.version, errors }, 'policy applied');
     ack(errors.join('; '));
   }
@@ -254,6 +262,17 @@ export class Agent {
     }
     if (isIgnored(this.settingsNow, event.process?.name ?? obs.comm, event.process?.executable)) return;
     this.pending.add(event); // encoded now: the event is garbage before the next scavenge, never promoted
+    if (this.pending.count >= this.settingsNow.batchEvents) this.flush();
+    if (event.file) this.dlp.onFileEvent(event);
+  }
+
+  /** A DLP finding: the file event that caused the scan, as a `dlp_match` with the dlp fields and MITRE tags. */
+  private addDlpEvent(trigger: VigilEvent, dlp: DlpFields, mitre: string[]): void {
+    this.pending.add({
+      ...trigger, '@timestamp': new Date().toISOString(),
+      event: { ...trigger.event, id: eventId(), action: 'dlp_match', sequence: this.ctx.nextSequence() },
+      dlp, threat: { ...trigger.threat, mitre },
+    });
     if (this.pending.count >= this.settingsNow.batchEvents) this.flush();
   }
 

@@ -32,7 +32,18 @@ async function titles(events: VigilEvent[]): Promise<string[]> {
 
 test('built-in rules all load', () => {
   assert.deepEqual(registry.rejected(), []);
-  assert.equal(registry.list().length, 9);
+  assert.equal(registry.list().length, 25);
+});
+
+test('DLP findings: alert action only, titled by technique and severity (16 rules)', async () => {
+  const finding = (action: 'alert' | 'record', severity: string, mitre: string): VigilEvent => ev('file_write', {
+    ...proc('/usr/bin/scp'), event: { id: `b${++n}`, type: 'file_write', action: 'dlp_match' }, file: { path: '/srv/x.csv' },
+    dlp: { policy: 'p', rule: 'payment_card', kind: 'detector', matches: 3, action, severity: severity as 'high' }, threat: { mitre: [mitre] },
+  });
+  assert.deepEqual(await titles([finding('alert', 'high', 'T1048')]), ['DLP Finding (Exfiltration Over Alternative Protocol, high)']);
+  assert.deepEqual(await titles([finding('alert', 'low', 'T1052')]), ['DLP Finding (Exfiltration Over Physical Medium, low)']);
+  assert.deepEqual(await titles([finding('record', 'high', 'T1048')]), []);
+  assert.deepEqual(await titles([ev('file_write', { file: { path: '/srv/x.csv' } })]), []);
 });
 
 test('netcat reverse shell', async () => {
