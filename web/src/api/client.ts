@@ -2,9 +2,9 @@
 // ApiError, refreshes an expired user session once and retries, and signs out when the credential is refused.
 
 import { bearerOf, getCredential, setCredential, type Credential } from '../auth/credential.ts';
-import type { User } from './types.ts';
+import type { Problem, Session } from './types.ts';
 
-export interface Problem { type?: string; title?: string; status?: number; detail?: string; code?: string; errors?: { line?: number; message: string }[] }
+export type { Problem };
 
 export class ApiError extends Error {
   readonly status: number;
@@ -67,14 +67,12 @@ export async function downloadFile(path: string): Promise<Download> {
   return { name, sha256: actual, verified: stated === actual };
 }
 
-interface SessionAnswer { access_token: string; refresh_token: string; expires_in: number; user: User }
-
-function sessionOf(a: SessionAnswer): Credential & { kind: 'session' } {
+function sessionOf(a: Session): Credential & { kind: 'session' } {
   return { kind: 'session', accessToken: a.access_token, refreshToken: a.refresh_token, expiresAt: Date.now() + a.expires_in * 1000, user: a.user };
 }
 
 export async function login(email: string, password: string, totp?: string): Promise<void> {
-  const a = await parse<SessionAnswer>(await send('/auth/login', { method: 'POST', body: { email, password, ...(totp ? { totp } : {}) } }));
+  const a = await parse<Session>(await send('/auth/login', { method: 'POST', body: { email, password, ...(totp ? { totp } : {}) } }));
   setCredential(sessionOf(a));
 }
 
@@ -89,7 +87,7 @@ let refreshing: Promise<Credential & { kind: 'session' }> | null = null;
 /** Exchanges the refresh token for a new session; concurrent callers share one request. */
 export function refreshSession(cred: Credential & { kind: 'session' }): Promise<Credential & { kind: 'session' }> {
   refreshing ??= send('/auth/refresh', { method: 'POST', body: { refresh_token: cred.refreshToken } })
-    .then((res) => parse<SessionAnswer>(res))
+    .then((res) => parse<Session>(res))
     .then(sessionOf)
     .then((s) => { setCredential(s); return s; })
     .finally(() => { refreshing = null; });

@@ -2,11 +2,11 @@
 // Kept in sessionStorage so it lives as long as the tab; observable for React through useCredential.
 
 import { useSyncExternalStore } from 'react';
-import type { User } from '../api/types.ts';
+import type { SessionUser } from '../api/types.ts';
 
 export type Credential =
   | { kind: 'api-key'; key: string }
-  | { kind: 'session'; accessToken: string; refreshToken: string; expiresAt: number; user: User };
+  | { kind: 'session'; accessToken: string; refreshToken: string; expiresAt: number; user: SessionUser };
 
 const STORAGE_KEY = 'vigil.credential';
 const listeners = new Set<() => void>();

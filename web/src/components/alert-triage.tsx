@@ -31,7 +31,7 @@ export function DispositionPicker({ value, onChange }: { value: string; onChange
 export function useAssignees(): string[] {
   const names = useUserNames();
   const cred = getCredential();
-  const own = cred?.kind === 'session' ? [cred.user.email] : [];
+  const own = cred?.kind === 'session' && cred.user.email ? [cred.user.email] : [];
   return [...new Set([...own, ...[...names.values()].filter((v) => v.includes('@'))])].sort();
 }
 

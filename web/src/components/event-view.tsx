@@ -3,12 +3,12 @@
 
 import { useState, type ReactNode } from 'react';
 import { Badge, Box, Button, Code, Collapse, Group, Stack, Table, Text } from '@mantine/core';
-import type { VigilEvent } from '../api/types.ts';
+import type { EventRecord } from '../api/types.ts';
 import { formatTime } from './format.ts';
 import { Pivot } from './pivots.tsx';
 
 /** The one-line gist of an event: its file, its connection, or its command line. */
-export function gistOf(e: VigilEvent): string {
+export function gistOf(e: EventRecord): string {
   if (e.dns?.question?.name) return dnsGist(e.dns);
   if (e.file?.path) return e.file.target_path ? `${e.file.path} → ${e.file.target_path}` : e.file.path;
   if (e.destination?.ip || e.source?.ip) return `${e.source?.ip ?? '?'}:${e.source?.port ?? ''} → ${e.destination?.ip ?? '?'}:${e.destination?.port ?? ''}`;
@@ -16,7 +16,7 @@ export function gistOf(e: VigilEvent): string {
 }
 
 /** "example.com A → 192.0.2.1, 192.0.2.2" (an answer), "example.com AAAA ?" (a query), "… NXDOMAIN". */
-function dnsGist(d: NonNullable<VigilEvent['dns']>): string {
+function dnsGist(d: NonNullable<EventRecord['dns']>): string {
   const q = `${d.question?.name ?? ''} ${d.question?.type ?? ''}`;
   if (d.type === 'query') return `${q} ?`;
   const answers = d.resolved_ip?.length ? d.resolved_ip.join(', ') : (d.answers ?? []).map((a) => a.data).filter(Boolean).join(', ');
@@ -32,19 +32,20 @@ function endpoint(hostId: string | undefined, a?: { ip?: string; port?: number }
   return <><Pivot kind="address" value={a.ip} hostId={hostId} mono />{a.port !== undefined ? <Text span ff="monospace" inherit>:{a.port}</Text> : null}</>;
 }
 
-export function EventView({ e, hostId }: { e: VigilEvent; hostId?: string }) {
+export function EventView({ e, hostId }: { e: EventRecord; hostId?: string }) {
   const [raw, setRaw] = useState(false);
   const p = e.process;
   const host = hostId ?? e.agent?.id ?? e.host?.id;
   const hash = p?.hash?.sha256;
+  const what = e.event ?? {}; // an imported record an alert kept may have no event.* fields
   return (
-    <Box data-testid="evidence-event" data-event-id={e.event.id}
+    <Box data-testid="evidence-event" data-event-id={what.id}
       style={{ border: '1px solid var(--mantine-color-default-border)', borderRadius: 6 }} p="xs">
       <Group gap="xs" mb={4}>
-        <Badge variant="light">{e.event.type}</Badge>
-        {e.event.action && <Text size="xs" c="dimmed">{e.event.action}</Text>}
+        <Badge variant="light">{what.type ?? 'record'}</Badge>
+        {what.action && <Text size="xs" c="dimmed">{what.action}</Text>}
         <Text size="sm">{formatTime(e['@timestamp'])}</Text>
-        {e.event.outcome && e.event.outcome !== 'success' && <Badge color="orange" variant="outline" size="sm">{e.event.outcome}</Badge>}
+        {what.outcome && what.outcome !== 'success' && <Badge color="orange" variant="outline" size="sm">{what.outcome}</Badge>}
       </Group>
       <Table fz="sm" withRowBorders={false} verticalSpacing={2}>
         <Table.Tbody>

@@ -6,7 +6,7 @@
 import { useMemo, useState } from 'react';
 import { Alert as Callout, Button, Checkbox, Code, Group, Modal, SegmentedControl, Select, Stack, Text, TextInput, Textarea } from '@mantine/core';
 import { useApiAction } from '../api/queries.ts';
-import type { Alert, VigilEvent } from '../api/types.ts';
+import type { Alert, EventRecord } from '../api/types.ts';
 import { hostLabel, useHostNames } from './names.tsx';
 import { ErrorState } from './query-state.tsx';
 
@@ -21,7 +21,7 @@ export const OPS = [
   { value: 'startswith', label: 'starts with' }, { value: 'endswith', label: 'ends with' },
 ];
 
-export function fieldValue(e: VigilEvent | undefined, path: string): string | undefined {
+export function fieldValue(e: EventRecord | undefined, path: string): string | undefined {
   let v: unknown = e;
   for (const k of path.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
   return typeof v === 'string' || typeof v === 'number' ? String(v) : undefined;

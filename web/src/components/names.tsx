@@ -15,13 +15,16 @@ export function useHostNames(): Map<string, string> {
   return useMemo(() => new Map((hosts.data?.hosts ?? []).map((h) => [h.id, h.hostname])), [hosts.data]);
 }
 
-/** A host's name, or a shortened id while the host list loads (or for a host no longer enrolled). */
-export function hostLabel(names: Map<string, string>, id: string): string {
+/** A host's name, or a shortened id while the host list loads (or for a host no longer enrolled); '—' for none. */
+export function hostLabel(names: Map<string, string>, id: string | null | undefined): string {
+  if (!id) return '—';
   return names.get(id) ?? (id.length > 14 ? `${id.slice(0, 12)}…` : id);
 }
 
-export function HostLink({ id, size }: { id: string; size?: string }) {
+/** A link to a host's page; an alert or event without a host (an imported record) shows '—'. */
+export function HostLink({ id, size }: { id: string | null | undefined; size?: string }) {
   const names = useHostNames();
+  if (!id) return <Text span size={size} c="dimmed">—</Text>;
   return <Anchor component={Link} to={`/hosts/${encodeURIComponent(id)}`} size={size} title={id} data-host-id={id}>{hostLabel(names, id)}</Anchor>;
 }
 

@@ -12,7 +12,7 @@ import { ErrorState } from './query-state.tsx';
 
 function CompileErrors({ error }: { error: unknown }) {
   if (!(error instanceof ApiError) || error.status !== 400) return <ErrorState error={error} what="Rule" />;
-  const errors = error.problem.errors ?? [{ message: error.message }];
+  const errors = error.problem.errors ?? [{ id: null, line: null, message: error.message }];
   return (
     <Alert color="red" title="The rule does not compile" data-testid="rule-errors">
       <List size="sm">{errors.map((e, i) => <List.Item key={i}>{e.line ? `line ${e.line}: ` : ''}{e.message}</List.Item>)}</List>

@@ -131,7 +131,7 @@ function AlertRows({ alerts, selected, setSelected }: { alerts: Alert[]; selecte
           <Table.Td><SeverityBadge level={a.rule.level} /></Table.Td>
           <Table.Td><Anchor component={Link} to={`/alerts/${a.id}`}>{a.rule.title}</Anchor></Table.Td>
           <Table.Td style={{ whiteSpace: 'nowrap' }}><HostLink id={a.host_id} /></Table.Td>
-          <Table.Td style={{ maxWidth: 260 }}>{a.process
+          <Table.Td style={{ maxWidth: 260 }}>{a.process && a.host_id
             ? <Anchor component={Link} to={processUrl(a.host_id, a.process.entity_id)} title={a.process.command_line} size="sm">{basename(a.process.executable)} <Text span size="xs" c="dimmed">{a.process.pid}</Text></Anchor>
             : <Text size="sm" c="dimmed">—</Text>}</Table.Td>
           <Table.Td ta="right">{a.occurrences ?? 1}</Table.Td>

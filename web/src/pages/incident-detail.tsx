@@ -10,7 +10,7 @@ import { useQueries, useQuery } from '@tanstack/react-query';
 import { Link, useParams } from 'react-router';
 import { api } from '../api/client.ts';
 import { useApiAction, useHosts, useIrActions } from '../api/queries.ts';
-import type { Alert, Incident, IncidentDetail, ProcessSummary, Severity } from '../api/types.ts';
+import type { Alert, Incident, IncidentDetail, ProcessSummary, Severity, TimelineEntry } from '../api/types.ts';
 import { getCredential } from '../auth/credential.ts';
 import { DispositionPicker } from '../components/alert-triage.tsx';
 import { AlertStatusBadge, SeverityBadge } from '../components/badges.tsx';
@@ -23,6 +23,11 @@ import { ErrorState, QueryState } from '../components/query-state.tsx';
 
 interface TreeNode { key: string; hostId: string; p: ProcessSummary; children: TreeNode[]; alerts: Alert[] }
 
+/** What a timeline entry is about: its alert, event or action. */
+function timelineKey(t: TimelineEntry): string {
+  return t.kind === 'event' ? `event-${t.event_id ?? ''}-${t.alert_id}` : t.kind === 'alert' ? `alert-${t.alert_id}` : `action-${t.action_id}`;
+}
+
 /** The processes of the incident's alerts and their ancestors as one forest, keyed by host and entity id. */
 function buildForest(alerts: Alert[]): TreeNode[] {
   const nodes = new Map<string, TreeNode>();
@@ -34,13 +39,14 @@ function buildForest(alerts: Alert[]): TreeNode[] {
     return n;
   };
   for (const a of alerts) {
-    if (!a.process) continue;
+    const hostId = a.host_id;
+    if (!a.process || !hostId) continue;
     const chain = [...(a.ancestors ?? []), a.process];
     chain.forEach((p, i) => {
-      const n = node(a.host_id, p);
-      if (i > 0) parentOf.set(n.key, `${a.host_id}/${chain[i - 1].entity_id}`);
+      const n = node(hostId, p);
+      if (i > 0) parentOf.set(n.key, `${hostId}/${chain[i - 1].entity_id}`);
     });
-    node(a.host_id, a.process).alerts.push(a);
+    node(hostId, a.process).alerts.push(a);
   }
   const roots: TreeNode[] = [];
   for (const n of nodes.values()) {
@@ -97,7 +103,7 @@ function Timeline({ d }: { d: IncidentDetail }) {
       <Table aria-label="Incident timeline" fz="sm" striped verticalSpacing={4}>
         <Table.Thead><Table.Tr><Table.Th>Time</Table.Th><Table.Th>Kind</Table.Th><Table.Th>What</Table.Th><Table.Th>Host</Table.Th></Table.Tr></Table.Thead>
         <Table.Tbody>{d.timeline.map((t, i) => (
-          <Table.Tr key={`${t.kind}-${t.alert_id ?? ''}-${t.event_id ?? ''}-${t.action_id ?? ''}-${i}`}>
+          <Table.Tr key={`${timelineKey(t)}-${i}`}>
             <Table.Td style={{ whiteSpace: 'nowrap' }}>{formatTime(t.at)}</Table.Td>
             <Table.Td><Badge size="sm" variant="light" color={t.kind === 'alert' ? 'red' : t.kind === 'action' ? 'orange' : 'gray'}>{t.kind}</Badge></Table.Td>
             <Table.Td style={{ wordBreak: 'break-all' }}>
@@ -222,7 +228,7 @@ function Controls({ d }: { d: IncidentDetail }) {
   const reopen = useApiAction(() => ({ path: `/incidents/${d.id}/reopen`, body: reason.trim() ? { reason: reason.trim() } : {} }), invalidate);
   const userOptions = useMemo(() => {
     const opts = [...users.entries()].filter(([k]) => !k.includes(':')).map(([value, label]) => ({ value, label }));
-    if (me && !opts.some((o) => o.value === me.id)) opts.unshift({ value: me.id, label: me.email });
+    if (me && !opts.some((o) => o.value === me.id)) opts.unshift({ value: me.id, label: me.email ?? me.id });
     if (d.assignee && !opts.some((o) => o.value === d.assignee)) opts.push({ value: d.assignee, label: d.assignee });
     return opts;
   }, [users, me, d.assignee]);
@@ -308,7 +314,7 @@ export function IncidentDetailPage() {
                   <Table.Td><SeverityBadge level={a.severity} /></Table.Td>
                   <Table.Td><Anchor component={Link} to={`/alerts/${a.id}`} size="sm">{a.rule.title}</Anchor></Table.Td>
                   <Table.Td><HostLink id={a.host_id} /></Table.Td>
-                  <Table.Td>{a.process ? <Anchor component={Link} to={processUrl(a.host_id, a.process.entity_id)} size="sm" title={a.process.command_line}>{basename(a.process.executable)} {a.process.pid}</Anchor> : '—'}</Table.Td>
+                  <Table.Td>{a.process && a.host_id && a.process.entity_id ? <Anchor component={Link} to={processUrl(a.host_id, a.process.entity_id)} size="sm" title={a.process.command_line ?? undefined}>{basename(a.process.executable ?? '')} {a.process.pid}</Anchor> : '—'}</Table.Td>
                   <Table.Td ta="right">{a.occurrences}</Table.Td>
                   <Table.Td><AlertStatusBadge status={a.status} /></Table.Td>
                   <Table.Td>{d.status !== 'closed' && <MoveAlert d={d} alertId={a.id} others={others} />}</Table.Td>

@@ -97,8 +97,7 @@ export function MitrePage() {
   const rulesOf = useMemo(() => {
     const out = new Map<string, { id: string; title: string }[]>();
     for (const r of rules.data?.rules ?? []) {
-      for (const t of r.techniques ?? []) {
-        const id = typeof t === 'string' ? t : t.id;
+      for (const id of r.techniques) {
         out.set(id, [...(out.get(id) ?? []), { id: r.id, title: r.title }]);
       }
     }

@@ -5,8 +5,8 @@
 import { useMemo, useState } from 'react';
 import { Badge, Button, Group, Modal, Select, Stack, Switch, Text, TextInput, Title } from '@mantine/core';
 import { useSearchParams } from 'react-router';
-import { useApiAction, useRules, type RuleList } from '../api/queries.ts';
-import type { Rule } from '../api/types.ts';
+import { useApiAction, useRules } from '../api/queries.ts';
+import type { Rule, RuleList } from '../api/types.ts';
 import { CoverageBadge, LEVEL_ORDER, NO_ELLIPSIS, SeverityBadge } from '../components/badges.tsx';
 import { EmptyState, ErrorState, QueryState } from '../components/query-state.tsx';
 import { RuleEditor } from '../components/rule-editor.tsx';
