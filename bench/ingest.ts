@@ -9,16 +9,26 @@
 //      The agents (this process's main thread) run at the ingest thread's CPU priority meanwhile, as root
 //      (bench/support/agent-priority.ts; BENCH_AGENTS_NICE=0 measures without it): they stand for other hosts.
 // Last line: {"bench":"ingest","events_per_s":…,"ack_p50_ms":…,"ack_p99_ms":…}
+// A sustained phase, when asked for (`--phases sustained`; `--sustained-seconds`, default 60, 300 for the issue's
+// 5 minutes): agents send as fast as acknowledgements allow, events made as they go (the generator's CPU shares the
+// cores), while the pipeline stores and detects them (SigmaHQ's Linux rules loaded, --rules); reported: events
+// acknowledged per s, the bus backlog at the end (messages), how long the pipeline then took to store it, and
+// events stored and detected per s (acknowledged / (phase + drain)). The server's pipeline can be profiled meanwhile with
+// VIGIL_CHILD_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" (the profile is written when the server stops).
 // A third phase, only when asked for (`--phases decode`), runs in this process: the ingest thread's CPU time
 // per event for its work on a batch (decode → validate → encode for the bus log) on the simulated agents'
 // batches, and the garbage collections that work causes (median of repeated rounds).
 //
-// Usage: npm run bench:ingest [-- --seconds 15 --agents 8 --batch 500 --window 4 --rate 10000 --phases throughput,latency,decode
+// Usage: npm run bench:ingest [-- --seconds 15 --agents 8 --batch 500 --window 4 --rate 10000 --phases throughput,latency,sustained,decode
+//        --sustained-seconds 60 --rules DIR|none --server-cpus 0 --agents-cpus 1]   (--rules: Sigma rules the server loads,
+//        default SigmaHQ's Linux rules; --server-cpus / --agents-cpus: `taskset -a -p -c LIST` on the server process and on
+//        this one, the simulated agents, once the server runs, so that the agents stand on other cores than the server)
 //        --bus-dir DIR --bus-sync-ms MS]   (--bus-dir: the bus log in DIR, e.g. on another device, through a symlink
 //        <data-dir>/bus; --bus-sync-ms: the server's `vigil up --bus-sync-ms`, acks once written, synced within MS)
 // Env: VIGIL_CHILD_NODE_ARGS node flags for the server (e.g. "--trace-gc"), VIGIL_BENCH_SERVER_LOG=FILE: the
 // server's output is written to FILE at the end.
 
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +45,8 @@ const { values } = parseArgs({ options: {
   seconds: { type: 'string', default: '15' }, agents: { type: 'string', default: '8' },
   batch: { type: 'string', default: '500' }, window: { type: 'string', default: '4' }, rate: { type: 'string', default: '10000' },
   phases: { type: 'string', default: 'throughput,latency' }, 'bus-dir': { type: 'string' }, 'bus-sync-ms': { type: 'string', default: '0' },
+  'sustained-seconds': { type: 'string', default: '60' }, rules: { type: 'string', default: '/work/shared/sigma/rules/linux' },
+  'server-cpus': { type: 'string' }, 'agents-cpus': { type: 'string' },
 } });
 const phases = new Set(values.phases.split(','));
 const seconds = Number(values.seconds);
@@ -116,8 +128,8 @@ async function ingestLoopDelay(server: VigilProcess): Promise<{ p99: number; max
   return { p99: q('0.99'), max: q('1') };
 }
 
-/** Waits until the pipeline has stored everything acknowledged so far (the bus backlog is empty). */
-async function waitForEmptyBacklog(server: VigilProcess): Promise<void> {
+/** Waits until the pipeline has stored everything acknowledged so far (the bus backlog is empty); returns the seconds waited. */
+async function waitForEmptyBacklog(server: VigilProcess): Promise<number> {
   const t0 = performance.now();
   for (;;) {
     const text = await (await fetch(`${server.apiUrl}/metrics`, { headers: { authorization: `Bearer ${server.metricsToken}` } })).text();
@@ -125,7 +137,9 @@ async function waitForEmptyBacklog(server: VigilProcess): Promise<void> {
     if (m && Number(m[1]) === 0) break;
     await new Promise((r) => setTimeout(r, 200));
   }
-  console.log(`pipeline caught up ${round((performance.now() - t0) / 1000)} s after the throughput phase`);
+  const waited = (performance.now() - t0) / 1000;
+  console.log(`pipeline caught up ${round(waited)} s after the phase`);
+  return waited;
 }
 
 /** The ingest thread's work on one batch's bytes, as ingest.ts and ingest-thread-entry.ts do it; returns the log's payload. */
@@ -178,6 +192,37 @@ async function reportThroughput(server: VigilProcess, agents: SimulatedAgent[]):
   return { events_per_s: Math.round(eventsPerS), throughput_ack_p99_ms: round(percentile(sorted, 99)) };
 }
 
+async function metricValue(server: VigilProcess, name: string): Promise<number> {
+  const text = await (await fetch(`${server.apiUrl}/metrics`, { headers: { authorization: `Bearer ${server.metricsToken}` } })).text();
+  return Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+}
+
+/**
+ * Agents send as fast as acks allow for --sustained-seconds (events made as they go), then the pipeline drains the
+ * backlog: stored events/s = events acknowledged / (the phase + the drain), what the pipeline stored and detected per s.
+ */
+async function reportSustained(server: VigilProcess, agents: SimulatedAgent[]): Promise<Record<string, number>> {
+  const sustainedSeconds = Number(values['sustained-seconds']);
+  const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  let acked = 0;
+  const t0 = performance.now();
+  const deadline = t0 + sustainedSeconds * 1000;
+  const lane = async (a: SimulatedAgent) => {
+    while (performance.now() < deadline) acked += (await a.send(a.syntheticEvents(batchSize))).accepted;
+  };
+  await Promise.all(agents.flatMap((a) => Array.from({ length: window }, () => lane(a))));
+  const elapsed = (performance.now() - t0) / 1000;
+  const backlog = await metricValue(server, 'vigil_bus_backlog_messages');
+  const drainS = await waitForEmptyBacklog(server);
+  const out = {
+    sustained_seconds: round(elapsed, 1), sustained_acked_per_s: Math.round(acked / elapsed), sustained_backlog_messages: backlog,
+    sustained_drain_s: round(drainS, 1), sustained_stored_per_s: Math.round(acked / (elapsed + drainS)),
+  };
+  console.log(`sustained ${out.sustained_seconds} s (rules ${values.rules}; load before ${load}): ${acked} events acknowledged = ${out.sustained_acked_per_s} events/s; `
+    + `bus backlog at the end ${backlog} messages, stored ${out.sustained_drain_s} s later: ${out.sustained_stored_per_s} events/s stored and detected`);
+  return out;
+}
+
 async function reportLatency(server: VigilProcess, agents: SimulatedAgent[]): Promise<Record<string, number>> {
   const SERVER_HISTOGRAMS = ['vigil_ingest_ack_seconds', 'vigil_bus_log_commit_seconds'];
   const before = await scrapeHistograms(`${server.apiUrl}/metrics`, SERVER_HISTOGRAMS, { authorization: `Bearer ${server.metricsToken}` }); // a scrape also resets the loop delay's statistics
@@ -204,16 +249,21 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-ingest-'));
   const busDir = values['bus-dir'] ? mkdtempSync(join(values['bus-dir'], 'vigil-bench-bus-')) : undefined;
   if (busDir) symlinkSync(busDir, join(dir, 'bus'));
-  const server = await startVigil(['up', '--no-agent', '--data-dir', dir, '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0', '--bus-sync-ms', values['bus-sync-ms']], dir);
+  const rules = values.rules === 'none' ? [] : ['--rules', values.rules];
+  const server = await startVigil(['up', '--no-agent', '--data-dir', dir, '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0', '--bus-sync-ms', values['bus-sync-ms'], ...rules], dir, 300_000);
+  if (values['server-cpus']) execFileSync('taskset', ['-a', '-p', '-c', values['server-cpus'], String(server.child.pid)], { stdio: 'ignore' });
+  if (values['agents-cpus']) execFileSync('taskset', ['-a', '-p', '-c', values['agents-cpus'], String(process.pid)], { stdio: 'ignore' });
   try {
     const caPem = readFileSync(join(dir, 'pki', 'ca.pem'), 'utf8');
     const agents = await enrolAgents(server, caPem, agentCount);
-    const summary: Record<string, number> = { agents: agentCount, batch: batchSize, bus_sync_ms: Number(values['bus-sync-ms']) };
+    const summary: Record<string, number | string> = { agents: agentCount, batch: batchSize, bus_sync_ms: Number(values['bus-sync-ms']),
+      server_cpus: values['server-cpus'] ?? 'any', agents_cpus: values['agents-cpus'] ?? 'any' };
     if (phases.has('throughput')) Object.assign(summary, await reportThroughput(server, agents));
     if (phases.has('latency')) Object.assign(summary, await reportLatency(server, agents));
+    if (phases.has('sustained')) Object.assign(summary, await reportSustained(server, agents));
     if (phases.has('decode')) Object.assign(summary, Object.fromEntries(Object.entries(await decodePhase(agents[0])).map(([k, v]) => [`decode_${k}`, v])));
     for (const a of agents) a.close();
-    console.log(JSON.stringify({ bench: 'ingest', ...summary }));
+    console.log(JSON.stringify({ bench: 'ingest', ...summary, rules: values.rules, loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') }));
   } finally {
     await server.stop('SIGTERM');
     if (process.env.VIGIL_BENCH_SERVER_LOG) writeFileSync(process.env.VIGIL_BENCH_SERVER_LOG, server.output());
