@@ -17,7 +17,8 @@
 // default; two-person approval of isolation; both deployments are asked for the same settings, SETTINGS in
 // deployments.ts); policies (a new version to the connected agent, the latest to an agent when it connects, the
 // acknowledgement recorded); revocation (cuts the agent's stream at once, refuses its reconnection); the ledger
-// (records the calls with their actor, POST /ledger/verify).
+// (records the calls with their actor, POST /ledger/verify); alert delivery (a webhook and a syslog TCP sink made
+// through the API receive the alert once through the outbox, a failing receiver retried, status per alert).
 //
 // A scenario only one deployment passes is a failing test, except where a deployment declares the scenario a
 // known gap (`gaps` in deployments.ts, stated as `issue 19: <exact gap>`): that case is `todo` for that
@@ -32,6 +33,8 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { scenarioEvents, SCENARIO_RULE_TITLES } from '../incidents/scenario.ts';
 import type { VigilEvent } from '../../src/schema/event.ts';
 import type { SystemAgent } from './agent.ts';
@@ -402,6 +405,55 @@ for (const kind of DEPLOYMENTS) {
       assert.equal(verify.status, 200, JSON.stringify(verify.body));
       assert.equal(verify.body.ok, true, JSON.stringify(verify.body));
       assert.ok(verify.body.size >= entries.length);
+    });
+
+    test('alert delivery: webhook and syslog sinks made through the API get the alert once via the outbox; a failure is retried; status per alert', scenario('delivery'), async () => {
+      const posts: { body: string; delivery: string }[] = [];
+      let failFirst = true;
+      const hook = createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          posts.push({ body: Buffer.concat(chunks).toString(), delivery: String(req.headers['x-vigil-delivery']) });
+          res.writeHead(failFirst ? 503 : 204).end();
+          failFirst = false;
+        });
+      });
+      let frames = '';
+      const peers = new Set<Socket>();
+      const syslog = createTcpServer((s) => { peers.add(s); s.on('data', (c: Buffer) => { frames += c.toString(); }); });
+      await Promise.all([new Promise<void>((r) => hook.listen(0, '127.0.0.1', r)), new Promise<void>((r) => syslog.listen(0, '127.0.0.1', r))]);
+      try {
+        const webhook = await d.api('POST', '/alert-sinks', { name: `sys-hook-${kind.name}`, url: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/h`, filters: { min_severity: 'high' } });
+        assert.equal(webhook.status, 201, JSON.stringify(webhook.body));
+        const tcp = await d.api('POST', '/alert-sinks', { name: `sys-syslog-${kind.name}`, type: 'syslog', url: `tcp://127.0.0.1:${(syslog.address() as AddressInfo).port}`, format: 'cef' });
+        assert.equal(tcp.status, 201, JSON.stringify(tcp.body));
+        const agent = await d.enrol('sys-delivery');
+        assert.equal((await agent.send(agent.events(1, NETCAT))).accepted, 1);
+        const [alert] = await until('the netcat alert', async () => { const a = await alertsOf(d, agent); return a.length ? a : undefined; });
+        const deliveries = await until('both deliveries made', async () => {
+          const r = await d.api('GET', `/alerts/${alert.id}/deliveries`);
+          return r.status === 200 && r.body.deliveries.length === 2 && r.body.deliveries.every((x: any) => x.state === 'delivered') ? r.body.deliveries : undefined;
+        });
+        const byName = Object.fromEntries(deliveries.map((x: any) => [x.sink_name, x]));
+        assert.equal(byName[`sys-hook-${kind.name}`].attempts, 2, 'the 503 was retried');
+        assert.equal(byName[`sys-syslog-${kind.name}`].attempts, 1);
+        const mine = posts.filter((p) => p.body.includes(alert.id));
+        assert.equal(mine.length, 2, 'one failed attempt, one accepted');
+        assert.equal(new Set(mine.map((p) => p.delivery)).size, 1, 'the same delivery both times');
+        assert.equal(JSON.parse(mine[1].body).alert.host_id, agent.id);
+        assert.match(frames, new RegExp(`\\d+ <35>1 \\S+ \\S+ vigil - alert\\.high \\[vigil@32473 alert_id="${alert.id}"`), frames.slice(0, 300));
+        assert.match(frames, /CEF:0\|Vigil\|Vigil EDR\|/);
+        await new Promise((r) => setTimeout(r, 1000));
+        assert.equal(posts.filter((p) => p.body.includes(alert.id)).length, 2, 'not delivered again');
+        const sinks = (await d.api('GET', '/alert-sinks')).body.alert_sinks.filter((s: any) => s.name.startsWith('sys-'));
+        assert.ok(sinks.every((s: any) => s.health.breaker === 'closed' && s.health.last_success_at && s.health.queued === 0), JSON.stringify(sinks));
+        for (const s of sinks) assert.equal((await d.api('DELETE', `/alert-sinks/${s.id}`)).status, 204);
+      } finally {
+        hook.closeAllConnections();
+        for (const p of peers) p.destroy(); // the sink keeps its syslog connection open
+        await Promise.all([new Promise((r) => hook.close(r)), new Promise((r) => syslog.close(r))]);
+      }
     });
   });
 }

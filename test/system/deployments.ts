@@ -51,7 +51,7 @@ export interface DeploymentKind {
  * The settings every deployment is asked for, each in its own way: two-person approval of isolation, and the
  * default expiry of response commands (long enough for every scenario; the expiry scenario asks for less).
  */
-export const SETTINGS = { twoPersonIsolation: true, irExpiryS: 600 } as const;
+export const SETTINGS = { twoPersonIsolation: true, irExpiryS: 600, allowPrivateAlertSinks: true } as const;
 
 function apiClient(apiUrl: string, adminKey: string) {
   return async (method: string, path: string, body?: unknown, key = adminKey): Promise<ApiResponse> => {
@@ -86,7 +86,8 @@ export const embedded: DeploymentKind = {
     const data = join(dir, 'data');
     const rules = writeScenarioRules(join(dir, 'rules'));
     const vigil = await startVigil(['up', '--no-agent', '--data-dir', data, '--http', '127.0.0.1:0', '--grpc', '127.0.0.1:0', '--rules', rules,
-      '--ir-expiry', String(SETTINGS.irExpiryS), ...(SETTINGS.twoPersonIsolation ? ['--ir-two-person'] : [])], data, 120_000);
+      '--ir-expiry', String(SETTINGS.irExpiryS), ...(SETTINGS.twoPersonIsolation ? ['--ir-two-person'] : []),
+      ...(SETTINGS.allowPrivateAlertSinks ? ['--allow-private-alert-sinks'] : [])], data, 120_000);
     const apiUrl = `${vigil.apiUrl}/api/v1`;
     const api = apiClient(apiUrl, vigil.apiKey);
     const agents: SystemAgent[] = [];
@@ -136,6 +137,8 @@ export const distributed: DeploymentKind = {
         VIGIL_WORKER_IDLE_SCHEDULING: '0',
         // The response settings, as the API role reads them (src/cli/role-config.ts).
         VIGIL_IR_EXPIRY_S: String(SETTINGS.irExpiryS), ...(SETTINGS.twoPersonIsolation ? { VIGIL_IR_TWO_PERSON: '1' } : {}),
+        // Alert sinks on loopback (the scenario's receivers), as `vigil up --allow-private-alert-sinks`.
+        ...(SETTINGS.allowPrivateAlertSinks ? { VIGIL_ALLOW_PRIVATE_ALERT_SINKS: '1' } : {}),
       };
       const grpc = `127.0.0.1:${await freePort()}`;
       roles.push(await spawnRole(['ingest', '--grpc', grpc], env));

@@ -17,6 +17,7 @@ function lazyPage<K extends string>(load: () => Promise<Record<K, ComponentType>
 }
 const AlertDetailPage = lazyPage(() => import('./pages/alert-detail.tsx'), 'AlertDetailPage');
 const AlertsPage = lazyPage(() => import('./pages/alerts.tsx'), 'AlertsPage');
+const AlertSinksPage = lazyPage(() => import('./pages/alert-sinks.tsx'), 'AlertSinksPage');
 const AuditPage = lazyPage(() => import('./pages/audit.tsx'), 'AuditPage');
 const ExceptionsPage = lazyPage(() => import('./pages/exceptions.tsx'), 'ExceptionsPage');
 const IncidentsPage = lazyPage(() => import('./pages/incidents.tsx'), 'IncidentsPage');
@@ -32,7 +33,7 @@ const SettingsPage = lazyPage(() => import('./pages/settings.tsx'), 'SettingsPag
 
 const NAV = [
   ['/', 'Dashboard'], ['/hosts', 'Hosts'], ['/incidents', 'Incidents'], ['/alerts', 'Alerts'], ['/exceptions', 'Exceptions'], ['/mitre', 'MITRE tactics'], ['/rules', 'Rules'],
-  ['/hunt', 'Hunt'], ['/response', 'Response'], ['/audit', 'Audit'], ['/settings', 'Settings'],
+  ['/hunt', 'Hunt'], ['/response', 'Response'], ['/alert-sinks', 'Alert sinks'], ['/audit', 'Audit'], ['/settings', 'Settings'],
 ] as const;
 
 export function App() {
@@ -91,6 +92,7 @@ function Shell({ cred }: { cred: Credential }) {
           <Route path="/rules" element={<RulesPage />} />
           <Route path="/hunt" element={<HuntPage />} />
           <Route path="/response" element={<ResponsePage />} />
+          <Route path="/alert-sinks" element={<AlertSinksPage />} />
           <Route path="/audit" element={<AuditPage />} />
           <Route path="/settings" element={<SettingsPage />} />
           <Route path="*" element={<Navigate to="/" replace />} />

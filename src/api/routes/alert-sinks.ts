@@ -9,7 +9,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { AlertDispatcher } from '../../alerts/dispatcher.ts';
-import { TEMPLATE_NAMES, unknownTemplateFields, type AlertDoc } from '../../alerts/formats.ts';
+import { factsOf, TEMPLATE_NAMES, unknownTemplateFields, type AlertDoc } from '../../alerts/formats.ts';
 import {
   SEVERITIES, SINK_FORMATS, SINK_TYPES,
   type AlertSinkStore, type AlertSinkView, type Delivery, type OutboxStore, type SinkFormat, type SinkOptions, type SinkPatch, type SinkType,
@@ -84,6 +84,7 @@ const deliverySchema = {
   required: ['id', 'sink_id', 'alert_id', 'state', 'attempts', 'next_attempt_at', 'created_at', 'delivered_at', 'last_error'],
   properties: {
     id: { type: 'string' }, sink_id: { type: 'string' }, sink_name: { type: 'string' }, sink_type: { type: 'string' }, alert_id: { type: 'string' },
+    alert_title: { type: 'string' }, host_name: { type: 'string' },
     state: { type: 'string', enum: ['pending', 'delivered', 'dead', 'suppressed'] }, attempts: { type: 'integer' },
     next_attempt_at: isoOrNull, created_at: { type: 'string', format: 'date-time' }, delivered_at: isoOrNull, last_error: nullable({ type: 'string' }),
   },
@@ -104,8 +105,18 @@ const sinkJson = (s: AlertSinkView) => ({
   },
 });
 
+/** The alert's title and host name as queued (so a list of deliveries names them); empty when unreadable. */
+function titleAndHost(payload: string): { alert_title: string; host_name: string } {
+  try {
+    const f = factsOf(JSON.parse(payload) as AlertDoc);
+    return { alert_title: f.ruleTitle, host_name: f.hostName };
+  } catch {
+    return { alert_title: '', host_name: '' };
+  }
+}
+
 const deliveryJson = (d: Delivery, sink?: { name: string; type: string }) => ({
-  id: d.id, sink_id: d.sinkId, ...(sink ? { sink_name: sink.name, sink_type: sink.type } : {}), alert_id: d.alertId, state: d.state,
+  id: d.id, sink_id: d.sinkId, ...(sink ? { sink_name: sink.name, sink_type: sink.type } : {}), alert_id: d.alertId, ...titleAndHost(d.payload), state: d.state,
   attempts: d.attempts, next_attempt_at: d.state === 'pending' ? iso(d.nextAt) : null, created_at: new Date(d.createdAt).toISOString(),
   delivered_at: iso(d.deliveredAt), last_error: d.lastError,
 });

@@ -72,8 +72,6 @@ function usePagedList<T>(path: string, field: string) {
 export const useUsers = () => usePagedList<User>('/users', 'users');
 export const useApiKeys = () => usePagedList<ApiKey>('/api-keys', 'api_keys');
 
-export interface AlertSinkView { id: string; name: string; url: string; has_secret: boolean; created_by: string; created_at: string }
-export const useAlertSinks = () => useQuery({ queryKey: ['alert-sinks'], queryFn: () => api<{ alert_sinks: AlertSinkView[] }>('/alert-sinks') });
 
 export type { IrAction } from './types.ts';
 export const useIrActions = () => useQuery({ queryKey: ['ir-actions'], refetchInterval: 5_000, queryFn: () => api<IrActionList>('/ir/actions') });

@@ -11,6 +11,7 @@ import { api } from '../api/client.ts';
 import type { Alert, Incident } from '../api/types.ts';
 import { AlertTriage } from '../components/alert-triage.tsx';
 import { AlertStatusBadge, SeverityBadge } from '../components/badges.tsx';
+import { AlertDeliveries } from '../components/delivery-badges.tsx';
 import { EventView } from '../components/event-view.tsx';
 import { formatTime } from '../components/format.ts';
 import { LineageChain } from '../components/lineage.tsx';
@@ -126,6 +127,7 @@ export function AlertDetailPage() {
           </SimpleGrid>
           <Card withBorder><Title order={5} mb="xs">Process lineage</Title><Lineage alert={a} /></Card>
           <Card withBorder><Title order={5} mb="xs">Evidence: matching events</Title><Evidence alert={a} /></Card>
+          <Card withBorder><Title order={5} mb="xs">Deliveries to alert sinks</Title><AlertDeliveries alertId={a.id} /></Card>
           <Card withBorder>
             <Title order={5} mb="xs">Comments</Title>
             {a.comments.length ? a.comments.map((c) => <Text key={c.at + c.author} size="sm"><b><UserName id={c.author} /></b> ({formatTime(c.at)}): {c.text}</Text>)

@@ -1,10 +1,10 @@
 // Settings: users and roles, API keys (shown once at creation, revocable), enrolment tokens with the
-// command that installs an agent with them, and alert sinks (webhooks every new alert is sent to). Users and
+// command that installs an agent with them (alert sinks have their own page: pages/alert-sinks.tsx). Users and
 // API keys are cursor-paged lists: "More …" reads the next page.
 
 import { useState, type FormEvent } from 'react';
 import { Alert, Button, Code, CopyButton, Group, NumberInput, PasswordInput, Select, Stack, Table, Tabs, Text, TextInput, Title } from '@mantine/core';
-import { useAlertSinks, useApiAction, useApiKeys, useUsers } from '../api/queries.ts';
+import { useApiAction, useApiKeys, useUsers } from '../api/queries.ts';
 import { formatTime } from '../components/format.ts';
 import { ErrorState, QueryState } from '../components/query-state.tsx';
 
@@ -71,39 +71,6 @@ function ApiKeys() {
       </Group>
       {created?.key && <Alert color="green" title="API key created: copy it now, it is not shown again"><Code>{created.key}</Code></Alert>}
       {(create.isError || revoke.isError) && <ErrorState error={create.error ?? revoke.error} what="API key" />}
-    </Stack>
-  );
-}
-
-function AlertSinks() {
-  const sinks = useAlertSinks();
-  const [name, setName] = useState('');
-  const [url, setUrl] = useState('');
-  const [secret, setSecret] = useState('');
-  const create = useApiAction(() => ({ path: '/alert-sinks', body: { name, url, ...(secret ? { secret } : {}) } }), ['alert-sinks']);
-  const remove = useApiAction((id: string) => ({ path: `/alert-sinks/${encodeURIComponent(id)}`, method: 'DELETE' }), ['alert-sinks']);
-  const submit = (e: FormEvent) => { e.preventDefault(); create.mutate(undefined, { onSuccess: () => { setName(''); setUrl(''); setSecret(''); } }); };
-  return (
-    <Stack>
-      <QueryState query={sinks} what="Alert sinks" isEmpty={(d) => d.alert_sinks.length === 0}>
-        {(d) => (
-          <Table fz="sm" aria-label="Alert sinks"><Table.Thead><Table.Tr><Table.Th>Name</Table.Th><Table.Th>URL</Table.Th><Table.Th>Signed</Table.Th><Table.Th>Created</Table.Th><Table.Th /></Table.Tr></Table.Thead>
-            <Table.Tbody>{d.alert_sinks.map((s) => (
-              <Table.Tr key={s.id}><Table.Td>{s.name}</Table.Td><Table.Td><Code>{s.url}</Code></Table.Td><Table.Td>{s.has_secret ? 'yes' : 'no'}</Table.Td>
-                <Table.Td>{formatTime(s.created_at)}</Table.Td>
-                <Table.Td><Button size="xs" variant="subtle" color="red" onClick={() => { if (confirm(`Delete alert sink ${s.name}?`)) remove.mutate(s.id); }}>Delete</Button></Table.Td></Table.Tr>
-            ))}</Table.Tbody></Table>
-        )}
-      </QueryState>
-      <form onSubmit={submit}>
-        <Group align="flex-end">
-          <TextInput label="Name" required value={name} onChange={(e) => setName(e.currentTarget.value)} />
-          <TextInput label="Webhook URL" type="url" required placeholder="https://…" value={url} onChange={(e) => setUrl(e.currentTarget.value)} w={320} />
-          <PasswordInput label="HMAC secret (optional, 16+ characters)" value={secret} onChange={(e) => setSecret(e.currentTarget.value)} w={260} />
-          <Button type="submit" loading={create.isPending}>Add alert sink</Button>
-        </Group>
-      </form>
-      {(create.isError || remove.isError) && <ErrorState error={create.error ?? remove.error} what="Alert sink" />}
     </Stack>
   );
 }
@@ -193,12 +160,10 @@ export function SettingsPage() {
           <Tabs.Tab value="tokens">Enrolment tokens</Tabs.Tab>
           <Tabs.Tab value="users">Users and roles</Tabs.Tab>
           <Tabs.Tab value="keys">API keys</Tabs.Tab>
-          <Tabs.Tab value="sinks">Alert sinks</Tabs.Tab>
         </Tabs.List>
         <Tabs.Panel value="tokens"><EnrolmentTokens /></Tabs.Panel>
         <Tabs.Panel value="users"><Users /></Tabs.Panel>
         <Tabs.Panel value="keys"><ApiKeys /></Tabs.Panel>
-        <Tabs.Panel value="sinks"><AlertSinks /></Tabs.Panel>
       </Tabs>
     </Stack>
   );
