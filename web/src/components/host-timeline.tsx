@@ -1,6 +1,6 @@
 // A host's timeline: its events newest first, filtered by event type, by process (an entity id, from a link),
 // by text (command line, executable or file path) and by time range, all kept in the URL. Rows show what the
-// event did — the file path, the connection, the command line — and every process, file, user, hash and
+// event did — the DNS question and answer, the file path, the connection, the command line — and every process, file, user, hash and
 // address is a pivot.
 
 import { Anchor, Badge, Button, Group, MultiSelect, Stack, Table, Text, TextInput } from '@mantine/core';
@@ -8,17 +8,19 @@ import { Link, useSearchParams } from 'react-router';
 import { useEvents, useProcess } from '../api/queries.ts';
 import type { VigilEvent } from '../api/types.ts';
 import { formatTime, localInputValue } from './format.ts';
+import { gistOf } from './event-view.tsx';
 import { basename } from './lineage.tsx';
 import { Pivot, processUrl } from './pivots.tsx';
 import { QueryState } from './query-state.tsx';
 
 export const EVENT_TYPES = [
   'process_start', 'process_end', 'process_fork', 'network_connection', 'network_accept', 'network_send', 'file_create', 'file_write',
-  'file_delete', 'file_rename', 'file_chmod', 'file_chown', 'privilege_change', 'ptrace', 'module_load', 'memfd_exec', 'windows',
+  'file_delete', 'file_rename', 'file_chmod', 'file_chown', 'privilege_change', 'ptrace', 'module_load', 'memfd_exec', 'process_hash', 'dns', 'windows',
 ];
 
 function What({ e, hostId }: { e: VigilEvent; hostId: string }) {
   const parts = [];
+  if (e.dns?.question?.name) parts.push(<Text key="d" span ff="monospace" inherit>{gistOf(e)}</Text>);
   if (e.file?.path) {
     parts.push(<span key="f"><Pivot kind="file" value={e.file.path} hostId={hostId} mono />
       {e.file.target_path && <> → <Pivot kind="file" value={e.file.target_path} hostId={hostId} mono /></>}</span>);
@@ -35,7 +37,7 @@ function What({ e, hostId }: { e: VigilEvent; hostId: string }) {
     if (cmd) parts.push(<Text key="c" span ff="monospace" inherit>{cmd}</Text>);
   }
   const hash = e.process?.hash?.sha256;
-  if (hash && e.event.type === 'process_start') parts.push(<Text key="h" span size="xs" c="dimmed"> sha256 <Pivot kind="hash" value={hash} hostId={hostId} mono>{hash.slice(0, 16)}…</Pivot></Text>);
+  if (hash && (e.event.type === 'process_start' || e.event.type === 'process_hash')) parts.push(<Text key="h" span size="xs" c="dimmed"> sha256 <Pivot kind="hash" value={hash} hostId={hostId} mono>{hash.slice(0, 16)}…</Pivot></Text>);
   return <Stack gap={0}>{parts}</Stack>;
 }
 

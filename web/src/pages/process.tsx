@@ -36,7 +36,8 @@ function Summary({ d }: { d: ProcessInfo }) {
         <Field label="Started">{formatTime(p.start)}</Field>
         <Field label="Exited">{p.exit ? formatTime(p.exit) : 'still running (or its exit was not reported)'}</Field>
         <Field label="SHA-256">{p.hash?.sha256 ? <Pivot kind="hash" value={p.hash.sha256} hostId={d.host_id} mono /> : <Text span c="dimmed" inherit>{p.file ? 'not hashed (yet, or too large or unreadable)' : 'not known'}</Text>}</Field>
-        {(p.hash?.sha1 || p.hash?.md5) && <Field label="SHA-1 / MD5"><Text span ff="monospace" inherit>{p.hash.sha1 ?? '—'} / {p.hash.md5 ?? '—'}</Text></Field>}
+        {p.hash?.sha1 && <Field label="SHA-1"><Text span ff="monospace" inherit>{p.hash.sha1}</Text></Field>}
+        {p.hash?.md5 && <Field label="MD5"><Text span ff="monospace" inherit>{p.hash.md5}</Text></Field>}
         {p.file && <Field label="Executable file"><ExecutableFileFacts f={p.file} /></Field>}
         {p.container?.id && <Field label="Container"><ContainerFacts c={p.container} o={p.orchestrator} /></Field>}
         <Field label="Entity id"><Code>{p.entity_id}</Code></Field>
@@ -46,7 +47,7 @@ function Summary({ d }: { d: ProcessInfo }) {
 }
 
 function ExecutableFileFacts({ f }: { f: ExecutableFile }) {
-  return <Text span size="sm" inherit>{f.size !== undefined ? `${f.size.toLocaleString()} bytes` : ''}{f.inode ? `, inode ${f.inode}` : ''}{f.device ? ` on device ${f.device}` : ''}{f.mtime ? `, modified ${formatTime(f.mtime)}` : ''}</Text>;
+  return <Text span size="sm" inherit style={{ wordBreak: 'normal' }}>{f.size !== undefined ? `${f.size.toLocaleString()} bytes` : ''}{f.inode ? `, inode ${f.inode}` : ''}{f.device ? ` on device ${f.device}` : ''}{f.mtime ? `, modified ${formatTime(f.mtime)}` : ''}</Text>;
 }
 
 function ContainerFacts({ c, o }: { c: ContainerFields; o?: OrchestratorFields }) {
