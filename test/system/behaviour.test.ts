@@ -134,6 +134,33 @@ for (const kind of DEPLOYMENTS) {
       assert.deepEqual(alert.ancestors?.map((p: any) => p.executable), ['/usr/sbin/sshd', '/usr/sbin/sshd', '/bin/bash'], JSON.stringify(alert.ancestors));
     });
 
+    test('dlp: a DLP policy reaches the agent and is acknowledged; its finding is stored with masked excerpts and raises the DLP alert', scenario('dlp'), async () => {
+      const agent = await d.enrol('sys-dlp');
+      const name = 'dlp-system';
+      const put = await d.api('PUT', `/policies/${name}`, { document: { dlp: { paths: ['/srv/share'], detectors: ['payment_card'], action: 'alert', severity: 'critical' } } });
+      assert.equal(put.status, 200, JSON.stringify(put.body));
+      const pushed = await agent.waitFor(`policy ${name}`, (m) => (m.body === 'policy' && m.policy.name === name ? m.policy : undefined), 10_000);
+      assert.equal(JSON.parse(pushed.document_json).dlp.severity, 'critical');
+      agent.ackPolicy({ name, version: put.body.version });
+      await until('the DLP policy acknowledged', async () => (await d.api('GET', `/policies/${name}/acks`)).body.agents?.some((a: any) => a.agent_id === agent.id && a.current));
+      const [base] = agent.events(1);
+      const finding: VigilEvent = {
+        ...base, event: { ...base.event, type: 'file_write', category: 'file', action: 'dlp_match' }, file: { path: '/srv/share/export.csv' },
+        dlp: { policy: name, rule: 'payment_card', kind: 'detector', matches: 3, confidence: 95, excerpts: ['4539********1486', '5425********9903'], bytes_scanned: 106, action: 'alert', severity: 'critical' },
+        threat: { mitre: ['T1567'] },
+      };
+      assert.equal((await agent.send([finding])).accepted, 1);
+      const [alert] = await until('the DLP alert', async () => {
+        const a = (await alertsOf(d, agent)).filter((x) => x.rule.title.startsWith('DLP Finding'));
+        return a.length ? a : undefined;
+      });
+      assert.equal(alert.rule.title, 'DLP Finding (Exfiltration Over Web Service, critical)');
+      assert.equal(alert.severity, 'critical');
+      assert.deepEqual(alert.techniques.map((t: any) => t.id), ['T1567']);
+      const stored = await until('the finding stored', async () => (await d.api('GET', `/events?host=${agent.id}&file=${encodeURIComponent('/srv/share/export.csv')}`)).body.events?.[0]);
+      assert.deepEqual(stored.dlp, finding.dlp);
+    });
+
     test('triage: acknowledge, close with a disposition, and bulk changes by ids and by filter', scenario('triage'), async () => {
       const agent = await d.enrol('sys-triage');
       assert.equal((await agent.send(agent.events(4, NETCAT))).accepted, 4);
