@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { once } from 'node:events';
@@ -47,6 +47,8 @@ test('a new sleep child: process_start with ppid, args and cwd; process_end when
   assert.deepEqual(start.args, [name, '30']);
   assert.equal(start.cwd, cwd);
   assert.match(start.executable!, /\/sleep$/);
+  const exe = statSync(start.executable!, { bigint: true });
+  assert.deepEqual(start.executableFile, { device: Number(exe.dev), inode: Number(exe.ino), size: Number(exe.size), mtimeNs: exe.mtimeNs }, 'the image, for the hasher');
   assert.equal(start.uid, process.getuid!());
   const stat = new ProcReader().stat(child.pid!)!;
   const { btimeS } = new ProcReader().bootInfo();

@@ -2,14 +2,16 @@
 // reused buffer (open/read/close, no stat), links, fd tables. Every read tolerates the process
 // having vanished or being unreadable (no privilege) and returns undefined instead of throwing.
 
-import { closeSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readlinkSync, readSync, statSync } from 'node:fs';
 import type { ProcessRecord } from '../../process-cache.ts';
+import type { ExecutableFile } from '../../sensor.ts';
 import { isKernelThread, parseCmdline, parseProcStat, parseStat, parseStatusIds, procStartTimeMs } from './parse.ts';
 import type { ProcStat } from './parse.ts';
 
 export interface ProcessDetails extends ProcessRecord {
   args: string[];
   executableFromArgs: boolean;
+  executableFile?: ExecutableFile; // the running image (stat of /proc/<pid>/exe), for the hasher's cache
   euid?: number;
   gid?: number;
   comm: string;
@@ -55,6 +57,16 @@ export class ProcReader {
     }
   }
 
+  /** The identity of the file a process runs (device, inode, size, mtime), if this agent may see it. */
+  executableFile(pid: number): ExecutableFile | undefined {
+    try {
+      const st = statSync(`${this.root}/${pid}/exe`, { bigint: true });
+      return { device: Number(st.dev), inode: Number(st.ino), size: Number(st.size), mtimeNs: st.mtimeNs };
+    } catch {
+      return undefined;
+    }
+  }
+
   pids(): number[] {
     const out: number[] = [];
     for (const name of readdirSync(this.root)) {
@@ -88,6 +100,7 @@ export class ProcReader {
       startTimeMs: procStartTimeMs(stat.startTicks, btimeS),
       executable: exe ?? args[0],
       executableFromArgs: exe === undefined && args.length > 0,
+      executableFile: exe === undefined ? undefined : this.executableFile(pid),
       args,
       cwd: this.link(`${pid}/cwd`),
       uid: ids.uid,

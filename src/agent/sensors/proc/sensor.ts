@@ -233,6 +233,7 @@ function startObservation(d: ProcessDetails, timeMs: number): Observation {
     gid: d.gid,
   };
   if (d.executableFromArgs) o.executableFromArgs = true;
+  if (d.executableFile) o.executableFile = d.executableFile;
   return o;
 }
 
