@@ -2,7 +2,7 @@
 // `alerts.<tenant>`, `ir.<tenant>.<host>`, `rules.<tenant>`, plus `ir-reports.<tenant>.<host>`: one stream each, file storage, limits and
 // max age per seed 000), publishing with message ids (server-side dedup within the duplicate window), and
 // durable pull consumers with explicit acks: a batch is acked after the handler succeeded, nak'ed (so
-// redelivered) when it failed. publish() resolves on JetStream's publish ack, i.e. once the message is
+// redelivered, marked `redelivered` like one after `ack_wait`) when it failed. publish() resolves on JetStream's publish ack, i.e. once the message is
 // stored in the stream. Every process of one `consumerGroup` shares a durable consumer per filter, so the
 // messages are divided among them (work-queue semantics); different groups each see every message.
 // The events stream refuses publishes at its byte bound (discard new: BusFullError) instead of dropping its oldest
@@ -560,7 +560,10 @@ class PullLoop<T> {
     for (const m of batch) {
       try {
         const payload = this.o.bus.codec.decode(m.data);
-        good.push({ m, msg: { subject: this.o.toSubject(m.subject), id: m.headers?.get('Nats-Msg-Id') ?? `${m.info.stream}:${m.seq}`, payload } });
+        good.push({ m, msg: {
+          subject: this.o.toSubject(m.subject), id: m.headers?.get('Nats-Msg-Id') ?? `${m.info.stream}:${m.seq}`, payload,
+          ...(m.redelivered ? { redelivered: true } : {}), // delivery count > 1: after ack_wait or a nak
+        } });
       } catch (err) {
         m.term();
         this.o.bus.onUndecodable?.(m.subject, err instanceof Error ? err : new Error(String(err)));

@@ -3,7 +3,8 @@
 // commit), so ingest can acknowledge the agent long before the event store has written the batch;
 // consumers receive messages in publish order, in batches, and a batch counts as done only after the
 // handler succeeded (a failed handler gets the same batch again after a pause); whatever no consumer has
-// finished when the process stops or dies is delivered again after the restart. Message ids seen
+// finished when the process stops or dies is delivered again after the restart, marked `redelivered` (as is a
+// batch handed again after its handler failed). Message ids seen
 // recently are dropped when re-published (the agent re-sends after a reconnect). A consumer that falls
 // behind never slows publishers down: past `maxQueued` messages or `maxQueuedBytes` in memory, its further
 // messages are kept on disk only and read back from the log when their turn comes. The log is bounded: when it is
@@ -188,7 +189,9 @@ class LogConsumer<T> {
   private async handleUntilDone(batch: Entry<T>[], fromReplay: boolean): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.handler(batch.map((e) => e.msg!));
+        // Replayed after a restart, or handed again after a failure: the handler may have stored it already.
+        const again = fromReplay || attempt > 1;
+        await this.handler(batch.map((e) => (again ? { ...e.msg!, redelivered: true } : e.msg!)));
         break;
       } catch (err) {
         this.bus.handlerFailed(err, attempt);

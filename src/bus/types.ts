@@ -7,6 +7,13 @@ export interface BusMessage<T> {
   subject: string;
   id: string; // deduplication id
   payload: T;
+  /**
+   * Set by a consumer-side bus on a message it delivers again: the local log's replay after a restart (and a batch
+   * handed again after its handler failed), JetStream's redelivery (after `ack_wait` or a nak). Never set in-process
+   * (nothing is delivered twice there). A handler may have stored it already: the pipeline drops its events that are.
+   * Not set on a message a publisher sends again (an agent re-sending a batch is a new message).
+   */
+  redelivered?: boolean;
 }
 
 export interface ConsumeOptions {

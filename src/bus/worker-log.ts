@@ -13,7 +13,7 @@ import type { Bus, BusMessage, ConsumeOptions, Subscription } from './types.ts';
 import { ThreadRpc } from '../util/thread-rpc.ts';
 
 /** A message as it crosses between the threads. */
-interface RawMessage { subject: string; id: string; payload: Uint8Array }
+interface RawMessage { subject: string; id: string; payload: Uint8Array; redelivered?: boolean }
 
 /** The bytes of `b` in a buffer of their own (a view would send its whole underlying buffer along). */
 function ownBytes(b: Uint8Array): Uint8Array {
@@ -25,7 +25,7 @@ export function serveLogBus(rpc: ThreadRpc, bus: LocalLogBus<Uint8Array>): void 
   const subs = new Map<number, Subscription>();
   rpc.handle('bus.publish', (m: RawMessage) => bus.publish(m));
   rpc.handle('bus.consume', (subId: number, filter: string, opts: ConsumeOptions) => {
-    subs.set(subId, bus.consume(filter, (batch) => rpc.call('bus.batch', subId, batch.map((m) => ({ subject: m.subject, id: m.id, payload: ownBytes(m.payload) }))), opts));
+    subs.set(subId, bus.consume(filter, (batch) => rpc.call('bus.batch', subId, batch.map((m) => ({ subject: m.subject, id: m.id, payload: ownBytes(m.payload), ...(m.redelivered ? { redelivered: true } : {}) }))), opts));
   });
   rpc.handle('bus.unsubscribe', async (subId: number) => {
     await subs.get(subId)?.stop();
@@ -52,7 +52,7 @@ export class WorkerLogBus<T> implements Bus<T> {
     rpc.handle('bus.batch', (subId: number, batch: RawMessage[]) => {
       const handler = this.#handlers.get(subId);
       if (!handler) throw new Error(`no consumer ${subId}`);
-      return handler(batch.map((m) => ({ subject: m.subject, id: m.id, payload: this.#codec.decode(m.payload) })));
+      return handler(batch.map((m) => ({ subject: m.subject, id: m.id, payload: this.#codec.decode(m.payload), ...(m.redelivered ? { redelivered: true } : {}) })));
     });
   }
 

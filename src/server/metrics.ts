@@ -78,6 +78,11 @@ export const pipelineBatchSeconds = new Histogram({
   name: 'vigil_pipeline_batch_seconds', help: 'Time to process and durably store one pipeline batch',
   buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],
 });
+export const pipelineReplayedDuplicates = new Counter({
+  name: 'vigil_pipeline_replayed_duplicates_total',
+  help: 'Events of redelivered bus messages found already stored, so not stored again (a replay after a crash)',
+  registers: [registry],
+});
 export const agentDrops = new Gauge({
   name: 'vigil_agent_drops', help: 'Drops reported by agents in their last heartbeat', labelNames: ['host', 'where'], registers: [registry],
 });

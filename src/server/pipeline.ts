@@ -1,13 +1,16 @@
 // The pipeline: consumes event batches from the bus, lets the stages annotate what is stored (beforeStore: a
 // process start's ancestry), stores them durably in the event store, then runs the after-storage stages (detection, …). A message is acknowledged on the bus (and so to the agent) only
 // after the store write succeeded; a failing after-storage stage is logged and counted, never loses events
-// (a `required` stage's failure also fails the batch, which is then redelivered).
+// (a `required` stage's failure also fails the batch, which is then redelivered). The events of a redelivered
+// message (`redelivered`: JetStream after ack_wait or a nak, the local log's replay after a restart) that the store
+// already holds are not stored again, so the events_hourly rollup counts them once; every stage still sees them
+// (a crash may have fallen between the store write and a stage).
 
 import type { Logger } from 'pino';
 import type { Bus, BusMessage, Subscription } from '../bus/types.ts';
 import type { VigilEvent } from '../schema/event.ts';
 import type { EventStore } from '../stores/events/types.ts';
-import { pipelineBatchSeconds } from './metrics.ts';
+import { pipelineBatchSeconds, pipelineReplayedDuplicates } from './metrics.ts';
 import { inSlices } from '../util/event-loop.ts';
 
 /** Events a stage gets at once: large store batches are cut so the process keeps answering meanwhile. */
@@ -50,7 +53,7 @@ export class Pipeline {
     const end = pipelineBatchSeconds.startTimer();
     const events = batch.length === 1 ? batch[0].payload : batch.flatMap((m) => m.payload);
     for (const stage of this.o.stages) if (stage.beforeStore) await this.run(stage, () => stage.beforeStore!(events));
-    await this.o.store.insert(events);
+    await this.o.store.insert(batch.some((m) => m.redelivered) ? await this.notYetStored(batch) : events);
     end();
     for (const stage of this.o.stages) await this.run(stage, () => inSlices(events, STAGE_SLICE, (slice) => stage.process(slice)));
   }
@@ -63,6 +66,22 @@ export class Pipeline {
       this.o.log.error({ err, stage: stage.name }, 'pipeline stage failed');
       if (stage.required) throw err;
     }
+  }
+
+  /** The batch's events without those of redelivered messages that the store holds already (counted). */
+  private async notYetStored(batch: BusMessage<VigilEvent[]>[]): Promise<VigilEvent[]> {
+    const stored = await this.o.store.storedEventIds(batch.flatMap((m) => (m.redelivered ? m.payload : [])));
+    if (stored.size === 0) return batch.flatMap((m) => m.payload);
+    const out: VigilEvent[] = [];
+    let dropped = 0;
+    for (const m of batch) {
+      for (const e of m.payload) {
+        if (m.redelivered && stored.has(e.event.id)) dropped++;
+        else out.push(e);
+      }
+    }
+    pipelineReplayedDuplicates.inc(dropped);
+    return out;
   }
 
   async stop(): Promise<void> {

@@ -141,6 +141,20 @@ for (const impl of implementations) {
       assert.equal(attempts, 2);
     }));
 
+    test(`a message delivered again is ${impl.onHandlerFailure === 'redelivers' ? 'marked redelivered' : 'never marked (a re-sent batch is a new message)'}`, withBus(async (bus) => {
+      const marks: (boolean | undefined)[] = [];
+      bus.consume('events.>', async (batch) => {
+        marks.push(...batch.map((m) => m.redelivered));
+        if (marks.length === 1) throw new Error('store unavailable');
+      }, { maxBatch: 10, maxWaitMs: 0 });
+      const m = msg('events.t1.h1', 7);
+      if (await bus.publish(m).then(() => false, () => true)) await bus.publish(m);
+      await until(() => marks.length === 2, 'a second delivery');
+      await bus.publish(msg('events.t1.h1', 8)); // a new message after it: not marked
+      await until(() => marks.length === 3, 'the next message');
+      assert.deepEqual(marks.map(Boolean), [false, impl.onHandlerFailure === 'redelivers', false]);
+    }));
+
     test(`re-published message ids are ${impl.dropsDuplicateIds ? 'dropped' : 'delivered again'}`, withBus(async (bus) => {
       const got: number[] = [];
       bus.consume('events.>', async (batch) => { got.push(...batch.map((m) => m.payload.n)); }, { maxBatch: 10, maxWaitMs: 0 });
@@ -180,6 +194,68 @@ for (const impl of implementations) {
     }));
   });
 }
+
+describe('redelivery after a crash is marked', () => {
+  for (const [name, open] of [
+    ['local-log', (dir: string) => LocalLogBus.open<Payload>(dir, { codec: jsonCodec(), retryDelayMs: 50 })],
+    ['local-log in a worker thread', (dir: string) => openWorkerLogBus<Payload>(dir, jsonCodec(), { retryDelayMs: 50 })],
+  ] as const) {
+    test(`${name}: what was not handled before a restart is replayed marked; later messages are not`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'vigil-bus-'));
+      try {
+        const first = await open(dir);
+        const handled: number[] = [];
+        let failures = 0;
+        first.consume('events.>', async (batch) => {
+          if (batch.some((m) => m.payload.n === 2)) { failures++; throw new Error('the process dies before this batch is done'); }
+          handled.push(...batch.map((m) => m.payload.n));
+        }, { maxBatch: 1, maxWaitMs: 0 });
+        await first.publish(msg('events.t1.h1', 1));
+        await until(() => handled.length === 1, 'the first message');
+        await first.publish(msg('events.t1.h1', 2));
+        await until(() => failures > 0, 'the second message to be held');
+        await first.close(); // message 2 is not done: replayed after the restart
+        const second = await open(dir);
+        const got: { n: number; redelivered?: boolean }[] = [];
+        second.consume('events.>', async (batch) => { got.push(...batch.map((m) => ({ n: m.payload.n, redelivered: m.redelivered }))); }, { maxBatch: 10, maxWaitMs: 0 });
+        await until(() => got.length === 1, 'the replay');
+        await second.publish(msg('events.t1.h1', 3));
+        await until(() => got.length === 2, 'a new message');
+        assert.deepEqual(got.map((g) => [g.n, Boolean(g.redelivered)]), [[2, true], [3, false]]);
+        await second.close();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  test('jetstream: a message a dead worker held is redelivered after ack_wait, marked', async () => {
+    const namespace = `vt${randomBytes(6).toString('hex')}`;
+    const open = () => JetStreamBus.connect<Payload>({ servers: NATS, codec: jsonCodec(), namespace, ackWaitMs: 1000, maxBytes: 64 * 2 ** 20 });
+    const dead = await open();
+    const alive = await open();
+    let release = () => {};
+    try {
+      let held: boolean | undefined;
+      dead.consume('events.>', async (batch) => {
+        held = Boolean(batch[0].redelivered);
+        await new Promise<void>((r) => { release = r; }); // never returns while the test runs: a dead worker
+      }, { maxBatch: 10, maxWaitMs: 0 });
+      await dead.publish(msg('events.t1.h1', 1));
+      await until(() => held !== undefined, 'the dead worker to hold it');
+      const got: { n: number; redelivered?: boolean }[] = [];
+      alive.consume('events.>', async (batch) => { got.push(...batch.map((m) => ({ n: m.payload.n, redelivered: m.redelivered }))); }, { maxBatch: 10, maxWaitMs: 0 });
+      await until(() => got.length === 1, 'the redelivery');
+      assert.equal(held, false, 'the first delivery is not marked');
+      assert.deepEqual(got.map((g) => [g.n, Boolean(g.redelivered)]), [[1, true]]);
+    } finally {
+      await alive.close();
+      release();
+      await dead.close();
+      await JetStreamBus.deleteStreams(NATS, namespace);
+    }
+  });
+});
 
 describe('jetstream host partitions', () => {
   test('two consumers owning half the partitions each: every host goes wholly to one, nothing missing', async () => {

@@ -188,7 +188,7 @@ test('SIGKILLed worker (partitions taken over) and ingest, restarted NATS: every
   const engine = new ClickHouseHttpEngine({ url: clickhouse.url });
   try {
     let row = { n: 0, ids: 0 };
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; i < 480; i++) { // up to 2 minutes: workers run at nice 5 beside other test files
       [row] = (await engine.query<{ n: string; ids: string }>(
         "SELECT count() AS n, uniqExact(event_id) AS ids FROM telemetry_events FINAL WHERE tenant_id = 'default'"))
         .map((r) => ({ n: Number(r.n), ids: Number(r.ids) }));

@@ -34,6 +34,8 @@ export class CachedEventStore implements EventStore {
     }
   }
 
+  storedEventIds(events: VigilEvent[]): Promise<Set<string>> { return this.inner.storedEventIds(events); }
+
   private invalidate(): void {
     this.epoch++;
     this.pages.clear();

@@ -1,7 +1,8 @@
 // The event store on ClickHouse SQL, over any SqlEngine (in-process chdb or a ClickHouse server): row
 // encoding for inserts, tenant-scoped parameterised queries with keyset cursors, and the process-node
-// merge. Duplicated deliveries (a batch stored again after a crash: redelivered by JetStream, replayed from the
-// local log) leave duplicate rows until ReplacingMergeTree merges them, and a merge may never come (rows in
+// merge. The pipeline drops the events of a redelivered message (JetStream after ack_wait, the local log's replay)
+// that storedEventIds finds stored; duplicates still come (a batch an agent re-sends as a new message, a redelivery
+// racing a slow first delivery) and leave duplicate rows until ReplacingMergeTree merges them, and a merge may never come (rows in
 // different monthly partitions, or parts not yet chosen): every read collapses them itself (FINAL, uniqExact,
 // GROUP BY entity, or adjacent duplicates in a sorted result), hunts through the `final` setting.
 
@@ -12,6 +13,11 @@ import { inSlices } from '../../util/event-loop.ts';
 
 /** Events serialised between two yields to the event loop (a few milliseconds of work). */
 const SERIALIZE_SLICE = 250;
+/**
+ * Events whose keys one storedEventIds query carries: ≈ 200 KiB of parameters at most, which travel in the URL over
+ * HTTP (a ClickHouse server takes up to http_max_uri_size, 1 MiB by default).
+ */
+const STORED_IDS_SLICE = 1000;
 import type { SqlEngine, SqlParams } from './engine.ts';
 import {
   checkHuntAst, functionCatalogue, HUNT_TABLES, HuntGate, HuntRefusal, parseExplainAst, refusalOf, singleStatement, wrapHuntQuery,
@@ -130,8 +136,25 @@ export class ClickHouseEventStore implements EventStore {
         if (node) nodes.push(JSON.stringify(node));
       }
     });
-    await this.engine.insertJsonEachRow('telemetry_events', Buffer.from(rows.join('\n')));
+    // Process nodes first: an event found in telemetry_events (storedEventIds) has its node stored too, so the
+    // pipeline may drop a redelivered event found there. Nodes stored twice collapse at read time (GROUP BY entity).
     if (nodes.length) await this.engine.insertJsonEachRow('process_nodes', Buffer.from(nodes.join('\n')));
+    await this.engine.insertJsonEachRow('telemetry_events', Buffer.from(rows.join('\n')));
+  }
+
+  async storedEventIds(events: VigilEvent[]): Promise<Set<string>> {
+    const stored = new Set<string>();
+    // One query per STORED_IDS_SLICE events (bounds the parameters' size, sent in the URL over HTTP); the
+    // tuples of the sorting key select granules through the primary index (EXPLAIN indexes: PrimaryKey in set).
+    for (let i = 0; i < events.length; i += STORED_IDS_SLICE) {
+      const slice = events.slice(i, i + STORED_IDS_SLICE);
+      const rows = await this.engine.query<{ id: string }>(
+        `SELECT DISTINCT event_id AS id FROM telemetry_events
+         WHERE (tenant_id, host_id, timestamp, event_id) IN arrayZip({t:Array(String)}, {h:Array(String)}, {ts:Array(DateTime64(3, 'UTC'))}, {i:Array(String)})`,
+        { t: slice.map((e) => e.agent.tenant_id), h: slice.map((e) => e.agent.id), ts: slice.map((e) => chTime(e['@timestamp'])), i: slice.map((e) => e.event.id) });
+      for (const r of rows) stored.add(r.id);
+    }
+    return stored;
   }
 
   async queryEvents(q: EventQuery): Promise<EventPage> {
@@ -243,9 +266,9 @@ export class ClickHouseEventStore implements EventStore {
 
   async eventCounts(tenantId: string, from: Date, bucketSeconds: number): Promise<{ t: string; count: number }[]> {
     // Hourly buckets come from the events_hourly rollup: FINAL over telemetry_events took ≈ 1.1 s for 10 million
-    // events over 7 days against ≈ 20 ms from the rollup. Its view counts every inserted row, so a batch stored
-    // again after a crash counts twice there until replays are deduplicated before they are stored (issue 19;
-    // docs/scaling.md). Shorter buckets (a short range) read telemetry_events with FINAL, which collapses rows
+    // events over 7 days against ≈ 20 ms from the rollup. Its view counts every inserted row: the pipeline drops
+    // the events of redelivered messages already stored (storedEventIds), a batch an agent re-sends as a new
+    // message still counts twice (docs/scaling.md). Shorter buckets (a short range) read telemetry_events with FINAL, which collapses rows
     // of the same sorting key (tenant, host, timestamp, event id) however the parts were merged.
     const sql = bucketSeconds >= 3600
       ? `SELECT toString(hour) AS t, sum(events) AS n FROM events_hourly

@@ -29,6 +29,11 @@ export interface EventStore {
   init(): Promise<void>;
   /** Writes events and their process nodes; durable when it resolves. Re-inserting an event id is harmless. */
   insert(events: VigilEvent[]): Promise<void>;
+  /**
+   * The event ids of those of `events` already stored, each matched by its whole key (tenant, host, timestamp to
+   * the millisecond, event id): the pipeline asks this for redelivered messages and drops what is stored already.
+   */
+  storedEventIds(events: VigilEvent[]): Promise<Set<string>>;
   queryEvents(q: EventQuery): Promise<EventPage>;
   /** The processes of a host alive at `at` (merged start and exit rows). */
   processNodes(tenantId: string, hostId: string, at: Date, limit: number): Promise<ProcessNode[]>;
