@@ -32,6 +32,8 @@ const breakerGauge = new Gauge({
   labelNames: ['sink'], registers: [registry],
 });
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
+/** How often the queue-depth gauge is counted (a count reads every pending row). */
+const QUEUE_GAUGE_MS = 5000;
 
 export interface DeliveryOptions extends Partial<DeliveryPolicy> {
   /** One attempt's time limit (default 5 s). */
@@ -72,6 +74,7 @@ export class AlertDispatcher {
   private readonly inFlight = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private started = false;
+  private countedAt = 0;
   private running = false;
   private stopped = false;
   private wake = false;
@@ -92,7 +95,11 @@ export class AlertDispatcher {
     if (!sinks.length) return [];
     const f = factsOf(alert);
     const payload = JSON.stringify(alert);
-    const results = await this.deps.outbox.enqueue(sinks.map((sink) => ({ sink, alertId: alert.id, ruleId: f.ruleId, hostId: f.hostId, payload })), Date.now(), this.policy.repeatWindowMs);
+    const items = sinks.map((sink) => ({
+      sink, alertId: alert.id, ruleId: f.ruleId, hostId: f.hostId, payload,
+      ...(sink.options.repeat_window_s !== undefined ? { repeatWindowMs: sink.options.repeat_window_s * 1000 } : {}),
+    }));
+    const results = await this.deps.outbox.enqueue(items, Date.now(), this.policy.repeatWindowMs);
     const suppressed = results.filter((r) => r === 'suppressed').length;
     if (suppressed) deliveries.inc({ outcome: 'suppressed' }, suppressed);
     this.kick();
@@ -126,7 +133,10 @@ export class AlertDispatcher {
       const now = Date.now();
       const sinkIds = await this.deps.outbox.dueSinks(now, 100);
       busy = (await Promise.all(sinkIds.map((id) => this.serveSink(id, now)))).some(Boolean);
-      queued.set(await this.deps.outbox.pendingCount());
+      if (now - this.countedAt >= QUEUE_GAUGE_MS) {
+        this.countedAt = now;
+        queued.set(await this.deps.outbox.pendingCount());
+      }
     } catch (err) {
       this.deps.log.error({ err }, 'alert outbox could not be read; trying again');
     } finally {
@@ -139,7 +149,7 @@ export class AlertDispatcher {
   private async serveSink(sinkId: string, now: number): Promise<boolean> {
     const sink = await this.deps.sinks.get(null, sinkId);
     if (!sink) return false;
-    const health = await this.deps.outbox.health(sinkId);
+    const health = await this.deps.outbox.breaker(sinkId);
     breakerGauge.set({ sink: sinkId }, BREAKER_VALUE[health.breaker]);
     const allowed = breakerAllows(health, now);
     if (allowed === 'none') return false;

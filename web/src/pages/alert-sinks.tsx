@@ -28,12 +28,14 @@ const SEVERITIES = ['informational', 'low', 'medium', 'high', 'critical'];
 interface Form {
   type: SinkType; name: string; url: string; format: string; secret: string; enabled: boolean; template: string;
   minSeverity: string | null; tactics: string[]; ruleTags: string[]; from: string; to: string[]; username: string; caPem: string; rate: number | string;
+  repeatWindow: number | string;
 }
 
 const formOf = (s?: AlertSink): Form => ({
   type: s?.type ?? 'webhook', name: s?.name ?? '', url: s && s.type !== 'stdout' ? s.url : '', format: s?.format ?? 'vigil', secret: '', enabled: s?.enabled ?? true,
   template: s?.template ?? '', minSeverity: s?.filters.min_severity ?? null, tactics: s?.filters.mitre_tactics ?? [], ruleTags: s?.filters.rule_tags ?? [],
   from: s?.options.from ?? '', to: s?.options.to ?? [], username: s?.options.username ?? '', caPem: s?.options.ca_pem ?? '', rate: s?.options.rate_per_minute ?? '',
+  repeatWindow: s?.options.repeat_window_s ?? '',
 });
 
 /** The request body of a form: what the sink's type takes, empty fields left out. */
@@ -42,6 +44,7 @@ function bodyOf(f: Form, editing: boolean): Record<string, unknown> {
     ...(f.type === 'email' ? { from: f.from || undefined, to: f.to.length ? f.to : undefined, username: f.username || undefined } : {}),
     ...((f.type === 'email' || f.type === 'syslog') && f.caPem.trim() ? { ca_pem: f.caPem.trim() } : {}),
     ...(f.rate !== '' ? { rate_per_minute: Number(f.rate) } : {}),
+    ...(f.repeatWindow !== '' ? { repeat_window_s: Number(f.repeatWindow) } : {}),
   };
   const filters = {
     ...(f.minSeverity ? { min_severity: f.minSeverity } : {}), ...(f.tactics.length ? { mitre_tactics: f.tactics } : {}), ...(f.ruleTags.length ? { rule_tags: f.ruleTags } : {}),
@@ -77,6 +80,7 @@ function SinkDialog({ sink, onClose }: { sink?: AlertSink; onClose: () => void }
           <Group grow>
             <Select label="Format" data={FORMATS[f.type].map((v) => ({ value: v, label: FORMAT_LABELS[v] }))} value={f.format} allowDeselect={false} onChange={(v) => set({ format: v ?? FORMATS[f.type][0] })} />
             <NumberInput label="Rate limit (deliveries per minute)" placeholder="600" min={1} max={100000} value={f.rate} onChange={(v) => set({ rate: v })} />
+            <NumberInput label="Repeat window (s)" description="A rule's repeats on a host within it are not sent again" placeholder="300" min={0} max={86400} value={f.repeatWindow} onChange={(v) => set({ repeatWindow: v })} />
           </Group>
           {SECRET_LABELS[f.type] && (
             <PasswordInput label={SECRET_LABELS[f.type]} description={sink?.has_secret ? 'Set: leave empty to keep it, or type a new one.' : 'Stored encrypted; never shown again.'}
