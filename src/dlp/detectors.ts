@@ -286,22 +286,37 @@ export function selectDetectors(ids?: readonly string[]): Detector[] {
 const DIGIT_RUN = /\d(?:[ \-./()]{0,2}\d){6,}/g;
 const LETTERS = /[A-Z]{2}\d/g;
 
-/** One alternation of every word-triggered detector's starts (longest first), and the detectors of each start. */
-interface WordIndex { re: RegExp; byStart: Map<string, Detector[]> }
-const wordIndexes = new WeakMap<readonly Detector[], WordIndex>();
+/**
+ * Which detectors each trigger opens a window for, computed once per detector list: numeric detectors by digit
+ * count (index 20: more than 19 digits, every numeric detector), the upper-case-pair and '@' detectors, and one
+ * alternation of every word-triggered detector's starts (longest first) with the detectors of each start.
+ */
+interface TriggerPlan {
+  byDigits: Detector[][];
+  lettered: Detector[];
+  atted: Detector[];
+  words: RegExp | null;
+  byStart: Map<string, { detector: Detector; only: Detector[]; after: number }[]>;
+}
+const plans = new WeakMap<readonly Detector[], TriggerPlan>();
 
-function wordIndex(detectors: readonly Detector[]): WordIndex {
-  let index = wordIndexes.get(detectors);
-  if (index) return index;
-  const byStart = new Map<string, Detector[]>();
+function planOf(detectors: readonly Detector[]): TriggerPlan {
+  let plan = plans.get(detectors);
+  if (plan) return plan;
+  const numeric = detectors.filter((d) => d.trigger.kind === 'digits');
+  const byDigits = Array.from({ length: 21 }, (_, n) => numeric.filter((d) => d.trigger.kind === 'digits' && (n === 20 || (n >= d.trigger.min && n <= d.trigger.max))));
+  const byStart: TriggerPlan['byStart'] = new Map();
   for (const d of detectors) {
     if (d.trigger.kind !== 'word') continue;
-    for (const w of d.trigger.starts) byStart.set(w, [...(byStart.get(w) ?? []), d]);
+    for (const w of d.trigger.starts) byStart.set(w, [...(byStart.get(w) ?? []), { detector: d, only: [d], after: d.trigger.after }]);
   }
   const alternation = [...byStart.keys()].sort((a, b) => b.length - a.length).map((w) => w.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&'));
-  index = { re: new RegExp(alternation.join('|') || '(?!)', 'g'), byStart };
-  wordIndexes.set(detectors, index);
-  return index;
+  plan = {
+    byDigits, byStart, words: alternation.length > 0 ? new RegExp(alternation.join('|'), 'g') : null,
+    lettered: detectors.filter((d) => d.trigger.kind === 'letters'), atted: detectors.filter((d) => d.trigger.kind === 'at'),
+  };
+  plans.set(detectors, plan);
+  return plan;
 }
 
 function countDigits(s: string): number {
@@ -312,33 +327,28 @@ function countDigits(s: string): number {
 
 /** Calls `visit(from, to, detectors)` for each window of `text` that a trigger of the chosen detectors opens. */
 function triggeredWindows(text: string, detectors: readonly Detector[], visit: (from: number, to: number, ds: readonly Detector[]) => void): void {
-  const of = (kind: Trigger['kind']): Detector[] => detectors.filter((d) => d.trigger.kind === kind);
+  const plan = planOf(detectors);
   const window = (ds: readonly Detector[], start: number, end: number, before: number, after: number): void => {
     if (ds.length > 0) visit(Math.max(0, start - before - EDGE), Math.min(text.length, end + after + EDGE), ds);
   };
-  const numeric = of('digits');
-  if (numeric.length > 0) {
+  if (plan.byDigits[20]!.length > 0) {
     DIGIT_RUN.lastIndex = 0;
     for (let m = DIGIT_RUN.exec(text); m !== null; m = DIGIT_RUN.exec(text)) {
-      const n = countDigits(m[0]);
-      const ds = numeric.filter((d) => d.trigger.kind === 'digits' && ((n >= d.trigger.min && n <= d.trigger.max) || n > 19));
-      window(ds, m.index, m.index + m[0].length, 6, 2);
+      window(plan.byDigits[Math.min(20, countDigits(m[0]))]!, m.index, m.index + m[0].length, 6, 2);
     }
   }
-  const lettered = of('letters');
-  if (lettered.length > 0) {
+  if (plan.lettered.length > 0) {
     LETTERS.lastIndex = 0;
-    for (let m = LETTERS.exec(text); m !== null; m = LETTERS.exec(text)) window(lettered, m.index, m.index, 6, 48);
+    for (let m = LETTERS.exec(text); m !== null; m = LETTERS.exec(text)) window(plan.lettered, m.index, m.index, 6, 48);
   }
-  const words = wordIndex(detectors);
-  if (words.byStart.size > 0) {
-    words.re.lastIndex = 0;
-    for (let m = words.re.exec(text); m !== null; m = words.re.exec(text)) {
-      for (const d of words.byStart.get(m[0])!) window([d], m.index, m.index, 32, d.trigger.kind === 'word' ? d.trigger.after : 0);
+  if (plan.words) {
+    const re = plan.words;
+    re.lastIndex = 0;
+    for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+      for (const w of plan.byStart.get(m[0])!) window(w.only, m.index, m.index, 32, w.after);
     }
   }
-  const atted = of('at');
-  for (let at = atted.length > 0 ? text.indexOf('@') : -1; at >= 0; at = text.indexOf('@', at + 1)) window(atted, at, at, 66, 260);
+  for (let at = plan.atted.length > 0 ? text.indexOf('@') : -1; at >= 0; at = text.indexOf('@', at + 1)) window(plan.atted, at, at, 66, 260);
 }
 
 /** Index of the first interval of `kept` (sorted by start, disjoint) that ends after `pos`. */

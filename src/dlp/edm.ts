@@ -91,10 +91,11 @@ function lineOf(nl: readonly number[], pos: number): number {
  * The prehash of text[from, to) normalised as `type` (normalise.ts), computed without building the string, and
  * the normalised length in `prehashed.length`; undefined when the fast path does not apply (a character outside
  * printable ASCII: the caller normalises the string instead); null when the value cannot be a cell of the type
- * (too short; a digit when `digits` is false because the column's cells hold none).
+ * (too short; longer than `maxLength` for words; a digit when `digits` is false because the column's cells hold
+ * none).
  */
 const prehashed = { hash: 0, length: 0 };
-function prehashNormalised(seed: number, type: ColumnType, text: string, from: number, to: number, digits = true): typeof prehashed | null | undefined {
+function prehashNormalised(seed: number, type: ColumnType, text: string, from: number, to: number, digits = true, maxLength = MAX_CELL_LENGTH): typeof prehashed | null | undefined {
   let h = prehashStart(seed, COLUMN_TAG[type]);
   let n = 0;
   if (type === 'card' || type === 'digits') {
@@ -124,7 +125,7 @@ function prehashNormalised(seed: number, type: ColumnType, text: string, from: n
       if (!words && c === 32) return null;
       if (pendingSpace) { h = prehashStep(h, 32); n++; pendingSpace = false; }
       h = prehashStep(h, c);
-      n++;
+      if (++n > maxLength) return null;
     }
   }
   if (n < MIN_LENGTH[type]) return null;
@@ -139,7 +140,7 @@ export class EdmMatcher {
   private readonly fp: Fingerprinter;
   private readonly out = new Uint32Array(2);
   /** Types looked for as whole fields, with the longest raw field worth normalising. */
-  private readonly fieldTypes: { type: ColumnType; maxRaw: number; digits: boolean }[];
+  private readonly fieldTypes: { type: ColumnType; maxRaw: number; maxLength: number; digits: boolean }[];
   private readonly tokenTypes: ColumnType[];
   private readonly hasDocuments: boolean;
 
@@ -152,7 +153,7 @@ export class EdmMatcher {
     this.fieldTypes = types.filter((t) => !isTokenType(t)).map((type) => {
       const of = columns.filter((c) => c.type === type);
       const longest = Math.max(...of.map((c) => c.maxLength ?? MAX_CELL_LENGTH));
-      return { type, maxRaw: Math.min(MAX_CELL_LENGTH, 2 * longest + 8), digits: of.some((c) => c.digits !== false) };
+      return { type, maxRaw: Math.min(MAX_CELL_LENGTH, 2 * longest + 8), maxLength: Math.min(MAX_CELL_LENGTH, longest), digits: of.some((c) => c.digits !== false) };
     });
     this.hasDocuments = sets.some((s) => s.meta.kind === 'document');
   }
@@ -176,9 +177,9 @@ export class EdmMatcher {
   }
 
   /** text[from, to) as a cell of `type`: prehashed in place; normalised, hashed and looked up only if it may match. */
-  private span(type: ColumnType, text: string, from: number, to: number, line: number, emit: (h: EdmHit) => void, digits = true): void {
+  private span(type: ColumnType, text: string, from: number, to: number, line: number, emit: (h: EdmHit) => void, digits = true, maxLength = MAX_CELL_LENGTH): void {
     if (to - from > MAX_CELL_LENGTH) return;
-    const pre = prehashNormalised(this.fp.seed, type, text, from, to, digits);
+    const pre = prehashNormalised(this.fp.seed, type, text, from, to, digits, maxLength);
     if (pre === null) return;
     if (pre !== undefined && !this.sets.some((s) => s.mayContain(pre.hash))) return;
     this.candidate(type, text.slice(from, to), line, emit);
@@ -192,15 +193,20 @@ export class EdmMatcher {
     if (this.fieldTypes.length > 0) this.matchFields(text, firstLine, emit);
     if (this.tokenTypes.length === 0) return;
     const nl = newlines(text);
-    for (const type of this.tokenTypes) {
-      if (type === 'email') { this.matchEmails(text, nl, firstLine, emit); continue; }
-      const re = type === 'id' ? ID_TOKEN : DIGIT_RUN;
-      re.lastIndex = 0;
-      for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    const digitTypes = this.tokenTypes.filter((t) => t === 'card' || t === 'digits');
+    if (digitTypes.length > 0) {
+      DIGIT_RUN.lastIndex = 0;
+      for (let m = DIGIT_RUN.exec(text); m !== null; m = DIGIT_RUN.exec(text)) {
         const end = m.index + m[0].length;
-        if (re === DIGIT_RUN && (isWordChar(text.charCodeAt(m.index - 1)) || isWordChar(text.charCodeAt(end)))) continue;
-        this.span(type, text, m.index, end, firstLine + lineOf(nl, m.index), emit);
+        if (isWordChar(text.charCodeAt(m.index - 1)) || isWordChar(text.charCodeAt(end))) continue;
+        const line = firstLine + lineOf(nl, m.index);
+        for (const type of digitTypes) this.span(type, text, m.index, end, line, emit);
       }
+    }
+    if (this.tokenTypes.includes('email')) this.matchEmails(text, nl, firstLine, emit);
+    if (this.tokenTypes.includes('id')) {
+      ID_TOKEN.lastIndex = 0;
+      for (let m = ID_TOKEN.exec(text); m !== null; m = ID_TOKEN.exec(text)) this.span('id', text, m.index, m.index + m[0].length, firstLine + lineOf(nl, m.index), emit);
     }
   }
 
@@ -214,7 +220,7 @@ export class EdmMatcher {
       const end = m === null ? text.length : m.index;
       const len = end - start;
       if (len >= 3 && len <= maxRaw) {
-        for (const f of this.fieldTypes) if (len <= f.maxRaw) this.span(f.type, text, start, end, line, emit, f.digits);
+        for (const f of this.fieldTypes) if (len <= f.maxRaw) this.span(f.type, text, start, end, line, emit, f.digits, f.maxLength);
       }
       if (m === null) return;
       if (text.charCodeAt(end) === 10) line++;
