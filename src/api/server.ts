@@ -35,6 +35,7 @@ import { alertSinkRoutes, type AlertSinkBackends } from './routes/alert-sinks.ts
 import { alertRoutes } from './routes/alerts.ts';
 import { incidentRoutes } from './routes/incidents.ts';
 import { intelRoutes, type IntelApi } from './routes/intel.ts';
+import { aiUsageRoutes, type AiUsageApi } from './routes/ai-usage.ts';
 import type { IncidentStore } from '../stores/incidents/types.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -106,6 +107,8 @@ export interface ApiOptions {
   risk?: LiveRisk;
   /** Threat-intelligence lists (intel routes). */
   intel?: IntelApi;
+  /** AI-service usage: findings, the catalogue, the tenant's policy (ai-usage routes). */
+  aiUsage?: AiUsageApi;
 }
 
 const API_PREFIX = '/api/v1';
@@ -376,6 +379,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
     alertSinkRoutes(api, o);
     ruleRoutes(api, o);
     intelRoutes(api, o);
+    aiUsageRoutes(api, o);
   }, { prefix: API_PREFIX });
 
   return app;

@@ -26,6 +26,9 @@ import { LiveFeed } from '../api/live-feed.ts';
 import { alertView } from '../api/routes/alerts.ts';
 import { alertStoreRisk, riskOnAlert } from '../api/risk.ts';
 import { IntelStage } from '../intel/stage.ts';
+import { AiUsageStage, type AiUsageStore } from '../intel/ai-usage.ts';
+import type { AiServiceCatalog } from '../intel/ai-services.ts';
+import type { AiUsageApi } from '../api/routes/ai-usage.ts';
 import type { SqlIntelStore } from '../stores/intel/sql-intel-store.ts';
 import { loadGtfobins } from './gtfobins.ts';
 import { startIntelLoader, startIntelPoller } from './intel.ts';
@@ -251,6 +254,8 @@ export interface ApiAssembly extends Omit<SharedSettings, 'response'> {
   agentCaPem?: string;
   /** Threat-intelligence lists: managed by the API, URL lists polled by it (src/server/intel.ts). */
   intel?: SqlIntelStore;
+  /** AI-service usage findings and policies, and the catalogue that names the services. */
+  aiUsage?: AiUsageApi;
   /** HOST:PORT the REST API listens on. */
   http: string;
   /** Told of every JSON answer before it is serialised (tests: ApiOptions.onAnswer). */
@@ -304,7 +309,7 @@ export async function assembleApi(o: ApiAssembly, splitHostPort: (s: string) => 
     onPolicyStored: (p) => o.agents.policyStored(p), onAgentRevoked: (id) => o.agents.revoked(id),
     alertSinks: { store: o.alertSinks, outbox: o.alertSinks, dispatcher: delivery }, allowPrivateAlertSinks: o.allowPrivateAlertSinks ?? false,
     alerts: o.alerts, incidents: o.incidents, rules: o.rules, liveProcesses: o.liveProcesses, metricsToken: o.metricsToken, risk,
-    intel: o.intel && poller && { store: o.intel, pollNow: () => void poller.pollNow(), allowPrivateUrls: o.allowPrivateAlertSinks ?? false },
+    intel: o.intel && poller && { store: o.intel, pollNow: () => void poller.pollNow(), allowPrivateUrls: o.allowPrivateAlertSinks ?? false }, aiUsage: o.aiUsage,
     onAnswer: o.onAnswer,
   });
   const http = splitHostPort(o.http);
@@ -526,7 +531,7 @@ function firstSightSeeder(index: LiveProcessIndex, events: Pick<EventStore, 'pro
 // ---- threat intelligence: the pipeline's intel stage ----
 
 export interface AssembledIntel {
-  /** The pipeline's stages in order: GTFOBins enrichment (when configured), detection, threat intelligence. */
+  /** The pipeline's stages in order: GTFOBins enrichment (when configured), detection, threat intelligence, AI-service usage. */
   stages: PipelineStage[];
   intel: IntelStage;
   close(): void;
@@ -536,6 +541,8 @@ export interface AssembledIntel {
 export interface EnrichmentSettings {
   /** A GTFOBins checkout (or its _gtfobins directory): functions on process events. */
   gtfobinsDir?: string;
+  /** AI-service usage: findings recorded in `store` (policy there too), services from `catalog`. */
+  aiUsage?: { store: AiUsageStore; catalog: AiServiceCatalog };
 }
 
 /**
@@ -549,8 +556,11 @@ export async function assembleIntel(store: SqlIntelStore, detection: Pick<Assemb
   await loader.sync().catch((err: unknown) => log.warn({ err }, 'intel lists not read at start; retried'));
   const intel = new IntelStage({ lists: loader.lists, sink: detection.sink, processes: detection.processes });
   const enrich: PipelineStage[] = gtfobins ? [{ name: 'gtfobins', beforeStore: async (events) => gtfobins.enrich(events), process: async () => {} }] : [];
+  // Not required: a failed recording loses that batch's findings rather than count a redelivered batch twice.
+  const ai = o.aiUsage && new AiUsageStage({ ...o.aiUsage, sink: detection.sink });
+  const aiStages: PipelineStage[] = ai ? [{ name: ai.name, process: (events) => ai.process(events) }] : [];
   return {
-    stages: [...enrich, detection.stage, { name: intel.name, required: detection.stage.required, process: (events) => intel.process(events) }],
+    stages: [...enrich, detection.stage, { name: intel.name, required: detection.stage.required, process: (events) => intel.process(events) }, ...aiStages],
     intel, close: () => loader.stop(),
   };
 }

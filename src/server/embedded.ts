@@ -30,6 +30,8 @@ import { startDetection, type Detection } from './detection.ts';
 import { issueEnrollmentToken } from '../stores/metadata/enrollment-tokens.ts';
 import { Pipeline, type PipelineStage } from './pipeline.ts';
 import { openSqliteIntelStore } from '../stores/intel/sql-intel-store.ts';
+import { openSqliteAiUsageStore } from '../stores/intel/ai-usage-store.ts';
+import { loadAiServices } from './intel.ts';
 import type { DeliveryOptions } from '../alerts/dispatcher.ts';
 import { openEmbeddedAlertSinks } from '../stores/alert-sinks/open.ts';
 import type { AuditSink } from '../ledger/sink.ts';
@@ -72,6 +74,8 @@ export interface ServerOptions {
   ruleDirs?: string[];
   /** A GTFOBins checkout: its functions put on process events (threat.gtfobins). */
   gtfobinsDir?: string;
+  /** The generative-AI service catalogue (default: config/ai-services.json). */
+  aiServicesFile?: string;
   placeholders?: string;
   /** Alert delivery through the outbox: attempts, backoff, breaker, timeouts (tests shorten them). */
   alertDelivery?: Omit<DeliveryOptions, 'allowPrivateTargets'>;
@@ -162,7 +166,9 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   const liveProcesses = detection.processes;
   // Threat intelligence: lists in <data-dir>/intel.db, matched by the pipeline's intel stage (hot reload).
   const intelStore = await openSqliteIntelStore(join(o.dataDir, 'intel.db'));
-  const intel = await assembleIntel(intelStore, detection, o.log, { gtfobinsDir: o.gtfobinsDir });
+  // AI-service usage: findings and policies in <data-dir>/ai-usage.db, services from the catalogue.
+  const aiUsage = { store: await openSqliteAiUsageStore(join(o.dataDir, 'ai-usage.db')), catalog: loadAiServices(o.aiServicesFile) };
+  const intel = await assembleIntel(intelStore, detection, o.log, { gtfobinsDir: o.gtfobinsDir, aiUsage });
   // One ledger writer per data directory: the API's ledger is everyone's audit sink.
   const security = await openApiSecurity({ dataDir: o.dataDir, ...o.security });
   // The agent link: this process's ingest streams (started below; read on use).
@@ -195,7 +201,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
       detection.onAlert((a) => void once(a).catch((err: unknown) => o.log.error({ err, alert: a.id }, 'alert not handled')));
     } },
     alertSinks, liveProcesses, defaultTenant: DEFAULT_TENANT, metricsToken, agentEndpoint: dialAddress(grpcAddr.host, grpcPort), agentCaPem: ca.certPem,
-    autoResponse: o.autoResponse, allowPrivateAlertSinks: o.allowPrivateAlertSinks, alertDelivery: o.alertDelivery, hunt: o.hunt, http: o.http, intel: intelStore,
+    autoResponse: o.autoResponse, allowPrivateAlertSinks: o.allowPrivateAlertSinks, alertDelivery: o.alertDelivery, hunt: o.hunt, http: o.http, intel: intelStore, aiUsage,
     onAnswer: o.onAnswer,
   }, splitHostPort);
   const liveFeed = api.liveFeed;
@@ -222,6 +228,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
       await pipeline.stop();
       intel.close();
       await intelStore.close();
+      await aiUsage.store.close();
       await bus.close();
       await threadIngest.terminate();
       removeIngestMetrics();

@@ -6,12 +6,16 @@
 //   fetch one), fetched through the SSRF guard (src/alerts/target-guard.ts: a loopback, private, link-local or
 //   metadata target is refused unless private targets are allowed; no redirects; bounded size and time), parsed to
 //   count, and stored as the list's new content; a failure is kept as the list's last error, the content before it
-//   stays loaded.
+//   stays loaded;
+// - the AI-service catalogue (config/ai-services.json, or the operator's file).
 
+import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { guardedLookup, literalRefusal } from '../alerts/target-guard.ts';
+import { AiServiceCatalog, parseAiServices } from '../intel/ai-services.ts';
 import { IntelLists } from '../intel/lists.ts';
 import { IndicatorMatcher } from '../intel/matcher.ts';
 import { parseFeed } from '../intel/parse.ts';
@@ -110,4 +114,12 @@ export function startIntelPoller(store: SqlIntelStore, o: { log: Logger; allowPr
   const timer = setInterval(() => { pollNow().catch((err: unknown) => o.log.warn({ err }, 'intel polling failed')); }, o.checkMs ?? DEFAULT_INTEL_POLL_CHECK_MS);
   timer.unref();
   return { pollNow, stop: () => { clearInterval(timer); abort.abort(); } };
+}
+
+/** The shipped catalogue of generative-AI services (Vigil's own data), replaced by --ai-services FILE. */
+export const DEFAULT_AI_SERVICES = fileURLToPath(new URL('../../config/ai-services.json', import.meta.url));
+
+/** The AI-service catalogue from `file` (default: the shipped one); a malformed file stops the start with its error. */
+export function loadAiServices(file = DEFAULT_AI_SERVICES): AiServiceCatalog {
+  return new AiServiceCatalog(parseAiServices(readFileSync(file, 'utf8')));
 }

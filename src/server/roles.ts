@@ -29,6 +29,9 @@ import type { StoredAlert } from '../stores/alerts/types.ts';
 import { PostgresPartitionLeases } from '../stores/leases/postgres.ts';
 import { PostgresMetadataStore } from '../stores/metadata/postgres.ts';
 import { openPostgresIntelStore, type SqlIntelStore } from '../stores/intel/sql-intel-store.ts';
+import { openPostgresAiUsageStore, type SqlAiUsageStore } from '../stores/intel/ai-usage-store.ts';
+import type { AiServiceCatalog } from '../intel/ai-services.ts';
+import { loadAiServices } from './intel.ts';
 import { consumeReports, relaySender } from '../response/relay.ts';
 import type { AutoResponsePolicy } from '../response/automation.ts';
 import { PostgresArtifactStore } from '../stores/response/postgres-artifacts.ts';
@@ -75,6 +78,8 @@ export interface RoleConfig {
   ruleDirs: string[];
   /** worker: a GTFOBins checkout whose functions are put on process events. */
   gtfobinsDir: string | undefined;
+  /** worker, api: the generative-AI service catalogue (default: config/ai-services.json). */
+  aiServicesFile: string | undefined;
   placeholders: string | undefined;
   redis: string | undefined;
   allowPrivateAlertSinks: boolean;
@@ -260,6 +265,13 @@ async function openIntelStore(c: RoleConfig, stops: (() => Promise<void>)[]): Pr
   return store;
 }
 
+/** AI-service usage in PostgreSQL (closed with the role), with the catalogue. */
+async function openAiUsage(c: RoleConfig, stops: (() => Promise<void>)[]): Promise<{ store: SqlAiUsageStore; catalog: AiServiceCatalog }> {
+  const store = await openPostgresAiUsageStore({ connectionString: c.postgres });
+  stops.push(() => store.close());
+  return { store, catalog: loadAiServices(c.aiServicesFile) };
+}
+
 /** Starts the given roles in this process; closes what it opened if a start fails. */
 export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger): Promise<RunningRoles> {
   const stops: (() => Promise<void>)[] = []; // run in reverse order
@@ -302,7 +314,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
         ...(consumed instanceof LeasedPartitionBus ? { partitions: () => consumed.heldTerms, partitionOf: (t: string, h: string) => hostPartition(t, h, c.eventPartitions) } : {}),
       });
       stops.push(() => detection.close());
-      const intel = await assembleIntel(await openIntelStore(c, stops), detection, log, { gtfobinsDir: c.gtfobinsDir });
+      const intel = await assembleIntel(await openIntelStore(c, stops), detection, log, { gtfobinsDir: c.gtfobinsDir, aiUsage: await openAiUsage(c, stops) });
       stops.push(async () => intel.close());
       const pipeline = new Pipeline({ bus: consumed, store: events, stages: intel.stages, log, maxBatchMessages: c.workerBatch, maxWaitMs: c.pipelineBatchWaitMs });
       pipeline.start();
@@ -350,7 +362,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       stops.push(() => sinks.close());
       const api = await assembleApi({
         ...shared, log, metadata, events, security, response, agents, alerts: alerts!, incidents: incidents!, rules: rules.rules,
-        alertFeed: busAlertFeed(c, log, stops), alertSinks: sinks, metricsToken: c.metricsToken, http: c.http, intel: await openIntelStore(c, stops),
+        alertFeed: busAlertFeed(c, log, stops), alertSinks: sinks, metricsToken: c.metricsToken, http: c.http, intel: await openIntelStore(c, stops), aiUsage: await openAiUsage(c, stops),
         agentEndpoint: c.agentEndpoint ?? agent?.endpoint, agentCaPem: agent?.caPem ?? readIfExists(join(c.pkiDir, 'ca.pem')),
       }, splitHostPort);
       addresses.http = api.address;

@@ -358,6 +358,13 @@ for (const kind of DEPLOYMENTS) {
       assert.equal(alert.group_by.field, 'destination.ip');
       assert.equal(alert.severity, 'high');
       assert.equal(alert.host_id, agent.id);
+      // A DNS answer for a subdomain of a listed domain alerts too (ECS dns.question.name).
+      const [dns] = agent.events(1);
+      Object.assign(dns.event, { type: 'dns', category: 'network' });
+      Object.assign(dns, { dns: { type: 'answer', question: { name: 'www.c2.sys-intel.example', type: 'A' }, resolved_ip: ['192.0.2.10'] }, destination: { ip: '127.0.0.53', port: 53 } });
+      assert.equal((await agent.send([dns])).accepted, 1);
+      const dnsAlert = await until('the DNS intel alert', async () => (await alertsOf(d, agent)).find((a) => a.group_by?.field === 'dns.question.name'));
+      assert.deepEqual([dnsAlert.group_by.indicator, dnsAlert.group_by.observed, dnsAlert.group_by.confidence, dnsAlert.severity], ['c2.sys-intel.example', 'www.c2.sys-intel.example', '60', 'medium']);
       await send('127.0.0.67');
       const removed = await d.api('DELETE', `/intel/lists/${created.body.id}`);
       assert.equal(removed.status, 204);
@@ -401,6 +408,33 @@ for (const kind of DEPLOYMENTS) {
       const hunt = await d.api('POST', '/hunt', { sql: `SELECT dns_question_name AS q, process_hash_sha256 AS h, container_id AS c, event_type AS t FROM telemetry_events WHERE host_id = '${agent.id}' ORDER BY t` });
       assert.equal(hunt.status, 200, JSON.stringify(hunt.body));
       assert.deepEqual(hunt.body.rows, [[name, '', '', 'dns'], ['', sha256, '', 'process_hash'], ['', '', container.id, 'process_start']]);
+    });
+
+    test('ai-usage: a process resolving and connecting to a generative-AI service is recorded per host, user and service; the alert policy alerts', scenario('ai-usage'), async () => {
+      const agent = await d.enrol('sys-ai');
+      assert.equal((await d.api('PUT', '/ai-usage/policy', { policy: 'alert' })).status, 200);
+      try {
+        const [resolve, connect] = agent.events(2);
+        Object.assign(resolve.event, { type: 'dns', category: 'network' });
+        Object.assign(resolve, { dns: { type: 'answer', question: { name: 'chatgpt.com', type: 'A' }, resolved_ip: ['192.0.2.77'] }, destination: { ip: '127.0.0.53', port: 53 } });
+        Object.assign(connect.event, { type: 'network_connection', category: 'network' });
+        Object.assign(connect, { process: resolve.process, user: resolve.user, destination: { ip: '192.0.2.77', port: 443 }, source: { ip: '127.0.0.1', port: 41000 } }); // the process that resolved it
+        assert.equal((await agent.send([resolve])).accepted, 1);
+        assert.equal((await agent.send([connect])).accepted, 1);
+        const row = await until('the usage row', async () => {
+          const r = await d.api('GET', '/ai-usage');
+          assert.equal(r.status, 200, JSON.stringify(r.body));
+          return r.body.usage.find((u: any) => u.host_id === agent.id && u.service === 'openai' && u.connections >= 1 && u.resolutions >= 1);
+        });
+        assert.equal(row.hostname, 'sys-ai');
+        assert.equal(row.service_name, 'OpenAI (ChatGPT, API)');
+        assert.equal(row.executable, resolve.process!.executable);
+        assert.equal(row.user, resolve.user?.name ?? resolve.user?.id ?? '');
+        const alert = await until('the AI-usage alert', async () => (await alertsOf(d, agent)).find((a) => a.rule.id === 'ai-usage:openai'));
+        assert.equal(alert.group_by.service, 'openai');
+      } finally {
+        assert.equal((await d.api('PUT', '/ai-usage/policy', { policy: 'record' })).status, 200);
+      }
     });
 
     test('ledger: the calls are recorded with their actor, and the ledger verifies', scenario('ledger'), async () => {

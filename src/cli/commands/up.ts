@@ -29,7 +29,7 @@ export async function run(args: string[]): Promise<number> {
   const log = createLogger('vigil');
   const server = await startEmbeddedServer({
     ...sharedSettings(c as RoleConfig), security: { rateLimits: rateLimitsOf(c as RoleConfig) },
-    dataDir, log, busSyncMs: c.busSyncMs, pipelineBatchWaitMs: c.pipelineBatchWaitMs, ruleDirs: c.ruleDirs, placeholders: c.placeholders, gtfobinsDir: c.gtfobinsDir,
+    dataDir, log, busSyncMs: c.busSyncMs, pipelineBatchWaitMs: c.pipelineBatchWaitMs, ruleDirs: c.ruleDirs, placeholders: c.placeholders, gtfobinsDir: c.gtfobinsDir, aiServicesFile: c.aiServicesFile,
     retentionDays: c.retentionDays,
     http: c.http!, grpc: c.grpc!,
   });
