@@ -40,7 +40,6 @@ const policyView = (p: AiPolicyRecord) => ({ policy: p.policy, updated_by: p.upd
 export function aiUsageRoutes(api: FastifyInstance, o: ApiOptions): void {
   const ai = o.aiUsage;
   if (!ai) return;
-  const serviceName = new Map(ai.catalog.services.map((s) => [s.id, s.name]));
 
   api.get<{ Querystring: { since?: string } }>('/ai-usage', {
     config: { access: 'hosts:read' },
@@ -53,6 +52,7 @@ export function aiUsageRoutes(api: FastifyInstance, o: ApiOptions): void {
     const since = parseTime(req.query.since, 'since') ?? new Date(Date.now() - DEFAULT_WINDOW_MS);
     const [rows, hosts, policy] = await Promise.all([ai.store.list(tenant, since.getTime()), o.metadata.listHosts(tenant), ai.store.policy(tenant)]);
     const hostname = new Map(hosts.map((h) => [h.id, h.hostname]));
+    const serviceName = new Map(ai.catalog.services.map((s) => [s.id, s.name]));
     return {
       since: since.toISOString(), policy,
       usage: rows.map((r) => ({
