@@ -2511,6 +2511,7 @@ export interface ApiPaths {
               starttls?: boolean;
               ca_pem?: string;
               rate_per_minute?: number;
+              repeat_window_s?: number;
             };
             has_secret: boolean;
             enabled: boolean;
@@ -2553,6 +2554,7 @@ export interface ApiPaths {
           starttls?: boolean;
           ca_pem?: string;
           rate_per_minute?: number;
+          repeat_window_s?: number;
         };
         secret?: string;
         enabled?: boolean;
@@ -2579,6 +2581,7 @@ export interface ApiPaths {
             starttls?: boolean;
             ca_pem?: string;
             rate_per_minute?: number;
+            repeat_window_s?: number;
           };
           has_secret: boolean;
           enabled: boolean;
@@ -2626,6 +2629,7 @@ export interface ApiPaths {
             starttls?: boolean;
             ca_pem?: string;
             rate_per_minute?: number;
+            repeat_window_s?: number;
           };
           has_secret: boolean;
           enabled: boolean;
@@ -2667,6 +2671,7 @@ export interface ApiPaths {
           starttls?: boolean;
           ca_pem?: string;
           rate_per_minute?: number;
+          repeat_window_s?: number;
         };
         secret?: string | null;
         enabled?: boolean;
@@ -2692,6 +2697,7 @@ export interface ApiPaths {
             starttls?: boolean;
             ca_pem?: string;
             rate_per_minute?: number;
+            repeat_window_s?: number;
           };
           has_secret: boolean;
           enabled: boolean;
@@ -2750,6 +2756,8 @@ export interface ApiPaths {
             sink_name?: string;
             sink_type?: string;
             alert_id: string;
+            alert_title?: string;
+            host_name?: string;
             state: "pending" | "delivered" | "dead" | "suppressed";
             attempts: number;
             next_attempt_at: string | null;
@@ -2790,6 +2798,8 @@ export interface ApiPaths {
             sink_name?: string;
             sink_type?: string;
             alert_id: string;
+            alert_title?: string;
+            host_name?: string;
             state: "pending" | "delivered" | "dead" | "suppressed";
             attempts: number;
             next_attempt_at: string | null;
@@ -3203,6 +3213,179 @@ export interface ApiPaths {
           [key: string]: unknown;
         };
         "413": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+      };
+    };
+  };
+  "/ai-usage": {
+    /** access: hosts:read */
+    get: {
+      path: never;
+      query: { since?: string };
+      body: never;
+      answers: {
+        "200": {
+          since: string;
+          policy: "record" | "alert";
+          usage: {
+            host_id: string;
+            hostname: string;
+            user: string;
+            service: string;
+            service_name: string;
+            executable: string;
+            first_seen: string;
+            last_seen: string;
+            connections: number;
+            resolutions: number;
+            /** bytes the connection events counted (0 where the sensor counts none) */
+            bytes: number;
+          }[];
+        };
+        "400": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "401": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "403": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+      };
+    };
+  };
+  "/ai-usage/services": {
+    /** access: hosts:read */
+    get: {
+      path: never;
+      query: never;
+      body: never;
+      answers: {
+        "200": {
+          services: {
+            id: string;
+            name: string;
+            vendor: string;
+            domains: string[];
+            ranges: string[];
+          }[];
+        };
+        "400": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "401": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "403": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+      };
+    };
+  };
+  "/ai-usage/policy": {
+    /** access: hosts:read */
+    get: {
+      path: never;
+      query: never;
+      body: never;
+      answers: {
+        "200": {
+          policy: "record" | "alert";
+          updated_by: string | null;
+          updated_at: string | null;
+        };
+        "400": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "401": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "403": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+      };
+    };
+    /** access: policies:write */
+    put: {
+      path: never;
+      query: never;
+      body: {
+        policy: "record" | "alert";
+      };
+      answers: {
+        "200": {
+          policy: "record" | "alert";
+          updated_by: string | null;
+          updated_at: string | null;
+        };
+        "400": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "401": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "403": {
           type?: string;
           title?: string;
           status?: number;
