@@ -148,7 +148,7 @@ export class AlertDispatcher {
   /** Sends what the sink's breaker and rate allow; true when something was sent (more may be due). */
   private async serveSink(sinkId: string, now: number): Promise<boolean> {
     const sink = await this.deps.sinks.get(null, sinkId);
-    if (!sink) return false;
+    if (!sink?.enabled) return false; // a disabled sink's queue waits until it is enabled again
     const health = await this.deps.outbox.breaker(sinkId);
     breakerGauge.set({ sink: sinkId }, BREAKER_VALUE[health.breaker]);
     const allowed = breakerAllows(health, now);

@@ -4,7 +4,7 @@
 // (base64url), never the secret; a database copy without the key file reveals nothing.
 
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 
 export interface SecretBox {
   seal(plain: string): string;
@@ -34,15 +34,21 @@ export function secretBox(key: Buffer): SecretBox {
 }
 
 /**
- * The box of the key file at `path`, created (mode 0600, exclusively, so processes starting together agree) when
+ * The box of the key file at `path`, created (mode 0600, atomically, so processes starting together agree) when
  * absent; a key file others may read is tightened to 0600.
  */
 export function secretBoxAt(path: string): SecretBox {
   if (!existsSync(path)) {
+    // Written whole under a name of its own, then linked into place: a process starting at the same moment
+    // either finds no file or the complete one, never a half-written key.
+    const draft = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    writeFileSync(draft, randomBytes(KEY_BYTES).toString('base64'), { mode: 0o600, flag: 'wx' });
     try {
-      writeFileSync(path, randomBytes(KEY_BYTES).toString('base64'), { mode: 0o600, flag: 'wx' });
+      linkSync(draft, path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    } finally {
+      unlinkSync(draft);
     }
   }
   if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);

@@ -172,3 +172,28 @@ test('Slack, Teams and PagerDuty receive bodies shaped for their APIs', { timeou
     assert.ok(!requests.slice(start).some((r) => r.path !== '/pd' && r.body.includes('routing-key')), 'the routing key goes to PagerDuty only');
   });
 });
+
+test('a disabled sink queues nothing new and holds what it had queued until it is enabled again', { timeout: 30_000 }, async () => {
+  const t = await tempSinks('vigil-dispatcher-');
+  const log = pino({ level: 'silent' });
+  const queuer = new AlertDispatcher({ sinks: t.store, outbox: t.store, log }, FAST); // never started: it only queues
+  const sender = new AlertDispatcher({ sinks: t.store, outbox: t.store, log }, FAST);
+  try {
+    mode = 'ok';
+    const sink = await t.store.create(sinkOf({ type: 'webhook', url: `${base}/paused` }));
+    await queuer.enqueue(alertDoc(41));
+    await t.store.update('t1', sink.id, { enabled: false }, Date.now());
+    assert.deepEqual(await queuer.enqueue(alertDoc(42)), [], 'nothing new for a disabled sink');
+    sender.start();
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(requests.filter((r) => r.path === '/paused').length, 0, 'held');
+    assert.equal((await t.store.health(sink.id)).queued, 1);
+    await t.store.update('t1', sink.id, { enabled: true }, Date.now());
+    await until('sent once enabled', () => requests.some((r) => r.path === '/paused'));
+    assert.equal(JSON.parse(requests.find((r) => r.path === '/paused')!.body).alert.id, 'alert-41');
+  } finally {
+    await sender.close();
+    await queuer.close();
+    await t.dispose();
+  }
+});
