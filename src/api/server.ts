@@ -35,6 +35,7 @@ import { alertSinkRoutes, type AlertSinkBackends } from './routes/alert-sinks.ts
 import { alertRoutes } from './routes/alerts.ts';
 import { incidentRoutes } from './routes/incidents.ts';
 import { intelRoutes, type IntelApi } from './routes/intel.ts';
+import { dlpRoutes, type DlpApi } from './routes/dlp.ts';
 import { aiUsageRoutes, type AiUsageApi } from './routes/ai-usage.ts';
 import type { IncidentStore } from '../stores/incidents/types.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
@@ -107,6 +108,8 @@ export interface ApiOptions {
   risk?: LiveRisk;
   /** Threat-intelligence lists (intel routes). */
   intel?: IntelApi;
+  /** DLP data sets (dlp routes). */
+  dlp?: DlpApi;
   /** AI-service usage: findings, the catalogue, the tenant's policy (ai-usage routes). */
   aiUsage?: AiUsageApi;
 }
@@ -379,6 +382,7 @@ export function buildApi(o: ApiOptions): FastifyInstance {
     alertSinkRoutes(api, o);
     ruleRoutes(api, o);
     intelRoutes(api, o);
+    dlpRoutes(api, o);
     aiUsageRoutes(api, o);
   }, { prefix: API_PREFIX });
 

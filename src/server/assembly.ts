@@ -30,6 +30,7 @@ import { AiUsageStage, type AiUsageStore } from '../intel/ai-usage.ts';
 import type { AiServiceCatalog } from '../intel/ai-services.ts';
 import type { AiUsageApi } from '../api/routes/ai-usage.ts';
 import type { SqlIntelStore } from '../stores/intel/sql-intel-store.ts';
+import type { SqlDlpStore } from '../stores/dlp/sql-dlp-store.ts';
 import { loadGtfobins } from './gtfobins.ts';
 import { startIntelLoader, startIntelPoller } from './intel.ts';
 import type { ApiSecurity } from '../api/security.ts';
@@ -254,6 +255,8 @@ export interface ApiAssembly extends Omit<SharedSettings, 'response'> {
   agentCaPem?: string;
   /** Threat-intelligence lists: managed by the API, URL lists polled by it (src/server/intel.ts). */
   intel?: SqlIntelStore;
+  /** DLP data sets and the tenants' fingerprint keys (src/stores/dlp/). */
+  dlp?: SqlDlpStore;
   /** AI-service usage findings and policies, and the catalogue that names the services. */
   aiUsage?: AiUsageApi;
   /** HOST:PORT the REST API listens on. */
@@ -310,6 +313,7 @@ export async function assembleApi(o: ApiAssembly, splitHostPort: (s: string) => 
     alertSinks: { store: o.alertSinks, outbox: o.alertSinks, dispatcher: delivery }, allowPrivateAlertSinks: o.allowPrivateAlertSinks ?? false,
     alerts: o.alerts, incidents: o.incidents, rules: o.rules, liveProcesses: o.liveProcesses, metricsToken: o.metricsToken, risk,
     intel: o.intel && poller && { store: o.intel, pollNow: () => void poller.pollNow(), allowPrivateUrls: o.allowPrivateAlertSinks ?? false }, aiUsage: o.aiUsage,
+    dlp: o.dlp && { store: o.dlp },
     onAnswer: o.onAnswer,
   });
   const http = splitHostPort(o.http);

@@ -30,6 +30,7 @@ import { startDetection, type Detection } from './detection.ts';
 import { issueEnrollmentToken } from '../stores/metadata/enrollment-tokens.ts';
 import { Pipeline, type PipelineStage } from './pipeline.ts';
 import { openSqliteIntelStore } from '../stores/intel/sql-intel-store.ts';
+import { openSqliteDlpStore } from '../stores/dlp/sql-dlp-store.ts';
 import { openSqliteAiUsageStore } from '../stores/intel/ai-usage-store.ts';
 import { loadAiServices } from './intel.ts';
 import type { DeliveryOptions } from '../alerts/dispatcher.ts';
@@ -169,6 +170,8 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   // AI-service usage: findings and policies in <data-dir>/ai-usage.db, services from the catalogue.
   const aiUsage = { store: await openSqliteAiUsageStore(join(o.dataDir, 'ai-usage.db')), catalog: loadAiServices(o.aiServicesFile) };
   const intel = await assembleIntel(intelStore, detection, o.log, { gtfobinsDir: o.gtfobinsDir, aiUsage });
+  // DLP: data sets' fingerprint sets and the tenants' fingerprint keys in <data-dir>/dlp.db.
+  const dlpStore = await openSqliteDlpStore(join(o.dataDir, 'dlp.db'));
   // One ledger writer per data directory: the API's ledger is everyone's audit sink.
   const security = await openApiSecurity({ dataDir: o.dataDir, ...o.security });
   // The agent link: this process's ingest streams (started below; read on use).
@@ -202,6 +205,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
     } },
     alertSinks, liveProcesses, defaultTenant: DEFAULT_TENANT, metricsToken, agentEndpoint: dialAddress(grpcAddr.host, grpcPort), agentCaPem: ca.certPem,
     autoResponse: o.autoResponse, allowPrivateAlertSinks: o.allowPrivateAlertSinks, alertDelivery: o.alertDelivery, hunt: o.hunt, http: o.http, intel: intelStore, aiUsage,
+    dlp: dlpStore,
     onAnswer: o.onAnswer,
   }, splitHostPort);
   const liveFeed = api.liveFeed;
@@ -228,6 +232,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
       await pipeline.stop();
       intel.close();
       await intelStore.close();
+      await dlpStore.close();
       await aiUsage.store.close();
       await bus.close();
       await threadIngest.terminate();

@@ -29,6 +29,7 @@ import type { StoredAlert } from '../stores/alerts/types.ts';
 import { PostgresPartitionLeases } from '../stores/leases/postgres.ts';
 import { PostgresMetadataStore } from '../stores/metadata/postgres.ts';
 import { openPostgresIntelStore, type SqlIntelStore } from '../stores/intel/sql-intel-store.ts';
+import { openPostgresDlpStore, type SqlDlpStore } from '../stores/dlp/sql-dlp-store.ts';
 import { openPostgresAiUsageStore, type SqlAiUsageStore } from '../stores/intel/ai-usage-store.ts';
 import type { AiServiceCatalog } from '../intel/ai-services.ts';
 import { loadAiServices } from './intel.ts';
@@ -265,6 +266,13 @@ async function openIntelStore(c: RoleConfig, stops: (() => Promise<void>)[]): Pr
   return store;
 }
 
+/** The DLP data sets and fingerprint keys in PostgreSQL (closed with the role). */
+async function openDlpStore(c: RoleConfig, stops: (() => Promise<void>)[]): Promise<SqlDlpStore> {
+  const store = await openPostgresDlpStore({ connectionString: c.postgres });
+  stops.push(() => store.close());
+  return store;
+}
+
 /** AI-service usage in PostgreSQL (closed with the role), with the catalogue. */
 async function openAiUsage(c: RoleConfig, stops: (() => Promise<void>)[]): Promise<{ store: SqlAiUsageStore; catalog: AiServiceCatalog }> {
   const store = await openPostgresAiUsageStore({ connectionString: c.postgres });
@@ -363,6 +371,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       const api = await assembleApi({
         ...shared, log, metadata, events, security, response, agents, alerts: alerts!, incidents: incidents!, rules: rules.rules,
         alertFeed: busAlertFeed(c, log, stops), alertSinks: sinks, metricsToken: c.metricsToken, http: c.http, intel: await openIntelStore(c, stops), aiUsage: await openAiUsage(c, stops),
+        dlp: await openDlpStore(c, stops),
         agentEndpoint: c.agentEndpoint ?? agent?.endpoint, agentCaPem: agent?.caPem ?? readIfExists(join(c.pkiDir, 'ca.pem')),
       }, splitHostPort);
       addresses.http = api.address;

@@ -38,6 +38,8 @@ const ruleText = (id: string = crypto.randomUUID()) => ({ yaml: `title: Matrix $
 const freshRule: Target = async (fx) => (await call(fx, 'POST', '/rules', { token: fx.adminKey, body: ruleText() })).body.ids[0];
 const freshAction: Target = async (fx) => (await call(fx, 'POST', `/hosts/${fx.agents[0].identity.agentId}/list-processes`, { token: fx.adminKey, body: {} })).body.id;
 const OWN_ALERT_ID = 'a'.repeat(32);
+const datasetBody = () => ({ name: unique('ds'), columns: [{ name: 'card', type: 'card' }], csv: 'card\n4539578763621486\n' });
+const freshDataset: Target = async (fx) => (await call(fx, 'POST', '/dlp/datasets', { token: fx.adminKey, body: datasetBody() })).body.id;
 /** A fresh incident of the default tenant (grouped from a fresh alert's facts); `closed` closes it first. */
 const incidentFacts = (id: string) => alertFacts({ id, tenant_id: 'default', host_id: 'matrix-host', rule: { id: BUILTIN_RULE, title: 'Netcat Reverse Shell', level: 'high', references: [], type: 'single' },
   mitre: [], events: [], event_ids: [id], first_seen: new Date().toISOString(), last_seen: new Date().toISOString() });
@@ -114,6 +116,10 @@ const MATRIX: Row[] = [
   { method: 'GET', route: '/policies/:name', path: '/policies/own-only', ok: 200, roles: ALL, super: 404, foreign: 404 },
   { method: 'PUT', route: '/policies/:name', path: '/policies/baseline', body: { document: { sensors: ['process'] } }, ok: 200, roles: ADMIN, super: 200, foreign: 200 },
   { method: 'GET', route: '/policies/:name/acks', path: '/policies/own-only/acks', ok: 200, roles: ALL, super: 404, foreign: 404 },
+  { method: 'GET', route: '/dlp/datasets', ok: 200, roles: ALL, super: 200, foreign: 200 },
+  { method: 'GET', route: '/dlp/datasets/:id', path: '/dlp/datasets/{id}', target: freshDataset, ok: 200, roles: ALL, super: 404, foreign: 404 },
+  { method: 'POST', route: '/dlp/datasets', body: datasetBody, ok: 201, roles: ADMIN, super: 201, foreign: 201 },
+  { method: 'DELETE', route: '/dlp/datasets/:id', path: '/dlp/datasets/{id}', target: freshDataset, ok: 204, roles: ADMIN, super: 404, foreign: 404 },
   { method: 'GET', route: '/events', ok: 200, roles: ALL, super: 200, foreign: 200 },
   { method: 'POST', route: '/hunt', body: { sql: 'SELECT count() AS n FROM telemetry_events' }, ok: 200, roles: HUNTERS, super: 200, foreign: 200 },
   { method: 'GET', route: '/ledger/checkpoint', ok: 200, roles: ADMIN, super: 200, foreign: 200 },

@@ -3223,6 +3223,297 @@ export interface ApiPaths {
       };
     };
   };
+  "/dlp/datasets": {
+    /** access: policies:read */
+    get: {
+      path: never;
+      query: never;
+      body: never;
+      answers: {
+        "200": {
+          datasets: {
+            id: string;
+            name: string;
+            columns: {
+              name: string;
+              type: "card" | "digits" | "id" | "email" | "name" | "text";
+            }[];
+            /** data rows of the uploaded CSV */
+            rows: number;
+            /** distinct keyed fingerprints kept (cells too short for their type are skipped) */
+            fingerprints: number;
+            /** size of the fingerprint set as stored and delivered */
+            bytes: number;
+            bytes_per_fingerprint: number;
+            created_by: string;
+            created_at: string;
+          }[];
+        };
+        "400": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "401": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "403": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "404": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "409": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "413": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+      };
+    };
+    /** access: policies:write */
+    post: {
+      path: never;
+      query: never;
+      body: {
+        name: string;
+        /** the protected columns (by header name) and their types */
+        columns: {
+          name: string;
+          type: "card" | "digits" | "id" | "email" | "name" | "text";
+        }[];
+        /** the data set: a CSV with a header row, at most 2000000 rows; fingerprinted, never stored */
+        csv: string;
+      };
+      answers: {
+        "201": {
+          id: string;
+          name: string;
+          columns: {
+            name: string;
+            type: "card" | "digits" | "id" | "email" | "name" | "text";
+          }[];
+          /** data rows of the uploaded CSV */
+          rows: number;
+          /** distinct keyed fingerprints kept (cells too short for their type are skipped) */
+          fingerprints: number;
+          /** size of the fingerprint set as stored and delivered */
+          bytes: number;
+          bytes_per_fingerprint: number;
+          created_by: string;
+          created_at: string;
+        };
+        "400": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "401": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "403": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "404": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "409": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "413": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+      };
+    };
+  };
+  "/dlp/datasets/{id}": {
+    /** access: policies:read */
+    get: {
+      path: { id: string };
+      query: never;
+      body: never;
+      answers: {
+        "200": {
+          id: string;
+          name: string;
+          columns: {
+            name: string;
+            type: "card" | "digits" | "id" | "email" | "name" | "text";
+          }[];
+          /** data rows of the uploaded CSV */
+          rows: number;
+          /** distinct keyed fingerprints kept (cells too short for their type are skipped) */
+          fingerprints: number;
+          /** size of the fingerprint set as stored and delivered */
+          bytes: number;
+          bytes_per_fingerprint: number;
+          created_by: string;
+          created_at: string;
+        };
+        "400": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "401": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "403": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "404": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "409": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "413": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+      };
+    };
+    /** access: policies:write */
+    delete: {
+      path: { id: string };
+      query: never;
+      body: never;
+      answers: {
+        "204": unknown;
+        "400": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "401": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "403": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "404": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "409": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+        "413": {
+          type?: string;
+          title?: string;
+          status?: number;
+          detail?: string;
+          code?: string;
+          [key: string]: unknown;
+        };
+      };
+    };
+  };
   "/ai-usage": {
     /** access: hosts:read */
     get: {
