@@ -11,12 +11,14 @@
 
 import { join } from 'node:path';
 import { SqliteAlertStore } from '../../src/stores/alerts/sqlite.ts';
-import { ChdbEngine } from '../../src/stores/events/chdb-engine.ts';
+import { ChdbEngine, engineSettings } from '../../src/stores/events/chdb-engine.ts';
 import { ClickHouseEventStore } from '../../src/stores/events/clickhouse-store.ts';
 import { SqliteMetadataStore } from '../../src/stores/metadata/sqlite.ts';
 import { benchHostId, ENTITY_MIX, generatedAlerts, type AlertPopulation } from './generated-alerts.ts';
 
 export const EVENTS_PER_PROCESS = 10;
+/** The engine's memory bound while generating (bytes). */
+const GENERATION_MEMORY = 4 * 1024 ** 3;
 
 export interface EventPopulation { tenant: string; hosts: number; events: number; startMs: number; spanMs: number }
 
@@ -109,7 +111,8 @@ export async function populateStore(dir: string, o: EventPopulation, alerts: num
   }
   await metadata.close();
 
-  const engine = new ChdbEngine(join(dir, 'events'));
+  // The embedded engine's memory bound (256 MiB) is for serving; one INSERT … SELECT of millions of rows needs more.
+  const engine = new ChdbEngine(join(dir, 'events'), { settings: engineSettings(`max_server_memory_usage=${GENERATION_MEMORY}`) });
   const store = new ClickHouseEventStore(engine);
   await store.init();
   const t0 = performance.now();

@@ -185,9 +185,14 @@ export class ClickHouseEventStore implements EventStore {
       params.cts = chTime(c.ts);
       params.cid = c.id;
     }
+    // The page's keys first (sort and filter columns only), then `raw` of exactly those rows by the primary key:
+    // ordering the whole selection with `raw` beside it read a granule of it per part (many while the engine
+    // merges) or, lazily materialised, sorted every key of the host first.
     const rows = await this.engine.query<{ raw: string }>(
-      `SELECT raw FROM telemetry_events WHERE ${where.join(' AND ')}
-       ORDER BY timestamp DESC, event_id DESC LIMIT {limit:UInt32}`, { ...params, limit: q.limit + 1 });
+      `SELECT raw FROM telemetry_events WHERE tenant_id = {tenant:String} AND (host_id, timestamp, event_id) IN (
+         SELECT host_id, timestamp, event_id FROM telemetry_events WHERE ${where.join(' AND ')}
+         ORDER BY timestamp DESC, event_id DESC LIMIT {limit:UInt32})
+       ORDER BY timestamp DESC, event_id DESC`, { ...params, limit: q.limit + 1 });
     const events = uniqueEvents(rows).slice(0, q.limit);
     const last = events[events.length - 1];
     const next = rows.length > q.limit && last ? encodeCursor({ ts: last['@timestamp'], id: last.event.id }) : null;
