@@ -196,7 +196,9 @@ export class ExecutableHasher {
     }
     this.counters.hashed++;
     const [sha256, sha1, md5] = digests.map((d) => d.digest('hex'));
-    return { outcome: 'hashed', file, hash: { sha256, sha1, md5 } };
+    // Frozen: every process_start of this file carries this very object, and the batch writer encodes a frozen
+    // message once and copies its bytes after (src/schema/batch-writer.ts).
+    return { outcome: 'hashed', file, hash: Object.freeze({ sha256, sha1, md5 }) };
   }
 
   /** Waits until `bytes` fit in the budget (a token bucket of one chunk refilled at bytesPerSecond). */
