@@ -4,6 +4,7 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { reexecUpUnderItsFlags } from './node-flags.ts';
 
 export interface Command {
   summary: string;
@@ -40,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`vigil: unknown command '${name}' (vigil --help lists them)`);
     return 2;
   }
+  if (name === 'up') reexecUpUnderItsFlags(); // before the server's modules load: V8 sizes its heap at start
   return (await load(name)).run(rest);
 }
 
