@@ -103,10 +103,10 @@ export function unmapIpv4(s: string): string {
   return m ? m[1] : s;
 }
 
-/** A domain name in normal form (lower case, no trailing dot), or undefined when it is not one. */
+/** A domain name in normal form (lower case, no trailing dot), or undefined when it is not one (a single label, e.g. localhost, is not). */
 export function normalDomain(s: string): string | undefined {
   const d = s.trim().toLowerCase().replace(/\.$/, '');
-  return DOMAIN.test(d) && !/^\d+(\.\d+){3}$/.test(d) ? d : undefined;
+  return DOMAIN.test(d) && d.includes('.') && !/^\d+(\.\d+){3}$/.test(d) ? d : undefined;
 }
 
 /** The indicator `raw` is, by its shape (a hash by its hex length, an address or network, a domain), or undefined. */

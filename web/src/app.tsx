@@ -19,6 +19,8 @@ const AlertDetailPage = lazyPage(() => import('./pages/alert-detail.tsx'), 'Aler
 const AlertsPage = lazyPage(() => import('./pages/alerts.tsx'), 'AlertsPage');
 const AlertSinksPage = lazyPage(() => import('./pages/alert-sinks.tsx'), 'AlertSinksPage');
 const AuditPage = lazyPage(() => import('./pages/audit.tsx'), 'AuditPage');
+const AiUsagePage = lazyPage(() => import('./pages/ai-usage.tsx'), 'AiUsagePage');
+const IntelPage = lazyPage(() => import('./pages/intel.tsx'), 'IntelPage');
 const ExceptionsPage = lazyPage(() => import('./pages/exceptions.tsx'), 'ExceptionsPage');
 const IncidentsPage = lazyPage(() => import('./pages/incidents.tsx'), 'IncidentsPage');
 const IncidentDetailPage = lazyPage(() => import('./pages/incident-detail.tsx'), 'IncidentDetailPage');
@@ -32,7 +34,7 @@ const RulesPage = lazyPage(() => import('./pages/rules.tsx'), 'RulesPage');
 const SettingsPage = lazyPage(() => import('./pages/settings.tsx'), 'SettingsPage');
 
 const NAV = [
-  ['/', 'Dashboard'], ['/hosts', 'Hosts'], ['/incidents', 'Incidents'], ['/alerts', 'Alerts'], ['/exceptions', 'Exceptions'], ['/mitre', 'MITRE tactics'], ['/rules', 'Rules'],
+  ['/', 'Dashboard'], ['/hosts', 'Hosts'], ['/incidents', 'Incidents'], ['/alerts', 'Alerts'], ['/exceptions', 'Exceptions'], ['/mitre', 'MITRE tactics'], ['/rules', 'Rules'], ['/intel', 'Threat intel'], ['/ai-usage', 'AI usage'],
   ['/hunt', 'Hunt'], ['/response', 'Response'], ['/alert-sinks', 'Alert sinks'], ['/audit', 'Audit'], ['/settings', 'Settings'],
 ] as const;
 
@@ -90,6 +92,8 @@ function Shell({ cred }: { cred: Credential }) {
           <Route path="/incidents/:id" element={<IncidentDetailPage />} />
           <Route path="/mitre" element={<MitrePage />} />
           <Route path="/rules" element={<RulesPage />} />
+          <Route path="/intel" element={<IntelPage />} />
+          <Route path="/ai-usage" element={<AiUsagePage />} />
           <Route path="/hunt" element={<HuntPage />} />
           <Route path="/response" element={<ResponsePage />} />
           <Route path="/alert-sinks" element={<AlertSinksPage />} />

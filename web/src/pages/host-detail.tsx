@@ -46,6 +46,30 @@ function Overview({ host }: { host: Host }) {
   );
 }
 
+/** GET /hosts/{id}'s risk (seed 002 §11; src/risk/score.ts). */
+interface RiskBreakdown {
+  score: number; base_score: number; weighted_alerts: number; max_alerts_per_subject: number; alerts: number;
+  by_severity: Record<string, number>; mitre_mult: number; techniques_24h: string[]; recency_decay: number; last_alert: string | null;
+}
+
+function RiskCard({ risk }: { risk: RiskBreakdown | null }) {
+  if (!risk) return null;
+  const counts = ['critical', 'high', 'medium', 'low'].map((l) => `${risk.by_severity[l] ?? 0} ${l}`).join(', ');
+  return (
+    <Card withBorder data-testid="risk">
+      <Group justify="space-between" mb="xs"><Title order={5}>Risk</Title><Text fw={700} size="xl" data-testid="risk-score">{risk.score}</Text></Group>
+      {risk.alerts === 0 ? <Text size="sm" c="dimmed">No open or acknowledged alert on this host.</Text> : (
+        <Table fz="sm" withRowBorders={false}><Table.Tbody>
+          <Table.Tr><Table.Td c="dimmed" w={160}>Base</Table.Td><Table.Td>{risk.base_score} = weighted alerts {risk.weighted_alerts} ({counts}) ÷ {risk.max_alerts_per_subject} (most alerts on one host)</Table.Td></Table.Tr>
+          <Table.Tr><Table.Td c="dimmed">MITRE</Table.Td><Table.Td>× {risk.mitre_mult} ({risk.techniques_24h.length} techniques in 24 h{risk.techniques_24h.length ? `: ${risk.techniques_24h.join(', ')}` : ''})</Table.Td></Table.Tr>
+          <Table.Tr><Table.Td c="dimmed">Recency</Table.Td><Table.Td>× {risk.recency_decay} (last alert {formatAgo(risk.last_alert)})</Table.Td></Table.Tr>
+        </Table.Tbody></Table>
+      )}
+      <Text size="xs" c="dimmed" mt="xs">Severity weights critical 10, high 5, medium 2, low 1 over the open and acknowledged alerts; recency 1.0 within 1 h, 0.8 within 24 h, else 0.5.</Text>
+    </Card>
+  );
+}
+
 function TreeTab({ hostId }: { hostId: string }) {
   const [at, setAt] = useState<string | null>(null);
   const [search, setSearch] = useState('');
@@ -91,7 +115,7 @@ export function HostDetailPage() {
               <Tabs.Tab value="timeline">Timeline</Tabs.Tab>
               <Tabs.Tab value="response">Response</Tabs.Tab>
             </Tabs.List>
-            <Tabs.Panel value="overview"><Overview host={h} /></Tabs.Panel>
+            <Tabs.Panel value="overview"><Stack><RiskCard risk={h.risk as RiskBreakdown | null} /><Overview host={h} /></Stack></Tabs.Panel>
             <Tabs.Panel value="tree"><TreeTab hostId={h.id} /></Tabs.Panel>
             <Tabs.Panel value="timeline"><HostTimeline hostId={h.id} /></Tabs.Panel>
             <Tabs.Panel value="response"><ResponseActions host={h} /></Tabs.Panel>
