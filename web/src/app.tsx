@@ -32,10 +32,11 @@ const ProcessPage = lazyPage(() => import('./pages/process.tsx'), 'ProcessPage')
 const ResponsePage = lazyPage(() => import('./pages/response.tsx'), 'ResponsePage');
 const RulesPage = lazyPage(() => import('./pages/rules.tsx'), 'RulesPage');
 const SettingsPage = lazyPage(() => import('./pages/settings.tsx'), 'SettingsPage');
+const DlpPage = lazyPage(() => import('./pages/dlp.tsx'), 'DlpPage');
 
 const NAV = [
   ['/', 'Dashboard'], ['/hosts', 'Hosts'], ['/incidents', 'Incidents'], ['/alerts', 'Alerts'], ['/exceptions', 'Exceptions'], ['/mitre', 'MITRE tactics'], ['/rules', 'Rules'], ['/intel', 'Threat intel'], ['/ai-usage', 'AI usage'],
-  ['/hunt', 'Hunt'], ['/response', 'Response'], ['/alert-sinks', 'Alert sinks'], ['/audit', 'Audit'], ['/settings', 'Settings'],
+  ['/dlp', 'Data protection'], ['/hunt', 'Hunt'], ['/response', 'Response'], ['/alert-sinks', 'Alert sinks'], ['/audit', 'Audit'], ['/settings', 'Settings'],
 ] as const;
 
 export function App() {
@@ -98,6 +99,7 @@ function Shell({ cred }: { cred: Credential }) {
           <Route path="/response" element={<ResponsePage />} />
           <Route path="/alert-sinks" element={<AlertSinksPage />} />
           <Route path="/audit" element={<AuditPage />} />
+          <Route path="/dlp" element={<DlpPage />} />
           <Route path="/settings" element={<SettingsPage />} />
           <Route path="*" element={<Navigate to="/" replace />} />
         </Routes>
