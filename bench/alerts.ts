@@ -4,7 +4,9 @@
 // delivered to both sinks per second (first enqueue to last delivery), the p50/p99 delay from an alert's enqueue
 // to its delivery (each sink), and what was lost (an alert a sink never got) and duplicated (a sink got it twice).
 // The outbox is SQLite (the embedded store) unless --store postgres (a throw-away database on 127.0.0.1:5432).
-//   node bench/alerts.ts [--alerts 10000] [--fail 0.1] [--store sqlite|postgres] [--per-sink 64]
+// By default the alerts are queued as fast as the outbox takes them (a burst: the delay then includes the wait
+// behind the backlog); --rate N queues N alerts a second (the delay of a steady flow).
+//   node bench/alerts.ts [--alerts 10000] [--fail 0.1] [--store sqlite|postgres] [--per-sink 64] [--rate 0]
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -23,8 +25,9 @@ import { createTempDatabase } from '../test/support/postgres.ts';
 
 const { values } = parseArgs({ options: {
   alerts: { type: 'string', default: '10000' }, fail: { type: 'string', default: '0.1' }, store: { type: 'string', default: 'sqlite' },
-  'per-sink': { type: 'string', default: '64' },
+  'per-sink': { type: 'string', default: '64' }, rate: { type: 'string', default: '0' },
 } });
+const RATE = Number(values.rate);
 const ALERTS = Number(values.alerts);
 const FAIL = Number(values.fail);
 
@@ -112,6 +115,8 @@ const dispatcher = new AlertDispatcher({ sinks: store, outbox: store, log: pino(
 dispatcher.start();
 const start = Date.now();
 for (let i = 0; i < ALERTS; i++) {
+  const due = RATE > 0 ? start + (i * 1000) / RATE : 0;
+  if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
   queuedAt.set(`bench-${i}`, Date.now());
   await dispatcher.enqueue(alert(i));
 }
@@ -129,7 +134,7 @@ syslog.close();
 
 const lost = ALERTS * 2 - got.webhook.size - got.syslog.size;
 const report = {
-  bench: 'alerts', store: values.store, alerts: ALERTS, sinks: 2, injected_failures: injected, dead_letters: dead,
+  bench: 'alerts', store: values.store, alerts: ALERTS, rate: RATE || 'burst', sinks: 2, injected_failures: injected, dead_letters: dead,
   queue_ms: queuedMs, elapsed_ms: elapsedMs, alerts_per_s: Math.round((ALERTS / elapsedMs) * 1000),
   p50_delay_ms: Math.max(pct(delays.webhook, 50), pct(delays.syslog, 50)),
   p99_delay_ms: Math.max(pct(delays.webhook, 99), pct(delays.syslog, 99)),

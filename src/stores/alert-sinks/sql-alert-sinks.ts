@@ -181,17 +181,19 @@ export class SqlAlertSinkStore implements AlertSinkStore, OutboxStore {
     }, { retries: 3 });
   }
 
+  /**
+   * One statement: the row, `suppressed` when the sink queued or delivered an alert of the same rule and host within
+   * the window (none when the host is unknown or the window 0), nothing when the sink has this alert already.
+   */
   private async enqueueOne(t: SqlQuerier, i: EnqueueItem, at: number, defaultWindowMs: number): Promise<EnqueueResult> {
-    const repeatWindowMs = i.repeatWindowMs ?? defaultWindowMs;
-    if (await t.get('SELECT 1 AS x FROM alert_outbox WHERE sink_id = ? AND alert_id = ?', [i.sink.id, i.alertId])) return 'duplicate';
-    const repeat = i.hostId !== '' && repeatWindowMs > 0 && await t.get(`SELECT 1 AS x FROM alert_outbox WHERE sink_id = ? AND rule_id = ? AND host_id = ?
-      AND created_at > ? AND state IN ('pending', 'delivered') LIMIT 1`, [i.sink.id, i.ruleId, i.hostId, at - repeatWindowMs]);
-    const state: DeliveryState = repeat ? 'suppressed' : 'pending';
-    const n = await t.run(`INSERT INTO alert_outbox (id, sink_id, tenant_id, alert_id, rule_id, host_id, state, attempts, next_at, created_at, payload)
-      VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) ON CONFLICT (sink_id, alert_id) DO NOTHING`,
-    [newDeliveryId(), i.sink.id, i.sink.tenantId, i.alertId, i.ruleId, i.hostId, state, at, at, i.payload]);
-    if (n === 0) return 'duplicate';
-    return repeat ? 'suppressed' : 'queued';
+    const windowMs = i.hostId === '' ? 0 : i.repeatWindowMs ?? defaultWindowMs;
+    const [row] = await t.all(`INSERT INTO alert_outbox (id, sink_id, tenant_id, alert_id, rule_id, host_id, state, attempts, next_at, created_at, payload)
+      SELECT ?, ?, ?, ?, ?, ?, CASE WHEN ? > 0 AND EXISTS (SELECT 1 FROM alert_outbox r WHERE r.sink_id = ? AND r.rule_id = ? AND r.host_id = ?
+        AND r.created_at > ? AND r.state IN ('pending', 'delivered')) THEN 'suppressed' ELSE 'pending' END, 0, ?, ?, ?
+      WHERE true ON CONFLICT (sink_id, alert_id) DO NOTHING RETURNING state`,
+    [newDeliveryId(), i.sink.id, i.sink.tenantId, i.alertId, i.ruleId, i.hostId, windowMs, i.sink.id, i.ruleId, i.hostId, at - windowMs, at, at, i.payload]);
+    if (!row) return 'duplicate';
+    return row.state === 'suppressed' ? 'suppressed' : 'queued';
   }
 
   /** Per sink, the first due row on the (state, sink_id, next_at) index: a backlog is not scanned. */
