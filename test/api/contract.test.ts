@@ -149,7 +149,7 @@ async function driveIdentity(): Promise<void> {
 
 async function driveAgents(host: string): Promise<void> {
   await ok(admin('GET', '/hosts'));
-  await ok(admin('GET', `/hosts/${host}`));
+  assert.ok((await ok(admin('GET', `/hosts/${host}`))).risk?.alerts > 0, "the host's risk, from its alerts");
   await ok(admin('GET', '/agents'));
   await ok(admin('GET', `/agents/${host}`));
   await ok(admin('PUT', '/policies/contract', { document: { sensor: { mode: 'auto' }, list: [1, 2] } }));

@@ -1,6 +1,6 @@
 // Response schemas of hosts, agents, process trees and processes (src/api/routes/hosts.ts, agents.ts, processes.ts).
 
-import { arrayOf, BOOLEAN, enumOf, INTEGER, named, nullable, NUMBER, object, OPEN_OBJECT, recordOf, ref, STRING, TIME, type Schema } from './common.ts';
+import { arrayOf, BOOLEAN, enumOf, INTEGER, named, nullable, NUMBER, object, recordOf, ref, STRING, TIME, type Schema } from './common.ts';
 
 export const HostHealth = named('HostHealth', "The agent's last reported health (heartbeat); a field is absent until reported.", object({}, {
   version: STRING, sensorMode: STRING, sensorDetail: STRING, queueDepth: NUMBER, spoolBytes: NUMBER, sensorDrops: NUMBER,
@@ -16,8 +16,13 @@ const hostProperties: Record<string, Schema> = {
 
 export const Host = named('Host', 'A host (one agent per host) with its health and certificate.', object(hostProperties));
 
-export const HostDetail = named('HostDetail', 'A host, with its risk when the server computes risk.', object(hostProperties, {
-  risk: { ...nullable(OPEN_OBJECT), description: "the host's risk score and what makes it up" },
+export const RiskBreakdown = named('RiskBreakdown', "A subject's risk score and what makes it up (src/risk/score.ts).", object({
+  score: NUMBER, base_score: NUMBER, weighted_alerts: NUMBER, max_alerts_per_subject: INTEGER, alerts: INTEGER, by_severity: recordOf(INTEGER),
+  mitre_mult: NUMBER, techniques_24h: arrayOf(STRING), recency_decay: NUMBER, last_alert: nullable(TIME),
+}));
+
+export const HostDetail = named('HostDetail', "A host with its risk (null when the server computes none).", object({
+  ...hostProperties, risk: nullable(ref('RiskBreakdown')),
 }));
 
 export const HostList = named('HostList', "The tenant's hosts.", object({ hosts: arrayOf(ref('Host')) }));
@@ -64,5 +69,5 @@ export const ProcessDetail = named('ProcessDetail', 'One process of a host: summ
   exec_chain: arrayOf(ref('ExecStep')), events: recordOf(INTEGER), alerts: arrayOf(STRING),
 }));
 
-export const HOST_SCHEMAS = [HostHealth, Host, HostDetail, HostList, Agent, AgentList, ProcessTreeNode, ProcessTree, ExecutableHash, ExecutableFile, ContainerFields,
+export const HOST_SCHEMAS = [HostHealth, Host, RiskBreakdown, HostDetail, HostList, Agent, AgentList, ProcessTreeNode, ProcessTree, ExecutableHash, ExecutableFile, ContainerFields,
   OrchestratorFields, ProcessSummary, ExecStep, ProcessDetail];

@@ -56,7 +56,23 @@ export interface Host {
   };
 }
 
-/** A host, with its risk when the server computes risk. */
+/** A subject's risk score and what makes it up (src/risk/score.ts). */
+export interface RiskBreakdown {
+  score: number;
+  base_score: number;
+  weighted_alerts: number;
+  max_alerts_per_subject: number;
+  alerts: number;
+  by_severity: {
+    [key: string]: number;
+  };
+  mitre_mult: number;
+  techniques_24h: string[];
+  recency_decay: number;
+  last_alert: string | null;
+}
+
+/** A host with its risk (null when the server computes none). */
 export interface HostDetail {
   id: string;
   hostname: string;
@@ -73,10 +89,7 @@ export interface HostDetail {
     not_after: string;
     revoked: boolean;
   };
-  /** the host's risk score and what makes it up */
-  risk?: {
-    [key: string]: unknown;
-  } | null;
+  risk: RiskBreakdown | null;
 }
 
 /** The tenant's hosts. */

@@ -9,7 +9,7 @@ export type {
   Agent, Alert, AlertComment, AlertException, AlertGroup, AlertMatch, AlertPage, AlertRule, AlertStatus, ApiKey, ContainerFields, Disposition, EventRecord,
   EventPage, ExecStep, ExecutableFile, ExecutableHash, HostDetail, HostHealth, HostList, HuntResult, Incident, IncidentAction, IncidentAlert, IncidentDetail,
   IncidentNote, IncidentRecord, IrAction, IrActionList, LedgerCheckpoint, LedgerEntry, LedgerPage, Me, MitreView, OrchestratorFields, Overview, Problem, ProcessSummary,
-  ProcessTree, Rule, RuleDetail, RuleList, RuleTestResult, RuleTestScan, Session, Severity, Technique, TimelineEntry, User,
+  ProcessTree, RiskBreakdown, Rule, RuleDetail, RuleList, RuleTestResult, RuleTestScan, Session, Severity, Technique, TimelineEntry, User,
 } from './generated.ts';
 
 export type Host = Api.Host;
