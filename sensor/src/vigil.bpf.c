@@ -574,31 +574,29 @@ static __always_inline const void *msg_data(const struct user_msghdr *msg, bool 
 	return iov[i & 1].iov_base;
 }
 
-/* One DNS record: the peer from `uaddr` (sendto's destination, recvfrom's source) or the connected socket. */
-static __noinline int dns_message(int fd, bool answer, const void *uaddr, const void *buf, long len)
+/* Whether the peer is port 53: `uaddr` (sendto's destination, recvfrom's source) when it holds an IP address,
+ * else the connected peer; `given` says which. Checked before any message byte is read. */
+static __always_inline bool dns_peer(struct sock *sk, const void *uaddr, bool *given)
 {
-	struct sock *sk = fd_sock(fd);
-	if (!sk || len <= 0 || !buf)
-		return 0;
-	__u8 proto = BPF_CORE_READ(sk, sk_protocol);
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if ((proto != IPPROTO_UDP && proto != IPPROTO_TCP) || (family != AF_INET && family != AF_INET6))
-		return 0;
 	struct sockaddr_in6 a = {};
-	__u16 port;
-	if (uaddr && bpf_probe_read_user(&a, sizeof(a), uaddr) == 0 && (a.sin6_family == AF_INET || a.sin6_family == AF_INET6))
-		port = bpf_ntohs(a.sin6_port);
-	else
-		port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)), uaddr = NULL;
-	if (port != DNS_PORT)
+	*given = uaddr && bpf_probe_read_user(&a, sizeof(a), uaddr) == 0 && (a.sin6_family == AF_INET || a.sin6_family == AF_INET6);
+	__u16 port = *given ? bpf_ntohs(a.sin6_port) : bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	return port == DNS_PORT;
+}
+
+/* One DNS record (the peer checked by dns_peer): addresses, then the message's first VG_DNS_MAX bytes. */
+static __noinline int dns_message(struct sock *sk, bool answer, const void *uaddr, const void *buf, long len)
+{
+	if (len <= 0 || !buf)
 		return 0;
 	struct vg_event *e = begin_current(VG_DNS);
 	if (!e)
 		return 0;
+	bool v6 = BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6;
 	__builtin_memset(&e->net, 0, sizeof(e->net));
-	e->net.family = family == AF_INET6 ? 6 : 4;
-	e->net.proto = proto;
-	sock_addrs(&e->net, sk, family == AF_INET6);
+	e->net.family = v6 ? 6 : 4;
+	e->net.proto = BPF_CORE_READ(sk, sk_protocol);
+	sock_addrs(&e->net, sk, v6);
 	if (uaddr)
 		sockaddr_dest(&e->net, uaddr);
 	if (answer)
@@ -611,34 +609,48 @@ static __noinline int dns_message(int fd, bool answer, const void *uaddr, const 
 	return 0;
 }
 
+/* A msghdr's message when its peer is port 53. */
+static __always_inline void dns_msghdr(struct sock *sk, bool tcp, bool answer, const struct user_msghdr *msg, long len)
+{
+	void *name = NULL;
+	bool given;
+	bpf_probe_read_user(&name, sizeof(name), &msg->msg_name);
+	if (!dns_peer(sk, name, &given))
+		return;
+	const void *data = msg_data(msg, tcp, &len);
+	dns_message(sk, answer, given ? name : NULL, data, len);
+}
+
 /* sendto/recvfrom: one buffer; sendmsg/recvmsg: a msghdr; sendmmsg/recvmmsg: the first MMSG_MAX messages. */
 static __noinline int on_dns_io(struct pt_regs *regs, long nr, long ret)
 {
-	int fd = ARG(regs, 1);
-	bool answer = nr == NR_recvfrom || nr == NR_recvmsg || nr == NR_recvmmsg;
 	if (ret <= 0)
 		return 0;
-	if (nr == NR_sendto || nr == NR_recvfrom)
-		return dns_message(fd, answer, (const void *)ARG(regs, 5), (const void *)ARG(regs, 2), ret);
-	struct sock *sk = fd_sock(fd);
-	bool tcp = sk && BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
+	struct sock *sk = fd_sock(ARG(regs, 1));
+	if (!sk)
+		return 0;
+	__u8 proto = BPF_CORE_READ(sk, sk_protocol);
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if ((proto != IPPROTO_UDP && proto != IPPROTO_TCP) || (family != AF_INET && family != AF_INET6))
+		return 0;
+	bool tcp = proto == IPPROTO_TCP;
+	bool answer = nr == NR_recvfrom || nr == NR_recvmsg || nr == NR_recvmmsg;
+	if (nr == NR_sendto || nr == NR_recvfrom) {
+		const void *uaddr = (const void *)ARG(regs, 5);
+		bool given;
+		if (dns_peer(sk, uaddr, &given))
+			dns_message(sk, answer, given ? uaddr : NULL, (const void *)ARG(regs, 2), ret);
+		return 0;
+	}
 	if (nr == NR_sendmsg || nr == NR_recvmsg) {
-		const struct user_msghdr *msg = (const void *)ARG(regs, 2);
-		void *name = NULL;
-		long len = ret;
-		bpf_probe_read_user(&name, sizeof(name), &msg->msg_name);
-		const void *data = msg_data(msg, tcp, &len);
-		return dns_message(fd, answer, name, data, len);
+		dns_msghdr(sk, tcp, answer, (const struct user_msghdr *)ARG(regs, 2), ret);
+		return 0;
 	}
 	struct mmsghdr *msgs = (struct mmsghdr *)ARG(regs, 2);
 	for (int i = 0; i < MMSG_MAX && i < ret; i++) {
-		void *name = NULL;
 		__u32 mlen = 0;
-		bpf_probe_read_user(&name, sizeof(name), &msgs[i].msg_hdr.msg_name);
 		bpf_probe_read_user(&mlen, sizeof(mlen), &msgs[i].msg_len);
-		long len = mlen;
-		const void *data = msg_data(&msgs[i].msg_hdr, tcp, &len);
-		dns_message(fd, answer, name, data, len);
+		dns_msghdr(sk, tcp, answer, &msgs[i].msg_hdr, mlen);
 	}
 	return 0;
 }
