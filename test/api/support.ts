@@ -75,7 +75,7 @@ export async function startFixture(extra: Partial<ServerOptions> = {}): Promise<
 
 /** Waits until the pipeline has stored every acknowledged batch. */
 export async function drained(f: Fixture): Promise<void> {
-  for (const until = Date.now() + 15_000; Date.now() < until; await new Promise((r) => setTimeout(r, 20))) {
+  for (const until = Date.now() + 60_000; Date.now() < until; await new Promise((r) => setTimeout(r, 20))) {
     if (/^vigil_bus_backlog_messages 0$/m.test(await (await fetch(`${f.server.httpUrl}/metrics`, { headers: { authorization: `Bearer ${f.server.metricsToken}` } })).text())) return;
   }
   throw new Error('the pipeline did not catch up');

@@ -18,6 +18,12 @@ const SERIALIZE_SLICE = 250;
  * HTTP (a ClickHouse server takes up to http_max_uri_size, 1 MiB by default).
  */
 const STORED_IDS_SLICE = 1000;
+/**
+ * Events per insert statement: the engine's memory for an insert grows with its rows (every extracted column is
+ * computed over the block), so a large pipeline batch goes in several statements and never needs more than a bounded
+ * share of the engine's memory limit (an insert over the limit would fail again at every retry).
+ */
+const INSERT_SLICE = 10_000;
 import type { SqlEngine, SqlParams } from './engine.ts';
 import {
   checkHuntAst, functionCatalogue, HUNT_TABLES, HuntGate, HuntRefusal, parseExplainAst, refusalOf, singleStatement, wrapHuntQuery,
@@ -126,6 +132,10 @@ export class ClickHouseEventStore implements EventStore {
   }
 
   async insert(events: VigilEvent[]): Promise<void> {
+    for (let i = 0; i < events.length; i += INSERT_SLICE) await this.insertSlice(events.slice(i, i + INSERT_SLICE));
+  }
+
+  private async insertSlice(events: VigilEvent[]): Promise<void> {
     if (events.length === 0) return;
     const nodes: string[] = [];
     const rows: string[] = [];
