@@ -134,7 +134,7 @@ for (const kind of DEPLOYMENTS) {
       assert.deepEqual(alert.ancestors?.map((p: any) => p.executable), ['/usr/sbin/sshd', '/usr/sbin/sshd', '/bin/bash'], JSON.stringify(alert.ancestors));
     });
 
-    test('dlp: a DLP policy reaches the agent and is acknowledged; its finding is stored with masked excerpts and raises the DLP alert', scenario('dlp'), async () => {
+    test('dlp: a DLP policy reaches the agent and is acknowledged; its finding is stored with masked excerpts and raises the DLP alert; a data set is fingerprinted, listed and deleted', scenario('dlp'), async () => {
       const agent = await d.enrol('sys-dlp');
       const name = 'dlp-system';
       const put = await d.api('PUT', `/policies/${name}`, { document: { dlp: { paths: ['/srv/share'], detectors: ['payment_card'], action: 'alert', severity: 'critical' } } });
@@ -159,6 +159,13 @@ for (const kind of DEPLOYMENTS) {
       assert.deepEqual(alert.techniques.map((t: any) => t.id), ['T1567']);
       const stored = await until('the finding stored', async () => (await d.api('GET', `/events?host=${agent.id}&file=${encodeURIComponent('/srv/share/export.csv')}`)).body.events?.[0]);
       assert.deepEqual(stored.dlp, finding.dlp);
+      // A protected data set: fingerprinted by the API process, kept as fingerprints, listed, deleted.
+      const csv = `name,card\n${['Anna Smith,4539578763621486', 'Ben Jones,5425233430109903'].join('\n')}\n`;
+      const up = await d.api('POST', '/dlp/datasets', { name: `sys-${Date.now()}`, columns: [{ name: 'name', type: 'name' }, { name: 'card', type: 'card' }], csv });
+      assert.equal(up.status, 201, JSON.stringify(up.body));
+      assert.equal(up.body.fingerprints, 4);
+      assert.ok((await d.api('GET', '/dlp/datasets')).body.datasets.some((x: any) => x.id === up.body.id));
+      assert.equal((await d.api('DELETE', `/dlp/datasets/${up.body.id}`)).status, 204);
     });
 
     test('triage: acknowledge, close with a disposition, and bulk changes by ids and by filter', scenario('triage'), async () => {
