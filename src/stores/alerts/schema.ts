@@ -175,7 +175,6 @@ function hostsAndFields(c: string): Migration {
     `CREATE TABLE alert_fields (
       tenant_id TEXT NOT NULL, field TEXT NOT NULL, value TEXT${c} NOT NULL, alert_id TEXT${c} NOT NULL,
       PRIMARY KEY (tenant_id, field, value, alert_id))`,
-    'CREATE INDEX alert_fields_by_alert ON alert_fields (tenant_id, alert_id)',
     backfillFields,
   ];
 }

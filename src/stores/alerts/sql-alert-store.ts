@@ -26,6 +26,12 @@ import {
 const GROUPS_LOCK = 0x76616c67; // 'valg'
 /** The advisory lock space (with the tenant) of exception creation: one creator per tenant at a time. */
 const EXCEPTIONS_LOCK = 0x76616c65; // 'vale'
+/**
+ * SQLite: new alerts stored between two `PRAGMA optimize` runs. The planner needs table statistics (PostgreSQL keeps
+ * its own): without them it answers a user, file or hash filter by scanning every alert of the tenant in time or
+ * rule order, checking each against alert_fields, instead of looking up the few alerts the filter names.
+ */
+const SQLITE_OPTIMIZE_EVERY = 5000;
 /** Rows per multi-row INSERT of alert_groups (10 parameters each). */
 const GROUP_ROWS_PER_INSERT = 500;
 
@@ -193,6 +199,8 @@ export class SqlAlertStore implements AlertStore {
   private readonly contains: string;
   /** A text list given as one JSON parameter, as a subquery of its values. */
   private readonly jsonList: string;
+  /** New alerts stored since the last optimize (SQLITE_OPTIMIZE_EVERY). */
+  private storedSinceOptimize = 0;
 
   constructor(db: SqlDb) {
     this.db = db;
@@ -203,13 +211,20 @@ export class SqlAlertStore implements AlertStore {
 
   async migrate(): Promise<void> {
     await this.db.migrate({ table: MIGRATIONS_TABLE, lockKey: MIGRATION_LOCK, migrations: migrationsOf(this.db) });
+    await this.optimize();
+  }
+
+  /** SQLite: refreshes the planner's statistics of the tables that need it (a bounded sample: milliseconds). */
+  private async optimize(): Promise<void> {
+    this.storedSinceOptimize = 0;
+    if (this.db.engine === 'sqlite') await this.db.exec('PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002');
   }
 
   async write(alerts: Alert[]): Promise<StoredAlert[]> {
     if (alerts.length === 0) return [];
     const now = new Date();
     const nowText = now.toISOString();
-    return this.db.tx(async (q) => {
+    const stored = await this.db.tx(async (q) => {
       const stored: StoredAlert[] = [];
       const exceptions = new Map<string, AlertException[]>();
       const cells = new GroupCells();
@@ -239,6 +254,9 @@ export class SqlAlertStore implements AlertStore {
       await this.addGroups(q, cells.sorted());
       return stored;
     });
+    this.storedSinceOptimize += stored.length;
+    if (this.storedSinceOptimize >= SQLITE_OPTIMIZE_EVERY) await this.optimize();
+    return stored;
   }
 
   /** A repeat of a stored alert (same id) widens it and counts one more occurrence; a re-delivery changes nothing. The merged document, if any. */
