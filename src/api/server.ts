@@ -330,6 +330,10 @@ export function buildApi(o: ApiOptions): FastifyInstance {
   });
   const feed = o.liveFeed ?? new LiveFeed();
   addApiSchemas(app);
+  // Answers leave as their handlers give them: the response schemas describe them (OpenAPI, the console's types) and
+  // test/api/contract.test.ts holds the handlers to them, but serialising with them would silently drop a property a
+  // schema lacks and is 3-4 times slower on event documents (docs/api.md, Contract).
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   if (o.onAnswer) installAnswerWatch(app, o.onAnswer);
   installErrorHandling(app);
   installInputGuard(app);

@@ -1,9 +1,9 @@
 // The API contract on real answers: an embedded server with data (an attack chain with lineage → alerts and
 // incidents, processes, events, rules, response actions, policies, users, keys, tenants, the ledger) is called on
-// every route, and every JSON answer its handlers give — before Fastify's serialiser trims it to the route's
-// response schema (ApiOptions.onAnswer) — is validated against the OpenAPI document the server serves, with every
-// object closed (additionalProperties false where a schema leaves it open by omission) and date-times checked. So a
-// property a handler answers that its schema does not name (which serialisation would silently drop), a missing
+// every route, and every JSON answer as its handler gives it (ApiOptions.onAnswer, before serialisation) is
+// validated against the OpenAPI document the server serves, with every object closed (additionalProperties false
+// where a schema leaves it open by omission) and date-times checked. So a property a handler answers that its schema
+// does not name (undocumented and untyped in the console; a schema serialiser would drop it silently), a missing
 // required one, a wrong type or a stale enum fails here. Also: every operation declares its success answer, every
 // operation answering a named schema (src/api/schemas/) was seen answering 2xx, and the document the console's types
 // are generated from (scripts/gen-api-types.ts) has exactly the served document's paths.
