@@ -1,4 +1,4 @@
-// The embedded event engine's memory bounds: the defaults, the operator's overrides (VIGIL_EVENT_ENGINE_SETTINGS),
+// The embedded event engine's cache bounds: the defaults, the operator's overrides (VIGIL_EVENT_ENGINE_SETTINGS),
 // refused malformed overrides, and the bounds in force in the engine (ClickHouse's system.server_settings).
 
 import assert from 'node:assert/strict';
@@ -24,10 +24,10 @@ test('the engine runs under its bounds', async () => {
   const engine = new ChdbEngine(join(dir, 'events'), { settings: engineSettings('mark_cache_size=12345678') });
   try {
     const rows = await engine.query<{ name: string; value: string }>(
-      `SELECT name, value FROM system.server_settings WHERE name IN ('max_server_memory_usage', 'mark_cache_size', 'primary_index_cache_size')`);
+      `SELECT name, value FROM system.server_settings WHERE name IN ('index_mark_cache_size', 'mark_cache_size', 'primary_index_cache_size')`);
     const got = Object.fromEntries(rows.map((r) => [r.name, r.value]));
     assert.deepEqual(got, {
-      max_server_memory_usage: EMBEDDED_ENGINE_SETTINGS.max_server_memory_usage, mark_cache_size: '12345678',
+      index_mark_cache_size: EMBEDDED_ENGINE_SETTINGS.index_mark_cache_size, mark_cache_size: '12345678',
       primary_index_cache_size: EMBEDDED_ENGINE_SETTINGS.primary_index_cache_size,
     });
   } finally {

@@ -26,16 +26,12 @@ export interface ChdbEngineOptions {
 const MiB = 1024 * 1024;
 
 /**
- * The in-process engine's memory bounds (ClickHouse server settings, fixed when the engine starts): without them
- * ClickHouse sizes itself for a server of its own (caches of 5 GiB each, a memory limit of 90 % of the RAM), and an
- * embedded server grew past 1 GB. The limit covers queries, inserts, merges and caches together: past it a query or
- * insert fails (an insert is retried by the pipeline) instead of the process growing. It is a backstop, not the
- * working size: at 256 MiB the tracked memory of one insert of ~12,000 events (every extracted column computed over
- * the block) passed it while the process's RSS was 48 MB, and the pipeline retried that insert forever; the store
- * cuts inserts to 10,000 events (clickhouse-store.ts). docs/deployment.md lists them.
+ * The in-process engine's cache bounds (ClickHouse server settings, fixed when the engine starts): without them
+ * ClickHouse sizes its caches for a server of its own (5 GiB each). The engine's total memory limit stays
+ * ClickHouse's (90 % of the RAM): a 256 MiB limit made the pipeline's inserts of 128,000 events fail with
+ * MEMORY_LIMIT_EXCEEDED and retry forever, and saved nothing measurable (docs/deployment.md lists the settings).
  */
 export const EMBEDDED_ENGINE_SETTINGS: Readonly<Record<string, string>> = {
-  max_server_memory_usage: String(1024 * MiB),
   mark_cache_size: String(32 * MiB),
   primary_index_cache_size: String(32 * MiB),
   index_mark_cache_size: String(16 * MiB),
