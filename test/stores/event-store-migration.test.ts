@@ -1,6 +1,7 @@
 // An event store made before issue 22 (no hash, DNS and container columns; a process_lifecycle view without
 // process_hash) is brought up to date by init(): the columns and skip indexes are added, old rows read them
-// from `raw`, the lifecycle view is replaced and a process_hash event lands in process_lifecycle.
+// from `raw`, the lifecycle view is replaced and a process_hash event lands in process_lifecycle. On the
+// in-process engine (chdb) and on a ClickHouse server over HTTP (the test fixture).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChdbEngine } from '../../src/stores/events/chdb-engine.ts';
+import { ClickHouseHttpEngine } from '../../src/stores/events/clickhouse-http.ts';
+import type { SqlEngine } from '../../src/stores/events/engine.ts';
+import { spawnClickHouseFixture } from '../fixtures/clickhouse-http-server.ts';
 import { ClickHouseEventStore } from '../../src/stores/events/clickhouse-store.ts';
 import { eventStoreDdl, lifecycleViewMigration } from '../../src/stores/events/ddl.ts';
 import type { VigilEvent } from '../../src/schema/event.ts';
@@ -16,9 +20,17 @@ const ADDED = ['process_hash_sha256', 'dns_question_name', 'container_id'];
 const T = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000);
 const at = (s: number) => new Date(T.getTime() + s * 1000).toISOString();
 
-test('init() migrates a store made by the previous version', async () => {
+const ENGINES: { name: string; open(dir: string): Promise<{ engine: SqlEngine; stop(): Promise<void> }> }[] = [
+  { name: 'chdb', open: async (dir) => ({ engine: new ChdbEngine(dir), stop: async () => undefined }) },
+  { name: 'ClickHouse HTTP (fixture server)', async open(dir) {
+    const server = await spawnClickHouseFixture(dir);
+    return { engine: new ClickHouseHttpEngine({ url: server.url }), stop: () => server.stop() };
+  } },
+];
+
+for (const impl of ENGINES) test(`init() migrates a store made by the previous version: ${impl.name}`, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-migrate-'));
-  const engine = new ChdbEngine(dir);
+  const { engine, stop } = await impl.open(dir);
   try {
     // The previous version's DDL: today's, without the added columns and indexes, and the old view.
     for (const sql of eventStoreDdl({ retentionDays: 30 })) {
@@ -48,6 +60,7 @@ test('init() migrates a store made by the previous version', async () => {
     assert.deepEqual((await store.queryEvents({ tenantId: 't', limit: 10, sha256: 'b'.repeat(64) })).events.map((e) => e.event.id), ['new', 'old']);
     await store.close();
   } finally {
+    await stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });
