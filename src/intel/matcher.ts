@@ -18,10 +18,18 @@ export interface IndicatorHit {
   expiresAt?: number;
 }
 
-/** Keys (32-bit) sorted, each with the ref of its entry: built from unsorted (key, ref) pairs with one numeric sort. */
+/** Tables from this size on get a presence filter (2 MiB: one bit per 24-bit key prefix). */
+const FILTER_FROM = 4096;
+
+/**
+ * Keys (32-bit) sorted, each with the ref of its entry: built from unsorted (key, ref) pairs with one numeric sort.
+ * A large table also keeps a bit per 24-bit key prefix present, so most probes for an absent key (nearly all of
+ * them, in telemetry) end with one bit test instead of a binary search.
+ */
 class SortedKeys {
   readonly keys: Uint32Array;
   readonly refs: Uint32Array;
+  private readonly present: Uint8Array | undefined;
 
   constructor(pairs: Float64Array) {
     pairs.sort();
@@ -32,10 +40,19 @@ class SortedKeys {
       this.keys[i] = key;
       this.refs[i] = pairs[i] - key * MAX_PER_TABLE;
     }
+    if (this.keys.length >= FILTER_FROM) {
+      this.present = new Uint8Array(1 << 21);
+      for (const k of this.keys) this.present[k >>> 11] |= 1 << ((k >>> 8) & 7);
+    }
+  }
+
+  /** False when no key has k's first 24 bits (k is certainly absent). */
+  mayHave(k: number): boolean {
+    return this.present === undefined || (this.present[k >>> 11] & (1 << ((k >>> 8) & 7))) !== 0;
   }
 
   /** Index of the first key ≥ k. */
-  private lowerBound(k: number): number {
+  lowerBound(k: number): number {
     let lo = 0;
     let hi = this.keys.length;
     while (lo < hi) {
@@ -48,21 +65,36 @@ class SortedKeys {
 
   /** The first ref with key k (keys that are the whole value: no confirmation needed). */
   findExact(k: number): number | undefined {
+    if (!this.mayHave(k)) return undefined;
     const i = this.lowerBound(k);
     return i < this.keys.length && this.keys[i] === k ? this.refs[i] : undefined;
   }
 
   /** The first ref with key k that `confirm` accepts. */
   find(k: number, confirm: (ref: number) => boolean): number | undefined {
+    if (!this.mayHave(k)) return undefined;
     for (let i = this.lowerBound(k); i < this.keys.length && this.keys[i] === k; i++) if (confirm(this.refs[i])) return this.refs[i];
     return undefined;
   }
 }
 
-function fnv1a(s: string): number {
+/** FNV-1a of `s` from index `from` on (a domain's parent, without slicing it out). */
+function fnv1a(s: string, from = 0): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  for (let i = from; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
   return h >>> 0;
+}
+
+/** The first 32 bits of a hex string (its first 8 digits), or -1 when one of them is not a hex digit. */
+function hexPrefix32(hex: string): number {
+  let v = 0;
+  for (let i = 0; i < 8; i++) {
+    const c = hex.charCodeAt(i) | 32;
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
 }
 
 /** Collects (key, ref) pairs for a SortedKeys. */
@@ -87,7 +119,18 @@ class PairBuilder {
 /** A name as listed domains are kept (lower case, no trailing dot); not validated: a malformed name just matches nothing. */
 function lookupForm(name: string): string | undefined {
   const d = name.endsWith('.') ? name.slice(0, -1) : name;
-  return d ? d.toLowerCase() : undefined;
+  if (!d) return undefined;
+  for (let i = 0; i < d.length; i++) {
+    const c = d.charCodeAt(i);
+    if (c >= 65 && c <= 90) return d.toLowerCase();
+  }
+  return d;
+}
+
+/** Where the label after the one starting at `from` starts, or -1. */
+function nextLabel(d: string, from: number): number {
+  const dot = d.indexOf('.', from);
+  return dot < 0 ? -1 : dot + 1;
 }
 
 const hexDigit = (c: number): number => (c <= 57 ? c - 48 : (c | 32) - 87);
@@ -132,12 +175,23 @@ class HashTable {
 
   get size(): number { return this.meta.length; }
 
-  /** `hex` (checked: hex digits of this table's width) decoded into `scratch`, then looked up. */
+  /**
+   * `hex` (of this table's width) looked up: by its first 32 bits, then, only when an entry has them, decoded into
+   * `scratch` (after checking it is all hex) and compared in full. Most probes end at the first step.
+   */
   find(hex: string, scratch: Buffer): number | undefined {
     if (!this.index || this.meta.length === 0) return undefined;
+    const key = hexPrefix32(hex);
+    if (key < 0 || !this.index.mayHave(key)) return undefined;
+    const keys = this.index.keys;
+    let i = this.index.lowerBound(key);
+    if (i >= keys.length || keys[i] !== key || !isHex(hex)) return undefined;
     writeHex(scratch, 0, hex);
-    const entry = this.index.find(scratch.readUInt32BE(0), (e) => scratch.compare(this.bytes, e * this.width, (e + 1) * this.width, 0, this.width) === 0);
-    return entry === undefined ? undefined : this.meta[entry];
+    for (; i < keys.length && keys[i] === key; i++) {
+      const e = this.index.refs[i];
+      if (scratch.compare(this.bytes, e * this.width, (e + 1) * this.width, 0, this.width) === 0) return this.meta[e];
+    }
+    return undefined;
   }
 }
 
@@ -145,7 +199,8 @@ export class IndicatorMatcher {
   private readonly hashes: Record<HashType, HashTable> = { sha256: new HashTable(32), sha1: new HashTable(20), md5: new HashTable(16) };
   private readonly ipv4Build = new Map<number, PairBuilder>();
   private readonly ipv4 = new Map<number, SortedKeys>();
-  private ipv4Prefixes: number[] = [];
+  /** The IPv4 tables, most specific prefix first. */
+  private ipv4Tables: { prefix: number; mask: number; table: SortedKeys }[] = [];
   private readonly ipv6 = new Map<number, Map<string, number>>();
   private ipv6Prefixes: number[] = [];
   private readonly domainNames: string[] = [];
@@ -221,7 +276,7 @@ export class IndicatorMatcher {
     for (const t of Object.values(this.hashes)) t.seal();
     for (const [prefix, b] of this.ipv4Build) this.ipv4.set(prefix, b.build());
     this.ipv4Build.clear();
-    this.ipv4Prefixes = [...this.ipv4.keys()].sort((a, b) => b - a);
+    this.ipv4Tables = [...this.ipv4.keys()].sort((a, b) => b - a).map((prefix) => ({ prefix, mask: ipv4Mask(prefix), table: this.ipv4.get(prefix)! }));
     this.ipv6Prefixes = [...this.ipv6.keys()].sort((a, b) => b - a);
     this.domains = this.domainBuild.build();
   }
@@ -235,7 +290,7 @@ export class IndicatorMatcher {
   /** A file hash (SHA-256, SHA-1 or MD5 by its length). */
   matchHash(hex: string, now: number): IndicatorHit | undefined {
     const type = hex.length === 64 ? 'sha256' : hex.length === 40 ? 'sha1' : hex.length === 32 ? 'md5' : undefined;
-    if (!type || this.hashes[type].size === 0 || !isHex(hex)) return undefined;
+    if (!type || this.hashes[type].size === 0) return undefined;
     const i = this.hashes[type].find(hex, this.scratch);
     return i === undefined ? undefined : this.hit(type, hex.toLowerCase(), i, now);
   }
@@ -245,9 +300,9 @@ export class IndicatorMatcher {
     const a = address.charCodeAt(0) === 58 ? unmapIpv4(address) : address; // ':': maybe ::ffff:a.b.c.d
     const v4 = ipv4ToNumber(a);
     if (v4 !== undefined) {
-      for (const prefix of this.ipv4Prefixes) {
-        const net = (v4 & ipv4Mask(prefix)) >>> 0;
-        const i = this.ipv4.get(prefix)!.findExact(net);
+      for (const { prefix, mask, table } of this.ipv4Tables) {
+        const net = (v4 & mask) >>> 0;
+        const i = table.findExact(net);
         if (i !== undefined) {
           const h = this.hit('ipv4', prefix === 32 ? numberToIpv4(net) : `${numberToIpv4(net)}/${prefix}`, i, now);
           if (h) return h;
@@ -268,15 +323,22 @@ export class IndicatorMatcher {
   /** A domain name: itself or its nearest listed parent domain. */
   matchDomain(name: string, now: number): IndicatorHit | undefined {
     if (!this.domains || this.domainNames.length === 0) return undefined;
-    let d: string | undefined = lookupForm(name);
-    while (d) {
-      const candidate = d;
-      const ref = this.domains.find(fnv1a(candidate), (r) => this.domainNames[r] === candidate);
-      const h = ref === undefined ? undefined : this.hit('domain', candidate, this.domainRefs[ref], now);
-      if (h) return h;
-      const dot = d.indexOf('.');
-      d = dot < 0 ? undefined : d.slice(dot + 1);
-      if (d && !d.includes('.')) break; // a top-level domain alone is never matched as a parent
+    const d = lookupForm(name);
+    if (!d) return undefined;
+    const keys = this.domains.keys;
+    // The name, then each parent that still has a dot (a top-level domain alone is never matched as a parent).
+    for (let from = 0; from >= 0 && (from === 0 || d.indexOf('.', from) > 0); from = nextLabel(d, from)) {
+      const key = fnv1a(d, from);
+      if (!this.domains.mayHave(key)) continue;
+      let i = this.domains.lowerBound(key);
+      if (i >= keys.length || keys[i] !== key) continue;
+      const candidate = from === 0 ? d : d.slice(from);
+      for (; i < keys.length && keys[i] === key; i++) {
+        const r = this.domains.refs[i];
+        if (this.domainNames[r] !== candidate) continue;
+        const h = this.hit('domain', candidate, this.domainRefs[r], now);
+        if (h) return h;
+      }
     }
     return undefined;
   }

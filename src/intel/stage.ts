@@ -17,35 +17,51 @@ import type { IndicatorHit } from './matcher.ts';
 export type ObservableKind = 'hash' | 'ip' | 'domain';
 export interface Observable { kind: ObservableKind; value: string; field: string }
 
-const HASH_FIELDS = ['sha256', 'sha1', 'md5'] as const;
-
-function strings(v: unknown): string[] {
-  if (typeof v === 'string') return v ? [v] : [];
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && x !== '') : [];
-}
+type Visit = (kind: ObservableKind, value: string, field: string) => void;
 
 const isAddress = (v: string): boolean => ipv4ToNumber(unmapIpv4(v)) !== undefined || ipv6ToBytes(v) !== undefined;
+const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v !== '';
 
-/** The event's observables the lists are matched against (ECS field names). */
+function visitHashes(hash: Record<string, unknown> | undefined, owner: 'process' | 'file', visit: Visit): void {
+  if (!hash) return;
+  if (nonEmpty(hash.sha256)) visit('hash', hash.sha256, `${owner}.hash.sha256`);
+  if (nonEmpty(hash.sha1)) visit('hash', hash.sha1, `${owner}.hash.sha1`);
+  if (nonEmpty(hash.md5)) visit('hash', hash.md5, `${owner}.hash.md5`);
+}
+
+function visitEndpoint(e: Record<string, unknown> | undefined, side: 'destination' | 'source', visit: Visit): void {
+  if (!e) return;
+  if (nonEmpty(e.ip)) visit('ip', e.ip, `${side}.ip`);
+  if (nonEmpty(e.domain)) visit('domain', e.domain, `${side}.domain`);
+}
+
+/**
+ * Each observable of the event the lists are matched against (ECS field names), without building a list of them
+ * (this runs on every event). A DNS answer's data already among `dns.resolved_ip` is not visited twice.
+ */
+export function visitObservables(ev: VigilEvent, visit: Visit): void {
+  const rec = ev as unknown as Record<string, Record<string, unknown> | undefined>;
+  visitHashes(rec.process?.hash as Record<string, unknown> | undefined, 'process', visit);
+  visitHashes(rec.file?.hash as Record<string, unknown> | undefined, 'file', visit);
+  visitEndpoint(rec.destination, 'destination', visit);
+  visitEndpoint(rec.source, 'source', visit);
+  const dns = rec.dns;
+  if (!dns) return;
+  const name = (dns.question as Record<string, unknown> | undefined)?.name;
+  if (nonEmpty(name)) visit('domain', name, 'dns.question.name');
+  const resolved = Array.isArray(dns.resolved_ip) ? dns.resolved_ip as unknown[] : [];
+  for (const v of resolved) if (nonEmpty(v)) visit('ip', v, 'dns.resolved_ip');
+  if (!Array.isArray(dns.answers)) return;
+  for (const a of dns.answers as Record<string, unknown>[]) {
+    const v = a?.data;
+    if (nonEmpty(v) && !resolved.includes(v)) visit(isAddress(v) ? 'ip' : 'domain', v, 'dns.answers.data');
+  }
+}
+
+/** The event's observables as a list (tests, tools; the stage visits them). */
 export function observablesOf(ev: VigilEvent): Observable[] {
   const out: Observable[] = [];
-  const rec = ev as unknown as Record<string, Record<string, unknown> | undefined>;
-  for (const owner of ['process', 'file'] as const) {
-    const hash = rec[owner]?.hash as Record<string, unknown> | undefined;
-    for (const alg of HASH_FIELDS) for (const v of strings(hash?.[alg])) out.push({ kind: 'hash', value: v, field: `${owner}.hash.${alg}` });
-  }
-  for (const side of ['destination', 'source'] as const) {
-    for (const v of strings(rec[side]?.ip)) out.push({ kind: 'ip', value: v, field: `${side}.ip` });
-    for (const v of strings(rec[side]?.domain)) out.push({ kind: 'domain', value: v, field: `${side}.domain` });
-  }
-  const dns = rec.dns;
-  if (dns) {
-    for (const v of strings((dns.question as Record<string, unknown> | undefined)?.name)) out.push({ kind: 'domain', value: v, field: 'dns.question.name' });
-    for (const v of strings(dns.resolved_ip)) out.push({ kind: 'ip', value: v, field: 'dns.resolved_ip' });
-    for (const a of Array.isArray(dns.answers) ? dns.answers as Record<string, unknown>[] : []) {
-      for (const v of strings(a?.data)) out.push({ kind: isAddress(v) ? 'ip' : 'domain', value: v, field: 'dns.answers.data' });
-    }
-  }
+  visitObservables(ev, (kind, value, field) => out.push({ kind, value, field }));
   return out;
 }
 
@@ -53,11 +69,11 @@ export function levelOfConfidence(confidence: number): Level {
   return confidence >= 80 ? 'high' : confidence >= 50 ? 'medium' : 'low';
 }
 
-function match(list: LoadedList, o: Observable, now: number): IndicatorHit | undefined {
-  switch (o.kind) {
-    case 'hash': return list.matcher.matchHash(o.value, now);
-    case 'ip': return list.matcher.matchIp(o.value, now);
-    case 'domain': return list.matcher.matchDomain(o.value, now);
+function match(list: LoadedList, kind: ObservableKind, value: string, now: number): IndicatorHit | undefined {
+  switch (kind) {
+    case 'hash': return list.matcher.matchHash(value, now);
+    case 'ip': return list.matcher.matchIp(value, now);
+    case 'domain': return list.matcher.matchDomain(value, now);
   }
 }
 
@@ -104,25 +120,27 @@ export class IntelStage {
     const now = this.now();
     let tenant: string | undefined;
     let lists: LoadedList[] = [];
-    for (const ev of events) {
+    let ev: VigilEvent;
+    let seen: Set<string> | undefined; // list and indicator already alerted for the event
+    const visit: Visit = (kind, value, field) => {
+      for (const list of lists) {
+        const hit = match(list, kind, value, now);
+        if (!hit) continue;
+        const key = `${list.id}\u0000${hit.value}`;
+        if (seen?.has(key)) continue;
+        (seen ??= new Set()).add(key);
+        alerts.push(this.withLineage(intelAlert(list, hit, { kind, value, field }, ev)));
+      }
+    };
+    for (const e of events) {
       this.counters.events++;
-      if (ev.labels?.[VIGIL_SELF_LABEL] === 'true') continue;
-      const t = ev.agent?.tenant_id ?? '';
+      if (e.labels?.[VIGIL_SELF_LABEL] === 'true') continue;
+      const t = e.agent?.tenant_id ?? '';
       if (t !== tenant) { tenant = t; lists = [...this.lists.of(t)]; }
       if (lists.length === 0) continue;
-      const observables = observablesOf(ev);
-      if (observables.length === 0) continue;
-      let seen: Set<string> | undefined; // list and indicator already alerted for this event
-      for (const list of lists) {
-        for (const o of observables) {
-          const hit = match(list, o, now);
-          if (!hit) continue;
-          const key = `${list.id}\u0000${hit.value}`;
-          if (seen?.has(key)) continue;
-          (seen ??= new Set()).add(key);
-          alerts.push(this.withLineage(intelAlert(list, hit, o, ev)));
-        }
-      }
+      ev = e;
+      seen = undefined;
+      visitObservables(e, visit);
     }
     this.counters.matches += alerts.length;
     return alerts;

@@ -108,8 +108,10 @@ test('the stage: a connection, a DNS answer and a process hash alert with indica
     matcher: new IndicatorMatcher(parseCsv('value,type,confidence\n127.0.0.66,ip,90\nc2.example.org,domain,60\n' + 'ab'.repeat(32) + ',sha256,\n').indicators) });
   const written: Alert[] = [];
   const stage = new IntelStage({ lists, sink: { write: async (a) => { written.push(...a); } }, now: () => NOW });
-  const dns = event({ event: { id: 'e-dns', type: 'network_send' }, dns: { question: { name: 'www.c2.example.org', type: 'A' }, resolved_ip: ['192.0.2.1'], answers: [{ data: '192.0.2.1', type: 'A' }] } });
-  assert.deepEqual(observablesOf(dns).map((o) => `${o.kind}:${o.field}`), ['domain:dns.question.name', 'ip:dns.resolved_ip', 'ip:dns.answers.data']);
+  const dns = event({ event: { id: 'e-dns', type: 'network_send' }, dns: { question: { name: 'www.c2.example.org', type: 'A' }, resolved_ip: ['192.0.2.1'], answers: [{ data: 'edge.cdn.example', type: 'CNAME' }, { data: '192.0.2.1', type: 'A' }, { data: '192.0.2.9', type: 'A' }] } });
+  // An answer already among resolved_ip is not matched twice.
+  assert.deepEqual(observablesOf(dns).map((o) => `${o.kind}:${o.field}:${o.value}`), ['domain:dns.question.name:www.c2.example.org', 'ip:dns.resolved_ip:192.0.2.1',
+    'domain:dns.answers.data:edge.cdn.example', 'ip:dns.answers.data:192.0.2.9']);
   await stage.process([
     event({ event: { id: 'e-conn', type: 'network_connection' }, destination: { ip: '127.0.0.66', port: 4444 }, source: { ip: '127.0.0.1', port: 5000 }, process: { pid: 5, entity_id: 'p5', executable: '/usr/bin/nc' } }),
     dns,
