@@ -30,7 +30,7 @@ function standIn(name: string): unknown {
 
 /** The OpenAPI document of every route buildApi registers when every optional store is present. */
 export async function apiDocument(): Promise<Json> {
-  const given: Partial<ApiOptions> = { log: pino({ level: 'silent' }), hunt: {}, defaultTenant: 'default' };
+  const given: Partial<ApiOptions> = { log: pino({ level: 'silent' }), hunt: {}, defaultTenant: 'default', onAnswer: undefined };
   const options = new Proxy(given, { get: (t, key: string) => (key in t ? t[key as keyof ApiOptions] : standIn(key)) }) as ApiOptions;
   const app = buildApi(options);
   try {
