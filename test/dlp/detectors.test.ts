@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { detect, DETECTORS } from '../../src/dlp/detectors.ts';
+import { detect, DETECTORS, runDetector, type DetectorMatch } from '../../src/dlp/detectors.ts';
 import { evaluate, type LabelledSample } from '../../src/dlp/evaluate.ts';
 import { cardIssuer, esDniValid, frNirValid, githubTokenValid, ibanValid, itCodiceFiscaleValid, luhnValid, nlBsnValid, ssnValid } from '../../src/dlp/validators.ts';
 import { maskKeeping } from '../../src/dlp/mask.ts';
@@ -70,4 +70,29 @@ test('context words raise confidence, and are required for plain nine digits', (
 test('an IBAN is not also read as a card, an AWS key not also as a generic secret', () => {
   assert.deepEqual(detect('IBAN AT01 4055 1553 4773 7494 x', DETECTORS).map((m) => m.detector).filter((d) => d === 'payment_card'), []);
   assert.deepEqual(detect('aws_access_key_id = AKIAZ7QWERTYUIOPASDF', DETECTORS).map((m) => m.detector), ['aws_access_key']);
+});
+
+/** Every detector's pattern over the whole text, the earlier detector winning an overlap: what windows must equal. */
+function wholeTextMatches(text: string): { detector: string; start: number; end: number }[] {
+  const all: DetectorMatch[] = [];
+  for (const d of DETECTORS) runDetector(d, text, (m) => all.push(m));
+  const kept: DetectorMatch[] = [];
+  for (const m of all) if (!kept.some((k) => k.start < m.end && m.start < k.end)) kept.push(m);
+  return kept.sort((a, b) => a.start - b.start).map(({ detector, start, end }) => ({ detector, start, end }));
+}
+
+test('trigger windows, merged per detector, find what each pattern finds over the whole text', () => {
+  for (let i = 0; i < corpus.length; i += 40) {
+    const text = corpus.slice(i, i + 40).map((s) => s.text).join(i % 80 === 0 ? '\n' : ' ');
+    assert.deepEqual(detect(text, DETECTORS).map(({ detector, start, end }) => ({ detector, start, end })), wholeTextMatches(text), `samples ${i}…`);
+  }
+});
+
+test('back-to-back matches whose windows overlap are each found once', () => {
+  const cards = Array.from({ length: 300 }, () => '4111 1111 1111 1111').join(', ');
+  const found = detect(`cards: ${cards}`, DETECTORS);
+  assert.equal(found.length, 300);
+  assert.ok(found.every((m) => m.detector === 'payment_card'));
+  const ibans = Array.from({ length: 100 }, () => 'IBAN DE89370400440532013000').join(' ');
+  assert.equal(detect(ibans, DETECTORS).filter((m) => m.detector === 'iban').length, 100);
 });
