@@ -3,7 +3,8 @@
 // before sending (synced to disk within a second, see SPOOL_SYNC_MS), and streams batches to the server over mutual TLS. A batch leaves the spool only when the server acknowledges it (at-least-once); on any
 // stream failure the agent reconnects with exponential backoff and jitter and re-sends what is unacked.
 // Policies pushed by the server are kept in <data-dir>/policies/ (they apply from the next start too), their
-// documented keys (src/agent/policy.ts) override the options, and each version is acknowledged.
+// documented keys (src/agent/policy.ts) override the options, and each version is acknowledged. The DLP data sets
+// a policy names are pulled down the stream by version and kept in <data-dir>/datasets/ (src/agent/dlp/datasets.ts).
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, chmodSync, renameSync } from 'node:fs';
 import { hostname as osHostname, release, platform } from 'node:os';
@@ -15,7 +16,7 @@ import {
 } from '../schema/wire.ts';
 import { effectiveSettings, isIgnored, settingsOf, type AgentSettings, type StoredPolicy } from './policy.ts';
 import { createBuildContext, buildEvent, eventId, reconcileObservations, snapshotObservations, type BuildContext } from './events.ts';
-import { AgentDlp } from './dlp/agent-dlp.ts';
+import { AgentDlp, type DlpApplied } from './dlp/agent-dlp.ts';
 import type { DlpFields, VigilEvent } from '../schema/event.ts';
 import { UserNames } from './sensors/proc/users.ts';
 import { ProcessCache, type ProcessRecord } from './process-cache.ts';
@@ -99,11 +100,15 @@ export class Agent {
   readonly hasher = new ExecutableHasher();
   /** DLP scans of written files (policies' `dlp` sections), and each policy's DLP errors for its acknowledgement. */
   readonly dlp: AgentDlp;
-  private dlpErrors = new Map<string, string[]>();
+  private dlpApplied = new Map<string, DlpApplied>();
 
   constructor(o: AgentOptions) {
     this.o = o;
-    this.dlp = new AgentDlp({ log: o.log, emit: (trigger, dlp, mitre) => this.addDlpEvent(trigger, dlp, mitre), ignorePrefixes: [o.dataDir] });
+    this.dlp = new AgentDlp({
+      log: o.log, emit: (trigger, dlp, mitre) => this.addDlpEvent(trigger, dlp, mitre), ignorePrefixes: [o.dataDir],
+      datasetDir: join(o.dataDir, 'datasets'), requestDataset: (req) => this.sendMessage({ dataset_request: req }),
+      datasetsChanged: () => this.onDatasetsChanged(),
+    });
   }
 
   get agentId(): string {
@@ -218,7 +223,7 @@ export class Agent {
       heartbeatMs: this.o.heartbeatMs ?? 30_000, ignoreComms: new Set(), hashing: { ...DEFAULT_HASHING, ...this.o.hashing },
     }, [...this.policies.values()]);
     this.hasher.configure(this.settingsNow.hashing);
-    this.dlpErrors = this.dlp.setPolicies([...this.policies.values()]);
+    this.dlpApplied = this.dlp.setPolicies([...this.policies.values()]);
     clearInterval(this.flushTimer);
     clearInterval(this.heartbeatTimer);
     if (this.stopped) return;
@@ -237,15 +242,30 @@ export class Agent {
     } catch {
       return void ack('the policy document is not JSON');
     }
-    const stored: StoredPolicy = { name: p.name, version: p.version, document };
+    const stored: StoredPolicy = {
+      name: p.name, version: p.version, document,
+      ...(p.datasets?.length ? { datasets: p.datasets, dlpKey: Buffer.from(p.dlp_key ?? []).toString('hex') } : {}),
+    };
     const path = join(this.policyDir, `${p.name}.json`);
     writeFileSync(`${path}.tmp`, JSON.stringify(stored), { mode: 0o600 });
     renameSync(`${path}.tmp`, path);
     this.policies.set(p.name, stored);
     this.applySettings();
-    const errors = [...settingsOf(document).errors, ...(this.dlpErrors.get(p.name) ?? [])];
-    this.o.log.info({ policy: p.name, version: p.version, errors }, 'policy applied');
-    ack(errors.join('; '));
+    this.acknowledge(stored);
+  }
+
+  /** Acknowledges a policy version: what could not be applied (not recorded by the server) and the data sets loaded. */
+  private acknowledge(p: StoredPolicy): void {
+    const dlp = this.dlpApplied.get(p.name);
+    const errors = [...settingsOf(p.document).errors, ...(dlp?.errors ?? [])];
+    this.o.log.info({ policy: p.name, version: p.version, errors, datasets: dlp?.datasets }, 'policy applied');
+    this.sendMessage({ policy_ack: { name: p.name, version: p.version, error: errors.join('; '), datasets: dlp?.datasets ?? [] } });
+  }
+
+  /** A data set (or the key) was loaded: the policies naming data sets apply it and are acknowledged again. */
+  private onDatasetsChanged(): void {
+    this.applySettings();
+    for (const p of this.policies.values()) if (p.datasets?.length) this.acknowledge(p);
   }
 
   // ---- events → spool ----
@@ -308,6 +328,7 @@ export class Agent {
     this.backlogMode = false;
     this.nextToSend = this.spool.stats().ackedSeq;
     this.backlog = this.spool.unacked();
+    this.dlp.datasets.reconnected();
     stream.on('data', (bytes: Buffer) => this.onServerMessage(bytes));
     stream.on('error', (err: Error) => this.onDisconnect(stream, err));
     stream.on('end', () => this.onDisconnect(stream, new Error('stream ended by server')));
@@ -395,6 +416,8 @@ export class Agent {
       this.o.onArtifactAck?.(msg.artifact_ack);
     } else if (msg.body === 'policy') {
       this.onPolicy(msg.policy);
+    } else if (msg.body === 'dataset_chunk') {
+      this.dlp.onDatasetChunk(msg.dataset_chunk);
     }
   }
 

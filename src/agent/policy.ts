@@ -3,6 +3,7 @@
 // agent does not know are kept in the stored document and ignored. Pure.
 
 import type { HashingSettings } from './enrichment/hashing.ts';
+import type { DatasetRef } from '../schema/wire.ts';
 
 export interface AgentSettings {
   /** Events per batch before it is sent. */
@@ -16,7 +17,14 @@ export interface AgentSettings {
   hashing: HashingSettings;
 }
 
-export interface StoredPolicy { name: string; version: number; document: unknown }
+export interface StoredPolicy {
+  name: string;
+  version: number;
+  document: unknown;
+  /** The DLP data sets the document names, as the server resolved them, and the tenant's fingerprint key (hex). */
+  datasets?: DatasetRef[];
+  dlpKey?: string;
+}
 
 /** What one policy document sets, and the keys it could not use (with why). */
 export interface PolicySettings {

@@ -92,6 +92,17 @@ export function dlpPolicyOf(name: string, version: number, document: unknown): {
   return { policy, errors };
 }
 
+/** The data set ids or names of a policy document's `dlp.datasets` (the document as JSON text or parsed). */
+export function datasetsNamed(document: unknown): string[] {
+  let doc = document;
+  if (typeof doc === 'string') {
+    try { doc = JSON.parse(doc); } catch { return []; }
+  }
+  const dlp = isObject(doc) ? doc.dlp : undefined;
+  const list = isObject(dlp) ? dlp.datasets : undefined;
+  return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
+}
+
 const under = (path: string, prefixes: readonly string[]): boolean => prefixes.some((p) => path === p || path.startsWith(p.endsWith('/') ? p : `${p}/`));
 
 /** The first policy (in name order) that watches this file written by this process, or undefined. */

@@ -33,8 +33,11 @@ export interface WireCommand {
 export interface CommandResult { id: string; status: string; result_json?: string; error?: string }
 export interface ArtifactChunk { command_id: string; seq: number; data: Uint8Array; last?: boolean; sha256?: string }
 export interface ArtifactAck { command_id: string; seq: number; error?: string }
-export interface WirePolicy { name: string; version: number; document_json: string }
-export interface PolicyAck { name: string; version: number; error?: string }
+export interface DatasetRef { id: string; name: string; version: string; bytes: number }
+export interface WirePolicy { name: string; version: number; document_json: string; datasets?: DatasetRef[]; dlp_key?: Uint8Array }
+export interface PolicyAck { name: string; version: number; error?: string; datasets?: string[] }
+export interface DatasetRequest { id: string; version: string; offset?: number }
+export interface DatasetChunk { id: string; version: string; offset?: number; data?: Uint8Array; last?: boolean; error?: string }
 
 /** A decoded agent message; a batch's `events` are schema-shaped but not yet validated (validateEvent). */
 export type AgentMessage =
@@ -42,14 +45,16 @@ export type AgentMessage =
   | { body: 'heartbeat'; heartbeat: Heartbeat }
   | { body: 'command_result'; command_result: CommandResult }
   | { body: 'artifact_chunk'; artifact_chunk: ArtifactChunk }
-  | { body: 'policy_ack'; policy_ack: PolicyAck };
+  | { body: 'policy_ack'; policy_ack: PolicyAck }
+  | { body: 'dataset_request'; dataset_request: DatasetRequest };
 
 export type ServerMessage =
   | { body: 'ack'; ack: { seq: number; accepted: number; errors?: EventError[]; truncated?: number } }
   | { body: 'reject'; reject: { seq: number; error: string } }
   | { body: 'command'; command: WireCommand }
   | { body: 'artifact_ack'; artifact_ack: ArtifactAck }
-  | { body: 'policy'; policy: WirePolicy };
+  | { body: 'policy'; policy: WirePolicy }
+  | { body: 'dataset_chunk'; dataset_chunk: DatasetChunk };
 
 export interface EnrollRequest {
   token: string; csr_pem: string; hostname?: string; os?: string; kernel?: string; agent_version?: string; machine_id?: string;

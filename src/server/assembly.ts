@@ -47,7 +47,7 @@ import { startIngestRelay } from '../response/relay.ts';
 import type { ArtifactStore } from '../response/artifacts.ts';
 import { startResponseService, type ResponseIngestHooks, type ResponseService } from '../response/service.ts';
 import type { CommandStore } from '../response/command-store.ts';
-import type { PolicyAck, WirePolicy } from '../schema/wire.ts';
+import type { DatasetRequest, PolicyAck, WirePolicy } from '../schema/wire.ts';
 import { isDeliverable, type AlertStore, type StoredAlert } from '../stores/alerts/types.ts';
 import type { HuntLimits } from '../stores/events/hunt.ts';
 import type { EventStore } from '../stores/events/types.ts';
@@ -61,6 +61,7 @@ import type { AgentChannel, IngestOptions } from './ingest.ts';
 import { groupStored, storedViews } from './incident-assign.ts';
 import type { PipelineStage } from './pipeline.ts';
 import { PolicyPush } from './policy-push.ts';
+import { DatasetDelivery, type DatasetSource } from './dlp-delivery.ts';
 
 /** The settings that mean the same in both deployments (`vigil up` and the roles: README configuration table). */
 export interface SharedSettings {
@@ -157,7 +158,7 @@ export function relayAgentLink(bus: RelayBus, send: AgentSender, metadata: Pick<
 // ---- the ingest side ----
 
 /** The hooks of ingest's agent streams, the same in both deployments: response reports, policies on connect, acks. */
-export function agentStreamHooks(response: ResponseIngestHooks, policies: PolicyPush, log: Logger): Pick<IngestOptions, 'onAgentConnected' | 'onCommandResult' | 'onArtifactChunk' | 'onPolicyAck'> {
+export function agentStreamHooks(response: ResponseIngestHooks, policies: PolicyPush, log: Logger): Pick<IngestOptions, 'onAgentConnected' | 'onCommandResult' | 'onArtifactChunk' | 'onPolicyAck' | 'onDatasetRequest'> {
   return {
     ...response,
     onAgentConnected: (a: AgentIdentity) => {
@@ -167,13 +168,16 @@ export function agentStreamHooks(response: ResponseIngestHooks, policies: Policy
     onPolicyAck: (a: AgentIdentity, ack: PolicyAck) => {
       policies.onAck(a, ack).catch((err: unknown) => log.error({ err, agentId: a.agentId }, 'policy acknowledgement not recorded'));
     },
+    onDatasetRequest: (a: AgentIdentity, req: DatasetRequest) => {
+      policies.onDatasetRequest(a, req).catch((err: unknown) => log.error({ err, agentId: a.agentId, dataset: req.id }, 'DLP data set not sent'));
+    },
   };
 }
 
 /** Policy push on ingest's streams (which may be created after it: `streams()` is read on use). */
-export function streamPolicies(streams: () => AgentStreams | undefined, metadata: MetadataStore, log: Logger): PolicyPush {
+export function streamPolicies(streams: () => AgentStreams | undefined, metadata: MetadataStore, log: Logger, datasets?: DatasetSource): PolicyPush {
   const channels = { get: (id: string) => streams()?.channels.get(id), values: () => (streams()?.channels ?? new Map<string, AgentChannel>()).values() };
-  return new PolicyPush({ metadata, channels, log });
+  return new PolicyPush({ metadata, channels, log, ...(datasets ? { datasets: new DatasetDelivery(datasets) } : {}) });
 }
 
 /**
@@ -181,8 +185,8 @@ export function streamPolicies(streams: () => AgentStreams | undefined, metadata
  * messages of `relayAgentLink` (policy versions to this process's streams of the tenant; a revoked agent's stream
  * cut, after the metadata confirms the revocation), and the stream hooks of `agentStreamHooks`.
  */
-export async function startAgentRelay(bus: RelayBus, streams: () => AgentStreams | undefined, metadata: MetadataStore, log: Logger): Promise<{ hooks: ReturnType<typeof agentStreamHooks>; stop(): Promise<void> }> {
-  const policies = streamPolicies(streams, metadata, log);
+export async function startAgentRelay(bus: RelayBus, streams: () => AgentStreams | undefined, metadata: MetadataStore, log: Logger, datasets?: DatasetSource): Promise<{ hooks: ReturnType<typeof agentStreamHooks>; stop(): Promise<void> }> {
+  const policies = streamPolicies(streams, metadata, log, datasets);
   const control = async (m: BusMessage<unknown>, c: AgentControl): Promise<void> => {
     const [, tenantId, agentId] = m.subject.split('.').slice(-3);
     if (c.control === 'policy') {

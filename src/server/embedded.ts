@@ -177,7 +177,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
   // The agent link: this process's ingest streams (started below; read on use).
   let ingest: Awaited<ReturnType<typeof startIngestThread>> | undefined;
   const agents = localAgentLink(() => ingest, () => policies);
-  const policies = streamPolicies(() => ingest, metadata, o.log);
+  const policies = streamPolicies(() => ingest, metadata, o.log, dlpStore);
   const response = await assembleResponse({
     store: openSqliteCommandStore(join(o.dataDir, 'response.db')), artifacts: new FileArtifactStore(join(o.dataDir, 'artifacts')),
   }, { security, audit: o.audit, send: agents.send, log: o.log, config: o.response });

@@ -49,6 +49,7 @@ const ingest = new IngestServer({
   onCommandResult: (a, r) => rpc.notify('agent.commandResult', a, r),
   onArtifactChunk: (a, c) => rpc.notify('agent.artifactChunk', a, c),
   onPolicyAck: (a, ack) => rpc.notify('agent.policyAck', a, ack),
+  onDatasetRequest: (a, req) => rpc.notify('agent.datasetRequest', a, req),
 });
 rpc.handle('ingest.listen', (address: string) => ingest.listen(address));
 rpc.handle('ingest.send', (agentId: string, msg: ServerMessage) => { ingest.channels.get(agentId)?.send(msg); });

@@ -10,7 +10,7 @@ import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { threadReady, WorkerLogBus } from '../bus/worker-log.ts';
 import type { AgentIdentity, KeyPairPem } from '../pki/pki.ts';
 import type { VigilEvent } from '../schema/event.ts';
-import type { ArtifactChunk, CommandResult, PolicyAck, ServerMessage } from '../schema/wire.ts';
+import type { ArtifactChunk, CommandResult, DatasetRequest, PolicyAck, ServerMessage } from '../schema/wire.ts';
 import { ThreadRpc } from '../util/thread-rpc.ts';
 import type { AgentChannel, IngestMetadata, IngestOptions } from './ingest.ts';
 import { eventBatchCodec } from './ingest-batch.ts';
@@ -26,7 +26,7 @@ export interface IngestThreadInit {
 }
 
 export interface IngestThreadOptions extends Omit<IngestThreadInit, 'logLevel'>,
-  Pick<IngestOptions, 'onAgentConnected' | 'onCommandResult' | 'onArtifactChunk' | 'onPolicyAck'> {
+  Pick<IngestOptions, 'onAgentConnected' | 'onCommandResult' | 'onArtifactChunk' | 'onPolicyAck' | 'onDatasetRequest'> {
   metadata: IngestMetadata;
   log: Logger;
 }
@@ -81,6 +81,7 @@ export async function startIngestThread(o: IngestThreadOptions): Promise<IngestT
   rpc.handle('agent.commandResult', (a: AgentIdentity, r: CommandResult) => o.onCommandResult?.(a, r));
   rpc.handle('agent.artifactChunk', (a: AgentIdentity, c: ArtifactChunk) => o.onArtifactChunk?.(a, asBuffer(c)));
   rpc.handle('agent.policyAck', (a: AgentIdentity, ack: PolicyAck) => o.onPolicyAck?.(a, ack));
+  rpc.handle('agent.datasetRequest', (a: AgentIdentity, req: DatasetRequest) => o.onDatasetRequest?.(a, req));
   await threadReady(worker, rpc);
   return {
     bus: new WorkerLogBus(rpc, eventBatchCodec),

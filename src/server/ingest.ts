@@ -10,7 +10,7 @@ import type { Bus } from '../bus/types.ts';
 import { verifyAgentCertificate, signAgentCsr, type AgentIdentity, type CertificateAuthority, type KeyPairPem } from '../pki/pki.ts';
 import {
   decodeAgentMessage, decodeEnrollRequest, encodeEnrollResponse, encodeServerMessage,
-  type EventError, type Heartbeat, type ServerMessage, type CommandResult, type ArtifactChunk, type PolicyAck,
+  type EventError, type Heartbeat, type ServerMessage, type CommandResult, type ArtifactChunk, type PolicyAck, type DatasetRequest,
 } from '../schema/wire.ts';
 import type { AgentHealth, MetadataStore } from '../stores/metadata/types.ts';
 import { AGENT_SERVICE, MAX_MESSAGE_BYTES } from '../schema/service.ts';
@@ -39,6 +39,8 @@ export interface IngestOptions {
   onAgentDisconnected?: (agentId: string) => void;
   /** Called with each policy version an agent acknowledges. */
   onPolicyAck?: (agent: AgentIdentity, ack: PolicyAck) => void;
+  /** Called when an agent asks for a DLP data set's fingerprint set by version. */
+  onDatasetRequest?: (agent: AgentIdentity, req: DatasetRequest) => void;
 }
 
 /** An agent's open stream: used to send commands and policies down. */
@@ -256,6 +258,7 @@ export class IngestServer {
     if (msg.body === 'command_result') return this.o.onCommandResult?.(id, msg.command_result);
     if (msg.body === 'artifact_chunk') return this.o.onArtifactChunk?.(id, msg.artifact_chunk);
     if (msg.body === 'policy_ack') return this.o.onPolicyAck?.(id, msg.policy_ack);
+    if (msg.body === 'dataset_request') return this.o.onDatasetRequest?.(id, msg.dataset_request);
     m.ingestRejectedMessages.inc({ reason: 'empty' });
     send({ body: 'reject', reject: { seq: 0, error: 'agent message has no body' } });
   }

@@ -339,7 +339,7 @@ export async function startRoles(roles: RoleName[], c: RoleConfig, log: Logger):
       const bus = await openBus(c, log, bytesCodec());
       stops.push(() => bus.close());
       // Response commands, policy versions and revocations from the API processes; the agents' reports back.
-      const relay = await startAgentRelay(await control(), () => ingest, metadata, log);
+      const relay = await startAgentRelay(await control(), () => ingest, metadata, log, await openDlpStore(c, stops));
       stops.push(() => relay.stop());
       ingest = new IngestServer({ ca, serverCert: await issueServerCertificate(ca, serverCertificateNames(grpc.host)), metadata, bus: publishingBatches(bus, (s) => busPublishSeconds.observe(s)), log, ...relay.hooks });
       const port = await ingest.listen(hostPort(grpc.host, grpc.port));

@@ -1,12 +1,14 @@
 // DLP data sets of the caller's tenant (docs/dlp.md): upload, list, read, delete. An upload is a CSV with a header
 // row and the protected columns with their types; the server normalises and fingerprints the chosen cells with the
 // tenant's keyed BLAKE3 and keeps only the fingerprint set: the CSV is neither stored nor logged (nor named in the
-// audit entry beyond its data set name and counts). Reading needs policies:read, changing policies:write.
+// audit entry beyond its data set name and counts). Reading needs policies:read, changing policies:write. A new or
+// deleted data set re-sends the tenant's policies that name it (by id or name) to the agents: they load or drop it.
 
 import { CsvError } from 'csv-parse/sync';
 import type { FastifyInstance } from 'fastify';
 import { MAX_DATASET_ROWS, fingerprintCsv } from '../../dlp/dataset.ts';
 import { Fingerprinter } from '../../dlp/fingerprint.ts';
+import { datasetsNamed } from '../../dlp/policy.ts';
 import { COLUMN_TYPES, type ColumnType } from '../../dlp/normalise.ts';
 import { DlpDatasetExistsError, type DlpDatasetRecord, type SqlDlpStore } from '../../stores/dlp/sql-dlp-store.ts';
 import { HttpError, notFound } from '../http.ts';
@@ -59,6 +61,13 @@ interface CreateBody { name: string; columns: { name: string; type: ColumnType }
 export function dlpRoutes(api: FastifyInstance, o: ApiOptions): void {
   const dlp = o.dlp;
   if (!dlp) return;
+  /** The tenant's policies naming this data set go to the agents again (with the set's new version, or without it). */
+  const republish = async (tenantId: string, d: { id: string; name: string }) => {
+    for (const p of await o.metadata.listPolicies(tenantId)) {
+      const named = datasetsNamed(p.document);
+      if (named.includes(d.id) || named.includes(d.name)) o.onPolicyStored?.(p);
+    }
+  };
 
   api.get('/dlp/datasets', {
     config: { access: 'policies:read', etag: true },
@@ -92,6 +101,7 @@ export function dlpRoutes(api: FastifyInstance, o: ApiOptions): void {
     try {
       const d = await dlp.store.create({ tenantId: p.tenantId, name: b.name, columns: b.columns, rows: set.meta.rows, fingerprints: set.size, set: set.serialise(), createdBy: p.subject });
       req.auditDetail = { dataset: d.id, name: d.name, rows: d.rows, fingerprints: d.fingerprints };
+      await republish(p.tenantId, d);
       return reply.code(201).send(dlpDatasetView(d));
     } catch (err) {
       if (err instanceof DlpDatasetExistsError) throw new HttpError(409, err.message, 'dataset_exists');
@@ -102,8 +112,10 @@ export function dlpRoutes(api: FastifyInstance, o: ApiOptions): void {
   api.delete<{ Params: { id: string } }>('/dlp/datasets/:id', {
     config: { access: 'policies:write' }, schema: { params: idParams, response: { 204: { type: 'null' }, ...errors } },
   }, async (req, reply) => {
-    if (!(await dlp.store.delete(req.principal!.tenantId, req.params.id))) throw notFound('data set');
-    req.auditDetail = { dataset: req.params.id };
+    const d = await dlp.store.get(req.principal!.tenantId, req.params.id);
+    if (!d || !(await dlp.store.delete(d.tenantId, d.id))) throw notFound('data set');
+    req.auditDetail = { dataset: d.id };
+    await republish(d.tenantId, d);
     return reply.code(204).send();
   });
 }
