@@ -208,7 +208,10 @@ async function reportSustained(server: VigilProcess, agents: SimulatedAgent[]): 
   const t0 = performance.now();
   const deadline = t0 + sustainedSeconds * 1000;
   const lane = async (a: SimulatedAgent) => {
-    while (performance.now() < deadline) acked += (await a.send(a.syntheticEvents(batchSize))).accepted;
+    while (performance.now() < deadline) {
+      const ack = await a.send(a.syntheticEvents(batchSize)); // not `acked += await …`: that reads `acked` before the await
+      acked += ack.accepted;
+    }
   };
   await Promise.all(agents.flatMap((a) => Array.from({ length: window }, () => lane(a))));
   const elapsed = (performance.now() - t0) / 1000;
