@@ -56,6 +56,7 @@ const freshSink: Target = async (fx) => (await call(fx, 'POST', '/alert-sinks', 
 /** One sink for the cells that leave it in place (a tenant has at most 20), and a stdout one whose test is written at once. */
 const onceEach = (make: Target): Target => { let id: Promise<string> | undefined; return (fx) => (id ??= make(fx)); };
 const keptSink = onceEach(freshSink);
+const freshIntelList: Target = async (fx) => (await call(fx, 'POST', '/intel/lists', { token: fx.adminKey, body: { name: unique('intel'), format: 'csv', content: '198.51.100.1\n' } })).body.id;
 const keptStdoutSink = onceEach(async (fx) => (await call(fx, 'POST', '/alert-sinks', { token: fx.adminKey, body: { name: unique('s'), type: 'stdout', format: 'text' } })).body.id);
 
 type Cell = 'viewer' | 'analyst' | 'responder' | 'admin' | 'super' | 'foreign';
@@ -150,6 +151,14 @@ const MATRIX: Row[] = [
   { method: 'DELETE', route: '/exceptions/:id', path: '/exceptions/{id}', target: freshException, ok: 204, roles: TRIAGERS, super: 404, foreign: 404 },
   // Rules are platform-wide: every holder of rules:read sees them; only the platform's tenant (and the super-admin)
   // changes them; another tenant's authors may dry-run rule texts over their own events.
+  { method: 'GET', route: '/intel/lists', ok: 200, roles: ALL, super: 200, foreign: 200 },
+  { method: 'POST', route: '/intel/lists', body: () => ({ name: unique('intel'), format: 'csv', content: '198.51.100.2\n' }), ok: 201, roles: AUTHORS, super: 201, foreign: 201 },
+  { method: 'GET', route: '/intel/lists/:id', path: '/intel/lists/{id}', target: freshIntelList, ok: 200, roles: ALL, super: 404, foreign: 404 },
+  { method: 'DELETE', route: '/intel/lists/:id', path: '/intel/lists/{id}', target: freshIntelList, ok: 204, roles: AUTHORS, super: 404, foreign: 404 },
+  { method: 'GET', route: '/ai-usage', ok: 200, roles: ALL, super: 200, foreign: 200 },
+  { method: 'GET', route: '/ai-usage/services', ok: 200, roles: ALL, super: 200, foreign: 200 },
+  { method: 'GET', route: '/ai-usage/policy', ok: 200, roles: ALL, super: 200, foreign: 200 },
+  { method: 'PUT', route: '/ai-usage/policy', body: { policy: 'record' }, ok: 200, roles: ADMIN, super: 200, foreign: 200 },
   { method: 'GET', route: '/alert-sinks', ok: 200, roles: ADMIN, super: 200, foreign: 200 },
   { method: 'POST', route: '/alert-sinks', body: () => ({ name: unique('sink'), url: 'https://203.0.113.10/hook' }), ok: 201, roles: ADMIN, super: 201, foreign: 201 },
   { method: 'DELETE', route: '/alert-sinks/:id', path: '/alert-sinks/{id}', target: freshSink, ok: 204, roles: ADMIN, super: 404, foreign: 404 },
