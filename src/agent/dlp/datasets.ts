@@ -43,6 +43,9 @@ export class AgentDatasets {
   /** The loaded set of a version, if held. */
   set(version: string): FingerprintSet | undefined { return this.loaded.get(version); }
 
+  /** The versions loaded. */
+  get versions(): string[] { return [...this.loaded.keys()]; }
+
   /** Bytes of the loaded sets' arrays. */
   get bytes(): number { return [...this.loaded.values()].reduce((n, s) => n + s.bytes, 0); }
 
