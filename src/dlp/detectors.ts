@@ -29,7 +29,7 @@ export interface DetectorMatch {
 /**
  * What makes the scanner look for a detector's pattern, so that the text is read once per trigger kind and not
  * once per detector: a run of digits (with single separators) whose digit count is in [min, max]; an upper-case
- * pair and a digit (IBAN, codice fiscale); one of the detector's literal key words or token prefixes (`starts`,
+ * pair and two digits (IBAN, codice fiscale); one of the detector's literal key words or token prefixes (`starts`,
  * case-sensitive), `after` characters being enough to hold the match; an '@'.
  */
 export type Trigger = { kind: 'digits'; min: number; max: number } | { kind: 'letters' } | { kind: 'at' }
@@ -284,7 +284,7 @@ export function selectDetectors(ids?: readonly string[]): Detector[] {
 }
 
 const DIGIT_RUN = /\d(?:[ \-./()]{0,2}\d){6,}/g;
-const LETTERS = /[A-Z]{2}\d/g;
+const LETTERS = /[A-Z]{2}\d\d/g;
 
 /**
  * Which detectors each trigger opens a window for, computed once per detector list (detectors by their index in
