@@ -1,7 +1,9 @@
 // Crash safety: real agents (with their on-disk spools) stream into a `vigil up --no-agent` server
 // process; the server is killed with SIGKILL in the middle of ingest and restarted on the same data
 // directory. Afterwards every event the agents produced is stored exactly once: nothing acknowledged
-// was lost, nothing unacknowledged was dropped by the agents, and re-deliveries did not duplicate. Both
+// was lost, nothing unacknowledged was dropped by the agents, and re-deliveries did not duplicate — also as an
+// outside probe sees it: the hourly rollup and the raw rows (before any merge) count each event once (the process
+// starts are counted against the sensor's; the agents add the executables' process_hash events). Both
 // ways of acknowledging: after the bus log's fdatasync (default), and after its write with a lazy sync
 // (`--bus-sync-ms`), which a killed process does not lose either (the kernel holds the written pages).
 
@@ -92,12 +94,22 @@ for (const [mode, extraArgs] of [['fdatasync before every ack', []], ['--bus-syn
       const seen: string[] = [];
       let cursor: string | null = null;
       do {
-        const page = await apiGet(server, `/api/v1/events?limit=10000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`) as { events: { event: { id: string } }[]; next: string | null };
+        const page = await apiGet(server, `/api/v1/events?type=process_start&limit=10000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`) as { events: { event: { id: string } }[]; next: string | null };
         seen.push(...page.events.map((e) => e.event.id));
         cursor = page.next;
       } while (cursor);
       return seen.length >= 2 * perAgent ? seen : undefined;
     }, 60_000, 'every event to be stored');
+    // An outside probe: the hourly rollup counts every row inserted (its view sums at insert time) and the raw
+    // table's rows before any merge, so a batch stored twice (a replay after the kill) would show here.
+    const probe = await fetch(`${server.apiUrl}/api/v1/hunt`, {
+      method: 'POST', headers: { authorization: `Bearer ${server.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ sql: 'SELECT (SELECT sum(events) FROM events_hourly) AS rollup, (SELECT count() FROM telemetry_events) AS rows_, (SELECT uniqExact(event_id) FROM telemetry_events) AS ids' }),
+    });
+    const answer = await probe.json() as { columns: string[]; rows: unknown[][] };
+    const [rollup, rows, distinct] = answer.rows[0]!.map(Number);
+    console.log(JSON.stringify({ mode, processStarts: ids.length, rollup, rows, distinct }));
+    assert.deepEqual({ rollup, rows }, { rollup: distinct, rows: distinct }, 'no event stored twice as far as the rollup and the raw rows tell');
     assert.equal(ids.length, 2 * perAgent, `read ${ids.length} events for ${2 * perAgent}`);
     assert.equal(new Set(ids).size, ids.length, 'no event twice');
     assert.equal(await server.stop('SIGTERM'), 0);
