@@ -20,9 +20,12 @@ export interface AgentDatasetsOptions {
   changed(): void;
 }
 
-interface Download { ref: DatasetRef; parts: Buffer[]; received: number; asked: boolean }
+/** A set being received: its bytes are written in place (one buffer of the announced size, no copies). */
+interface Download { ref: DatasetRef; blob: Buffer; received: number; asked: boolean }
 
 const VERSION = /^[0-9a-f]{64}$/;
+/** Largest set accepted (50 M fingerprints). */
+const MAX_SET_BYTES = 512 * 1024 * 1024;
 
 export class AgentDatasets {
   private readonly o: AgentDatasetsOptions;
@@ -51,13 +54,13 @@ export class AgentDatasets {
 
   /** The sets all policies name now (and the key): held ones are kept or read from disk, others asked for, the rest dropped. */
   want(refs: readonly DatasetRef[], keyHex: string | undefined): void {
-    const wanted = new Map(refs.filter((r) => VERSION.test(r.version)).map((r) => [r.version, r]));
+    const wanted = new Map(refs.filter((r) => VERSION.test(r.version) && r.bytes > 0 && r.bytes <= MAX_SET_BYTES).map((r) => [r.version, r]));
     for (const v of [...this.loaded.keys()]) if (!wanted.has(v)) this.loaded.delete(v);
     for (const v of [...this.downloads.keys()]) if (!wanted.has(v)) this.downloads.delete(v);
     for (const f of readdirSync(this.o.dir)) if (!wanted.has(f.replace(/\.fps(\.tmp)?$/, ''))) rmSync(join(this.o.dir, f), { force: true });
     for (const ref of wanted.values()) {
       if (this.loaded.has(ref.version) || this.readHeld(ref)) continue;
-      const d = this.downloads.get(ref.version) ?? { ref, parts: [], received: 0, asked: false };
+      const d = this.downloads.get(ref.version) ?? { ref, blob: Buffer.allocUnsafe(ref.bytes), received: 0, asked: false };
       this.downloads.set(ref.version, d);
       if (!d.asked) d.asked = this.o.request({ id: ref.id, version: ref.version, offset: d.received });
     }
@@ -79,18 +82,18 @@ export class AgentDatasets {
       this.downloads.delete(c.version);
       return;
     }
-    const data = Buffer.from(c.data ?? new Uint8Array());
+    const data = c.data ?? new Uint8Array();
     if ((c.offset ?? 0) !== d.received || d.received + data.length > d.ref.bytes) {
       // Out of step (a repeated answer after a re-request): start over.
-      d.parts = []; d.received = 0; d.asked = this.o.request({ id: d.ref.id, version: d.ref.version, offset: 0 });
+      d.received = 0; d.asked = this.o.request({ id: d.ref.id, version: d.ref.version, offset: 0 });
       return;
     }
     this.counters.chunks++;
-    d.parts.push(data);
+    d.blob.set(data, d.received);
     d.received += data.length;
     if (!c.last) return;
     this.downloads.delete(c.version);
-    const blob = Buffer.concat(d.parts);
+    const blob = d.blob.subarray(0, d.received);
     if (sha256(blob) !== d.ref.version) {
       this.counters.refused++;
       this.o.log.warn({ dataset: d.ref.name, version: d.ref.version.slice(0, 12) }, 'DLP data set refused: its digest is not its version');
