@@ -41,7 +41,7 @@ before(async () => {
     const usage = (await call(f, 'GET', '/ai-usage', { token: f.adminKey })).body.usage;
     const alerts = (await call(f, 'GET', `/alerts?host=${hostId}&limit=100`, { token: f.adminKey })).body.alerts;
     return usage?.some((u: any) => u.connections > 0) && alerts?.some((a: any) => a.rule.id.startsWith('intel:'));
-  });
+  }, 60_000);
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   await signInWithApiKey(page, f.server.httpUrl, f.adminKey);
