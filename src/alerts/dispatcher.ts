@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { registry } from '../metrics/registry.ts';
 import { factsOf, type AlertDoc } from './formats.ts';
 import { breakerAfter, breakerAllows, DEFAULT_POLICY, matchesFilters, nextAttemptAt, TokenBucket, type DeliveryPolicy } from './policy.ts';
-import type { AlertSink, AlertSinkStore, BreakerState, Delivery, EnqueueResult, Outcome, OutboxStore } from './sink.ts';
+import type { AlertSink, AlertSinkStore, BreakerState, Delivery, EnqueueResult, Outcome, OutboxRetention, OutboxStore } from './sink.ts';
 import { createTransports, DeliveryError, type Transports } from './transports.ts';
 
 const deliveries = new Counter({
@@ -34,6 +34,10 @@ const breakerGauge = new Gauge({
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, half_open: 1, open: 2 };
 /** How often the queue-depth gauge is counted (a count reads every pending row). */
 const QUEUE_GAUGE_MS = 5000;
+/** Default retention of settled outbox rows: delivered and suppressed 7 days, dead letters 30. */
+export const DEFAULT_OUTBOX_RETENTION: OutboxRetention = { settledMs: 7 * 86_400_000, deadMs: 30 * 86_400_000 };
+/** Rows deleted per pruning transaction (a short write lock on SQLite). */
+const PRUNE_BATCH = 1000;
 
 export interface DeliveryOptions extends Partial<DeliveryPolicy> {
   /** One attempt's time limit (default 5 s). */
@@ -48,6 +52,10 @@ export interface DeliveryOptions extends Partial<DeliveryPolicy> {
   allowPrivateTargets?: boolean;
   /** The default rate limit of a sink without one (deliveries per minute, per process; default 600). */
   ratePerMinute?: number;
+  /** How long settled outbox rows are kept (default DEFAULT_OUTBOX_RETENTION). */
+  retention?: OutboxRetention;
+  /** How often this process prunes the outbox (default 10 min; the first a minute after start). */
+  pruneEveryMs?: number;
   /** syslog HOSTNAME; stdout writer (tests). */
   hostname?: string;
   stdout?: (line: string) => void;
@@ -68,6 +76,7 @@ export type TestResult = { ok: true; ms: number } | { ok: false; ms: number; err
 export class AlertDispatcher {
   private readonly policy: DeliveryPolicy;
   private readonly o: Required<Omit<DeliveryOptions, keyof DeliveryPolicy | 'hostname' | 'stdout'>>;
+  private pruneTimer: NodeJS.Timeout | undefined;
   private readonly transports: Transports;
   private readonly owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private readonly buckets = new Map<string, TokenBucket>();
@@ -85,31 +94,72 @@ export class AlertDispatcher {
     this.deps = deps;
     this.policy = { ...DEFAULT_POLICY, ...Object.fromEntries(Object.entries(o).filter(([k, v]) => k in DEFAULT_POLICY && v !== undefined)) };
     const timeoutMs = o.timeoutMs ?? 5000;
-    this.o = { timeoutMs, pollMs: 250, perSink: 16, leaseMs: timeoutMs * 2 + 10_000, allowPrivateTargets: false, ratePerMinute: 600, ...stripUndefined(o) };
+    this.o = {
+      timeoutMs, pollMs: 250, perSink: 16, leaseMs: timeoutMs * 2 + 10_000, allowPrivateTargets: false, ratePerMinute: 600,
+      retention: DEFAULT_OUTBOX_RETENTION, pruneEveryMs: 600_000, ...stripUndefined(o),
+    };
     this.transports = createTransports({ allowPrivateTargets: this.o.allowPrivateTargets, timeoutMs: this.o.timeoutMs, hostname: o.hostname, stdout: o.stdout });
   }
 
-  /** Queues the alert (as the API shows it) for each enabled sink of its tenant whose filters it passes. */
+  /**
+   * Queues the alert (as the API shows it) for each enabled sink of its tenant whose filters it passes, and marks it
+   * handed to the outbox in the same transaction (`catchUp` skips it then).
+   */
   async enqueue(alert: AlertDoc): Promise<EnqueueResult[]> {
     const sinks = (await this.deps.sinks.forTenant(alert.tenant_id)).filter((s) => s.enabled && matchesFilters(s.filters, alert));
-    if (!sinks.length) return [];
+    const mark = { tenantId: alert.tenant_id, alertId: alert.id };
+    if (!sinks.length) return this.deps.outbox.enqueue([], Date.now(), this.policy.repeatWindowMs, mark);
     const f = factsOf(alert);
     const payload = JSON.stringify(alert);
     const items = sinks.map((sink) => ({
       sink, alertId: alert.id, ruleId: f.ruleId, hostId: f.hostId, payload,
       ...(sink.options.repeat_window_s !== undefined ? { repeatWindowMs: sink.options.repeat_window_s * 1000 } : {}),
     }));
-    const results = await this.deps.outbox.enqueue(items, Date.now(), this.policy.repeatWindowMs);
+    const results = await this.deps.outbox.enqueue(items, Date.now(), this.policy.repeatWindowMs, mark);
     const suppressed = results.filter((r) => r === 'suppressed').length;
     if (suppressed) deliveries.inc({ outcome: 'suppressed' }, suppressed);
     this.kick();
     return results;
   }
 
-  /** Starts the delivery loop. */
+  /** How long an alert's mark (handed to the outbox) is kept: `catchUp` must not look further back. */
+  get markRetentionMs(): number {
+    return this.o.retention.settledMs;
+  }
+
+  /**
+   * Queues those of `alerts` (of one tenant) never handed to the outbox: an embedded server that died between
+   * storing an alert and queuing it catches up at its next start. How many were queued.
+   */
+  async catchUp(tenantId: string, alerts: AlertDoc[]): Promise<number> {
+    const missing = new Set(await this.deps.outbox.unmarked(tenantId, alerts.map((a) => a.id)));
+    const late = alerts.filter((a) => missing.has(a.id));
+    for (const a of late) await this.enqueue(a);
+    if (late.length) this.deps.log.warn({ tenant: tenantId, alerts: late.length }, 'alerts stored but never queued for delivery (a crash?) queued now');
+    return late.length;
+  }
+
+  /** Starts the delivery loop and the outbox's pruning. */
   start(): void {
     this.started = true;
     this.schedule(0);
+    this.schedulePrune(Math.min(60_000, this.o.pruneEveryMs));
+  }
+
+  private schedulePrune(ms: number): void {
+    if (this.stopped) return;
+    this.pruneTimer = setTimeout(() => void this.pruneNow().finally(() => this.schedulePrune(this.o.pruneEveryMs)), ms);
+    this.pruneTimer.unref();
+  }
+
+  /** Deletes settled rows past the retention (unless another process is at it); logs what it deleted. */
+  async pruneNow(): Promise<void> {
+    try {
+      const r = await this.deps.outbox.prune(this.o.retention, Date.now(), PRUNE_BATCH);
+      if (r !== 'busy' && r.settled + r.dead + r.marks > 0) this.deps.log.info({ ...r }, 'alert outbox pruned');
+    } catch (err) {
+      this.deps.log.error({ err }, 'alert outbox not pruned; trying again later');
+    }
   }
 
   private kick(): void {
@@ -260,6 +310,7 @@ export class AlertDispatcher {
   async close(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.pruneTimer);
     while (this.running || this.inFlight.size) await Promise.race([...this.inFlight, new Promise((r) => setTimeout(r, 20))]);
     await this.transports.close();
   }

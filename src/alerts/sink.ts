@@ -136,12 +136,29 @@ export interface BreakerUpdate { breaker: BreakerState; breakerUntil: number | n
 /** What enqueueing did with an item. */
 export type EnqueueResult = 'queued' | 'suppressed' | 'duplicate';
 
+/** An alert of a tenant (alert ids are unique per tenant). */
+export interface AlertRef { tenantId: string; alertId: string }
+
+/** How long settled outbox rows are kept: delivered and suppressed ones (and the alerts' marks), dead letters. */
+export interface OutboxRetention { settledMs: number; deadMs: number }
+
+/** Rows one pruning deleted: delivered and suppressed, dead letters, alerts' marks. */
+export interface PruneResult { settled: number; dead: number; marks: number }
+
 export interface OutboxStore {
   /**
    * Queues each item once per (sink, alert): an item already queued is a `duplicate` (nothing changes). An item
    * whose sink delivered or queued an alert of the same rule and host within `repeatWindowMs` is recorded `suppressed`.
+   * `mark`: the alert is recorded as handed to the outbox in the same transaction (also when no sink matched it).
    */
-  enqueue(items: EnqueueItem[], at: number, repeatWindowMs: number): Promise<EnqueueResult[]>;
+  enqueue(items: EnqueueItem[], at: number, repeatWindowMs: number, mark?: AlertRef): Promise<EnqueueResult[]>;
+  /** Those of `alertIds` (of one tenant) not marked as handed to the outbox. */
+  unmarked(tenantId: string, alertIds: string[]): Promise<string[]>;
+  /**
+   * Deletes settled rows older than the retention (by when they were queued) and alerts' marks as old as the
+   * delivered ones, `batch` rows per transaction; `busy` when another process is pruning (PostgreSQL).
+   */
+  prune(retention: OutboxRetention, at: number, batch: number): Promise<PruneResult | 'busy'>;
   /** Sinks with deliveries due at `at` and not leased. */
   dueSinks(at: number, limit: number): Promise<string[]>;
   /** Leases up to `limit` due deliveries of a sink to `owner` until `leaseUntil` (skipping rows other processes hold). */

@@ -220,6 +220,13 @@ export interface AlertFeed {
    * if not settled within `ackWaitMs`.
    */
   start(o: { live: (a: StoredAlert) => void; once: (a: StoredAlert) => Promise<void>; ackWaitMs: number }): Promise<void>;
+  /**
+   * Set when the feed forgets an alert the process dies before queuing (embedded: in-process listeners): at start
+   * and every few minutes, the deliverable alerts last seen within this window that were never handed to the outbox
+   * are queued (the outbox's mark, written with its rows, says which were). Not set when the feed hands such an
+   * alert again itself (the bus: acknowledged once queued).
+   */
+  catchUpMs?: number;
 }
 
 /** The response service's backends (the dispatcher is assembled here, with the shared settings). */
@@ -281,6 +288,37 @@ export interface AssembledApi {
 
 /** How long an alert handed to `once` may take to reach the outbox before another API process is handed it. */
 const ALERT_ACK_WAIT_MS = 30_000;
+/** How often a feed that forgets alerts on a crash is caught up after the start (AlertFeed.catchUpMs). */
+const CATCH_UP_EVERY_MS = 5 * 60_000;
+/** Alerts read per page when catching up. */
+const CATCH_UP_PAGE = 500;
+
+/**
+ * Queues every deliverable alert last seen within `windowMs` (every tenant) that was never handed to the outbox;
+ * not beyond the retention of the outbox's marks, which would make delivered alerts look never queued.
+ */
+async function catchUpDeliveries(o: Pick<ApiAssembly, 'metadata' | 'alerts' | 'log'>, delivery: AlertDispatcher, windowMs: number): Promise<void> {
+  const from = new Date(Date.now() - Math.min(windowMs, delivery.markRetentionMs));
+  let queued = 0;
+  for (const { id: tenantId } of await o.metadata.listTenants()) {
+    let cursor: string | undefined;
+    do {
+      const page = await o.alerts.list({ tenantId, from, limit: CATCH_UP_PAGE, cursor });
+      queued += await delivery.catchUp(tenantId, page.alerts.filter(isDeliverable).map(alertView));
+      cursor = page.next ?? undefined;
+    } while (cursor);
+  }
+  if (queued) o.log.info({ queued }, 'alert delivery caught up');
+}
+
+/** Catches up now and then every CATCH_UP_EVERY_MS until stopped (errors logged, tried again at the next turn). */
+function startCatchUp(o: Pick<ApiAssembly, 'metadata' | 'alerts' | 'log'>, delivery: AlertDispatcher, windowMs: number): { first: Promise<void>; stop(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const turn = () => catchUpDeliveries(o, delivery, windowMs).catch((err: unknown) => o.log.error({ err }, 'alert delivery not caught up; trying again later'));
+  const next = () => { timer = setTimeout(() => void turn().finally(next), CATCH_UP_EVERY_MS); timer.unref(); };
+  const first = turn().finally(next);
+  return { first, stop: () => clearTimeout(timer) };
+}
 
 /** The API process: alert fan-out, automated response, REST API wired to the agent link; listening on `o.http`. */
 export async function assembleApi(o: ApiAssembly, splitHostPort: (s: string) => { host: string; port: number }): Promise<AssembledApi> {
@@ -289,6 +327,7 @@ export async function assembleApi(o: ApiAssembly, splitHostPort: (s: string) => 
   const poller = o.intel && startIntelPoller(o.intel, { log: o.log, allowPrivate: o.allowPrivateAlertSinks ?? false });
   const delivery = new AlertDispatcher({ sinks: o.alertSinks, outbox: o.alertSinks, log: o.log }, { ...o.alertDelivery, allowPrivateTargets: o.allowPrivateAlertSinks ?? false });
   const autoResponder = new AutoResponder(o.response.dispatcher, o.autoResponse ?? {});
+  let catchUp: ReturnType<typeof startCatchUp> | undefined;
   const autoRespond = (a: StoredAlert) => {
     if (!a.rule.response) return;
     autoResponder.onAlert(a, a.rule.response).then(
@@ -305,7 +344,10 @@ export async function assembleApi(o: ApiAssembly, splitHostPort: (s: string) => 
       ackWaitMs: ALERT_ACK_WAIT_MS,
     });
     delivery.start();
+    catchUp = o.alertFeed.catchUpMs === undefined ? undefined : startCatchUp(o, delivery, o.alertFeed.catchUpMs);
+    await catchUp?.first;
   } catch (err) {
+    catchUp?.stop();
     await delivery.close();
     throw err;
   }
@@ -324,6 +366,7 @@ export async function assembleApi(o: ApiAssembly, splitHostPort: (s: string) => 
   try {
     await api.listen({ host: http.host, port: http.port });
   } catch (err) {
+    catchUp?.stop();
     await delivery.close();
     throw err;
   }
@@ -333,6 +376,7 @@ export async function assembleApi(o: ApiAssembly, splitHostPort: (s: string) => 
     liveFeed, host: http.host, port, address: hostPort(http.host, port),
     async close() {
       poller?.stop();
+      catchUp?.stop();
       await api.close();
       await delivery.close();
     },

@@ -43,6 +43,8 @@ import type { AutoResponsePolicy } from '../response/automation.ts';
 import { agentStreamHooks, assembleApi, assembleIntel, assembleResponse, dialAddress, hostPort, localAgentLink, serverCertificateNames, streamPolicies } from './assembly.ts';
 
 export const DEFAULT_TENANT = 'default';
+/** In-process listeners forget an alert stored just before a crash: the API queues those of the last day at start. */
+const ALERT_CATCH_UP_MS = 24 * 3_600_000;
 
 export interface ServerOptions {
   dataDir: string;
@@ -202,7 +204,7 @@ export async function startEmbeddedServer(o: ServerOptions): Promise<RunningServ
     alertFeed: { start: async ({ live, once }) => {
       detection.onAlert(live);
       detection.onAlert((a) => void once(a).catch((err: unknown) => o.log.error({ err, alert: a.id }, 'alert not handled')));
-    } },
+    }, catchUpMs: ALERT_CATCH_UP_MS },
     alertSinks, liveProcesses, defaultTenant: DEFAULT_TENANT, metricsToken, agentEndpoint: dialAddress(grpcAddr.host, grpcPort), agentCaPem: ca.certPem,
     autoResponse: o.autoResponse, allowPrivateAlertSinks: o.allowPrivateAlertSinks, alertDelivery: o.alertDelivery, hunt: o.hunt, http: o.http, intel: intelStore, aiUsage,
     dlp: dlpStore,

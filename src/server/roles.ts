@@ -84,6 +84,9 @@ export interface RoleConfig {
   placeholders: string | undefined;
   redis: string | undefined;
   allowPrivateAlertSinks: boolean;
+  /** api: days delivered and suppressed outbox rows are kept; days dead letters are. */
+  alertOutboxRetentionDays: number;
+  alertDeadLetterRetentionDays: number;
   /** api: isolation needs a second principal's approval. */
   irTwoPerson: boolean;
   /** api: response actions not done within this many seconds expire. */
@@ -98,11 +101,13 @@ export interface RoleConfig {
 }
 
 /** The settings that mean the same as `vigil up`'s (src/server/assembly.ts SharedSettings). */
-export function sharedSettings(c: Pick<RoleConfig, 'irTwoPerson' | 'irExpirySeconds' | 'autoResponse' | 'autoResponseTenants' | 'allowPrivateAlertSinks'>): SharedSettings {
+export function sharedSettings(c: Pick<RoleConfig, 'irTwoPerson' | 'irExpirySeconds' | 'autoResponse' | 'autoResponseTenants' | 'allowPrivateAlertSinks'
+  | 'alertOutboxRetentionDays' | 'alertDeadLetterRetentionDays'>): SharedSettings {
   return {
     response: { requireIsolationApproval: c.irTwoPerson, commandTtlMs: c.irExpirySeconds * 1000 },
     autoResponse: { enabled: c.autoResponse, ...autoResponseTenants(c.autoResponseTenants) },
     allowPrivateAlertSinks: c.allowPrivateAlertSinks,
+    alertDelivery: { retention: { settledMs: c.alertOutboxRetentionDays * 86_400_000, deadMs: c.alertDeadLetterRetentionDays * 86_400_000 } },
   };
 }
 

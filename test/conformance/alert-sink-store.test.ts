@@ -5,7 +5,9 @@
 // sinks; an earlier version's plain secret column is sealed on open. Outbox: queued once per sink and alert,
 // repeats of a rule on a host suppressed within the window, leases (two handles claiming together never get the
 // same row; an expired lease is claimed again; a lost lease cannot settle), backoff and dead letters, replay,
-// breaker probe won by one handle, health counts.
+// breaker probe won by one handle, health counts. Marks (an alert handed to the outbox, with or without rows) and
+// pruning (settled rows past their retention deleted in batches, pending ones kept; on PostgreSQL one process at a
+// time: busy while another holds the pruning lock).
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { secretBox } from '../../src/alerts/secret-box.ts';
 import type { EnqueueItem } from '../../src/alerts/sink.ts';
-import { SqlAlertSinkStore } from '../../src/stores/alert-sinks/sql-alert-sinks.ts';
+import { PRUNE_LOCK, SqlAlertSinkStore } from '../../src/stores/alert-sinks/sql-alert-sinks.ts';
 import { openPostgresDb } from '../../src/stores/sql/postgres-db.ts';
 import type { SqlDb } from '../../src/stores/sql/sql-db.ts';
 import { openSqliteDb } from '../../src/stores/sql/sqlite-db.ts';
@@ -163,6 +165,54 @@ for (const impl of implementations) {
       } finally {
         await a.close();
         await b.close();
+        await env.dispose();
+      }
+    });
+
+    test('outbox marks and pruning: settled rows past their retention deleted in batches, pending kept, one pruner at a time', async () => {
+      const env = await impl.setup();
+      const a = await SqlAlertSinkStore.open(env.db(), box);
+      const DAY = 86_400_000;
+      const now = 100 * DAY;
+      try {
+        const s = await a.create(sinkOf({ type: 'webhook', url: 'https://hooks.example.com/x' }));
+        await a.enqueue([item(s, 'm1')], now, 0, { tenantId: 't1', alertId: 'm1' });
+        await a.enqueue([], now, 0, { tenantId: 't1', alertId: 'm2' }); // no sink matched: marked all the same
+        assert.deepEqual(await a.unmarked('t1', ['m1', 'm2', 'm3']), ['m3']);
+        assert.deepEqual(await a.unmarked('t2', ['m1']), ['m1'], 'marks are per tenant');
+        // Old rows (10 days): 5 delivered, 1 suppressed, 2 dead, 1 pending; recent: 1 delivered.
+        const old = now - 10 * DAY;
+        const settleAll = async (ids: string[], at: number, kind: 'delivered' | 'dead') => {
+          for (const id of ids) await a.enqueue([item(s, id, id)], at, 0, { tenantId: 't1', alertId: id });
+          const claimed = await a.claim(s.id, 'P', at, at + 1000, 100);
+          for (const d of claimed) await a.settle(d, 'P', kind === 'delivered' ? { kind, at } : { kind, at, error: 'HTTP 404' }, () => ({ breaker: 'closed', breakerUntil: null, failures: 0 }));
+        };
+        await settleAll(['o1', 'o2', 'o3', 'o4', 'o5'], old, 'delivered');
+        await settleAll(['x1', 'x2'], old + 1, 'dead');
+        assert.deepEqual(await a.enqueue([item(s, 'o6', 'o1')], old + 2, 60_000), ['suppressed']);
+        await settleAll(['m1', 'r1'], now, 'delivered');
+        assert.deepEqual(await a.enqueue([item(s, 'p1', 'p1')], old + 3, 0), ['queued'], 'pending, never settled');
+        const retention = { settledMs: 7 * DAY, deadMs: 30 * DAY };
+        if (impl.name === 'PostgreSQL') {
+          const holder = env.db();
+          try {
+            const seen = await holder.tx(async (t) => {
+              await t.get('SELECT pg_advisory_xact_lock(?)', [PRUNE_LOCK]);
+              return a.prune(retention, now, 2);
+            });
+            assert.equal(seen, 'busy', 'another process is pruning');
+          } finally {
+            await holder.close();
+          }
+        }
+        assert.deepEqual(await a.prune(retention, now, 2), { settled: 6, dead: 0, marks: 7 }, 'delivered and suppressed past 7 days (in batches of 2), their marks; dead letters kept');
+        const left = async () => (await a.forSink('t1', s.id, undefined, 100)).map((d) => `${d.alertId}:${d.state}`).sort();
+        assert.deepEqual(await left(), ['m1:delivered', 'p1:pending', 'r1:delivered', 'x1:dead', 'x2:dead']);
+        assert.deepEqual(await a.prune({ ...retention, deadMs: 5 * DAY }, now, 2), { settled: 0, dead: 2, marks: 0 });
+        assert.deepEqual(await left(), ['m1:delivered', 'p1:pending', 'r1:delivered']);
+        assert.deepEqual(await a.unmarked('t1', ['m1', 'm2', 'o1']), ['o1'], 'recent marks kept');
+      } finally {
+        await a.close();
         await env.dispose();
       }
     });

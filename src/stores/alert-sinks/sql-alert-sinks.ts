@@ -9,7 +9,8 @@ import type { SecretBox } from '../../alerts/secret-box.ts';
 import {
   emptyHealth, newDeliveryId, newSinkId,
   type AlertSink, type AlertSinkStore, type AlertSinkView, type BreakerState, type BreakerUpdate, type Delivery, type DeliveryState,
-  type EnqueueItem, type EnqueueResult, type NewAlertSink, type Outcome, type OutboxStore, type SinkHealth, type SinkPatch,
+  type AlertRef, type EnqueueItem, type EnqueueResult, type NewAlertSink, type Outcome, type OutboxRetention, type OutboxStore, type PruneResult,
+  type SinkHealth, type SinkPatch,
 } from '../../alerts/sink.ts';
 import type { Migration, SqlDb, SqlQuerier, SqlRow } from '../sql/sql-db.ts';
 
@@ -43,7 +44,17 @@ const MIGRATIONS: Migration[] = [
     'CREATE INDEX alert_outbox_by_alert ON alert_outbox (tenant_id, alert_id)',
     'CREATE INDEX alert_outbox_by_sink ON alert_outbox (sink_id, created_at)',
   ],
+  [
+    // An alert handed to the outbox (rows for its matching sinks, or none), marked in the same transaction.
+    'CREATE TABLE alert_outbox_marks (tenant_id TEXT NOT NULL, alert_id TEXT NOT NULL, marked_at BIGINT NOT NULL, PRIMARY KEY (tenant_id, alert_id))',
+    'CREATE INDEX alert_outbox_marks_age ON alert_outbox_marks (marked_at)',
+    // Alerts queued before marks existed are marked (else the embedded catch-up would queue them again).
+    `INSERT INTO alert_outbox_marks (tenant_id, alert_id, marked_at) SELECT tenant_id, alert_id, MIN(created_at) FROM alert_outbox GROUP BY tenant_id, alert_id`,
+    'CREATE INDEX alert_outbox_settled ON alert_outbox (state, created_at)',
+  ],
 ];
+/** PostgreSQL advisory lock held by the process pruning the outbox (one at a time). */
+export const PRUNE_LOCK = 0x61_6c_70_72; // 'alpr'
 
 const json = <T>(v: unknown, fallback: T): T => {
   try {
@@ -171,14 +182,52 @@ export class SqlAlertSinkStore implements AlertSinkStore, OutboxStore {
 
   // ---- the outbox ----
 
-  async enqueue(items: EnqueueItem[], at: number, repeatWindowMs: number): Promise<EnqueueResult[]> {
-    if (!items.length) return [];
+  async enqueue(items: EnqueueItem[], at: number, repeatWindowMs: number, mark?: AlertRef): Promise<EnqueueResult[]> {
+    if (!items.length && !mark) return [];
     return this.db.tx(async (t) => {
       await this.db.lock(t, LOCK_SPACE, items.map((i) => `${i.sink.id}\u0000${i.ruleId}\u0000${i.hostId}`));
       const out: EnqueueResult[] = [];
       for (const i of items) out.push(await this.enqueueOne(t, i, at, repeatWindowMs));
+      if (mark) {
+        await t.run('INSERT INTO alert_outbox_marks (tenant_id, alert_id, marked_at) VALUES (?, ?, ?) ON CONFLICT (tenant_id, alert_id) DO NOTHING',
+          [mark.tenantId, mark.alertId, at]);
+      }
       return out;
     }, { retries: 3 });
+  }
+
+  async unmarked(tenantId: string, alertIds: string[]): Promise<string[]> {
+    if (!alertIds.length) return [];
+    const marked = new Set((await this.db.all(`SELECT alert_id FROM alert_outbox_marks WHERE tenant_id = ? AND alert_id IN (${placeholders(alertIds.length)})`,
+      [tenantId, ...alertIds])).map((r) => String(r.alert_id)));
+    return alertIds.filter((id) => !marked.has(id));
+  }
+
+  async prune(r: OutboxRetention, at: number, batch: number): Promise<PruneResult | 'busy'> {
+    const result: PruneResult = { settled: 0, dead: 0, marks: 0 };
+    const steps: [keyof PruneResult, string, number][] = [
+      ['settled', "DELETE FROM alert_outbox WHERE id IN (SELECT id FROM alert_outbox WHERE state IN ('delivered', 'suppressed') AND created_at < ? LIMIT ?)", at - r.settledMs],
+      ['dead', "DELETE FROM alert_outbox WHERE id IN (SELECT id FROM alert_outbox WHERE state = 'dead' AND created_at < ? LIMIT ?)", at - r.deadMs],
+      ['marks', `DELETE FROM alert_outbox_marks WHERE (tenant_id, alert_id) IN (SELECT tenant_id, alert_id FROM alert_outbox_marks WHERE marked_at < ? LIMIT ?)`, at - r.settledMs],
+    ];
+    for (const [key, sql, before] of steps) {
+      for (;;) {
+        const n = await this.db.tx(async (t) => {
+          if (!(await this.pruneLockTaken(t))) return -1;
+          return t.run(sql, [before, batch]);
+        });
+        if (n < 0) return 'busy';
+        result[key] += n;
+        if (n < batch) break;
+      }
+    }
+    return result;
+  }
+
+  /** PostgreSQL: whether this transaction took the pruning lock (another process holds it: false); SQLite: the write lock. */
+  private async pruneLockTaken(t: SqlQuerier): Promise<boolean> {
+    if (this.db.engine !== 'postgres') return true;
+    return Boolean((await t.get('SELECT pg_try_advisory_xact_lock(?) AS ok', [PRUNE_LOCK]))?.ok);
   }
 
   /**
