@@ -3,9 +3,12 @@
 // alert; a loop in every API process leases due rows (a few per sink at a time), sends them (transports.ts) and
 // settles each: delivered; retried later with exponential backoff and jitter; dead after the last attempt (replay
 // from the API). A sink's circuit breaker (policy.ts; state in the database, so every process sees it) stops
-// sending while it is open and lets one probe through after the cool-down; a token bucket per sink and process
-// bounds the rate. A process that dies mid-delivery leaves its rows leased: they are taken again when the lease
-// ends (at-least-once; the `x-vigil-delivery` id lets a receiver drop the repeat). Counters and gauges on /metrics.
+// sending while it is open and lets one probe through after the cool-down; a token bucket per sink, stored beside
+// the outbox and taken from in the claim's transaction, bounds the rate across every process. A process that dies
+// mid-delivery leaves its rows leased: they are taken again when the lease ends (at-least-once; the
+// `x-vigil-delivery` id lets a receiver drop the repeat). Settled rows are pruned past their retention, and an
+// alert handed to the outbox is marked, so a deployment whose alert feed forgets on a crash can catch up (`catchUp`).
+// Counters and gauges on /metrics.
 
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -13,7 +16,7 @@ import { Counter, Gauge } from 'prom-client';
 import type { Logger } from 'pino';
 import { registry } from '../metrics/registry.ts';
 import { factsOf, type AlertDoc } from './formats.ts';
-import { breakerAfter, breakerAllows, DEFAULT_POLICY, matchesFilters, nextAttemptAt, TokenBucket, type DeliveryPolicy } from './policy.ts';
+import { breakerAfter, breakerAllows, DEFAULT_POLICY, matchesFilters, nextAttemptAt, type DeliveryPolicy } from './policy.ts';
 import type { AlertSink, AlertSinkStore, BreakerState, Delivery, EnqueueResult, Outcome, OutboxRetention, OutboxStore } from './sink.ts';
 import { createTransports, DeliveryError, type Transports } from './transports.ts';
 
@@ -50,7 +53,7 @@ export interface DeliveryOptions extends Partial<DeliveryPolicy> {
   leaseMs?: number;
   /** Deliver to loopback, private, link-local and metadata addresses too (default false). */
   allowPrivateTargets?: boolean;
-  /** The default rate limit of a sink without one (deliveries per minute, per process; default 600). */
+  /** The default rate limit of a sink without one (deliveries per minute, across every process; default 600). */
   ratePerMinute?: number;
   /** How long settled outbox rows are kept (default DEFAULT_OUTBOX_RETENTION). */
   retention?: OutboxRetention;
@@ -79,7 +82,6 @@ export class AlertDispatcher {
   private pruneTimer: NodeJS.Timeout | undefined;
   private readonly transports: Transports;
   private readonly owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-  private readonly buckets = new Map<string, TokenBucket>();
   private readonly inFlight = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private started = false;
@@ -209,21 +211,9 @@ export class AlertDispatcher {
       breakerGauge.set({ sink: sinkId }, BREAKER_VALUE.half_open);
       want = 1;
     }
-    const bucket = this.bucketOf(sink, now);
-    const tokens = bucket.take(want, now);
-    if (!tokens) return false;
-    const claimed = await this.deps.outbox.claim(sinkId, this.owner, now, now + this.o.leaseMs, tokens);
-    bucket.giveBack(tokens - claimed.length);
+    const claimed = await this.deps.outbox.claim(sinkId, this.owner, now, now + this.o.leaseMs, want, sink.options.rate_per_minute ?? this.o.ratePerMinute);
     await this.sendAll(sink, claimed);
     return claimed.length > 0;
-  }
-
-  private bucketOf(sink: AlertSink, now: number): TokenBucket {
-    const rate = sink.options.rate_per_minute ?? this.o.ratePerMinute;
-    const key = `${sink.id}:${rate}`;
-    let b = this.buckets.get(key);
-    if (!b) this.buckets.set(key, (b = new TokenBucket(rate, now)));
-    return b;
   }
 
   private track<T>(p: Promise<T>): Promise<T> {

@@ -1,7 +1,8 @@
 // The rules of delivery, without I/O: which alerts a sink takes (filters), when a failed delivery is tried again
 // (exponential backoff with jitter), when it is given up (dead letter), how a sink's circuit breaker moves
 // (closed → open after consecutive failures; open → half_open: one probe after the cool-down; the probe's success
-// closes it, its failure opens it again), and a per-sink token bucket. Pure: time and randomness are arguments.
+// closes it, its failure opens it again), and a sink's token bucket (stored with the outbox: shared by the API
+// processes). Pure: time and randomness are arguments.
 
 import { factsOf, levelRank, tagsOf, type AlertDoc } from './formats.ts';
 import type { BreakerState, BreakerUpdate, SinkFilters, SinkHealth } from './sink.ts';
@@ -60,28 +61,15 @@ export function breakerAllows(h: Pick<SinkHealth, 'breaker' | 'breakerUntil'>, n
   return { probeFrom: h.breaker };
 }
 
-/** A token bucket per sink: `perMinute` tokens, refilled continuously; take what is available. */
-export class TokenBucket {
-  private tokens: number;
-  private at: number;
-  private readonly perMinute: number;
-  constructor(perMinute: number, now: number) {
-    this.perMinute = perMinute;
-    this.tokens = perMinute;
-    this.at = now;
-  }
+/** A sink's token bucket as stored: tokens left at `at` (ms). */
+export interface BucketState { tokens: number; at: number }
 
-  /** Takes up to `want` tokens; returns how many it got. */
-  take(want: number, now: number): number {
-    this.tokens = Math.min(this.perMinute, this.tokens + ((now - this.at) * this.perMinute) / 60_000);
-    this.at = now;
-    const got = Math.max(0, Math.min(want, Math.floor(this.tokens)));
-    this.tokens -= got;
-    return got;
-  }
-
-  /** Gives back tokens taken and not used. */
-  giveBack(n: number): void {
-    this.tokens = Math.min(this.perMinute, this.tokens + n);
-  }
+/**
+ * The tokens a bucket of `perMinute` (also its capacity: a minute's burst) holds at `now`, refilled continuously
+ * since `b` (a new bucket is full); a clock behind the bucket's refills nothing.
+ */
+export function bucketAt(b: BucketState | undefined, perMinute: number, now: number): BucketState {
+  if (!b) return { tokens: perMinute, at: now };
+  const elapsed = Math.max(0, now - b.at);
+  return { tokens: Math.min(perMinute, b.tokens + (elapsed * perMinute) / 60_000), at: Math.max(b.at, now) };
 }

@@ -161,8 +161,11 @@ export interface OutboxStore {
   prune(retention: OutboxRetention, at: number, batch: number): Promise<PruneResult | 'busy'>;
   /** Sinks with deliveries due at `at` and not leased. */
   dueSinks(at: number, limit: number): Promise<string[]>;
-  /** Leases up to `limit` due deliveries of a sink to `owner` until `leaseUntil` (skipping rows other processes hold). */
-  claim(sinkId: string, owner: string, at: number, leaseUntil: number, limit: number): Promise<Delivery[]>;
+  /**
+   * Leases up to `limit` due deliveries of a sink to `owner` until `leaseUntil` (skipping rows other processes hold),
+   * no more than the sink's token bucket of `perMinute` holds (stored: every process takes from the same bucket).
+   */
+  claim(sinkId: string, owner: string, at: number, leaseUntil: number, limit: number, perMinute: number): Promise<Delivery[]>;
   /**
    * Records the outcome of a delivery `owner` leased, and the sink's health with the breaker `breaker` computes from
    * the health as it is then (read and written in one transaction); false when the lease was lost (nothing written).

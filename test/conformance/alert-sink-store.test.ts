@@ -7,7 +7,7 @@
 // same row; an expired lease is claimed again; a lost lease cannot settle), backoff and dead letters, replay,
 // breaker probe won by one handle, health counts. Marks (an alert handed to the outbox, with or without rows) and
 // pruning (settled rows past their retention deleted in batches, pending ones kept; on PostgreSQL one process at a
-// time: busy while another holds the pruning lock).
+// time: busy while another holds the pruning lock). The token bucket: two handles claiming take from one bucket.
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,6 +24,8 @@ import { createTempDatabase } from '../support/postgres.ts';
 import { sinkOf } from '../alerts/support.ts';
 
 const box = secretBox(Buffer.alloc(32, 7));
+/** A rate no case here reaches (the bucket has its own case). */
+const RATE = 60_000;
 
 interface StoreUnderTest {
   name: string;
@@ -121,15 +123,15 @@ for (const impl of implementations) {
         assert.deepEqual((await a.dueSinks(now + 70_000, 10)).sort(), [s.id, t.id].sort());
 
         // Two handles claim together: no row twice.
-        const [ca, cb] = await Promise.all([a.claim(s.id, 'A', now + 70_000, now + 80_000, 2), b.claim(s.id, 'B', now + 70_000, now + 80_000, 10)]);
+        const [ca, cb] = await Promise.all([a.claim(s.id, 'A', now + 70_000, now + 80_000, 2, RATE), b.claim(s.id, 'B', now + 70_000, now + 80_000, 10, RATE)]);
         const ids = [...ca, ...cb].map((d) => d.alertId);
         assert.equal(ids.length, 4);
         assert.equal(new Set(ids).size, 4, 'no delivery leased twice');
-        assert.deepEqual(await a.claim(s.id, 'A', now + 70_001, now + 80_000, 10), [], 'leased rows are not due');
+        assert.deepEqual(await a.claim(s.id, 'A', now + 70_001, now + 80_000, 10, RATE), [], 'leased rows are not due');
         const [theirs, mine] = [...cb, ...ca]; // whichever handle took them (B may have taken all four)
         const theirOwner = cb.includes(theirs) ? 'B' : 'A';
         // An expired lease is claimed again; the first holder's settle is then refused.
-        const again = await a.claim(s.id, 'C', now + 80_001, now + 90_000, 10);
+        const again = await a.claim(s.id, 'C', now + 80_001, now + 90_000, 10, RATE);
         assert.ok(again.some((d) => d.id === theirs.id));
         const closed = () => ({ breaker: 'closed' as const, breakerUntil: null, failures: 0 });
         assert.equal(await b.settle(theirs, theirOwner, { kind: 'delivered', at: now + 80_002 }, closed), false, 'a lost lease cannot settle');
@@ -139,7 +141,7 @@ for (const impl of implementations) {
         const health = await a.health(s.id);
         assert.equal(health.lastSuccessAt, now + 80_003);
         // Dead letters and replay.
-        const rest = await a.claim(s.id, 'D', now + 100_000, now + 110_000, 10);
+        const rest = await a.claim(s.id, 'D', now + 100_000, now + 110_000, 10, RATE);
         for (const d of rest) assert.equal(await a.settle(d, 'D', { kind: 'dead', at: now + 100_001, error: 'HTTP 404' }, closed), true);
         const dead = await a.forSink('t1', s.id, 'dead', 10);
         assert.equal(dead.length, rest.length);
@@ -148,7 +150,7 @@ for (const impl of implementations) {
         assert.equal(await a.replay('t2', s.id, undefined, now + 120_000), 0, 'another tenant cannot replay');
         assert.equal(await a.replay('t1', s.id, [dead[0].id], now + 120_000), 1);
         assert.equal((await a.health(s.id)).queued, 1);
-        const replayed = await b.claim(s.id, 'E', now + 120_000, now + 130_000, 10);
+        const replayed = await b.claim(s.id, 'E', now + 120_000, now + 130_000, 10, RATE);
         assert.deepEqual(replayed.map((d) => [d.id, d.attempts]), [[dead[0].id, 0]]);
         // Per alert: every sink's delivery.
         assert.deepEqual((await a.forAlert('t1', 'a1')).map((d) => d.sinkId).sort(), [s.id, t.id].sort());
@@ -184,7 +186,7 @@ for (const impl of implementations) {
         const old = now - 10 * DAY;
         const settleAll = async (ids: string[], at: number, kind: 'delivered' | 'dead') => {
           for (const id of ids) await a.enqueue([item(s, id, id)], at, 0, { tenantId: 't1', alertId: id });
-          const claimed = await a.claim(s.id, 'P', at, at + 1000, 100);
+          const claimed = await a.claim(s.id, 'P', at, at + 1000, 100, RATE);
           for (const d of claimed) await a.settle(d, 'P', kind === 'delivered' ? { kind, at } : { kind, at, error: 'HTTP 404' }, () => ({ breaker: 'closed', breakerUntil: null, failures: 0 }));
         };
         await settleAll(['o1', 'o2', 'o3', 'o4', 'o5'], old, 'delivered');
@@ -213,6 +215,25 @@ for (const impl of implementations) {
         assert.deepEqual(await a.unmarked('t1', ['m1', 'm2', 'o1']), ['o1'], 'recent marks kept');
       } finally {
         await a.close();
+        await env.dispose();
+      }
+    });
+
+    test('rate: two handles claim from one token bucket per sink (a minute\'s burst, then refilled)', async () => {
+      const env = await impl.setup();
+      const a = await SqlAlertSinkStore.open(env.db(), box);
+      const b = await SqlAlertSinkStore.open(env.db(), box);
+      try {
+        const s = await a.create(sinkOf({ type: 'webhook', url: 'https://hooks.example.com/x' }));
+        const now = 5_000_000;
+        for (let i = 0; i < 20; i++) await a.enqueue([item(s, `b${i}`, `h${i}`)], now, 0);
+        const first = await Promise.all([a.claim(s.id, 'A', now, now + 60_000, 4, 6), b.claim(s.id, 'B', now, now + 60_000, 4, 6)]);
+        assert.equal(first.flat().length, 6, 'six a minute: the burst is six across both handles');
+        assert.deepEqual(await a.claim(s.id, 'A', now + 1000, now + 60_000, 4, 6), [], 'nothing until a token is back');
+        assert.equal((await b.claim(s.id, 'B', now + 20_000, now + 60_000, 4, 6)).length, 2, 'one every ten seconds');
+      } finally {
+        await a.close();
+        await b.close();
         await env.dispose();
       }
     });

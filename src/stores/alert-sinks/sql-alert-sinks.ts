@@ -5,6 +5,7 @@
 // API processes never take the same row; SQLite: the write lock) and settles them under its lease, so a row whose
 // worker died is taken again once the lease ends (at-least-once). Parameterised SQL only.
 
+import { bucketAt, type BucketState } from '../../alerts/policy.ts';
 import type { SecretBox } from '../../alerts/secret-box.ts';
 import {
   emptyHealth, newDeliveryId, newSinkId,
@@ -51,6 +52,10 @@ const MIGRATIONS: Migration[] = [
     // Alerts queued before marks existed are marked (else the embedded catch-up would queue them again).
     `INSERT INTO alert_outbox_marks (tenant_id, alert_id, marked_at) SELECT tenant_id, alert_id, MIN(created_at) FROM alert_outbox GROUP BY tenant_id, alert_id`,
     'CREATE INDEX alert_outbox_settled ON alert_outbox (state, created_at)',
+  ],
+  [
+    // Each sink's token bucket, taken from in the claim's transaction: the rate holds across API processes.
+    'CREATE TABLE alert_sink_rate (sink_id TEXT PRIMARY KEY, tokens DOUBLE PRECISION NOT NULL, at BIGINT NOT NULL)',
   ],
 ];
 /** PostgreSQL advisory lock held by the process pruning the outbox (one at a time). */
@@ -176,6 +181,7 @@ export class SqlAlertSinkStore implements AlertSinkStore, OutboxStore {
       if ((await t.run('DELETE FROM alert_sinks WHERE tenant_id = ? AND id = ?', [tenantId, id])) !== 1) return false;
       await t.run('DELETE FROM alert_outbox WHERE sink_id = ?', [id]);
       await t.run('DELETE FROM alert_sink_health WHERE sink_id = ?', [id]);
+      await t.run('DELETE FROM alert_sink_rate WHERE sink_id = ?', [id]);
       return true;
     });
   }
@@ -257,15 +263,26 @@ export class SqlAlertSinkStore implements AlertSinkStore, OutboxStore {
     return { breaker, breakerUntil, failures };
   }
 
-  async claim(sinkId: string, owner: string, at: number, leaseUntil: number, limit: number): Promise<Delivery[]> {
+  async claim(sinkId: string, owner: string, at: number, leaseUntil: number, limit: number, perMinute: number): Promise<Delivery[]> {
     const skipLocked = this.db.engine === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
     return this.db.tx(async (t) => {
+      const bucket = await this.bucket(t, sinkId, perMinute, at);
+      const n = Math.min(limit, Math.floor(bucket.tokens));
+      if (n < 1) return [];
       const ids = (await t.all(`SELECT id FROM alert_outbox WHERE sink_id = ? AND state = 'pending' AND next_at <= ?
-        AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_at, id${this.db.collateC} LIMIT ?${skipLocked}`, [sinkId, at, at, limit])).map((r) => String(r.id));
+        AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_at, id${this.db.collateC} LIMIT ?${skipLocked}`, [sinkId, at, at, n])).map((r) => String(r.id));
       if (!ids.length) return [];
+      await t.run('UPDATE alert_sink_rate SET tokens = ?, at = ? WHERE sink_id = ?', [bucket.tokens - ids.length, bucket.at, sinkId]);
       await t.run(`UPDATE alert_outbox SET lease_owner = ?, lease_until = ? WHERE id IN (${placeholders(ids.length)})`, [owner, leaseUntil, ...ids]);
       return (await t.all(`SELECT * FROM alert_outbox WHERE id IN (${placeholders(ids.length)}) ORDER BY next_at, id${this.db.collateC}`, ids)).map(deliveryOf);
     });
+  }
+
+  /** The sink's token bucket as it is at `at`, its row locked until the transaction ends (PostgreSQL: claims of a sink queue on it). */
+  private async bucket(t: SqlQuerier, sinkId: string, perMinute: number, at: number): Promise<BucketState> {
+    await t.run('INSERT INTO alert_sink_rate (sink_id, tokens, at) VALUES (?, ?, ?) ON CONFLICT (sink_id) DO NOTHING', [sinkId, perMinute, at]);
+    const r = await t.get(`SELECT tokens, at FROM alert_sink_rate WHERE sink_id = ?${this.db.forUpdate}`, [sinkId]);
+    return bucketAt(r && { tokens: Number(r.tokens), at: Number(r.at) }, perMinute, at);
   }
 
   async settle(d: Pick<Delivery, 'id' | 'sinkId'>, owner: string, outcome: Outcome, breaker: (h: SinkHealth) => BreakerUpdate): Promise<boolean> {
