@@ -68,7 +68,11 @@ test('SIGKILL between storing an alert and queuing it: delivered after the resta
     await until('the alert stored before the crash delivered', () => received.includes(lost), 30_000);
     const store = await openEmbeddedAlertSinks(dir);
     try {
-      const rows = await store.forAlert(DEFAULT_TENANT, lost);
+      // The receiver has it before the dispatcher records the answer: wait for the row to say so.
+      const rows = await until('the outbox row to be marked delivered', async () => {
+        const r = await store.forAlert(DEFAULT_TENANT, lost);
+        return r.some((x) => x.state === 'delivered') ? r : undefined;
+      }, 10_000);
       assert.deepEqual(rows.map((r) => [r.sinkId, r.state]), [[sink.id, 'delivered']], 'one outbox row, delivered');
     } finally {
       await store.close();
